@@ -1,0 +1,45 @@
+/*
+ * generation.h - everything one config file produced: the config, the built
+ * models and the schedule resolved to them.
+ *
+ * A generation is immutable once built. Whoever uses it (the dispatcher,
+ * each request in flight) holds a reference; the last reference releases
+ * the models it holds. A build that fails returns NULL and has touched
+ * nothing of the generation it was compared with (nginx's init_cycle).
+ */
+#ifndef RV_GENERATION_H
+#define RV_GENERATION_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "model.h"
+
+typedef struct rv_generation {
+    uint64_t id;
+    rv_config *cfg;     /* owned */
+    rv_model **models;  /* in config order */
+    size_t n_models;
+    size_t *schedule;   /* schedule entry i -> index into models */
+    size_t n_schedule;
+    int canary;         /* index of the canary model, -1 if none */
+    int decoy;          /* index of the decoy model, -1 if none */
+    size_t n_reused;    /* models taken over from the previous generation */
+    atomic_int refs;
+} rv_generation;
+
+/* Builds a generation from cfg, which it takes over (freed on failure too).
+ * Models whose identity matches one of `previous` (may be NULL) are shared,
+ * not rebuilt. On failure returns NULL and adds one line per failed model to
+ * errs, each naming the config file:line, the model and the reason. */
+rv_generation *rv_generation_build(rv_config *cfg, const rv_generation *previous,
+                                   const rv_emit_sink *sink, uint64_t id, rv_errors *errs);
+
+rv_generation *rv_generation_ref(rv_generation *g);
+void rv_generation_unref(rv_generation *g);
+
+/* Index of the model of that name, or -1. */
+int rv_generation_find(const rv_generation *g, const char *name);
+
+#endif

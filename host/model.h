@@ -1,0 +1,73 @@
+/*
+ * model.h - one configured model: its plugin module, its instances, its
+ * version and its state.
+ *
+ * A model is built whole or not at all (load, create every instance, warm
+ * every instance); a failure releases everything it took. Models are
+ * reference-counted because a reload keeps an unchanged model as it is and
+ * shares it between the old and the new generation.
+ */
+#ifndef RV_MODEL_H
+#define RV_MODEL_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "plugin_loader.h"
+
+typedef enum {
+    RV_MODEL_LOADING,
+    RV_MODEL_WARMING,
+    RV_MODEL_LIVE,
+    RV_MODEL_DRAINING,
+    RV_MODEL_UNLOADED,
+    RV_MODEL_FAILED,
+} rv_model_state;
+
+const char *rv_model_state_name(rv_model_state s);
+
+/* Where plugins' emit() records go: the output stage in the daemon, a
+ * discarding sink in `check`. Lives longer than every model. */
+typedef struct rv_emit_sink {
+    int (*emit)(void *ctx, const char *stream, const void *key, size_t key_len,
+                const void *value, size_t value_len);
+    void *ctx;
+} rv_emit_sink;
+
+typedef struct rv_model {
+    char *name;
+    rv_module *module;
+    int is_canary, is_decoy;
+    char version[9];    /* short content hash, shown in records */
+    char identity[65];  /* what must match for a reload to reuse the model */
+    rv_kv *params;
+    size_t n_params;
+    uint32_t n_instances; /* as configured */
+    uint32_t max_batch, queue_size;
+    void **instances;     /* n_created live instances */
+    uint32_t n_created;
+    const char *const *labels; /* of instance 0; all instances must agree */
+    uint32_t n_labels;
+    rv_host_services services;
+    const rv_emit_sink *sink;
+    _Atomic int state; /* rv_model_state */
+    char last_error[512];
+    atomic_int refs;
+} rv_model;
+
+/* The identity of a model conf without building it: SHA-256 over the plugin
+ * content, the params (and the content of files they name), the features
+ * and the instance settings. 0, or -1 with err. */
+int rv_model_identity(const rv_config *cfg, const rv_model_conf *mc, char out[65],
+                      char *err, size_t err_size);
+
+/* Loads, creates and warms. Returns NULL with the reason in err. */
+rv_model *rv_model_build(const rv_config *cfg, const rv_model_conf *mc,
+                         const rv_emit_sink *sink, char *err, size_t err_size);
+
+rv_model *rv_model_ref(rv_model *m);
+/* The last reference destroys every instance and unloads the plugin. */
+void rv_model_unref(rv_model *m);
+
+#endif

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs every Debian package Rendezvous needs to build, test, benchmark
+# and run its demo. Idempotent: installs only what is missing.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config      # toolchain
+  librdkafka-dev kcat                   # streams, and a real Kafka client for tests
+  libyaml-dev                           # config
+  libyajl-dev                           # JSON (see docs/decisions.md)
+  libssl-dev                            # SHA-256, base64
+  zlib1g-dev                            # CRC-32 of archive records
+  libmicrohttpd-dev curl                # HTTP gateway and its tests
+  libxgboost-dev                        # XGBoost plugin
+  check                                 # unit tests
+  valgrind                              # memory checks
+  python3 python3-xgboost python3-sklearn python3-numpy python3-confluent-kafka
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "setup: all packages present"
+fi

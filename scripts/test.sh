@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The one test command: set up, build with warnings as errors, run every test,
+# then build and run the suite again under AddressSanitizer+UBSan.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+jobs=$(nproc)
+
+echo "== build (warnings are errors)"
+cmake -S . -B build -DRV_WERROR=ON >/dev/null
+cmake --build build -j"$jobs"
+
+echo "== build with ASan+UBSan"
+cmake -S . -B build-asan -DRV_WERROR=ON -DRV_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake --build build-asan -j"$jobs"
+
+echo "== tests under ASan+UBSan"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir build-asan --output-on-failure -j"$jobs"
+
+echo "== tests"
+ctest --test-dir build --output-on-failure -j"$jobs"

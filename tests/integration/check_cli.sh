@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# `rendezvous check` and the command line, run as a user would.
+. "$(dirname "$0")/lib.sh"
+
+out=$("$RV_BIN" --version) || fail "--version exits non-zero"
+assert_contains "$out" "plugin ABI 1.0" "--version"
+"$RV_BIN" --help | grep -q "rendezvous check -c FILE" || fail "--help"
+set +e; "$RV_BIN" --no-such-flag 2>/dev/null; rc=$?; set -e
+[ $rc -eq 2 ] || fail "unknown flag should exit 2, got $rc"
+pass "--version, --help, bad usage"
+
+# The demo config builds: every plugin loaded, created and warmed.
+cp -r "$RV_SOURCE_DIR/conf" "$TMP/conf"
+sed -i "s|\.\./build/plugins|$RV_BUILD_DIR/plugins|" "$TMP/conf/demo.yaml"
+out=$("$RV_BIN" check -c "$TMP/conf/demo.yaml") || fail "check demo.yaml: $out"
+assert_contains "$out" "model linear-v1" "demo summary"
+assert_contains "$out" "labels [malignant, benign]" "demo labels"
+assert_contains "$out" "schedule: 0. linear-v1 within 20 ms" "demo schedule"
+assert_contains "$out" "demo.yaml: ok" "demo verdict"
+ls "$TMP/conf/state/plugins/"*.so >/dev/null || fail "no private plugin copies"
+pass "check builds the demo"
+
+# Five mistakes, five errors, each with file:line:column and key path.
+set +e
+err=$("$RV_BIN" check -c "$RV_SOURCE_DIR/tests/configs/five_mistakes.yaml" 2>&1 >/dev/null)
+rc=$?
+set -e
+[ $rc -eq 2 ] || fail "five mistakes should exit 2, got $rc"
+f="$RV_SOURCE_DIR/tests/configs/five_mistakes.yaml"
+for want in "$f:5:3: streams.partitons: unknown key" \
+            "$f:7:28: input.features[2]: duplicate feature" \
+            "$f:10:13: models[0].plugin: plugin 'data/missing.so' not found" \
+            "$f:11:16: models[0].instances: expected a positive integer" \
+            "$f:17:16: rendezvous.schedule[1].model: no model named 'svm'" \
+            "5 error(s), nothing would be served"; do
+  assert_contains "$err" "$want" "five mistakes"
+done
+pass "five mistakes reported at once"
+
+# A plugin that fails an ABI check is refused with the check that failed.
+write_conf() { # plugin params
+  cat >"$TMP/bad.yaml" <<YAML
+service: t
+state_dir: $TMP/state
+streams: {brokers: embedded}
+input: {features: [x]}
+models:
+  - name: m
+    plugin: $1
+    params: {$2}
+rendezvous:
+  schedule: [{model: m, within_ms: 5}]
+YAML
+}
+expect_refused() { # plugin params needle
+  write_conf "$1" "$2"
+  set +e; err=$("$RV_BIN" check -c "$TMP/bad.yaml" 2>&1); rc=$?; set -e
+  [ $rc -eq 2 ] || fail "$1 should be refused (rc $rc)"
+  assert_contains "$err" "$TMP/bad.yaml:6: models[0] (m): " "refusal names file and line"
+  assert_contains "$err" "$3" "refusal reason"
+}
+expect_refused "$RV_FIXTURE_DIR/major_mismatch.so" "" "major version: plugin has 2, host has 1"
+expect_refused "$RV_FIXTURE_DIR/bad_magic.so" "" "magic: plugin has 0x12345678"
+expect_refused "$RV_FIXTURE_DIR/not_elf.so" "" "dlopen failed"
+expect_refused "$RV_FIXTURE_DIR/ok.so" "fail_create: 'true'" "create failed"
+expect_refused "$RV_FIXTURE_DIR/ok.so" "fail_warm: 'true'" "warm failed"
+pass "bad plugins refused with the failed check"

@@ -1,0 +1,817 @@
+/*
+ * test_config.c - the config loader: a full round trip, the defaults, and one
+ * test per class of mistake, each pinned to its exact file:line:column and key
+ * path, because a message that points at the wrong place costs the user more
+ * than no message.
+ */
+#include "config.h"
+
+#include <check.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef RV_SOURCE_DIR
+#error "RV_SOURCE_DIR must name the source tree"
+#endif
+
+#define CONFIGS RV_SOURCE_DIR "/tests/configs"
+
+/* Per-test state; each test runs in its own forked process. */
+static char tmpdir[PATH_MAX];
+static char cfg_path[PATH_MAX + 16];
+static rv_errors errs;
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert_msg(f != NULL, "cannot write %s: %s", path, strerror(errno));
+    fputs(text, f);
+    fclose(f);
+}
+
+static void setup(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "%s", "/tmp/rv_test_config.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    snprintf(cfg_path, sizeof cfg_path, "%s/c.yaml", tmpdir);
+    char p[PATH_MAX + 16];
+    snprintf(p, sizeof p, "%s/p.so", tmpdir);
+    write_file(p, "");
+    snprintf(p, sizeof p, "%s/w.json", tmpdir);
+    write_file(p, "{}");
+    memset(&errs, 0, sizeof errs);
+}
+
+static void teardown(void)
+{
+    rv_errors_clear(&errs);
+    DIR *d = opendir(tmpdir);
+    if (d) {
+        struct dirent *e;
+        char p[PATH_MAX + 300];
+        while ((e = readdir(d))) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+                continue;
+            snprintf(p, sizeof p, "%s/%s", tmpdir, e->d_name);
+            if (unlink(p) != 0)
+                rmdir(p);
+        }
+        closedir(d);
+    }
+    rmdir(tmpdir);
+}
+
+static rv_config *load_text(const char *yaml)
+{
+    write_file(cfg_path, yaml);
+    return rv_config_load(cfg_path, &errs);
+}
+
+static void dump_errors(void)
+{
+    for (size_t i = 0; i < errs.n; i++)
+        fprintf(stderr, "  | %s\n", errs.lines[i]);
+}
+
+/* Asserts a line "FILE:LINE:COL: KPATH: ..." containing `reason`. */
+static void expect_error_in(const char *file, int line, int col, const char *kpath,
+                            const char *reason)
+{
+    char prefix[PATH_MAX + 600];
+    snprintf(prefix, sizeof prefix, "%s:%d:%d: %s: ", file, line, col, kpath);
+    for (size_t i = 0; i < errs.n; i++) {
+        if (!strncmp(errs.lines[i], prefix, strlen(prefix)) &&
+            (!reason || strstr(errs.lines[i] + strlen(prefix), reason)))
+            return;
+    }
+    dump_errors();
+    ck_abort_msg("no error line starting '%s' and containing '%s' among %zu", prefix,
+                 reason ? reason : "", errs.n);
+}
+
+static void expect_error(int line, int col, const char *kpath, const char *reason)
+{
+    expect_error_in(cfg_path, line, col, kpath, reason);
+}
+
+static void expect_n_errors(size_t n)
+{
+    if (errs.n != n)
+        dump_errors();
+    ck_assert_uint_eq(errs.n, n);
+}
+
+static void expect_fails(const char *yaml, size_t n_errors)
+{
+    rv_config *c = load_text(yaml);
+    if (c)
+        rv_config_free(c);
+    ck_assert_ptr_null(c);
+    expect_n_errors(n_errors);
+}
+
+/* Each line of every test YAML is on its own source line so that the line
+ * numbers asserted can be counted by eye. */
+#define BASE_STREAMS_TO_MODELS \
+    "streams:\n"               \
+    "  brokers: embedded\n"    \
+    "input:\n"                 \
+    "  features: [a, b]\n"
+
+/* ------------------------------------------------------------ valid files */
+
+START_TEST(valid_round_trip)
+{
+    rv_config *c = rv_config_load(CONFIGS "/valid.yaml", &errs);
+    if (!c)
+        dump_errors();
+    ck_assert_ptr_nonnull(c);
+    expect_n_errors(0);
+
+    char dir[PATH_MAX], want[PATH_MAX + 64];
+    ck_assert_ptr_nonnull(realpath(CONFIGS, dir));
+    ck_assert_str_eq(c->path, CONFIGS "/valid.yaml");
+    ck_assert_str_eq(c->dir, dir);
+    ck_assert_str_eq(c->service, "fraud");
+    snprintf(want, sizeof want, "%s/var/state", dir);
+    ck_assert_str_eq(c->state_dir, want);
+    ck_assert(c->watch);
+
+    ck_assert_str_eq(c->streams.brokers, "kafka1:9092,kafka2:9092");
+    ck_assert_str_eq(c->streams.requests, "in.requests");
+    ck_assert_str_eq(c->streams.scores, "out.scores");
+    ck_assert_str_eq(c->streams.results, "out.results");
+    ck_assert_str_eq(c->streams.archive, "out.archive");
+    ck_assert_str_eq(c->streams.alerts, "out.alerts");
+    ck_assert_str_eq(c->streams.dead_letter, "out.dlq");
+    ck_assert_str_eq(c->streams.control, "ctl");
+    ck_assert_str_eq(c->streams.group, "fraud-group");
+    ck_assert_uint_eq(c->streams.partitions, 8);
+    ck_assert_uint_eq(c->streams.n_kafka, 2);
+    ck_assert_str_eq(c->streams.kafka[0].key, "security.protocol");
+    ck_assert_str_eq(c->streams.kafka[0].value, "SASL_SSL");
+    ck_assert_str_eq(c->streams.kafka[1].key, "linger.ms");
+    ck_assert_str_eq(c->streams.kafka[1].value, "5");
+
+    ck_assert_str_eq(c->input.format, "json");
+    ck_assert_uint_eq(c->input.n_features, 3);
+    ck_assert_str_eq(c->input.features[0], "amount");
+    ck_assert_str_eq(c->input.features[1], "hour");
+    ck_assert_str_eq(c->input.features[2], "merchant_risk");
+    ck_assert_uint_eq(c->input.max_body_bytes, 4096);
+
+    ck_assert_uint_eq(c->n_models, 4);
+    const rv_model_conf *m = &c->models[0];
+    ck_assert_str_eq(m->name, "gbdt-v7");
+    snprintf(want, sizeof want, "%s/data/fake_plugin", dir);
+    ck_assert_str_eq(m->plugin, want);
+    ck_assert_ptr_null(m->builtin);
+    ck_assert_uint_eq(m->n_params, 4);
+    ck_assert_str_eq(m->params[0].key, "model_file");
+    snprintf(want, sizeof want, "%s/data/weights.json", dir);
+    ck_assert_str_eq(m->params[0].value, want);
+    ck_assert_str_eq(m->params[1].key, "depth");
+    ck_assert_str_eq(m->params[1].value, "6");
+    ck_assert_str_eq(m->params[2].key, "ratio");
+    ck_assert_str_eq(m->params[2].value, "0.50"); /* as written, not reformatted */
+    ck_assert_str_eq(m->params[3].key, "missing");
+    ck_assert_str_eq(m->params[3].value, "data/nope.json"); /* no such file: as written */
+    ck_assert_uint_eq(m->instances, 2);
+    ck_assert_uint_eq(m->max_batch, 64);
+    ck_assert_uint_eq(m->queue_size, 100);
+    ck_assert_int_eq(m->line, 23);
+
+    m = &c->models[1];
+    ck_assert_str_eq(m->name, "logreg-v3");
+    snprintf(want, sizeof want, "%s/data/fake_plugin", dir); /* "./data//" cleaned */
+    ck_assert_str_eq(m->plugin, want);
+    ck_assert_uint_eq(m->n_params, 1);
+    ck_assert_str_eq(m->params[0].key, "weights");
+    snprintf(want, sizeof want, "%s/data/weights.json", dir);
+    ck_assert_str_eq(m->params[0].value, want);
+    ck_assert_uint_eq(m->instances, 1);
+    ck_assert_uint_eq(m->max_batch, 32);
+    ck_assert_uint_eq(m->queue_size, 1024);
+    ck_assert_int_eq(m->line, 29);
+
+    m = &c->models[2];
+    ck_assert_str_eq(m->name, "canary");
+    ck_assert_ptr_null(m->plugin);
+    ck_assert_str_eq(m->builtin, "canary");
+    ck_assert_uint_eq(m->n_params, 0);
+    ck_assert_int_eq(m->line, 33);
+
+    m = &c->models[3];
+    ck_assert_str_eq(m->name, "decoy");
+    ck_assert_str_eq(m->builtin, "decoy");
+    ck_assert_uint_eq(m->n_params, 1);
+    ck_assert_str_eq(m->params[0].value, "data/"); /* a directory is not a file */
+    ck_assert_int_eq(m->line, 34);
+
+    ck_assert_uint_eq(c->rendezvous.n_schedule, 2);
+    ck_assert_str_eq(c->rendezvous.schedule[0].model, "gbdt-v7");
+    ck_assert_uint_eq(c->rendezvous.schedule[0].within_ms, 20);
+    ck_assert_str_eq(c->rendezvous.schedule[1].model, "logreg-v3");
+    ck_assert_uint_eq(c->rendezvous.schedule[1].within_ms, 40);
+    ck_assert(c->rendezvous.has_default);
+    ck_assert_str_eq(c->rendezvous.default_label, "review");
+    ck_assert_double_eq(c->rendezvous.default_score, 0.5);
+    ck_assert_uint_eq(c->rendezvous.max_in_flight, 500);
+    ck_assert_str_eq(c->http.listen, "127.0.0.1:8080");
+
+    ck_assert_ptr_eq(rv_config_model(c, "decoy"), &c->models[3]);
+    ck_assert_ptr_eq(rv_config_model(c, "gbdt-v7"), &c->models[0]);
+    ck_assert_ptr_null(rv_config_model(c, "gbdt"));
+    rv_config_free(c);
+}
+END_TEST
+
+START_TEST(minimal_defaults)
+{
+    rv_config *c = rv_config_load(CONFIGS "/minimal.yaml", &errs);
+    if (!c)
+        dump_errors();
+    ck_assert_ptr_nonnull(c);
+    char dir[PATH_MAX], want[PATH_MAX + 64];
+    ck_assert_ptr_nonnull(realpath(CONFIGS, dir));
+    snprintf(want, sizeof want, "%s/state", dir);
+    ck_assert_str_eq(c->state_dir, want);
+    ck_assert(!c->watch);
+    ck_assert_str_eq(c->streams.brokers, "embedded");
+    ck_assert_str_eq(c->streams.requests, "mini.requests");
+    ck_assert_str_eq(c->streams.scores, "mini.scores");
+    ck_assert_str_eq(c->streams.results, "mini.results");
+    ck_assert_str_eq(c->streams.archive, "mini.archive");
+    ck_assert_str_eq(c->streams.alerts, "mini.alerts");
+    ck_assert_str_eq(c->streams.dead_letter, "mini.dead-letter");
+    ck_assert_str_eq(c->streams.control, "mini.control");
+    ck_assert_str_eq(c->streams.group, "mini-rendezvous");
+    ck_assert_uint_eq(c->streams.partitions, 4);
+    ck_assert_uint_eq(c->streams.n_kafka, 0);
+    ck_assert_str_eq(c->input.format, "json");
+    ck_assert_uint_eq(c->input.n_features, 1);
+    ck_assert_uint_eq(c->input.max_body_bytes, 65536);
+    ck_assert_uint_eq(c->n_models, 1);
+    ck_assert_uint_eq(c->models[0].instances, 1);
+    ck_assert_uint_eq(c->models[0].max_batch, 32);
+    ck_assert_uint_eq(c->models[0].queue_size, 1024);
+    ck_assert_uint_eq(c->models[0].n_params, 0);
+    ck_assert_ptr_null(c->models[0].params);
+    ck_assert_uint_eq(c->rendezvous.n_schedule, 1);
+    ck_assert_uint_eq(c->rendezvous.schedule[0].within_ms, 0);
+    ck_assert(!c->rendezvous.has_default);
+    ck_assert_ptr_null(c->rendezvous.default_label);
+    ck_assert_uint_eq(c->rendezvous.max_in_flight, 10000);
+    ck_assert_ptr_null(c->http.listen);
+    rv_config_free(c);
+}
+END_TEST
+
+START_TEST(params_resolve_existing_files)
+{
+    char abs_w[PATH_MAX + 16], yaml[4 * PATH_MAX];
+    snprintf(abs_w, sizeof abs_w, "%s/w.json", tmpdir);
+    snprintf(yaml, sizeof yaml,
+             "service: s\n" BASE_STREAMS_TO_MODELS
+             "models:\n"
+             "  - name: m\n"
+             "    plugin: %s/p.so\n" /* absolute plugin path */
+             "    params:\n"
+             "      rel: w.json\n"
+             "      abs: %s\n"
+             "      dotted: ./w.json\n"
+             "      dir: .\n"
+             "      none: nothing.json\n"
+             "      empty: ''\n"
+             "      quoted: \"42\"\n"
+             "rendezvous:\n"
+             "  schedule: [{model: m, within_ms: 1}]\n",
+             tmpdir, abs_w);
+    rv_config *c = load_text(yaml);
+    if (!c)
+        dump_errors();
+    ck_assert_ptr_nonnull(c);
+    char real[PATH_MAX], want[PATH_MAX + 16];
+    ck_assert_ptr_nonnull(realpath(tmpdir, real));
+    snprintf(want, sizeof want, "%s/w.json", real);
+    const rv_model_conf *m = rv_config_model(c, "m");
+    ck_assert_ptr_nonnull(m);
+    ck_assert_uint_eq(m->n_params, 7);
+    ck_assert_str_eq(m->params[0].value, want);
+    ck_assert_str_eq(m->params[1].value, abs_w);
+    ck_assert_str_eq(m->params[2].value, want);
+    ck_assert_str_eq(m->params[3].value, ".");
+    ck_assert_str_eq(m->params[4].value, "nothing.json");
+    ck_assert_str_eq(m->params[5].value, "");
+    ck_assert_str_eq(m->params[6].value, "42");
+    snprintf(want, sizeof want, "%s/p.so", tmpdir);
+    ck_assert_str_eq(m->plugin, want);
+    rv_config_free(c);
+}
+END_TEST
+
+/* ------------------------------------------------------------ error classes */
+
+START_TEST(unknown_keys_at_every_level)
+{
+    expect_fails("service: s\n"
+                 "colour: red\n"
+                 "streams:\n"
+                 "  brokers: embedded\n"
+                 "  dead-letter: dlq\n"
+                 "input:\n"
+                 "  features: [a, b]\n"
+                 "models:\n"
+                 "  - name: m\n"
+                 "    plugin: p.so\n"
+                 "    instance: 2\n"
+                 "rendezvous:\n"
+                 "  schedule:\n"
+                 "    - { model: m, within_ms: 10, weight: 3 }\n"
+                 "  default: { label: review, score: 0.5, colour: red }\n",
+                 5);
+    expect_error(2, 1, "colour", "unknown key 'colour' (allowed: service, state_dir, watch, "
+                                 "streams, input, models, rendezvous, http)");
+    expect_error(5, 3, "streams.dead-letter", "did you mean 'dead_letter'?");
+    expect_error(11, 5, "models[0].instance", "allowed: name, plugin, builtin, params");
+    expect_error(14, 34, "rendezvous.schedule[0].weight", "allowed: model, within_ms");
+    expect_error(15, 41, "rendezvous.default.colour", "unknown key 'colour'");
+}
+END_TEST
+
+START_TEST(wrong_types)
+{
+    expect_fails("service: {name: s}\n"
+                 "watch: yes\n"
+                 "streams:\n"
+                 "  brokers: [a, b]\n"
+                 "  partitions: 1.5\n"
+                 "  kafka: { acks: [1] }\n"
+                 "input:\n"
+                 "  features: [a, b]\n"
+                 "  max_body_bytes: \"12\"\n"
+                 "models:\n"
+                 "  - name: m\n"
+                 "    plugin: p.so\n"
+                 "    instances: two\n"
+                 "    max_batch: 0\n"
+                 "    queue_size: -3\n"
+                 "    params: [x]\n"
+                 "  - name: n\n"
+                 "    builtin: canary\n"
+                 "    instances: 99999999999\n"
+                 "rendezvous:\n"
+                 "  schedule:\n"
+                 "    - { model: m, within_ms: -1 }\n"
+                 "  max_in_flight:\n"
+                 "http: 8080\n",
+                 14);
+    expect_error(1, 10, "service", "expected a string, got a mapping");
+    expect_error(2, 8, "watch", "expected a boolean (true or false), got 'yes'");
+    expect_error(4, 12, "streams.brokers", "expected a string, got a sequence");
+    expect_error(5, 15, "streams.partitions", "expected a positive integer, got '1.5'");
+    expect_error(6, 18, "streams.kafka.acks", "expected a scalar value, got a sequence");
+    expect_error(9, 19, "input.max_body_bytes", "expected a positive integer, got a quoted string '12'");
+    expect_error(13, 16, "models[0].instances", "expected a positive integer, got 'two'");
+    expect_error(14, 16, "models[0].max_batch", "0 must be a positive integer");
+    expect_error(15, 17, "models[0].queue_size", "-3 must be a positive integer");
+    expect_error(16, 13, "models[0].params", "expected a mapping, got a sequence");
+    expect_error(19, 16, "models[1].instances", "out of range");
+    expect_error(22, 30, "rendezvous.schedule[0].within_ms", "-1 must be a non-negative integer");
+    expect_error(23, 17, "rendezvous.max_in_flight", "expected a positive integer, got null");
+    expect_error(24, 7, "http", "expected a mapping, got a scalar");
+}
+END_TEST
+
+START_TEST(missing_required_top_level)
+{
+    /* No service, streams, input, models or rendezvous: each named once. */
+    expect_fails("# nothing useful\n"
+                 "watch: false\n",
+                 5);
+    expect_error(2, 1, "service", "missing required key");
+    expect_error(2, 1, "streams", "missing required key");
+    expect_error(2, 1, "input", "missing required key");
+    expect_error(2, 1, "models", "missing required key");
+    expect_error(2, 1, "rendezvous", "missing required key");
+}
+END_TEST
+
+START_TEST(missing_required_nested)
+{
+    expect_fails("service: s\n"
+                 "streams:\n"
+                 "  partitions: 2\n"
+                 "input:\n"
+                 "  format: json\n"
+                 "models:\n"
+                 "  - plugin: p.so\n"
+                 "  - name: neither\n"
+                 "    instances: 2\n"
+                 "  - { name: both, plugin: p.so, builtin: canary }\n"
+                 "rendezvous:\n"
+                 "  max_in_flight: 5\n",
+                 6);
+    expect_error(3, 3, "streams.brokers", "missing required key");
+    expect_error(5, 3, "input.features", "missing required key");
+    expect_error(7, 5, "models[0].name", "missing required key");
+    expect_error(8, 5, "models[1]", "missing required key: one of plugin or builtin");
+    expect_error(10, 33, "models[2]", "both plugin and builtin");
+    expect_error(12, 3, "rendezvous.schedule", "missing required key");
+}
+END_TEST
+
+START_TEST(empty_models_and_schedule)
+{
+    expect_fails("service: s\n" BASE_STREAMS_TO_MODELS
+                 "models: []\n"
+                 "rendezvous:\n"
+                 "  schedule: []\n",
+                 2);
+    expect_error(6, 9, "models", "must list at least one model");
+    expect_error(8, 13, "rendezvous.schedule", "must list at least one entry");
+}
+END_TEST
+
+START_TEST(duplicate_model_name_reports_both_lines)
+{
+    expect_fails("service: s\n" BASE_STREAMS_TO_MODELS
+                 "models:\n"
+                 "  - name: m\n"
+                 "    plugin: p.so\n"
+                 "  - name: other\n"
+                 "    builtin: canary\n"
+                 "  - name: m\n"
+                 "    builtin: canary\n"
+                 "rendezvous:\n"
+                 "  schedule: [{model: m, within_ms: 1}]\n",
+                 1);
+    expect_error(11, 11, "models[2].name",
+                 "duplicate model name 'm' (first at line 7, here line 11)");
+}
+END_TEST
+
+START_TEST(duplicate_key_in_mapping)
+{
+    expect_fails("service: s\n"
+                 "streams:\n"
+                 "  brokers: embedded\n"
+                 "  brokers: other\n"
+                 "input:\n"
+                 "  features: [a]\n"
+                 "models:\n"
+                 "  - { name: m, plugin: p.so, params: { k: 1, k: 2 } }\n"
+                 "rendezvous:\n"
+                 "  schedule: [{model: m, within_ms: 1}]\n"
+                 "service: t\n",
+                 3);
+    expect_error(4, 3, "streams.brokers", "duplicate key 'brokers' (first at line 3, column 3)");
+    expect_error(8, 46, "models[0].params.k", "duplicate key 'k' (first at line 8, column 40)");
+    expect_error(11, 1, "service", "duplicate key 'service' (first at line 1, column 1)");
+}
+END_TEST
+
+START_TEST(schedule_entry_naming_no_model)
+{
+    expect_fails("service: s\n" BASE_STREAMS_TO_MODELS
+                 "models:\n"
+                 "  - { name: m, plugin: p.so }\n"
+                 "rendezvous:\n"
+                 "  schedule:\n"
+                 "    - { model: m, within_ms: 10 }\n"
+                 "    - { model: ghost, within_ms: 20 }\n"
+                 "    - { within_ms: 30 }\n"
+                 "    - { model: m, within_ms: 40 }\n",
+                 3);
+    expect_error(11, 16, "rendezvous.schedule[1].model", "no model named 'ghost'");
+    expect_error(12, 7, "rendezvous.schedule[2].model", "missing required key");
+    expect_error(13, 16, "rendezvous.schedule[3].model", "already in the schedule");
+}
+END_TEST
+
+START_TEST(within_ms_decreasing)
+{
+    expect_fails("service: s\n" BASE_STREAMS_TO_MODELS
+                 "models:\n"
+                 "  - { name: a, plugin: p.so }\n"
+                 "  - { name: b, plugin: p.so }\n"
+                 "  - { name: c, plugin: p.so }\n"
+                 "rendezvous:\n"
+                 "  schedule:\n"
+                 "    - model: a\n"
+                 "      within_ms: 30\n"
+                 "    - model: b\n"
+                 "      within_ms: 30\n"
+                 "    - model: c\n"
+                 "      within_ms: 29\n",
+                 1);
+    expect_error(17, 18, "rendezvous.schedule[2].within_ms",
+                 "within_ms 29 is less than 30 of the entry before (line 15)");
+}
+END_TEST
+
+START_TEST(plugin_not_found_names_resolved_path)
+{
+    char want[PATH_MAX + 100], real[PATH_MAX];
+    ck_assert_ptr_nonnull(realpath(tmpdir, real));
+    expect_fails("service: s\n" BASE_STREAMS_TO_MODELS
+                 "models:\n"
+                 "  - name: m\n"
+                 "    plugin: plugins/nope.so\n"
+                 "  - name: d\n"
+                 "    plugin: .\n"
+                 "rendezvous:\n"
+                 "  schedule: [{model: m, within_ms: 1}]\n",
+                 2);
+    snprintf(want, sizeof want,
+             "plugin 'plugins/nope.so' not found (resolved to %s/plugins/nope.so): "
+             "No such file or directory",
+             real);
+    expect_error(8, 13, "models[0].plugin", want);
+    snprintf(want, sizeof want, "(resolved to %s) is not a regular file", real);
+    expect_error(10, 13, "models[1].plugin", want);
+}
+END_TEST
+
+START_TEST(unknown_builtin)
+{
+    expect_fails("service: s\n" BASE_STREAMS_TO_MODELS
+                 "models:\n"
+                 "  - { name: m, plugin: p.so }\n"
+                 "  - { name: s, builtin: shadow }\n"
+                 "rendezvous:\n"
+                 "  schedule: [{model: m, within_ms: 1}]\n",
+                 1);
+    expect_error(8, 25, "models[1].builtin", "unknown builtin 'shadow' (known: canary, decoy)");
+}
+END_TEST
+
+START_TEST(duplicate_features)
+{
+    expect_fails("service: s\n"
+                 "streams: { brokers: embedded }\n"
+                 "input:\n"
+                 "  features:\n"
+                 "    - amount\n"
+                 "    - hour\n"
+                 "    - amount\n"
+                 "models: [{ name: m, plugin: p.so }]\n"
+                 "rendezvous: { schedule: [{model: m, within_ms: 1}] }\n",
+                 1);
+    expect_error(7, 7, "input.features[2]", "duplicate feature 'amount' (first at line 5, column 7)");
+}
+END_TEST
+
+START_TEST(empty_features)
+{
+    expect_fails("service: s\n"
+                 "streams: { brokers: embedded }\n"
+                 "input:\n"
+                 "  features: []\n"
+                 "models: [{ name: m, plugin: p.so }]\n"
+                 "rendezvous: { schedule: [{model: m, within_ms: 1}] }\n",
+                 1);
+    expect_error(4, 13, "input.features", "must list at least one feature");
+}
+END_TEST
+
+START_TEST(schedule_naming_decoy)
+{
+    expect_fails("service: s\n" BASE_STREAMS_TO_MODELS
+                 "models:\n"
+                 "  - { name: m, plugin: p.so }\n"
+                 "  - { name: watcher, builtin: decoy }\n"
+                 "rendezvous:\n"
+                 "  schedule:\n"
+                 "    - { model: m, within_ms: 10 }\n"
+                 "    - { model: watcher, within_ms: 20 }\n",
+                 1);
+    expect_error(12, 16, "rendezvous.schedule[1].model", "'watcher' is the decoy");
+}
+END_TEST
+
+START_TEST(default_without_label_or_bad_score)
+{
+    expect_fails("service: s\n" BASE_STREAMS_TO_MODELS
+                 "models: [{ name: m, plugin: p.so }]\n"
+                 "rendezvous:\n"
+                 "  schedule: [{model: m, within_ms: 1}]\n"
+                 "  default: { score: 0.5 }\n",
+                 1);
+    expect_error(9, 12, "rendezvous.default.label", "missing required key");
+    rv_errors_clear(&errs);
+
+    expect_fails("service: s\n" BASE_STREAMS_TO_MODELS
+                 "models: [{ name: m, plugin: p.so }]\n"
+                 "rendezvous:\n"
+                 "  schedule: [{model: m, within_ms: 1}]\n"
+                 "  default:\n"
+                 "    label: review\n"
+                 "    score: high\n",
+                 1);
+    expect_error(11, 12, "rendezvous.default.score", "expected a number, got 'high'");
+    rv_errors_clear(&errs);
+
+    expect_fails("service: s\n" BASE_STREAMS_TO_MODELS
+                 "models: [{ name: m, plugin: p.so }]\n"
+                 "rendezvous:\n"
+                 "  schedule: [{model: m, within_ms: 1}]\n"
+                 "  default: { label: [x], score: .nan }\n",
+                 2);
+    expect_error(9, 21, "rendezvous.default.label", "expected a string, got a sequence");
+    expect_error(9, 33, "rendezvous.default.score", "expected a number, got '.nan'");
+}
+END_TEST
+
+START_TEST(format_listen_and_topic_values)
+{
+    expect_fails("service: my service\n"
+                 "streams:\n"
+                 "  brokers: embedded\n"
+                 "  scores: \"bad/topic\"\n"
+                 "input:\n"
+                 "  format: csv\n"
+                 "  features: [a]\n"
+                 "models: [{ name: m, plugin: p.so }]\n"
+                 "rendezvous: { schedule: [{model: m, within_ms: 1}] }\n"
+                 "http: { listen: localhost }\n",
+                 4);
+    expect_error(1, 10, "service", "may contain only letters");
+    expect_error(4, 11, "streams.scores", "not a valid topic name");
+    expect_error(6, 11, "input.format", "unsupported format 'csv' (only json)");
+    expect_error(10, 17, "http.listen", "expected HOST:PORT");
+}
+END_TEST
+
+START_TEST(yaml_syntax_error)
+{
+    expect_fails("service: s\n"
+                 "streams:\n"
+                 "  brokers: embedded\n"
+                 "   bad: indent\n",
+                 1);
+    expect_error(4, 7, "(yaml)", "mapping values are not allowed in this context");
+    rv_errors_clear(&errs);
+
+    expect_fails("service: [a, b\n"
+                 "streams: x\n",
+                 1);
+    /* libyaml stops where the flow sequence cannot go on, and says where it began. */
+    expect_error(2, 8, "(yaml)",
+                 "did not find expected ',' or ']' while parsing a flow sequence (line 1, "
+                 "column 10)");
+}
+END_TEST
+
+START_TEST(empty_root_and_extra_document)
+{
+    expect_fails("# only a comment\n", 1);
+    expect_error(1, 1, "(root)", "the file is empty");
+    rv_errors_clear(&errs);
+
+    expect_fails("- a\n- b\n", 1);
+    expect_error(1, 1, "(root)", "expected a mapping at the top of the file, got a sequence");
+    rv_errors_clear(&errs);
+
+    expect_fails("service: s\n" BASE_STREAMS_TO_MODELS
+                 "models: [{ name: m, plugin: p.so }]\n"
+                 "rendezvous: { schedule: [{model: m, within_ms: 1}] }\n"
+                 "---\n"
+                 "service: t\n",
+                 1);
+    expect_error(9, 1, "(yaml)", "a second YAML document");
+}
+END_TEST
+
+START_TEST(five_mistakes_all_reported_in_file_order)
+{
+    const char *file = CONFIGS "/five_mistakes.yaml";
+    rv_config *c = rv_config_load(file, &errs);
+    ck_assert_ptr_null(c);
+    expect_n_errors(5);
+    expect_error_in(file, 5, 3, "streams.partitons", "unknown key 'partitons'");
+    expect_error_in(file, 7, 28, "input.features[2]", "duplicate feature 'amount'");
+    expect_error_in(file, 10, 13, "models[0].plugin", "not found");
+    expect_error_in(file, 11, 16, "models[0].instances", "expected a positive integer, got 'two'");
+    expect_error_in(file, 17, 16, "rendezvous.schedule[1].model", "no model named 'svm'");
+    /* In file order, which is the order a user fixes them in. */
+    ck_assert_ptr_nonnull(strstr(errs.lines[0], "streams.partitons"));
+    ck_assert_ptr_nonnull(strstr(errs.lines[1], "input.features[2]"));
+    ck_assert_ptr_nonnull(strstr(errs.lines[2], "models[0].plugin"));
+    ck_assert_ptr_nonnull(strstr(errs.lines[3], "models[0].instances"));
+    ck_assert_ptr_nonnull(strstr(errs.lines[4], "rendezvous.schedule[1].model"));
+}
+END_TEST
+
+START_TEST(missing_file)
+{
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/absent.yaml", tmpdir);
+    rv_config *c = rv_config_load(path, &errs);
+    ck_assert_ptr_null(c);
+    expect_n_errors(1);
+    char want[PATH_MAX + 100];
+    snprintf(want, sizeof want, "%s: cannot open config file: No such file or directory", path);
+    ck_assert_str_eq(errs.lines[0], want);
+}
+END_TEST
+
+START_TEST(directory_instead_of_file)
+{
+    rv_config *c = rv_config_load(tmpdir, &errs);
+    ck_assert_ptr_null(c);
+    expect_n_errors(1);
+    char want[PATH_MAX + 100];
+    snprintf(want, sizeof want, "%s: cannot read config file: Is a directory", tmpdir);
+    ck_assert_str_eq(errs.lines[0], want);
+}
+END_TEST
+
+START_TEST(errors_append_to_caller_list)
+{
+    rv_errors_add(&errs, "first %d", 1);
+    rv_config *c = rv_config_load(RV_SOURCE_DIR "/tests/configs/does-not-exist.yaml", &errs);
+    ck_assert_ptr_null(c);
+    ck_assert_uint_eq(errs.n, 2);
+    ck_assert_str_eq(errs.lines[0], "first 1");
+    rv_errors_clear(&errs);
+    ck_assert_uint_eq(errs.n, 0);
+    ck_assert_ptr_null(errs.lines);
+    rv_errors_clear(&errs); /* twice is harmless */
+
+    /* A successful load adds nothing. */
+    c = rv_config_load(CONFIGS "/minimal.yaml", &errs);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_uint_eq(errs.n, 0);
+    rv_config_free(c);
+    rv_config_free(NULL);
+    ck_assert_ptr_null(rv_config_model(NULL, "m"));
+}
+END_TEST
+
+START_TEST(relative_config_path_resolves_against_its_dir)
+{
+    ck_assert_int_eq(chdir(RV_SOURCE_DIR "/tests"), 0);
+    rv_config *c = rv_config_load("configs/valid.yaml", &errs);
+    if (!c)
+        dump_errors();
+    ck_assert_ptr_nonnull(c);
+    char dir[PATH_MAX], want[PATH_MAX + 64];
+    ck_assert_ptr_nonnull(realpath(CONFIGS, dir));
+    ck_assert_str_eq(c->path, "configs/valid.yaml");
+    ck_assert_str_eq(c->dir, dir);
+    snprintf(want, sizeof want, "%s/data/fake_plugin", dir);
+    ck_assert_str_eq(c->models[0].plugin, want);
+    rv_config_free(c);
+}
+END_TEST
+
+static Suite *config_suite(void)
+{
+    Suite *s = suite_create("config");
+    TCase *tc = tcase_create("load");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, valid_round_trip);
+    tcase_add_test(tc, minimal_defaults);
+    tcase_add_test(tc, params_resolve_existing_files);
+    tcase_add_test(tc, unknown_keys_at_every_level);
+    tcase_add_test(tc, wrong_types);
+    tcase_add_test(tc, missing_required_top_level);
+    tcase_add_test(tc, missing_required_nested);
+    tcase_add_test(tc, empty_models_and_schedule);
+    tcase_add_test(tc, duplicate_model_name_reports_both_lines);
+    tcase_add_test(tc, duplicate_key_in_mapping);
+    tcase_add_test(tc, schedule_entry_naming_no_model);
+    tcase_add_test(tc, within_ms_decreasing);
+    tcase_add_test(tc, plugin_not_found_names_resolved_path);
+    tcase_add_test(tc, unknown_builtin);
+    tcase_add_test(tc, duplicate_features);
+    tcase_add_test(tc, empty_features);
+    tcase_add_test(tc, schedule_naming_decoy);
+    tcase_add_test(tc, default_without_label_or_bad_score);
+    tcase_add_test(tc, format_listen_and_topic_values);
+    tcase_add_test(tc, yaml_syntax_error);
+    tcase_add_test(tc, empty_root_and_extra_document);
+    tcase_add_test(tc, five_mistakes_all_reported_in_file_order);
+    tcase_add_test(tc, missing_file);
+    tcase_add_test(tc, directory_instead_of_file);
+    tcase_add_test(tc, errors_append_to_caller_list);
+    tcase_add_test(tc, relative_config_path_resolves_against_its_dir);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(config_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,57 @@
+/* test_helpers.h - small helpers shared by the check tests. */
+#ifndef RV_TEST_HELPERS_H
+#define RV_TEST_HELPERS_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* A fresh temporary directory; the caller frees the string. */
+static inline char *test_tmpdir(void)
+{
+    char *d = strdup("/tmp/rv-test-XXXXXX");
+    if (!mkdtemp(d))
+        abort();
+    return d;
+}
+
+static inline void test_write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        abort();
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Copies src over dst by rewriting dst in place (same inode), the way
+ * `cp` replaces a file that a running process may have mapped. */
+static inline int test_copy_file(const char *src, const char *dst)
+{
+    FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
+    if (!in || !out) {
+        if (in)
+            fclose(in);
+        if (out)
+            fclose(out);
+        return -1;
+    }
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        fwrite(buf, 1, n, out);
+    fclose(in);
+    fclose(out);
+    return 0;
+}
+
+static inline void test_rm_rf(const char *dir)
+{
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+}
+
+#endif
