@@ -6,8 +6,9 @@
 
 #include "log.h"
 
-static int discard(void *ctx, const char *stream, const void *key, size_t key_len,
-                   const void *value, size_t value_len)
+static int discard(void *ctx, const rv_model *model, const rv_request *about,
+                   const char *stream, const void *key, size_t key_len, const void *value,
+                   size_t value_len)
 {
     return RV_OK;
 }

@@ -15,6 +15,7 @@ static void generation_free(rv_generation *g)
         rv_model_unref(g->models[i]);
     free(g->models);
     free(g->schedule);
+    rv_feature_index_free(g->features);
     rv_config_free(g->cfg);
     free(g);
 }
@@ -43,9 +44,15 @@ rv_generation *rv_generation_build(rv_config *cfg, const rv_generation *previous
         return NULL;
     }
     g->id = id;
+    g->schedule_version = id;
     g->cfg = cfg;
     g->canary = g->decoy = -1;
     atomic_init(&g->refs, 1);
+    if (!(g->features = rv_feature_index_new(cfg->input.features, cfg->input.n_features))) {
+        rv_errors_add(errs, "out of memory building a generation");
+        generation_free(g);
+        return NULL;
+    }
     size_t failed = 0;
     for (size_t i = 0; i < cfg->n_models; i++) {
         const rv_model_conf *mc = &cfg->models[i];

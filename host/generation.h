@@ -14,10 +14,12 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "feature_vector.h"
 #include "model.h"
 
 typedef struct rv_generation {
     uint64_t id;
+    uint64_t schedule_version; /* starts at id; control records raise it */
     rv_config *cfg;     /* owned */
     rv_model **models;  /* in config order */
     size_t n_models;
@@ -26,6 +28,7 @@ typedef struct rv_generation {
     int canary;         /* index of the canary model, -1 if none */
     int decoy;          /* index of the decoy model, -1 if none */
     size_t n_reused;    /* models taken over from the previous generation */
+    rv_feature_index *features; /* input.features, for parsing bodies */
     atomic_int refs;
 } rv_generation;
 

@@ -10,14 +10,18 @@
 
 #include "archive.h"
 #include "check_cmd.h"
+#include "daemon.h"
 #include "log.h"
 
 static void usage(FILE *out)
 {
-    fputs("usage: rendezvous [-c FILE] [-v]            serve the service of FILE\n"
+    fputs("usage: rendezvous -c FILE [-b BROKERS] [-v]  serve the service of FILE\n"
           "       rendezvous check -c FILE              build everything FILE describes, "
           "print a summary, throw it away\n"
           "       rendezvous archive cat DIR            print a decoy archive as JSON lines\n"
+          "       rendezvous broker [--brokers N] [--partitions P] [--topic NAME]...\n"
+          "                                             run the embedded broker standalone;\n"
+          "                                             prints bootstrap=HOST:PORT first\n"
           "       rendezvous --help | --version\n"
           "\n"
           "Exit status: 0 on success, 1 on a runtime failure, 2 on bad usage or config.\n",
@@ -61,6 +65,63 @@ static int cmd_archive(int argc, char **argv)
     return corrupt ? 1 : 0;
 }
 
+static int cmd_serve(int argc, char **argv)
+{
+    rv_serve_options o = {0};
+    static const struct option opts[] = {{"config", required_argument, 0, 'c'},
+                                         {"brokers", required_argument, 0, 'b'},
+                                         {"verbose", no_argument, 0, 'v'},
+                                         {0, 0, 0, 0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "c:b:v", opts, NULL)) != -1) {
+        if (c == 'c')
+            o.config_path = optarg;
+        else if (c == 'b')
+            o.brokers = optarg;
+        else if (c == 'v')
+            rv_log_set_level(RV_LOG_DEBUG);
+        else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!o.config_path || optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    return rv_serve(&o);
+}
+
+static int cmd_broker(int argc, char **argv)
+{
+    int brokers = 1, partitions = 4, n_topics = 0;
+    char **topics = calloc((size_t)argc, sizeof *topics);
+    static const struct option opts[] = {{"brokers", required_argument, 0, 'n'},
+                                         {"partitions", required_argument, 0, 'p'},
+                                         {"topic", required_argument, 0, 't'},
+                                         {0, 0, 0, 0}};
+    int c, rc;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "n:p:t:", opts, NULL)) != -1) {
+        if (c == 'n' && (brokers = atoi(optarg)) > 0)
+            continue;
+        if (c == 'p' && (partitions = atoi(optarg)) > 0)
+            continue;
+        if (c == 't') {
+            topics[n_topics++] = optarg;
+            continue;
+        }
+        fprintf(stderr, "usage: rendezvous broker [--brokers N] [--partitions P] "
+                        "[--topic NAME]...\n");
+        free(topics);
+        return 2;
+    }
+    rc = rv_broker_main(brokers, partitions, topics, n_topics);
+    free(topics);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
@@ -76,6 +137,12 @@ int main(int argc, char **argv)
         return cmd_check(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "archive") == 0)
         return cmd_archive(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "broker") == 0)
+        return cmd_broker(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "serve") == 0)
+        return cmd_serve(argc - 1, argv + 1);
+    if (argc >= 2 && argv[1][0] == '-')
+        return cmd_serve(argc, argv);
     usage(stderr);
     return 2;
 }

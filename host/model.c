@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "log.h"
+#include "worker.h"
 
 const char *rv_model_state_name(rv_model_state s)
 {
@@ -100,13 +101,14 @@ static void services_log(void *host_ctx, int level, const char *msg)
     rv_log(level, comp, "%s", msg);
 }
 
-static int services_emit(void *host_ctx, const char *stream, const void *key,
-                         size_t key_len, const void *value, size_t value_len)
+static int services_emit(void *host_ctx, const rv_request *about, const char *stream,
+                         const void *key, size_t key_len, const void *value,
+                         size_t value_len)
 {
     const rv_model *m = host_ctx;
     if (!m->sink)
         return RV_OK;
-    return m->sink->emit(m->sink->ctx, stream, key, key_len, value, value_len);
+    return m->sink->emit(m->sink->ctx, m, about, stream, key, key_len, value, value_len);
 }
 
 static void destroy_instances(rv_model *m)
@@ -224,6 +226,7 @@ static int copy_params(rv_model *m, const rv_config *cfg, const rv_model_conf *m
 
 static void model_free(rv_model *m)
 {
+    rv_workers_stop(m->workers); /* the last score() returns before destroy() */
     destroy_instances(m);
     if (m->module)
         rv_module_unref(m->module);

@@ -29,13 +29,16 @@ const char *rv_model_state_name(rv_model_state s);
 
 /* Where plugins' emit() records go: the output stage in the daemon, a
  * discarding sink in `check`. Lives longer than every model. */
+typedef struct rv_model rv_model;
+
 typedef struct rv_emit_sink {
-    int (*emit)(void *ctx, const char *stream, const void *key, size_t key_len,
-                const void *value, size_t value_len);
+    int (*emit)(void *ctx, const rv_model *model, const rv_request *about,
+                const char *stream, const void *key, size_t key_len, const void *value,
+                size_t value_len);
     void *ctx;
 } rv_emit_sink;
 
-typedef struct rv_model {
+struct rv_model {
     char *name;
     rv_module *module;
     int is_canary, is_decoy;
@@ -51,10 +54,11 @@ typedef struct rv_model {
     uint32_t n_labels;
     rv_host_services services;
     const rv_emit_sink *sink;
+    struct rv_workers *workers; /* started by the daemon, not by check */
     _Atomic int state; /* rv_model_state */
     char last_error[512];
     atomic_int refs;
-} rv_model;
+};
 
 /* The identity of a model conf without building it: SHA-256 over the plugin
  * content, the params (and the content of files they name), the features

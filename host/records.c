@@ -4,6 +4,8 @@
  */
 #include "records.h"
 
+#include "inflight.h"
+
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,5 +111,52 @@ void rv_record_archive(yajl_gen g, const rv_request *r)
                             r->headers[i].value_len);
     yajl_gen_map_close(g);
     rv_json_bytes_field(g, "body", r->body, r->body_len);
+    yajl_gen_map_close(g);
+}
+
+const char *rv_slot_status_name(int status)
+{
+    switch (status) {
+    case RV_SLOT_OK: return "ok";
+    case RV_SLOT_ERROR: return "error";
+    case RV_SLOT_SHED: return "shed";
+    default: return "pending";
+    }
+}
+
+static void answers_array(yajl_gen g, const rv_slot *slot, const char *const *labels)
+{
+    yajl_gen_array_open(g);
+    for (uint32_t i = 0; i < slot->n_answers; i++) {
+        yajl_gen_map_open(g);
+        rv_json_string(g, "label");
+        rv_json_string(g, labels[slot->answers[i].label]);
+        rv_json_string(g, "score");
+        yajl_gen_double(g, slot->answers[i].score);
+        yajl_gen_map_close(g);
+    }
+    yajl_gen_array_close(g);
+}
+
+void rv_record_score(yajl_gen g, const char *id, const char *model, const char *version,
+                     const rv_slot *slot, const char *const *labels)
+{
+    int status = atomic_load_explicit(&slot->status, memory_order_acquire);
+    yajl_gen_map_open(g);
+    rv_json_string(g, "id");
+    rv_json_string(g, id);
+    rv_json_string(g, "model");
+    rv_json_string(g, model);
+    rv_json_string(g, "version");
+    rv_json_string(g, version);
+    rv_json_string(g, "status");
+    rv_json_string(g, rv_slot_status_name(status));
+    rv_json_string(g, "latency_us");
+    yajl_gen_integer(g, slot->latency_us);
+    rv_json_string(g, "answers");
+    answers_array(g, slot, labels);
+    if (status != RV_SLOT_OK && slot->error[0]) {
+        rv_json_bytes_field(g, "error", slot->error, strlen(slot->error));
+    }
     yajl_gen_map_close(g);
 }

@@ -112,6 +112,8 @@ typedef struct rv_param {
  * Thread: callable from any thread the plugin is called on; both functions
  * are thread-safe.
  */
+struct rv_request;
+
 typedef struct rv_host_services {
     uint32_t struct_size; /* sizeof(rv_host_services) as the host built it */
     void *host_ctx;       /* pass back as the first argument */
@@ -122,10 +124,15 @@ typedef struct rv_host_services {
 
     /* Emits one record to a named stream of the service: "archive",
      * "alerts", or any topic name. key and value are copied before it
-     * returns. Returns RV_OK, or a negative code if the record could not
-     * be queued (the host has logged why). */
-    int (*emit)(void *host_ctx, const char *stream, const void *key,
-                size_t key_len, const void *value, size_t value_len);
+     * returns. `about` is the request the record is about, one of the
+     * requests of the score() call in progress, or NULL: the host then
+     * holds back that request's input offset until the record is
+     * acknowledged, so the record is never lost when the request is not.
+     * Returns RV_OK, or a negative code if the record could not be queued
+     * (the host has logged why). */
+    int (*emit)(void *host_ctx, const struct rv_request *about, const char *stream,
+                const void *key, size_t key_len, const void *value,
+                size_t value_len);
 } rv_host_services;
 
 /* One header of the Kafka message that carried a request.

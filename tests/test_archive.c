@@ -96,7 +96,7 @@ END_TEST
 static int emitted;
 static char last_emit[1024];
 
-static int capture_emit(void *ctx, const char *stream, const void *key, size_t key_len,
+static int capture_emit(void *ctx, const rv_request *about, const char *stream, const void *key, size_t key_len,
                         const void *value, size_t value_len)
 {
     ck_assert_str_eq(stream, "archive");

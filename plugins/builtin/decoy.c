@@ -148,7 +148,7 @@ static int decoy_score(void *instance, const rv_request *const *reqs,
         const unsigned char *buf;
         size_t len;
         yajl_gen_get_buf(d->gen, &buf, &len);
-        int ok = d->services->emit(d->services->host_ctx, "archive", r->key, r->key_len,
+        int ok = d->services->emit(d->services->host_ctx, r, "archive", r->key, r->key_len,
                                    buf, len) == RV_OK;
         char why[256] = "";
         if (d->writer && rv_segment_writer_append(d->writer, buf, len, why, sizeof why) != 0)

@@ -1,0 +1,286 @@
+/*
+ * canary_monitor.c - windows, quantile sketches and alert state. Scores are
+ * probabilities, so the sketch is a 1000-bin histogram over [0, 1]: exact
+ * to 0.001, constant memory, no allocation per request. Must never block
+ * the rendezvous thread: alerts go out through the producer, which queues.
+ */
+#include "canary_monitor.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "records.h"
+
+#define BINS 1000
+#define MAX_TRACKED 64
+
+enum { CHECK_AGREEMENT, CHECK_SHIFT, CHECK_DRIFT, N_CHECKS };
+static const char *const check_names[N_CHECKS] = {"agreement", "score_shift", "drift"};
+
+typedef struct sketch {
+    uint32_t bin[BINS];
+    uint32_t n;
+} sketch;
+
+typedef struct tracked {
+    char name[128];
+    char version[9];
+    int is_canary;
+    uint32_t n, agree;
+    sketch own, canary; /* the model's and the canary's score of the canary's top label */
+    int has_reference;
+    double ref_q[3];
+    int alert[N_CHECKS];
+    rv_canary_gauge gauge;
+} tracked;
+
+struct rv_canary_monitor {
+    rv_output *out;
+    pthread_mutex_t lock; /* guards gauges against snapshot() */
+    tracked t[MAX_TRACKED];
+    size_t n;
+    yajl_gen gen;
+};
+
+static const double qs[3] = {0.1, 0.5, 0.9};
+
+rv_canary_monitor *rv_canary_monitor_new(rv_output *out)
+{
+    rv_canary_monitor *m = calloc(1, sizeof *m);
+    if (!m || !(m->gen = rv_json_gen_new())) {
+        free(m);
+        return NULL;
+    }
+    m->out = out;
+    pthread_mutex_init(&m->lock, NULL);
+    return m;
+}
+
+void rv_canary_monitor_free(rv_canary_monitor *m)
+{
+    if (!m)
+        return;
+    yajl_gen_free(m->gen);
+    pthread_mutex_destroy(&m->lock);
+    free(m);
+}
+
+static double param_num(const rv_model *canary, const char *key, double dflt)
+{
+    for (size_t i = 0; i < canary->n_params; i++)
+        if (strcmp(canary->params[i].key, key) == 0) {
+            char *end;
+            double v = strtod(canary->params[i].value, &end);
+            if (end != canary->params[i].value && *end == '\0')
+                return v;
+        }
+    return dflt;
+}
+
+static void sketch_add(sketch *s, double v)
+{
+    int b = (int)(v * BINS);
+    if (!(b >= 0))
+        b = 0;
+    if (b >= BINS)
+        b = BINS - 1;
+    s->bin[b]++;
+    s->n++;
+}
+
+static double sketch_quantile(const sketch *s, double q)
+{
+    uint32_t want = (uint32_t)(q * (s->n - 1)), seen = 0;
+    for (int b = 0; b < BINS; b++) {
+        seen += s->bin[b];
+        if (seen > want)
+            return (b + 0.5) / BINS;
+    }
+    return 1.0;
+}
+
+static double max_gap(const sketch *a, const double *ref_q)
+{
+    double gap = 0;
+    for (int i = 0; i < 3; i++)
+        gap = fmax(gap, fabs(sketch_quantile(a, qs[i]) - ref_q[i]));
+    return gap;
+}
+
+static tracked *track(rv_canary_monitor *m, const rv_model *model)
+{
+    for (size_t i = 0; i < m->n; i++)
+        if (strcmp(m->t[i].name, model->name) == 0) {
+            if (strcmp(m->t[i].version, model->version) != 0) {
+                /* a new version starts a new reference */
+                tracked fresh = {0};
+                memcpy(fresh.name, m->t[i].name, sizeof fresh.name);
+                memcpy(fresh.version, model->version, sizeof fresh.version);
+                fresh.gauge = m->t[i].gauge;
+                m->t[i] = fresh;
+            }
+            return &m->t[i];
+        }
+    if (m->n == MAX_TRACKED)
+        return NULL;
+    tracked *t = &m->t[m->n++];
+    memset(t, 0, sizeof *t);
+    snprintf(t->name, sizeof t->name, "%s", model->name);
+    memcpy(t->version, model->version, sizeof t->version);
+    snprintf(t->gauge.model, sizeof t->gauge.model, "%s", model->name);
+    t->gauge.agreement = t->gauge.score_shift = t->gauge.drift = NAN;
+    return t;
+}
+
+static void send_alert(rv_canary_monitor *m, const tracked *t, const char *canary, int check,
+                       int raised, double value, double threshold, uint32_t window)
+{
+    char msg[512];
+    if (t->is_canary)
+        snprintf(msg, sizeof msg, "canary %s %s from its reference window: %.4f (threshold "
+                 "%.4f): the input data changed", canary, raised ? "drifted" : "is back",
+                 value, threshold);
+    else
+        snprintf(msg, sizeof msg, "model %s %s: %s %.4f (threshold %.4f) over %u requests",
+                 t->name, raised ? "diverges" : "recovered", check_names[check], value,
+                 threshold, window);
+    if (raised)
+        rv_warn("canary", "ALERT %s", msg);
+    else
+        rv_info("canary", "clear %s", msg);
+    yajl_gen g = m->gen;
+    yajl_gen_clear(g);
+    yajl_gen_reset(g, NULL);
+    yajl_gen_map_open(g);
+    rv_json_string(g, "type");
+    rv_json_string(g, raised ? "alert" : "clear");
+    rv_json_string(g, "check");
+    rv_json_string(g, t->is_canary && check == CHECK_DRIFT ? "input_drift" : check_names[check]);
+    rv_json_string(g, "model");
+    rv_json_string(g, t->name);
+    rv_json_string(g, "version");
+    rv_json_string(g, t->version);
+    rv_json_string(g, "canary");
+    rv_json_string(g, canary);
+    rv_json_string(g, "value");
+    yajl_gen_double(g, value);
+    rv_json_string(g, "threshold");
+    yajl_gen_double(g, threshold);
+    rv_json_string(g, "window");
+    yajl_gen_integer(g, window);
+    rv_json_string(g, "message");
+    rv_json_string(g, msg);
+    yajl_gen_map_close(g);
+    const unsigned char *buf;
+    size_t len;
+    yajl_gen_get_buf(g, &buf, &len);
+    if (m->out)
+        rv_output_send(m->out, RV_STREAM_ALERTS, NULL, RD_KAFKA_PARTITION_UA, t->name,
+                       strlen(t->name), buf, len, NULL, NULL);
+}
+
+static void judge(rv_canary_monitor *m, tracked *t, const char *canary, int check,
+                  double value, int bad, double threshold, uint32_t window)
+{
+    if (bad != t->alert[check]) {
+        t->alert[check] = bad;
+        send_alert(m, t, canary, check, bad, value, threshold, window);
+    }
+}
+
+static void close_window(rv_canary_monitor *m, tracked *t, const rv_model *canary,
+                         uint32_t window, double min_agreement, double max_shift)
+{
+    double agreement = (double)t->agree / t->n;
+    double shift = t->is_canary ? 0 : 0;
+    if (!t->is_canary) {
+        double cq[3];
+        for (int i = 0; i < 3; i++)
+            cq[i] = sketch_quantile(&t->canary, qs[i]);
+        shift = max_gap(&t->own, cq);
+    }
+    double drift = NAN;
+    if (t->has_reference)
+        drift = max_gap(&t->own, t->ref_q);
+    else {
+        for (int i = 0; i < 3; i++)
+            t->ref_q[i] = sketch_quantile(&t->own, qs[i]);
+        t->has_reference = 1;
+    }
+    if (!t->is_canary) {
+        judge(m, t, canary->name, CHECK_AGREEMENT, agreement, agreement < min_agreement,
+              min_agreement, window);
+        judge(m, t, canary->name, CHECK_SHIFT, shift, shift > max_shift, max_shift, window);
+    }
+    if (!isnan(drift))
+        judge(m, t, canary->name, CHECK_DRIFT, drift, drift > max_shift, max_shift, window);
+
+    pthread_mutex_lock(&m->lock);
+    t->gauge.agreement = t->is_canary ? 1.0 : agreement;
+    t->gauge.score_shift = shift;
+    t->gauge.drift = drift;
+    t->gauge.alerting = t->alert[0] || t->alert[1] || t->alert[2];
+    pthread_mutex_unlock(&m->lock);
+    t->n = t->agree = 0;
+    memset(&t->own, 0, sizeof t->own);
+    memset(&t->canary, 0, sizeof t->canary);
+}
+
+/* The score a slot gives to the label named `label`, 0 when not among its
+ * answers. */
+static double score_of(const rv_slot *s, const rv_model *m, const char *label)
+{
+    for (uint32_t i = 0; i < s->n_answers; i++)
+        if (strcmp(m->labels[s->answers[i].label], label) == 0)
+            return s->answers[i].score;
+    return 0.0;
+}
+
+void rv_canary_monitor_observe(rv_canary_monitor *m, const rv_inflight *f)
+{
+    const rv_generation *g = f->gen;
+    if (g->canary < 0)
+        return;
+    const rv_model *canary = g->models[g->canary];
+    const rv_slot *cs = &f->slots[g->canary];
+    if (atomic_load(&cs->status) != RV_SLOT_OK || cs->n_answers == 0)
+        return;
+    const char *ctop = canary->labels[cs->answers[0].label];
+    uint32_t window = (uint32_t)param_num(canary, "window", 200);
+    if (window < 10)
+        window = 10;
+    double min_agreement = param_num(canary, "min_agreement", 0.9);
+    double max_shift = param_num(canary, "max_score_shift", 0.1);
+
+    for (size_t i = 0; i < g->n_models; i++) {
+        const rv_model *model = g->models[i];
+        const rv_slot *s = &f->slots[i];
+        if (model->is_decoy || atomic_load(&s->status) != RV_SLOT_OK || s->n_answers == 0)
+            continue;
+        tracked *t = track(m, model);
+        if (!t)
+            continue;
+        t->is_canary = (int)i == g->canary;
+        const char *top = model->labels[s->answers[0].label];
+        t->agree += strcmp(top, ctop) == 0;
+        sketch_add(&t->own, score_of(s, model, ctop));
+        sketch_add(&t->canary, cs->answers[0].score);
+        t->n++;
+        t->gauge.compared++;
+        if (t->n >= window)
+            close_window(m, t, canary, window, min_agreement, max_shift);
+    }
+}
+
+size_t rv_canary_monitor_snapshot(rv_canary_monitor *m, rv_canary_gauge *out, size_t max)
+{
+    pthread_mutex_lock(&m->lock);
+    for (size_t i = 0; i < m->n && i < max; i++)
+        out[i] = m->t[i].gauge;
+    size_t n = m->n;
+    pthread_mutex_unlock(&m->lock);
+    return n;
+}

@@ -1,0 +1,179 @@
+/*
+ * commit_tracker.c - per-partition deques of in-flight offsets behind one
+ * mutex. Never commits by itself: the input thread, which owns the
+ * consumer, takes the offsets and commits them.
+ */
+#include "commit_tracker.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct entry {
+    int64_t offset;
+    int done;
+} entry;
+
+typedef struct partition_state {
+    char *topic;
+    int32_t partition;
+    uint64_t epoch;
+    entry *ring; /* deque of registered offsets, increasing */
+    size_t cap, head, len;
+    int64_t committable; /* next offset to read, -1 if none yet */
+    int dirty;
+} partition_state;
+
+struct rv_commit_tracker {
+    pthread_mutex_t lock;
+    partition_state *parts;
+    size_t n_parts;
+    uint64_t next_epoch;
+    uint64_t pending;
+};
+
+rv_commit_tracker *rv_commit_tracker_new(void)
+{
+    rv_commit_tracker *t = calloc(1, sizeof *t);
+    if (t) {
+        pthread_mutex_init(&t->lock, NULL);
+        t->next_epoch = 1;
+    }
+    return t;
+}
+
+void rv_commit_tracker_free(rv_commit_tracker *t)
+{
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->n_parts; i++) {
+        free(t->parts[i].topic);
+        free(t->parts[i].ring);
+    }
+    free(t->parts);
+    pthread_mutex_destroy(&t->lock);
+    free(t);
+}
+
+static partition_state *find(rv_commit_tracker *t, const char *topic, int32_t partition,
+                             int create)
+{
+    for (size_t i = 0; i < t->n_parts; i++)
+        if (t->parts[i].partition == partition && strcmp(t->parts[i].topic, topic) == 0)
+            return &t->parts[i];
+    if (!create)
+        return NULL;
+    partition_state *np = realloc(t->parts, (t->n_parts + 1) * sizeof *np);
+    if (!np)
+        return NULL;
+    t->parts = np;
+    partition_state *p = &t->parts[t->n_parts];
+    memset(p, 0, sizeof *p);
+    if (!(p->topic = strdup(topic)))
+        return NULL;
+    t->n_parts++;
+    p->partition = partition;
+    p->epoch = t->next_epoch++;
+    p->committable = -1;
+    return p;
+}
+
+uint64_t rv_commit_tracker_add(rv_commit_tracker *t, const char *topic, int32_t partition,
+                               int64_t offset)
+{
+    pthread_mutex_lock(&t->lock);
+    partition_state *p = find(t, topic, partition, 1);
+    uint64_t epoch = 0;
+    if (p && p->len == p->cap) {
+        size_t ncap = p->cap ? p->cap * 2 : 1024;
+        entry *nr = malloc(ncap * sizeof *nr);
+        if (nr) {
+            for (size_t i = 0; i < p->len; i++)
+                nr[i] = p->ring[(p->head + i) % p->cap];
+            free(p->ring);
+            p->ring = nr;
+            p->cap = ncap;
+            p->head = 0;
+        }
+    }
+    if (p && p->len < p->cap) {
+        p->ring[(p->head + p->len) % p->cap] = (entry){offset, 0};
+        p->len++;
+        t->pending++;
+        epoch = p->epoch;
+    }
+    pthread_mutex_unlock(&t->lock);
+    return epoch;
+}
+
+void rv_commit_tracker_done(rv_commit_tracker *t, const char *topic, int32_t partition,
+                            int64_t offset, uint64_t epoch)
+{
+    pthread_mutex_lock(&t->lock);
+    partition_state *p = find(t, topic, partition, 0);
+    if (p && p->epoch == epoch && p->len > 0) {
+        /* offsets are increasing: binary search the deque */
+        size_t lo = 0, hi = p->len;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (p->ring[(p->head + mid) % p->cap].offset < offset)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        entry *e = lo < p->len ? &p->ring[(p->head + lo) % p->cap] : NULL;
+        if (e && e->offset == offset && !e->done) {
+            e->done = 1;
+            t->pending--;
+            while (p->len > 0 && p->ring[p->head].done) {
+                p->committable = p->ring[p->head].offset + 1;
+                p->dirty = 1;
+                p->head = (p->head + 1) % p->cap;
+                p->len--;
+            }
+        }
+    }
+    pthread_mutex_unlock(&t->lock);
+}
+
+rd_kafka_topic_partition_list_t *rv_commit_tracker_take(rv_commit_tracker *t)
+{
+    rd_kafka_topic_partition_list_t *list = NULL;
+    pthread_mutex_lock(&t->lock);
+    for (size_t i = 0; i < t->n_parts; i++) {
+        partition_state *p = &t->parts[i];
+        if (!p->dirty)
+            continue;
+        if (!list)
+            list = rd_kafka_topic_partition_list_new(4);
+        rd_kafka_topic_partition_list_add(list, p->topic, p->partition)->offset = p->committable;
+        p->dirty = 0;
+    }
+    pthread_mutex_unlock(&t->lock);
+    return list;
+}
+
+void rv_commit_tracker_forget(rv_commit_tracker *t, const char *topic, int32_t partition)
+{
+    pthread_mutex_lock(&t->lock);
+    partition_state *p = find(t, topic, partition, 0);
+    if (p) {
+        for (size_t i = 0; i < p->len; i++)
+            if (!p->ring[(p->head + i) % p->cap].done)
+                t->pending--;
+        p->len = 0;
+        p->head = 0;
+        p->dirty = 0;
+        p->committable = -1;
+        p->epoch = t->next_epoch++;
+    }
+    pthread_mutex_unlock(&t->lock);
+}
+
+uint64_t rv_commit_tracker_pending(rv_commit_tracker *t)
+{
+    pthread_mutex_lock(&t->lock);
+    uint64_t n = t->pending;
+    pthread_mutex_unlock(&t->lock);
+    return n;
+}

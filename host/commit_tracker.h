@@ -1,0 +1,40 @@
+/*
+ * commit_tracker.h - which input offsets may be committed.
+ *
+ * Offsets are registered in the order the consumer reads them and marked
+ * done in any order; a partition's committable offset advances only over a
+ * prefix of done offsets, so a commit never skips a request still in flight.
+ * A revoked partition gets a new epoch: late completions from before are
+ * ignored rather than mixed with a new owner's offsets.
+ */
+#ifndef RV_COMMIT_TRACKER_H
+#define RV_COMMIT_TRACKER_H
+
+#include <librdkafka/rdkafka.h>
+#include <stdint.h>
+
+typedef struct rv_commit_tracker rv_commit_tracker;
+
+rv_commit_tracker *rv_commit_tracker_new(void);
+void rv_commit_tracker_free(rv_commit_tracker *t);
+
+/* Registers an offset read from the consumer; returns the epoch to pass to
+ * rv_commit_tracker_done(). Thread: the input thread. */
+uint64_t rv_commit_tracker_add(rv_commit_tracker *t, const char *topic, int32_t partition,
+                               int64_t offset);
+
+/* Marks an offset done. Thread: any. */
+void rv_commit_tracker_done(rv_commit_tracker *t, const char *topic, int32_t partition,
+                            int64_t offset, uint64_t epoch);
+
+/* The offsets to commit now (next offset to read, per partition that
+ * advanced since the last call), or NULL if none. Caller destroys it. */
+rd_kafka_topic_partition_list_t *rv_commit_tracker_take(rv_commit_tracker *t);
+
+/* Forgets a partition (revoked): a new epoch starts. */
+void rv_commit_tracker_forget(rv_commit_tracker *t, const char *topic, int32_t partition);
+
+/* Requests registered and not yet done, over all partitions. */
+uint64_t rv_commit_tracker_pending(rv_commit_tracker *t);
+
+#endif

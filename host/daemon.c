@@ -1,0 +1,416 @@
+/*
+ * daemon.c - the serve loop: start-up in dependency order, the input loop
+ * with backpressure and commits, and the drain on SIGTERM. Must never do
+ * heavy work in a signal handler: handlers set flags, this loop acts.
+ */
+#include "daemon.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "canary_monitor.h"
+#include "commit_tracker.h"
+#include "generation.h"
+#include "inflight.h"
+#include "log.h"
+#include "output.h"
+#include "pipeline.h"
+#include "rendezvous.h"
+#include "stats.h"
+#include "streams.h"
+#include "worker.h"
+
+static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t reload_requested;
+
+static void on_stop(int sig) { stop_requested = sig; }
+static void on_reload(int sig) { reload_requested = 1; }
+
+static void install_signals(void)
+{
+    struct sigaction sa = {0};
+    sa.sa_handler = on_stop;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_reload;
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+typedef struct daemon_state {
+    const rv_serve_options *opts;
+    rv_broker *broker;
+    rv_output *output;
+    rv_stats *stats;
+    rv_canary_monitor *monitor;
+    rv_rendezvous *rz;
+    rv_pipeline pipe;
+    rv_generation *gen;
+    rv_commit_tracker *tracker;
+    rd_kafka_t *consumer;
+    int paused;
+    uint64_t next_generation_id;
+} daemon_state;
+
+/* ---- delivery and commits ---- */
+
+static void on_request_done(void *ctx, const rv_inflight *f)
+{
+    daemon_state *d = ctx;
+    rv_commit_tracker_done(d->tracker, f->req.topic, f->req.partition, f->req.offset,
+                           f->commit_epoch);
+}
+
+static void commit_ready(daemon_state *d, int sync)
+{
+    rd_kafka_topic_partition_list_t *list = rv_commit_tracker_take(d->tracker);
+    if (!list)
+        return;
+    rd_kafka_resp_err_t e = rd_kafka_commit(d->consumer, list, !sync);
+    if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        rv_warn("input", "commit failed: %s (will be retried with later offsets)",
+                rd_kafka_err2str(e));
+    rd_kafka_topic_partition_list_destroy(list);
+}
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    daemon_state *d = opaque;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        for (int i = 0; i < parts->cnt; i++)
+            rv_info("input", "assigned %s [%d]", parts->elems[i].topic,
+                    parts->elems[i].partition);
+        rd_kafka_assign(rk, parts);
+        d->paused = 0;
+        return;
+    }
+    /* Revoked: commit what is done; what is still in flight will be read
+     * again by the new owner (at-least-once), so forget it here. */
+    commit_ready(d, 1);
+    for (int i = 0; i < parts->cnt; i++) {
+        rv_info("input", "revoked %s [%d]", parts->elems[i].topic, parts->elems[i].partition);
+        rv_commit_tracker_forget(d->tracker, parts->elems[i].topic, parts->elems[i].partition);
+    }
+    rd_kafka_assign(rk, NULL);
+}
+
+/* ---- input ---- */
+
+static void dead_letter(daemon_state *d, rv_inflight *f, const char *reason)
+{
+    rv_warn("input", "dead-letter %s (%s [%d] @%lld): %s", f->id, f->req.topic,
+            f->req.partition, (long long)f->req.offset, reason);
+    rd_kafka_headers_t *src = NULL, *h;
+    h = rd_kafka_message_headers(f->msg, &src) == RD_KAFKA_RESP_ERR_NO_ERROR
+            ? rd_kafka_headers_copy(src)
+            : rd_kafka_headers_new(4);
+    char num[32];
+    rd_kafka_header_add(h, "rv-error", -1, reason, -1);
+    rd_kafka_header_add(h, "rv-id", -1, f->id, -1);
+    rd_kafka_header_add(h, "rv-source-topic", -1, f->req.topic, -1);
+    snprintf(num, sizeof num, "%d", f->req.partition);
+    rd_kafka_header_add(h, "rv-source-partition", -1, num, -1);
+    snprintf(num, sizeof num, "%lld", (long long)f->req.offset);
+    rd_kafka_header_add(h, "rv-source-offset", -1, num, -1);
+    /* the original bytes, untouched */
+    rv_output_send(d->output, RV_STREAM_DEAD_LETTER, NULL, RD_KAFKA_PARTITION_UA, f->req.key,
+                   f->req.key_len, f->req.body, f->req.body_len, h, f);
+    atomic_fetch_add(&d->stats->dead_letters, 1);
+    rv_inflight_release(f); /* the input's reference */
+}
+
+static void handle_message(daemon_state *d, rd_kafka_message_t *msg)
+{
+    rv_generation *gen = d->gen;
+    rv_inflight *f = rv_inflight_new(msg, gen, on_request_done, d);
+    if (!f) {
+        /* Cannot even hold the request: leave it uncommitted so that it is
+         * read again after a restart, and say so. */
+        rv_error("input", "out of memory for a request at %s [%d] @%lld",
+                 rd_kafka_topic_name(msg->rkt), msg->partition, (long long)msg->offset);
+        rd_kafka_message_destroy(msg);
+        return;
+    }
+    f->commit_epoch = rv_commit_tracker_add(d->tracker, f->req.topic, f->req.partition,
+                                            f->req.offset);
+    atomic_fetch_add(&d->stats->requests, 1);
+    const rv_config *cfg = gen->cfg;
+    char reason[512];
+    if (f->req.body_len > cfg->input.max_body_bytes) {
+        snprintf(reason, sizeof reason, "body of %zu bytes exceeds input.max_body_bytes (%u)",
+                 f->req.body_len, cfg->input.max_body_bytes);
+        dead_letter(d, f, reason);
+        return;
+    }
+    if (rv_features_parse(gen->features, f->req.body, f->req.body_len, f->features, reason,
+                          sizeof reason) != 0) {
+        dead_letter(d, f, reason);
+        return;
+    }
+    rv_rendezvous_open(d->rz, f); /* the input's reference passes to the mailbox */
+    for (size_t i = 0; i < gen->n_models; i++)
+        rv_workers_dispatch(gen->models[i]->workers, f, i);
+}
+
+static void set_paused(daemon_state *d, int pause)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (rd_kafka_assignment(d->consumer, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || !parts)
+        return;
+    if (pause)
+        rd_kafka_pause_partitions(d->consumer, parts);
+    else
+        rd_kafka_resume_partitions(d->consumer, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+    d->paused = pause;
+}
+
+/* ---- start-up and shutdown ---- */
+
+static int start_models(daemon_state *d, rv_generation *g)
+{
+    for (size_t i = 0; i < g->n_models; i++) {
+        rv_model *m = g->models[i];
+        char err[256];
+        if (!m->workers && rv_workers_start(m, &d->pipe, err, sizeof err) != 0) {
+            rv_error("models", "%s", err);
+            return -1;
+        }
+        atomic_store(&m->state, RV_MODEL_LIVE);
+    }
+    return 0;
+}
+
+static int create_embedded_topics(daemon_state *d, const rv_config *cfg)
+{
+    const char *topics[] = {cfg->streams.requests, cfg->streams.scores, cfg->streams.results,
+                            cfg->streams.archive, cfg->streams.alerts,
+                            cfg->streams.dead_letter, cfg->streams.control};
+    for (size_t i = 0; i < sizeof topics / sizeof *topics; i++) {
+        char err[512];
+        if (rv_broker_create_topic(d->broker, topics[i], (int)cfg->streams.partitions, err,
+                                   sizeof err) != 0) {
+            rv_error("streams", "%s", err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static rd_kafka_t *start_consumer(daemon_state *d, const rv_config *cfg, const char *bootstrap)
+{
+    char err[512];
+    rd_kafka_conf_t *conf = rv_kafka_conf(cfg, bootstrap, 0, err, sizeof err);
+    if (!conf) {
+        rv_error("streams", "%s", err);
+        return NULL;
+    }
+    if (rd_kafka_conf_set(conf, "group.id", cfg->streams.group, err, sizeof err) ||
+        rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err) ||
+        rd_kafka_conf_set(conf, "enable.auto.offset.store", "false", err, sizeof err) ||
+        rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", err, sizeof err)) {
+        rv_error("streams", "consumer config: %s", err);
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+    rd_kafka_conf_set_opaque(conf, d);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    if (!rk) {
+        rv_error("streams", "cannot create consumer: %s", err);
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_poll_set_consumer(rk);
+    int parts = rv_check_partitions(rk, cfg, 10000, err, sizeof err);
+    if (parts < 0) {
+        rv_error("streams", "%s", err);
+        rd_kafka_destroy(rk);
+        return NULL;
+    }
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(sub, cfg->streams.requests, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(rk, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+    if (e) {
+        rv_error("streams", "cannot subscribe to %s: %s", cfg->streams.requests,
+                 rd_kafka_err2str(e));
+        rd_kafka_destroy(rk);
+        return NULL;
+    }
+    rv_info("streams", "consuming %s (%d partitions) in group %s", cfg->streams.requests, parts,
+            cfg->streams.group);
+    return rk;
+}
+
+/* Waits until every request read has been answered and acknowledged. */
+static void drain(daemon_state *d, int timeout_ms)
+{
+    int64_t until = mono_ms() + timeout_ms;
+    uint64_t pending;
+    while ((pending = rv_commit_tracker_pending(d->tracker)) > 0 && mono_ms() < until) {
+        commit_ready(d, 0);
+        struct timespec ts = {0, 5 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    if (pending)
+        rv_error("shutdown", "%llu request(s) still in flight after %d ms: not committed, "
+                 "they will be read again", (unsigned long long)pending, timeout_ms);
+    commit_ready(d, 1);
+}
+
+static void shutdown_all(daemon_state *d)
+{
+    if (d->consumer) {
+        rd_kafka_consumer_close(d->consumer);
+        rd_kafka_destroy(d->consumer);
+    }
+    if (d->gen)
+        rv_generation_unref(d->gen); /* stops workers, destroys instances */
+    rv_rendezvous_stop(d->rz);
+    rv_output_free(d->output, 10000);
+    rv_canary_monitor_free(d->monitor);
+    rv_commit_tracker_free(d->tracker);
+    rv_broker_stop(d->broker);
+    free(d->stats);
+}
+
+int rv_serve(const rv_serve_options *opts)
+{
+    daemon_state d = {.opts = opts, .next_generation_id = 1};
+    install_signals();
+    rv_errors errs = {0};
+    rv_config *cfg = rv_config_load(opts->config_path, &errs);
+    if (!cfg) {
+        for (size_t i = 0; i < errs.n; i++)
+            fprintf(stderr, "%s\n", errs.lines[i]);
+        rv_errors_clear(&errs);
+        return 2;
+    }
+    const char *brokers = opts->brokers ? opts->brokers : cfg->streams.brokers;
+    char bootstrap[1024];
+    int rc = 1;
+    char err[512];
+    d.stats = calloc(1, sizeof *d.stats);
+    d.tracker = rv_commit_tracker_new();
+    if (strcmp(brokers, "embedded") == 0) {
+        if (!(d.broker = rv_broker_start(1, err, sizeof err))) {
+            rv_error("streams", "%s", err);
+            rv_config_free(cfg);
+            goto out;
+        }
+        snprintf(bootstrap, sizeof bootstrap, "%s", rv_broker_bootstraps(d.broker));
+        rv_info("streams", "embedded broker (in memory, keeps nothing across restarts): "
+                "bootstrap=%s", bootstrap);
+        if (create_embedded_topics(&d, cfg) != 0) {
+            rv_config_free(cfg);
+            goto out;
+        }
+    } else
+        snprintf(bootstrap, sizeof bootstrap, "%s", brokers);
+
+    rd_kafka_conf_t *pconf = rv_kafka_conf(cfg, bootstrap, 1, err, sizeof err);
+    if (!pconf || !(d.output = rv_output_new(pconf, cfg, err, sizeof err))) {
+        rv_error("streams", "%s", err);
+        rv_config_free(cfg);
+        goto out;
+    }
+    d.monitor = rv_canary_monitor_new(d.output);
+    d.rz = rv_rendezvous_start(d.output, d.monitor, d.stats);
+    d.pipe = (rv_pipeline){d.output, d.rz, {rv_worker_emit, &d.pipe}};
+
+    d.gen = rv_generation_build(cfg, NULL, &d.pipe.sink, d.next_generation_id++, &errs);
+    if (!d.gen) {
+        for (size_t i = 0; i < errs.n; i++)
+            rv_error("config", "%s", errs.lines[i]);
+        rv_errors_clear(&errs);
+        rc = 2;
+        goto out;
+    }
+    if (start_models(&d, d.gen) != 0)
+        goto out;
+    for (size_t i = 0; i < d.gen->n_models; i++)
+        rv_info("models", "%s version %s live (%u worker(s))", d.gen->models[i]->name,
+                d.gen->models[i]->version, d.gen->models[i]->n_instances);
+    if (!(d.consumer = start_consumer(&d, d.gen->cfg, bootstrap)))
+        goto out;
+
+    rv_info("serve", "service %s serving: %s -> %s", d.gen->cfg->service,
+            d.gen->cfg->streams.requests, d.gen->cfg->streams.results);
+    uint64_t max_in_flight = d.gen->cfg->rendezvous.max_in_flight;
+    int64_t last_commit = mono_ms();
+    while (!stop_requested) {
+        if (reload_requested) {
+            reload_requested = 0;
+            rv_warn("serve", "SIGHUP: reload is not implemented yet; keeping the running "
+                    "generation");
+        }
+        uint64_t pending = rv_commit_tracker_pending(d.tracker);
+        if (!d.paused && pending >= max_in_flight)
+            set_paused(&d, 1);
+        else if (d.paused && pending <= max_in_flight / 2)
+            set_paused(&d, 0);
+        rd_kafka_message_t *msg = rd_kafka_consumer_poll(d.consumer, 50);
+        if (msg) {
+            if (msg->err) {
+                if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                    rv_warn("input", "consumer: %s", rd_kafka_message_errstr(msg));
+                rd_kafka_message_destroy(msg);
+            } else
+                handle_message(&d, msg);
+        }
+        if (mono_ms() - last_commit >= 20) {
+            commit_ready(&d, 0);
+            last_commit = mono_ms();
+        }
+    }
+    rv_info("serve", "signal %d: stop fetching, drain, flush, commit", (int)stop_requested);
+    drain(&d, 30000);
+    rc = 0;
+out:
+    if (d.stats) {
+        fputs("summary: ", stderr);
+        rv_stats_print(d.stats, stderr);
+    }
+    shutdown_all(&d);
+    return rc;
+}
+
+int rv_broker_main(int n_brokers, int partitions, char **topics, int n_topics)
+{
+    install_signals();
+    char err[512];
+    rv_broker *b = rv_broker_start(n_brokers, err, sizeof err);
+    if (!b) {
+        fprintf(stderr, "rendezvous broker: %s\n", err);
+        return 1;
+    }
+    for (int i = 0; i < n_topics; i++)
+        if (rv_broker_create_topic(b, topics[i], partitions, err, sizeof err) != 0) {
+            fprintf(stderr, "rendezvous broker: %s\n", err);
+            rv_broker_stop(b);
+            return 1;
+        }
+    printf("bootstrap=%s\n", rv_broker_bootstraps(b));
+    fflush(stdout);
+    rv_info("broker", "embedded broker with %d broker(s) up (in memory, keeps nothing "
+            "across restarts); SIGTERM stops it", n_brokers);
+    while (!stop_requested)
+        pause();
+    rv_broker_stop(b);
+    return 0;
+}

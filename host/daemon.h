@@ -1,0 +1,22 @@
+/*
+ * daemon.h - `rendezvous -c FILE`: serve a config until SIGTERM.
+ *
+ * The main thread is the input and control thread: it owns the consumer,
+ * parses each request once, opens its mailbox, hands it to every model, and
+ * commits offsets the commit tracker releases. Signals only set flags.
+ */
+#ifndef RV_DAEMON_H
+#define RV_DAEMON_H
+
+typedef struct rv_serve_options {
+    const char *config_path;
+    const char *brokers; /* overrides streams.brokers when not NULL */
+} rv_serve_options;
+
+/* Returns the process exit status. */
+int rv_serve(const rv_serve_options *opts);
+
+/* `rendezvous broker`: a standalone embedded broker until SIGTERM. */
+int rv_broker_main(int n_brokers, int partitions, char **topics, int n_topics);
+
+#endif

@@ -1,0 +1,157 @@
+/*
+ * output.c - the producer and its delivery reports. A poll thread serves
+ * delivery reports; producing never blocks for long: a full local queue
+ * waits for deliveries, never drops.
+ */
+#include "output.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+struct rv_output {
+    rd_kafka_t *rk;
+    rd_kafka_topic_t *topics[RV_STREAM_COUNT];
+    pthread_t poller;
+    atomic_int stop;
+    atomic_uint_fast64_t failures;
+};
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
+{
+    rv_output *o = opaque;
+    if (msg->err) {
+        atomic_fetch_add(&o->failures, 1);
+        rv_error("output", "delivery to %s failed: %s (the request stays uncommitted)",
+                 rd_kafka_topic_name(msg->rkt), rd_kafka_err2str(msg->err));
+        /* The request is not released: its offset is never committed, so
+         * it is read and scored again after a restart. */
+        return;
+    }
+    if (msg->_private)
+        rv_inflight_release(msg->_private);
+}
+
+static void *poll_loop(void *arg)
+{
+    rv_output *o = arg;
+    while (!atomic_load(&o->stop))
+        rd_kafka_poll(o->rk, 50);
+    return NULL;
+}
+
+rv_output *rv_output_new(rd_kafka_conf_t *conf, const rv_config *cfg, char *err,
+                         size_t err_size)
+{
+    rv_output *o = calloc(1, sizeof *o);
+    if (!o) {
+        rd_kafka_conf_destroy(conf);
+        snprintf(err, err_size, "out of memory");
+        return NULL;
+    }
+    char e[512];
+    if (rd_kafka_conf_set(conf, "enable.idempotence", "true", e, sizeof e) != RD_KAFKA_CONF_OK ||
+        rd_kafka_conf_set(conf, "acks", "all", e, sizeof e) != RD_KAFKA_CONF_OK) {
+        snprintf(err, err_size, "producer config: %s", e);
+        rd_kafka_conf_destroy(conf);
+        free(o);
+        return NULL;
+    }
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_conf_set_opaque(conf, o);
+    o->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, e, sizeof e);
+    if (!o->rk) {
+        snprintf(err, err_size, "cannot create producer: %s", e);
+        rd_kafka_conf_destroy(conf);
+        free(o);
+        return NULL;
+    }
+    const char *names[RV_STREAM_COUNT] = {cfg->streams.scores, cfg->streams.results,
+                                          cfg->streams.archive, cfg->streams.alerts,
+                                          cfg->streams.dead_letter};
+    for (int i = 0; i < RV_STREAM_COUNT; i++)
+        o->topics[i] = rd_kafka_topic_new(o->rk, names[i], NULL);
+    pthread_create(&o->poller, NULL, poll_loop, o);
+    return o;
+}
+
+void rv_output_free(rv_output *o, int timeout_ms)
+{
+    if (!o)
+        return;
+    rd_kafka_resp_err_t ferr = rd_kafka_flush(o->rk, timeout_ms);
+    if (ferr)
+        rv_error("output", "flush: %s, %d record(s) not delivered", rd_kafka_err2str(ferr),
+                 rd_kafka_outq_len(o->rk));
+    atomic_store(&o->stop, 1);
+    pthread_join(o->poller, NULL);
+    for (int i = 0; i < RV_STREAM_COUNT; i++)
+        rd_kafka_topic_destroy(o->topics[i]);
+    rd_kafka_destroy(o->rk);
+    free(o);
+}
+
+int rv_output_send(rv_output *o, rv_stream stream, const char *topic_name,
+                   int32_t partition, const void *key, size_t key_len, const void *value,
+                   size_t value_len, rd_kafka_headers_t *headers, rv_inflight *about)
+{
+    if (about)
+        rv_inflight_ref(about);
+    for (;;) {
+        rd_kafka_resp_err_t e;
+        if (topic_name)
+            e = rd_kafka_producev(o->rk, RD_KAFKA_V_TOPIC(topic_name),
+                                  RD_KAFKA_V_PARTITION(partition),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                  RD_KAFKA_V_KEY((void *)key, key_len),
+                                  RD_KAFKA_V_VALUE((void *)value, value_len),
+                                  RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(about),
+                                  RD_KAFKA_V_END);
+        else
+            e = rd_kafka_producev(o->rk, RD_KAFKA_V_RKT(o->topics[stream]),
+                                  RD_KAFKA_V_PARTITION(partition),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                  RD_KAFKA_V_KEY((void *)key, key_len),
+                                  RD_KAFKA_V_VALUE((void *)value, value_len),
+                                  RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(about),
+                                  RD_KAFKA_V_END);
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+            return 0;
+        if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            rd_kafka_poll(o->rk, 10); /* backpressure: wait for deliveries */
+            continue;
+        }
+        rv_error("output", "produce to %s failed: %s",
+                 topic_name ? topic_name : rd_kafka_topic_name(o->topics[stream]),
+                 rd_kafka_err2str(e));
+        if (headers)
+            rd_kafka_headers_destroy(headers);
+        atomic_fetch_add(&o->failures, 1);
+        /* keep the reference: the request must not be committed */
+        return -1;
+    }
+}
+
+int rv_output_stream_by_name(const char *name, rv_stream *out)
+{
+    static const char *const names[RV_STREAM_COUNT] = {"scores", "results", "archive",
+                                                       "alerts", "dead-letter"};
+    for (int i = 0; i < RV_STREAM_COUNT; i++)
+        if (strcmp(name, names[i]) == 0) {
+            *out = (rv_stream)i;
+            return 0;
+        }
+    return -1;
+}
+
+const char *rv_output_topic(const rv_output *o, rv_stream s)
+{
+    return rd_kafka_topic_name(o->topics[s]);
+}
+
+rd_kafka_t *rv_output_handle(rv_output *o) { return o->rk; }
+
+uint64_t rv_output_failures(const rv_output *o) { return atomic_load(&o->failures); }

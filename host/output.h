@@ -1,0 +1,49 @@
+/*
+ * output.h - everything the host writes to streams goes through one
+ * idempotent producer. A record may be tied to a request (rv_inflight): it
+ * then holds a reference that its delivery report releases, so the
+ * request's input offset is committed only after the record is acknowledged.
+ */
+#ifndef RV_OUTPUT_H
+#define RV_OUTPUT_H
+
+#include <librdkafka/rdkafka.h>
+
+#include "config.h"
+#include "inflight.h"
+
+typedef enum {
+    RV_STREAM_SCORES,
+    RV_STREAM_RESULTS,
+    RV_STREAM_ARCHIVE,
+    RV_STREAM_ALERTS,
+    RV_STREAM_DEAD_LETTER,
+    RV_STREAM_COUNT
+} rv_stream;
+
+typedef struct rv_output rv_output;
+
+/* conf is consumed (also on failure). */
+rv_output *rv_output_new(rd_kafka_conf_t *conf, const rv_config *cfg, char *err,
+                         size_t err_size);
+/* Flushes (up to timeout_ms) and destroys. */
+void rv_output_free(rv_output *o, int timeout_ms);
+
+/* Produces one record. topic_name overrides the stream's topic when not
+ * NULL. partition may be RD_KAFKA_PARTITION_UA. headers (may be NULL) are
+ * consumed on success. about, when not NULL, gets a reference until the
+ * delivery report. Retries while the local queue is full. 0 or -1. */
+int rv_output_send(rv_output *o, rv_stream stream, const char *topic_name,
+                   int32_t partition, const void *key, size_t key_len, const void *value,
+                   size_t value_len, rd_kafka_headers_t *headers, rv_inflight *about);
+
+/* The stream named by a plugin's emit(): "archive", "alerts", or a topic. */
+int rv_output_stream_by_name(const char *name, rv_stream *out);
+
+const char *rv_output_topic(const rv_output *o, rv_stream s);
+rd_kafka_t *rv_output_handle(rv_output *o);
+
+/* Records whose delivery failed (after the producer's own retries). */
+uint64_t rv_output_failures(const rv_output *o);
+
+#endif

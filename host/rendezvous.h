@@ -1,0 +1,33 @@
+/*
+ * rendezvous.h - the mailbox per request, the deadline timers and the
+ * decision (selection.h), on one thread. Sends exactly one result per
+ * request, at the earliest moment the rule yields one; later answers are
+ * recorded on the scores stream by the workers but never change a result.
+ * When every model of a request has answered, the complete set goes to the
+ * canary monitor and the rendezvous drops its reference.
+ */
+#ifndef RV_RENDEZVOUS_H
+#define RV_RENDEZVOUS_H
+
+#include <stdint.h>
+
+#include "inflight.h"
+#include "output.h"
+
+typedef struct rv_rendezvous rv_rendezvous;
+struct rv_canary_monitor;
+struct rv_stats;
+
+rv_rendezvous *rv_rendezvous_start(rv_output *out, struct rv_canary_monitor *monitor,
+                                   struct rv_stats *stats);
+/* Processes what is queued, then stops the thread. */
+void rv_rendezvous_stop(rv_rendezvous *rz);
+
+/* A new request: its clock is running. Takes over the caller's reference.
+ * Must be called before the request is dispatched to any model. */
+void rv_rendezvous_open(rv_rendezvous *rz, rv_inflight *f);
+
+/* A model's answer is in f->slots[slot]; passes one reference. */
+void rv_rendezvous_post(rv_rendezvous *rz, rv_inflight *f, size_t slot);
+
+#endif

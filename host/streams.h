@@ -1,0 +1,39 @@
+/*
+ * streams.h - the Kafka side: the embedded broker (librdkafka's mock
+ * cluster, real Kafka protocol on loopback ports, in memory), client
+ * configuration from the config's streams section, and the start-up check
+ * that the topics' partition counts agree.
+ */
+#ifndef RV_STREAMS_H
+#define RV_STREAMS_H
+
+#include <librdkafka/rdkafka.h>
+
+#include "config.h"
+
+typedef struct rv_broker rv_broker;
+
+/* Starts an embedded broker of n_brokers brokers. It keeps nothing across
+ * restarts. */
+rv_broker *rv_broker_start(int n_brokers, char *err, size_t err_size);
+const char *rv_broker_bootstraps(const rv_broker *b);
+/* Creates a topic with `partitions` partitions (the embedded broker does
+ * not serve the Admin API). 0, or -1 with err. */
+int rv_broker_create_topic(rv_broker *b, const char *topic, int partitions, char *err,
+                           size_t err_size);
+void rv_broker_stop(rv_broker *b);
+
+/* A client configuration: bootstrap servers, our defaults for a producer
+ * or a consumer, then the config's kafka: map as is (it wins). NULL with err
+ * on a bad property. */
+rd_kafka_conf_t *rv_kafka_conf(const rv_config *cfg, const char *bootstrap, int producer,
+                               char *err, size_t err_size);
+
+/* Checks that scores and results have at least as many partitions as
+ * requests (records go to the request's partition number). Waits up to
+ * timeout_ms for metadata. Returns the requests' partition count, or -1
+ * with a clear message in err. */
+int rv_check_partitions(rd_kafka_t *rk, const rv_config *cfg, int timeout_ms, char *err,
+                        size_t err_size);
+
+#endif

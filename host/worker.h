@@ -1,0 +1,37 @@
+/*
+ * worker.h - the threads that call a model's score(). One worker per
+ * configured instance, each with a bounded queue; a worker takes up to
+ * max_batch queued requests and calls score() once. A full queue sheds the
+ * request (status shed) at once: a slow model delays only itself.
+ */
+#ifndef RV_WORKER_H
+#define RV_WORKER_H
+
+#include <stddef.h>
+
+#include "inflight.h"
+#include "pipeline.h"
+
+typedef struct rv_workers rv_workers;
+
+/* Starts the workers of m (stored in m->workers). 0 or -1 with err. */
+int rv_workers_start(rv_model *m, rv_pipeline *pipe, char *err, size_t err_size);
+
+/* Lets the workers finish their queues, then joins them. */
+void rv_workers_stop(rv_workers *w);
+
+/* Queues request f for the model's slot `slot` of f. Returns 0 when queued,
+ * or -1 when every queue is full: the slot is then marked shed, its score
+ * record sent and its answer posted, exactly as if the model had answered. */
+int rv_workers_dispatch(rv_workers *w, rv_inflight *f, size_t slot);
+
+/* Requests queued and not yet taken, over all workers of the model. */
+size_t rv_workers_queued(rv_workers *w);
+
+/* The emit() of every model's host services while a pipeline runs: records
+ * about a request of the batch being scored hold back its commit. */
+int rv_worker_emit(void *ctx, const rv_model *model, const rv_request *about,
+                   const char *stream, const void *key, size_t key_len, const void *value,
+                   size_t value_len);
+
+#endif
