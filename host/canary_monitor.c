@@ -32,7 +32,8 @@ typedef struct tracked {
     uint32_t n, agree;
     sketch own, canary; /* the model's and the canary's score of the canary's top label */
     int has_reference;
-    double ref_q[3];
+    double ref_q[3];        /* the model's quantiles in its first window */
+    double ref_canary_q[3]; /* the canary's, on the same requests */
     int alert[N_CHECKS];
     rv_canary_gauge gauge;
 } tracked;
@@ -100,14 +101,6 @@ static double sketch_quantile(const sketch *s, double q)
             return (b + 0.5) / BINS;
     }
     return 1.0;
-}
-
-static double max_gap(const sketch *a, const double *ref_q)
-{
-    double gap = 0;
-    for (int i = 0; i < 3; i++)
-        gap = fmax(gap, fabs(sketch_quantile(a, qs[i]) - ref_q[i]));
-    return gap;
 }
 
 static tracked *track(rv_canary_monitor *m, const rv_model *model)
@@ -191,24 +184,37 @@ static void judge(rv_canary_monitor *m, tracked *t, const char *canary, int chec
     }
 }
 
+static void quantiles(const sketch *s, double *out)
+{
+    for (int i = 0; i < 3; i++)
+        out[i] = sketch_quantile(s, qs[i]);
+}
+
 static void close_window(rv_canary_monitor *m, tracked *t, const rv_model *canary,
                          uint32_t window, double min_agreement, double max_shift)
 {
     double agreement = (double)t->agree / t->n;
-    double shift = t->is_canary ? 0 : 0;
-    if (!t->is_canary) {
-        double cq[3];
+    double mq[3], cq[3];
+    quantiles(&t->own, mq);
+    quantiles(&t->canary, cq);
+    double shift = 0, drift = NAN;
+    if (!t->is_canary)
         for (int i = 0; i < 3; i++)
-            cq[i] = sketch_quantile(&t->canary, qs[i]);
-        shift = max_gap(&t->own, cq);
-    }
-    double drift = NAN;
-    if (t->has_reference)
-        drift = max_gap(&t->own, t->ref_q);
-    else {
-        for (int i = 0; i < 3; i++)
-            t->ref_q[i] = sketch_quantile(&t->own, qs[i]);
+            shift = fmax(shift, fabs(mq[i] - cq[i]));
+    if (!t->has_reference) {
+        memcpy(t->ref_q, mq, sizeof mq);
+        memcpy(t->ref_canary_q, cq, sizeof cq);
         t->has_reference = 1;
+    } else {
+        /* The canary's drift is the input's; a model's drift is how far it
+         * moved beyond what the canary moved on the same requests, so a
+         * model that follows the canary through an input change is fine. */
+        drift = 0;
+        for (int i = 0; i < 3; i++) {
+            double own = mq[i] - t->ref_q[i];
+            double input = t->is_canary ? 0 : cq[i] - t->ref_canary_q[i];
+            drift = fmax(drift, fabs(own - input));
+        }
     }
     if (!t->is_canary) {
         judge(m, t, canary->name, CHECK_AGREEMENT, agreement, agreement < min_agreement,
@@ -219,7 +225,7 @@ static void close_window(rv_canary_monitor *m, tracked *t, const rv_model *canar
         judge(m, t, canary->name, CHECK_DRIFT, drift, drift > max_shift, max_shift, window);
 
     pthread_mutex_lock(&m->lock);
-    t->gauge.agreement = t->is_canary ? 1.0 : agreement;
+    t->gauge.agreement = agreement;
     t->gauge.score_shift = shift;
     t->gauge.drift = drift;
     t->gauge.alerting = t->alert[0] || t->alert[1] || t->alert[2];

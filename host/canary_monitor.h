@@ -9,9 +9,11 @@
  *   agreement    share of requests whose top label equals the canary's;
  *   score_shift  largest gap between the model's and the canary's score
  *                quantiles (p10, p50, p90) for the canary's top label;
- *   drift        largest gap between this window's quantiles and the
- *                model's first full window (its reference). For the canary
- *                itself, drift means the input data changed.
+ *   drift        for the canary: largest gap between this window's
+ *                quantiles and its first full window (its reference): the
+ *                input data changed. For a model: how far its quantiles
+ *                moved from its reference beyond what the canary's moved
+ *                on the same requests: the model changed.
  * Settings are the canary's params: window (200), min_agreement (0.9),
  * max_score_shift (0.1).
  * Thread: the rendezvous thread calls observe(); snapshot() from any thread.

@@ -200,13 +200,11 @@ static int create_embedded_topics(daemon_state *d, const rv_config *cfg)
     const char *topics[] = {cfg->streams.requests, cfg->streams.scores, cfg->streams.results,
                             cfg->streams.archive, cfg->streams.alerts,
                             cfg->streams.dead_letter, cfg->streams.control};
-    for (size_t i = 0; i < sizeof topics / sizeof *topics; i++) {
-        char err[512];
-        if (rv_broker_create_topic(d->broker, topics[i], (int)cfg->streams.partitions, err,
-                                   sizeof err) != 0) {
-            rv_error("streams", "%s", err);
-            return -1;
-        }
+    char err[512];
+    if (rv_broker_create_topics(d->broker, topics, sizeof topics / sizeof *topics,
+                                (int)cfg->streams.partitions, err, sizeof err) != 0) {
+        rv_error("streams", "%s", err);
+        return -1;
     }
     return 0;
 }
@@ -399,12 +397,12 @@ int rv_broker_main(int n_brokers, int partitions, char **topics, int n_topics)
         fprintf(stderr, "rendezvous broker: %s\n", err);
         return 1;
     }
-    for (int i = 0; i < n_topics; i++)
-        if (rv_broker_create_topic(b, topics[i], partitions, err, sizeof err) != 0) {
-            fprintf(stderr, "rendezvous broker: %s\n", err);
-            rv_broker_stop(b);
-            return 1;
-        }
+    if (rv_broker_create_topics(b, (const char *const *)topics, (size_t)n_topics, partitions,
+                                err, sizeof err) != 0) {
+        fprintf(stderr, "rendezvous broker: %s\n", err);
+        rv_broker_stop(b);
+        return 1;
+    }
     printf("bootstrap=%s\n", rv_broker_bootstraps(b));
     fflush(stdout);
     rv_info("broker", "embedded broker with %d broker(s) up (in memory, keeps nothing "

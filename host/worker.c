@@ -79,7 +79,8 @@ static void finish(rv_pipeline *pipe, yajl_gen g, rv_model *m, rv_inflight *f, s
     rv_slot *s = &f->slots[slot];
     s->latency_us = mono_us() - f->arrival_mono_us;
     atomic_store_explicit(&s->status, status, memory_order_release);
-    send_score(pipe, g, m, f, slot);
+    if (!m->is_decoy) /* the decoy records; it does not score */
+        send_score(pipe, g, m, f, slot);
     rv_rendezvous_post(pipe->rendezvous, f, slot);
 }
 

@@ -7,6 +7,10 @@ cleanup_hooks=()
 on_exit() {
   local rc=$?
   for h in "${cleanup_hooks[@]}"; do eval "$h" || true; done
+  # hosts started by cases running in the background
+  if [ -f "$TMP/pids" ]; then
+    while read -r p; do kill -9 "$p" 2>/dev/null || true; done <"$TMP/pids"
+  fi
   rm -rf "$TMP"
   exit $rc
 }
@@ -15,4 +19,101 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "ok - $*"; }
 assert_contains() { # haystack needle what
   grep -qF -- "$2" <<<"$1" || fail "$3: expected to find '$2' in:"$'\n'"$1"
+}
+
+PY=/usr/bin/python3
+
+# Starts a standalone embedded broker; sets BOOTSTRAP. Args: topics to
+# create with $PARTITIONS (default 4) partitions.
+start_broker() {
+  local args=()
+  for t in "$@"; do args+=(--topic "$t"); done
+  "$RV_BIN" broker --partitions "${PARTITIONS:-4}" "${args[@]}" >"$TMP/broker.out" 2>"$TMP/broker.err" &
+  BROKER_PID=$!
+  cleanup_hooks+=("kill $BROKER_PID 2>/dev/null; wait $BROKER_PID 2>/dev/null")
+  for _ in $(seq 100); do
+    BOOTSTRAP=$(sed -n 's/^bootstrap=//p' "$TMP/broker.out" | head -1)
+    [ -n "$BOOTSTRAP" ] && return 0
+    sleep 0.05
+  done
+  fail "broker did not start: $(cat "$TMP/broker.err")"
+}
+
+# Every topic of a service, for start_broker.
+service_topics() {
+  local s=$1
+  echo "$s.requests $s.scores $s.results $s.archive $s.alerts $s.dead-letter $s.control"
+}
+
+# Starts the host on config $1 against $BOOTSTRAP, log in $2; waits until it
+# serves. Sets HOST_PID.
+start_host() {
+  local conf=$1 log=$2
+  "$RV_BIN" -c "$conf" -b "$BOOTSTRAP" >"$log.out" 2>"$log" &
+  HOST_PID=$!
+  echo "$HOST_PID" >>"$TMP/pids"
+  for _ in $(seq 300); do
+    grep -q "serving:" "$log" 2>/dev/null && return 0
+    kill -0 $HOST_PID 2>/dev/null || fail "host exited at start: $(cat "$log")"
+    sleep 0.05
+  done
+  fail "host did not start serving: $(cat "$log")"
+}
+
+# SIGTERM and wait; fails unless the exit status is 0.
+stop_host() {
+  kill -TERM "$HOST_PID"
+  local rc=0
+  wait "$HOST_PID" || rc=$?
+  [ $rc -eq 0 ] || fail "host exited $rc after SIGTERM"
+}
+
+# consume TOPIC: every record so far, one value per line.
+consume() {
+  kcat -C -b "$BOOTSTRAP" -t "$1" -o beginning -e -q -f '%s\n' 2>/dev/null
+}
+
+# wait_count TOPIC N [SECONDS]: waits until TOPIC holds at least N records.
+wait_count() {
+  local n=0
+  for _ in $(seq $((${3:-30} * 10))); do
+    n=$(consume "$1" | wc -l)
+    [ "$n" -ge "$2" ] && return 0
+    sleep 0.1
+  done
+  fail "$1 holds $n records, expected $2"
+}
+
+# A service config: write_service NAME FILE, models and schedule from stdin
+# (YAML lines under the top level), features [x, y].
+write_service() {
+  local name=$1 file=$2
+  { cat <<YAML
+service: $name
+state_dir: $TMP/state-$name
+streams: {brokers: embedded}
+input: {features: [x, y], max_body_bytes: 256}
+YAML
+    cat; } >"$file"
+}
+
+# Runs each named function in the background and fails if any failed:
+# hosts spend most of their start-up waiting for the consumer group.
+run_parallel() {
+  local pids=() names=() rc=0
+  for f in "$@"; do
+    ( "$f" ) >"$TMP/case-$f.out" 2>&1 &
+    pids+=($!)
+    names+=("$f")
+  done
+  for i in "${!pids[@]}"; do
+    if wait "${pids[$i]}"; then
+      cat "$TMP/case-${names[$i]}.out"
+    else
+      echo "--- ${names[$i]} failed:"
+      cat "$TMP/case-${names[$i]}.out"
+      rc=1
+    fi
+  done
+  [ $rc -eq 0 ] || fail "a case failed"
 }

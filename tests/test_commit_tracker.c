@@ -1,0 +1,93 @@
+/*
+ * test_commit_tracker.c - offsets are committed only over a prefix of done
+ * requests, per partition; a revoked partition's late completions are
+ * ignored.
+ */
+#include <check.h>
+
+#include "commit_tracker.h"
+
+static int64_t take_offset(rv_commit_tracker *t, const char *topic, int32_t p)
+{
+    rd_kafka_topic_partition_list_t *l = rv_commit_tracker_take(t);
+    int64_t off = -100;
+    if (l) {
+        rd_kafka_topic_partition_t *e = rd_kafka_topic_partition_list_find(l, topic, p);
+        if (e)
+            off = e->offset;
+        rd_kafka_topic_partition_list_destroy(l);
+    }
+    return off;
+}
+
+START_TEST(commits_advance_over_done_prefix_only)
+{
+    rv_commit_tracker *t = rv_commit_tracker_new();
+    uint64_t ep = 0;
+    for (int64_t o = 10; o < 15; o++)
+        ep = rv_commit_tracker_add(t, "req", 0, o);
+    ck_assert_uint_eq(rv_commit_tracker_pending(t), 5);
+    rv_commit_tracker_done(t, "req", 0, 12, ep);
+    rv_commit_tracker_done(t, "req", 0, 11, ep);
+    ck_assert_int_eq(take_offset(t, "req", 0), -100); /* 10 still in flight */
+    rv_commit_tracker_done(t, "req", 0, 10, ep);
+    ck_assert_int_eq(take_offset(t, "req", 0), 13);  /* next to read */
+    ck_assert_int_eq(take_offset(t, "req", 0), -100); /* nothing new */
+    rv_commit_tracker_done(t, "req", 0, 14, ep);
+    rv_commit_tracker_done(t, "req", 0, 14, ep); /* twice is harmless */
+    ck_assert_int_eq(take_offset(t, "req", 0), -100);
+    rv_commit_tracker_done(t, "req", 0, 13, ep);
+    ck_assert_int_eq(take_offset(t, "req", 0), 15);
+    ck_assert_uint_eq(rv_commit_tracker_pending(t), 0);
+    rv_commit_tracker_free(t);
+}
+END_TEST
+
+START_TEST(partitions_are_independent_and_revocation_starts_an_epoch)
+{
+    rv_commit_tracker *t = rv_commit_tracker_new();
+    uint64_t e0 = rv_commit_tracker_add(t, "req", 0, 1);
+    uint64_t e1 = rv_commit_tracker_add(t, "req", 1, 7);
+    rv_commit_tracker_done(t, "req", 1, 7, e1);
+    ck_assert_int_eq(take_offset(t, "req", 1), 8);
+    rv_commit_tracker_forget(t, "req", 0);
+    ck_assert_uint_eq(rv_commit_tracker_pending(t), 0);
+    uint64_t e0b = rv_commit_tracker_add(t, "req", 0, 1);
+    ck_assert_uint_ne(e0, e0b);
+    rv_commit_tracker_done(t, "req", 0, 1, e0); /* from before the revocation */
+    ck_assert_int_eq(take_offset(t, "req", 0), -100);
+    rv_commit_tracker_done(t, "req", 0, 1, e0b);
+    ck_assert_int_eq(take_offset(t, "req", 0), 2);
+    rv_commit_tracker_free(t);
+}
+END_TEST
+
+START_TEST(many_out_of_order)
+{
+    rv_commit_tracker *t = rv_commit_tracker_new();
+    uint64_t ep = 0;
+    for (int64_t o = 0; o < 5000; o++)
+        ep = rv_commit_tracker_add(t, "req", 3, o);
+    for (int64_t o = 4999; o >= 1; o--)
+        rv_commit_tracker_done(t, "req", 3, o, ep);
+    ck_assert_int_eq(take_offset(t, "req", 3), -100);
+    rv_commit_tracker_done(t, "req", 3, 0, ep);
+    ck_assert_int_eq(take_offset(t, "req", 3), 5000);
+    rv_commit_tracker_free(t);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("commit_tracker");
+    TCase *tc = tcase_create("offsets");
+    tcase_add_test(tc, commits_advance_over_done_prefix_only);
+    tcase_add_test(tc, partitions_are_independent_and_revocation_starts_an_epoch);
+    tcase_add_test(tc, many_out_of_order);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
