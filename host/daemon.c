@@ -200,9 +200,12 @@ static int create_embedded_topics(daemon_state *d, const rv_config *cfg)
     const char *topics[] = {cfg->streams.requests, cfg->streams.scores, cfg->streams.results,
                             cfg->streams.archive, cfg->streams.alerts,
                             cfg->streams.dead_letter, cfg->streams.control};
+    size_t n = sizeof topics / sizeof *topics;
+    int parts[sizeof topics / sizeof *topics];
+    for (size_t i = 0; i < n; i++)
+        parts[i] = (int)cfg->streams.partitions;
     char err[512];
-    if (rv_broker_create_topics(d->broker, topics, sizeof topics / sizeof *topics,
-                                (int)cfg->streams.partitions, err, sizeof err) != 0) {
+    if (rv_broker_create_topics(d->broker, topics, parts, n, err, sizeof err) != 0) {
         rv_error("streams", "%s", err);
         return -1;
     }
@@ -397,11 +400,31 @@ int rv_broker_main(int n_brokers, int partitions, char **topics, int n_topics)
         fprintf(stderr, "rendezvous broker: %s\n", err);
         return 1;
     }
-    if (rv_broker_create_topics(b, (const char *const *)topics, (size_t)n_topics, partitions,
-                                err, sizeof err) != 0) {
+    /* --topic NAME or NAME:PARTITIONS */
+    char **names = calloc((size_t)n_topics + 1, sizeof *names);
+    int *parts = calloc((size_t)n_topics + 1, sizeof *parts);
+    int rc = names && parts ? 0 : 1;
+    for (int i = 0; i < n_topics && rc == 0; i++) {
+        const char *colon = strrchr(topics[i], ':');
+        names[i] = colon ? strndup(topics[i], (size_t)(colon - topics[i])) : strdup(topics[i]);
+        parts[i] = colon ? atoi(colon + 1) : partitions;
+        if (!names[i] || parts[i] <= 0) {
+            fprintf(stderr, "rendezvous broker: bad --topic %s\n", topics[i]);
+            rc = 2;
+        }
+    }
+    if (rc == 0 && rv_broker_create_topics(b, (const char *const *)names, parts,
+                                           (size_t)n_topics, err, sizeof err) != 0) {
         fprintf(stderr, "rendezvous broker: %s\n", err);
+        rc = 1;
+    }
+    for (int i = 0; names && i < n_topics; i++)
+        free(names[i]);
+    free(names);
+    free(parts);
+    if (rc != 0) {
         rv_broker_stop(b);
-        return 1;
+        return rc;
     }
     printf("bootstrap=%s\n", rv_broker_bootstraps(b));
     fflush(stdout);

@@ -204,6 +204,9 @@ int rv_features_parse(const rv_feature_index *ix, const uint8_t *body, size_t le
         snprintf(err, err_size, "out of memory");
         return -1;
     }
+    /* Features are numbers; the bytes of other strings are not ours to
+     * judge, and the decoy records them as they are. */
+    yajl_config(h, yajl_dont_validate_strings, 1);
     yajl_status s = yajl_parse(h, body, len);
     if (s == yajl_status_ok)
         s = yajl_complete_parse(h);

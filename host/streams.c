@@ -67,8 +67,8 @@ static void *create_one(void *arg)
     return NULL;
 }
 
-int rv_broker_create_topics(rv_broker *b, const char *const *topics, size_t n, int partitions,
-                            char *err, size_t err_size)
+int rv_broker_create_topics(rv_broker *b, const char *const *topics, const int *partitions,
+                            size_t n, char *err, size_t err_size)
 {
     /* librdkafka 2.0's mock cluster now and then misses the wake-up of a
      * topic creation and serves it a second later; creating the topics in
@@ -79,7 +79,7 @@ int rv_broker_create_topics(rv_broker *b, const char *const *topics, size_t n, i
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
-        jobs[i] = (create_job){b, topics[i], partitions, 0, 0};
+        jobs[i] = (create_job){b, topics[i], partitions[i], 0, 0};
         if (pthread_create(&jobs[i].thread, NULL, create_one, &jobs[i]) != 0)
             create_one(&jobs[i]), jobs[i].thread = 0;
     }

@@ -17,11 +17,11 @@ typedef struct rv_broker rv_broker;
  * restarts. */
 rv_broker *rv_broker_start(int n_brokers, char *err, size_t err_size);
 const char *rv_broker_bootstraps(const rv_broker *b);
-/* Creates topics with `partitions` partitions each (the embedded broker
+/* Creates topics[i] with partitions[i] partitions (the embedded broker
  * does not serve the Admin API); existing ones are left alone. 0, or -1
  * with err. */
-int rv_broker_create_topics(rv_broker *b, const char *const *topics, size_t n, int partitions,
-                            char *err, size_t err_size);
+int rv_broker_create_topics(rv_broker *b, const char *const *topics, const int *partitions,
+                            size_t n, char *err, size_t err_size);
 void rv_broker_stop(rv_broker *b);
 
 /* A client configuration: bootstrap servers, our defaults for a producer
