@@ -19,7 +19,7 @@
 #include "generation.h"
 #include "selection.h"
 
-#define RV_MAX_ANSWERS 8
+#define RV_MAX_ANSWERS 16
 
 typedef struct rv_slot {
     _Atomic int status; /* rv_slot_status; written last, with release order */

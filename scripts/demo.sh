@@ -1,8 +1,42 @@
 #!/usr/bin/env bash
-# The demo: set up, build, and build the demo service's whole generation.
+# The demo, end to end on the embedded broker: set up, build, start the host
+# on conf/demo.yaml, send the breast-cancer data set through Kafka with kcat,
+# read every result back, stop the host with SIGTERM, and print a report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cmake -S . -B build >/dev/null
-cmake --build build -j"$(nproc)"
-./build/rendezvous check -c conf/demo.yaml
+cmake --build build -j"$(nproc)" >/dev/null
+
+work=$(mktemp -d /tmp/rendezvous-demo-XXXXXX)
+rm -rf conf/state/archive # the decoy archive of this run only
+./build/rendezvous -c conf/demo.yaml >"$work/host.out" 2>"$work/host.log" &
+host=$!
+trap 'kill -9 $host 2>/dev/null || true; rm -rf "$work"' EXIT
+for _ in $(seq 200); do
+  grep -q "serving:" "$work/host.log" && break
+  kill -0 $host 2>/dev/null || { cat "$work/host.log"; exit 1; }
+  sleep 0.05
+done
+bootstrap=$(sed -n 's/.*bootstrap=\([^ ]*\).*/\1/p' "$work/host.log" | head -1)
+echo "host serving on the embedded broker at $bootstrap"
+
+data=conf/data/breast_cancer.jsonl
+n=$(wc -l <"$data")
+# key = request id, so results can be joined with the true labels
+awk '{ printf "breast_cancer-%d:%s\n", NR - 1, $0 }' "$data" |
+  kcat -P -b "$bootstrap" -t demo.requests -K:
+echo "produced $n requests to demo.requests with kcat"
+for _ in $(seq 600); do
+  got=$(kcat -C -b "$bootstrap" -t demo.results -o beginning -e -q 2>/dev/null | wc -l)
+  [ "$got" -ge "$n" ] && break
+  sleep 0.1
+done
+for t in results scores alerts archive; do
+  kcat -C -b "$bootstrap" -t "demo.$t" -o beginning -e -q >"$work/$t.jsonl" 2>/dev/null
+done
+kill -TERM $host
+wait $host
+echo "host stopped with SIGTERM: drained, flushed, committed"
+/usr/bin/python3 scripts/demo_report.py "$work" conf/data/breast_cancer.expected.jsonl "$n"
+echo "decoy archive files: $(./build/rendezvous archive cat conf/state/archive | wc -l) records in conf/state/archive"
