@@ -48,7 +48,8 @@ typedef struct model_seen {
 } model_seen;
 
 static const char *const root_keys[] = {
-    "service", "state_dir", "watch", "streams", "input", "models", "rendezvous", "http", NULL};
+    "service", "state_dir", "watch", "streams", "input", "models", "rendezvous", "reload", "http",
+    NULL};
 static const char *const streams_keys[] = {
     "brokers", "requests", "scores", "results", "archive", "alerts", "dead_letter",
     "control", "group", "partitions", "kafka", NULL};
@@ -59,6 +60,7 @@ static const char *const rendezvous_keys[] = {"schedule", "default", "max_in_fli
 static const char *const schedule_keys[] = {"model", "within_ms", NULL};
 static const char *const default_keys[] = {"label", "score", NULL};
 static const char *const http_keys[] = {"listen", NULL};
+static const char *const reload_keys[] = {"warmup_requests", "warmup_budget_ms", NULL};
 static const char *const builtins[] = {"canary", "decoy", NULL};
 
 /* ---------------------------------------------------------------- errors */
@@ -939,6 +941,17 @@ static void load_rendezvous(loader *l, const yaml_node_t *root)
     c->rendezvous.has_default = ok;
 }
 
+static void load_reload(loader *l, const yaml_node_t *root)
+{
+    char kp[KP_MAX];
+    yaml_node_t *r = get_mapping(l, root, "", "reload", false, kp);
+    if (!r)
+        return;
+    check_keys(l, r, kp, reload_keys);
+    opt_u32(l, r, kp, "warmup_requests", false, false, &l->cfg->reload.warmup_requests);
+    opt_u32(l, r, kp, "warmup_budget_ms", false, true, &l->cfg->reload.warmup_budget_ms);
+}
+
 static void load_http(loader *l, const yaml_node_t *root)
 {
     char kp[KP_MAX], lkp[KP_MAX];
@@ -1021,6 +1034,7 @@ static void load_root(loader *l, const yaml_node_t *root)
     load_input(l, root);
     load_models(l, root);
     load_rendezvous(l, root);
+    load_reload(l, root);
     load_http(l, root);
 }
 
@@ -1081,6 +1095,8 @@ rv_config *rv_config_load(const char *path, rv_errors *errs)
     cfg->streams.partitions = 4;
     cfg->input.max_body_bytes = 65536;
     cfg->rendezvous.max_in_flight = 10000;
+    cfg->reload.warmup_requests = 200;
+    cfg->reload.warmup_budget_ms = 10000;
 
     loader l = {.file = path, .dir = dir, .cfg = cfg, .oom = cfg->path == NULL};
     yaml_parser_t parser;

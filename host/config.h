@@ -79,6 +79,14 @@ typedef struct rv_config {
     } rendezvous;
 
     struct {
+        /* New models replay up to this many of the decoy's recent requests
+         * before they go live (0: none), each must score ok, all within
+         * the budget. */
+        uint32_t warmup_requests;  /* default 200 */
+        uint32_t warmup_budget_ms; /* default 10000 */
+    } reload;
+
+    struct {
         char *listen; /* NULL when no http section */
     } http;
 } rv_config;

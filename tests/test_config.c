@@ -223,6 +223,8 @@ START_TEST(valid_round_trip)
     ck_assert_str_eq(c->rendezvous.default_label, "review");
     ck_assert_double_eq(c->rendezvous.default_score, 0.5);
     ck_assert_uint_eq(c->rendezvous.max_in_flight, 500);
+    ck_assert_uint_eq(c->reload.warmup_requests, 50);
+    ck_assert_uint_eq(c->reload.warmup_budget_ms, 2500);
     ck_assert_str_eq(c->http.listen, "127.0.0.1:8080");
 
     ck_assert_ptr_eq(rv_config_model(c, "decoy"), &c->models[3]);
@@ -268,6 +270,8 @@ START_TEST(minimal_defaults)
     ck_assert(!c->rendezvous.has_default);
     ck_assert_ptr_null(c->rendezvous.default_label);
     ck_assert_uint_eq(c->rendezvous.max_in_flight, 10000);
+    ck_assert_uint_eq(c->reload.warmup_requests, 200);
+    ck_assert_uint_eq(c->reload.warmup_budget_ms, 10000);
     ck_assert_ptr_null(c->http.listen);
     rv_config_free(c);
 }
@@ -337,7 +341,7 @@ START_TEST(unknown_keys_at_every_level)
                  "  default: { label: review, score: 0.5, colour: red }\n",
                  5);
     expect_error(2, 1, "colour", "unknown key 'colour' (allowed: service, state_dir, watch, "
-                                 "streams, input, models, rendezvous, http)");
+                                 "streams, input, models, rendezvous, reload, http)");
     expect_error(5, 3, "streams.dead-letter", "did you mean 'dead_letter'?");
     expect_error(11, 5, "models[0].instance", "allowed: name, plugin, builtin, params");
     expect_error(14, 34, "rendezvous.schedule[0].weight", "allowed: model, within_ms");

@@ -13,9 +13,10 @@ pass "--version, --help, bad usage"
 cp -r "$RV_SOURCE_DIR/conf" "$TMP/conf"
 sed -i "s|\.\./build/plugins|$RV_BUILD_DIR/plugins|" "$TMP/conf/demo.yaml"
 out=$("$RV_BIN" check -c "$TMP/conf/demo.yaml") || fail "check demo.yaml: $out"
-assert_contains "$out" "model linear-v1" "demo summary"
+assert_contains "$out" "model xgb-v1" "demo summary"
+assert_contains "$out" "plugin xgboost 1.0" "demo summary"
 assert_contains "$out" "labels [malignant, benign]" "demo labels"
-assert_contains "$out" "schedule: 0. linear-v1 within 20 ms" "demo schedule"
+assert_contains "$out" "schedule: 0. xgb-v1 within 20 ms; 1. linear-v1 within 40 ms" "demo schedule"
 assert_contains "$out" "demo.yaml: ok" "demo verdict"
 ls "$TMP/conf/state/plugins/"*.so >/dev/null || fail "no private plugin copies"
 pass "check builds the demo"
@@ -65,3 +66,21 @@ expect_refused "$RV_FIXTURE_DIR/not_elf.so" "" "dlopen failed"
 expect_refused "$RV_FIXTURE_DIR/ok.so" "fail_create: 'true'" "create failed"
 expect_refused "$RV_FIXTURE_DIR/ok.so" "fail_warm: 'true'" "warm failed"
 pass "bad plugins refused with the failed check"
+
+# Model files: missing, corrupt, or with another feature count than the
+# config declares are refused by check with a clear message.
+PLUG=$RV_BUILD_DIR/plugins
+echo '{"learner": garbage' >"$TMP/corrupt.json"
+echo 'not json at all' >"$TMP/corrupt-linear.json"
+expect_refused "$PLUG/libxgboost_model.so" "model_file: $TMP/nope.json" "model file"
+assert_contains "$err" "nope.json" "missing xgboost model file named"
+expect_refused "$PLUG/libxgboost_model.so" "model_file: $TMP/corrupt.json" "cannot load model file"
+expect_refused "$PLUG/libxgboost_model.so" \
+  "model_file: $RV_SOURCE_DIR/conf/models/breast_cancer-xgb.json" \
+  "model has 30 features, the config declares 1"
+expect_refused "$PLUG/liblinear_model.so" "model_file: $TMP/nope.json" "cannot open model file"
+expect_refused "$PLUG/liblinear_model.so" "model_file: $TMP/corrupt-linear.json" "is not valid JSON"
+expect_refused "$PLUG/liblinear_model.so" \
+  "model_file: $RV_SOURCE_DIR/conf/models/breast_cancer-linear.json" \
+  "has 30 features, the config declares 1"
+pass "missing, corrupt and mis-shaped model files refused"
