@@ -34,7 +34,7 @@ void rv_generation_print(const rv_generation *g, FILE *out)
     fprintf(out, "  schedule:");
     for (size_t i = 0; i < g->n_schedule; i++)
         fprintf(out, " %zu. %s within %u ms;", i, g->models[g->schedule[i]]->name,
-                c->rendezvous.schedule[i].within_ms);
+                g->within_ms[i]);
     if (c->rendezvous.has_default)
         fprintf(out, " default %s %.6g", c->rendezvous.default_label,
                 c->rendezvous.default_score);

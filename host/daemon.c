@@ -15,11 +15,13 @@
 
 #include "canary_monitor.h"
 #include "commit_tracker.h"
+#include "control.h"
 #include "generation.h"
 #include "inflight.h"
 #include "log.h"
 #include "output.h"
 #include "pipeline.h"
+#include "reload.h"
 #include "rendezvous.h"
 #include "stats.h"
 #include "streams.h"
@@ -61,8 +63,9 @@ typedef struct daemon_state {
     rv_generation *gen;
     rv_commit_tracker *tracker;
     rd_kafka_t *consumer;
+    rd_kafka_t *control; /* every control record, no group */
     int paused;
-    uint64_t next_generation_id;
+    rv_reloader *reloader;
 } daemon_state;
 
 /* ---- delivery and commits ---- */
@@ -181,18 +184,33 @@ static void set_paused(daemon_state *d, int pause)
 
 /* ---- start-up and shutdown ---- */
 
-static int start_models(daemon_state *d, rv_generation *g)
+/* Puts g in service: from now on the input hands new requests to it.
+ * Requests already dispatched finish on the generation they started on. */
+static void swap_generation(daemon_state *d, rv_generation *g, const char *why)
 {
+    rv_generation *old = d->gen;
     for (size_t i = 0; i < g->n_models; i++) {
         rv_model *m = g->models[i];
-        char err[256];
-        if (!m->workers && rv_workers_start(m, &d->pipe, err, sizeof err) != 0) {
-            rv_error("models", "%s", err);
-            return -1;
-        }
-        atomic_store(&m->state, RV_MODEL_LIVE);
+        if (atomic_exchange(&m->state, RV_MODEL_LIVE) != RV_MODEL_LIVE)
+            rv_info("models", "%s version %s live (%u worker(s))", m->name, m->version,
+                    m->n_instances);
     }
-    return 0;
+    for (size_t i = 0; old && i < old->n_models; i++)
+        if (rv_generation_find(g, old->models[i]->name) < 0 ||
+            g->models[rv_generation_find(g, old->models[i]->name)] != old->models[i]) {
+            atomic_store(&old->models[i]->state, RV_MODEL_DRAINING);
+            rv_info("models", "%s version %s draining", old->models[i]->name,
+                    old->models[i]->version);
+        }
+    char sched[512] = "";
+    for (size_t i = 0; i < g->n_schedule; i++)
+        snprintf(sched + strlen(sched), sizeof sched - strlen(sched), "%s%s (%u ms)",
+                 i ? ", " : "", g->models[g->schedule[i]]->name, g->within_ms[i]);
+    rv_info("serve", "%s: generation %llu, schedule version %llu: %s", why,
+            (unsigned long long)g->id, (unsigned long long)g->schedule_version, sched);
+    d->gen = g;
+    if (old)
+        rv_generation_unref(old);
 }
 
 static int create_embedded_topics(daemon_state *d, const rv_config *cfg)
@@ -258,6 +276,75 @@ static rd_kafka_t *start_consumer(daemon_state *d, const rv_config *cfg, const c
     return rk;
 }
 
+/* Reads the control stream from its end: all partitions, no group, so
+ * that every host sees every record. */
+static rd_kafka_t *start_control(const rv_config *cfg, const char *bootstrap)
+{
+    char err[512];
+    rd_kafka_conf_t *conf = rv_kafka_conf(cfg, bootstrap, 0, err, sizeof err);
+    if (!conf)
+        return NULL;
+    /* assign() joins no group; the id only keeps librdkafka from asking
+     * for one, and nothing is ever committed under it */
+    char group[300];
+    snprintf(group, sizeof group, "%s-control-%ld", cfg->service, (long)getpid());
+    rd_kafka_conf_set(conf, "group.id", group, err, sizeof err);
+    rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err);
+    rd_kafka_conf_set(conf, "enable.auto.offset.store", "false", err, sizeof err);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    if (!rk) {
+        rv_error("control", "cannot create the control consumer: %s", err);
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_topic_t *t = rd_kafka_topic_new(rk, cfg->streams.control, NULL);
+    const rd_kafka_metadata_t *md = NULL;
+    int parts = 0;
+    if (rd_kafka_metadata(rk, 0, t, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        md->topic_cnt == 1 && !md->topics[0].err)
+        parts = md->topics[0].partition_cnt;
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(t);
+    if (parts <= 0) {
+        rv_warn("control", "no control topic %s: schedule changes only by reload",
+                cfg->streams.control);
+        rd_kafka_destroy(rk);
+        return NULL;
+    }
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(parts);
+    for (int p = 0; p < parts; p++)
+        rd_kafka_topic_partition_list_add(l, cfg->streams.control, p)->offset =
+            RD_KAFKA_OFFSET_END;
+    rd_kafka_assign(rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    rv_info("control", "reading schedule changes from %s", cfg->streams.control);
+    return rk;
+}
+
+static void poll_control(daemon_state *d)
+{
+    rd_kafka_message_t *msg;
+    while (d->control && (msg = rd_kafka_consumer_poll(d->control, 0))) {
+        if (msg->err) {
+            if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                rv_warn("control", "%s", rd_kafka_message_errstr(msg));
+            rd_kafka_message_destroy(msg);
+            continue;
+        }
+        char err[512];
+        rv_generation *g = rv_control_apply(d->gen, msg->payload, msg->len, err, sizeof err);
+        if (g) {
+            atomic_fetch_add(&d->stats->schedule_changes, 1);
+            swap_generation(d, g, "control record");
+        } else
+            rv_error("control", "record at %s [%d] @%lld refused, schedule unchanged: %s",
+                     rd_kafka_topic_name(msg->rkt), msg->partition, (long long)msg->offset,
+                     err);
+        rd_kafka_message_destroy(msg);
+    }
+}
+
 /* Waits until every request read has been answered and acknowledged. */
 static void drain(daemon_state *d, int timeout_ms)
 {
@@ -280,6 +367,11 @@ static void shutdown_all(daemon_state *d)
         rd_kafka_consumer_close(d->consumer);
         rd_kafka_destroy(d->consumer);
     }
+    if (d->control) {
+        rd_kafka_consumer_close(d->control);
+        rd_kafka_destroy(d->control);
+    }
+    rv_reloader_free(d->reloader);
     if (d->gen)
         rv_generation_unref(d->gen); /* stops workers, destroys instances */
     rv_rendezvous_stop(d->rz);
@@ -292,7 +384,7 @@ static void shutdown_all(daemon_state *d)
 
 int rv_serve(const rv_serve_options *opts)
 {
-    daemon_state d = {.opts = opts, .next_generation_id = 1};
+    daemon_state d = {.opts = opts};
     install_signals();
     rv_errors errs = {0};
     rv_config *cfg = rv_config_load(opts->config_path, &errs);
@@ -334,22 +426,25 @@ int rv_serve(const rv_serve_options *opts)
     d.rz = rv_rendezvous_start(d.output, d.monitor, d.stats);
     d.pipe = (rv_pipeline){d.output, d.rz, {rv_worker_emit, &d.pipe}};
 
-    d.gen = rv_generation_build(cfg, NULL, &d.pipe.sink, d.next_generation_id++, &errs);
-    if (!d.gen) {
+    rv_generation *first = rv_generation_build(cfg, NULL, &d.pipe.sink, 1, &errs);
+    if (!first) {
         for (size_t i = 0; i < errs.n; i++)
             rv_error("config", "%s", errs.lines[i]);
         rv_errors_clear(&errs);
         rc = 2;
         goto out;
     }
-    if (start_models(&d, d.gen) != 0)
+    if (rv_generation_warm_and_start(first, NULL, &d.pipe, err, sizeof err) != 0) {
+        rv_error("models", "%s", err);
+        rv_generation_unref(first);
         goto out;
-    for (size_t i = 0; i < d.gen->n_models; i++)
-        rv_info("models", "%s version %s live (%u worker(s))", d.gen->models[i]->name,
-                d.gen->models[i]->version, d.gen->models[i]->n_instances);
+    }
+    swap_generation(&d, first, "started");
+    d.reloader = rv_reloader_new(opts->config_path, &d.pipe, 2);
     if (!(d.consumer = start_consumer(&d, d.gen->cfg, bootstrap)))
         goto out;
 
+    d.control = start_control(d.gen->cfg, bootstrap);
     rv_info("serve", "service %s serving: %s -> %s", d.gen->cfg->service,
             d.gen->cfg->streams.requests, d.gen->cfg->streams.results);
     uint64_t max_in_flight = d.gen->cfg->rendezvous.max_in_flight;
@@ -357,14 +452,22 @@ int rv_serve(const rv_serve_options *opts)
     while (!stop_requested) {
         if (reload_requested) {
             reload_requested = 0;
-            rv_warn("serve", "SIGHUP: reload is not implemented yet; keeping the running "
-                    "generation");
+            rv_info("reload", "SIGHUP: building a new generation from %s", opts->config_path);
+            rv_reloader_request(d.reloader, d.gen);
         }
+        rv_generation *built = NULL;
+        int outcome = rv_reloader_poll(d.reloader, &built, d.gen);
+        if (outcome > 0) {
+            atomic_fetch_add(&d.stats->reloads_ok, 1);
+            swap_generation(&d, built, "reloaded");
+        } else if (outcome < 0)
+            atomic_fetch_add(&d.stats->reloads_failed, 1);
         uint64_t pending = rv_commit_tracker_pending(d.tracker);
         if (!d.paused && pending >= max_in_flight)
             set_paused(&d, 1);
         else if (d.paused && pending <= max_in_flight / 2)
             set_paused(&d, 0);
+        poll_control(&d);
         rd_kafka_message_t *msg = rd_kafka_consumer_poll(d.consumer, 50);
         if (msg) {
             if (msg->err) {

@@ -290,6 +290,9 @@ void rv_model_unref(rv_model *m)
 {
     if (!m || atomic_fetch_sub(&m->refs, 1) != 1)
         return;
+    int serving = m->workers != NULL;
     atomic_store(&m->state, RV_MODEL_UNLOADED);
+    if (serving)
+        rv_info("models", "%s version %s: drained, destroyed and unloaded", m->name, m->version);
     model_free(m);
 }

@@ -205,7 +205,7 @@ static void send_result(rv_rendezvous *rz, rv_inflight *f, int chosen, int64_t e
         if (st == RV_SLOT_PENDING)
             for (size_t k = 0; k < gen->n_schedule; k++)
                 if (gen->schedule[k] == i &&
-                    elapsed >= (int64_t)cfg->rendezvous.schedule[k].within_ms * 1000)
+                    elapsed >= (int64_t)gen->within_ms[k] * 1000)
                     name = "timeout";
         rv_json_string(g, mi->name);
         yajl_gen_map_open(g);
@@ -259,14 +259,11 @@ static void evaluate(rv_rendezvous *rz, rv_inflight *f, int64_t now)
     const rv_generation *gen = f->gen;
     size_t n = gen->n_schedule;
     rv_slot_status status[n ? n : 1];
-    uint32_t within[n ? n : 1];
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++)
         status[i] = atomic_load_explicit(&f->slots[gen->schedule[i]].status,
                                          memory_order_acquire);
-        within[i] = gen->cfg->rendezvous.schedule[i].within_ms;
-    }
     int64_t elapsed = now - f->arrival_mono_us;
-    rv_selection sel = rv_select(status, within, n, elapsed);
+    rv_selection sel = rv_select(status, gen->within_ms, n, elapsed);
     if (!sel.decided) {
         heap_set(rz, f, f->arrival_mono_us + sel.wake_at_us);
         return;

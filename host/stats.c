@@ -61,6 +61,9 @@ void rv_stats_print(rv_stats *s, FILE *out)
             (unsigned long long)s->results_by_reason[2], (unsigned long long)s->results_error,
             (long long)rv_latency_quantile(&s->e2e, 0.5),
             (long long)rv_latency_quantile(&s->e2e, 0.99));
+    fprintf(out, "  reloads: %llu ok, %llu failed; schedule changes by control: %llu\n",
+            (unsigned long long)s->reloads_ok, (unsigned long long)s->reloads_failed,
+            (unsigned long long)s->schedule_changes);
     int n = atomic_load(&s->n_models);
     for (int i = 0; i < n; i++) {
         rv_model_stats *m = &s->models[i];

@@ -31,6 +31,7 @@ typedef struct rv_stats {
     atomic_uint_fast64_t dead_letters;
     atomic_uint_fast64_t results_by_reason[3]; /* preferred, fallback, default */
     atomic_uint_fast64_t results_error;
+    atomic_uint_fast64_t reloads_ok, reloads_failed, schedule_changes;
     rv_latency_hist e2e;
     atomic_int n_models;
     rv_model_stats models[RV_STATS_MAX_MODELS];

@@ -11,7 +11,7 @@ on_exit() {
   if [ -f "$TMP/pids" ]; then
     while read -r p; do kill -9 "$p" 2>/dev/null || true; done <"$TMP/pids"
   fi
-  rm -rf "$TMP"
+  [ -n "${RV_KEEP:-}" ] || rm -rf "$TMP"
   exit $rc
 }
 trap on_exit EXIT
@@ -116,4 +116,49 @@ run_parallel() {
     fi
   done
   [ $rc -eq 0 ] || fail "a case failed"
+}
+
+# load NAME N [FIRST]: produces requests NAME-FIRST..NAME-N (FIRST defaults
+# to 1) at a steady pace (about 2k/s), as continuous traffic during reloads.
+load() {
+  local name=$1 n=$2
+  $PY - "$name" "$n" "${3:-1}" <<'PY' | kcat -P -b "$BOOTSTRAP" -t "$1.requests" -K: -X linger.ms=5
+import sys, time
+name, n, first = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+for i in range(first, n + 1):
+    sys.stdout.write(f'{name}-{i}:{{"x": {i % 7}, "y": 1}}\n')
+    if i % 20 == 0:
+        sys.stdout.flush()
+        time.sleep(0.01)
+PY
+}
+
+# wait_log FILE PATTERN COUNT [SECONDS]: waits until PATTERN occurs COUNT times.
+wait_log() {
+  local c=0
+  for _ in $(seq $((${4:-30} * 20))); do
+    c=$(grep -c -- "$2" "$1" || true)
+    [ "$c" -ge "$3" ] && return 0
+    sleep 0.05
+  done
+  fail "expected $3 lines matching '$2' in $1, found $c:"$'\n'"$(tail -20 "$1")"
+}
+
+# check_exactly_once NAME N: NAME.results holds exactly one result for each
+# of NAME-1..NAME-N, none of them a default caused by anything.
+check_exactly_once() {
+  consume "$1.results" >"$TMP/$1.results"
+  $PY - "$TMP/$1.results" "$1" "$2" <<'PY'
+import collections, json, sys
+path, name, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+rs = [json.loads(l) for l in open(path)]
+count = collections.Counter(r["id"] for r in rs)
+missing = [i for i in range(1, n + 1) if count[f"{name}-{i}"] == 0]
+twice = [k for k, v in count.items() if v > 1]
+assert not missing, f"{len(missing)} lost, e.g. {missing[:5]}"
+assert not twice, f"{len(twice)} answered twice, e.g. {twice[:5]}"
+assert len(rs) == n, f"{len(rs)} results for {n} requests"
+dflt = [r for r in rs if r["reason"] == "default"]
+assert not dflt, f"{len(dflt)} default results, e.g. {dflt[0]}"
+PY
 }
