@@ -25,6 +25,7 @@
 #include "rendezvous.h"
 #include "stats.h"
 #include "streams.h"
+#include "watch.h"
 #include "worker.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -66,6 +67,7 @@ typedef struct daemon_state {
     rd_kafka_t *control; /* every control record, no group */
     int paused;
     rv_reloader *reloader;
+    rv_watch *watch;
 } daemon_state;
 
 /* ---- delivery and commits ---- */
@@ -372,6 +374,7 @@ static void shutdown_all(daemon_state *d)
         rd_kafka_destroy(d->control);
     }
     rv_reloader_free(d->reloader);
+    rv_watch_free(d->watch);
     if (d->gen)
         rv_generation_unref(d->gen); /* stops workers, destroys instances */
     rv_rendezvous_stop(d->rz);
@@ -441,6 +444,7 @@ int rv_serve(const rv_serve_options *opts)
     }
     swap_generation(&d, first, "started");
     d.reloader = rv_reloader_new(opts->config_path, &d.pipe, 2);
+    d.watch = rv_watch_new(d.gen->cfg);
     if (!(d.consumer = start_consumer(&d, d.gen->cfg, bootstrap)))
         goto out;
 
@@ -450,9 +454,10 @@ int rv_serve(const rv_serve_options *opts)
     uint64_t max_in_flight = d.gen->cfg->rendezvous.max_in_flight;
     int64_t last_commit = mono_ms();
     while (!stop_requested) {
-        if (reload_requested) {
+        if (reload_requested || rv_watch_poll(d.watch)) {
+            rv_info("reload", "%s: building a new generation from %s",
+                    reload_requested ? "SIGHUP" : "files changed", opts->config_path);
             reload_requested = 0;
-            rv_info("reload", "SIGHUP: building a new generation from %s", opts->config_path);
             rv_reloader_request(d.reloader, d.gen);
         }
         rv_generation *built = NULL;
@@ -460,6 +465,8 @@ int rv_serve(const rv_serve_options *opts)
         if (outcome > 0) {
             atomic_fetch_add(&d.stats->reloads_ok, 1);
             swap_generation(&d, built, "reloaded");
+            rv_watch_free(d.watch); /* the plugins may have changed */
+            d.watch = rv_watch_new(d.gen->cfg);
         } else if (outcome < 0)
             atomic_fetch_add(&d.stats->reloads_failed, 1);
         uint64_t pending = rv_commit_tracker_pending(d.tracker);

@@ -5,7 +5,7 @@
 FX=$RV_FIXTURE_DIR
 
 start_broker $(service_topics swap) $(service_topics faults) $(service_topics same) \
-  $(service_topics ctl) $(service_topics many)
+  $(service_topics ctl) $(service_topics many) $(service_topics watched)
 
 reload_service() { # name plugin-line params-line [extra models]
   write_service "$1" "$TMP/$1.yaml" <<YAML
@@ -87,6 +87,17 @@ case_faults() {
   fault "warm-up too slow" "warm-up too slow"
   reload_service faults "$FX/ok.so" "error: always"
   fault "warm-up answers errors" "warm-up on recent traffic failed"
+  # model files of the real plugins: missing, corrupt, other feature count
+  local XGB=$RV_BUILD_DIR/plugins/libxgboost_model.so LIN=$RV_BUILD_DIR/plugins/liblinear_model.so
+  echo '{"learner": ' >"$TMP/corrupt.json"
+  reload_service faults "$XGB" "model_file: $TMP/missing.json"
+  fault "missing model file" "missing.json"
+  reload_service faults "$XGB" "model_file: $TMP/corrupt.json"
+  fault "corrupt model file" "cannot load model file $TMP/corrupt.json"
+  reload_service faults "$XGB" "model_file: $RV_SOURCE_DIR/conf/models/breast_cancer-xgb.json"
+  fault "feature count (xgboost)" "model has 30 features, the config declares 2"
+  reload_service faults "$LIN" "model_file: $RV_SOURCE_DIR/conf/models/digits-linear.json"
+  fault "feature count (linear)" "has 64 features, the config declares 2"
   stop_host
   check_exactly_once faults "$sent"
   grep -q "summary: .*" "$TMP/faults.log"
@@ -171,4 +182,28 @@ case_many() {
   pass "100 reloads under load: 6000 requests answered once; RSS ${rss10} kB at reload 10, ${rss100} kB at 100"
 }
 
-run_parallel ${RV_CASES:-case_swap case_faults case_same case_control case_many}
+# watch: true: overwriting the plugin file reloads without a signal.
+case_watch() {
+  cp "$FX/ok.so" "$TMP/watched.so"
+  reload_service watched "$TMP/watched.so" ""
+  sed -i 's/^service: watched/service: watched\nwatch: true/' "$TMP/watched.yaml"
+  start_host "$TMP/watched.yaml" "$TMP/watched.log"
+  load watched 20
+  wait_count watched.results 20
+  cp "$FX/ok_b.so" "$TMP/watched.so"
+  wait_log "$TMP/watched.log" "files changed: building a new generation" 1
+  wait_log "$TMP/watched.log" "reloaded: generation 2" 1
+  load watched 40 21
+  wait_count watched.results 40
+  stop_host
+  check_exactly_once watched 40
+  $PY - "$TMP/watched.results" <<'PY'
+import json, sys
+v = {int(r["id"].split("-")[1]): r["version"] for r in map(json.loads, open(sys.argv[1]))}
+old, new = {v[i] for i in range(1, 21)}, {v[i] for i in range(21, 41)}
+assert len(old) == 1 and len(new) == 1 and old != new, (old, new)
+PY
+  pass "watch: a changed plugin file reloaded the model without SIGHUP"
+}
+
+run_parallel ${RV_CASES:-case_swap case_faults case_same case_control case_many case_watch}
