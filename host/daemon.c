@@ -17,6 +17,7 @@
 #include "commit_tracker.h"
 #include "control.h"
 #include "generation.h"
+#include "http.h"
 #include "inflight.h"
 #include "log.h"
 #include "output.h"
@@ -68,6 +69,8 @@ typedef struct daemon_state {
     int paused;
     rv_reloader *reloader;
     rv_watch *watch;
+    rv_http *http;
+    pthread_mutex_t gen_lock; /* for readers off the control loop (http) */
 } daemon_state;
 
 /* ---- delivery and commits ---- */
@@ -210,16 +213,70 @@ static void swap_generation(daemon_state *d, rv_generation *g, const char *why)
                  i ? ", " : "", g->models[g->schedule[i]]->name, g->within_ms[i]);
     rv_info("serve", "%s: generation %llu, schedule version %llu: %s", why,
             (unsigned long long)g->id, (unsigned long long)g->schedule_version, sched);
+    pthread_mutex_lock(&d->gen_lock);
     d->gen = g;
+    pthread_mutex_unlock(&d->gen_lock);
     if (old)
         rv_generation_unref(old);
 }
 
+/* ---- what the HTTP threads may read ---- */
+
+static rv_generation *current_generation(void *ctx)
+{
+    daemon_state *d = ctx;
+    pthread_mutex_lock(&d->gen_lock);
+    rv_generation *g = d->gen ? rv_generation_ref(d->gen) : NULL;
+    pthread_mutex_unlock(&d->gen_lock);
+    return g;
+}
+
+static void last_reload_error(void *ctx, char *buf, size_t size)
+{
+    daemon_state *d = ctx;
+    if (d->reloader)
+        rv_reloader_last_error(d->reloader, buf, size);
+    else
+        snprintf(buf, size, "%s", "");
+}
+
+static int64_t consumer_lag(void *ctx)
+{
+    daemon_state *d = ctx;
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (!d->consumer || rd_kafka_assignment(d->consumer, &parts) || !parts)
+        return -1;
+    if (parts->cnt == 0) {
+        rd_kafka_topic_partition_list_destroy(parts);
+        return -1;
+    }
+    rd_kafka_position(d->consumer, parts);
+    int64_t lag = 0;
+    for (int i = 0; i < parts->cnt; i++) {
+        int64_t lo, hi;
+        /* the cached watermarks come with fetch responses: none yet means
+         * the partition is assigned but not being read yet */
+        if (rd_kafka_get_watermark_offsets(d->consumer, parts->elems[i].topic,
+                                           parts->elems[i].partition, &lo, &hi) ||
+            hi < 0) {
+            lag = -1;
+            break;
+        }
+        int64_t pos = parts->elems[i].offset >= 0 ? parts->elems[i].offset : lo;
+        if (hi > pos)
+            lag += hi - pos;
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+    return lag;
+}
+
 static int create_embedded_topics(daemon_state *d, const rv_config *cfg)
 {
+    char reply[512];
+    rv_http_reply_topic(cfg, reply, sizeof reply);
     const char *topics[] = {cfg->streams.requests, cfg->streams.scores, cfg->streams.results,
                             cfg->streams.archive, cfg->streams.alerts,
-                            cfg->streams.dead_letter, cfg->streams.control};
+                            cfg->streams.dead_letter, cfg->streams.control, reply};
     size_t n = sizeof topics / sizeof *topics;
     int parts[sizeof topics / sizeof *topics];
     for (size_t i = 0; i < n; i++)
@@ -299,27 +356,11 @@ static rd_kafka_t *start_control(const rv_config *cfg, const char *bootstrap)
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
-    rd_kafka_topic_t *t = rd_kafka_topic_new(rk, cfg->streams.control, NULL);
-    const rd_kafka_metadata_t *md = NULL;
-    int parts = 0;
-    if (rd_kafka_metadata(rk, 0, t, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-        md->topic_cnt == 1 && !md->topics[0].err)
-        parts = md->topics[0].partition_cnt;
-    if (md)
-        rd_kafka_metadata_destroy(md);
-    rd_kafka_topic_destroy(t);
-    if (parts <= 0) {
-        rv_warn("control", "no control topic %s: schedule changes only by reload",
-                cfg->streams.control);
+    if (rv_assign_from_end(rk, cfg->streams.control, 10000, err, sizeof err) < 0) {
+        rv_warn("control", "%s: schedule changes only by reload", err);
         rd_kafka_destroy(rk);
         return NULL;
     }
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(parts);
-    for (int p = 0; p < parts; p++)
-        rd_kafka_topic_partition_list_add(l, cfg->streams.control, p)->offset =
-            RD_KAFKA_OFFSET_END;
-    rd_kafka_assign(rk, l);
-    rd_kafka_topic_partition_list_destroy(l);
     rv_info("control", "reading schedule changes from %s", cfg->streams.control);
     return rk;
 }
@@ -373,6 +414,7 @@ static void shutdown_all(daemon_state *d)
         rd_kafka_consumer_close(d->control);
         rd_kafka_destroy(d->control);
     }
+    rv_http_stop(d->http);
     rv_reloader_free(d->reloader);
     rv_watch_free(d->watch);
     if (d->gen)
@@ -387,7 +429,7 @@ static void shutdown_all(daemon_state *d)
 
 int rv_serve(const rv_serve_options *opts)
 {
-    daemon_state d = {.opts = opts};
+    daemon_state d = {.opts = opts, .gen_lock = PTHREAD_MUTEX_INITIALIZER};
     install_signals();
     rv_errors errs = {0};
     rv_config *cfg = rv_config_load(opts->config_path, &errs);
@@ -449,6 +491,16 @@ int rv_serve(const rv_serve_options *opts)
         goto out;
 
     d.control = start_control(d.gen->cfg, bootstrap);
+    if (d.gen->cfg->http.listen) {
+        char reply[512];
+        rv_http_reply_topic(d.gen->cfg, reply, sizeof reply);
+        rv_http_sources src = {current_generation, last_reload_error, consumer_lag, &d,
+                               d.stats, d.monitor, d.output};
+        if (!(d.http = rv_http_start(d.gen->cfg, bootstrap, reply, &src, err, sizeof err))) {
+            rv_error("http", "%s", err);
+            goto out;
+        }
+    }
     rv_info("serve", "service %s serving: %s -> %s", d.gen->cfg->service,
             d.gen->cfg->streams.requests, d.gen->cfg->streams.results);
     uint64_t max_in_flight = d.gen->cfg->rendezvous.max_in_flight;

@@ -237,6 +237,7 @@ static void model_free(rv_model *m)
     free(m->params);
     free(m->instances);
     free(m->name);
+    pthread_mutex_destroy(&m->error_lock);
     free(m);
 }
 
@@ -251,6 +252,7 @@ rv_model *rv_model_build(const rv_config *cfg, const rv_model_conf *mc,
     }
     atomic_init(&m->refs, 1);
     atomic_init(&m->state, RV_MODEL_LOADING);
+    pthread_mutex_init(&m->error_lock, NULL);
     m->is_canary = mc->builtin && strcmp(mc->builtin, "canary") == 0;
     m->is_decoy = mc->builtin && strcmp(mc->builtin, "decoy") == 0;
     m->n_instances = mc->instances;

@@ -10,6 +10,7 @@
 #ifndef RV_MODEL_H
 #define RV_MODEL_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -56,7 +57,8 @@ struct rv_model {
     const rv_emit_sink *sink;
     struct rv_workers *workers; /* started by the daemon, not by check */
     _Atomic int state; /* rv_model_state */
-    char last_error[512];
+    pthread_mutex_t error_lock; /* guards last_error */
+    char last_error[256];       /* the last error it answered, "" if none */
     atomic_int refs;
 };
 

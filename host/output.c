@@ -18,6 +18,9 @@ struct rv_output {
     pthread_t poller;
     atomic_int stop;
     atomic_uint_fast64_t failures;
+    pthread_mutex_t prepared_lock;
+    rd_kafka_topic_t *prepared[8]; /* topics looked up ahead, by name */
+    int n_prepared;
 };
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
@@ -74,6 +77,7 @@ rv_output *rv_output_new(rd_kafka_conf_t *conf, const rv_config *cfg, char *err,
                                           cfg->streams.dead_letter};
     for (int i = 0; i < RV_STREAM_COUNT; i++)
         o->topics[i] = rd_kafka_topic_new(o->rk, names[i], NULL);
+    pthread_mutex_init(&o->prepared_lock, NULL);
     pthread_create(&o->poller, NULL, poll_loop, o);
     return o;
 }
@@ -90,6 +94,9 @@ void rv_output_free(rv_output *o, int timeout_ms)
     pthread_join(o->poller, NULL);
     for (int i = 0; i < RV_STREAM_COUNT; i++)
         rd_kafka_topic_destroy(o->topics[i]);
+    for (int i = 0; i < o->n_prepared; i++)
+        rd_kafka_topic_destroy(o->prepared[i]);
+    pthread_mutex_destroy(&o->prepared_lock);
     rd_kafka_destroy(o->rk);
     free(o);
 }
@@ -133,6 +140,21 @@ int rv_output_send(rv_output *o, rv_stream stream, const char *topic_name,
         /* keep the reference: the request must not be committed */
         return -1;
     }
+}
+
+void rv_output_prepare_topic(rv_output *o, const char *name)
+{
+    pthread_mutex_lock(&o->prepared_lock);
+    if (o->n_prepared < (int)(sizeof o->prepared / sizeof *o->prepared)) {
+        rd_kafka_topic_t *t = rd_kafka_topic_new(o->rk, name, NULL);
+        if (t) {
+            o->prepared[o->n_prepared++] = t;
+            const rd_kafka_metadata_t *md = NULL;
+            if (rd_kafka_metadata(o->rk, 0, t, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+                rd_kafka_metadata_destroy(md);
+        }
+    }
+    pthread_mutex_unlock(&o->prepared_lock);
 }
 
 int rv_output_stream_by_name(const char *name, rv_stream *out)

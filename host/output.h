@@ -37,6 +37,11 @@ int rv_output_send(rv_output *o, rv_stream stream, const char *topic_name,
                    int32_t partition, const void *key, size_t key_len, const void *value,
                    size_t value_len, rd_kafka_headers_t *headers, rv_inflight *about);
 
+/* Looks up a topic that records will be produced to by name (a gateway's
+ * requests and replies) now, so that the first record does not wait for
+ * its metadata. */
+void rv_output_prepare_topic(rv_output *o, const char *name);
+
 /* The stream named by a plugin's emit(): "archive", "alerts", or a topic. */
 int rv_output_stream_by_name(const char *name, rv_stream *out);
 

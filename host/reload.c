@@ -27,6 +27,7 @@ struct rv_reloader {
     rv_generation *previous; /* reference held for the build */
     rv_generation *result;
     uint64_t id;      /* of the generation being built */
+    char last_error[1024]; /* guarded by lock */
     uint64_t next_id;
 };
 
@@ -215,6 +216,9 @@ static void *build(void *arg)
         rv_generation_unref(g);
         g = NULL;
     }
+    pthread_mutex_lock(&r->lock);
+    snprintf(r->last_error, sizeof r->last_error, "%s", g ? "" : errs.n ? errs.lines[0] : "?");
+    pthread_mutex_unlock(&r->lock);
     if (!g)
         for (size_t i = 0; i < errs.n; i++)
             rv_error("reload", "failed, the running generation keeps serving: %s",
@@ -291,6 +295,13 @@ int rv_reloader_poll(rv_reloader *r, rv_generation **out, rv_generation *current
         start_build(r, *out ? *out : current);
     }
     return rc;
+}
+
+void rv_reloader_last_error(rv_reloader *r, char *buf, size_t size)
+{
+    pthread_mutex_lock(&r->lock);
+    snprintf(buf, size, "%s", r->last_error);
+    pthread_mutex_unlock(&r->lock);
 }
 
 void rv_reloader_free(rv_reloader *r)

@@ -30,6 +30,9 @@ void rv_reloader_request(rv_reloader *r, rv_generation *current);
  * `current`. Thread: the control loop. */
 int rv_reloader_poll(rv_reloader *r, rv_generation **out, rv_generation *current);
 
+/* The reason of the last failed reload, "" after a success. */
+void rv_reloader_last_error(rv_reloader *r, char *buf, size_t size);
+
 /* Warms the models of g that have no workers yet on up to n of the
  * requests kept by `source`'s decoy, then starts their workers. 0, or -1
  * with the model and reason in err. Used at start-up too (n = 0). */

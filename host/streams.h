@@ -37,4 +37,11 @@ rd_kafka_conf_t *rv_kafka_conf(const rv_config *cfg, const char *bootstrap, int 
 int rv_check_partitions(rd_kafka_t *rk, const rv_config *cfg, int timeout_ms, char *err,
                         size_t err_size);
 
+/* Assigns every partition of topic to rk (no group) from its current end,
+ * resolved now: OFFSET_END would be resolved at the first fetch, and a
+ * record written before that would be skipped. Returns the partition
+ * count, or -1 with err. */
+int rv_assign_from_end(rd_kafka_t *rk, const char *topic, int timeout_ms, char *err,
+                       size_t err_size);
+
 #endif

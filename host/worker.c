@@ -127,6 +127,11 @@ static void score_batch(rv_worker *wk, item *items, size_t n)
                     break;
                 }
         }
+        if (status != RV_SLOT_OK) {
+            pthread_mutex_lock(&m->error_lock);
+            snprintf(m->last_error, sizeof m->last_error, "%s", s->error);
+            pthread_mutex_unlock(&m->error_lock);
+        }
         finish(wk->pipe, wk->gen, m, items[i].f, items[i].slot, status);
     }
 }

@@ -10,7 +10,8 @@ packages=(
   libyajl-dev                           # JSON (see docs/decisions.md)
   libssl-dev                            # SHA-256, base64
   zlib1g-dev                            # CRC-32 of archive records
-  libmicrohttpd-dev curl                # HTTP gateway and its tests
+  libmicrohttpd-dev curl hey wrk         # HTTP gateway, its tests and load
+  prometheus                            # promtool checks /metrics
   libxgboost-dev                        # XGBoost plugin
   check                                 # unit tests
   valgrind                              # memory checks

@@ -42,7 +42,7 @@ start_broker() {
 # Every topic of a service, for start_broker.
 service_topics() {
   local s=$1
-  echo "$s.requests $s.scores $s.results $s.archive $s.alerts $s.dead-letter $s.control"
+  echo "$s.requests $s.scores $s.results $s.archive $s.alerts $s.dead-letter $s.control $s.gateway-replies"
 }
 
 # Starts the host on config $1 against $BOOTSTRAP, log in $2; waits until it

@@ -1,0 +1,47 @@
+/*
+ * http.h - the HTTP face of the service (libmicrohttpd), bound to the
+ * config's http.listen:
+ *   POST /v1/score   a request body in, its result out: the gateway produces
+ *                    it to the requests stream with a reply-to route of its
+ *                    own and waits for the result, so the decoy records it
+ *                    and every model scores it like any other request
+ *   GET  /healthz    the process is alive
+ *   GET  /readyz     broker reachable and every scheduled model live; why not
+ *   GET  /v1/models  models, versions, states, queues, schedule
+ *   GET  /metrics    Prometheus text format
+ */
+#ifndef RV_HTTP_H
+#define RV_HTTP_H
+
+#include "canary_monitor.h"
+#include "generation.h"
+#include "output.h"
+#include "stats.h"
+
+/* What the HTTP threads may read of the running service. */
+typedef struct rv_http_sources {
+    /* A reference to the serving generation (caller unrefs), or NULL. */
+    rv_generation *(*current)(void *ctx);
+    /* The last reload failure, copied into buf ("" when none). */
+    void (*last_reload_error)(void *ctx, char *buf, size_t size);
+    /* Lag of the requests consumer: sum over assigned partitions, -1 while
+     * it has none or has not fetched from each of them yet (not ready). */
+    int64_t (*consumer_lag)(void *ctx);
+    void *ctx;
+    rv_stats *stats;
+    rv_canary_monitor *monitor;
+    rv_output *output;
+} rv_http_sources;
+
+typedef struct rv_http rv_http;
+
+/* Starts the server and the gateway's reply reader. reply_topic must exist
+ * (the embedded broker creates it). NULL with err on failure. */
+rv_http *rv_http_start(const rv_config *cfg, const char *bootstrap, const char *reply_topic,
+                       const rv_http_sources *src, char *err, size_t err_size);
+void rv_http_stop(rv_http *h);
+
+/* The reply topic of a service's gateway. */
+void rv_http_reply_topic(const rv_config *cfg, char *out, size_t size);
+
+#endif

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# The HTTP gateway and endpoints with curl, promtool and hey, against the
+# real binary and a standalone broker: every status code, the request still
+# travelling through Kafka (the decoy records it), metrics that promtool
+# accepts, and a short load with no 5xx.
+. "$(dirname "$0")/lib.sh"
+FX=$RV_FIXTURE_DIR
+free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+start_broker $(service_topics web) $(service_topics slow)
+
+http_service() { # name port [extra model lines] [max_in_flight]
+  write_service "$1" "$TMP/$1.yaml" <<YAML
+models:
+  - {name: a, plugin: $FX/ok.so}
+  - {name: decoy, builtin: decoy}
+${3:-}
+rendezvous:
+  schedule: [{model: a, within_ms: 50}]
+  max_in_flight: ${4:-10000}
+http: {listen: "127.0.0.1:$2"}
+YAML
+}
+
+wait_ready() { # url
+  for _ in $(seq 200); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "$1/readyz")" = 200 ] && return 0
+    sleep 0.05
+  done
+  fail "never ready: $(curl -s "$1/readyz")"
+}
+
+status_of() { curl -s -o "$TMP/body" -w '%{http_code}' "$@"; }
+
+case_endpoints() {
+  local port url
+  port=$(free_port)
+  url="http://127.0.0.1:$port"
+  http_service web "$port"
+  start_host "$TMP/web.yaml" "$TMP/web.log"
+  wait_ready "$url"
+
+  [ "$(status_of "$url/healthz")" = 200 ] || fail "healthz"
+  [ "$(status_of -H 'X-Request-Id: web-1' -d '{"x": 2, "y": 3}' "$url/v1/score")" = 200 ] ||
+    fail "score: $(cat "$TMP/body")"
+  grep -q '"id":"web-1","model":"a"' "$TMP/body" || fail "score body: $(cat "$TMP/body")"
+  wait_count web.archive 1
+  consume web.archive | grep -q '"id":"web-1".*"body":"{\\"x\\": 2, \\"y\\": 3}"' ||
+    fail "the decoy did not record the HTTP request exactly: $(consume web.archive)"
+  pass "POST /v1/score: 200 with the result; the request went through Kafka and the decoy"
+
+  [ "$(status_of -d '{"x": "two"}' "$url/v1/score")" = 400 ] || fail "400 for a bad type"
+  grep -q "feature 'x' is a string, expected a number" "$TMP/body" || fail "400 reason"
+  [ "$(status_of -d 'nope' "$url/v1/score")" = 400 ] || fail "400 for not JSON"
+  [ "$(status_of -H 'X-Request-Id: bad id' -d '{}' "$url/v1/score")" = 400 ] || fail "400 for a bad id"
+  head -c 400 /dev/zero | tr '\0' ' ' >"$TMP/big"
+  [ "$(status_of --data-binary @"$TMP/big" "$url/v1/score")" = 413 ] || fail "413 over the size limit"
+  [ "$(status_of "$url/nothing")" = 404 ] || fail "404"
+  [ "$(status_of -X DELETE "$url/v1/models")" = 405 ] || fail "405"
+  pass "400 with the reason, 413 over the limit, 404, 405"
+
+  [ "$(status_of "$url/v1/models")" = 200 ] || fail "/v1/models"
+  $PY - "$TMP/body" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+names = {x["name"]: x for x in m["models"]}
+assert set(names) == {"a", "decoy"}, names
+a = names["a"]
+assert a["state"] == "live" and a["role"] == "scheduled" and len(a["version"]) == 8, a
+assert "queue_depth" in a and "last_error" in a and a["instances"] == 1, a
+assert m["schedule"] == [{"model": "a", "within_ms": 50}] and m["schedule_version"] == 1, m
+PY
+  pass "/v1/models lists versions, states, queues, schedule"
+
+  echo '{"x": 1, "y": 1}' >"$TMP/req.json"
+  hey -z 5s -c 8 -m POST -T application/json -D "$TMP/req.json" "$url/v1/score" >"$TMP/hey.txt"
+  grep -A5 "Status code distribution" "$TMP/hey.txt" | grep -q "\[200\]" || fail "hey: $(cat "$TMP/hey.txt")"
+  if grep -A5 "Status code distribution" "$TMP/hey.txt" | grep -q "\[5[0-9][0-9]\]"; then
+    fail "5xx under load: $(grep -A5 'Status code distribution' "$TMP/hey.txt")"
+  fi
+  pass "5 s of hey load: $(grep -A3 'Status code distribution' "$TMP/hey.txt" | grep '\[200\]' | xargs), no 5xx"
+
+  curl -s "$url/metrics" >"$TMP/metrics"
+  promtool check metrics <"$TMP/metrics" || fail "promtool rejects /metrics"
+  for m in rendezvous_model_requests_total rendezvous_model_latency_seconds_bucket \
+           rendezvous_model_queue_depth rendezvous_model_shed_total rendezvous_results_total \
+           rendezvous_results_by_model_total rendezvous_result_latency_seconds_bucket \
+           rendezvous_reloads_total rendezvous_consumer_lag; do
+    grep -q "^$m" "$TMP/metrics" || fail "/metrics lacks $m"
+  done
+  grep -q '^rendezvous_results_by_model_total{model="a"} [1-9]' "$TMP/metrics" || fail "no results counted"
+  pass "/metrics accepted by promtool"
+
+  # Not ready when the broker is gone, and says why.
+  kill "$BROKER_PID"
+  for _ in $(seq 100); do
+    [ "$(status_of "$url/readyz")" = 503 ] && break
+    sleep 0.1
+  done
+  [ "$(status_of "$url/readyz")" = 503 ] || fail "readyz stays $(status_of "$url/readyz") without a broker"
+  grep -q "broker not reachable" "$TMP/body" || fail "readyz reason: $(cat "$TMP/body")"
+  [ "$(status_of -d '{"x": 1}' "$url/v1/score")" = 503 ] || fail "score without a broker"
+  kill -9 "$HOST_PID"
+  pass "503 from /readyz and /v1/score when the broker is unreachable"
+}
+
+case_timeout() {
+  local port url
+  port=$(free_port)
+  url="http://127.0.0.1:$port"
+  # one request in flight at a time, held for 3 s by a shadow model: the
+  # next one is not read in time
+  http_service slow "$port" "  - {name: shadow, plugin: $FX/ok_b.so, params: {sleep_ms: 3000}}" 1
+  start_host "$TMP/slow.yaml" "$TMP/slow.log"
+  wait_ready "$url"
+  [ "$(status_of -d '{"x": 1}' "$url/v1/score")" = 200 ] || fail "first: $(cat "$TMP/body")"
+  [ "$(status_of -d '{"x": 2}' "$url/v1/score")" = 504 ] || fail "expected 504: $(cat "$TMP/body")"
+  grep -q "within 1050 ms (last deadline 50 ms + 1000 ms)" "$TMP/body" || fail "504 reason: $(cat "$TMP/body")"
+  stop_host
+  pass "504 when no result comes by the last deadline plus the margin"
+}
+
+run_parallel case_timeout case_endpoints
