@@ -342,9 +342,9 @@ static int cb_integer(void *ctx, long long v)
     return 1;
 }
 
-static int cb_double(void *ctx, double v) { return 1; }
-static int cb_null(void *ctx) { return 1; }
-static int cb_bool(void *ctx, int v) { return 1; }
+static int cb_double(void *ctx, double v) { (void)ctx, (void)v; return 1; }
+static int cb_null(void *ctx) { (void)ctx; return 1; }
+static int cb_bool(void *ctx, int v) { (void)ctx, (void)v; return 1; }
 
 static int cb_map_key(void *ctx, const unsigned char *k, size_t len)
 {

@@ -173,9 +173,5 @@ int main(void)
     tcase_add_test(tc, corrupt_record_is_reported_and_skipped);
     tcase_add_test(tc, decoy_records_exact_bytes_and_keeps_recent);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return test_run_suite(s);
 }

@@ -6,6 +6,7 @@
 #include <check.h>
 
 #include "commit_tracker.h"
+#include "test_helpers.h"
 
 static int64_t take_offset(rv_commit_tracker *t, const char *topic, int32_t p)
 {
@@ -85,9 +86,5 @@ int main(void)
     tcase_add_test(tc, partitions_are_independent_and_revocation_starts_an_epoch);
     tcase_add_test(tc, many_out_of_order);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return test_run_suite(s);
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "feature_vector.h"
+#include "test_helpers.h"
 
 static char *names[] = {"amount", "hour", "merchant_risk"};
 
@@ -91,9 +92,5 @@ int main(void)
     tcase_add_test(tc, bad_bodies_have_reasons);
     tcase_add_test(tc, many_features_hash_lookup);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return test_run_suite(s);
 }

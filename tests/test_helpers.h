@@ -54,4 +54,16 @@ static inline void test_rm_rf(const char *dir)
         fprintf(stderr, "could not remove %s\n", dir);
 }
 
+/* Runs a suite the way every test program here does; the exit status. */
+#ifdef CHECK_H
+static inline int test_run_suite(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
+#endif
+
 #endif

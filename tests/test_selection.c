@@ -6,6 +6,7 @@
 #include <check.h>
 
 #include "selection.h"
+#include "test_helpers.h"
 
 #define P RV_SLOT_PENDING
 #define OK RV_SLOT_OK
@@ -135,9 +136,5 @@ int main(void)
     tcase_add_test(tc, empty_schedule_is_default);
     tcase_add_test(tc, exhaustive_against_the_literal_rule);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return test_run_suite(s);
 }

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "rendezvous_plugin.h"
+#include "test_helpers.h"
 
 START_TEST(every_element_of_the_header_exists)
 {
@@ -79,9 +80,5 @@ int main(void)
     tcase_add_test(tc, every_element_of_the_header_exists);
     tcase_add_test(tc, abi_1_0_layout_is_pinned);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return test_run_suite(s);
 }

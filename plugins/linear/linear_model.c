@@ -4,6 +4,8 @@
  */
 #include "linear_model.h"
 
+#include "rv_answers.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -207,4 +209,70 @@ int rv_linear_predict(const rv_linear_model *m, const double *x, double *probs,
     for (size_t r = 0; r < m->n_rows; r++)
         probs[r] /= sum;
     return 0;
+}
+
+#define MAX_LABELS 1024
+
+int rv_linear_create(const rv_create_args *args, const char *const *extra_params,
+                     rv_model_info *info, void **instance, char *err, size_t err_size)
+{
+    const char *file = rv_param_get(args, "model_file");
+    if (!file) {
+        snprintf(err, err_size, "params.model_file is required (a linear model JSON)");
+        return RV_EINVAL;
+    }
+    for (size_t i = 0; i < args->n_params; i++) {
+        const char *k = args->params[i].key;
+        int known = strcmp(k, "model_file") == 0;
+        for (size_t e = 0; extra_params && extra_params[e] && !known; e++)
+            known = strcmp(k, extra_params[e]) == 0;
+        if (!known) {
+            snprintf(err, err_size, "params.%s: unknown param", k);
+            return RV_EINVAL;
+        }
+    }
+    rv_linear_model *m = malloc(sizeof *m);
+    if (!m) {
+        snprintf(err, err_size, "out of memory");
+        return RV_ENOMEM;
+    }
+    if (rv_linear_load(m, file, args->feature_names, args->n_features, err, err_size) != 0) {
+        free(m);
+        return RV_EIO;
+    }
+    if (m->n_labels > MAX_LABELS) {
+        snprintf(err, err_size, "model file %s has %zu labels, at most %d supported", file,
+                 m->n_labels, MAX_LABELS);
+        rv_linear_free(m);
+        free(m);
+        return RV_EINVAL;
+    }
+    info->labels = (const char *const *)m->labels;
+    info->n_labels = (uint32_t)m->n_labels;
+    *instance = m;
+    return RV_OK;
+}
+
+int rv_linear_score(void *instance, const rv_request *const *reqs, rv_result *const *results,
+                    size_t n, char *err, size_t err_size)
+{
+    const rv_linear_model *m = instance;
+    double probs[MAX_LABELS];
+    (void)err, (void)err_size; /* no whole-batch failure: rows fail alone */
+    for (size_t i = 0; i < n; i++) {
+        size_t missing;
+        if (rv_linear_predict(m, reqs[i]->features, probs, &missing) != 0) {
+            snprintf(results[i]->error, results[i]->error_size, "feature %zu is missing",
+                     missing);
+            continue;
+        }
+        rv_fill_top_answers(results[i], probs, m->n_labels);
+    }
+    return RV_OK;
+}
+
+void rv_linear_destroy(void *instance)
+{
+    rv_linear_free(instance);
+    free(instance);
 }

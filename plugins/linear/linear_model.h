@@ -41,4 +41,14 @@ void rv_linear_free(rv_linear_model *m);
 int rv_linear_predict(const rv_linear_model *m, const double *x, double *probs,
                       size_t *missing);
 
+/* The plugin functions shared by the linear plugin and the built-in canary.
+ * create reads params.model_file and refuses any other param not named in
+ * extra_params (NULL-terminated, may be NULL). */
+#include "rendezvous_plugin.h"
+int rv_linear_create(const rv_create_args *args, const char *const *extra_params,
+                     rv_model_info *info, void **instance, char *err, size_t err_size);
+int rv_linear_score(void *instance, const rv_request *const *reqs, rv_result *const *results,
+                    size_t n, char *err, size_t err_size);
+void rv_linear_destroy(void *instance);
+
 #endif
