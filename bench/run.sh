@@ -8,7 +8,8 @@
 # Scenarios:
 #   limit    bare librdkafka pass-through, 6 records per request (the limit)
 #   trivial  the host: 3 trivial models + canary + decoy (6 records/request)
-#   compare  limit then trivial on the same broker; prints host/limit
+#   compare  limit (paused at 10000 in flight, as the host, and unpaused)
+#            then trivial on the same broker; prints host/limit
 #   xgboost  the host with the demo models (xgboost, linear, canary, decoy)
 #   peer     xgboost then the Python peer (per message, and in batches of
 #            $PEER_BATCH) on the same broker; prints host/peer
@@ -24,7 +25,8 @@
 # /tmp/bench-tools), DURATION (s per measured run, default 15), WINDOW
 # (outstanding requests at saturation, default 16000: the embedded broker
 # keeps at most 5 MiB per partition, a larger lag loses requests), KEEP=1
-# keeps the scratch dir.
+# keeps the scratch dir, MAX_IN_FLIGHT sets the trivial host's
+# rendezvous.max_in_flight (default 10000, the host's default).
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -120,7 +122,7 @@ rendezvous:
     - {model: m2, within_ms: 4000}
     - {model: m3, within_ms: 6000}
   default: {label: review, score: 0.5}
-  max_in_flight: 10000
+  max_in_flight: ${MAX_IN_FLIGHT:-10000}
 YAML
 }
 
@@ -217,13 +219,18 @@ PY
 
 # ---- scenarios (each expects the broker to hold its topics) ----
 
-run_limit() { # NAME SERVICE
+run_limit() { # NAME SERVICE [RVBENCH ARGS...] (default: saturation)
+  local name=$1 svc=$2
+  shift 2
+  [ $# -gt 0 ] || set -- --duration "$DURATION" --window "$WINDOW"
+  set -- "$name" "$svc" "$@"
   "$TOOLS/passthrough" -b "$BOOTSTRAP" --requests "$2.requests" --scores "$2.scores" \
-    --results "$2.results" --records 6 --group "$2-passthrough" 2>"$WORK/$2.log" &
+    --results "$2.results" --records 6 --group "$2-passthrough" \
+    --max-in-flight "${PT_MAX_IN_FLIGHT:-10000}" 2>"$WORK/$2.log" &
   local pid=$!
   PIDS+=($pid)
   wait_for "$WORK/$2.log" "assigned" 60
-  bench "$1" "$2" --duration "$DURATION" --window "$WINDOW"
+  bench "$@"
   stop_pid $pid
   tail -1 "$WORK/$2.log"
 }
@@ -271,10 +278,13 @@ scenario_trivial() { start_broker $(service_topics bt); run_trivial trivial bt; 
 scenario_xgboost() { start_broker $(service_topics bx); run_xgboost xgboost bx; }
 
 scenario_compare() {
-  start_broker $(service_topics cl ct)
+  start_broker $(service_topics cl cu ct)
   run_limit limit cl
+  # the same without the host's pause at 10000 requests in flight
+  PT_MAX_IN_FLIGHT=1000000 run_limit limit-unpaused cu
   run_trivial trivial ct
   ratio "host (trivial) / limit" "$WORK/trivial.json" "$WORK/limit.json"
+  ratio "host (trivial) / limit without pausing" "$WORK/trivial.json" "$WORK/limit-unpaused.json"
 }
 
 scenario_peer() {
@@ -290,7 +300,10 @@ scenario_peer() {
 scenario_rates() {
   local svcs=() i=0
   for r in $RATES; do svcs+=("br$i"); i=$((i + 1)); done
-  start_broker $(service_topics "${svcs[@]}")
+  start_broker $(service_topics "${svcs[@]}" brl)
+  # the transport's own latency: the pass-through at the first rate
+  local first=${RATES%% *}
+  run_limit "limit-rate-$first" brl --duration "$DURATION" --rate "$first" --window "$WINDOW"
   i=0
   for r in $RATES; do
     run_rate "rate-$r" "br$i" "$r"
@@ -329,6 +342,14 @@ scenario_profile() {
     echo '```'
     grep -E '^ *[0-9,]+ \(' "$WORK/profile.txt" | head -40
     echo '```'
+    echo
+    echo "inclusive, the host's own functions and the library calls they make:"
+    echo
+    echo '```'
+    callgrind_annotate --inclusive=yes "$WORK/callgrind.out" 2>/dev/null \
+      | grep -E '^ *[0-9,]+ \(' | grep -E ' \?\?\?:(rv_|handle_message|send_|score|finish|evaluate|on_event|worker|fixture|canary|decoy|yajl_parse|yajl_gen_double|yajl_gen_string|rd_kafka_producev|rd_kafka_consumer_poll)' \
+      | head -40
+    echo '```'
   } >>"$RESULTS"
 }
 
@@ -354,6 +375,6 @@ case "${1:-}" in
     echo "rvbench $1: build $BUILD, tools $TOOLS, $(nproc) cores, duration $DURATION s" >&2
     "scenario_$1" ;;
   *)
-    sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'
     exit 2 ;;
 esac

@@ -79,9 +79,14 @@ static void finish(rv_pipeline *pipe, yajl_gen g, rv_model *m, rv_inflight *f, s
     rv_slot *s = &f->slots[slot];
     s->latency_us = mono_us() - f->arrival_mono_us;
     atomic_store_explicit(&s->status, status, memory_order_release);
+    /* The rendezvous hears of the answer before the score record is
+     * encoded, so the decision does not wait on it; our own reference
+     * keeps f alive for the record. */
+    rv_inflight_ref(f);
+    rv_rendezvous_post(pipe->rendezvous, f, slot);
     if (!m->is_decoy) /* the decoy records; it does not score */
         send_score(pipe, g, m, f, slot);
-    rv_rendezvous_post(pipe->rendezvous, f, slot);
+    rv_inflight_release(f);
 }
 
 static void score_batch(rv_worker *wk, item *items, size_t n)
