@@ -19,10 +19,10 @@
 #   profile  the trivial host under callgrind on a short run, top functions
 #   all      compare, peer, rates (with half the trivial saturation), reload
 #
-# Environment: BUILD (the project's build dir with rendezvous, plugins and
-# tests/fixtures; default /tmp/bench-build), TOOLS (dir with rvbench and
-# passthrough; default $BUILD/bench, else they are built into
-# /tmp/bench-tools), DURATION (s per measured run, default 15), WINDOW
+# Environment: BUILD (a Release build of the project, with rendezvous,
+# plugins, tests/fixtures and bench/; default build-bench/ in the source tree,
+# set up and built on first use), TOOLS (dir with rvbench and passthrough;
+# default $BUILD/bench), DURATION (s per measured run, default 15), WINDOW
 # (outstanding requests at saturation, default 16000: the embedded broker
 # keeps at most 5 MiB per partition, a larger lag loses requests), KEEP=1
 # keeps the scratch dir, MAX_IN_FLIGHT sets the trivial host's
@@ -30,7 +30,7 @@
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=${BUILD:-/tmp/bench-build}
+BUILD=${BUILD:-$SRC/build-bench}
 DURATION=${DURATION:-15}
 WINDOW=${WINDOW:-16000}
 RATES=${RATES:-1000 5000 20000}
@@ -44,13 +44,12 @@ DATA=$SRC/conf/data/breast_cancer.jsonl
 MODELS=$SRC/conf/models
 RV=$BUILD/rendezvous
 
-[ -x "$RV" ] || { echo "no $RV: build the project first (cmake -S $SRC -B $BUILD && cmake --build $BUILD)" >&2; exit 2; }
-TOOLS=${TOOLS:-$BUILD/bench}
-if [ ! -x "$TOOLS/rvbench" ] || [ ! -x "$TOOLS/passthrough" ]; then
-  TOOLS=/tmp/bench-tools
-  cmake -S "$SRC/bench" -B "$TOOLS" -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build "$TOOLS" -j2 >/dev/null
+if [ ! -x "$RV" ] || [ ! -x "$BUILD/bench/rvbench" ]; then
+  bash "$SRC/scripts/setup.sh"
+  cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "$BUILD" -j"$(nproc)" >/dev/null
 fi
+TOOLS=${TOOLS:-$BUILD/bench}
 
 WORK=$(mktemp -d /tmp/rvbench-XXXXXX)
 PIDS=()
