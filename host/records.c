@@ -124,7 +124,7 @@ const char *rv_slot_status_name(int status)
     }
 }
 
-static void answers_array(yajl_gen g, const rv_slot *slot, const char *const *labels)
+void rv_record_answers(yajl_gen g, const rv_slot *slot, const char *const *labels)
 {
     yajl_gen_array_open(g);
     for (uint32_t i = 0; i < slot->n_answers; i++) {
@@ -154,7 +154,7 @@ void rv_record_score(yajl_gen g, const char *id, const char *model, const char *
     rv_json_string(g, "latency_us");
     yajl_gen_integer(g, slot->latency_us);
     rv_json_string(g, "answers");
-    answers_array(g, slot, labels);
+    rv_record_answers(g, slot, labels);
     if (status != RV_SLOT_OK && slot->error[0]) {
         rv_json_bytes_field(g, "error", slot->error, strlen(slot->error));
     }

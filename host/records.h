@@ -24,8 +24,6 @@ void rv_json_string(yajl_gen g, const char *s);
 /* The decoy's exact copy of a request. */
 void rv_record_archive(yajl_gen g, const rv_request *r);
 
-
-
 /* Status names of the public records: ok, error, shed, timeout, pending. */
 const char *rv_slot_status_name(int status);
 
@@ -33,4 +31,8 @@ const char *rv_slot_status_name(int status);
 struct rv_slot;
 void rv_record_score(yajl_gen g, const char *id, const char *model, const char *version,
                      const struct rv_slot *slot, const char *const *labels);
+
+/* A slot's answers as [{"label": ..., "score": ...}, ...]. */
+void rv_record_answers(yajl_gen g, const struct rv_slot *slot, const char *const *labels);
+
 #endif

@@ -120,20 +120,6 @@ static void heap_set(rv_rendezvous *rz, rv_inflight *f, int64_t wake)
 
 static const char *const reasons[] = {"preferred", "fallback", "default"};
 
-static void answers_json(yajl_gen g, const rv_slot *s, const char *const *labels)
-{
-    yajl_gen_array_open(g);
-    for (uint32_t i = 0; i < s->n_answers; i++) {
-        yajl_gen_map_open(g);
-        rv_json_string(g, "label");
-        rv_json_string(g, labels[s->answers[i].label]);
-        rv_json_string(g, "score");
-        yajl_gen_double(g, s->answers[i].score);
-        yajl_gen_map_close(g);
-    }
-    yajl_gen_array_close(g);
-}
-
 static void send_result(rv_rendezvous *rz, rv_inflight *f, int chosen, int64_t elapsed)
 {
     const rv_generation *gen = f->gen;
@@ -177,7 +163,7 @@ static void send_result(rv_rendezvous *rz, rv_inflight *f, int chosen, int64_t e
         yajl_gen_null(g);
     rv_json_string(g, "answers");
     if (s)
-        answers_json(g, s, m->labels);
+        rv_record_answers(g, s, m->labels);
     else {
         yajl_gen_array_open(g);
         if (cfg->rendezvous.has_default) {
