@@ -44,6 +44,10 @@ struct rv_canary_monitor {
     tracked t[MAX_TRACKED];
     size_t n;
     yajl_gen gen;
+    /* the canary's params, read once per canary model, not per request */
+    const rv_model *settings_of;
+    uint32_t window;
+    double min_agreement, max_shift;
 };
 
 static const double qs[3] = {0.1, 0.5, 0.9};
@@ -255,11 +259,15 @@ void rv_canary_monitor_observe(rv_canary_monitor *m, const rv_inflight *f)
     if (atomic_load(&cs->status) != RV_SLOT_OK || cs->n_answers == 0)
         return;
     const char *ctop = canary->labels[cs->answers[0].label];
-    uint32_t window = (uint32_t)param_num(canary, "window", 200);
-    if (window < 10)
-        window = 10;
-    double min_agreement = param_num(canary, "min_agreement", 0.9);
-    double max_shift = param_num(canary, "max_score_shift", 0.1);
+    if (m->settings_of != canary) {
+        double w = param_num(canary, "window", 200);
+        m->window = w < 10 ? 10 : (uint32_t)w;
+        m->min_agreement = param_num(canary, "min_agreement", 0.9);
+        m->max_shift = param_num(canary, "max_score_shift", 0.1);
+        m->settings_of = canary;
+    }
+    uint32_t window = m->window;
+    double min_agreement = m->min_agreement, max_shift = m->max_shift;
 
     for (size_t i = 0; i < g->n_models; i++) {
         const rv_model *model = g->models[i];

@@ -44,6 +44,7 @@ struct rv_http {
     atomic_int stop;
     atomic_int broker_ok;
     atomic_int replies_ready; /* fetched from every reply partition */
+    atomic_int input_ready;   /* the requests consumer reads every partition */
     char *reply_topic;
     char *requests_topic;
     uint32_t max_body;
@@ -90,8 +91,9 @@ static void *read_replies(void *arg)
     return NULL;
 }
 
-/* Broker reachability for /readyz and /v1/score, checked once a second so
- * that a request never waits on it. */
+/* Broker reachability and whether both consumers read every partition, for
+ * /readyz and /v1/score: checked here, every 100 ms until ready and every
+ * second after, so that a request never waits on it. */
 static void *probe_broker(void *arg)
 {
     rv_http *h = arg;
@@ -109,12 +111,13 @@ static void *probe_broker(void *arg)
                 rd_kafka_topic_partition_list_destroy(parts);
             atomic_store(&h->replies_ready, ready);
         }
+        atomic_store(&h->input_ready, h->src.consumer_lag(h->src.ctx) >= 0);
         const rd_kafka_metadata_t *md = NULL;
         rd_kafka_resp_err_t e = rd_kafka_metadata(h->replies, 0, NULL, &md, 1000);
         atomic_store(&h->broker_ok, e == RD_KAFKA_RESP_ERR_NO_ERROR && md && md->broker_cnt > 0);
         if (md)
             rd_kafka_metadata_destroy(md);
-        for (int i = 0; i < (atomic_load(&h->replies_ready) ? 10 : 1) && !atomic_load(&h->stop); i++) {
+        for (int i = 0; i < (atomic_load(&h->replies_ready) && atomic_load(&h->input_ready) ? 10 : 1) && !atomic_load(&h->stop); i++) {
             struct timespec ts = {0, 100 * 1000000L};
             nanosleep(&ts, NULL);
         }
@@ -199,7 +202,7 @@ static int readiness(rv_http *h, const rv_generation *g, char *why, size_t size)
         snprintf(why, size, "no generation serving");
         return 0;
     }
-    if (h->src.consumer_lag(h->src.ctx) < 0) {
+    if (!atomic_load(&h->input_ready)) {
         snprintf(why, size, "the requests consumer is not reading every partition yet");
         return 0;
     }

@@ -107,33 +107,30 @@ int rv_output_send(rv_output *o, rv_stream stream, const char *topic_name,
 {
     if (about)
         rv_inflight_ref(about);
+    /* a named topic: librdkafka hands out another reference to its handle */
+    rd_kafka_topic_t *rkt = topic_name ? rd_kafka_topic_new(o->rk, topic_name, NULL)
+                                       : o->topics[stream];
     for (;;) {
-        rd_kafka_resp_err_t e;
-        if (topic_name)
-            e = rd_kafka_producev(o->rk, RD_KAFKA_V_TOPIC(topic_name),
-                                  RD_KAFKA_V_PARTITION(partition),
-                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                  RD_KAFKA_V_KEY((void *)key, key_len),
-                                  RD_KAFKA_V_VALUE((void *)value, value_len),
-                                  RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(about),
-                                  RD_KAFKA_V_END);
-        else
-            e = rd_kafka_producev(o->rk, RD_KAFKA_V_RKT(o->topics[stream]),
-                                  RD_KAFKA_V_PARTITION(partition),
-                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                  RD_KAFKA_V_KEY((void *)key, key_len),
-                                  RD_KAFKA_V_VALUE((void *)value, value_len),
-                                  RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(about),
-                                  RD_KAFKA_V_END);
-        if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+        rd_kafka_resp_err_t e =
+            rd_kafka_producev(o->rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(partition),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                              RD_KAFKA_V_KEY((void *)key, key_len),
+                              RD_KAFKA_V_VALUE((void *)value, value_len),
+                              RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(about),
+                              RD_KAFKA_V_END);
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            if (topic_name)
+                rd_kafka_topic_destroy(rkt);
             return 0;
+        }
         if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
             rd_kafka_poll(o->rk, 10); /* backpressure: wait for deliveries */
             continue;
         }
-        rv_error("output", "produce to %s failed: %s",
-                 topic_name ? topic_name : rd_kafka_topic_name(o->topics[stream]),
+        rv_error("output", "produce to %s failed: %s", rd_kafka_topic_name(rkt),
                  rd_kafka_err2str(e));
+        if (topic_name)
+            rd_kafka_topic_destroy(rkt);
         if (headers)
             rd_kafka_headers_destroy(headers);
         atomic_fetch_add(&o->failures, 1);

@@ -21,11 +21,12 @@ state_dir: $TMP/state-$svc
 streams: {brokers: embedded}
 input: {features: [$features]}
 models:
-  - {name: xgboost, plugin: $PLUG/libxgboost_model.so, max_batch: 64, instances: 2,
+  # queues hold a whole data set: parity needs every row scored, never shed
+  - {name: xgboost, plugin: $PLUG/libxgboost_model.so, max_batch: 64, instances: 2, queue_size: 4096,
      params: {model_file: $MODELS/$set-xgb.json, labels: "$labels"}}
-  - {name: linear, plugin: $PLUG/liblinear_model.so, max_batch: 64,
+  - {name: linear, plugin: $PLUG/liblinear_model.so, max_batch: 64, queue_size: 4096,
      params: {model_file: $MODELS/$set-linear.json}}
-  - {name: canary, builtin: canary, params: {model_file: $MODELS/$set-canary.json}}
+  - {name: canary, builtin: canary, queue_size: 4096, params: {model_file: $MODELS/$set-canary.json}}
 rendezvous:
   schedule: [{model: xgboost, within_ms: 1000}, {model: linear, within_ms: 2000}]
 YAML
