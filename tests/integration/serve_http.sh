@@ -5,7 +5,12 @@
 # accepts, and a short load with no 5xx.
 . "$(dirname "$0")/lib.sh"
 FX=$RV_FIXTURE_DIR
-free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# Two free ports at once (both held while chosen, so they differ).
+read -r PORT_WEB PORT_SLOW < <($PY -c '
+import socket
+a, b = socket.socket(), socket.socket()
+a.bind(("127.0.0.1", 0)); b.bind(("127.0.0.1", 0))
+print(a.getsockname()[1], b.getsockname()[1])')
 
 start_broker $(service_topics web) $(service_topics slow)
 
@@ -30,11 +35,11 @@ wait_ready() { # url
   fail "never ready: $(curl -s "$1/readyz")"
 }
 
-status_of() { curl -s -o "$TMP/body" -w '%{http_code}' "$@"; }
+# The cases run side by side: each keeps its response bodies in its own $BODY.
+status_of() { curl -s -o "$BODY" -w '%{http_code}' "$@"; }
 
 case_endpoints() {
-  local port url
-  port=$(free_port)
+  local port=$PORT_WEB url BODY=$TMP/body-web
   url="http://127.0.0.1:$port"
   http_service web "$port"
   start_host "$TMP/web.yaml" "$TMP/web.log"
@@ -42,15 +47,15 @@ case_endpoints() {
 
   [ "$(status_of "$url/healthz")" = 200 ] || fail "healthz"
   [ "$(status_of -H 'X-Request-Id: web-1' -d '{"x": 2, "y": 3}' "$url/v1/score")" = 200 ] ||
-    fail "score: $(cat "$TMP/body")"
-  grep -q '"id":"web-1","model":"a"' "$TMP/body" || fail "score body: $(cat "$TMP/body")"
+    fail "score: $(cat "$BODY")"
+  grep -q '"id":"web-1","model":"a"' "$BODY" || fail "score body: $(cat "$BODY")"
   wait_count web.archive 1
   consume web.archive | grep -q '"id":"web-1".*"body":"{\\"x\\": 2, \\"y\\": 3}"' ||
     fail "the decoy did not record the HTTP request exactly: $(consume web.archive)"
   pass "POST /v1/score: 200 with the result; the request went through Kafka and the decoy"
 
   [ "$(status_of -d '{"x": "two"}' "$url/v1/score")" = 400 ] || fail "400 for a bad type"
-  grep -q "feature 'x' is a string, expected a number" "$TMP/body" || fail "400 reason"
+  grep -q "feature 'x' is a string, expected a number" "$BODY" || fail "400 reason"
   [ "$(status_of -d 'nope' "$url/v1/score")" = 400 ] || fail "400 for not JSON"
   [ "$(status_of -H 'X-Request-Id: bad id' -d '{}' "$url/v1/score")" = 400 ] || fail "400 for a bad id"
   head -c 400 /dev/zero | tr '\0' ' ' >"$TMP/big"
@@ -60,7 +65,7 @@ case_endpoints() {
   pass "400 with the reason, 413 over the limit, 404, 405"
 
   [ "$(status_of "$url/v1/models")" = 200 ] || fail "/v1/models"
-  $PY - "$TMP/body" <<'PY'
+  $PY - "$BODY" <<'PY'
 import json, sys
 m = json.load(open(sys.argv[1]))
 names = {x["name"]: x for x in m["models"]}
@@ -98,24 +103,23 @@ PY
     sleep 0.1
   done
   [ "$(status_of "$url/readyz")" = 503 ] || fail "readyz stays $(status_of "$url/readyz") without a broker"
-  grep -q "broker not reachable" "$TMP/body" || fail "readyz reason: $(cat "$TMP/body")"
+  grep -q "broker not reachable" "$BODY" || fail "readyz reason: $(cat "$BODY")"
   [ "$(status_of -d '{"x": 1}' "$url/v1/score")" = 503 ] || fail "score without a broker"
   kill -9 "$HOST_PID"
   pass "503 from /readyz and /v1/score when the broker is unreachable"
 }
 
 case_timeout() {
-  local port url
-  port=$(free_port)
+  local port=$PORT_SLOW url BODY=$TMP/body-slow
   url="http://127.0.0.1:$port"
   # one request in flight at a time, held for 3 s by a shadow model: the
   # next one is not read in time
   http_service slow "$port" "  - {name: shadow, plugin: $FX/ok_b.so, params: {sleep_ms: 3000}}" 1
   start_host "$TMP/slow.yaml" "$TMP/slow.log"
   wait_ready "$url"
-  [ "$(status_of -d '{"x": 1}' "$url/v1/score")" = 200 ] || fail "first: $(cat "$TMP/body")"
-  [ "$(status_of -d '{"x": 2}' "$url/v1/score")" = 504 ] || fail "expected 504: $(cat "$TMP/body")"
-  grep -q "within 1050 ms (last deadline 50 ms + 1000 ms)" "$TMP/body" || fail "504 reason: $(cat "$TMP/body")"
+  [ "$(status_of -d '{"x": 1}' "$url/v1/score")" = 200 ] || fail "first: $(cat "$BODY")"
+  [ "$(status_of -d '{"x": 2}' "$url/v1/score")" = 504 ] || fail "expected 504: $(cat "$BODY")"
+  grep -q "within 1050 ms (last deadline 50 ms + 1000 ms)" "$BODY" || fail "504 reason: $(cat "$BODY")"
   stop_host
   pass "504 when no result comes by the last deadline plus the margin"
 }
