@@ -147,7 +147,7 @@ models:
      params: {model_file: $MODELS/breast_cancer-linear.json}}
   - {name: canary, builtin: canary, max_batch: 64, queue_size: 16384,
      params: {model_file: $MODELS/breast_cancer-canary.json, window: 100, max_score_shift: 0.25}}
-  - {name: decoy, builtin: decoy, max_batch: 64, queue_size: 16384, params: {keep: 1000}}
+  - {name: decoy, builtin: decoy, max_batch: 64, queue_size: 16384}
 rendezvous:
   schedule:
     - {model: xgb-v1, within_ms: 2000}

@@ -3,11 +3,13 @@
 
 #include "builtins.h"
 
+const char *const rv_builtin_names[] = {RV_BUILTIN_CANARY, RV_BUILTIN_DECOY, NULL};
+
 const rv_plugin *rv_builtin_descriptor(const char *name)
 {
-    if (strcmp(name, "canary") == 0)
+    if (strcmp(name, RV_BUILTIN_CANARY) == 0)
         return rv_builtin_canary();
-    if (strcmp(name, "decoy") == 0)
+    if (strcmp(name, RV_BUILTIN_DECOY) == 0)
         return rv_builtin_decoy();
     return NULL;
 }

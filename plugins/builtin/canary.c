@@ -2,18 +2,71 @@
  * canary.c - the built-in reference model: a logistic or softmax regression
  * from a weights file (params: model_file), evaluated by the linear
  * plugin's code. It is scored like any model; the canary monitor compares
- * the others with it and reads its own params (window, min_agreement,
- * max_score_shift). It must stay boring: no state beyond its weights, so
- * that a divergence means the others or the data changed, not the canary.
+ * the others with it, with the settings its params give (window,
+ * min_agreement, max_score_shift), checked here at create. It must stay
+ * boring: no state beyond its weights, so that a divergence means the
+ * others or the data changed, not the canary.
  */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
 #include "builtins.h"
 #include "linear_model.h"
+#include "rv_answers.h"
+
+/* A number written whole (no trailing text), finite. */
+static int parse_number(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end || errno == ERANGE || !isfinite(v))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int rv_canary_settings_parse(const char *window, const char *min_agreement,
+                             const char *max_score_shift, rv_canary_settings *out, char *err,
+                             size_t err_size)
+{
+    *out = (rv_canary_settings){200, 0.9, 0.1};
+    double w;
+    if (window) {
+        if (parse_number(window, &w) != 0 || w != floor(w) || w < 10 || w > 1e9) {
+            snprintf(err, err_size, "params.window: '%s' is not an integer from 10 to 1000000000",
+                     window);
+            return -1;
+        }
+        out->window = (uint32_t)w;
+    }
+    if (min_agreement && (parse_number(min_agreement, &out->min_agreement) != 0 ||
+                          out->min_agreement < 0 || out->min_agreement > 1)) {
+        snprintf(err, err_size, "params.min_agreement: '%s' is not a number from 0 to 1",
+                 min_agreement);
+        return -1;
+    }
+    if (max_score_shift && (parse_number(max_score_shift, &out->max_score_shift) != 0 ||
+                            out->max_score_shift < 0 || out->max_score_shift > 1)) {
+        snprintf(err, err_size, "params.max_score_shift: '%s' is not a number from 0 to 1",
+                 max_score_shift);
+        return -1;
+    }
+    return 0;
+}
 
 static int canary_create(const rv_create_args *args, rv_model_info *info, void **instance,
                          char *err, size_t err_size)
 {
     static const char *const monitor_params[] = {"window", "min_agreement", "max_score_shift",
                                                  NULL};
+    rv_canary_settings settings;
+    if (rv_canary_settings_parse(rv_param_get(args, "window"), rv_param_get(args, "min_agreement"),
+                                 rv_param_get(args, "max_score_shift"), &settings, err,
+                                 err_size) != 0)
+        return RV_EINVAL;
     return rv_linear_create(args, monitor_params, info, instance, err, err_size);
 }
 

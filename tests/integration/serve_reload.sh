@@ -11,7 +11,7 @@ reload_service() { # name plugin-line params-line [extra models]
   write_service "$1" "$TMP/$1.yaml" <<YAML
 models:
   - {name: a, plugin: $2, params: {$3}}
-  - {name: decoy, builtin: decoy, params: {keep: 200}}
+  - {name: decoy, builtin: decoy}
 ${4:-}
 rendezvous:
   schedule: [{model: a, within_ms: 2000}]

@@ -1,0 +1,305 @@
+/*
+ * model.c - building and tearing down one model's instances.
+ * Must never leave a half-built model behind: a failed create is not
+ * destroyed (the plugin released it), a failed warm is.
+ */
+#include "model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "builtins.h"
+#include "digest.h"
+#include "errbuf.h"
+#include "log.h"
+
+const char *rv_model_state_name(rv_model_state s)
+{
+    static const char *const names[] = {"loading", "warming", "live",
+                                        "draining", "unloaded", "failed"};
+    return (unsigned)s < sizeof names / sizeof *names ? names[s] : "?";
+}
+
+static int is_regular_file(const char *path)
+{
+    struct stat st;
+    return path[0] == '/' && stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* version: what the model computes (code, params, files);
+ * identity: version plus everything that shapes the running instances. */
+static int model_hashes(const rv_config *cfg, const rv_model_conf *mc, char version[9],
+                        char identity[RV_SHA256_HEX], char *err, size_t err_size)
+{
+    char sha[RV_SHA256_HEX];
+    if (mc->plugin) {
+        if (rv_sha256_file(mc->plugin, sha, err, err_size) != 0)
+            return -1;
+    } else
+        rv_errf(sha, sizeof sha, "builtin:%s", mc->builtin);
+    rv_digest *d = rv_digest_new(), *id = NULL;
+    if (!d) {
+        rv_errf(err, err_size, "out of memory");
+        return -1;
+    }
+    rv_digest_field(d, sha);
+    for (size_t i = 0; i < mc->n_params; i++) {
+        rv_digest_field(d, mc->params[i].key);
+        rv_digest_field(d, mc->params[i].value);
+        if (is_regular_file(mc->params[i].value)) {
+            char fsha[RV_SHA256_HEX];
+            if (rv_sha256_file(mc->params[i].value, fsha, err, err_size) != 0) {
+                rv_digest_free(d);
+                return -1;
+            }
+            rv_digest_field(d, fsha);
+        }
+    }
+    for (size_t i = 0; i < cfg->input.n_features; i++)
+        rv_digest_field(d, cfg->input.features[i]);
+    if (!(id = rv_digest_copy(d))) {
+        rv_digest_free(d);
+        rv_errf(err, err_size, "out of memory");
+        return -1;
+    }
+    char full[RV_SHA256_HEX];
+    rv_digest_finish(d, full);
+    memcpy(version, full, 8);
+    version[8] = '\0';
+    char shape[64];
+    snprintf(shape, sizeof shape, "%u/%u/%u", mc->instances, mc->max_batch, mc->queue_size);
+    rv_digest_field(id, shape);
+    rv_digest_field(id, mc->name);
+    rv_digest_finish(id, identity);
+    return 0;
+}
+
+int rv_model_identity(const rv_config *cfg, const rv_model_conf *mc, char out[RV_SHA256_HEX],
+                      char *err, size_t err_size)
+{
+    char version[9];
+    return model_hashes(cfg, mc, version, out, err, err_size);
+}
+
+static void services_log(void *host_ctx, int level, const char *msg)
+{
+    const rv_model *m = host_ctx;
+    char comp[160];
+    rv_errf(comp, sizeof comp, "model %s", m->name);
+    rv_log(level, comp, "%s", msg);
+}
+
+static int services_emit(void *host_ctx, const rv_request *about, const char *stream,
+                         const void *key, size_t key_len, const void *value,
+                         size_t value_len)
+{
+    const rv_model *m = host_ctx;
+    if (!m->sink)
+        return RV_OK;
+    return m->sink->emit(m->sink->ctx, m, about, stream, key, key_len, value, value_len);
+}
+
+static void destroy_instances(rv_model *m)
+{
+    for (uint32_t i = 0; i < m->n_created; i++)
+        m->module->desc->destroy(m->instances[i]);
+    m->n_created = 0;
+}
+
+static int same_labels(const rv_model_info *a, const rv_model_info *b)
+{
+    if (a->n_labels != b->n_labels)
+        return 0;
+    for (uint32_t i = 0; i < a->n_labels; i++)
+        if (strcmp(a->labels[i], b->labels[i]) != 0)
+            return 0;
+    return 1;
+}
+
+static int create_instances(rv_model *m, const rv_config *cfg, char *err, size_t err_size)
+{
+    const rv_plugin *p = m->module->desc;
+    rv_param *params = calloc(m->n_params ? m->n_params : 1, sizeof *params);
+    if (!params) {
+        rv_errf(err, err_size, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < m->n_params; i++)
+        params[i] = (rv_param){m->params[i].key, m->params[i].value};
+    rv_create_args args = {
+        .struct_size = sizeof args,
+        .model_name = m->name,
+        .params = params,
+        .n_params = m->n_params,
+        .feature_names = (const char *const *)cfg->input.features,
+        .n_features = cfg->input.n_features,
+        .services = &m->services,
+    };
+    /* A reentrant plugin shares one instance among all workers. */
+    uint32_t want = (p->flags & RV_PLUGIN_REENTRANT) ? 1 : m->n_instances;
+    rv_model_info first = {0};
+    int rc = 0;
+    for (uint32_t i = 0; i < want && rc == 0; i++) {
+        rv_model_info info = {0};
+        char why[RV_ERR_SIZE] = "";
+        void *inst = NULL;
+        int code = p->create(&args, &info, &inst, why, sizeof why);
+        if (code != RV_OK) {
+            rv_errf(err, err_size, "create failed (code %d): %s", code,
+                     *why ? why : "no reason given");
+            rc = -1;
+            break;
+        }
+        m->instances[m->n_created++] = inst;
+        if (info.n_labels == 0 || !info.labels) {
+            rv_errf(err, err_size, "create declared no labels");
+            rc = -1;
+        } else if (i == 0)
+            first = info;
+        else if (!same_labels(&first, &info)) {
+            rv_errf(err, err_size, "instance %u declared other labels than instance 0", i);
+            rc = -1;
+        }
+    }
+    free(params);
+    if (rc != 0) {
+        destroy_instances(m);
+        return -1;
+    }
+    m->labels = first.labels;
+    m->n_labels = first.n_labels;
+    return 0;
+}
+
+static int warm_instances(rv_model *m, char *err, size_t err_size)
+{
+    const rv_plugin *p = m->module->desc;
+    if (!p->warm)
+        return 0;
+    for (uint32_t i = 0; i < m->n_created; i++) {
+        char why[RV_ERR_SIZE] = "";
+        int code = p->warm(m->instances[i], why, sizeof why);
+        if (code != RV_OK) {
+            rv_errf(err, err_size, "warm failed (code %d) on instance %u: %s", code, i,
+                     *why ? why : "no reason given");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int copy_params(rv_model *m, const rv_config *cfg, const rv_model_conf *mc)
+{
+    m->params = calloc(mc->n_params ? mc->n_params : 1, sizeof *m->params);
+    if (!m->params)
+        return -1;
+    for (size_t i = 0; i < mc->n_params; i++) {
+        const char *v = mc->params[i].value;
+        char *val;
+        /* The decoy's archive dir is relative to the config file, like every
+         * other path in it, even before it exists. */
+        if (m->is_decoy && strcmp(mc->params[i].key, "dir") == 0 && v[0] != '/') {
+            if (asprintf(&val, "%s/%s", cfg->dir, v) < 0)
+                val = NULL;
+        } else
+            val = strdup(v);
+        m->params[i].key = strdup(mc->params[i].key);
+        m->params[i].value = val;
+        m->n_params = i + 1;
+        if (!m->params[i].key || !val)
+            return -1;
+    }
+    return 0;
+}
+
+static void model_free(rv_model *m)
+{
+    if (m->workers && m->release_workers)
+        m->release_workers(m->workers); /* the last score() returns before destroy() */
+    destroy_instances(m);
+    if (m->module)
+        rv_module_unref(m->module);
+    for (size_t i = 0; i < m->n_params; i++) {
+        free(m->params[i].key);
+        free(m->params[i].value);
+    }
+    free(m->params);
+    free(m->instances);
+    free(m->name);
+    pthread_mutex_destroy(&m->error_lock);
+    free(m);
+}
+
+rv_model *rv_model_build(const rv_config *cfg, const rv_model_conf *mc,
+                         const rv_emit_sink *sink, char *err, size_t err_size)
+{
+    rv_model *m = calloc(1, sizeof *m);
+    if (!m || !(m->name = strdup(mc->name))) {
+        free(m);
+        rv_errf(err, err_size, "out of memory");
+        return NULL;
+    }
+    atomic_init(&m->refs, 1);
+    atomic_init(&m->state, RV_MODEL_LOADING);
+    pthread_mutex_init(&m->error_lock, NULL);
+    m->is_canary = mc->builtin && strcmp(mc->builtin, RV_BUILTIN_CANARY) == 0;
+    m->is_decoy = mc->builtin && strcmp(mc->builtin, RV_BUILTIN_DECOY) == 0;
+    m->n_instances = mc->instances;
+    m->max_batch = mc->max_batch;
+    m->queue_size = mc->queue_size;
+    m->sink = sink;
+    m->services = (rv_host_services){sizeof m->services, m, services_log, services_emit};
+    if (copy_params(m, cfg, mc) != 0 ||
+        !(m->instances = calloc(mc->instances, sizeof *m->instances))) {
+        rv_errf(err, err_size, "out of memory");
+        goto fail;
+    }
+    if (model_hashes(cfg, mc, m->version, m->identity, err, err_size) != 0)
+        goto fail;
+    m->module = mc->plugin ? rv_module_load(mc->plugin, cfg->state_dir, err, err_size)
+                           : rv_module_builtin(mc->builtin, err, err_size);
+    if (!m->module)
+        goto fail;
+    if (create_instances(m, cfg, err, err_size) != 0)
+        goto fail;
+    atomic_store(&m->state, RV_MODEL_WARMING);
+    if (warm_instances(m, err, err_size) != 0)
+        goto fail;
+    return m;
+fail:
+    model_free(m);
+    return NULL;
+}
+
+void rv_model_set_last_error(rv_model *m, const char *error)
+{
+    pthread_mutex_lock(&m->error_lock);
+    rv_errf(m->last_error, sizeof m->last_error, "%s", error);
+    pthread_mutex_unlock(&m->error_lock);
+}
+
+void rv_model_last_error(rv_model *m, char *buf, size_t size)
+{
+    pthread_mutex_lock(&m->error_lock);
+    rv_errf(buf, size, "%s", m->last_error);
+    pthread_mutex_unlock(&m->error_lock);
+}
+
+rv_model *rv_model_ref(rv_model *m)
+{
+    atomic_fetch_add(&m->refs, 1);
+    return m;
+}
+
+void rv_model_unref(rv_model *m)
+{
+    if (!m || atomic_fetch_sub(&m->refs, 1) != 1)
+        return;
+    int serving = m->workers != NULL;
+    atomic_store(&m->state, RV_MODEL_UNLOADED);
+    if (serving)
+        rv_info("models", "%s version %s: drained, destroyed and unloaded", m->name, m->version);
+    model_free(m);
+}

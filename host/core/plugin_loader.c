@@ -1,0 +1,248 @@
+/*
+ * plugin_loader.c - private copy, dlopen, ABI checks, dlclose.
+ *
+ * Must never dlopen() the user's original file (overwriting a mapped file
+ * crashes the process) and must never read descriptor members beyond the
+ * ABI header before the header has been accepted.
+ */
+#include "plugin_loader.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "builtins.h"
+#include "digest.h"
+#include "errbuf.h"
+
+/* The size of ABI 1.0's descriptor: the least a plugin may declare. */
+#define RV_PLUGIN_MIN_SIZE (offsetof(rv_plugin, destroy) + sizeof(void (*)(void *)))
+
+static int mkdir_p(const char *dir, char *err, size_t err_size)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s", dir) >= (int)sizeof tmp) {
+        rv_errf(err, err_size, "path too long: %s", dir);
+        return -1;
+    }
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+            goto fail;
+        *p = '/';
+    }
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+        goto fail;
+    return 0;
+fail:
+    rv_errf(err, err_size, "cannot create directory %s: %s", tmp, strerror(errno));
+    return -1;
+}
+
+/* Writes the private copy unless a file of that content name exists; the
+ * rename makes a half-written copy impossible to load. */
+static int write_private_copy(const char *dest, const char *data, size_t len,
+                              char *err, size_t err_size)
+{
+    if (access(dest, R_OK) == 0)
+        return 0;
+    char tmp[4200];
+    int n = snprintf(tmp, sizeof tmp, "%s.tmp.%ld", dest, (long)getpid());
+    if (n < 0 || (size_t)n >= sizeof tmp) {
+        rv_errf(err, err_size, "path too long: %s", dest);
+        return -1;
+    }
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0555);
+    if (fd < 0) {
+        rv_errf(err, err_size, "cannot create %s: %s", tmp, strerror(errno));
+        return -1;
+    }
+    size_t put = 0;
+    while (put < len) {
+        ssize_t w = write(fd, data + put, len - put);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break;
+        put += (size_t)w;
+    }
+    int ok = put == len && fsync(fd) == 0;
+    close(fd);
+    if (!ok || rename(tmp, dest) != 0) {
+        rv_errf(err, err_size, "cannot write %s: %s", dest, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+int rv_module_check_abi(const rv_plugin *d, char *err, size_t err_size)
+{
+    if (!d) {
+        rv_errf(err, err_size, "ABI check failed: %s() returned NULL",
+                 RV_PLUGIN_ENTRY_SYMBOL);
+        return -1;
+    }
+    const rv_abi_header *h = &d->abi;
+    if (h->magic != RV_PLUGIN_MAGIC) {
+        rv_errf(err, err_size,
+                 "ABI check failed: magic: plugin has 0x%08x, host expects 0x%08x "
+                 "(not a Rendezvous plugin descriptor)",
+                 h->magic, RV_PLUGIN_MAGIC);
+        return -1;
+    }
+    if (h->major != RV_PLUGIN_ABI_MAJOR) {
+        rv_errf(err, err_size,
+                 "ABI check failed: major version: plugin has %u, host has %u "
+                 "(rebuild the plugin against this host's rendezvous_plugin.h)",
+                 h->major, RV_PLUGIN_ABI_MAJOR);
+        return -1;
+    }
+    if (h->minor > RV_PLUGIN_ABI_MINOR) {
+        rv_errf(err, err_size,
+                 "ABI check failed: minor version: plugin has %u.%u, host has "
+                 "%u.%u (the plugin needs a newer host)",
+                 h->major, h->minor, RV_PLUGIN_ABI_MAJOR, RV_PLUGIN_ABI_MINOR);
+        return -1;
+    }
+    if (h->struct_size < RV_PLUGIN_MIN_SIZE) {
+        rv_errf(err, err_size,
+                 "ABI check failed: struct size: plugin declares %u bytes, "
+                 "ABI %u.0 needs at least %zu",
+                 h->struct_size, RV_PLUGIN_ABI_MAJOR, (size_t)RV_PLUGIN_MIN_SIZE);
+        return -1;
+    }
+    if (h->build_signature != RV_BUILD_SIGNATURE) {
+        rv_errf(err, err_size,
+                 "ABI check failed: build signature: plugin has 0x%08x, host has "
+                 "0x%08x (sizes of pointer/size_t/float/double differ)",
+                 h->build_signature, RV_BUILD_SIGNATURE);
+        return -1;
+    }
+    if (!d->create || !d->score || !d->destroy) {
+        rv_errf(err, err_size,
+                 "ABI check failed: plugin '%s' leaves %s NULL",
+                 d->name ? d->name : "?",
+                 !d->create ? "create" : !d->score ? "score" : "destroy");
+        return -1;
+    }
+    return 0;
+}
+
+static rv_module *module_new(const char *sha, const rv_plugin *desc)
+{
+    rv_module *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    snprintf(m->sha256, sizeof m->sha256, "%s", sha);
+    m->desc = desc;
+    atomic_init(&m->refs, 1);
+    return m;
+}
+
+rv_module *rv_module_load(const char *path, const char *state_dir, char *err,
+                          size_t err_size)
+{
+    char why[1024];
+    size_t len;
+    char *data = rv_file_read(path, &len, why, sizeof why);
+    if (!data) {
+        rv_errf(err, err_size, "plugin %s: %s", path, why);
+        return NULL;
+    }
+    char sha[65];
+    rv_sha256_hex(data, len, sha);
+
+    char dir[4096], dest[4200];
+    snprintf(dir, sizeof dir, "%s/plugins", state_dir);
+    snprintf(dest, sizeof dest, "%s/%s.so", dir, sha);
+    int rc = mkdir_p(dir, why, sizeof why);
+    if (rc == 0)
+        rc = write_private_copy(dest, data, len, why, sizeof why);
+    free(data);
+    if (rc != 0) {
+        rv_errf(err, err_size, "plugin %s: %s", path, why);
+        return NULL;
+    }
+
+    void *handle = dlopen(dest, RTLD_NOW | RTLD_LOCAL);
+    if (!handle) {
+        rv_errf(err, err_size, "plugin %s: dlopen failed: %s", path, dlerror());
+        return NULL;
+    }
+    /* POSIX allows converting dlsym's result to a function pointer. */
+    rv_plugin_entry_fn entry;
+    *(void **)&entry = dlsym(handle, RV_PLUGIN_ENTRY_SYMBOL);
+    if (!entry) {
+        rv_errf(err, err_size,
+                 "plugin %s: no entry symbol %s() (is it built against "
+                 "rendezvous_plugin.h with RV_PLUGIN_EXPORT?)",
+                 path, RV_PLUGIN_ENTRY_SYMBOL);
+        dlclose(handle);
+        return NULL;
+    }
+    const rv_plugin *desc = entry();
+    if (rv_module_check_abi(desc, why, sizeof why) != 0) {
+        /* why holds copies of the plugin's values: safe after dlclose. */
+        rv_errf(err, err_size, "plugin %s: %s", path, why);
+        dlclose(handle);
+        return NULL;
+    }
+    rv_module *m = module_new(sha, desc);
+    if (!m || !(m->source_path = strdup(path)) || !(m->loaded_path = strdup(dest))) {
+        rv_errf(err, err_size, "plugin %s: out of memory", path);
+        if (m) {
+            free(m->source_path);
+            free(m);
+        }
+        dlclose(handle);
+        return NULL;
+    }
+    m->handle = handle;
+    return m;
+}
+
+rv_module *rv_module_builtin(const char *name, char *err, size_t err_size)
+{
+    const rv_plugin *desc = rv_builtin_descriptor(name);
+    if (!desc) {
+        rv_errf(err, err_size, "no builtin model named '%s' (builtins: canary, decoy)",
+                 name);
+        return NULL;
+    }
+    char why[512];
+    if (rv_module_check_abi(desc, why, sizeof why) != 0) {
+        rv_errf(err, err_size, "builtin %s: %s", name, why);
+        return NULL;
+    }
+    char sha[65];
+    snprintf(sha, sizeof sha, "builtin:%s", name);
+    rv_module *m = module_new(sha, desc);
+    if (!m)
+        rv_errf(err, err_size, "builtin %s: out of memory", name);
+    return m;
+}
+
+rv_module *rv_module_ref(rv_module *m)
+{
+    atomic_fetch_add(&m->refs, 1);
+    return m;
+}
+
+void rv_module_unref(rv_module *m)
+{
+    if (!m || atomic_fetch_sub(&m->refs, 1) != 1)
+        return;
+    if (m->handle)
+        dlclose(m->handle);
+    free(m->source_path);
+    free(m->loaded_path);
+    free(m);
+}

@@ -1,0 +1,47 @@
+/*
+ * plugin_loader.h - turns a plugin file into a checked descriptor.
+ *
+ * A plugin file is never mapped where the user keeps it: it is copied to
+ * <state_dir>/plugins/<sha256>.so and that private copy is dlopen()ed with
+ * RTLD_NOW|RTLD_LOCAL. So a user may overwrite the original at any time
+ * (the mapped copy is untouched), and a changed file gets a new name, which
+ * dlopen() cannot confuse with the old code. The loader checks the ABI
+ * header before it reads anything else of the descriptor and says which
+ * check failed, with the plugin's values next to the host's.
+ */
+#ifndef RV_PLUGIN_LOADER_H
+#define RV_PLUGIN_LOADER_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include "digest.h"
+#include "rendezvous_plugin.h"
+
+typedef struct rv_module {
+    char sha256[RV_SHA256_HEX];   /* of the file's content; "builtin:<name>" for builtins */
+    char *source_path; /* as configured; NULL for builtins */
+    char *loaded_path; /* the private copy; NULL for builtins */
+    void *handle;      /* dlopen handle; NULL for builtins */
+    const rv_plugin *desc;
+    atomic_int refs;
+} rv_module;
+
+/* Loads the plugin at path. On failure returns NULL and writes the reason
+ * (which check failed, and why) into err. */
+rv_module *rv_module_load(const char *path, const char *state_dir, char *err,
+                          size_t err_size);
+
+/* Wraps a descriptor compiled into the host (canary, decoy); the same ABI
+ * checks apply. */
+rv_module *rv_module_builtin(const char *name, char *err, size_t err_size);
+
+/* The ABI checks alone: 0 if the host accepts desc, else -1 and the failed
+ * check with both values in err. */
+int rv_module_check_abi(const rv_plugin *desc, char *err, size_t err_size);
+
+rv_module *rv_module_ref(rv_module *m);
+/* Drops a reference; the last one dlclose()s the plugin. */
+void rv_module_unref(rv_module *m);
+
+#endif

@@ -1,0 +1,81 @@
+/*
+ * records.h - every public record the host writes: score, result, archive,
+ * alert and the dead-letter headers. docs/records.md describes each field;
+ * the names here are public interface: change them only with the docs.
+ *
+ * Each JSON function appends one object to a yajl generator the caller owns
+ * (rv_json_gen_new()). The functions take plain values, not the pipeline's
+ * structures, so that a record can be built and tested without a pipeline.
+ */
+#ifndef RV_RECORDS_H
+#define RV_RECORDS_H
+
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <yajl/yajl_gen.h>
+
+#include "json.h"
+#include "rendezvous_plugin.h"
+#include "selection.h"
+#include "slot.h"
+
+/* The decoy's exact copy of a request (archive stream, segment files). */
+void rv_record_archive(yajl_gen g, const rv_request *r);
+
+/* A slot's answers as [{"label": ..., "score": ...}, ...]. */
+void rv_record_answers(yajl_gen g, const rv_slot *slot, const char *const *labels);
+
+/* One model's answer to one request (scores stream). */
+void rv_record_score(yajl_gen g, const char *id, const char *model, const char *version,
+                     const rv_slot *slot, const char *const *labels);
+
+/* One model's state at decision time, in a result's "models" map. */
+typedef struct rv_result_model {
+    const char *name;
+    const char *status;  /* ok, error, shed, timeout, pending */
+    int64_t latency_us;  /* < 0: no answer yet, field left out */
+} rv_result_model;
+
+/* One result (results stream). */
+typedef struct rv_result_fields {
+    const char *id;
+    const char *model;          /* NULL: no model chosen */
+    const char *version;
+    rv_reason reason;
+    int rank;                   /* schedule position, -1: none */
+    const rv_slot *answer;      /* the chosen answer, or NULL */
+    const char *const *labels;  /* of the chosen model */
+    const char *default_label;  /* the default answer when none was chosen; NULL: none */
+    double default_score;
+    int64_t latency_us;
+    uint64_t schedule_version;
+    const rv_result_model *models;
+    size_t n_models;
+} rv_result_fields;
+
+/* Without a chosen model and without a default, the result says
+ * "status": "error". */
+void rv_record_result(yajl_gen g, const rv_result_fields *r);
+
+/* A canary alert or its clear (alerts stream). */
+typedef struct rv_alert_fields {
+    int raised;          /* 1: alert, 0: clear */
+    const char *check;   /* agreement, score_shift, drift, input_drift */
+    const char *model;
+    const char *version;
+    const char *canary;
+    double value, threshold;
+    uint32_t window;
+    const char *message;
+} rv_alert_fields;
+void rv_record_alert(yajl_gen g, const rv_alert_fields *a);
+
+/* The headers of a dead-letter record: the request's own (copied from src,
+ * may be NULL) plus rv-error, rv-id and the source's topic, partition and
+ * offset. The value and key are the request's own bytes. NULL on out of
+ * memory. */
+rd_kafka_headers_t *rv_record_dead_letter_headers(const rd_kafka_headers_t *src,
+                                                  const char *reason, const rv_request *r);
+
+#endif

@@ -1,0 +1,78 @@
+/*
+ * scoring.c - a batch through score(). Must never trust a plugin's answer
+ * beyond what it declared: counts are clamped and label indexes checked.
+ */
+#include "scoring.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "errbuf.h"
+
+int rv_score_batch_init(rv_score_batch *b, size_t cap)
+{
+    *b = (rv_score_batch){.cap = cap};
+    b->reqs = calloc(cap, sizeof *b->reqs);
+    b->slots = calloc(cap, sizeof *b->slots);
+    b->status = calloc(cap, sizeof *b->status);
+    b->res = calloc(cap, sizeof *b->res);
+    b->resp = calloc(cap, sizeof *b->resp);
+    if (!b->reqs || !b->slots || !b->status || !b->res || !b->resp) {
+        rv_score_batch_free(b);
+        return -1;
+    }
+    return 0;
+}
+
+void rv_score_batch_free(rv_score_batch *b)
+{
+    free(b->reqs);
+    free(b->slots);
+    free(b->status);
+    free(b->res);
+    free(b->resp);
+    *b = (rv_score_batch){0};
+}
+
+void rv_model_score(rv_model *m, void *instance, rv_score_batch *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        rv_slot *s = b->slots[i];
+        s->error[0] = '\0';
+        s->n_answers = 0;
+        b->res[i] = (rv_result){RV_STATUS_ERROR, 0, RV_MAX_ANSWERS, s->answers, s->error,
+                                sizeof s->error};
+        b->resp[i] = &b->res[i];
+    }
+    char err[RV_ERR_SIZE] = "";
+    int rc = m->module->desc->score(instance, b->reqs, b->resp, n, err, sizeof err);
+    for (size_t i = 0; i < n; i++) {
+        rv_slot *s = b->slots[i];
+        int status = RV_SLOT_OK;
+        if (rc != RV_OK) {
+            rv_errf(s->error, sizeof s->error, "score failed (code %d): %s", rc,
+                    *err ? err : "no reason given");
+            status = RV_SLOT_ERROR;
+        } else if (b->res[i].status != RV_STATUS_OK) {
+            if (!s->error[0])
+                rv_errf(s->error, sizeof s->error, "model gave no reason");
+            status = RV_SLOT_ERROR;
+        } else {
+            uint32_t k = b->res[i].n_answers;
+            s->n_answers = k > RV_MAX_ANSWERS ? RV_MAX_ANSWERS : k;
+            for (uint32_t a = 0; a < s->n_answers; a++)
+                if (s->answers[a].label >= m->n_labels) {
+                    rv_errf(s->error, sizeof s->error,
+                            "model answered label index %u, it declared %u labels",
+                            s->answers[a].label, m->n_labels);
+                    s->n_answers = 0;
+                    status = RV_SLOT_ERROR;
+                    break;
+                }
+        }
+        if (status != RV_SLOT_OK)
+            rv_model_set_last_error(m, s->error);
+        b->status[i] = status;
+    }
+}

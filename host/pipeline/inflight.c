@@ -1,0 +1,127 @@
+/*
+ * inflight.c - building a request from a Kafka message and releasing it.
+ * Must never copy or change the body: plugins and the decoy see the bytes
+ * exactly as the broker delivered them.
+ */
+#include "inflight.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+
+/* The request id: rv-id header, else the key, else topic-partition-offset
+ * (stable on replay). */
+static char *request_id(rd_kafka_message_t *msg, const rv_header *hdrs, size_t n,
+                        const char *topic)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(hdrs[i].name, "rv-id") == 0 && hdrs[i].value_len > 0)
+            return strndup(hdrs[i].value, hdrs[i].value_len);
+    if (msg->key && msg->key_len > 0 && !memchr(msg->key, '\0', msg->key_len))
+        return strndup(msg->key, msg->key_len);
+    char *id;
+    if (asprintf(&id, "%s-%" PRId32 "-%" PRId64, topic, msg->partition, msg->offset) < 0)
+        return NULL;
+    return id;
+}
+
+rv_inflight *rv_inflight_new(rd_kafka_message_t *msg, rv_generation *gen,
+                             rv_inflight_done_fn done, void *done_ctx)
+{
+    size_t n_slots = gen ? gen->n_models : 0;
+    size_t n_features = gen ? gen->cfg->input.n_features : 0;
+    rv_inflight *f = calloc(1, sizeof *f + n_slots * sizeof(rv_slot));
+    if (!f)
+        return NULL;
+    f->n_slots = n_slots;
+    f->msg = msg;
+    f->gen = gen ? rv_generation_ref(gen) : NULL;
+    f->done = done;
+    f->done_ctx = done_ctx;
+    f->heap_pos = SIZE_MAX;
+    atomic_init(&f->refs, 1);
+    f->arrival_mono_us = rv_mono_us();
+
+    rd_kafka_headers_t *kh = NULL;
+    size_t n_headers = 0;
+    if (rd_kafka_message_headers(msg, &kh) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        n_headers = rd_kafka_header_cnt(kh);
+    f->headers = calloc(n_headers ? n_headers : 1, sizeof *f->headers);
+    f->features = calloc(n_features ? n_features : 1, sizeof *f->features);
+    if (!f->headers || !f->features)
+        goto fail;
+    for (size_t i = 0; i < n_headers; i++) {
+        const char *name;
+        const void *value;
+        size_t len;
+        if (rd_kafka_header_get_all(kh, i, &name, &value, &len) != RD_KAFKA_RESP_ERR_NO_ERROR)
+            break;
+        f->headers[i] = (rv_header){name, value, value ? len : 0};
+        if (strcmp(name, "rv-reply-to") == 0 && value && len > 0 && !f->reply_to)
+            f->reply_to = strndup(value, len);
+    }
+    const char *topic = rd_kafka_topic_name(msg->rkt);
+    if (!(f->id = request_id(msg, f->headers, n_headers, topic)))
+        goto fail;
+
+    rd_kafka_timestamp_type_t tstype;
+    int64_t ts = rd_kafka_message_timestamp(msg, &tstype);
+    f->req = (rv_request){
+        .id = f->id,
+        .body = msg->payload ? msg->payload : (const uint8_t *)"",
+        .body_len = msg->len,
+        .features = f->features,
+        .n_features = n_features,
+        .arrival_us = rv_real_us(),
+        .topic = topic,
+        .partition = msg->partition,
+        .offset = msg->offset,
+        .timestamp_ms = tstype == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? -1 : ts,
+        .key = msg->key,
+        .key_len = msg->key ? msg->key_len : 0,
+        .headers = f->headers,
+        .n_headers = n_headers,
+    };
+    return f;
+fail:
+    atomic_store(&f->refs, 0);
+    free(f->headers);
+    free(f->features);
+    free(f->reply_to);
+    if (f->gen)
+        rv_generation_unref(f->gen);
+    free(f);
+    return NULL;
+}
+
+void rv_inflight_ref(rv_inflight *f) { atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed); }
+
+void rv_inflight_release(rv_inflight *f)
+{
+    if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    if (f->done)
+        f->done(f->done_ctx, f);
+    rd_kafka_message_destroy(f->msg);
+    free(f->headers);
+    free(f->features);
+    free(f->reply_to);
+    free(f->id);
+    if (f->gen)
+        rv_generation_unref(f->gen);
+    free(f);
+}
+
+int rv_inflight_send(rv_output *o, rv_inflight *f, rv_stream stream, const char *topic_name,
+                     int32_t partition, const void *key, size_t key_len, const void *value,
+                     size_t value_len, rd_kafka_headers_t *headers)
+{
+    rv_inflight_ref(f);
+    return rv_output_send(o, stream, topic_name, partition, key, key_len, value, value_len,
+                          headers, f);
+}
+
+void rv_inflight_delivered(void *msg_opaque) { rv_inflight_release(msg_opaque); }

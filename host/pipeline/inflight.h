@@ -1,0 +1,68 @@
+/*
+ * inflight.h - one request from the moment the host reads it until every
+ * record about it has been acknowledged: the request as plugins see it, a
+ * slot per model for its answer, and the mailbox state of the rendezvous.
+ *
+ * Lifetime is a reference count: one for the rendezvous (until it has
+ * decided and every model has answered), one per queued model item (handed
+ * on with the answer), one per produced record (until its delivery report).
+ * The last release reports the input offset as done to the commit tracker:
+ * so an offset is committed only after everything about it is acknowledged.
+ */
+#ifndef RV_INFLIGHT_H
+#define RV_INFLIGHT_H
+
+#include <librdkafka/rdkafka.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "generation.h"
+#include "output.h"
+#include "slot.h"
+
+typedef struct rv_inflight rv_inflight;
+typedef void (*rv_inflight_done_fn)(void *ctx, const rv_inflight *f);
+
+struct rv_inflight {
+    rv_request req;          /* what plugins see; points into the fields below */
+    rd_kafka_message_t *msg; /* owns topic name, key and body */
+    rv_header *headers;
+    char *id;
+    char *reply_to;          /* results topic from rv-reply-to, or NULL */
+    double *features;
+    rv_generation *gen;      /* reference, NULL for a dead-letter-only request */
+    int64_t arrival_mono_us; /* CLOCK_MONOTONIC, starts the rendezvous clock */
+    atomic_int refs;
+    rv_inflight_done_fn done; /* called once at the last release */
+    void *done_ctx;
+    uint64_t commit_epoch;   /* the commit tracker's epoch of the partition */
+
+    /* Rendezvous thread only: */
+    int decided;
+    size_t n_answered;
+    size_t heap_pos;         /* index in the deadline heap, or SIZE_MAX */
+    int64_t wake_at_mono_us;
+
+    size_t n_slots;          /* gen->n_models */
+    rv_slot slots[];
+};
+
+/* Takes over msg on success (on failure the caller still owns it). Parses
+ * nothing: the input stage fills features. */
+rv_inflight *rv_inflight_new(rd_kafka_message_t *msg, rv_generation *gen,
+                             rv_inflight_done_fn done, void *done_ctx);
+void rv_inflight_ref(rv_inflight *f);
+void rv_inflight_release(rv_inflight *f);
+
+/* Produces a record about f (rv_output_send's arguments): f holds a
+ * reference until the broker acknowledges the record, so its offset is not
+ * committed before. A record that fails keeps its reference: the request
+ * stays uncommitted and is read again after a restart. 0 or -1. */
+int rv_inflight_send(rv_output *o, rv_inflight *f, rv_stream stream, const char *topic_name,
+                     int32_t partition, const void *key, size_t key_len, const void *value,
+                     size_t value_len, rd_kafka_headers_t *headers);
+
+/* The output's delivery callback for records sent by rv_inflight_send. */
+void rv_inflight_delivered(void *msg_opaque);
+
+#endif

@@ -1,0 +1,22 @@
+/*
+ * pipeline.h - the long-lived parts that every generation's models feed:
+ * the output producer and the rendezvous. Built once at start-up, outlives
+ * every generation.
+ */
+#ifndef RV_PIPELINE_H
+#define RV_PIPELINE_H
+
+#include "model.h"
+#include "output.h"
+#include "recent.h"
+
+struct rv_rendezvous;
+
+typedef struct rv_pipeline {
+    rv_output *output;
+    struct rv_rendezvous *rendezvous;
+    rv_emit_sink sink; /* where models' emit() goes: worker.c's attribution */
+    rv_recent *recent; /* the last requests read, for warm-up; may be NULL */
+} rv_pipeline;
+
+#endif

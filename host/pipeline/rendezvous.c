@@ -1,0 +1,337 @@
+/*
+ * rendezvous.c - one thread owns every mailbox: no lock is taken around a
+ * decision, and a request's decided flag is touched by this thread alone.
+ * Must never wait on a model: it only reads slots the workers have
+ * published (release/acquire on slot status).
+ */
+#include "rendezvous.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "canary_monitor.h"
+#include "clock.h"
+#include "log.h"
+#include "records.h"
+#include "stats.h"
+
+typedef struct event {
+    rv_inflight *f;
+    size_t slot; /* SIZE_MAX: the request is new */
+} event;
+
+struct rv_rendezvous {
+    rv_output *out;
+    rv_canary_monitor *monitor;
+    rv_stats *stats;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    event *inbox, *work;
+    size_t inbox_len, inbox_cap, work_cap;
+    int stop;
+    rv_inflight **heap; /* deadline min-heap on wake_at_mono_us */
+    size_t heap_len, heap_cap;
+    yajl_gen gen;
+};
+
+/* ---- deadline heap ---- */
+
+static void heap_swap(rv_rendezvous *rz, size_t a, size_t b)
+{
+    rv_inflight *t = rz->heap[a];
+    rz->heap[a] = rz->heap[b];
+    rz->heap[b] = t;
+    rz->heap[a]->heap_pos = a;
+    rz->heap[b]->heap_pos = b;
+}
+
+static void heap_up(rv_rendezvous *rz, size_t i)
+{
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (rz->heap[p]->wake_at_mono_us <= rz->heap[i]->wake_at_mono_us)
+            break;
+        heap_swap(rz, i, p);
+        i = p;
+    }
+}
+
+static void heap_down(rv_rendezvous *rz, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < rz->heap_len && rz->heap[l]->wake_at_mono_us < rz->heap[m]->wake_at_mono_us)
+            m = l;
+        if (r < rz->heap_len && rz->heap[r]->wake_at_mono_us < rz->heap[m]->wake_at_mono_us)
+            m = r;
+        if (m == i)
+            return;
+        heap_swap(rz, i, m);
+        i = m;
+    }
+}
+
+static void heap_remove(rv_rendezvous *rz, rv_inflight *f)
+{
+    size_t i = f->heap_pos;
+    if (i == SIZE_MAX)
+        return;
+    rz->heap_len--;
+    if (i != rz->heap_len) {
+        rz->heap[i] = rz->heap[rz->heap_len];
+        rz->heap[i]->heap_pos = i;
+        heap_down(rz, i);
+        heap_up(rz, i);
+    }
+    f->heap_pos = SIZE_MAX;
+}
+
+static void heap_set(rv_rendezvous *rz, rv_inflight *f, int64_t wake)
+{
+    if (f->heap_pos != SIZE_MAX) {
+        if (f->wake_at_mono_us == wake)
+            return;
+        heap_remove(rz, f);
+    }
+    if (rz->heap_len == rz->heap_cap) {
+        size_t ncap = rz->heap_cap ? 2 * rz->heap_cap : 1024;
+        rv_inflight **nh = realloc(rz->heap, ncap * sizeof *nh);
+        if (!nh)
+            abort(); /* cannot keep the promise of a deadline */
+        rz->heap = nh;
+        rz->heap_cap = ncap;
+    }
+    f->wake_at_mono_us = wake;
+    f->heap_pos = rz->heap_len;
+    rz->heap[rz->heap_len++] = f;
+    heap_up(rz, f->heap_pos);
+}
+
+/* ---- the decision ---- */
+
+/* A pending model's status in a result: "timeout" once its schedule
+ * deadline has passed, else "pending". */
+static const char *status_at(const rv_generation *gen, const rv_inflight *f, size_t model,
+                             int64_t elapsed)
+{
+    int st = atomic_load_explicit(&f->slots[model].status, memory_order_acquire);
+    if (st == RV_SLOT_PENDING)
+        for (size_t k = 0; k < gen->n_schedule; k++)
+            if (gen->schedule[k] == model && elapsed >= (int64_t)gen->within_ms[k] * 1000)
+                return "timeout";
+    return rv_slot_status_name(st);
+}
+
+static void send_result(rv_rendezvous *rz, rv_inflight *f, int chosen, int64_t elapsed)
+{
+    const rv_generation *gen = f->gen;
+    const rv_config *cfg = gen->cfg;
+    const rv_model *m = chosen >= 0 ? gen->models[gen->schedule[chosen]] : NULL;
+    rv_result_model models[gen->n_models ? gen->n_models : 1];
+    size_t n = 0;
+    for (size_t i = 0; i < gen->n_models; i++) {
+        if (gen->models[i]->is_decoy)
+            continue;
+        int st = atomic_load_explicit(&f->slots[i].status, memory_order_acquire);
+        models[n++] = (rv_result_model){gen->models[i]->name, status_at(gen, f, i, elapsed),
+                                        st == RV_SLOT_PENDING ? -1 : f->slots[i].latency_us};
+    }
+    rv_result_fields r = {
+        .id = f->id,
+        .model = m ? m->name : NULL,
+        .version = m ? m->version : NULL,
+        .reason = rv_reason_of(chosen),
+        .rank = chosen,
+        .answer = m ? &f->slots[gen->schedule[chosen]] : NULL,
+        .labels = m ? m->labels : NULL,
+        .default_label = cfg->rendezvous.has_default ? cfg->rendezvous.default_label : NULL,
+        .default_score = cfg->rendezvous.default_score,
+        .latency_us = elapsed,
+        .schedule_version = gen->schedule_version,
+        .models = models,
+        .n_models = n,
+    };
+    yajl_gen g = rz->gen;
+    rv_json_gen_restart(g);
+    rv_record_result(g, &r);
+    const unsigned char *buf;
+    size_t len;
+    yajl_gen_get_buf(g, &buf, &len);
+    if (f->reply_to)
+        rv_inflight_send(rz->out, f, RV_STREAM_RESULTS, f->reply_to, RD_KAFKA_PARTITION_UA,
+                         f->id, strlen(f->id), buf, len, NULL);
+    else
+        rv_inflight_send(rz->out, f, RV_STREAM_RESULTS, NULL, f->req.partition, f->id,
+                         strlen(f->id), buf, len, NULL);
+
+    if (!m && !cfg->rendezvous.has_default)
+        atomic_fetch_add(&rz->stats->results_error, 1);
+    atomic_fetch_add(&rz->stats->results_by_reason[r.reason], 1);
+    if (m) {
+        rv_model_stats *ms = rv_stats_model(rz->stats, m->name);
+        if (ms)
+            atomic_fetch_add(&ms->chosen, 1);
+    }
+    rv_latency_add(&rz->stats->e2e, elapsed);
+}
+
+/* Drops the rendezvous' own reference once the request is decided and
+ * every model has answered. */
+static void maybe_complete(rv_rendezvous *rz, rv_inflight *f)
+{
+    if (!f->decided || f->n_answered < f->n_slots)
+        return;
+    if (rz->monitor)
+        rv_canary_monitor_observe(rz->monitor, f);
+    rv_inflight_release(f);
+}
+
+static void evaluate(rv_rendezvous *rz, rv_inflight *f, int64_t now)
+{
+    if (f->decided)
+        return;
+    const rv_generation *gen = f->gen;
+    size_t n = gen->n_schedule;
+    rv_slot_status status[n ? n : 1];
+    for (size_t i = 0; i < n; i++)
+        status[i] = atomic_load_explicit(&f->slots[gen->schedule[i]].status,
+                                         memory_order_acquire);
+    int64_t elapsed = now - f->arrival_mono_us;
+    rv_selection sel = rv_select(status, gen->within_ms, n, elapsed);
+    if (!sel.decided) {
+        heap_set(rz, f, f->arrival_mono_us + sel.wake_at_us);
+        return;
+    }
+    heap_remove(rz, f);
+    f->decided = 1;
+    send_result(rz, f, sel.chosen, elapsed);
+}
+
+static void on_event(rv_rendezvous *rz, event *e)
+{
+    rv_inflight *f = e->f;
+    if (e->slot == SIZE_MAX) {
+        evaluate(rz, f, rv_mono_us());
+        maybe_complete(rz, f); /* a request of a generation with no model */
+        return;
+    }
+    const rv_slot *s = &f->slots[e->slot];
+    rv_model_stats *ms = rv_stats_model(rz->stats, f->gen->models[e->slot]->name);
+    if (ms) {
+        int st = atomic_load_explicit(&s->status, memory_order_acquire);
+        if (st >= 0 && st < RV_SLOT_STATUS_COUNT)
+            atomic_fetch_add(&ms->by_status[st], 1);
+        rv_latency_add(&ms->latency, s->latency_us);
+    }
+    f->n_answered++;
+    evaluate(rz, f, rv_mono_us());
+    maybe_complete(rz, f);
+    rv_inflight_release(f); /* the worker's reference */
+}
+
+static void *rendezvous_loop(void *arg)
+{
+    rv_rendezvous *rz = arg;
+    pthread_mutex_lock(&rz->lock);
+    for (;;) {
+        if (rz->inbox_len == 0) {
+            if (rz->stop && rz->heap_len == 0)
+                break;
+            if (rz->heap_len > 0) {
+                int64_t wake = rz->heap[0]->wake_at_mono_us;
+                struct timespec ts = rv_timespec_us(wake);
+                pthread_cond_timedwait(&rz->cond, &rz->lock, &ts);
+            } else
+                pthread_cond_wait(&rz->cond, &rz->lock);
+        }
+        /* swap the inbox out and work without the lock */
+        event *batch = rz->inbox;
+        size_t n = rz->inbox_len;
+        rz->inbox = rz->work;
+        rz->work = batch;
+        size_t cap = rz->inbox_cap;
+        rz->inbox_cap = rz->work_cap;
+        rz->work_cap = cap;
+        rz->inbox_len = 0;
+        pthread_mutex_unlock(&rz->lock);
+
+        for (size_t i = 0; i < n; i++)
+            on_event(rz, &batch[i]);
+        int64_t now = rv_mono_us();
+        while (rz->heap_len > 0 && rz->heap[0]->wake_at_mono_us <= now) {
+            rv_inflight *f = rz->heap[0];
+            heap_remove(rz, f);
+            evaluate(rz, f, now);
+            maybe_complete(rz, f);
+        }
+        pthread_mutex_lock(&rz->lock);
+    }
+    pthread_mutex_unlock(&rz->lock);
+    return NULL;
+}
+
+rv_rendezvous *rv_rendezvous_start(rv_output *out, rv_canary_monitor *monitor,
+                                   rv_stats *stats)
+{
+    rv_rendezvous *rz = calloc(1, sizeof *rz);
+    if (!rz || !(rz->gen = rv_json_gen_new())) {
+        free(rz);
+        return NULL;
+    }
+    rz->out = out;
+    rz->monitor = monitor;
+    rz->stats = stats;
+    pthread_mutex_init(&rz->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&rz->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    if (pthread_create(&rz->thread, NULL, rendezvous_loop, rz) != 0) {
+        yajl_gen_free(rz->gen);
+        free(rz);
+        return NULL;
+    }
+    return rz;
+}
+
+void rv_rendezvous_stop(rv_rendezvous *rz)
+{
+    if (!rz)
+        return;
+    pthread_mutex_lock(&rz->lock);
+    rz->stop = 1;
+    pthread_cond_signal(&rz->cond);
+    pthread_mutex_unlock(&rz->lock);
+    pthread_join(rz->thread, NULL);
+    pthread_mutex_destroy(&rz->lock);
+    pthread_cond_destroy(&rz->cond);
+    free(rz->inbox);
+    free(rz->work);
+    free(rz->heap);
+    yajl_gen_free(rz->gen);
+    free(rz);
+}
+
+static void push(rv_rendezvous *rz, rv_inflight *f, size_t slot)
+{
+    pthread_mutex_lock(&rz->lock);
+    if (rz->inbox_len == rz->inbox_cap) {
+        size_t ncap = rz->inbox_cap ? 2 * rz->inbox_cap : 1024;
+        event *ni = realloc(rz->inbox, ncap * sizeof *ni);
+        if (!ni)
+            abort(); /* losing an answer would lose a request */
+        rz->inbox = ni;
+        rz->inbox_cap = ncap;
+    }
+    rz->inbox[rz->inbox_len++] = (event){f, slot};
+    if (rz->inbox_len == 1)
+        pthread_cond_signal(&rz->cond);
+    pthread_mutex_unlock(&rz->lock);
+}
+
+void rv_rendezvous_open(rv_rendezvous *rz, rv_inflight *f) { push(rz, f, SIZE_MAX); }
+
+void rv_rendezvous_post(rv_rendezvous *rz, rv_inflight *f, size_t slot) { push(rz, f, slot); }

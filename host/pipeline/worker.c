@@ -1,0 +1,254 @@
+/*
+ * worker.c - model worker threads. Must never block on another model: the
+ * only waits are on its own queue. Writes each answer into the request's
+ * slot, sends the score record, and posts the answer to the rendezvous.
+ */
+#include "worker.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "errbuf.h"
+#include "log.h"
+#include "records.h"
+#include "rendezvous.h"
+#include "scoring.h"
+
+typedef struct item {
+    rv_inflight *f;
+    size_t slot;
+} item;
+
+typedef struct rv_worker {
+    rv_model *model;
+    void *instance;
+    rv_pipeline *pipe;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    item *ring;
+    size_t cap, head, len;
+    int stop;
+    yajl_gen gen;
+    rv_score_batch batch; /* max_batch long, this worker's thread only */
+    item *taken;          /* max_batch long: the batch taken off the ring */
+} rv_worker;
+
+struct rv_workers {
+    size_t n;
+    size_t next;          /* round-robin start for dispatch */
+    yajl_gen dispatch_gen; /* for shed records, on the dispatching thread */
+    rv_worker w[];
+};
+
+/* The batch being scored on this thread, so that emit() can tell which
+ * request a record is about. */
+typedef struct batch {
+    item *items;
+    size_t n;
+} batch;
+static _Thread_local const batch *current_batch;
+
+static void send_score(rv_pipeline *pipe, yajl_gen g, rv_model *m, rv_inflight *f,
+                       size_t slot)
+{
+    rv_json_gen_restart(g);
+    rv_record_score(g, f->id, m->name, m->version, &f->slots[slot], m->labels);
+    const unsigned char *buf;
+    size_t len;
+    yajl_gen_get_buf(g, &buf, &len);
+    rv_inflight_send(pipe->output, f, RV_STREAM_SCORES, NULL, f->req.partition, f->id,
+                     strlen(f->id), buf, len, NULL);
+}
+
+/* Every answer ends here: slot filled, record sent, rendezvous told. The
+ * item's reference passes to the rendezvous. */
+static void finish(rv_pipeline *pipe, yajl_gen g, rv_model *m, rv_inflight *f, size_t slot,
+                   int status)
+{
+    rv_slot *s = &f->slots[slot];
+    s->latency_us = rv_mono_us() - f->arrival_mono_us;
+    atomic_store_explicit(&s->status, status, memory_order_release);
+    /* The rendezvous hears of the answer before the score record is
+     * encoded, so the decision does not wait on it; our own reference
+     * keeps f alive for the record. */
+    rv_inflight_ref(f);
+    rv_rendezvous_post(pipe->rendezvous, f, slot);
+    if (!m->is_decoy) /* the decoy records; it does not score */
+        send_score(pipe, g, m, f, slot);
+    rv_inflight_release(f);
+}
+
+static void score_batch(rv_worker *wk, item *items, size_t n)
+{
+    rv_score_batch *sb = &wk->batch;
+    for (size_t i = 0; i < n; i++) {
+        sb->reqs[i] = &items[i].f->req;
+        sb->slots[i] = &items[i].f->slots[items[i].slot];
+    }
+    batch b = {items, n};
+    current_batch = &b;
+    rv_model_score(wk->model, wk->instance, sb, n);
+    current_batch = NULL;
+    for (size_t i = 0; i < n; i++)
+        finish(wk->pipe, wk->gen, wk->model, items[i].f, items[i].slot, sb->status[i]);
+}
+
+static void *worker_loop(void *arg)
+{
+    rv_worker *wk = arg;
+    size_t max = wk->model->max_batch;
+    item *batch_items = wk->taken;
+    for (;;) {
+        pthread_mutex_lock(&wk->lock);
+        while (wk->len == 0 && !wk->stop)
+            pthread_cond_wait(&wk->cond, &wk->lock);
+        if (wk->len == 0 && wk->stop) {
+            pthread_mutex_unlock(&wk->lock);
+            break;
+        }
+        size_t n = 0;
+        while (n < max && wk->len > 0) {
+            batch_items[n++] = wk->ring[wk->head];
+            wk->head = (wk->head + 1) % wk->cap;
+            wk->len--;
+        }
+        pthread_mutex_unlock(&wk->lock);
+        score_batch(wk, batch_items, n);
+    }
+    return NULL;
+}
+
+int rv_workers_start(rv_model *m, rv_pipeline *pipe, char *err, size_t err_size)
+{
+    size_t n = m->n_instances;
+    rv_workers *ws = calloc(1, sizeof *ws + n * sizeof(rv_worker));
+    if (!ws || !(ws->dispatch_gen = rv_json_gen_new())) {
+        free(ws);
+        rv_errf(err, err_size, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        rv_worker *wk = &ws->w[i];
+        wk->model = m;
+        /* a reentrant plugin has one instance shared by every worker */
+        wk->instance = m->instances[i % m->n_created];
+        wk->pipe = pipe;
+        wk->cap = m->queue_size;
+        wk->ring = calloc(wk->cap, sizeof *wk->ring);
+        wk->gen = rv_json_gen_new();
+        wk->taken = calloc(m->max_batch, sizeof *wk->taken);
+        int batch_ok = rv_score_batch_init(&wk->batch, m->max_batch) == 0;
+        pthread_mutex_init(&wk->lock, NULL);
+        pthread_cond_init(&wk->cond, NULL);
+        if (!wk->ring || !wk->gen || !wk->taken || !batch_ok ||
+            pthread_create(&wk->thread, NULL, worker_loop, wk) != 0) {
+            rv_errf(err, err_size, "cannot start worker %zu of model %s", i, m->name);
+            ws->n = i;
+            free(wk->ring);
+            free(wk->taken);
+            rv_score_batch_free(&wk->batch);
+            if (wk->gen)
+                yajl_gen_free(wk->gen);
+            pthread_mutex_destroy(&wk->lock);
+            pthread_cond_destroy(&wk->cond);
+            rv_workers_stop(ws);
+            return -1;
+        }
+        ws->n = i + 1;
+    }
+    m->workers = ws;
+    m->release_workers = rv_workers_stop;
+    return 0;
+}
+
+void rv_workers_stop(rv_workers *ws)
+{
+    if (!ws)
+        return;
+    for (size_t i = 0; i < ws->n; i++) {
+        rv_worker *wk = &ws->w[i];
+        pthread_mutex_lock(&wk->lock);
+        wk->stop = 1;
+        pthread_cond_signal(&wk->cond);
+        pthread_mutex_unlock(&wk->lock);
+    }
+    for (size_t i = 0; i < ws->n; i++) {
+        rv_worker *wk = &ws->w[i];
+        pthread_join(wk->thread, NULL);
+        free(wk->ring);
+        free(wk->taken);
+        rv_score_batch_free(&wk->batch);
+        yajl_gen_free(wk->gen);
+        pthread_mutex_destroy(&wk->lock);
+        pthread_cond_destroy(&wk->cond);
+    }
+    yajl_gen_free(ws->dispatch_gen);
+    free(ws);
+}
+
+int rv_workers_dispatch(rv_workers *ws, rv_inflight *f, size_t slot)
+{
+    /* the least loaded worker, starting round-robin so ties spread */
+    size_t start = ws->next++ % ws->n;
+    rv_worker *best = NULL;
+    size_t best_len = SIZE_MAX;
+    for (size_t k = 0; k < ws->n; k++) {
+        rv_worker *wk = &ws->w[(start + k) % ws->n];
+        size_t len = __atomic_load_n(&wk->len, __ATOMIC_RELAXED);
+        if (len < best_len) {
+            best = wk;
+            best_len = len;
+        }
+    }
+    rv_inflight_ref(f);
+    pthread_mutex_lock(&best->lock);
+    if (best->len < best->cap) {
+        best->ring[(best->head + best->len) % best->cap] = (item){f, slot};
+        best->len++;
+        pthread_cond_signal(&best->cond);
+        pthread_mutex_unlock(&best->lock);
+        return 0;
+    }
+    pthread_mutex_unlock(&best->lock);
+    rv_errf(f->slots[slot].error, sizeof f->slots[slot].error,
+            "queue full (%zu requests): shed", best->cap);
+    finish(best->pipe, ws->dispatch_gen, best->model, f, slot, RV_SLOT_SHED);
+    return -1;
+}
+
+size_t rv_workers_queued(rv_workers *ws)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < ws->n; i++) {
+        pthread_mutex_lock(&ws->w[i].lock);
+        n += ws->w[i].len;
+        pthread_mutex_unlock(&ws->w[i].lock);
+    }
+    return n;
+}
+
+int rv_worker_emit(void *ctx, const rv_model *model, const rv_request *about,
+                   const char *stream, const void *key, size_t key_len, const void *value,
+                   size_t value_len)
+{
+    rv_pipeline *pipe = ctx;
+    rv_inflight *f = NULL;
+    const batch *b = current_batch;
+    if (about && b)
+        for (size_t i = 0; i < b->n && !f; i++)
+            if (&b->items[i].f->req == about)
+                f = b->items[i].f;
+    rv_stream s;
+    int known = rv_output_stream_by_name(stream, &s) == 0;
+    int32_t partition = f ? f->req.partition : RD_KAFKA_PARTITION_UA;
+    rv_stream to = known ? s : RV_STREAM_ARCHIVE;
+    const char *topic = known ? NULL : stream;
+    int rc = f ? rv_inflight_send(pipe->output, f, to, topic, partition, key, key_len, value,
+                                  value_len, NULL)
+               : rv_output_send(pipe->output, to, topic, partition, key, key_len, value,
+                                value_len, NULL, NULL);
+    return rc == 0 ? RV_OK : RV_EIO;
+}

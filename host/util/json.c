@@ -1,0 +1,111 @@
+/*
+ * json.c - yajl generator helpers. Never changes the bytes it is given: a
+ * value is either written as a JSON string or base64-encoded whole.
+ */
+#include "json.h"
+
+#include <openssl/evp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+yajl_gen rv_json_gen_new(void)
+{
+    yajl_gen g = yajl_gen_alloc(NULL);
+    if (g)
+        yajl_gen_config(g, yajl_gen_validate_utf8, 1);
+    return g;
+}
+
+void rv_json_gen_restart(yajl_gen g)
+{
+    yajl_gen_clear(g);
+    yajl_gen_reset(g, NULL);
+}
+
+void rv_json_string(yajl_gen g, const char *s)
+{
+    yajl_gen_string(g, (const unsigned char *)s, strlen(s));
+}
+
+void rv_json_kv_string(yajl_gen g, const char *key, const char *value)
+{
+    rv_json_string(g, key);
+    if (value)
+        rv_json_string(g, value);
+    else
+        yajl_gen_null(g);
+}
+
+void rv_json_kv_int(yajl_gen g, const char *key, long long value)
+{
+    rv_json_string(g, key);
+    yajl_gen_integer(g, value);
+}
+
+/* Checked before writing so that a failure does not leave the generator
+ * half-way through a string. */
+bool rv_utf8_valid(const unsigned char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = s[i];
+        size_t n;
+        uint32_t cp;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xe0) == 0xc0) {
+            n = 1;
+            cp = c & 0x1f;
+        } else if ((c & 0xf0) == 0xe0) {
+            n = 2;
+            cp = c & 0x0f;
+        } else if ((c & 0xf8) == 0xf0) {
+            n = 3;
+            cp = c & 0x07;
+        } else
+            return false;
+        for (size_t k = 1; k <= n; k++) {
+            if (i + k >= len || (s[i + k] & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (s[i + k] & 0x3f);
+        }
+        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        i += n + 1;
+    }
+    return true;
+}
+
+void rv_json_bytes_field(yajl_gen g, const char *name, const void *bytes, size_t len)
+{
+    if (!bytes)
+        bytes = "";
+    if (rv_utf8_valid(bytes, len)) {
+        rv_json_string(g, name);
+        yajl_gen_string(g, bytes, len);
+        return;
+    }
+    size_t nlen = strlen(name);
+    char *key = malloc(nlen + 5);
+    size_t cap = 4 * ((len + 2) / 3) + 1;
+    unsigned char stackbuf[4096];
+    unsigned char *out = cap <= sizeof stackbuf ? stackbuf : malloc(cap);
+    if (!key || !out) {
+        /* keep the object well-formed: the field is there, its value lost */
+        rv_json_string(g, name);
+        yajl_gen_null(g);
+    } else {
+        memcpy(key, name, nlen);
+        memcpy(key + nlen, "_b64", 5);
+        rv_json_string(g, key);
+        int n = EVP_EncodeBlock(out, bytes, (int)len);
+        yajl_gen_string(g, out, (size_t)n);
+    }
+    free(key);
+    if (out != stackbuf)
+        free(out);
+}

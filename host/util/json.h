@@ -1,0 +1,32 @@
+/*
+ * json.h - small helpers over yajl's generator, shared by every JSON record
+ * and page the host writes.
+ */
+#ifndef RV_JSON_H
+#define RV_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <yajl/yajl_gen.h>
+
+/* A generator with UTF-8 validation on, so that bytes that are not UTF-8
+ * are detected (and sent as base64 by rv_json_bytes_field) instead of
+ * making invalid JSON. NULL on out of memory. */
+yajl_gen rv_json_gen_new(void);
+
+/* Clears g for the next record. */
+void rv_json_gen_restart(yajl_gen g);
+
+void rv_json_string(yajl_gen g, const char *s);
+/* "key": "value", or "key": null when value is NULL. */
+void rv_json_kv_string(yajl_gen g, const char *key, const char *value);
+void rv_json_kv_int(yajl_gen g, const char *key, long long value);
+
+/* Appends "name": "..." when bytes are valid UTF-8, else
+ * "name_b64": "<base64>". */
+void rv_json_bytes_field(yajl_gen g, const char *name, const void *bytes, size_t len);
+
+/* The UTF-8 rule yajl applies (no overlong forms, no surrogates). */
+bool rv_utf8_valid(const unsigned char *s, size_t len);
+
+#endif
