@@ -16,7 +16,4 @@ typedef struct rv_serve_options {
 /* Returns the process exit status. */
 int rv_serve(const rv_serve_options *opts);
 
-/* `rendezvous broker`: a standalone embedded broker until SIGTERM. */
-int rv_broker_main(int n_brokers, int partitions, char **topics, int n_topics);
-
 #endif

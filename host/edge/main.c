@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "archive.h"
+#include "broker_cmd.h"
 #include "check_cmd.h"
 #include "daemon.h"
 #include "log.h"

@@ -214,3 +214,50 @@ int rv_check_partitions(rd_kafka_t *rk, const rv_config *cfg, int timeout_ms, ch
         }
     return counts[0];
 }
+
+rd_kafka_t *rv_consumer_new(const rv_config *cfg, const char *bootstrap, rv_consumer_kind kind,
+                            const char *group, const char *topic, int timeout_ms,
+                            void (*rebalance)(rd_kafka_t *, rd_kafka_resp_err_t,
+                                              rd_kafka_topic_partition_list_t *, void *),
+                            void *opaque, char *err, size_t err_size)
+{
+    rd_kafka_conf_t *conf = rv_kafka_conf(cfg, bootstrap, 0, err, err_size);
+    if (!conf)
+        return NULL;
+    const char *settings[][2] = {
+        {"group.id", group},
+        {"enable.auto.commit", "false"},
+        {"enable.auto.offset.store", "false"},
+        {"auto.offset.reset", "earliest"},
+    };
+    char e[RV_ERR_SIZE];
+    size_t n = sizeof settings / sizeof *settings;
+    for (size_t i = 0; i < n; i++)
+        if (rd_kafka_conf_set(conf, settings[i][0], settings[i][1], e, sizeof e) !=
+            RD_KAFKA_CONF_OK) {
+            rv_errf(err, err_size, "consumer %s: %s", group, e);
+            rd_kafka_conf_destroy(conf);
+            return NULL;
+        }
+    if (kind == RV_CONSUMER_GROUP) {
+        if (rebalance)
+            rd_kafka_conf_set_rebalance_cb(conf, rebalance);
+        rd_kafka_conf_set_opaque(conf, opaque);
+    }
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e);
+    if (!rk) {
+        rv_errf(err, err_size, "cannot create consumer %s: %s", group, e);
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    if (kind == RV_CONSUMER_GROUP) {
+        rd_kafka_poll_set_consumer(rk);
+        return rk;
+    }
+    if (rv_assign_from_end(rk, topic, timeout_ms, e, sizeof e) < 0) {
+        rv_errf(err, err_size, "%s", e);
+        rd_kafka_destroy(rk);
+        return NULL;
+    }
+    return rk;
+}

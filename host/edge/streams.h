@@ -30,6 +30,29 @@ void rv_broker_stop(rv_broker *b);
 rd_kafka_conf_t *rv_kafka_conf(const rv_config *cfg, const char *bootstrap, int producer,
                                char *err, size_t err_size);
 
+/* How a consumer reads. */
+typedef enum {
+    /* In the consumer group `group`, offsets committed by the host only
+     * (never automatically), from the earliest offset when none is
+     * committed: the requests consumer. */
+    RV_CONSUMER_GROUP,
+    /* Every partition of one topic assigned from its current end, in no
+     * group (`group` is only a name librdkafka wants; nothing is ever
+     * committed under it): the control stream and the gateway's replies. */
+    RV_CONSUMER_TAIL,
+} rv_consumer_kind;
+
+/* The one way the host makes a consumer: rv_kafka_conf(), then the settings
+ * of its kind, every return code checked. For RV_CONSUMER_GROUP, rebalance
+ * (may be NULL) and opaque are set and the main queue is redirected to the
+ * consumer's; for RV_CONSUMER_TAIL, `topic` is assigned (waiting up to
+ * timeout_ms for its metadata). NULL with the reason in err. */
+rd_kafka_t *rv_consumer_new(const rv_config *cfg, const char *bootstrap, rv_consumer_kind kind,
+                            const char *group, const char *topic, int timeout_ms,
+                            void (*rebalance)(rd_kafka_t *, rd_kafka_resp_err_t,
+                                              rd_kafka_topic_partition_list_t *, void *),
+                            void *opaque, char *err, size_t err_size);
+
 /* Checks that scores and results have at least as many partitions as
  * requests (records go to the request's partition number). Waits up to
  * timeout_ms for metadata. Returns the requests' partition count, or -1

@@ -6,7 +6,8 @@ other in a circle, and no .c file is over 700 lines.
 Layers, lowest first: util, core, pipeline, edge. The builtin models
 (plugins/builtin) are host code of the core layer; the plugin ABI header
 (plugin-api) and the plugin code the builtins share (plugins/common,
-plugins/linear) are below every layer. A module is a .c/.h pair (same stem).
+plugins/linear) are below every layer. A module is a .c/.h pair (same stem); a header X_internal.h belongs to
+module X (the private header of a module split over several files).
 Exits 1 and names every violation."""
 import os
 import re
@@ -15,6 +16,10 @@ import sys
 LAYERS = ["util", "core", "pipeline", "edge"]
 MAX_LINES = 700
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
+
+
+def module_of(stem):
+    return stem[:-len("_internal")] if stem.endswith("_internal") else stem
 
 
 def main(src):
@@ -26,7 +31,7 @@ def main(src):
     for d, i in dirs:
         for name in sorted(os.listdir(d)):
             if name.endswith((".c", ".h")):
-                files.append((os.path.join(d, name), i, name[:-2]))
+                files.append((os.path.join(d, name), i, module_of(name[:-2])))
                 if name.endswith(".h"):
                     layer_of[name] = i
     for name in os.listdir(os.path.join(src, "plugin-api")):
@@ -54,7 +59,7 @@ def main(src):
             if layer_of[inc] > layer:
                 errors.append(f"{rel}: includes \"{inc}\" of layer {LAYERS[layer_of[inc]]}, "
                               f"above its own layer {LAYERS[layer]}")
-            target = inc[:-2]
+            target = module_of(inc[:-2])
             if target != module and layer_of[inc] >= 0:
                 edges.setdefault(module, set()).add(target)
 

@@ -1,0 +1,61 @@
+/*
+ * daemon_internal.h - the serving process's state, shared by the serve
+ * loop (daemon.c) and the input stage (input.c). Not for other files.
+ *
+ * Threads: the main thread runs the loop and the input (it owns consumer,
+ * control, paused, watch, reloader and swaps gen under gen_lock); the HTTP
+ * threads read gen under gen_lock; the output's poll thread reports
+ * deliveries to the commit tracker (its own lock).
+ */
+#ifndef RV_DAEMON_INTERNAL_H
+#define RV_DAEMON_INTERNAL_H
+
+#include <pthread.h>
+
+#include "canary_monitor.h"
+#include "commit_tracker.h"
+#include "daemon.h"
+#include "generation.h"
+#include "http.h"
+#include "output.h"
+#include "pipeline.h"
+#include "recent.h"
+#include "reload.h"
+#include "rendezvous.h"
+#include "stats.h"
+#include "streams.h"
+#include "watch.h"
+
+typedef struct daemon_state {
+    const rv_serve_options *opts;
+    rv_broker *broker;
+    rv_output *output;
+    rv_stats *stats;
+    rv_canary_monitor *monitor;
+    rv_rendezvous *rz;
+    rv_recent *recent;
+    rv_pipeline pipe;
+    rv_generation *gen;
+    rv_commit_tracker *tracker;
+    rd_kafka_t *consumer;
+    rd_kafka_t *control; /* every control record, no group */
+    int paused;
+    rv_reloader *reloader;
+    rv_watch *watch;
+    rv_http *http;
+    pthread_mutex_t gen_lock; /* for readers off the control loop (http) */
+} daemon_state;
+
+/* input.c: the requests consumer and what it feeds. */
+rd_kafka_t *rv_input_start(daemon_state *d, const rv_config *cfg, const char *bootstrap);
+void rv_input_handle(daemon_state *d, rd_kafka_message_t *msg);
+/* Pauses at max_in_flight requests in flight, resumes at half. */
+void rv_input_backpressure(daemon_state *d, uint64_t max_in_flight);
+/* Commits what the tracker releases; sync waits for the broker. */
+void rv_input_commit(daemon_state *d, int sync);
+/* Waits until every request read has been answered and acknowledged. */
+void rv_input_drain(daemon_state *d, int timeout_ms);
+/* The requests consumer's lag, -1 while not reading every partition. */
+int64_t rv_input_lag(void *ctx);
+
+#endif

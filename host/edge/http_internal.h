@@ -1,0 +1,75 @@
+/*
+ * http_internal.h - what the HTTP listener's parts share (server, gateway,
+ * health, metrics, models): the listener's state and the response helpers.
+ * Not for use outside host/edge/http_*.c.
+ */
+#ifndef RV_HTTP_INTERNAL_H
+#define RV_HTTP_INTERNAL_H
+
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "http.h"
+
+#define DEADLINE_MARGIN_MS 1000
+#define MAX_ID 256
+
+/* A gateway call waiting for its result. */
+typedef struct waiter {
+    char id[MAX_ID + 1];
+    char *result; /* the result record, once in */
+    size_t result_len;
+    struct waiter *next;
+} waiter;
+
+struct rv_http {
+    rv_http_sources src;
+    const rv_config *cfg; /* the first generation's: listen, topics, limits */
+    struct MHD_Daemon *mhd;
+    rd_kafka_t *replies;  /* reads the reply topic, every partition, no group */
+    pthread_t reader, prober;
+    atomic_int stop;
+    atomic_int broker_ok;
+    atomic_int replies_ready; /* fetched from every reply partition */
+    atomic_int input_ready;   /* the requests consumer reads every partition */
+    char *reply_topic;
+    char *requests_topic;
+    uint32_t max_body;
+    atomic_uint_fast64_t next_id;
+    pthread_mutex_t lock; /* guards waiters */
+    pthread_cond_t cond;
+    waiter *waiters;
+};
+
+
+/* A whole response from a buffer (copied). */
+enum MHD_Result rv_http_respond(struct MHD_Connection *c, unsigned status, const char *type,
+                                const char *body, size_t len);
+/* {"error": "<reason>"} with the status. */
+enum MHD_Result rv_http_respond_error(struct MHD_Connection *c, unsigned status,
+                                      const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* health: GET /readyz, and the prober thread that keeps readiness fresh. */
+int rv_http_readiness(rv_http *h, const rv_generation *g, char *why, size_t size);
+enum MHD_Result rv_http_get_readyz(rv_http *h, struct MHD_Connection *c);
+void *rv_http_probe_loop(void *arg);
+
+/* GET /v1/models and GET /metrics. */
+enum MHD_Result rv_http_get_models(rv_http *h, struct MHD_Connection *c);
+enum MHD_Result rv_http_get_metrics(rv_http *h, struct MHD_Connection *c);
+
+/* gateway: POST /v1/score, the upload it reads, and the reply reader. */
+typedef struct rv_upload {
+    char *body;
+    size_t len, cap;
+    int too_large;
+} rv_upload;
+/* Appends a piece of the body (kept up to max_body). 0, or -1 on out of
+ * memory. */
+int rv_upload_append(rv_upload *u, const char *data, size_t len, size_t max_body);
+enum MHD_Result rv_http_post_score(rv_http *h, struct MHD_Connection *c, rv_upload *u);
+void *rv_http_reply_loop(void *arg);
+
+#endif

@@ -1,0 +1,205 @@
+/*
+ * input.c - the input stage on the main thread: read a request, parse it
+ * once, open its mailbox, hand it to every model; pause at the in-flight
+ * bound; commit what the commit tracker releases. Must never block on a
+ * model: dispatch only queues (or sheds).
+ */
+#include "daemon_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "clock.h"
+#include "errbuf.h"
+#include "log.h"
+#include "records.h"
+#include "worker.h"
+
+static void on_request_done(void *ctx, const rv_inflight *f)
+{
+    daemon_state *d = ctx;
+    rv_commit_tracker_done(d->tracker, f->req.topic, f->req.partition, f->req.offset,
+                           f->commit_epoch);
+}
+
+void rv_input_commit(daemon_state *d, int sync)
+{
+    rd_kafka_topic_partition_list_t *list = rv_commit_tracker_take(d->tracker);
+    if (!list)
+        return;
+    rd_kafka_resp_err_t e = rd_kafka_commit(d->consumer, list, !sync);
+    if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        rv_warn("input", "commit failed: %s (will be retried with later offsets)",
+                rd_kafka_err2str(e));
+    rd_kafka_topic_partition_list_destroy(list);
+}
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    daemon_state *d = opaque;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        for (int i = 0; i < parts->cnt; i++)
+            rv_info("input", "assigned %s [%d]", parts->elems[i].topic,
+                    parts->elems[i].partition);
+        rd_kafka_assign(rk, parts);
+        d->paused = 0;
+        return;
+    }
+    /* Revoked: commit what is done; what is still in flight will be read
+     * again by the new owner (at-least-once), so forget it here. */
+    rv_input_commit(d, 1);
+    for (int i = 0; i < parts->cnt; i++) {
+        rv_info("input", "revoked %s [%d]", parts->elems[i].topic, parts->elems[i].partition);
+        rv_commit_tracker_forget(d->tracker, parts->elems[i].topic, parts->elems[i].partition);
+    }
+    rd_kafka_assign(rk, NULL);
+}
+
+/* ---- input ---- */
+
+static void dead_letter(daemon_state *d, rv_inflight *f, const char *reason)
+{
+    rv_warn("input", "dead-letter %s (%s [%d] @%lld): %s", f->id, f->req.topic,
+            f->req.partition, (long long)f->req.offset, reason);
+    rd_kafka_headers_t *src = NULL;
+    if (rd_kafka_message_headers(f->msg, &src) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        src = NULL;
+    rd_kafka_headers_t *h = rv_record_dead_letter_headers(src, reason, &f->req);
+    /* the original bytes, untouched */
+    rv_inflight_send(d->output, f, RV_STREAM_DEAD_LETTER, NULL, RD_KAFKA_PARTITION_UA,
+                     f->req.key, f->req.key_len, f->req.body, f->req.body_len, h);
+    atomic_fetch_add(&d->stats->dead_letters, 1);
+    rv_inflight_release(f); /* the input's reference */
+}
+
+void rv_input_handle(daemon_state *d, rd_kafka_message_t *msg)
+{
+    rv_generation *gen = d->gen;
+    rv_inflight *f = rv_inflight_new(msg, gen, on_request_done, d);
+    if (!f) {
+        /* Cannot even hold the request: leave it uncommitted so that it is
+         * read again after a restart, and say so. */
+        rv_error("input", "out of memory for a request at %s [%d] @%lld",
+                 rd_kafka_topic_name(msg->rkt), msg->partition, (long long)msg->offset);
+        rd_kafka_message_destroy(msg);
+        return;
+    }
+    f->commit_epoch = rv_commit_tracker_add(d->tracker, f->req.topic, f->req.partition,
+                                            f->req.offset);
+    atomic_fetch_add(&d->stats->requests, 1);
+    const rv_config *cfg = gen->cfg;
+    char reason[RV_ERR_SIZE];
+    if (f->req.body_len > cfg->input.max_body_bytes) {
+        snprintf(reason, sizeof reason, "body of %zu bytes exceeds input.max_body_bytes (%u)",
+                 f->req.body_len, cfg->input.max_body_bytes);
+        dead_letter(d, f, reason);
+        return;
+    }
+    if (rv_features_parse(gen->features, f->req.body, f->req.body_len, f->features, reason,
+                          sizeof reason) != 0) {
+        dead_letter(d, f, reason);
+        return;
+    }
+    rv_recent_add(d->recent, f->id, f->req.body, f->req.body_len);
+    rv_rendezvous_open(d->rz, f); /* the input's reference passes to the mailbox */
+    for (size_t i = 0; i < gen->n_models; i++)
+        rv_workers_dispatch(gen->models[i]->workers, f, i);
+}
+
+static void set_paused(daemon_state *d, int pause)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (rd_kafka_assignment(d->consumer, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || !parts)
+        return;
+    if (pause)
+        rd_kafka_pause_partitions(d->consumer, parts);
+    else
+        rd_kafka_resume_partitions(d->consumer, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+    d->paused = pause;
+}
+
+int64_t rv_input_lag(void *ctx)
+{
+    daemon_state *d = ctx;
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (!d->consumer || rd_kafka_assignment(d->consumer, &parts) || !parts)
+        return -1;
+    if (parts->cnt == 0) {
+        rd_kafka_topic_partition_list_destroy(parts);
+        return -1;
+    }
+    rd_kafka_position(d->consumer, parts);
+    int64_t lag = 0;
+    for (int i = 0; i < parts->cnt; i++) {
+        int64_t lo, hi;
+        /* the cached watermarks come with fetch responses: none yet means
+         * the partition is assigned but not being read yet */
+        if (rd_kafka_get_watermark_offsets(d->consumer, parts->elems[i].topic,
+                                           parts->elems[i].partition, &lo, &hi) ||
+            hi < 0) {
+            lag = -1;
+            break;
+        }
+        int64_t pos = parts->elems[i].offset >= 0 ? parts->elems[i].offset : lo;
+        if (hi > pos)
+            lag += hi - pos;
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+    return lag;
+}
+
+rd_kafka_t *rv_input_start(daemon_state *d, const rv_config *cfg, const char *bootstrap)
+{
+    char err[RV_ERR_SIZE];
+    rd_kafka_t *rk = rv_consumer_new(cfg, bootstrap, RV_CONSUMER_GROUP, cfg->streams.group, NULL,
+                                     0, on_rebalance, d, err, sizeof err);
+    if (!rk) {
+        rv_error("streams", "%s", err);
+        return NULL;
+    }
+    int parts = rv_check_partitions(rk, cfg, 10000, err, sizeof err);
+    if (parts < 0) {
+        rv_error("streams", "%s", err);
+        rd_kafka_destroy(rk);
+        return NULL;
+    }
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(sub, cfg->streams.requests, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(rk, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+    if (e) {
+        rv_error("streams", "cannot subscribe to %s: %s", cfg->streams.requests,
+                 rd_kafka_err2str(e));
+        rd_kafka_destroy(rk);
+        return NULL;
+    }
+    rv_info("streams", "consuming %s (%d partitions) in group %s", cfg->streams.requests, parts,
+            cfg->streams.group);
+    return rk;
+}
+
+void rv_input_drain(daemon_state *d, int timeout_ms)
+{
+    int64_t until = rv_mono_ms() + timeout_ms;
+    uint64_t pending;
+    while ((pending = rv_commit_tracker_pending(d->tracker)) > 0 && rv_mono_ms() < until) {
+        rv_input_commit(d, 0);
+        rv_sleep_ms(5);
+    }
+    if (pending)
+        rv_error("shutdown", "%llu request(s) still in flight after %d ms: not committed, "
+                 "they will be read again", (unsigned long long)pending, timeout_ms);
+    rv_input_commit(d, 1);
+}
+
+
+void rv_input_backpressure(daemon_state *d, uint64_t max_in_flight)
+{
+    uint64_t pending = rv_commit_tracker_pending(d->tracker);
+    if (!d->paused && pending >= max_in_flight)
+        set_paused(d, 1);
+    else if (d->paused && pending <= max_in_flight / 2)
+        set_paused(d, 0);
+}

@@ -1,0 +1,15 @@
+/*
+ * signals.h - SIGTERM/SIGINT (stop), SIGHUP (reload), SIGPIPE (ignored).
+ * The handlers only set flags (nginx's ngx_reconfigure); the loops read
+ * them. The flags are the only process-wide mutable state besides main.c.
+ */
+#ifndef RV_SIGNALS_H
+#define RV_SIGNALS_H
+
+void rv_signals_install(void);
+/* The signal number that asked to stop, 0 while none did. */
+int rv_signals_stop(void);
+/* 1 once after each SIGHUP (the flag is cleared by reading it). */
+int rv_signals_take_reload(void);
+
+#endif
