@@ -15,6 +15,7 @@ packages=(
   libxgboost-dev                        # XGBoost plugin
   check                                 # unit tests
   valgrind                              # memory checks
+  clang-format                          # the format check (.clang-format)
   python3 python3-xgboost python3-sklearn python3-numpy python3-confluent-kafka
 )
 
