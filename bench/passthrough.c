@@ -26,7 +26,10 @@
 #define MAX_PARTITIONS 256
 
 static volatile sig_atomic_t stop_requested;
-static void on_stop(int sig) { stop_requested = sig; }
+static void on_stop(int sig)
+{
+    stop_requested = sig;
+}
 
 static int64_t mono_ms(void)
 {
@@ -153,9 +156,9 @@ int main(int argc, char **argv)
     long records = 6, max_in_flight = 10000;
     double max_seconds = 3600;
     static const struct option longs[] = {
-        {"requests", 1, 0, 'q'}, {"scores", 1, 0, 's'},       {"results", 1, 0, 'r'},
-        {"records", 1, 0, 'k'},  {"group", 1, 0, 'g'},        {"max-in-flight", 1, 0, 'm'},
-        {"max-seconds", 1, 0, 't'}, {"help", 0, 0, 'h'},      {0, 0, 0, 0}};
+        {"requests", 1, 0, 'q'},    {"scores", 1, 0, 's'}, {"results", 1, 0, 'r'},
+        {"records", 1, 0, 'k'},     {"group", 1, 0, 'g'},  {"max-in-flight", 1, 0, 'm'},
+        {"max-seconds", 1, 0, 't'}, {"help", 0, 0, 'h'},   {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "b:h", longs, NULL)) != -1) {
         switch (c) {
@@ -214,8 +217,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "passthrough: subscribe %s: %s\n", requests, rd_kafka_err2str(se));
         return 1;
     }
-    fprintf(stderr, "passthrough: serving %s -> %s (%ld records per request)\n", requests,
-            results, records);
+    fprintf(stderr, "passthrough: serving %s -> %s (%ld records per request)\n", requests, results,
+            records);
 
     rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(cons);
     rd_kafka_message_t *msgs[1000];
@@ -280,9 +283,9 @@ int main(int argc, char **argv)
             fq->tail = p;
             in_flight++;
             for (long k = 0; k + 1 < records; k++) {
-                int len = snprintf(value, sizeof value,
-                                   "{\"id\":\"%s\",\"model\":\"m%ld\",\"status\":\"ok\"}", idbuf,
-                                   k);
+                int len =
+                    snprintf(value, sizeof value,
+                             "{\"id\":\"%s\",\"model\":\"m%ld\",\"status\":\"ok\"}", idbuf, k);
                 if (produce(prod, scores, m->partition, idbuf, id_len, value, (size_t)len, p))
                     p->remaining--, p->failed = 1;
                 else

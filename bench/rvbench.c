@@ -100,22 +100,51 @@ static void usage(FILE *out)
 
 static int parse_options(int argc, char **argv, options *o)
 {
-    enum { O_REQ = 256, O_RES, O_DATA, O_COUNT, O_DUR, O_RATE, O_WINDOW, O_WARMUP, O_TIMEOUT,
-           O_MAXS, O_JSON, O_LABEL, O_WINDOWS, O_HUPPID, O_HUPAT, O_FROM, O_PREFIX };
-    static const struct option longs[] = {
-        {"requests", 1, 0, O_REQ},     {"results", 1, 0, O_RES},
-        {"data", 1, 0, O_DATA},        {"count", 1, 0, O_COUNT},
-        {"duration", 1, 0, O_DUR},     {"rate", 1, 0, O_RATE},
-        {"window", 1, 0, O_WINDOW},    {"warmup", 1, 0, O_WARMUP},
-        {"timeout", 1, 0, O_TIMEOUT},  {"max-seconds", 1, 0, O_MAXS},
-        {"json", 1, 0, O_JSON},        {"label", 1, 0, O_LABEL},
-        {"windows", 1, 0, O_WINDOWS},  {"hup-pid", 1, 0, O_HUPPID},
-        {"hup-at", 1, 0, O_HUPAT},     {"from", 1, 0, O_FROM},
-        {"id-prefix", 1, 0, O_PREFIX}, {"help", 0, 0, 'h'},
-        {0, 0, 0, 0}};
+    enum {
+        O_REQ = 256,
+        O_RES,
+        O_DATA,
+        O_COUNT,
+        O_DUR,
+        O_RATE,
+        O_WINDOW,
+        O_WARMUP,
+        O_TIMEOUT,
+        O_MAXS,
+        O_JSON,
+        O_LABEL,
+        O_WINDOWS,
+        O_HUPPID,
+        O_HUPAT,
+        O_FROM,
+        O_PREFIX
+    };
+    static const struct option longs[] = {{"requests", 1, 0, O_REQ},
+                                          {"results", 1, 0, O_RES},
+                                          {"data", 1, 0, O_DATA},
+                                          {"count", 1, 0, O_COUNT},
+                                          {"duration", 1, 0, O_DUR},
+                                          {"rate", 1, 0, O_RATE},
+                                          {"window", 1, 0, O_WINDOW},
+                                          {"warmup", 1, 0, O_WARMUP},
+                                          {"timeout", 1, 0, O_TIMEOUT},
+                                          {"max-seconds", 1, 0, O_MAXS},
+                                          {"json", 1, 0, O_JSON},
+                                          {"label", 1, 0, O_LABEL},
+                                          {"windows", 1, 0, O_WINDOWS},
+                                          {"hup-pid", 1, 0, O_HUPPID},
+                                          {"hup-at", 1, 0, O_HUPAT},
+                                          {"from", 1, 0, O_FROM},
+                                          {"id-prefix", 1, 0, O_PREFIX},
+                                          {"help", 0, 0, 'h'},
+                                          {0, 0, 0, 0}};
     int window_set = 0, c;
-    *o = (options){.warmup = 1000, .timeout_s = 30, .max_seconds = 600, .label = "run",
-                   .id_prefix = "b-", .window = 20000};
+    *o = (options){.warmup = 1000,
+                   .timeout_s = 30,
+                   .max_seconds = 600,
+                   .label = "run",
+                   .id_prefix = "b-",
+                   .window = 20000};
     while ((c = getopt_long(argc, argv, "b:X:h", longs, NULL)) != -1) {
         switch (c) {
         case 'b': o->bootstrap = optarg; break;
@@ -132,7 +161,10 @@ static int parse_options(int argc, char **argv, options *o)
         case O_COUNT: o->count = strtoull(optarg, NULL, 10); break;
         case O_DUR: o->duration_s = atof(optarg); break;
         case O_RATE: o->rate = atof(optarg); break;
-        case O_WINDOW: o->window = strtoull(optarg, NULL, 10); window_set = 1; break;
+        case O_WINDOW:
+            o->window = strtoull(optarg, NULL, 10);
+            window_set = 1;
+            break;
         case O_WARMUP: o->warmup = strtoull(optarg, NULL, 10); break;
         case O_TIMEOUT: o->timeout_s = atof(optarg); break;
         case O_MAXS: o->max_seconds = atof(optarg); break;
@@ -284,7 +316,10 @@ typedef struct pstate {
     char key[64]; /* last key read in the innermost map */
 } pstate;
 
-static int at_top(const pstate *s) { return s->depth == 1 && s->stack[0].is_map; }
+static int at_top(const pstate *s)
+{
+    return s->depth == 1 && s->stack[0].is_map;
+}
 
 /* inside "models": {NAME: {...}} -> the frame of NAME's map */
 static int in_model_map(const pstate *s)
@@ -342,9 +377,21 @@ static int cb_integer(void *ctx, long long v)
     return 1;
 }
 
-static int cb_double(void *ctx, double v) { (void)ctx, (void)v; return 1; }
-static int cb_null(void *ctx) { (void)ctx; return 1; }
-static int cb_bool(void *ctx, int v) { (void)ctx, (void)v; return 1; }
+static int cb_double(void *ctx, double v)
+{
+    (void)ctx, (void)v;
+    return 1;
+}
+static int cb_null(void *ctx)
+{
+    (void)ctx;
+    return 1;
+}
+static int cb_bool(void *ctx, int v)
+{
+    (void)ctx, (void)v;
+    return 1;
+}
 
 static int cb_map_key(void *ctx, const unsigned char *k, size_t len)
 {
@@ -379,15 +426,26 @@ static int pop_frame(pstate *s)
     return 1;
 }
 
-static int cb_start_map(void *ctx) { return push_frame(ctx, 1); }
-static int cb_end_map(void *ctx) { return pop_frame(ctx); }
-static int cb_start_array(void *ctx) { return push_frame(ctx, 0); }
-static int cb_end_array(void *ctx) { return pop_frame(ctx); }
+static int cb_start_map(void *ctx)
+{
+    return push_frame(ctx, 1);
+}
+static int cb_end_map(void *ctx)
+{
+    return pop_frame(ctx);
+}
+static int cb_start_array(void *ctx)
+{
+    return push_frame(ctx, 0);
+}
+static int cb_end_array(void *ctx)
+{
+    return pop_frame(ctx);
+}
 
-static const yajl_callbacks callbacks = {cb_null,      cb_bool,        cb_integer, cb_double,
-                                         NULL,         cb_string,      cb_start_map,
-                                         cb_map_key,   cb_end_map,     cb_start_array,
-                                         cb_end_array};
+static const yajl_callbacks callbacks = {cb_null,    cb_bool,        cb_integer,   cb_double,
+                                         NULL,       cb_string,      cb_start_map, cb_map_key,
+                                         cb_end_map, cb_start_array, cb_end_array};
 
 static int parse_result(const void *buf, size_t len, parsed *p)
 {
@@ -643,8 +701,9 @@ static void json_dist(FILE *f, const char *name, const dist *d, const char *unit
         fprintf(f, "\"%s\": null", name);
         return;
     }
-    fprintf(f, "\"%s\": {\"n\": %zu, \"unit\": \"%s\", \"p50\": %.3f, \"p99\": %.3f, "
-               "\"p99_9\": %.3f, \"max\": %.3f, \"mean\": %.3f}",
+    fprintf(f,
+            "\"%s\": {\"n\": %zu, \"unit\": \"%s\", \"p50\": %.3f, \"p99\": %.3f, "
+            "\"p99_9\": %.3f, \"max\": %.3f, \"mean\": %.3f}",
             name, d->n, unit, d->p50, d->p99, d->p999, d->max, d->mean);
 }
 
@@ -661,7 +720,10 @@ static void print_dist(const char *name, const dist *d, const char *unit)
 /* ---- main ---- */
 
 static volatile sig_atomic_t interrupted;
-static void on_signal(int sig) { interrupted = sig; }
+static void on_signal(int sig)
+{
+    interrupted = sig;
+}
 
 int main(int argc, char **argv)
 {
@@ -708,8 +770,7 @@ int main(int argc, char **argv)
             break;
         if (o.hup_pid > 0 && !hup_ns && now - t0 >= (int64_t)(o.hup_at_s * 1e9)) {
             if (kill(o.hup_pid, SIGHUP) != 0)
-                fprintf(stderr, "rvbench: SIGHUP to %ld: %s\n", (long)o.hup_pid,
-                        strerror(errno));
+                fprintf(stderr, "rvbench: SIGHUP to %ld: %s\n", (long)o.hup_pid, strerror(errno));
             hup_ns = mono_ns();
         }
         uint64_t unique = atomic_load(&m.unique);
@@ -727,8 +788,9 @@ int main(int argc, char **argv)
             allowed = unique + o.window;
         if (sent >= allowed) {
             if (o.window > 0 && sent >= unique + o.window && now - last_progress > timeout_ns) {
-                fprintf(stderr, "rvbench: no result for %.0f s with %" PRIu64
-                        " outstanding: giving up\n", o.timeout_s, sent - unique);
+                fprintf(stderr,
+                        "rvbench: no result for %.0f s with %" PRIu64 " outstanding: giving up\n",
+                        o.timeout_s, sent - unique);
                 break;
             }
             rd_kafka_poll(prod, 0);
@@ -753,11 +815,10 @@ int main(int argc, char **argv)
             atomic_store(&m.sent, sent + 1);
             rd_kafka_resp_err_t err;
             int tries = 0;
-            while ((err = rd_kafka_producev(prod, RD_KAFKA_V_RKT(rkt),
-                                            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                            RD_KAFKA_V_KEY(key, (size_t)klen),
-                                            RD_KAFKA_V_VALUE(b->bytes, b->len),
-                                            RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL &&
+            while ((err = rd_kafka_producev(
+                        prod, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                        RD_KAFKA_V_KEY(key, (size_t)klen), RD_KAFKA_V_VALUE(b->bytes, b->len),
+                        RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL &&
                    tries++ < 1000)
                 rd_kafka_poll(prod, 10);
             if (err) {
@@ -842,7 +903,9 @@ int main(int argc, char **argv)
     printf("== rvbench %s ==\n", o.label);
     printf("%-22s %" PRIu64 " in %.2f s (%.0f/s offered%s)\n", "requests sent", sent, prod_s,
            prod_s > 0 ? (double)sent / prod_s : 0.0,
-           o.rate > 0 ? "" : o.window ? ", window-limited" : ", unpaced");
+           o.rate > 0 ? ""
+           : o.window ? ", window-limited"
+                      : ", unpaced");
     printf("%-22s %" PRIu64 " (lost %" PRIu64 ", duplicates %" PRIu64 ", foreign %" PRIu64
            ", unparsable %" PRIu64 ", unflushed %d)\n",
            "results", unique, sent - unique, m.duplicates, m.foreign, m.unparsable, unflushed);
@@ -863,14 +926,15 @@ int main(int argc, char **argv)
     if (o.json && !(jf = fopen(o.json, "w")))
         fprintf(stderr, "rvbench: %s: %s\n", o.json, strerror(errno));
     if (jf) {
-        fprintf(jf, "{\"label\": \"%s\", \"sent\": %" PRIu64 ", \"production_s\": %.3f, "
-                    "\"offered_rate\": %.1f, \"target_rate\": %.1f, \"window\": %" PRIu64 ", "
-                    "\"results\": %" PRIu64 ", \"lost\": %" PRIu64 ", \"duplicates\": %" PRIu64
-                    ", \"foreign\": %" PRIu64 ", \"unparsable\": %" PRIu64 ", \"warmup\": %" PRIu64
-                    ", \"throughput\": %.1f, \"steady_results\": %zu, \"steady_s\": %.3f, ",
-                o.label, sent, prod_s, prod_s > 0 ? (double)sent / prod_s : 0.0, o.rate,
-                o.window, unique, sent - unique, m.duplicates, m.foreign, m.unparsable, o.warmup,
-                tput, steady_n, steady_s);
+        fprintf(jf,
+                "{\"label\": \"%s\", \"sent\": %" PRIu64 ", \"production_s\": %.3f, "
+                "\"offered_rate\": %.1f, \"target_rate\": %.1f, \"window\": %" PRIu64 ", "
+                "\"results\": %" PRIu64 ", \"lost\": %" PRIu64 ", \"duplicates\": %" PRIu64
+                ", \"foreign\": %" PRIu64 ", \"unparsable\": %" PRIu64 ", \"warmup\": %" PRIu64
+                ", \"throughput\": %.1f, \"steady_results\": %zu, \"steady_s\": %.3f, ",
+                o.label, sent, prod_s, prod_s > 0 ? (double)sent / prod_s : 0.0, o.rate, o.window,
+                unique, sent - unique, m.duplicates, m.foreign, m.unparsable, o.warmup, tput,
+                steady_n, steady_s);
         json_dist(jf, "latency_e2e", &de, "ms");
         fputs(", ", jf);
         json_dist(jf, "latency_host", &dh, "ms");
@@ -879,8 +943,9 @@ int main(int argc, char **argv)
         fputs(", \"reasons\": {", jf);
         for (int r = 0; r < R_COUNT; r++)
             fprintf(jf, "%s\"%s\": %" PRIu64, r ? ", " : "", reason_names[r], m.reasons[r]);
-        fprintf(jf, "}, \"error_results\": %" PRIu64 ", \"with_shed\": %" PRIu64
-                    ", \"with_timeout\": %" PRIu64 ", \"with_model_error\": %" PRIu64,
+        fprintf(jf,
+                "}, \"error_results\": %" PRIu64 ", \"with_shed\": %" PRIu64
+                ", \"with_timeout\": %" PRIu64 ", \"with_model_error\": %" PRIu64,
                 m.error_results, m.shed, m.timeout, m.model_errors);
     }
 
@@ -935,13 +1000,14 @@ int main(int argc, char **argv)
                 snprintf(sched, sizeof sched, "%" PRId64, vmin);
             else
                 snprintf(sched, sizeof sched, "%" PRId64 "-%" PRId64, vmin, vmax);
-            printf("%10.0f %8zu %9.3f %9.3f %9.3f %7s\n", (double)(from - origin) / 1e6, k,
-                   d.p50, d.p99, d.max, sched);
+            printf("%10.0f %8zu %9.3f %9.3f %9.3f %7s\n", (double)(from - origin) / 1e6, k, d.p50,
+                   d.p99, d.max, sched);
             if (jf)
-                fprintf(jf, "%s{\"from_ms\": %.0f, \"results\": %zu, \"p50_ms\": %.3f, "
-                            "\"p99_ms\": %.3f, \"max_ms\": %.3f, \"schedule\": \"%s\"}",
-                        first ? "" : ", ", (double)(from - origin) / 1e6, k, d.p50, d.p99,
-                        d.max, sched);
+                fprintf(jf,
+                        "%s{\"from_ms\": %.0f, \"results\": %zu, \"p50_ms\": %.3f, "
+                        "\"p99_ms\": %.3f, \"max_ms\": %.3f, \"schedule\": \"%s\"}",
+                        first ? "" : ", ", (double)(from - origin) / 1e6, k, d.p50, d.p99, d.max,
+                        sched);
             first = 0;
         }
         if (jf)

@@ -48,17 +48,17 @@ extern "C" {
  * bits 24-31 sizeof(void *), 16-23 sizeof(size_t), 8-15 sizeof(float),
  * 0-7 sizeof(double).
  */
-#define RV_BUILD_SIGNATURE                                                     \
-    ((uint32_t)((sizeof(void *) << 24) | (sizeof(size_t) << 16) |              \
-                (sizeof(float) << 8) | sizeof(double)))
+#define RV_BUILD_SIGNATURE                                                                         \
+    ((uint32_t)((sizeof(void *) << 24) | (sizeof(size_t) << 16) | (sizeof(float) << 8) |           \
+                sizeof(double)))
 
 /* Return codes. Detail always goes into the caller's error buffer. */
 #define RV_OK 0
-#define RV_EINVAL (-1)  /* bad parameter or input */
-#define RV_ENOMEM (-2)  /* out of memory */
-#define RV_EIO (-3)     /* a file could not be read or is corrupt */
-#define RV_EMODEL (-4)  /* the model itself failed */
-#define RV_EAGAIN (-5)  /* temporary failure, may be retried */
+#define RV_EINVAL (-1) /* bad parameter or input */
+#define RV_ENOMEM (-2) /* out of memory */
+#define RV_EIO (-3)    /* a file could not be read or is corrupt */
+#define RV_EMODEL (-4) /* the model itself failed */
+#define RV_EAGAIN (-5) /* temporary failure, may be retried */
 
 /* Log levels for rv_host_services.log, syslog-compatible numbers. */
 #define RV_LOG_ERROR 3
@@ -91,10 +91,10 @@ typedef struct rv_abi_header {
     uint32_t build_signature; /* RV_BUILD_SIGNATURE as the plugin saw it */
 } rv_abi_header;
 
-#define RV_ABI_HEADER_INIT                                                     \
-    {                                                                          \
-        RV_PLUGIN_MAGIC, RV_PLUGIN_ABI_MAJOR, RV_PLUGIN_ABI_MINOR,             \
-            (uint32_t)sizeof(rv_plugin), RV_BUILD_SIGNATURE                    \
+#define RV_ABI_HEADER_INIT                                                                         \
+    {                                                                                              \
+        RV_PLUGIN_MAGIC, RV_PLUGIN_ABI_MAJOR, RV_PLUGIN_ABI_MINOR, (uint32_t)sizeof(rv_plugin),    \
+            RV_BUILD_SIGNATURE                                                                     \
     }
 
 /* One key/value pair of the model's YAML `params:` map.
@@ -130,9 +130,8 @@ typedef struct rv_host_services {
      * acknowledged, so the record is never lost when the request is not.
      * Returns RV_OK, or a negative code if the record could not be queued
      * (the host has logged why). */
-    int (*emit)(void *host_ctx, const struct rv_request *about, const char *stream,
-                const void *key, size_t key_len, const void *value,
-                size_t value_len);
+    int (*emit)(void *host_ctx, const struct rv_request *about, const char *stream, const void *key,
+                size_t key_len, const void *value, size_t value_len);
 } rv_host_services;
 
 /* One header of the Kafka message that carried a request.
@@ -149,7 +148,7 @@ typedef struct rv_header {
  * score() call only. Copy what you keep.
  */
 typedef struct rv_request {
-    const char *id; /* NUL-terminated request id */
+    const char *id;      /* NUL-terminated request id */
     const uint8_t *body; /* exact body bytes, never modified by the host */
     size_t body_len;
     /* The parsed feature vector, in the order of the config's
@@ -233,8 +232,8 @@ typedef struct rv_plugin {
      * Thread: the host's control thread; may run concurrently with score()
      * on other instances (of this or other plugins).
      */
-    int (*create)(const rv_create_args *args, rv_model_info *info,
-                  void **instance, char *err, size_t err_size);
+    int (*create)(const rv_create_args *args, rv_model_info *info, void **instance, char *err,
+                  size_t err_size);
 
     /*
      * Optional (may be NULL). Prepares the instance for traffic (touch
@@ -254,9 +253,8 @@ typedef struct rv_plugin {
      * instance unless the plugin sets RV_PLUGIN_REENTRANT; may be called
      * concurrently on different instances.
      */
-    int (*score)(void *instance, const rv_request *const *requests,
-                 rv_result *const *results, size_t n, char *err,
-                 size_t err_size);
+    int (*score)(void *instance, const rv_request *const *requests, rv_result *const *results,
+                 size_t n, char *err, size_t err_size);
 
     /*
      * Releases the instance. Called once for every successful create(),

@@ -12,7 +12,10 @@
 
 static char *dir;
 
-static void setup(void) { dir = test_tmpdir(); }
+static void setup(void)
+{
+    dir = test_tmpdir();
+}
 
 static void teardown(void)
 {
@@ -96,8 +99,8 @@ END_TEST
 static int emitted;
 static char last_emit[1024];
 
-static int capture_emit(void *ctx, const rv_request *about, const char *stream, const void *key, size_t key_len,
-                        const void *value, size_t value_len)
+static int capture_emit(void *ctx, const rv_request *about, const char *stream, const void *key,
+                        size_t key_len, const void *value, size_t value_len)
 {
     ck_assert_str_eq(stream, "archive");
     emitted++;
@@ -110,8 +113,11 @@ START_TEST(decoy_records_exact_bytes)
     const rv_plugin *p = rv_builtin_decoy();
     rv_host_services hs = {sizeof hs, NULL, NULL, capture_emit};
     rv_param params[] = {{"dir", dir}};
-    rv_create_args args = {.struct_size = sizeof args, .model_name = "decoy", .params = params,
-                           .n_params = 1, .services = &hs};
+    rv_create_args args = {.struct_size = sizeof args,
+                           .model_name = "decoy",
+                           .params = params,
+                           .n_params = 1,
+                           .services = &hs};
     rv_model_info info;
     void *inst;
     char err[256];
@@ -120,14 +126,35 @@ START_TEST(decoy_records_exact_bytes)
     rv_header hdr = {"rv-reply-to", "other.results", 13};
     const uint8_t body_bin[] = {0xff, 0x00, 'x'};
     rv_request reqs[3] = {
-        {.id = "r-1", .body = (const uint8_t *)"{\"x\": \"\\u00e9\"}", .body_len = 15,
-         .features = &feat, .n_features = 1, .topic = "t.requests", .partition = 2,
-         .offset = 4411, .timestamp_ms = 1795470000123, .key = (const uint8_t *)"r-1",
-         .key_len = 3, .headers = &hdr, .n_headers = 1},
-        {.id = "r-2", .body = body_bin, .body_len = 3, .features = &feat, .n_features = 1,
-         .topic = "t.requests", .offset = 5, .timestamp_ms = -1},
-        {.id = "r-3", .body = (const uint8_t *)"{}", .body_len = 2, .features = &feat,
-         .n_features = 1, .topic = "t.requests", .offset = 6, .timestamp_ms = -1},
+        {.id = "r-1",
+         .body = (const uint8_t *)"{\"x\": \"\\u00e9\"}",
+         .body_len = 15,
+         .features = &feat,
+         .n_features = 1,
+         .topic = "t.requests",
+         .partition = 2,
+         .offset = 4411,
+         .timestamp_ms = 1795470000123,
+         .key = (const uint8_t *)"r-1",
+         .key_len = 3,
+         .headers = &hdr,
+         .n_headers = 1},
+        {.id = "r-2",
+         .body = body_bin,
+         .body_len = 3,
+         .features = &feat,
+         .n_features = 1,
+         .topic = "t.requests",
+         .offset = 5,
+         .timestamp_ms = -1},
+        {.id = "r-3",
+         .body = (const uint8_t *)"{}",
+         .body_len = 2,
+         .features = &feat,
+         .n_features = 1,
+         .topic = "t.requests",
+         .offset = 6,
+         .timestamp_ms = -1},
     };
     for (int i = 0; i < 3; i++) {
         rv_answer a[2];
@@ -164,8 +191,11 @@ START_TEST(decoy_refuses_keep_and_unknown_params)
     const rv_plugin *p = rv_builtin_decoy();
     rv_host_services hs = {sizeof hs, NULL, NULL, capture_emit};
     rv_param params[] = {{"keep", "2"}};
-    rv_create_args args = {.struct_size = sizeof args, .model_name = "decoy", .params = params,
-                           .n_params = 1, .services = &hs};
+    rv_create_args args = {.struct_size = sizeof args,
+                           .model_name = "decoy",
+                           .params = params,
+                           .n_params = 1,
+                           .services = &hs};
     rv_model_info info;
     void *inst = NULL;
     char err[256] = "";

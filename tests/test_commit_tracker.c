@@ -32,7 +32,7 @@ START_TEST(commits_advance_over_done_prefix_only)
     rv_commit_tracker_done(t, "req", 0, 11, ep);
     ck_assert_int_eq(take_offset(t, "req", 0), -100); /* 10 still in flight */
     rv_commit_tracker_done(t, "req", 0, 10, ep);
-    ck_assert_int_eq(take_offset(t, "req", 0), 13);  /* next to read */
+    ck_assert_int_eq(take_offset(t, "req", 0), 13);   /* next to read */
     ck_assert_int_eq(take_offset(t, "req", 0), -100); /* nothing new */
     rv_commit_tracker_done(t, "req", 0, 14, ep);
     rv_commit_tracker_done(t, "req", 0, 14, ep); /* twice is harmless */

@@ -43,8 +43,7 @@ static void assert_rejected(const char *body, const char *reason)
     double v[3];
     char err[256] = "";
     ck_assert_msg(parse(body, v, err) != 0, "accepted: %s", body);
-    ck_assert_msg(strstr(err, reason) != NULL, "for %s expected '%s', got '%s'", body, reason,
-                  err);
+    ck_assert_msg(strstr(err, reason) != NULL, "for %s expected '%s', got '%s'", body, reason, err);
 }
 
 START_TEST(bad_bodies_have_reasons)

@@ -15,7 +15,10 @@
 
 static char *state_dir;
 
-static void setup(void) { state_dir = test_tmpdir(); }
+static void setup(void)
+{
+    state_dir = test_tmpdir();
+}
 
 static void teardown(void)
 {
@@ -53,8 +56,7 @@ static void assert_refused(const char *fixture, const char *needle)
     char err[1024] = "";
     rv_module *m = load_fixture(fixture, err, sizeof err);
     ck_assert_msg(m == NULL, "%s was accepted", fixture);
-    ck_assert_msg(strstr(err, needle) != NULL, "%s: expected '%s' in: %s", fixture, needle,
-                  err);
+    ck_assert_msg(strstr(err, needle) != NULL, "%s: expected '%s' in: %s", fixture, needle, err);
     ck_assert_msg(strstr(err, fixture) != NULL, "error does not name the file: %s", err);
 }
 
@@ -119,8 +121,12 @@ END_TEST
 static const char *score_tag(const rv_plugin *p, void *inst, const rv_model_info *info)
 {
     double x = 1.0;
-    rv_request req = {.id = "r1", .body = (const uint8_t *)"{}", .body_len = 2,
-                      .features = &x, .n_features = 1, .offset = -1};
+    rv_request req = {.id = "r1",
+                      .body = (const uint8_t *)"{}",
+                      .body_len = 2,
+                      .features = &x,
+                      .n_features = 1,
+                      .offset = -1};
     rv_answer answers[4];
     char errbuf[128] = "";
     rv_result res = {RV_STATUS_ERROR, 0, 4, answers, errbuf, sizeof errbuf};
@@ -140,8 +146,8 @@ START_TEST(overwritten_plugin_file_loads_new_code_and_old_keeps_working)
     snprintf(src_a, sizeof src_a, "%s/ok.so", RV_FIXTURE_DIR);
     snprintf(src_b, sizeof src_b, "%s/ok_b.so", RV_FIXTURE_DIR);
     const char *feat[] = {"x"};
-    rv_create_args args = {.struct_size = sizeof args, .model_name = "m",
-                           .feature_names = feat, .n_features = 1};
+    rv_create_args args = {
+        .struct_size = sizeof args, .model_name = "m", .feature_names = feat, .n_features = 1};
 
     ck_assert_int_eq(test_copy_file(src_a, path), 0);
     rv_module *a = rv_module_load(path, state_dir, err, sizeof err);
@@ -215,8 +221,7 @@ START_TEST(warm_failure_is_reported)
     rv_generation *g = build_with_params("fail_warm: 'true'", NULL, &errs);
     ck_assert_ptr_null(g);
     ck_assert_uint_eq(errs.n, 1);
-    ck_assert_msg(strstr(errs.lines[0], "warm failed") &&
-                      strstr(errs.lines[0], "fail_warm: true"),
+    ck_assert_msg(strstr(errs.lines[0], "warm failed") && strstr(errs.lines[0], "fail_warm: true"),
                   "%s", errs.lines[0]);
     rv_errors_clear(&errs);
 }

@@ -39,8 +39,7 @@ START_TEST(every_element_of_the_header_exists)
     rv_request rq = {0};
     (void)rq.id, (void)rq.body, (void)rq.body_len, (void)rq.features, (void)rq.n_features,
         (void)rq.arrival_us, (void)rq.topic, (void)rq.partition, (void)rq.offset,
-        (void)rq.timestamp_ms, (void)rq.key, (void)rq.key_len, (void)rq.headers,
-        (void)rq.n_headers;
+        (void)rq.timestamp_ms, (void)rq.key, (void)rq.key_len, (void)rq.headers, (void)rq.n_headers;
     rv_answer an = {0};
     (void)an.label, (void)an.score;
     rv_result rs = {0};
@@ -52,8 +51,8 @@ START_TEST(every_element_of_the_header_exists)
     rv_model_info mi = {0};
     (void)mi.labels, (void)mi.n_labels;
     rv_plugin p = {.abi = RV_ABI_HEADER_INIT};
-    (void)p.name, (void)p.description, (void)p.version, (void)p.flags, (void)p.create,
-        (void)p.warm, (void)p.score, (void)p.destroy;
+    (void)p.name, (void)p.description, (void)p.version, (void)p.flags, (void)p.create, (void)p.warm,
+        (void)p.score, (void)p.destroy;
     ck_assert_uint_eq(p.abi.struct_size, sizeof(rv_plugin));
     /* declared only (a plugin defines it): sizeof does not reference it */
     ck_assert_uint_eq(sizeof(&rv_plugin_entry), sizeof(rv_plugin_entry_fn));

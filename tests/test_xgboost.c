@@ -39,7 +39,10 @@ static void teardown(void)
     free(state_dir);
 }
 
-static void svc_log(void *ctx, int level, const char *msg) { (void)ctx, (void)level, (void)msg; }
+static void svc_log(void *ctx, int level, const char *msg)
+{
+    (void)ctx, (void)level, (void)msg;
+}
 
 static int svc_emit(void *ctx, const rv_request *about, const char *stream, const void *key,
                     size_t key_len, const void *value, size_t value_len)
@@ -145,8 +148,7 @@ static void names_free(names *nm)
 /* ---- the plugin ----------------------------------------------------------- */
 
 static int create(const char *model_file, const char *labels, const names *features,
-                  size_t n_features, rv_model_info *info, void **inst, char *err,
-                  size_t err_size)
+                  size_t n_features, rv_model_info *info, void **inst, char *err, size_t err_size)
 {
     rv_param params[3];
     size_t np = 0;
@@ -185,14 +187,19 @@ static void batch_reset(batch *b, size_t n, size_t n_features, uint32_t max_answ
     ck_assert_uint_le(n, BATCH * 8);
     ck_assert_uint_le(max_answers, 16);
     for (size_t i = 0; i < n; i++) {
-        b->req[i] = (rv_request){.id = "r", .features = b->features[i],
-                                 .n_features = n_features, .offset = -1,
+        b->req[i] = (rv_request){.id = "r",
+                                 .features = b->features[i],
+                                 .n_features = n_features,
+                                 .offset = -1,
                                  .timestamp_ms = -1};
         b->reqp[i] = &b->req[i];
         b->errors[i][0] = '\0';
-        b->res[i] = (rv_result){.status = RV_STATUS_ERROR, .n_answers = 0,
-                                .max_answers = max_answers, .answers = b->answers[i],
-                                .error = b->errors[i], .error_size = sizeof b->errors[i]};
+        b->res[i] = (rv_result){.status = RV_STATUS_ERROR,
+                                .n_answers = 0,
+                                .max_answers = max_answers,
+                                .answers = b->answers[i],
+                                .error = b->errors[i],
+                                .error_size = sizeof b->errors[i]};
         b->resp[i] = &b->res[i];
     }
 }
@@ -205,8 +212,8 @@ static int score(void *inst, batch *b, size_t n, char *err, size_t err_size)
 /* Scores every row of data/<set>.jsonl in batches of BATCH and compares
  * every class probability with the "xgboost" field of the expected file.
  * Returns the largest absolute difference seen. */
-static double parity(const char *set, const char *model, const char *labels,
-                     const names *features, uint32_t n_classes)
+static double parity(const char *set, const char *model, const char *labels, const names *features,
+                     uint32_t n_classes)
 {
     char path[4096], exp_path[4096], mpath[4096], err[1024] = "";
     snprintf(path, sizeof path, "%s/conf/data/%s.jsonl", RV_SOURCE_DIR, set);
@@ -220,8 +227,8 @@ static double parity(const char *set, const char *model, const char *labels,
 
     rv_model_info info;
     void *inst;
-    ck_assert_msg(create(mpath, labels, features, features->n, &info, &inst, err,
-                         sizeof err) == RV_OK,
+    ck_assert_msg(create(mpath, labels, features, features->n, &info, &inst, err, sizeof err) ==
+                      RV_OK,
                   "%s", err);
     ck_assert_uint_eq(info.n_labels, n_classes);
     ck_assert_int_eq(mod->desc->warm(inst, err, sizeof err), RV_OK);
@@ -263,14 +270,14 @@ static double parity(const char *set, const char *model, const char *labels,
                     worst_row = row;
                 }
                 ck_assert_msg(d <= PARITY_TOL,
-                              "%s row %zu class %s: plugin %.9g, predict_proba %.9g", set,
-                              row, info.labels[label], r->answers[k].score, want);
+                              "%s row %zu class %s: plugin %.9g, predict_proba %.9g", set, row,
+                              info.labels[label], r->answers[k].score, want);
             }
             ck_assert_uint_eq(seen, (1u << n_classes) - 1);
         }
     }
-    fprintf(stderr, "xgboost parity %s: %zu rows, max abs diff %.3g (row %zu)\n", set,
-            data.n, max_diff, worst_row);
+    fprintf(stderr, "xgboost parity %s: %zu rows, max abs diff %.3g (row %zu)\n", set, data.n,
+            max_diff, worst_row);
     free(b);
     mod->desc->destroy(inst);
     jsonl_free(&data);
@@ -317,8 +324,7 @@ START_TEST(labels_and_default_labels)
     model_path(mpath, sizeof mpath, "digits-xgb.json");
     rv_model_info info;
     void *inst;
-    ck_assert_msg(create(mpath, NULL, &f, 64, &info, &inst, err, sizeof err) == RV_OK, "%s",
-                  err);
+    ck_assert_msg(create(mpath, NULL, &f, 64, &info, &inst, err, sizeof err) == RV_OK, "%s", err);
     ck_assert_uint_eq(info.n_labels, 10);
     ck_assert_str_eq(info.labels[0], "0");
     ck_assert_str_eq(info.labels[9], "9");
@@ -327,8 +333,8 @@ START_TEST(labels_and_default_labels)
     model_path(mpath, sizeof mpath, "breast_cancer-xgb.json");
     names f30;
     names_pixels(&f30, 30);
-    ck_assert_msg(create(mpath, " malignant , benign", &f30, 30, &info, &inst, err,
-                         sizeof err) == RV_OK,
+    ck_assert_msg(create(mpath, " malignant , benign", &f30, 30, &info, &inst, err, sizeof err) ==
+                      RV_OK,
                   "%s", err);
     ck_assert_uint_eq(info.n_labels, 2);
     ck_assert_str_eq(info.labels[0], "malignant");
@@ -402,9 +408,13 @@ START_TEST(bad_params_refused)
     rv_model_info info;
     void *inst;
     rv_param params[] = {{"model_file", mpath}, {"missing", "0"}};
-    rv_create_args args = {.struct_size = sizeof args, .model_name = "xgb", .params = params,
-                           .n_params = 2, .feature_names = (const char *const *)f.v,
-                           .n_features = 30, .services = &services};
+    rv_create_args args = {.struct_size = sizeof args,
+                           .model_name = "xgb",
+                           .params = params,
+                           .n_params = 2,
+                           .feature_names = (const char *const *)f.v,
+                           .n_features = 30,
+                           .services = &services};
     ck_assert_int_lt(mod->desc->create(&args, &info, &inst, err, sizeof err), 0);
     ck_assert_msg(strstr(err, "params.missing: unknown"), "%s", err);
     params[1] = (rv_param){"nthread", "zero"};
@@ -428,8 +438,7 @@ START_TEST(batches_and_missing_values)
     model_path(mpath, sizeof mpath, "breast_cancer-xgb.json");
     rv_model_info info;
     void *inst;
-    ck_assert_msg(create(mpath, "malignant,benign", &f, 30, &info, &inst, err, sizeof err) ==
-                      RV_OK,
+    ck_assert_msg(create(mpath, "malignant,benign", &f, 30, &info, &inst, err, sizeof err) == RV_OK,
                   "%s", err);
     /* Not warmed on purpose: the first score() does the lazy setup. */
     batch *b = calloc(1, sizeof *b);

@@ -45,8 +45,7 @@ static int is_segment_name(const char *name, uint64_t *seq)
 {
     unsigned long long v;
     int used = 0;
-    if (strlen(name) != 28 || sscanf(name, "seg-%20llu.rva%n", &v, &used) != 1 ||
-        used != 28)
+    if (strlen(name) != 28 || sscanf(name, "seg-%20llu.rva%n", &v, &used) != 1 || used != 28)
         return 0;
     *seq = v;
     return 1;
@@ -93,8 +92,7 @@ static void free_names(char **names, size_t n)
 static int open_next_segment(rv_segment_writer *w, char *err, size_t err_size)
 {
     char path[4200];
-    snprintf(path, sizeof path, "%s/seg-%020llu.rva", w->dir,
-             (unsigned long long)w->next_seq);
+    snprintf(path, sizeof path, "%s/seg-%020llu.rva", w->dir, (unsigned long long)w->next_seq);
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0) {
         rv_errf(err, err_size, "cannot create %s: %s", path, strerror(errno));
@@ -107,8 +105,7 @@ static int open_next_segment(rv_segment_writer *w, char *err, size_t err_size)
 }
 
 rv_segment_writer *rv_segment_writer_open(const char *dir, uint64_t segment_bytes,
-                                          rv_fsync_policy policy, char *err,
-                                          size_t err_size)
+                                          rv_fsync_policy policy, char *err, size_t err_size)
 {
     if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
         rv_errf(err, err_size, "cannot create archive dir %s: %s", dir, strerror(errno));
@@ -158,8 +155,8 @@ static int write_all(int fd, const void *buf, size_t len)
     return 0;
 }
 
-int rv_segment_writer_append(rv_segment_writer *w, const void *payload, size_t len,
-                             char *err, size_t err_size)
+int rv_segment_writer_append(rv_segment_writer *w, const void *payload, size_t len, char *err,
+                             size_t err_size)
 {
     if (len > MAX_RECORD) {
         rv_errf(err, err_size, "archive record of %zu bytes exceeds %u", len, MAX_RECORD);
@@ -216,8 +213,7 @@ void rv_segment_writer_close(rv_segment_writer *w)
 
 static uint32_t le32(const unsigned char *p)
 {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-           (uint32_t)p[3] << 24;
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 static long cat_segment(const char *path, FILE *out, FILE *errout)
@@ -260,7 +256,7 @@ static long cat_segment(const char *path, FILE *out, FILE *errout)
         if (!in_bad_run) {
             fprintf(errout, "%s: offset %zu: corrupt record (%s), skipping to the next valid one\n",
                     path, pos,
-                    end - pos < RECORD_HEADER ? "truncated header"
+                    end - pos < RECORD_HEADER         ? "truncated header"
                     : len > end - pos - RECORD_HEADER ? "length past end of file"
                                                       : "CRC mismatch");
             corrupt++;

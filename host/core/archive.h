@@ -24,10 +24,9 @@ typedef struct rv_segment_writer rv_segment_writer;
 int rv_fsync_policy_parse(const char *s, rv_fsync_policy *out);
 
 rv_segment_writer *rv_segment_writer_open(const char *dir, uint64_t segment_bytes,
-                                          rv_fsync_policy policy, char *err,
-                                          size_t err_size);
-int rv_segment_writer_append(rv_segment_writer *w, const void *payload, size_t len,
-                             char *err, size_t err_size);
+                                          rv_fsync_policy policy, char *err, size_t err_size);
+int rv_segment_writer_append(rv_segment_writer *w, const void *payload, size_t len, char *err,
+                             size_t err_size);
 void rv_segment_writer_close(rv_segment_writer *w);
 
 /* Prints every record of every segment in dir as one JSON line on out;

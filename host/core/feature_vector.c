@@ -15,9 +15,9 @@
 
 struct rv_feature_index {
     size_t n;
-    size_t mask;        /* table size - 1, a power of two */
-    char **names;       /* n copies */
-    int32_t *slots;     /* -1 or feature number; open addressing */
+    size_t mask;    /* table size - 1, a power of two */
+    char **names;   /* n copies */
+    int32_t *slots; /* -1 or feature number; open addressing */
 };
 
 static uint64_t fnv1a(const unsigned char *s, size_t len)
@@ -71,7 +71,10 @@ void rv_feature_index_free(rv_feature_index *ix)
     free(ix);
 }
 
-size_t rv_feature_index_size(const rv_feature_index *ix) { return ix->n; }
+size_t rv_feature_index_size(const rv_feature_index *ix)
+{
+    return ix->n;
+}
 
 static int lookup(const rv_feature_index *ix, const unsigned char *key, size_t len)
 {
@@ -89,8 +92,8 @@ static int lookup(const rv_feature_index *ix, const unsigned char *key, size_t l
 typedef struct parse_state {
     const rv_feature_index *ix;
     double *out;
-    int depth;    /* 0 outside, 1 inside the top-level object */
-    int current;  /* feature of the last depth-1 key, or -1 */
+    int depth;   /* 0 outside, 1 inside the top-level object */
+    int current; /* feature of the last depth-1 key, or -1 */
     char *err;
     size_t err_size;
     int failed;
@@ -123,7 +126,10 @@ static int on_null(void *ctx)
     return 1;
 }
 
-static int on_bool(void *ctx, int v) { return wrong_type(ctx, "boolean"); }
+static int on_bool(void *ctx, int v)
+{
+    return wrong_type(ctx, "boolean");
+}
 
 static int on_string(void *ctx, const unsigned char *s, size_t len)
 {
@@ -140,7 +146,10 @@ static int on_number(void *ctx, double v)
     return 1;
 }
 
-static int on_integer(void *ctx, long long v) { return on_number(ctx, (double)v); }
+static int on_integer(void *ctx, long long v)
+{
+    return on_number(ctx, (double)v);
+}
 
 static int on_start_map(void *ctx)
 {
@@ -184,12 +193,12 @@ static int on_end_array(void *ctx)
 }
 
 static const yajl_callbacks callbacks = {
-    on_null, on_bool, on_integer, on_number, NULL, on_string,
+    on_null,      on_bool,    on_integer, on_number,      NULL,         on_string,
     on_start_map, on_map_key, on_end_map, on_start_array, on_end_array,
 };
 
-int rv_features_parse(const rv_feature_index *ix, const uint8_t *body, size_t len,
-                      double *out, char *err, size_t err_size)
+int rv_features_parse(const rv_feature_index *ix, const uint8_t *body, size_t len, double *out,
+                      char *err, size_t err_size)
 {
     size_t i = 0;
     while (i < len && (body[i] == ' ' || body[i] == '\t' || body[i] == '\n' || body[i] == '\r'))

@@ -20,7 +20,7 @@ void rv_feature_index_free(rv_feature_index *ix);
 size_t rv_feature_index_size(const rv_feature_index *ix);
 
 /* Fills out[0..n) from body. 0 on success, else -1 with the reason in err. */
-int rv_features_parse(const rv_feature_index *ix, const uint8_t *body, size_t len,
-                      double *out, char *err, size_t err_size);
+int rv_features_parse(const rv_feature_index *ix, const uint8_t *body, size_t len, double *out,
+                      char *err, size_t err_size);
 
 #endif

@@ -103,8 +103,8 @@ rv_generation *rv_generation_build(rv_config *cfg, const rv_generation *previous
                 g->n_reused++;
         }
         if (!m) {
-            rv_errors_add(errs, "%s:%d: models[%zu] (%s): %s", cfg->path, mc->line, i,
-                          mc->name, err);
+            rv_errors_add(errs, "%s:%d: models[%zu] (%s): %s", cfg->path, mc->line, i, mc->name,
+                          err);
             failed++;
             continue;
         }

@@ -26,15 +26,15 @@ typedef struct rv_generation {
     uint64_t schedule_version; /* rises with every reload and control change */
     const rv_config *cfg;
     const rv_feature_index *features; /* input.features, for parsing bodies */
-    rv_shared_config *shared;  /* owns cfg and features, shared by derived generations */
-    rv_model **models;  /* in config order */
+    rv_shared_config *shared;         /* owns cfg and features, shared by derived generations */
+    rv_model **models;                /* in config order */
     size_t n_models;
-    size_t *schedule;   /* schedule entry i -> index into models */
+    size_t *schedule;    /* schedule entry i -> index into models */
     uint32_t *within_ms; /* schedule entry i's deadline */
     size_t n_schedule;
-    int canary;         /* index of the canary model, -1 if none */
-    int decoy;          /* index of the decoy model, -1 if none */
-    size_t n_reused;    /* models taken over from the previous generation */
+    int canary;      /* index of the canary model, -1 if none */
+    int decoy;       /* index of the decoy model, -1 if none */
+    size_t n_reused; /* models taken over from the previous generation */
     atomic_int refs;
 } rv_generation;
 

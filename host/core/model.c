@@ -17,7 +17,7 @@
 
 const char *rv_model_state_name(rv_model_state s)
 {
-    static const char *const names[] = {"loading", "warming", "live",
+    static const char *const names[] = {"loading",  "warming",  "live",
                                         "draining", "unloaded", "failed"};
     return (unsigned)s < sizeof names / sizeof *names ? names[s] : "?";
 }
@@ -92,8 +92,7 @@ static void services_log(void *host_ctx, int level, const char *msg)
 }
 
 static int services_emit(void *host_ctx, const rv_request *about, const char *stream,
-                         const void *key, size_t key_len, const void *value,
-                         size_t value_len)
+                         const void *key, size_t key_len, const void *value, size_t value_len)
 {
     const rv_model *m = host_ctx;
     if (!m->sink)
@@ -148,7 +147,7 @@ static int create_instances(rv_model *m, const rv_config *cfg, char *err, size_t
         int code = p->create(&args, &info, &inst, why, sizeof why);
         if (code != RV_OK) {
             rv_errf(err, err_size, "create failed (code %d): %s", code,
-                     *why ? why : "no reason given");
+                    *why ? why : "no reason given");
             rc = -1;
             break;
         }
@@ -183,7 +182,7 @@ static int warm_instances(rv_model *m, char *err, size_t err_size)
         int code = p->warm(m->instances[i], why, sizeof why);
         if (code != RV_OK) {
             rv_errf(err, err_size, "warm failed (code %d) on instance %u: %s", code, i,
-                     *why ? why : "no reason given");
+                    *why ? why : "no reason given");
             return -1;
         }
     }
@@ -232,8 +231,8 @@ static void model_free(rv_model *m)
     free(m);
 }
 
-rv_model *rv_model_build(const rv_config *cfg, const rv_model_conf *mc,
-                         const rv_emit_sink *sink, char *err, size_t err_size)
+rv_model *rv_model_build(const rv_config *cfg, const rv_model_conf *mc, const rv_emit_sink *sink,
+                         char *err, size_t err_size)
 {
     rv_model *m = calloc(1, sizeof *m);
     if (!m || !(m->name = strdup(mc->name))) {

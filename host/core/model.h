@@ -35,9 +35,8 @@ const char *rv_model_state_name(rv_model_state s);
 typedef struct rv_model rv_model;
 
 typedef struct rv_emit_sink {
-    int (*emit)(void *ctx, const rv_model *model, const rv_request *about,
-                const char *stream, const void *key, size_t key_len, const void *value,
-                size_t value_len);
+    int (*emit)(void *ctx, const rv_model *model, const rv_request *about, const char *stream,
+                const void *key, size_t key_len, const void *value, size_t value_len);
     void *ctx;
 } rv_emit_sink;
 
@@ -45,13 +44,13 @@ struct rv_model {
     char *name;
     rv_module *module;
     int is_canary, is_decoy;
-    char version[9];    /* short content hash, shown in records */
-    char identity[RV_SHA256_HEX];  /* what must match for a reload to reuse the model */
+    char version[9];              /* short content hash, shown in records */
+    char identity[RV_SHA256_HEX]; /* what must match for a reload to reuse the model */
     rv_kv *params;
     size_t n_params;
     uint32_t n_instances; /* as configured */
     uint32_t max_batch, queue_size;
-    void **instances;     /* n_created live instances */
+    void **instances; /* n_created live instances */
     uint32_t n_created;
     const char *const *labels; /* of instance 0; all instances must agree */
     uint32_t n_labels;
@@ -63,7 +62,7 @@ struct rv_model {
      * is running then). NULL in `check`. */
     struct rv_workers *workers;
     void (*release_workers)(struct rv_workers *w);
-    _Atomic int state; /* rv_model_state */
+    _Atomic int state;          /* rv_model_state */
     pthread_mutex_t error_lock; /* guards last_error */
     char last_error[256];       /* the last error it answered, "" if none */
     atomic_int refs;
@@ -76,8 +75,8 @@ int rv_model_identity(const rv_config *cfg, const rv_model_conf *mc, char out[RV
                       char *err, size_t err_size);
 
 /* Loads, creates and warms. Returns NULL with the reason in err. */
-rv_model *rv_model_build(const rv_config *cfg, const rv_model_conf *mc,
-                         const rv_emit_sink *sink, char *err, size_t err_size);
+rv_model *rv_model_build(const rv_config *cfg, const rv_model_conf *mc, const rv_emit_sink *sink,
+                         char *err, size_t err_size);
 
 /* Records the last error the model answered (shown by /v1/models).
  * Thread: any. */

@@ -48,8 +48,8 @@ fail:
 
 /* Writes the private copy unless a file of that content name exists; the
  * rename makes a half-written copy impossible to load. */
-static int write_private_copy(const char *dest, const char *data, size_t len,
-                              char *err, size_t err_size)
+static int write_private_copy(const char *dest, const char *data, size_t len, char *err,
+                              size_t err_size)
 {
     if (access(dest, R_OK) == 0)
         return 0;
@@ -86,51 +86,51 @@ static int write_private_copy(const char *dest, const char *data, size_t len,
 int rv_module_check_abi(const rv_plugin *d, char *err, size_t err_size)
 {
     if (!d) {
-        rv_errf(err, err_size, "ABI check failed: %s() returned NULL",
-                 RV_PLUGIN_ENTRY_SYMBOL);
+        rv_errf(err, err_size, "ABI check failed: %s() returned NULL", RV_PLUGIN_ENTRY_SYMBOL);
         return -1;
     }
     const rv_abi_header *h = &d->abi;
     if (h->magic != RV_PLUGIN_MAGIC) {
         rv_errf(err, err_size,
-                 "ABI check failed: magic: plugin has 0x%08x, host expects 0x%08x "
-                 "(not a Rendezvous plugin descriptor)",
-                 h->magic, RV_PLUGIN_MAGIC);
+                "ABI check failed: magic: plugin has 0x%08x, host expects 0x%08x "
+                "(not a Rendezvous plugin descriptor)",
+                h->magic, RV_PLUGIN_MAGIC);
         return -1;
     }
     if (h->major != RV_PLUGIN_ABI_MAJOR) {
         rv_errf(err, err_size,
-                 "ABI check failed: major version: plugin has %u, host has %u "
-                 "(rebuild the plugin against this host's rendezvous_plugin.h)",
-                 h->major, RV_PLUGIN_ABI_MAJOR);
+                "ABI check failed: major version: plugin has %u, host has %u "
+                "(rebuild the plugin against this host's rendezvous_plugin.h)",
+                h->major, RV_PLUGIN_ABI_MAJOR);
         return -1;
     }
     if (h->minor > RV_PLUGIN_ABI_MINOR) {
         rv_errf(err, err_size,
-                 "ABI check failed: minor version: plugin has %u.%u, host has "
-                 "%u.%u (the plugin needs a newer host)",
-                 h->major, h->minor, RV_PLUGIN_ABI_MAJOR, RV_PLUGIN_ABI_MINOR);
+                "ABI check failed: minor version: plugin has %u.%u, host has "
+                "%u.%u (the plugin needs a newer host)",
+                h->major, h->minor, RV_PLUGIN_ABI_MAJOR, RV_PLUGIN_ABI_MINOR);
         return -1;
     }
     if (h->struct_size < RV_PLUGIN_MIN_SIZE) {
         rv_errf(err, err_size,
-                 "ABI check failed: struct size: plugin declares %u bytes, "
-                 "ABI %u.0 needs at least %zu",
-                 h->struct_size, RV_PLUGIN_ABI_MAJOR, (size_t)RV_PLUGIN_MIN_SIZE);
+                "ABI check failed: struct size: plugin declares %u bytes, "
+                "ABI %u.0 needs at least %zu",
+                h->struct_size, RV_PLUGIN_ABI_MAJOR, (size_t)RV_PLUGIN_MIN_SIZE);
         return -1;
     }
     if (h->build_signature != RV_BUILD_SIGNATURE) {
         rv_errf(err, err_size,
-                 "ABI check failed: build signature: plugin has 0x%08x, host has "
-                 "0x%08x (sizes of pointer/size_t/float/double differ)",
-                 h->build_signature, RV_BUILD_SIGNATURE);
+                "ABI check failed: build signature: plugin has 0x%08x, host has "
+                "0x%08x (sizes of pointer/size_t/float/double differ)",
+                h->build_signature, RV_BUILD_SIGNATURE);
         return -1;
     }
     if (!d->create || !d->score || !d->destroy) {
-        rv_errf(err, err_size,
-                 "ABI check failed: plugin '%s' leaves %s NULL",
-                 d->name ? d->name : "?",
-                 !d->create ? "create" : !d->score ? "score" : "destroy");
+        rv_errf(err, err_size, "ABI check failed: plugin '%s' leaves %s NULL",
+                d->name ? d->name : "?",
+                !d->create  ? "create"
+                : !d->score ? "score"
+                            : "destroy");
         return -1;
     }
     return 0;
@@ -147,8 +147,7 @@ static rv_module *module_new(const char *sha, const rv_plugin *desc)
     return m;
 }
 
-rv_module *rv_module_load(const char *path, const char *state_dir, char *err,
-                          size_t err_size)
+rv_module *rv_module_load(const char *path, const char *state_dir, char *err, size_t err_size)
 {
     char why[1024];
     size_t len;
@@ -182,9 +181,9 @@ rv_module *rv_module_load(const char *path, const char *state_dir, char *err,
     *(void **)&entry = dlsym(handle, RV_PLUGIN_ENTRY_SYMBOL);
     if (!entry) {
         rv_errf(err, err_size,
-                 "plugin %s: no entry symbol %s() (is it built against "
-                 "rendezvous_plugin.h with RV_PLUGIN_EXPORT?)",
-                 path, RV_PLUGIN_ENTRY_SYMBOL);
+                "plugin %s: no entry symbol %s() (is it built against "
+                "rendezvous_plugin.h with RV_PLUGIN_EXPORT?)",
+                path, RV_PLUGIN_ENTRY_SYMBOL);
         dlclose(handle);
         return NULL;
     }
@@ -213,8 +212,7 @@ rv_module *rv_module_builtin(const char *name, char *err, size_t err_size)
 {
     const rv_plugin *desc = rv_builtin_descriptor(name);
     if (!desc) {
-        rv_errf(err, err_size, "no builtin model named '%s' (builtins: canary, decoy)",
-                 name);
+        rv_errf(err, err_size, "no builtin model named '%s' (builtins: canary, decoy)", name);
         return NULL;
     }
     char why[512];

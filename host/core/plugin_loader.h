@@ -19,18 +19,17 @@
 #include "rendezvous_plugin.h"
 
 typedef struct rv_module {
-    char sha256[RV_SHA256_HEX];   /* of the file's content; "builtin:<name>" for builtins */
-    char *source_path; /* as configured; NULL for builtins */
-    char *loaded_path; /* the private copy; NULL for builtins */
-    void *handle;      /* dlopen handle; NULL for builtins */
+    char sha256[RV_SHA256_HEX]; /* of the file's content; "builtin:<name>" for builtins */
+    char *source_path;          /* as configured; NULL for builtins */
+    char *loaded_path;          /* the private copy; NULL for builtins */
+    void *handle;               /* dlopen handle; NULL for builtins */
     const rv_plugin *desc;
     atomic_int refs;
 } rv_module;
 
 /* Loads the plugin at path. On failure returns NULL and writes the reason
  * (which check failed, and why) into err. */
-rv_module *rv_module_load(const char *path, const char *state_dir, char *err,
-                          size_t err_size);
+rv_module *rv_module_load(const char *path, const char *state_dir, char *err, size_t err_size);
 
 /* Wraps a descriptor compiled into the host (canary, decoy); the same ABI
  * checks apply. */

@@ -23,8 +23,7 @@ void rv_record_archive(yajl_gen g, const rv_request *r)
     rv_json_string(g, "headers");
     yajl_gen_map_open(g);
     for (size_t i = 0; i < r->n_headers; i++)
-        rv_json_bytes_field(g, r->headers[i].name, r->headers[i].value,
-                            r->headers[i].value_len);
+        rv_json_bytes_field(g, r->headers[i].name, r->headers[i].value, r->headers[i].value_len);
     yajl_gen_map_close(g);
     rv_json_bytes_field(g, "body", r->body, r->body_len);
     yajl_gen_map_close(g);
@@ -121,8 +120,8 @@ void rv_record_alert(yajl_gen g, const rv_alert_fields *a)
     yajl_gen_map_close(g);
 }
 
-rd_kafka_headers_t *rv_record_dead_letter_headers(const rd_kafka_headers_t *src,
-                                                  const char *reason, const rv_request *r)
+rd_kafka_headers_t *rv_record_dead_letter_headers(const rd_kafka_headers_t *src, const char *reason,
+                                                  const rv_request *r)
 {
     rd_kafka_headers_t *h = src ? rd_kafka_headers_copy(src) : rd_kafka_headers_new(5);
     if (!h)

@@ -33,20 +33,20 @@ void rv_record_score(yajl_gen g, const char *id, const char *model, const char *
 /* One model's state at decision time, in a result's "models" map. */
 typedef struct rv_result_model {
     const char *name;
-    const char *status;  /* ok, error, shed, timeout, pending */
-    int64_t latency_us;  /* < 0: no answer yet, field left out */
+    const char *status; /* ok, error, shed, timeout, pending */
+    int64_t latency_us; /* < 0: no answer yet, field left out */
 } rv_result_model;
 
 /* One result (results stream). */
 typedef struct rv_result_fields {
     const char *id;
-    const char *model;          /* NULL: no model chosen */
+    const char *model; /* NULL: no model chosen */
     const char *version;
     rv_reason reason;
-    int rank;                   /* schedule position, -1: none */
-    const rv_slot *answer;      /* the chosen answer, or NULL */
-    const char *const *labels;  /* of the chosen model */
-    const char *default_label;  /* the default answer when none was chosen; NULL: none */
+    int rank;                  /* schedule position, -1: none */
+    const rv_slot *answer;     /* the chosen answer, or NULL */
+    const char *const *labels; /* of the chosen model */
+    const char *default_label; /* the default answer when none was chosen; NULL: none */
     double default_score;
     int64_t latency_us;
     uint64_t schedule_version;
@@ -60,8 +60,8 @@ void rv_record_result(yajl_gen g, const rv_result_fields *r);
 
 /* A canary alert or its clear (alerts stream). */
 typedef struct rv_alert_fields {
-    int raised;          /* 1: alert, 0: clear */
-    const char *check;   /* agreement, score_shift, drift, input_drift */
+    int raised;        /* 1: alert, 0: clear */
+    const char *check; /* agreement, score_shift, drift, input_drift */
     const char *model;
     const char *version;
     const char *canary;
@@ -75,7 +75,7 @@ void rv_record_alert(yajl_gen g, const rv_alert_fields *a);
  * may be NULL) plus rv-error, rv-id and the source's topic, partition and
  * offset. The value and key are the request's own bytes. NULL on out of
  * memory. */
-rd_kafka_headers_t *rv_record_dead_letter_headers(const rd_kafka_headers_t *src,
-                                                  const char *reason, const rv_request *r);
+rd_kafka_headers_t *rv_record_dead_letter_headers(const rd_kafka_headers_t *src, const char *reason,
+                                                  const rv_request *r);
 
 #endif

@@ -41,8 +41,8 @@ void rv_model_score(rv_model *m, void *instance, rv_score_batch *b, size_t n)
         rv_slot *s = b->slots[i];
         s->error[0] = '\0';
         s->n_answers = 0;
-        b->res[i] = (rv_result){RV_STATUS_ERROR, 0, RV_MAX_ANSWERS, s->answers, s->error,
-                                sizeof s->error};
+        b->res[i] =
+            (rv_result){RV_STATUS_ERROR, 0, RV_MAX_ANSWERS, s->answers, s->error, sizeof s->error};
         b->resp[i] = &b->res[i];
     }
     char err[RV_ERR_SIZE] = "";

@@ -36,8 +36,8 @@ int rv_broker_main(int n_brokers, int partitions, char **topics, int n_topics)
             rc = 2;
         }
     }
-    if (rc == 0 && rv_broker_create_topics(b, (const char *const *)names, parts,
-                                           (size_t)n_topics, err, sizeof err) != 0) {
+    if (rc == 0 && rv_broker_create_topics(b, (const char *const *)names, parts, (size_t)n_topics,
+                                           err, sizeof err) != 0) {
         fprintf(stderr, "rendezvous broker: %s\n", err);
         rc = 1;
     }
@@ -51,8 +51,10 @@ int rv_broker_main(int n_brokers, int partitions, char **topics, int n_topics)
     }
     printf("bootstrap=%s\n", rv_broker_bootstraps(b));
     fflush(stdout);
-    rv_info("broker", "embedded broker with %d broker(s) up (in memory, keeps nothing "
-            "across restarts); SIGTERM stops it", n_brokers);
+    rv_info("broker",
+            "embedded broker with %d broker(s) up (in memory, keeps nothing "
+            "across restarts); SIGTERM stops it",
+            n_brokers);
     while (!rv_signals_stop())
         pause();
     rv_broker_stop(b);

@@ -6,9 +6,8 @@
 
 #include "log.h"
 
-static int discard(void *ctx, const rv_model *model, const rv_request *about,
-                   const char *stream, const void *key, size_t key_len, const void *value,
-                   size_t value_len)
+static int discard(void *ctx, const rv_model *model, const rv_request *about, const char *stream,
+                   const void *key, size_t key_len, const void *value, size_t value_len)
 {
     return RV_OK;
 }
@@ -18,14 +17,14 @@ const rv_emit_sink rv_discard_sink = {discard, NULL};
 void rv_generation_print(const rv_generation *g, FILE *out)
 {
     const rv_config *c = g->cfg;
-    fprintf(out, "service %s: %zu model(s), %zu feature(s), brokers %s\n", c->service,
-            g->n_models, c->input.n_features, c->streams.brokers);
+    fprintf(out, "service %s: %zu model(s), %zu feature(s), brokers %s\n", c->service, g->n_models,
+            c->input.n_features, c->streams.brokers);
     for (size_t i = 0; i < g->n_models; i++) {
         const rv_model *m = g->models[i];
         const rv_plugin *p = m->module->desc;
-        fprintf(out, "  model %-16s version %s  %s %s %s  instances %u%s  labels [",
-                m->name, m->version, m->module->source_path ? "plugin" : "builtin",
-                p->name, p->version ? p->version : "", m->n_created,
+        fprintf(out, "  model %-16s version %s  %s %s %s  instances %u%s  labels [", m->name,
+                m->version, m->module->source_path ? "plugin" : "builtin", p->name,
+                p->version ? p->version : "", m->n_created,
                 (p->flags & RV_PLUGIN_REENTRANT) ? " (shared, reentrant)" : "");
         for (uint32_t l = 0; l < m->n_labels; l++)
             fprintf(out, "%s%s", l ? ", " : "", m->labels[l]);
@@ -33,11 +32,9 @@ void rv_generation_print(const rv_generation *g, FILE *out)
     }
     fprintf(out, "  schedule:");
     for (size_t i = 0; i < g->n_schedule; i++)
-        fprintf(out, " %zu. %s within %u ms;", i, g->models[g->schedule[i]]->name,
-                g->within_ms[i]);
+        fprintf(out, " %zu. %s within %u ms;", i, g->models[g->schedule[i]]->name, g->within_ms[i]);
     if (c->rendezvous.has_default)
-        fprintf(out, " default %s %.6g", c->rendezvous.default_label,
-                c->rendezvous.default_score);
+        fprintf(out, " default %s %.6g", c->rendezvous.default_label, c->rendezvous.default_score);
     else
         fprintf(out, " no default (error result)");
     fputc('\n', out);

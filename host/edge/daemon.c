@@ -49,8 +49,8 @@ static void swap_generation(daemon_state *d, rv_generation *g, const char *why)
         }
     char sched[512] = "";
     for (size_t i = 0; i < g->n_schedule; i++)
-        snprintf(sched + strlen(sched), sizeof sched - strlen(sched), "%s%s (%u ms)",
-                 i ? ", " : "", g->models[g->schedule[i]]->name, g->within_ms[i]);
+        snprintf(sched + strlen(sched), sizeof sched - strlen(sched), "%s%s (%u ms)", i ? ", " : "",
+                 g->models[g->schedule[i]]->name, g->within_ms[i]);
     rv_info("serve", "%s: generation %llu, schedule version %llu: %s", why,
             (unsigned long long)g->id, (unsigned long long)g->schedule_version, sched);
     pthread_mutex_lock(&d->gen_lock);
@@ -86,9 +86,9 @@ static int create_embedded_topics(daemon_state *d, const rv_config *cfg)
 {
     char reply[512];
     rv_http_reply_topic(cfg, reply, sizeof reply);
-    const char *topics[] = {cfg->streams.requests, cfg->streams.scores, cfg->streams.results,
-                            cfg->streams.archive, cfg->streams.alerts,
-                            cfg->streams.dead_letter, cfg->streams.control, reply};
+    const char *topics[] = {
+        cfg->streams.requests, cfg->streams.scores,      cfg->streams.results, cfg->streams.archive,
+        cfg->streams.alerts,   cfg->streams.dead_letter, cfg->streams.control, reply};
     size_t n = sizeof topics / sizeof *topics;
     int parts[sizeof topics / sizeof *topics];
     for (size_t i = 0; i < n; i++)
@@ -109,8 +109,8 @@ static rd_kafka_t *start_control(const rv_config *cfg, const char *bootstrap)
 {
     char err[RV_ERR_SIZE], group[300];
     rv_errf(group, sizeof group, "%s-control-%ld", cfg->service, (long)getpid());
-    rd_kafka_t *rk = rv_consumer_new(cfg, bootstrap, RV_CONSUMER_TAIL, group,
-                                     cfg->streams.control, 10000, NULL, NULL, err, sizeof err);
+    rd_kafka_t *rk = rv_consumer_new(cfg, bootstrap, RV_CONSUMER_TAIL, group, cfg->streams.control,
+                                     10000, NULL, NULL, err, sizeof err);
     if (!rk) {
         rv_warn("control", "%s: schedule changes only by reload", err);
         return NULL;
@@ -136,8 +136,7 @@ static void poll_control(daemon_state *d)
             swap_generation(d, g, "control record");
         } else
             rv_error("control", "record at %s [%d] @%lld refused, schedule unchanged: %s",
-                     rd_kafka_topic_name(msg->rkt), msg->partition, (long long)msg->offset,
-                     err);
+                     rd_kafka_topic_name(msg->rkt), msg->partition, (long long)msg->offset, err);
         rd_kafka_message_destroy(msg);
     }
 }
@@ -191,8 +190,10 @@ int rv_serve(const rv_serve_options *opts)
             goto out;
         }
         snprintf(bootstrap, sizeof bootstrap, "%s", rv_broker_bootstraps(d.broker));
-        rv_info("streams", "embedded broker (in memory, keeps nothing across restarts): "
-                "bootstrap=%s", bootstrap);
+        rv_info("streams",
+                "embedded broker (in memory, keeps nothing across restarts): "
+                "bootstrap=%s",
+                bootstrap);
         if (create_embedded_topics(&d, cfg) != 0) {
             rv_config_free(cfg);
             goto out;
@@ -201,8 +202,7 @@ int rv_serve(const rv_serve_options *opts)
         snprintf(bootstrap, sizeof bootstrap, "%s", brokers);
 
     rd_kafka_conf_t *pconf = rv_kafka_conf(cfg, bootstrap, 1, err, sizeof err);
-    if (!pconf ||
-        !(d.output = rv_output_new(pconf, cfg, rv_inflight_delivered, err, sizeof err))) {
+    if (!pconf || !(d.output = rv_output_new(pconf, cfg, rv_inflight_delivered, err, sizeof err))) {
         rv_error("streams", "%s", err);
         rv_config_free(cfg);
         goto out;
@@ -240,8 +240,8 @@ int rv_serve(const rv_serve_options *opts)
     if (d.gen->cfg->http.listen) {
         char reply[512];
         rv_http_reply_topic(d.gen->cfg, reply, sizeof reply);
-        rv_http_sources src = {current_generation, last_reload_error, rv_input_lag, &d,
-                               d.stats, d.monitor, d.output};
+        rv_http_sources src = {current_generation, last_reload_error, rv_input_lag, &d, d.stats,
+                               d.monitor,          d.output};
         if (!(d.http = rv_http_start(d.gen->cfg, bootstrap, reply, &src, err, sizeof err))) {
             rv_error("http", "%s", err);
             goto out;
@@ -294,4 +294,3 @@ out:
     shutdown_all(&d);
     return rc;
 }
-

@@ -20,7 +20,7 @@
 #include "streams.h"
 
 enum MHD_Result rv_http_respond(struct MHD_Connection *c, unsigned status, const char *type,
-                               const char *body, size_t len)
+                                const char *body, size_t len)
 {
     struct MHD_Response *r =
         MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
@@ -30,8 +30,8 @@ enum MHD_Result rv_http_respond(struct MHD_Connection *c, unsigned status, const
     return ret;
 }
 
-enum MHD_Result rv_http_respond_error(struct MHD_Connection *c, unsigned status,
-                                          const char *fmt, ...)
+enum MHD_Result rv_http_respond_error(struct MHD_Connection *c, unsigned status, const char *fmt,
+                                      ...)
 {
     char msg[RV_ERR_SIZE];
     va_list ap;
@@ -69,8 +69,8 @@ static const struct route {
 };
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **con_cls)
 {
     rv_http *h = cls;
     if (strcmp(method, "POST") == 0 && strcmp(url, "/v1/score") == 0) {
@@ -90,8 +90,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return rv_http_post_score(h, c, u);
     }
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-        return rv_http_respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED,
-                                     "%s %s: method not allowed", method, url);
+        return rv_http_respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "%s %s: method not allowed",
+                                     method, url);
     for (size_t i = 0; i < sizeof routes / sizeof *routes; i++)
         if (strcmp(url, routes[i].path) == 0)
             return routes[i].get(h, c);
@@ -140,8 +140,8 @@ rv_http *rv_http_start(const rv_config *cfg, const char *bootstrap, const char *
     char e[RV_ERR_SIZE], group[300];
     rv_errf(group, sizeof group, "%s-gateway-%ld", cfg->service, (long)getpid());
     /* every partition of the reply topic, from its end, no group */
-    if (!(h->replies = rv_consumer_new(cfg, bootstrap, RV_CONSUMER_TAIL, group, reply_topic,
-                                       10000, NULL, NULL, e, sizeof e))) {
+    if (!(h->replies = rv_consumer_new(cfg, bootstrap, RV_CONSUMER_TAIL, group, reply_topic, 10000,
+                                       NULL, NULL, e, sizeof e))) {
         rv_errf(err, err_size, "gateway replies: %s", e);
         pthread_mutex_destroy(&h->lock);
         pthread_cond_destroy(&h->cond);
@@ -166,8 +166,10 @@ rv_http *rv_http_start(const rv_config *cfg, const char *bootstrap, const char *
         rv_http_stop(h);
         return NULL;
     }
-    rv_info("http", "listening on http://%s (POST /v1/score, GET /healthz /readyz /v1/models "
-            "/metrics); replies on %s", cfg->http.listen, reply_topic);
+    rv_info("http",
+            "listening on http://%s (POST /v1/score, GET /healthz /readyz /v1/models "
+            "/metrics); replies on %s",
+            cfg->http.listen, reply_topic);
     return h;
 }
 

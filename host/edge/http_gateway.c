@@ -66,7 +66,7 @@ enum MHD_Result rv_http_post_score(rv_http *h, struct MHD_Connection *c, rv_uplo
 {
     if (u->too_large)
         return rv_http_respond_error(c, MHD_HTTP_CONTENT_TOO_LARGE,
-                                  "body over input.max_body_bytes (%u)", h->max_body);
+                                     "body over input.max_body_bytes (%u)", h->max_body);
     rv_generation *g = h->src.current(h->src.ctx);
     char why[256];
     if (!rv_http_readiness(h, g, why, sizeof why)) {
@@ -93,7 +93,7 @@ enum MHD_Result rv_http_post_score(rv_http *h, struct MHD_Connection *c, rv_uplo
     if (given && !valid_id(given)) {
         free(w);
         return rv_http_respond_error(c, MHD_HTTP_BAD_REQUEST,
-                                  "X-Request-Id must be 1-256 printable ASCII characters");
+                                     "X-Request-Id must be 1-256 printable ASCII characters");
     }
     if (given)
         snprintf(w->id, sizeof w->id, "%s", given);
@@ -108,9 +108,9 @@ enum MHD_Result rv_http_post_score(rv_http *h, struct MHD_Connection *c, rv_uplo
     rd_kafka_headers_t *hdrs = rd_kafka_headers_new(2);
     rd_kafka_header_add(hdrs, "rv-id", -1, w->id, -1);
     rd_kafka_header_add(hdrs, "rv-reply-to", -1, h->reply_topic, -1);
-    int sent = rv_output_send(h->src.output, RV_STREAM_RESULTS, h->requests_topic,
-                              RD_KAFKA_PARTITION_UA, w->id, strlen(w->id), u->body, u->len,
-                              hdrs, NULL);
+    int sent =
+        rv_output_send(h->src.output, RV_STREAM_RESULTS, h->requests_topic, RD_KAFKA_PARTITION_UA,
+                       w->id, strlen(w->id), u->body, u->len, hdrs, NULL);
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     int64_t ns = until.tv_nsec + (int64_t)(last_ms + DEADLINE_MARGIN_MS) * 1000000;
@@ -132,11 +132,11 @@ enum MHD_Result rv_http_post_score(rv_http *h, struct MHD_Connection *c, rv_uplo
         r = rv_http_respond_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "cannot produce the request");
     else if (!w->result)
         r = rv_http_respond_error(c, MHD_HTTP_GATEWAY_TIMEOUT,
-                               "no result for %s within %u ms (last deadline %u ms + %d ms)",
-                               w->id, last_ms + DEADLINE_MARGIN_MS, last_ms, DEADLINE_MARGIN_MS);
+                                  "no result for %s within %u ms (last deadline %u ms + %d ms)",
+                                  w->id, last_ms + DEADLINE_MARGIN_MS, last_ms, DEADLINE_MARGIN_MS);
     else {
-        struct MHD_Response *resp = MHD_create_response_from_buffer(
-            w->result_len, w->result, MHD_RESPMEM_MUST_COPY);
+        struct MHD_Response *resp =
+            MHD_create_response_from_buffer(w->result_len, w->result, MHD_RESPMEM_MUST_COPY);
         MHD_add_response_header(resp, "Content-Type", "application/json");
         MHD_add_response_header(resp, "X-Request-Id", w->id);
         r = MHD_queue_response(c, MHD_HTTP_OK, resp);
@@ -146,7 +146,6 @@ enum MHD_Result rv_http_post_score(rv_http *h, struct MHD_Connection *c, rv_uplo
     free(w);
     return r;
 }
-
 
 int rv_upload_append(rv_upload *u, const char *data, size_t len, size_t max_body)
 {

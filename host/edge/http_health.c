@@ -38,7 +38,10 @@ void *rv_http_probe_loop(void *arg)
         atomic_store(&h->broker_ok, e == RD_KAFKA_RESP_ERR_NO_ERROR && md && md->broker_cnt > 0);
         if (md)
             rd_kafka_metadata_destroy(md);
-        for (int i = 0; i < (atomic_load(&h->replies_ready) && atomic_load(&h->input_ready) ? 10 : 1) && !atomic_load(&h->stop); i++) {
+        for (int i = 0;
+             i < (atomic_load(&h->replies_ready) && atomic_load(&h->input_ready) ? 10 : 1) &&
+             !atomic_load(&h->stop);
+             i++) {
             rv_sleep_ms(100);
         }
     }
@@ -87,14 +90,13 @@ enum MHD_Result rv_http_get_readyz(rv_http *h, struct MHD_Connection *c)
     rv_text_printf(&t, "%s: %s\n", ok ? "ready" : "not ready", why);
     for (size_t i = 0; g && i < g->n_models; i++)
         rv_text_printf(&t, "model %s version %s: %s\n", g->models[i]->name, g->models[i]->version,
-                rv_model_state_name(atomic_load(&g->models[i]->state)));
+                       rv_model_state_name(atomic_load(&g->models[i]->state)));
     if (*last)
         rv_text_printf(&t, "last reload failed (the models above keep serving): %s\n", last);
     if (g)
         rv_generation_unref(g);
     enum MHD_Result r = rv_http_respond(c, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
-                                "text/plain; charset=utf-8", rv_text_str(&t), t.len);
+                                        "text/plain; charset=utf-8", rv_text_str(&t), t.len);
     rv_text_free(&t);
     return r;
 }
-

@@ -27,7 +27,7 @@ struct rv_http {
     rv_http_sources src;
     const rv_config *cfg; /* the first generation's: listen, topics, limits */
     struct MHD_Daemon *mhd;
-    rd_kafka_t *replies;  /* reads the reply topic, every partition, no group */
+    rd_kafka_t *replies; /* reads the reply topic, every partition, no group */
     pthread_t reader, prober;
     atomic_int stop;
     atomic_int broker_ok;
@@ -42,14 +42,12 @@ struct rv_http {
     waiter *waiters;
 };
 
-
 /* A whole response from a buffer (copied). */
 enum MHD_Result rv_http_respond(struct MHD_Connection *c, unsigned status, const char *type,
                                 const char *body, size_t len);
 /* {"error": "<reason>"} with the status. */
-enum MHD_Result rv_http_respond_error(struct MHD_Connection *c, unsigned status,
-                                      const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+enum MHD_Result rv_http_respond_error(struct MHD_Connection *c, unsigned status, const char *fmt,
+                                      ...) __attribute__((format(printf, 3, 4)));
 
 /* health: GET /readyz, and the prober thread that keeps readiness fresh. */
 int rv_http_readiness(rv_http *h, const rv_generation *g, char *why, size_t size);

@@ -88,4 +88,3 @@ enum MHD_Result rv_http_get_models(rv_http *h, struct MHD_Connection *c)
     rv_generation_unref(g);
     return r;
 }
-

@@ -40,8 +40,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     daemon_state *d = opaque;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         for (int i = 0; i < parts->cnt; i++)
-            rv_info("input", "assigned %s [%d]", parts->elems[i].topic,
-                    parts->elems[i].partition);
+            rv_info("input", "assigned %s [%d]", parts->elems[i].topic, parts->elems[i].partition);
         rd_kafka_assign(rk, parts);
         d->paused = 0;
         return;
@@ -60,15 +59,15 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 static void dead_letter(daemon_state *d, rv_inflight *f, const char *reason)
 {
-    rv_warn("input", "dead-letter %s (%s [%d] @%lld): %s", f->id, f->req.topic,
-            f->req.partition, (long long)f->req.offset, reason);
+    rv_warn("input", "dead-letter %s (%s [%d] @%lld): %s", f->id, f->req.topic, f->req.partition,
+            (long long)f->req.offset, reason);
     rd_kafka_headers_t *src = NULL;
     if (rd_kafka_message_headers(f->msg, &src) != RD_KAFKA_RESP_ERR_NO_ERROR)
         src = NULL;
     rd_kafka_headers_t *h = rv_record_dead_letter_headers(src, reason, &f->req);
     /* the original bytes, untouched */
-    rv_inflight_send(d->output, f, RV_STREAM_DEAD_LETTER, NULL, RD_KAFKA_PARTITION_UA,
-                     f->req.key, f->req.key_len, f->req.body, f->req.body_len, h);
+    rv_inflight_send(d->output, f, RV_STREAM_DEAD_LETTER, NULL, RD_KAFKA_PARTITION_UA, f->req.key,
+                     f->req.key_len, f->req.body, f->req.body_len, h);
     atomic_fetch_add(&d->stats->dead_letters, 1);
     rv_inflight_release(f); /* the input's reference */
 }
@@ -85,8 +84,8 @@ void rv_input_handle(daemon_state *d, rd_kafka_message_t *msg)
         rd_kafka_message_destroy(msg);
         return;
     }
-    f->commit_epoch = rv_commit_tracker_add(d->tracker, f->req.topic, f->req.partition,
-                                            f->req.offset);
+    f->commit_epoch =
+        rv_commit_tracker_add(d->tracker, f->req.topic, f->req.partition, f->req.offset);
     atomic_fetch_add(&d->stats->requests, 1);
     const rv_config *cfg = gen->cfg;
     char reason[RV_ERR_SIZE];
@@ -153,8 +152,8 @@ int64_t rv_input_lag(void *ctx)
 rd_kafka_t *rv_input_start(daemon_state *d, const rv_config *cfg, const char *bootstrap)
 {
     char err[RV_ERR_SIZE];
-    rd_kafka_t *rk = rv_consumer_new(cfg, bootstrap, RV_CONSUMER_GROUP, cfg->streams.group, NULL,
-                                     0, on_rebalance, d, err, sizeof err);
+    rd_kafka_t *rk = rv_consumer_new(cfg, bootstrap, RV_CONSUMER_GROUP, cfg->streams.group, NULL, 0,
+                                     on_rebalance, d, err, sizeof err);
     if (!rk) {
         rv_error("streams", "%s", err);
         return NULL;
@@ -189,11 +188,12 @@ void rv_input_drain(daemon_state *d, int timeout_ms)
         rv_sleep_ms(5);
     }
     if (pending)
-        rv_error("shutdown", "%llu request(s) still in flight after %d ms: not committed, "
-                 "they will be read again", (unsigned long long)pending, timeout_ms);
+        rv_error("shutdown",
+                 "%llu request(s) still in flight after %d ms: not committed, "
+                 "they will be read again",
+                 (unsigned long long)pending, timeout_ms);
     rv_input_commit(d, 1);
 }
-
 
 void rv_input_backpressure(daemon_state *d, uint64_t max_in_flight)
 {

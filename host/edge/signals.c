@@ -6,8 +6,14 @@
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t reload_requested;
 
-static void on_stop(int sig) { stop_requested = sig; }
-static void on_reload(int sig) { reload_requested = 1; }
+static void on_stop(int sig)
+{
+    stop_requested = sig;
+}
+static void on_reload(int sig)
+{
+    reload_requested = 1;
+}
 
 void rv_signals_install(void)
 {
@@ -21,7 +27,10 @@ void rv_signals_install(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
-int rv_signals_stop(void) { return stop_requested; }
+int rv_signals_stop(void)
+{
+    return stop_requested;
+}
 
 int rv_signals_take_reload(void)
 {

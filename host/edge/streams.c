@@ -91,7 +91,7 @@ int rv_broker_create_topics(rv_broker *b, const char *const *topics, const int *
             pthread_join(jobs[i].thread, NULL);
         if (jobs[i].err && jobs[i].err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS && rc == 0) {
             rv_errf(err, err_size, "cannot create topic %s: %s", topics[i],
-                     rd_kafka_err2str(jobs[i].err));
+                    rd_kafka_err2str(jobs[i].err));
             rc = -1;
         }
     }
@@ -108,8 +108,8 @@ void rv_broker_stop(rv_broker *b)
     free(b);
 }
 
-rd_kafka_conf_t *rv_kafka_conf(const rv_config *cfg, const char *bootstrap, int producer,
-                               char *err, size_t err_size)
+rd_kafka_conf_t *rv_kafka_conf(const rv_config *cfg, const char *bootstrap, int producer, char *err,
+                               size_t err_size)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char e[512];
@@ -134,8 +134,8 @@ rd_kafka_conf_t *rv_kafka_conf(const rv_config *cfg, const char *bootstrap, int 
     for (size_t i = 0; i < cfg->streams.n_kafka; i++)
         if (rd_kafka_conf_set(conf, cfg->streams.kafka[i].key, cfg->streams.kafka[i].value, e,
                               sizeof e) != RD_KAFKA_CONF_OK) {
-            rv_errf(err, err_size, "%s: streams.kafka.%s: %s", cfg->path,
-                     cfg->streams.kafka[i].key, e);
+            rv_errf(err, err_size, "%s: streams.kafka.%s: %s", cfg->path, cfg->streams.kafka[i].key,
+                    e);
             rd_kafka_conf_destroy(conf);
             return NULL;
         }
@@ -170,7 +170,7 @@ int rv_assign_from_end(rd_kafka_t *rk, const char *topic, int timeout_ms, char *
         e = rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, timeout_ms);
         if (e) {
             rv_errf(err, err_size, "topic %s [%d]: cannot read its end offset: %s", topic, p,
-                     rd_kafka_err2str(e));
+                    rd_kafka_err2str(e));
             rd_kafka_topic_partition_list_destroy(l);
             return -1;
         }
@@ -200,16 +200,16 @@ int rv_check_partitions(rd_kafka_t *rk, const rv_config *cfg, int timeout_ms, ch
         rd_kafka_topic_destroy(t);
         if (counts[i] <= 0) {
             rv_errf(err, err_size, "topic %s: no metadata (%s)", names[i],
-                     e ? rd_kafka_err2str(e) : "topic missing or without partitions");
+                    e ? rd_kafka_err2str(e) : "topic missing or without partitions");
             return -1;
         }
     }
     for (int i = 1; i < 3; i++)
         if (counts[i] < counts[0]) {
             rv_errf(err, err_size,
-                     "topic %s has %d partitions but %s has %d: scores and results go to "
-                     "the request's partition number, so they need at least as many",
-                     names[i], counts[i], names[0], counts[0]);
+                    "topic %s has %d partitions but %s has %d: scores and results go to "
+                    "the request's partition number, so they need at least as many",
+                    names[i], counts[i], names[0], counts[0]);
             return -1;
         }
     return counts[0];

@@ -27,8 +27,8 @@ void rv_broker_stop(rv_broker *b);
 /* A client configuration: bootstrap servers, our defaults for a producer
  * or a consumer, then the config's kafka: map as is (it wins). NULL with err
  * on a bad property. */
-rd_kafka_conf_t *rv_kafka_conf(const rv_config *cfg, const char *bootstrap, int producer,
-                               char *err, size_t err_size);
+rd_kafka_conf_t *rv_kafka_conf(const rv_config *cfg, const char *bootstrap, int producer, char *err,
+                               size_t err_size);
 
 /* How a consumer reads. */
 typedef enum {

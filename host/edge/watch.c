@@ -47,8 +47,8 @@ static void add_file(rv_watch *w, const char *path)
         return;
     }
     w->files = nf;
-    int wd = inotify_add_watch(w->fd, dirname(d),
-                               IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE);
+    int wd =
+        inotify_add_watch(w->fd, dirname(d), IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE);
     if (wd < 0)
         rv_warn("watch", "cannot watch %s: %s", path, strerror(errno));
     else

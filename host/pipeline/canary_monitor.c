@@ -136,13 +136,13 @@ static void send_alert(rv_canary_monitor *m, const tracked *t, const char *canar
 {
     char msg[512];
     if (t->is_canary)
-        snprintf(msg, sizeof msg, "canary %s %s from its reference window: %.4f (threshold "
-                 "%.4f): the input data changed", canary, raised ? "drifted" : "is back",
-                 value, threshold);
+        snprintf(msg, sizeof msg,
+                 "canary %s %s from its reference window: %.4f (threshold "
+                 "%.4f): the input data changed",
+                 canary, raised ? "drifted" : "is back", value, threshold);
     else
-        snprintf(msg, sizeof msg, "model %s %s: %s %.4f (threshold %.4f) over %u requests",
-                 t->name, raised ? "diverges" : "recovered", check_names[check], value,
-                 threshold, window);
+        snprintf(msg, sizeof msg, "model %s %s: %s %.4f (threshold %.4f) over %u requests", t->name,
+                 raised ? "diverges" : "recovered", check_names[check], value, threshold, window);
     if (raised)
         rv_warn("canary", "ALERT %s", msg);
     else
@@ -168,8 +168,8 @@ static void send_alert(rv_canary_monitor *m, const tracked *t, const char *canar
         m->sink(m->sink_ctx, t->name, buf, len);
 }
 
-static void judge(rv_canary_monitor *m, tracked *t, const char *canary, int check,
-                  double value, int bad, double threshold, uint32_t window)
+static void judge(rv_canary_monitor *m, tracked *t, const char *canary, int check, double value,
+                  int bad, double threshold, uint32_t window)
 {
     if (bad != t->alert[check]) {
         t->alert[check] = bad;
@@ -183,8 +183,8 @@ static void quantiles(const sketch *s, double *out)
         out[i] = sketch_quantile(s, qs[i]);
 }
 
-static void close_window(rv_canary_monitor *m, tracked *t, const rv_model *canary,
-                         uint32_t window, double min_agreement, double max_shift)
+static void close_window(rv_canary_monitor *m, tracked *t, const rv_model *canary, uint32_t window,
+                         double min_agreement, double max_shift)
 {
     double agreement = (double)t->agree / t->n;
     double mq[3], cq[3];
@@ -251,10 +251,9 @@ void rv_canary_monitor_observe(rv_canary_monitor *m, const rv_inflight *f)
     if (strcmp(m->settings_of, canary->version) != 0) {
         char err[RV_ERR_SIZE];
         /* the canary's create refused anything this refuses */
-        if (rv_canary_settings_parse(param_value(canary, "window"),
-                                     param_value(canary, "min_agreement"),
-                                     param_value(canary, "max_score_shift"), &m->settings, err,
-                                     sizeof err) != 0)
+        if (rv_canary_settings_parse(
+                param_value(canary, "window"), param_value(canary, "min_agreement"),
+                param_value(canary, "max_score_shift"), &m->settings, err, sizeof err) != 0)
             rv_error("canary", "%s (the defaults apply)", err);
         memcpy(m->settings_of, canary->version, sizeof m->settings_of);
     }

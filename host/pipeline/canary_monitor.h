@@ -41,11 +41,11 @@ void rv_canary_monitor_observe(rv_canary_monitor *m, const rv_inflight *f);
 
 typedef struct rv_canary_gauge {
     char model[128];
-    double agreement;   /* last full window, NaN before the first */
+    double agreement; /* last full window, NaN before the first */
     double score_shift;
     double drift;
-    int alerting;       /* any check in alert */
-    uint64_t compared;  /* requests compared so far */
+    int alerting;      /* any check in alert */
+    uint64_t compared; /* requests compared so far */
 } rv_canary_gauge;
 
 /* Copies up to max gauges; returns how many models are tracked. */

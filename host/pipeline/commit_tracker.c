@@ -55,8 +55,7 @@ void rv_commit_tracker_free(rv_commit_tracker *t)
     free(t);
 }
 
-static partition_state *find(rv_commit_tracker *t, const char *topic, int32_t partition,
-                             int create)
+static partition_state *find(rv_commit_tracker *t, const char *topic, int32_t partition, int create)
 {
     for (size_t i = 0; i < t->n_parts; i++)
         if (t->parts[i].partition == partition && strcmp(t->parts[i].topic, topic) == 0)

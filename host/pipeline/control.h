@@ -18,7 +18,7 @@
 
 /* Parses a control record against g. Returns a new generation (schedule
  * version raised) or NULL with the reason in err. */
-rv_generation *rv_control_apply(const rv_generation *g, const void *value, size_t len,
-                                char *err, size_t err_size);
+rv_generation *rv_control_apply(const rv_generation *g, const void *value, size_t len, char *err,
+                                size_t err_size);
 
 #endif

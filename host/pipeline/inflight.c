@@ -14,8 +14,7 @@
 
 /* The request id: rv-id header, else the key, else topic-partition-offset
  * (stable on replay). */
-static char *request_id(rd_kafka_message_t *msg, const rv_header *hdrs, size_t n,
-                        const char *topic)
+static char *request_id(rd_kafka_message_t *msg, const rv_header *hdrs, size_t n, const char *topic)
 {
     for (size_t i = 0; i < n; i++)
         if (strcmp(hdrs[i].name, "rv-id") == 0 && hdrs[i].value_len > 0)
@@ -28,8 +27,8 @@ static char *request_id(rd_kafka_message_t *msg, const rv_header *hdrs, size_t n
     return id;
 }
 
-rv_inflight *rv_inflight_new(rd_kafka_message_t *msg, rv_generation *gen,
-                             rv_inflight_done_fn done, void *done_ctx)
+rv_inflight *rv_inflight_new(rd_kafka_message_t *msg, rv_generation *gen, rv_inflight_done_fn done,
+                             void *done_ctx)
 {
     size_t n_slots = gen ? gen->n_models : 0;
     size_t n_features = gen ? gen->cfg->input.n_features : 0;
@@ -97,7 +96,10 @@ fail:
     return NULL;
 }
 
-void rv_inflight_ref(rv_inflight *f) { atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed); }
+void rv_inflight_ref(rv_inflight *f)
+{
+    atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
+}
 
 void rv_inflight_release(rv_inflight *f)
 {
@@ -120,8 +122,11 @@ int rv_inflight_send(rv_output *o, rv_inflight *f, rv_stream stream, const char 
                      size_t value_len, rd_kafka_headers_t *headers)
 {
     rv_inflight_ref(f);
-    return rv_output_send(o, stream, topic_name, partition, key, key_len, value, value_len,
-                          headers, f);
+    return rv_output_send(o, stream, topic_name, partition, key, key_len, value, value_len, headers,
+                          f);
 }
 
-void rv_inflight_delivered(void *msg_opaque) { rv_inflight_release(msg_opaque); }
+void rv_inflight_delivered(void *msg_opaque)
+{
+    rv_inflight_release(msg_opaque);
+}

@@ -28,29 +28,29 @@ struct rv_inflight {
     rd_kafka_message_t *msg; /* owns topic name, key and body */
     rv_header *headers;
     char *id;
-    char *reply_to;          /* results topic from rv-reply-to, or NULL */
+    char *reply_to; /* results topic from rv-reply-to, or NULL */
     double *features;
     rv_generation *gen;      /* reference, NULL for a dead-letter-only request */
     int64_t arrival_mono_us; /* CLOCK_MONOTONIC, starts the rendezvous clock */
     atomic_int refs;
     rv_inflight_done_fn done; /* called once at the last release */
     void *done_ctx;
-    uint64_t commit_epoch;   /* the commit tracker's epoch of the partition */
+    uint64_t commit_epoch; /* the commit tracker's epoch of the partition */
 
     /* Rendezvous thread only: */
     int decided;
     size_t n_answered;
-    size_t heap_pos;         /* index in the deadline heap, or SIZE_MAX */
+    size_t heap_pos; /* index in the deadline heap, or SIZE_MAX */
     int64_t wake_at_mono_us;
 
-    size_t n_slots;          /* gen->n_models */
+    size_t n_slots; /* gen->n_models */
     rv_slot slots[];
 };
 
 /* Takes over msg on success (on failure the caller still owns it). Parses
  * nothing: the input stage fills features. */
-rv_inflight *rv_inflight_new(rd_kafka_message_t *msg, rv_generation *gen,
-                             rv_inflight_done_fn done, void *done_ctx);
+rv_inflight *rv_inflight_new(rd_kafka_message_t *msg, rv_generation *gen, rv_inflight_done_fn done,
+                             void *done_ctx);
 void rv_inflight_ref(rv_inflight *f);
 void rv_inflight_release(rv_inflight *f);
 

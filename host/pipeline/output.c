@@ -104,21 +104,19 @@ void rv_output_free(rv_output *o, int timeout_ms)
     free(o);
 }
 
-int rv_output_send(rv_output *o, rv_stream stream, const char *topic_name,
-                   int32_t partition, const void *key, size_t key_len, const void *value,
-                   size_t value_len, rd_kafka_headers_t *headers, void *msg_opaque)
+int rv_output_send(rv_output *o, rv_stream stream, const char *topic_name, int32_t partition,
+                   const void *key, size_t key_len, const void *value, size_t value_len,
+                   rd_kafka_headers_t *headers, void *msg_opaque)
 {
     /* a named topic: librdkafka hands out another reference to its handle */
-    rd_kafka_topic_t *rkt = topic_name ? rd_kafka_topic_new(o->rk, topic_name, NULL)
-                                       : o->topics[stream];
+    rd_kafka_topic_t *rkt =
+        topic_name ? rd_kafka_topic_new(o->rk, topic_name, NULL) : o->topics[stream];
     for (;;) {
-        rd_kafka_resp_err_t e =
-            rd_kafka_producev(o->rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(partition),
-                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                              RD_KAFKA_V_KEY((void *)key, key_len),
-                              RD_KAFKA_V_VALUE((void *)value, value_len),
-                              RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(msg_opaque),
-                              RD_KAFKA_V_END);
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            o->rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(partition),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY((void *)key, key_len),
+            RD_KAFKA_V_VALUE((void *)value, value_len), RD_KAFKA_V_HEADERS(headers),
+            RD_KAFKA_V_OPAQUE(msg_opaque), RD_KAFKA_V_END);
         if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
             if (topic_name)
                 rd_kafka_topic_destroy(rkt);
@@ -157,8 +155,8 @@ void rv_output_prepare_topic(rv_output *o, const char *name)
 
 int rv_output_stream_by_name(const char *name, rv_stream *out)
 {
-    static const char *const names[RV_STREAM_COUNT] = {"scores", "results", "archive",
-                                                       "alerts", "dead-letter"};
+    static const char *const names[RV_STREAM_COUNT] = {"scores", "results", "archive", "alerts",
+                                                       "dead-letter"};
     for (int i = 0; i < RV_STREAM_COUNT; i++)
         if (strcmp(name, names[i]) == 0) {
             *out = (rv_stream)i;
@@ -172,6 +170,12 @@ const char *rv_output_topic(const rv_output *o, rv_stream s)
     return rd_kafka_topic_name(o->topics[s]);
 }
 
-rd_kafka_t *rv_output_handle(rv_output *o) { return o->rk; }
+rd_kafka_t *rv_output_handle(rv_output *o)
+{
+    return o->rk;
+}
 
-uint64_t rv_output_failures(const rv_output *o) { return atomic_load(&o->failures); }
+uint64_t rv_output_failures(const rv_output *o)
+{
+    return atomic_load(&o->failures);
+}

@@ -39,9 +39,9 @@ void rv_output_free(rv_output *o, int timeout_ms);
  * consumed (also on failure). msg_opaque, when not NULL, goes to the delivery
  * callback once the record is acknowledged. Retries while the local queue
  * is full. 0 or -1. */
-int rv_output_send(rv_output *o, rv_stream stream, const char *topic_name,
-                   int32_t partition, const void *key, size_t key_len, const void *value,
-                   size_t value_len, rd_kafka_headers_t *headers, void *msg_opaque);
+int rv_output_send(rv_output *o, rv_stream stream, const char *topic_name, int32_t partition,
+                   const void *key, size_t key_len, const void *value, size_t value_len,
+                   rd_kafka_headers_t *headers, void *msg_opaque);
 
 /* Looks up a topic that records will be produced to by name (a gateway's
  * requests and replies) now, so that the first record does not wait for

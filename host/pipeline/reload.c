@@ -21,12 +21,12 @@ struct rv_reloader {
     rv_pipeline *pipe;
     pthread_mutex_t lock;
     pthread_t thread;
-    int running;  /* a build thread exists (joined in poll) */
-    int finished; /* it has posted its outcome */
-    int queued;   /* another reload was asked for meanwhile */
+    int running;             /* a build thread exists (joined in poll) */
+    int finished;            /* it has posted its outcome */
+    int queued;              /* another reload was asked for meanwhile */
     rv_generation *previous; /* reference held for the build */
     rv_generation *result;
-    uint64_t id;      /* of the generation being built */
+    uint64_t id;                  /* of the generation being built */
     char last_error[RV_ERR_SIZE]; /* guarded by lock */
     uint64_t next_id;
 };
@@ -65,9 +65,14 @@ static void keep_for_replay(void *ctx, const char *id, const uint8_t *body, size
         memcpy(bc, body, len);
     rs->ids[rs->n] = idc;
     rs->bodies[rs->n] = bc;
-    rs->reqs[rs->n++] = (rv_request){.id = idc, .body = bc, .body_len = len, .features = f,
-                                     .n_features = rs->n_features, .offset = -1,
-                                     .timestamp_ms = -1, .partition = -1};
+    rs->reqs[rs->n++] = (rv_request){.id = idc,
+                                     .body = bc,
+                                     .body_len = len,
+                                     .features = f,
+                                     .n_features = rs->n_features,
+                                     .offset = -1,
+                                     .timestamp_ms = -1,
+                                     .partition = -1};
 }
 
 static void replay_set_free(replay_set *rs)
@@ -83,8 +88,7 @@ static void replay_set_free(replay_set *rs)
 }
 
 /* 0, or -1 on out of memory. */
-static int replay_set_build(replay_set *rs, rv_recent *recent, const rv_generation *g,
-                            size_t want)
+static int replay_set_build(replay_set *rs, rv_recent *recent, const rv_generation *g, size_t want)
 {
     size_t nf = g->cfg->input.n_features;
     *rs = (replay_set){.cap = want, .n_features = nf, .g = g};
@@ -145,8 +149,7 @@ static int replay_model(rv_model *m, const replay_set *rs, uint32_t budget_ms, c
     return rc;
 }
 
-int rv_generation_warm_and_start(rv_generation *g, rv_pipeline *pipe, char *err,
-                                 size_t err_size)
+int rv_generation_warm_and_start(rv_generation *g, rv_pipeline *pipe, char *err, size_t err_size)
 {
     replay_set rs;
     if (replay_set_build(&rs, pipe->recent, g, g->cfg->reload.warmup_requests) != 0) {
@@ -165,12 +168,11 @@ int rv_generation_warm_and_start(rv_generation *g, rv_pipeline *pipe, char *err,
                     m->name, why);
             rc = -1;
         } else
-            rv_info("reload", "model %s warmed on %zu recent requests in %lld ms", m->name,
-                    rs.n, (long long)(rv_mono_ms() - t0));
+            rv_info("reload", "model %s warmed on %zu recent requests in %lld ms", m->name, rs.n,
+                    (long long)(rv_mono_ms() - t0));
     }
     for (size_t i = 0; rc == 0 && i < g->n_models; i++)
-        if (!g->models[i]->workers &&
-            rv_workers_start(g->models[i], pipe, err, err_size) != 0)
+        if (!g->models[i]->workers && rv_workers_start(g->models[i], pipe, err, err_size) != 0)
             rc = -1;
     replay_set_free(&rs);
     return rc;
@@ -197,8 +199,7 @@ static void *build(void *arg)
     pthread_mutex_unlock(&r->lock);
     if (!g)
         for (size_t i = 0; i < errs.n; i++)
-            rv_error("reload", "failed, the running generation keeps serving: %s",
-                     errs.lines[i]);
+            rv_error("reload", "failed, the running generation keeps serving: %s", errs.lines[i]);
     else
         rv_info("reload", "generation %llu built in %lld ms: %zu model(s) reused, %zu new",
                 (unsigned long long)g->id, (long long)(rv_mono_ms() - t0), g->n_reused,

@@ -37,7 +37,6 @@ void rv_reloader_last_error(rv_reloader *r, char *buf, size_t size);
  * reload.warmup_requests of the pipeline's recent requests, then starts
  * their workers. 0, or -1 with the model and reason in err. Used at
  * start-up too, when the ring is still empty. */
-int rv_generation_warm_and_start(rv_generation *g, rv_pipeline *pipe, char *err,
-                                 size_t err_size);
+int rv_generation_warm_and_start(rv_generation *g, rv_pipeline *pipe, char *err, size_t err_size);
 
 #endif

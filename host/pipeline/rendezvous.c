@@ -160,8 +160,8 @@ static void send_result(rv_rendezvous *rz, rv_inflight *f, int chosen, int64_t e
     size_t len;
     yajl_gen_get_buf(g, &buf, &len);
     if (f->reply_to)
-        rv_inflight_send(rz->out, f, RV_STREAM_RESULTS, f->reply_to, RD_KAFKA_PARTITION_UA,
-                         f->id, strlen(f->id), buf, len, NULL);
+        rv_inflight_send(rz->out, f, RV_STREAM_RESULTS, f->reply_to, RD_KAFKA_PARTITION_UA, f->id,
+                         strlen(f->id), buf, len, NULL);
     else
         rv_inflight_send(rz->out, f, RV_STREAM_RESULTS, NULL, f->req.partition, f->id,
                          strlen(f->id), buf, len, NULL);
@@ -196,8 +196,7 @@ static void evaluate(rv_rendezvous *rz, rv_inflight *f, int64_t now)
     size_t n = gen->n_schedule;
     rv_slot_status status[n ? n : 1];
     for (size_t i = 0; i < n; i++)
-        status[i] = atomic_load_explicit(&f->slots[gen->schedule[i]].status,
-                                         memory_order_acquire);
+        status[i] = atomic_load_explicit(&f->slots[gen->schedule[i]].status, memory_order_acquire);
     int64_t elapsed = now - f->arrival_mono_us;
     rv_selection sel = rv_select(status, gen->within_ms, n, elapsed);
     if (!sel.decided) {
@@ -272,8 +271,7 @@ static void *rendezvous_loop(void *arg)
     return NULL;
 }
 
-rv_rendezvous *rv_rendezvous_start(rv_output *out, rv_canary_monitor *monitor,
-                                   rv_stats *stats)
+rv_rendezvous *rv_rendezvous_start(rv_output *out, rv_canary_monitor *monitor, rv_stats *stats)
 {
     rv_rendezvous *rz = calloc(1, sizeof *rz);
     if (!rz || !(rz->gen = rv_json_gen_new())) {
@@ -332,6 +330,12 @@ static void push(rv_rendezvous *rz, rv_inflight *f, size_t slot)
     pthread_mutex_unlock(&rz->lock);
 }
 
-void rv_rendezvous_open(rv_rendezvous *rz, rv_inflight *f) { push(rz, f, SIZE_MAX); }
+void rv_rendezvous_open(rv_rendezvous *rz, rv_inflight *f)
+{
+    push(rz, f, SIZE_MAX);
+}
 
-void rv_rendezvous_post(rv_rendezvous *rz, rv_inflight *f, size_t slot) { push(rz, f, slot); }
+void rv_rendezvous_post(rv_rendezvous *rz, rv_inflight *f, size_t slot)
+{
+    push(rz, f, slot);
+}

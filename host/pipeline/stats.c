@@ -53,13 +53,14 @@ int64_t rv_latency_quantile(const rv_latency_hist *h, double q)
 
 void rv_stats_print(rv_stats *s, FILE *out)
 {
-    fprintf(out, "requests %llu, dead-lettered %llu; results: preferred %llu, fallback %llu, "
-                 "default %llu, error %llu; end-to-end p50 <= %lld us, p99 <= %lld us\n",
+    fprintf(out,
+            "requests %llu, dead-lettered %llu; results: preferred %llu, fallback %llu, "
+            "default %llu, error %llu; end-to-end p50 <= %lld us, p99 <= %lld us\n",
             (unsigned long long)s->requests, (unsigned long long)s->dead_letters,
             (unsigned long long)s->results_by_reason[RV_REASON_PREFERRED],
             (unsigned long long)s->results_by_reason[RV_REASON_FALLBACK],
-            (unsigned long long)s->results_by_reason[RV_REASON_DEFAULT], (unsigned long long)s->results_error,
-            (long long)rv_latency_quantile(&s->e2e, 0.5),
+            (unsigned long long)s->results_by_reason[RV_REASON_DEFAULT],
+            (unsigned long long)s->results_error, (long long)rv_latency_quantile(&s->e2e, 0.5),
             (long long)rv_latency_quantile(&s->e2e, 0.99));
     fprintf(out, "  reloads: %llu ok, %llu failed; schedule changes by control: %llu\n",
             (unsigned long long)s->reloads_ok, (unsigned long long)s->reloads_failed,
@@ -67,11 +68,12 @@ void rv_stats_print(rv_stats *s, FILE *out)
     int n = atomic_load(&s->n_models);
     for (int i = 0; i < n; i++) {
         rv_model_stats *m = &s->models[i];
-        fprintf(out, "  model %s: ok %llu, error %llu, shed %llu, chosen %llu; latency p50 <= "
-                     "%lld us, p99 <= %lld us\n",
-                m->name, (unsigned long long)m->by_status[1],
-                (unsigned long long)m->by_status[2], (unsigned long long)m->by_status[3],
-                (unsigned long long)m->chosen, (long long)rv_latency_quantile(&m->latency, 0.5),
+        fprintf(out,
+                "  model %s: ok %llu, error %llu, shed %llu, chosen %llu; latency p50 <= "
+                "%lld us, p99 <= %lld us\n",
+                m->name, (unsigned long long)m->by_status[1], (unsigned long long)m->by_status[2],
+                (unsigned long long)m->by_status[3], (unsigned long long)m->chosen,
+                (long long)rv_latency_quantile(&m->latency, 0.5),
                 (long long)rv_latency_quantile(&m->latency, 0.99));
     }
 }

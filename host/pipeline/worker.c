@@ -38,7 +38,7 @@ typedef struct rv_worker {
 
 struct rv_workers {
     size_t n;
-    size_t next;          /* round-robin start for dispatch */
+    size_t next;           /* round-robin start for dispatch */
     yajl_gen dispatch_gen; /* for shed records, on the dispatching thread */
     rv_worker w[];
 };
@@ -51,8 +51,7 @@ typedef struct batch {
 } batch;
 static _Thread_local const batch *current_batch;
 
-static void send_score(rv_pipeline *pipe, yajl_gen g, rv_model *m, rv_inflight *f,
-                       size_t slot)
+static void send_score(rv_pipeline *pipe, yajl_gen g, rv_model *m, rv_inflight *f, size_t slot)
 {
     rv_json_gen_restart(g);
     rv_record_score(g, f->id, m->name, m->version, &f->slots[slot], m->labels);
@@ -213,8 +212,8 @@ int rv_workers_dispatch(rv_workers *ws, rv_inflight *f, size_t slot)
         return 0;
     }
     pthread_mutex_unlock(&best->lock);
-    rv_errf(f->slots[slot].error, sizeof f->slots[slot].error,
-            "queue full (%zu requests): shed", best->cap);
+    rv_errf(f->slots[slot].error, sizeof f->slots[slot].error, "queue full (%zu requests): shed",
+            best->cap);
     finish(best->pipe, ws->dispatch_gen, best->model, f, slot, RV_SLOT_SHED);
     return -1;
 }
@@ -230,9 +229,8 @@ size_t rv_workers_queued(rv_workers *ws)
     return n;
 }
 
-int rv_worker_emit(void *ctx, const rv_model *model, const rv_request *about,
-                   const char *stream, const void *key, size_t key_len, const void *value,
-                   size_t value_len)
+int rv_worker_emit(void *ctx, const rv_model *model, const rv_request *about, const char *stream,
+                   const void *key, size_t key_len, const void *value, size_t value_len)
 {
     rv_pipeline *pipe = ctx;
     rv_inflight *f = NULL;
@@ -248,7 +246,7 @@ int rv_worker_emit(void *ctx, const rv_model *model, const rv_request *about,
     const char *topic = known ? NULL : stream;
     int rc = f ? rv_inflight_send(pipe->output, f, to, topic, partition, key, key_len, value,
                                   value_len, NULL)
-               : rv_output_send(pipe->output, to, topic, partition, key, key_len, value,
-                                value_len, NULL, NULL);
+               : rv_output_send(pipe->output, to, topic, partition, key, key_len, value, value_len,
+                                NULL, NULL);
     return rc == 0 ? RV_OK : RV_EIO;
 }

@@ -30,8 +30,7 @@ size_t rv_workers_queued(rv_workers *w);
 
 /* The emit() of every model's host services while a pipeline runs: records
  * about a request of the batch being scored hold back its commit. */
-int rv_worker_emit(void *ctx, const rv_model *model, const rv_request *about,
-                   const char *stream, const void *key, size_t key_len, const void *value,
-                   size_t value_len);
+int rv_worker_emit(void *ctx, const rv_model *model, const rv_request *about, const char *stream,
+                   const void *key, size_t key_len, const void *value, size_t value_len);
 
 #endif

@@ -17,11 +17,20 @@ static inline int64_t rv_clock_us(clockid_t clock)
 }
 
 /* Microseconds and milliseconds on CLOCK_MONOTONIC. */
-static inline int64_t rv_mono_us(void) { return rv_clock_us(CLOCK_MONOTONIC); }
-static inline int64_t rv_mono_ms(void) { return rv_clock_us(CLOCK_MONOTONIC) / 1000; }
+static inline int64_t rv_mono_us(void)
+{
+    return rv_clock_us(CLOCK_MONOTONIC);
+}
+static inline int64_t rv_mono_ms(void)
+{
+    return rv_clock_us(CLOCK_MONOTONIC) / 1000;
+}
 
 /* Microseconds since the epoch (CLOCK_REALTIME). */
-static inline int64_t rv_real_us(void) { return rv_clock_us(CLOCK_REALTIME); }
+static inline int64_t rv_real_us(void)
+{
+    return rv_clock_us(CLOCK_REALTIME);
+}
 
 /* An absolute CLOCK_MONOTONIC time `us` microseconds from the epoch of that
  * clock, for pthread_cond_timedwait on a monotonic condition variable. */

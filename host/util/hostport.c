@@ -7,8 +7,9 @@
 
 #include "errbuf.h"
 
-#define EXAMPLES "expected HOST:PORT with an IPv4 address, [IPv6] or localhost " \
-                 "(e.g. 127.0.0.1:8080 or [::1]:8080)"
+#define EXAMPLES                                                                                   \
+    "expected HOST:PORT with an IPv4 address, [IPv6] or localhost "                                \
+    "(e.g. 127.0.0.1:8080 or [::1]:8080)"
 
 int rv_hostport_parse(const char *given, struct sockaddr_storage *out, socklen_t *out_len,
                       char *err, size_t err_size)

@@ -12,7 +12,7 @@
 
 /* Parses s into *out (*out_len set to the address's size). 0, or -1 with
  * the reason in err. */
-int rv_hostport_parse(const char *s, struct sockaddr_storage *out, socklen_t *out_len,
-                      char *err, size_t err_size);
+int rv_hostport_parse(const char *s, struct sockaddr_storage *out, socklen_t *out_len, char *err,
+                      size_t err_size);
 
 #endif

@@ -11,7 +11,10 @@
 
 static atomic_int log_level = RV_LOG_INFO;
 
-void rv_log_set_level(int level) { atomic_store(&log_level, level); }
+void rv_log_set_level(int level)
+{
+    atomic_store(&log_level, level);
+}
 
 static const char *level_name(int level)
 {
@@ -39,6 +42,6 @@ void rv_log(int level, const char *component, const char *fmt, ...)
     gmtime_r(&ts.tv_sec, &tm);
     char when[32];
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-    fprintf(stderr, "%s.%03ldZ %-5s %s: %s\n", when, ts.tv_nsec / 1000000L,
-            level_name(level), component, msg);
+    fprintf(stderr, "%s.%03ldZ %-5s %s: %s\n", when, ts.tv_nsec / 1000000L, level_name(level),
+            component, msg);
 }

@@ -46,7 +46,10 @@ void rv_text_printf(rv_text *t, const char *fmt, ...)
     t->len += (size_t)n;
 }
 
-const char *rv_text_str(const rv_text *t) { return t->p ? t->p : ""; }
+const char *rv_text_str(const rv_text *t)
+{
+    return t->p ? t->p : "";
+}
 
 void rv_text_free(rv_text *t)
 {

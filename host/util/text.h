@@ -10,7 +10,7 @@
 #include <stddef.h>
 
 typedef struct rv_text {
-    char *p;    /* NUL-terminated once anything was appended; may be NULL */
+    char *p; /* NUL-terminated once anything was appended; may be NULL */
     size_t len, cap;
     bool oom;
 } rv_text;

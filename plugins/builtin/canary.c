@@ -81,4 +81,7 @@ static const rv_plugin canary_plugin = {
     .destroy = rv_linear_destroy,
 };
 
-const rv_plugin *rv_builtin_canary(void) { return &canary_plugin; }
+const rv_plugin *rv_builtin_canary(void)
+{
+    return &canary_plugin;
+}

@@ -33,15 +33,16 @@ static int parse_u64(const char *s, unsigned long long *out)
     return *end ? -1 : 0;
 }
 
-static int decoy_create(const rv_create_args *args, rv_model_info *info,
-                        void **instance, char *err, size_t err_size)
+static int decoy_create(const rv_create_args *args, rv_model_info *info, void **instance, char *err,
+                        size_t err_size)
 {
     unsigned long long seg = 64ull << 20;
     rv_fsync_policy policy = RV_FSYNC_ROTATE;
     const char *v;
     if (rv_param_get(args, "keep")) {
-        snprintf(err, err_size, "params.keep: no longer a decoy param: the host keeps recent "
-                                "requests for warm-up (reload.warmup_requests)");
+        snprintf(err, err_size,
+                 "params.keep: no longer a decoy param: the host keeps recent "
+                 "requests for warm-up (reload.warmup_requests)");
         return RV_EINVAL;
     }
     if ((v = rv_param_get(args, "segment_bytes")) && (parse_u64(v, &seg) != 0 || seg < 4096)) {
@@ -55,8 +56,8 @@ static int decoy_create(const rv_create_args *args, rv_model_info *info,
     for (size_t i = 0; i < args->n_params; i++) {
         const char *k = args->params[i].key;
         if (strcmp(k, "segment_bytes") && strcmp(k, "fsync") && strcmp(k, "dir")) {
-            snprintf(err, err_size,
-                     "params.%s: unknown (decoy params: dir, segment_bytes, fsync)", k);
+            snprintf(err, err_size, "params.%s: unknown (decoy params: dir, segment_bytes, fsync)",
+                     k);
             return RV_EINVAL;
         }
     }
@@ -80,8 +81,8 @@ static int decoy_create(const rv_create_args *args, rv_model_info *info,
     return RV_OK;
 }
 
-static int decoy_score(void *instance, const rv_request *const *reqs,
-                       rv_result *const *results, size_t n, char *err, size_t err_size)
+static int decoy_score(void *instance, const rv_request *const *reqs, rv_result *const *results,
+                       size_t n, char *err, size_t err_size)
 {
     decoy *d = instance;
     for (size_t i = 0; i < n; i++) {
@@ -91,8 +92,8 @@ static int decoy_score(void *instance, const rv_request *const *reqs,
         const unsigned char *buf;
         size_t len;
         yajl_gen_get_buf(d->gen, &buf, &len);
-        int ok = d->services->emit(d->services->host_ctx, r, "archive", r->key, r->key_len,
-                                   buf, len) == RV_OK;
+        int ok = d->services->emit(d->services->host_ctx, r, "archive", r->key, r->key_len, buf,
+                                   len) == RV_OK;
         char why[256] = "";
         if (d->writer && rv_segment_writer_append(d->writer, buf, len, why, sizeof why) != 0)
             ok = 0;
@@ -125,4 +126,7 @@ static const rv_plugin decoy_plugin = {
     .destroy = decoy_destroy,
 };
 
-const rv_plugin *rv_builtin_decoy(void) { return &decoy_plugin; }
+const rv_plugin *rv_builtin_decoy(void)
+{
+    return &decoy_plugin;
+}

@@ -57,9 +57,8 @@ static int number_array(yajl_val arr, double *out, size_t n)
     return 0;
 }
 
-int rv_linear_load(rv_linear_model *m, const char *path,
-                   const char *const *host_features, size_t n_host_features,
-                   char *err, size_t err_size)
+int rv_linear_load(rv_linear_model *m, const char *path, const char *const *host_features,
+                   size_t n_host_features, char *err, size_t err_size)
 {
     memset(m, 0, sizeof *m);
     char *text = read_file(path, err, err_size);
@@ -80,8 +79,12 @@ int rv_linear_load(rv_linear_model *m, const char *path,
     yajl_val labels = yajl_tree_get(root, p_lab, yajl_t_array);
     yajl_val coef = yajl_tree_get(root, p_coef, yajl_t_array);
     yajl_val icpt = yajl_tree_get(root, p_int, yajl_t_array);
-    const char *bad = !kind ? "kind" : !feats ? "features" : !labels ? "labels"
-                    : !coef ? "coef" : !icpt ? "intercept" : NULL;
+    const char *bad = !kind     ? "kind"
+                      : !feats  ? "features"
+                      : !labels ? "labels"
+                      : !coef   ? "coef"
+                      : !icpt   ? "intercept"
+                                : NULL;
     if (bad) {
         snprintf(err, err_size, "model file %s: missing or mistyped \"%s\"", path, bad);
         goto fail;
@@ -91,8 +94,8 @@ int rv_linear_load(rv_linear_model *m, const char *path,
     else if (strcmp(kind->u.string, "softmax") == 0)
         m->softmax = 1;
     else {
-        snprintf(err, err_size, "model file %s: kind \"%s\" is neither logistic nor softmax",
-                 path, kind->u.string);
+        snprintf(err, err_size, "model file %s: kind \"%s\" is neither logistic nor softmax", path,
+                 kind->u.string);
         goto fail;
     }
     m->n_features = feats->u.array.len;
@@ -107,9 +110,8 @@ int rv_linear_load(rv_linear_model *m, const char *path,
         goto fail;
     }
     if (m->n_features != n_host_features) {
-        snprintf(err, err_size,
-                 "model file %s has %zu features, the config declares %zu",
-                 path, m->n_features, n_host_features);
+        snprintf(err, err_size, "model file %s has %zu features, the config declares %zu", path,
+                 m->n_features, n_host_features);
         goto fail;
     }
     m->labels = calloc(m->n_labels, sizeof *m->labels);
@@ -136,22 +138,21 @@ int rv_linear_load(rv_linear_model *m, const char *path,
                     break;
         if (k == n_host_features) {
             snprintf(err, err_size,
-                     "model file %s: feature \"%s\" is not among the config's input.features",
-                     path, YAJL_IS_STRING(f) ? f->u.string : "?");
+                     "model file %s: feature \"%s\" is not among the config's input.features", path,
+                     YAJL_IS_STRING(f) ? f->u.string : "?");
             goto fail;
         }
         m->feature_index[j] = k;
     }
     for (size_t r = 0; r < m->n_rows; r++)
-        if (number_array(coef->u.array.values[r], m->coef + r * m->n_features,
-                         m->n_features) != 0) {
-            snprintf(err, err_size, "model file %s: coef[%zu] is not %zu numbers", path,
-                     r, m->n_features);
+        if (number_array(coef->u.array.values[r], m->coef + r * m->n_features, m->n_features) !=
+            0) {
+            snprintf(err, err_size, "model file %s: coef[%zu] is not %zu numbers", path, r,
+                     m->n_features);
             goto fail;
         }
     if (number_array(icpt, m->intercept, m->n_rows) != 0) {
-        snprintf(err, err_size, "model file %s: intercept is not %zu numbers", path,
-                 m->n_rows);
+        snprintf(err, err_size, "model file %s: intercept is not %zu numbers", path, m->n_rows);
         goto fail;
     }
     yajl_tree_free(root);
@@ -174,8 +175,7 @@ void rv_linear_free(rv_linear_model *m)
     memset(m, 0, sizeof *m);
 }
 
-int rv_linear_predict(const rv_linear_model *m, const double *x, double *probs,
-                      size_t *missing)
+int rv_linear_predict(const rv_linear_model *m, const double *x, double *probs, size_t *missing)
 {
     for (size_t j = 0; j < m->n_features; j++)
         if (isnan(x[m->feature_index[j]])) {
@@ -262,8 +262,7 @@ int rv_linear_score(void *instance, const rv_request *const *reqs, rv_result *co
     for (size_t i = 0; i < n; i++) {
         size_t missing;
         if (rv_linear_predict(m, reqs[i]->features, probs, &missing) != 0) {
-            snprintf(results[i]->error, results[i]->error_size, "feature %zu is missing",
-                     missing);
+            snprintf(results[i]->error, results[i]->error_size, "feature %zu is missing", missing);
             continue;
         }
         rv_fill_top_answers(results[i], probs, m->n_labels);

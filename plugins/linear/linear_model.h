@@ -22,24 +22,22 @@ typedef struct rv_linear_model {
     int softmax;
     size_t n_features;
     size_t n_labels;
-    size_t n_rows;       /* 1 for logistic, n_labels for softmax */
+    size_t n_rows; /* 1 for logistic, n_labels for softmax */
     char **labels;
-    double *coef;        /* n_rows * n_features */
-    double *intercept;   /* n_rows */
+    double *coef;          /* n_rows * n_features */
+    double *intercept;     /* n_rows */
     size_t *feature_index; /* model feature j -> index in the host vector */
 } rv_linear_model;
 
 /* Loads path and maps its features onto the host's feature names.
  * 0 on success, else -1 with the reason in err. */
-int rv_linear_load(rv_linear_model *m, const char *path,
-                   const char *const *host_features, size_t n_host_features,
-                   char *err, size_t err_size);
+int rv_linear_load(rv_linear_model *m, const char *path, const char *const *host_features,
+                   size_t n_host_features, char *err, size_t err_size);
 void rv_linear_free(rv_linear_model *m);
 
 /* Class probabilities of one feature vector into probs[n_labels].
  * Returns -1 (and the missing feature's index in *missing) on a NaN input. */
-int rv_linear_predict(const rv_linear_model *m, const double *x, double *probs,
-                      size_t *missing);
+int rv_linear_predict(const rv_linear_model *m, const double *x, double *probs, size_t *missing);
 
 /* The plugin functions shared by the linear plugin and the built-in canary.
  * create reads params.model_file and refuses any other param not named in

@@ -24,4 +24,7 @@ static const rv_plugin linear_plugin = {
     .destroy = rv_linear_destroy,
 };
 
-RV_PLUGIN_EXPORT const rv_plugin *rv_plugin_entry(void) { return &linear_plugin; }
+RV_PLUGIN_EXPORT const rv_plugin *rv_plugin_entry(void)
+{
+    return &linear_plugin;
+}

@@ -45,12 +45,11 @@ static int parse_double(const char *s, double *out)
     return end != s && *end == '\0' ? 0 : -1;
 }
 
-static int template_create(const rv_create_args *args, rv_model_info *info,
-                           void **instance, char *err, size_t err_size)
+static int template_create(const rv_create_args *args, rv_model_info *info, void **instance,
+                           char *err, size_t err_size)
 {
     template_model *m = calloc(1, sizeof *m);
-    if (!m || !(m->weights = calloc(args->n_features ? args->n_features : 1,
-                                    sizeof *m->weights))) {
+    if (!m || !(m->weights = calloc(args->n_features ? args->n_features : 1, sizeof *m->weights))) {
         free(m);
         snprintf(err, err_size, "out of memory");
         return RV_ENOMEM;
@@ -82,8 +81,7 @@ fail:
 }
 
 static int template_score(void *instance, const rv_request *const *requests,
-                          rv_result *const *results, size_t n, char *err,
-                          size_t err_size)
+                          rv_result *const *results, size_t n, char *err, size_t err_size)
 {
     const template_model *m = instance;
     (void)err, (void)err_size; /* whole-batch failures cannot happen here */
@@ -129,4 +127,7 @@ static const rv_plugin template_plugin = {
     .destroy = template_destroy,
 };
 
-RV_PLUGIN_EXPORT const rv_plugin *rv_plugin_entry(void) { return &template_plugin; }
+RV_PLUGIN_EXPORT const rv_plugin *rv_plugin_entry(void)
+{
+    return &template_plugin;
+}

@@ -60,7 +60,7 @@ typedef struct xgb_model {
     char **labels;      /* n_classes owned strings */
     /* Scratch, grown as needed and kept, so that a steady state of batches
      * allocates nothing here. */
-    double *rows; /* rows_cap * n_features, row-major */
+    double *rows;          /* rows_cap * n_features, row-major */
     unsigned char *row_ok; /* rows_cap flags: row i gets an answer */
     size_t rows_cap;
     double *probs; /* n_classes */
@@ -188,8 +188,8 @@ static int make_labels(xgb_model *m, const char *spec, char *err, size_t err_siz
     for (const char *p = spec; *p; p++)
         count += *p == ',';
     if (count != m->n_classes) {
-        snprintf(err, err_size, "params.labels has %zu names, the model has %u classes",
-                 count, (unsigned)m->n_classes);
+        snprintf(err, err_size, "params.labels has %zu names, the model has %u classes", count,
+                 (unsigned)m->n_classes);
         return RV_EINVAL;
     }
     const char *p = spec;
@@ -214,13 +214,12 @@ static int make_labels(xgb_model *m, const char *spec, char *err, size_t err_siz
     return RV_OK;
 }
 
-static int xgb_create(const rv_create_args *args, rv_model_info *info, void **instance,
-                      char *err, size_t err_size)
+static int xgb_create(const rv_create_args *args, rv_model_info *info, void **instance, char *err,
+                      size_t err_size)
 {
     for (size_t i = 0; i < args->n_params; i++) {
         const char *k = args->params[i].key;
-        if (strcmp(k, "model_file") != 0 && strcmp(k, "labels") != 0 &&
-            strcmp(k, "nthread") != 0) {
+        if (strcmp(k, "model_file") != 0 && strcmp(k, "labels") != 0 && strcmp(k, "nthread") != 0) {
             snprintf(err, err_size,
                      "params.%s: unknown (xgboost params: model_file, labels, nthread)", k);
             return RV_EINVAL;
@@ -283,8 +282,8 @@ static int xgb_create(const rv_create_args *args, rv_model_info *info, void **in
         goto fail;
     }
     if ((size_t)nf != args->n_features) {
-        snprintf(err, err_size, "model %s: model has %llu features, the config declares %zu",
-                 file, (unsigned long long)nf, args->n_features);
+        snprintf(err, err_size, "model %s: model has %llu features, the config declares %zu", file,
+                 (unsigned long long)nf, args->n_features);
         rc = RV_EINVAL;
         goto fail;
     }
@@ -345,8 +344,8 @@ static int predict(xgb_model *m, size_t n, const float **out, char *err, size_t 
              (unsigned long long)(uintptr_t)m->rows, n, m->n_features);
     const bst_ulong *shape = NULL;
     bst_ulong dim = 0;
-    if (XGBoosterPredictFromDense(m->booster, iface, PREDICT_CONFIG, NULL, &shape, &dim,
-                                  out) != 0) {
+    if (XGBoosterPredictFromDense(m->booster, iface, PREDICT_CONFIG, NULL, &shape, &dim, out) !=
+        0) {
         put_xgb_error(err, err_size, "XGBoost prediction failed");
         return RV_EMODEL;
     }
@@ -355,8 +354,7 @@ static int predict(xgb_model *m, size_t n, const float **out, char *err, size_t 
                  "XGBoost returned a prediction of shape (%llu, %llu) for %zu rows, "
                  "expected (%zu, %u)",
                  dim > 0 ? (unsigned long long)shape[0] : 0ULL,
-                 dim > 1 ? (unsigned long long)shape[1] : 0ULL, n, n,
-                 (unsigned)m->n_outputs);
+                 dim > 1 ? (unsigned long long)shape[1] : 0ULL, n, n, (unsigned)m->n_outputs);
         return RV_EMODEL;
     }
     return RV_OK;
@@ -375,8 +373,8 @@ static int xgb_warm(void *instance, char *err, size_t err_size)
     return predict(m, 1, &out, err, err_size);
 }
 
-static int xgb_score(void *instance, const rv_request *const *reqs,
-                     rv_result *const *results, size_t n, char *err, size_t err_size)
+static int xgb_score(void *instance, const rv_request *const *reqs, rv_result *const *results,
+                     size_t n, char *err, size_t err_size)
 {
     xgb_model *m = instance;
     if (grow_rows(m, n) != 0) {
@@ -393,8 +391,7 @@ static int xgb_score(void *instance, const rv_request *const *reqs,
         int bad = 0;
         if (r->n_features != m->n_features) {
             snprintf(results[i]->error, results[i]->error_size,
-                     "request has %zu features, the model takes %zu", r->n_features,
-                     m->n_features);
+                     "request has %zu features, the model takes %zu", r->n_features, m->n_features);
             bad = 1;
         } else {
             for (size_t j = 0; j < m->n_features; j++) {
@@ -444,7 +441,10 @@ static int xgb_score(void *instance, const rv_request *const *reqs,
     return RV_OK;
 }
 
-static void xgb_destroy(void *instance) { model_free(instance); }
+static void xgb_destroy(void *instance)
+{
+    model_free(instance);
+}
 
 static const rv_plugin xgb_plugin = {
     .abi = RV_ABI_HEADER_INIT,
@@ -458,4 +458,7 @@ static const rv_plugin xgb_plugin = {
     .destroy = xgb_destroy,
 };
 
-RV_PLUGIN_EXPORT const rv_plugin *rv_plugin_entry(void) { return &xgb_plugin; }
+RV_PLUGIN_EXPORT const rv_plugin *rv_plugin_entry(void)
+{
+    return &xgb_plugin;
+}
