@@ -118,10 +118,10 @@ static void expect_fails(const char *yaml, size_t n_errors)
 
 /* Each line of every test YAML is on its own source line so that the line
  * numbers asserted can be counted by eye. */
-#define BASE_STREAMS_TO_MODELS \
-    "streams:\n"               \
-    "  brokers: embedded\n"    \
-    "input:\n"                 \
+#define BASE_STREAMS_TO_MODELS                                                                     \
+    "streams:\n"                                                                                   \
+    "  brokers: embedded\n"                                                                        \
+    "input:\n"                                                                                     \
     "  features: [a, b]\n"
 
 /* ------------------------------------------------------------ valid files */
@@ -282,8 +282,7 @@ START_TEST(params_resolve_existing_files)
     char abs_w[PATH_MAX + 16], yaml[4 * PATH_MAX];
     snprintf(abs_w, sizeof abs_w, "%s/w.json", tmpdir);
     snprintf(yaml, sizeof yaml,
-             "service: s\n" BASE_STREAMS_TO_MODELS
-             "models:\n"
+             "service: s\n" BASE_STREAMS_TO_MODELS "models:\n"
              "  - name: m\n"
              "    plugin: %s/p.so\n" /* absolute plugin path */
              "    params:\n"
@@ -340,8 +339,9 @@ START_TEST(unknown_keys_at_every_level)
                  "    - { model: m, within_ms: 10, weight: 3 }\n"
                  "  default: { label: review, score: 0.5, colour: red }\n",
                  5);
-    expect_error(2, 1, "colour", "unknown key 'colour' (allowed: service, state_dir, watch, "
-                                 "streams, input, models, rendezvous, reload, http)");
+    expect_error(2, 1, "colour",
+                 "unknown key 'colour' (allowed: service, state_dir, watch, "
+                 "streams, input, models, rendezvous, reload, http)");
     expect_error(5, 3, "streams.dead-letter", "did you mean 'dead_letter'?");
     expect_error(11, 5, "models[0].instance", "allowed: name, plugin, builtin, params");
     expect_error(14, 34, "rendezvous.schedule[0].weight", "allowed: model, within_ms");
@@ -381,7 +381,8 @@ START_TEST(wrong_types)
     expect_error(4, 12, "streams.brokers", "expected a string, got a sequence");
     expect_error(5, 15, "streams.partitions", "expected a positive integer, got '1.5'");
     expect_error(6, 18, "streams.kafka.acks", "expected a scalar value, got a sequence");
-    expect_error(9, 19, "input.max_body_bytes", "expected a positive integer, got a quoted string '12'");
+    expect_error(9, 19, "input.max_body_bytes",
+                 "expected a positive integer, got a quoted string '12'");
     expect_error(13, 16, "models[0].instances", "expected a positive integer, got 'two'");
     expect_error(14, 16, "models[0].max_batch", "0 must be a positive integer");
     expect_error(15, 17, "models[0].queue_size", "-3 must be a positive integer");
@@ -433,8 +434,7 @@ END_TEST
 
 START_TEST(empty_models_and_schedule)
 {
-    expect_fails("service: s\n" BASE_STREAMS_TO_MODELS
-                 "models: []\n"
+    expect_fails("service: s\n" BASE_STREAMS_TO_MODELS "models: []\n"
                  "rendezvous:\n"
                  "  schedule: []\n",
                  2);
@@ -445,8 +445,7 @@ END_TEST
 
 START_TEST(duplicate_model_name_reports_both_lines)
 {
-    expect_fails("service: s\n" BASE_STREAMS_TO_MODELS
-                 "models:\n"
+    expect_fails("service: s\n" BASE_STREAMS_TO_MODELS "models:\n"
                  "  - name: m\n"
                  "    plugin: p.so\n"
                  "  - name: other\n"
@@ -483,8 +482,7 @@ END_TEST
 
 START_TEST(schedule_entry_naming_no_model)
 {
-    expect_fails("service: s\n" BASE_STREAMS_TO_MODELS
-                 "models:\n"
+    expect_fails("service: s\n" BASE_STREAMS_TO_MODELS "models:\n"
                  "  - { name: m, plugin: p.so }\n"
                  "rendezvous:\n"
                  "  schedule:\n"
@@ -501,8 +499,7 @@ END_TEST
 
 START_TEST(within_ms_decreasing)
 {
-    expect_fails("service: s\n" BASE_STREAMS_TO_MODELS
-                 "models:\n"
+    expect_fails("service: s\n" BASE_STREAMS_TO_MODELS "models:\n"
                  "  - { name: a, plugin: p.so }\n"
                  "  - { name: b, plugin: p.so }\n"
                  "  - { name: c, plugin: p.so }\n"
@@ -524,8 +521,7 @@ START_TEST(plugin_not_found_names_resolved_path)
 {
     char want[PATH_MAX + 100], real[PATH_MAX];
     ck_assert_ptr_nonnull(realpath(tmpdir, real));
-    expect_fails("service: s\n" BASE_STREAMS_TO_MODELS
-                 "models:\n"
+    expect_fails("service: s\n" BASE_STREAMS_TO_MODELS "models:\n"
                  "  - name: m\n"
                  "    plugin: plugins/nope.so\n"
                  "  - name: d\n"
@@ -545,8 +541,7 @@ END_TEST
 
 START_TEST(unknown_builtin)
 {
-    expect_fails("service: s\n" BASE_STREAMS_TO_MODELS
-                 "models:\n"
+    expect_fails("service: s\n" BASE_STREAMS_TO_MODELS "models:\n"
                  "  - { name: m, plugin: p.so }\n"
                  "  - { name: s, builtin: shadow }\n"
                  "rendezvous:\n"
@@ -568,7 +563,8 @@ START_TEST(duplicate_features)
                  "models: [{ name: m, plugin: p.so }]\n"
                  "rendezvous: { schedule: [{model: m, within_ms: 1}] }\n",
                  1);
-    expect_error(7, 7, "input.features[2]", "duplicate feature 'amount' (first at line 5, column 7)");
+    expect_error(7, 7, "input.features[2]",
+                 "duplicate feature 'amount' (first at line 5, column 7)");
 }
 END_TEST
 
@@ -587,8 +583,7 @@ END_TEST
 
 START_TEST(schedule_naming_decoy)
 {
-    expect_fails("service: s\n" BASE_STREAMS_TO_MODELS
-                 "models:\n"
+    expect_fails("service: s\n" BASE_STREAMS_TO_MODELS "models:\n"
                  "  - { name: m, plugin: p.so }\n"
                  "  - { name: watcher, builtin: decoy }\n"
                  "rendezvous:\n"
@@ -602,8 +597,7 @@ END_TEST
 
 START_TEST(default_without_label_or_bad_score)
 {
-    expect_fails("service: s\n" BASE_STREAMS_TO_MODELS
-                 "models: [{ name: m, plugin: p.so }]\n"
+    expect_fails("service: s\n" BASE_STREAMS_TO_MODELS "models: [{ name: m, plugin: p.so }]\n"
                  "rendezvous:\n"
                  "  schedule: [{model: m, within_ms: 1}]\n"
                  "  default: { score: 0.5 }\n",
@@ -611,8 +605,7 @@ START_TEST(default_without_label_or_bad_score)
     expect_error(9, 12, "rendezvous.default.label", "missing required key");
     rv_errors_clear(&errs);
 
-    expect_fails("service: s\n" BASE_STREAMS_TO_MODELS
-                 "models: [{ name: m, plugin: p.so }]\n"
+    expect_fails("service: s\n" BASE_STREAMS_TO_MODELS "models: [{ name: m, plugin: p.so }]\n"
                  "rendezvous:\n"
                  "  schedule: [{model: m, within_ms: 1}]\n"
                  "  default:\n"
@@ -622,8 +615,7 @@ START_TEST(default_without_label_or_bad_score)
     expect_error(11, 12, "rendezvous.default.score", "expected a number, got 'high'");
     rv_errors_clear(&errs);
 
-    expect_fails("service: s\n" BASE_STREAMS_TO_MODELS
-                 "models: [{ name: m, plugin: p.so }]\n"
+    expect_fails("service: s\n" BASE_STREAMS_TO_MODELS "models: [{ name: m, plugin: p.so }]\n"
                  "rendezvous:\n"
                  "  schedule: [{model: m, within_ms: 1}]\n"
                  "  default: { label: [x], score: .nan }\n",
@@ -683,8 +675,7 @@ START_TEST(empty_root_and_extra_document)
     expect_error(1, 1, "(root)", "expected a mapping at the top of the file, got a sequence");
     rv_errors_clear(&errs);
 
-    expect_fails("service: s\n" BASE_STREAMS_TO_MODELS
-                 "models: [{ name: m, plugin: p.so }]\n"
+    expect_fails("service: s\n" BASE_STREAMS_TO_MODELS "models: [{ name: m, plugin: p.so }]\n"
                  "rendezvous: { schedule: [{model: m, within_ms: 1}] }\n"
                  "---\n"
                  "service: t\n",

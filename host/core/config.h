@@ -26,10 +26,10 @@ typedef struct rv_model_conf {
     char *builtin; /* "canary" or "decoy", NULL for a plugin */
     rv_kv *params; /* values that name existing files are absolute paths */
     size_t n_params;
-    uint32_t instances; /* default 1 */
-    uint32_t max_batch; /* default 32 */
+    uint32_t instances;  /* default 1 */
+    uint32_t max_batch;  /* default 32 */
     uint32_t queue_size; /* bounded queue per instance, default 1024 */
-    int line;           /* where the model's entry starts, for messages */
+    int line;            /* where the model's entry starts, for messages */
 } rv_model_conf;
 
 typedef struct rv_schedule_entry {
@@ -38,30 +38,30 @@ typedef struct rv_schedule_entry {
 } rv_schedule_entry;
 
 typedef struct rv_config {
-    char *path;     /* the config file as given */
-    char *dir;      /* absolute directory of the config file */
-    char *service;  /* required */
+    char *path;      /* the config file as given */
+    char *dir;       /* absolute directory of the config file */
+    char *service;   /* required */
     char *state_dir; /* absolute; default "<dir>/state" */
     bool watch;
 
     struct {
-        char *brokers;   /* "embedded" or a broker list; required */
-        char *requests;  /* default "<service>.requests" */
-        char *scores;    /* default "<service>.scores" */
-        char *results;   /* default "<service>.results" */
-        char *archive;   /* default "<service>.archive" */
-        char *alerts;    /* default "<service>.alerts" */
-        char *dead_letter; /* default "<service>.dead-letter" */
-        char *control;   /* default "<service>.control" */
-        char *group;     /* consumer group, default "<service>-rendezvous" */
+        char *brokers;       /* "embedded" or a broker list; required */
+        char *requests;      /* default "<service>.requests" */
+        char *scores;        /* default "<service>.scores" */
+        char *results;       /* default "<service>.results" */
+        char *archive;       /* default "<service>.archive" */
+        char *alerts;        /* default "<service>.alerts" */
+        char *dead_letter;   /* default "<service>.dead-letter" */
+        char *control;       /* default "<service>.control" */
+        char *group;         /* consumer group, default "<service>-rendezvous" */
         uint32_t partitions; /* topics created by the embedded broker, default 4 */
-        rv_kv *kafka;    /* passed to librdkafka as is */
+        rv_kv *kafka;        /* passed to librdkafka as is */
         size_t n_kafka;
     } streams;
 
     struct {
-        char *format;     /* only "json" for now */
-        char **features;  /* required, non-empty, unique */
+        char *format;    /* only "json" for now */
+        char **features; /* required, non-empty, unique */
         size_t n_features;
         uint32_t max_body_bytes; /* default 65536 */
     } input;
@@ -98,8 +98,7 @@ typedef struct rv_errors {
     size_t n;
 } rv_errors;
 
-void rv_errors_add(rv_errors *errs, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void rv_errors_add(rv_errors *errs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void rv_errors_clear(rv_errors *errs);
 
 /* Returns a config on success, NULL with at least one line in errs on

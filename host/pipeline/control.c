@@ -12,8 +12,8 @@
 #include <string.h>
 #include <yajl/yajl_tree.h>
 
-rv_generation *rv_control_apply(const rv_generation *g, const void *value, size_t len,
-                                char *err, size_t err_size)
+rv_generation *rv_control_apply(const rv_generation *g, const void *value, size_t len, char *err,
+                                size_t err_size)
 {
     char *text = malloc(len + 1);
     if (!text) {
@@ -36,8 +36,9 @@ rv_generation *rv_control_apply(const rv_generation *g, const void *value, size_
     size_t *idx = calloc(n ? n : 1, sizeof *idx);
     uint32_t *within = calloc(n ? n : 1, sizeof *within);
     if (!sched || n == 0) {
-        rv_errf(err, err_size, "expected {\"schedule\": [{\"model\": ..., \"within_ms\": ...}, "
-                                "...]} with at least one entry");
+        rv_errf(err, err_size,
+                "expected {\"schedule\": [{\"model\": ..., \"within_ms\": ...}, "
+                "...]} with at least one entry");
         goto done;
     }
     if (!idx || !within) {
@@ -51,28 +52,32 @@ rv_generation *rv_control_apply(const rv_generation *g, const void *value, size_
         yajl_val ms = yajl_tree_get(e, pw, yajl_t_number);
         if (!model || !ms || !YAJL_IS_INTEGER(ms) || YAJL_GET_INTEGER(ms) < 0 ||
             YAJL_GET_INTEGER(ms) > UINT32_MAX) {
-            rv_errf(err, err_size, "schedule[%zu]: needs \"model\" (a name) and \"within_ms\" "
-                                    "(a non-negative integer)", i);
+            rv_errf(err, err_size,
+                    "schedule[%zu]: needs \"model\" (a name) and \"within_ms\" "
+                    "(a non-negative integer)",
+                    i);
             goto done;
         }
         int m = rv_generation_find(g, YAJL_GET_STRING(model));
         if (m < 0 || g->models[m]->is_decoy) {
             rv_errf(err, err_size, "schedule[%zu]: %s '%s'", i,
-                     m < 0 ? "no serving model named" : "the decoy is never chosen:",
-                     YAJL_GET_STRING(model));
+                    m < 0 ? "no serving model named" : "the decoy is never chosen:",
+                    YAJL_GET_STRING(model));
             goto done;
         }
         for (size_t k = 0; k < i; k++)
             if (idx[k] == (size_t)m) {
                 rv_errf(err, err_size, "schedule[%zu]: model '%s' is listed twice", i,
-                         YAJL_GET_STRING(model));
+                        YAJL_GET_STRING(model));
                 goto done;
             }
         idx[i] = (size_t)m;
         within[i] = (uint32_t)YAJL_GET_INTEGER(ms);
         if (i > 0 && within[i] < within[i - 1]) {
-            rv_errf(err, err_size, "schedule[%zu]: within_ms %u is less than the entry "
-                                    "before it (%u)", i, within[i], within[i - 1]);
+            rv_errf(err, err_size,
+                    "schedule[%zu]: within_ms %u is less than the entry "
+                    "before it (%u)",
+                    i, within[i], within[i - 1]);
             goto done;
         }
     }
