@@ -56,6 +56,13 @@ static int cmp_names(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static void free_names(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
 static int segment_names(const char *dir, char ***out, size_t *n)
 {
     DIR *d = opendir(dir);
@@ -69,10 +76,17 @@ static int segment_names(const char *dir, char ***out, size_t *n)
         if (!is_segment_name(e->d_name, &seq))
             continue;
         char **nn = realloc(names, (cnt + 1) * sizeof *names);
-        if (!nn)
-            break;
-        names = nn;
-        names[cnt++] = strdup(e->d_name);
+        char *name = nn ? strdup(e->d_name) : NULL;
+        if (nn)
+            names = nn;
+        if (!name) {
+            /* a partial list would hide later segments: fail whole */
+            closedir(d);
+            free_names(names, cnt);
+            errno = ENOMEM;
+            return -1;
+        }
+        names[cnt++] = name;
     }
     closedir(d);
     if (cnt > 1)
@@ -80,13 +94,6 @@ static int segment_names(const char *dir, char ***out, size_t *n)
     *out = names;
     *n = cnt;
     return 0;
-}
-
-static void free_names(char **names, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
 }
 
 static int open_next_segment(rv_segment_writer *w, char *err, size_t err_size)
@@ -124,14 +131,18 @@ rv_segment_writer *rv_segment_writer_open(const char *dir, uint64_t segment_byte
      * record at its end. Start a new one after the highest sequence. */
     char **names;
     size_t n;
-    if (segment_names(dir, &names, &n) == 0) {
-        for (size_t i = 0; i < n; i++) {
-            uint64_t seq;
-            if (is_segment_name(names[i], &seq) && seq >= w->next_seq)
-                w->next_seq = seq + 1;
-        }
-        free_names(names, n);
+    if (segment_names(dir, &names, &n) != 0) {
+        rv_errf(err, err_size, "cannot list %s: %s", dir, strerror(errno));
+        free(w->dir);
+        free(w);
+        return NULL;
     }
+    for (size_t i = 0; i < n; i++) {
+        uint64_t seq;
+        if (is_segment_name(names[i], &seq) && seq >= w->next_seq)
+            w->next_seq = seq + 1;
+    }
+    free_names(names, n);
     if (open_next_segment(w, err, err_size) != 0) {
         free(w->dir);
         free(w);

@@ -7,6 +7,11 @@
  * never touches the running service: it only builds a new rv_config.
  * Paths in the file (plugin, state_dir, params that name existing files) are
  * resolved relative to the directory of the config file.
+ *
+ * Every key's type, bounds, default and meaning are in one table,
+ * host/core/config_schema.c, and nowhere else; docs/config.md is generated
+ * from it (rendezvous config-doc). The comments below say only what a field
+ * holds. This interface must never grow a key the table does not have.
  */
 #ifndef RV_CONFIG_H
 #define RV_CONFIG_H
@@ -14,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 typedef struct rv_kv {
     char *key;
@@ -26,9 +32,9 @@ typedef struct rv_model_conf {
     char *builtin; /* "canary" or "decoy", NULL for a plugin */
     rv_kv *params; /* values that name existing files are absolute paths */
     size_t n_params;
-    uint32_t instances;  /* default 1 */
-    uint32_t max_batch;  /* default 32 */
-    uint32_t queue_size; /* bounded queue per instance, default 1024 */
+    uint32_t instances;
+    uint32_t max_batch;
+    uint32_t queue_size; /* bounded queue per instance */
     int line;            /* where the model's entry starts, for messages */
 } rv_model_conf;
 
@@ -38,52 +44,49 @@ typedef struct rv_schedule_entry {
 } rv_schedule_entry;
 
 typedef struct rv_config {
-    char *path;      /* the config file as given */
-    char *dir;       /* absolute directory of the config file */
-    char *service;   /* required */
-    char *state_dir; /* absolute; default "<dir>/state" */
+    char *path; /* the config file as given */
+    char *dir;  /* absolute directory of the config file */
+    char *service;
+    char *state_dir; /* absolute */
     bool watch;
 
     struct {
-        char *brokers;       /* "embedded" or a broker list; required */
-        char *requests;      /* default "<service>.requests" */
-        char *scores;        /* default "<service>.scores" */
-        char *results;       /* default "<service>.results" */
-        char *archive;       /* default "<service>.archive" */
-        char *alerts;        /* default "<service>.alerts" */
-        char *dead_letter;   /* default "<service>.dead-letter" */
-        char *control;       /* default "<service>.control" */
-        char *group;         /* consumer group, default "<service>-rendezvous" */
-        uint32_t partitions; /* topics created by the embedded broker, default 4 */
+        char *brokers;  /* "embedded" or a broker list */
+        char *requests; /* topic names */
+        char *scores;
+        char *results;
+        char *archive;
+        char *alerts;
+        char *dead_letter;
+        char *control;
+        char *group;         /* consumer group */
+        uint32_t partitions; /* of topics the embedded broker creates */
         rv_kv *kafka;        /* passed to librdkafka as is */
         size_t n_kafka;
     } streams;
 
     struct {
-        char *format;    /* only "json" for now */
-        char **features; /* required, non-empty, unique */
+        char *format;
+        char **features;
         size_t n_features;
-        uint32_t max_body_bytes; /* default 65536 */
+        uint32_t max_body_bytes;
     } input;
 
     rv_model_conf *models;
     size_t n_models;
 
     struct {
-        rv_schedule_entry *schedule; /* required, non-empty */
+        rv_schedule_entry *schedule;
         size_t n_schedule;
         bool has_default;
         char *default_label;
         double default_score;
-        uint32_t max_in_flight; /* default 10000 */
+        uint32_t max_in_flight;
     } rendezvous;
 
     struct {
-        /* New models replay up to this many of the decoy's recent requests
-         * before they go live (0: none), each must score ok, all within
-         * the budget. */
-        uint32_t warmup_requests;  /* default 200 */
-        uint32_t warmup_budget_ms; /* default 10000 */
+        uint32_t warmup_requests;
+        uint32_t warmup_budget_ms;
     } reload;
 
     struct {
@@ -108,5 +111,9 @@ void rv_config_free(rv_config *cfg);
 
 /* The model conf of that name, or NULL. */
 const rv_model_conf *rv_config_model(const rv_config *cfg, const char *name);
+
+/* Writes the Markdown reference of every key (docs/config.md) to out.
+ * 0, or -1 when writing failed. */
+int rv_config_write_doc(FILE *out);
 
 #endif

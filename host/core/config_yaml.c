@@ -1,8 +1,10 @@
 /*
  * config_yaml.c - the config loader's tools: error collection in file order
- * with file:line:column and key path, and the typed readers of YAML nodes
- * (strings, integers, booleans, numbers, paths, key lists with near-miss
- * hints). Must never touch the running service or keep global state.
+ * with file:line:column and key path, and the readers of YAML nodes the
+ * table walker (config_walk.c) builds on: strings, numbers, paths, topic
+ * names, key checks with near-miss hints, key-value maps. Must never touch
+ * the running service, keep global state, or lose an error: a message that
+ * cannot be kept turns into "out of memory while loading".
  */
 #include "config_internal.h"
 
@@ -48,7 +50,7 @@ void rv_errors_clear(rv_errors *errs)
     errs->n = 0;
 }
 
-void cy_push_error(loader *l, size_t line, size_t col, char *msg)
+static void push_error(loader *l, size_t line, size_t col, char *msg)
 {
     if (!msg) {
         l->oom = true;
@@ -86,10 +88,10 @@ void cy_report_at(loader *l, size_t line0, size_t col0, const char *kpath, const
                  kpath && *kpath ? kpath : "(root)", reason) < 0)
         msg = NULL;
     free(reason);
-    cy_push_error(l, line0 + 1, col0 + 1, msg);
+    push_error(l, line0 + 1, col0 + 1, msg);
 }
 
-int cy_cmp_pending(const void *a, const void *b)
+static int cmp_pending(const void *a, const void *b)
 {
     const pending_error *x = a, *y = b;
     if (x->line != y->line)
@@ -99,17 +101,46 @@ int cy_cmp_pending(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+/* Like rv_errors_add with a finished line, saying whether it was kept. */
+static bool errors_take(rv_errors *errs, char *line)
+{
+    if (!errs) {
+        free(line);
+        return true;
+    }
+    char **grown = line ? realloc(errs->lines, (errs->n + 1) * sizeof *grown) : NULL;
+    if (!grown) {
+        free(line);
+        return false;
+    }
+    errs->lines = grown;
+    errs->lines[errs->n++] = line;
+    return true;
+}
+
 /* Errors are handed over in file order: that is the order a user fixes them. */
 void cy_flush_errors(loader *l, rv_errors *errs)
 {
-    qsort(l->errs, l->n_errs, sizeof *l->errs, cy_cmp_pending);
-    for (size_t i = 0; i < l->n_errs; i++) {
-        rv_errors_add(errs, "%s", l->errs[i].msg);
-        free(l->errs[i].msg);
+    bool lost = false;
+    if (l->oom) {
+        size_t before = l->n_errs;
+        cy_report_at(l, 0, 0, "(root)", "out of memory while loading");
+        lost = l->n_errs == before;
     }
+    qsort(l->errs, l->n_errs, sizeof *l->errs, cmp_pending);
+    for (size_t i = 0; i < l->n_errs; i++)
+        if (!errors_take(errs, l->errs[i].msg))
+            lost = true;
     free(l->errs);
     l->errs = NULL;
     l->n_errs = l->cap_errs = 0;
+    if (lost) {
+        /* A line was lost to the very shortage it would report. */
+        char *line = NULL;
+        if (asprintf(&line, "%s:1:1: (root): out of memory while loading", l->file) < 0)
+            line = NULL;
+        errors_take(errs, line);
+    }
 }
 
 /* ---------------------------------------------------------------- helpers */
@@ -130,7 +161,7 @@ void cy_set_str(loader *l, char **slot, const char *s)
 
 /* An absurdly deep or long path is cut, and the cut shown, rather than
  * failing the message that carries it. */
-void cy_kp_mark_cut(char *out, int written)
+static void kp_mark_cut(char *out, int written)
 {
     if (written < 0 || written >= KP_MAX)
         memcpy(out + KP_MAX - 4, "...", 4);
@@ -140,12 +171,12 @@ void cy_kp_key(char *out, const char *parent, const char *key)
 {
     int r = parent && *parent ? snprintf(out, KP_MAX, "%s.%s", parent, key)
                               : snprintf(out, KP_MAX, "%s", key);
-    cy_kp_mark_cut(out, r);
+    kp_mark_cut(out, r);
 }
 
 void cy_kp_index(char *out, const char *parent, size_t i)
 {
-    cy_kp_mark_cut(out, snprintf(out, KP_MAX, "%s[%zu]", parent, i));
+    kp_mark_cut(out, snprintf(out, KP_MAX, "%s[%zu]", parent, i));
 }
 
 yaml_node_t *cy_node_at(loader *l, int id)
@@ -184,7 +215,7 @@ const char *cy_describe(const yaml_node_t *n)
     }
 }
 
-size_t cy_map_len(const yaml_node_t *m)
+static size_t map_len(const yaml_node_t *m)
 {
     return (size_t)(m->data.mapping.pairs.top - m->data.mapping.pairs.start);
 }
@@ -195,7 +226,7 @@ size_t cy_seq_len(const yaml_node_t *s)
 }
 
 /* A value with an embedded NUL would be cut short by every C consumer. */
-bool cy_scalar_has_nul(const yaml_node_t *n)
+static bool scalar_has_nul(const yaml_node_t *n)
 {
     return strlen(cy_scalar_text(n)) != n->data.scalar.length;
 }
@@ -222,14 +253,16 @@ bool cy_in_list(const char *const *list, const char *s)
     return false;
 }
 
-char *cy_join_list(const char *const *list)
+char *cy_join_list(loader *l, const char *const *list)
 {
     size_t len = 1;
     for (size_t i = 0; list[i]; i++)
         len += strlen(list[i]) + 2;
     char *out = malloc(len);
-    if (!out)
+    if (!out) {
+        l->oom = true;
         return NULL;
+    }
     out[0] = '\0';
     for (size_t i = 0; list[i]; i++) {
         if (i)
@@ -240,10 +273,10 @@ char *cy_join_list(const char *const *list)
 }
 
 /* "dead-letter" for "dead_letter", "Brokers" for "brokers": the usual slips. */
-const char *cy_near_miss(const char *const *allowed, const char *key)
+static const char *near_miss(const cf_key *keys, const char *key)
 {
-    for (size_t i = 0; allowed[i]; i++) {
-        const char *a = allowed[i], *k = key;
+    for (const cf_key *r = keys; r->name; r++) {
+        const char *a = r->name, *k = key;
         while (*a && *k) {
             int ca = *a == '-' ? '_' : tolower((unsigned char)*a);
             int ck = *k == '-' ? '_' : tolower((unsigned char)*k);
@@ -252,13 +285,41 @@ const char *cy_near_miss(const char *const *allowed, const char *key)
             a++, k++;
         }
         if (!*a && !*k)
-            return allowed[i];
+            return r->name;
     }
     return NULL;
 }
 
-/* Keys must be scalars, unique, and (when allowed is given) known. */
-void cy_check_keys(loader *l, const yaml_node_t *m, const char *kpath, const char *const *allowed)
+static const cf_key *find_key(const cf_key *keys, const char *name)
+{
+    for (const cf_key *r = keys; r->name; r++)
+        if (!strcmp(r->name, name))
+            return r;
+    return NULL;
+}
+
+/* "a, b, c" of the table's key names, in table order. */
+static char *join_keys(loader *l, const cf_key *keys)
+{
+    size_t len = 1;
+    for (const cf_key *r = keys; r->name; r++)
+        len += strlen(r->name) + 2;
+    char *out = malloc(len);
+    if (!out) {
+        l->oom = true;
+        return NULL;
+    }
+    out[0] = '\0';
+    for (const cf_key *r = keys; r->name; r++) {
+        if (r != keys)
+            strcat(out, ", ");
+        strcat(out, r->name);
+    }
+    return out;
+}
+
+/* Keys must be scalars, unique, and (when keys is given) known. */
+void cy_check_keys(loader *l, const yaml_node_t *m, const char *kpath, const cf_key *keys)
 {
     char kp[KP_MAX];
     for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
@@ -281,10 +342,10 @@ void cy_check_keys(loader *l, const yaml_node_t *m, const char *kpath, const cha
                 break;
             }
         }
-        if (dup || !allowed || cy_in_list(allowed, name))
+        if (dup || !keys || find_key(keys, name))
             continue;
-        char *list = cy_join_list(allowed);
-        const char *hint = cy_near_miss(allowed, name);
+        char *list = join_keys(l, keys);
+        const char *hint = near_miss(keys, name);
         if (hint)
             cy_report(l, k, kp, "unknown key '%s' (did you mean '%s'? allowed: %s)", name, hint,
                       list ? list : "?");
@@ -294,31 +355,13 @@ void cy_check_keys(loader *l, const yaml_node_t *m, const char *kpath, const cha
     }
 }
 
-/* The mapping under key, or NULL (reported when present but not a mapping). */
-yaml_node_t *cy_get_mapping(loader *l, const yaml_node_t *parent, const char *parent_kp,
-                            const char *key, bool required, char *kp_out)
-{
-    cy_kp_key(kp_out, parent_kp, key);
-    yaml_node_t *v = cy_map_get(l, parent, key, NULL);
-    if (!v) {
-        if (required)
-            cy_report(l, parent, kp_out, "missing required key");
-        return NULL;
-    }
-    if (v->type != YAML_MAPPING_NODE) {
-        cy_report(l, v, kp_out, "expected a mapping, got %s", cy_describe(v));
-        return NULL;
-    }
-    return v;
-}
-
 bool cy_want_string(loader *l, const yaml_node_t *v, const char *kp)
 {
     if (v->type != YAML_SCALAR_NODE || cy_is_null(v)) {
         cy_report(l, v, kp, "expected a string, got %s", cy_describe(v));
         return false;
     }
-    if (cy_scalar_has_nul(v)) {
+    if (scalar_has_nul(v)) {
         cy_report(l, v, kp, "the value contains a NUL character");
         return false;
     }
@@ -327,106 +370,6 @@ bool cy_want_string(loader *l, const yaml_node_t *v, const char *kp)
         return false;
     }
     return true;
-}
-
-/* Returns the value node when present and a valid string, storing a copy. */
-const yaml_node_t *cy_opt_string(loader *l, const yaml_node_t *m, const char *parent_kp,
-                                 const char *key, bool required, char **slot)
-{
-    char kp[KP_MAX];
-    cy_kp_key(kp, parent_kp, key);
-    yaml_node_t *v = cy_map_get(l, m, key, NULL);
-    if (!v) {
-        if (required)
-            cy_report(l, m, kp, "missing required key");
-        return NULL;
-    }
-    if (!cy_want_string(l, v, kp))
-        return NULL;
-    cy_set_str(l, slot, cy_scalar_text(v));
-    return v;
-}
-
-/* Integers are taken only as written plain in decimal: "2" quoted is a
- * string, and 1e3 or 0x10 are more likely mistakes than intent. */
-bool cy_parse_u32(const yaml_node_t *v, bool positive, uint32_t *out, const char **why)
-{
-    if (v->type != YAML_SCALAR_NODE || !cy_is_plain(v) || cy_is_null(v)) {
-        *why = NULL;
-        return false;
-    }
-    const char *s = cy_scalar_text(v);
-    char *end = NULL;
-    errno = 0;
-    long long n = strtoll(s, &end, 10);
-    if (end == s || *end || (*s != '-' && *s != '+' && (*s < '0' || *s > '9'))) {
-        *why = NULL;
-        return false;
-    }
-    if (errno == ERANGE || n > (long long)UINT32_MAX) {
-        *why = "is out of range (at most 4294967295)";
-        return false;
-    }
-    if (n < 0 || (positive && n == 0)) {
-        *why = positive ? "must be a positive integer (1 or more)"
-                        : "must be a non-negative integer (0 or more)";
-        return false;
-    }
-    *out = (uint32_t)n;
-    return true;
-}
-
-const yaml_node_t *cy_opt_u32(loader *l, const yaml_node_t *m, const char *parent_kp,
-                              const char *key, bool required, bool positive, uint32_t *slot)
-{
-    char kp[KP_MAX];
-    cy_kp_key(kp, parent_kp, key);
-    yaml_node_t *v = cy_map_get(l, m, key, NULL);
-    if (!v) {
-        if (required)
-            cy_report(l, m, kp, "missing required key");
-        return NULL;
-    }
-    const char *why = NULL;
-    if (cy_parse_u32(v, positive, slot, &why))
-        return v;
-    if (why)
-        cy_report(l, v, kp, "%s %s", cy_scalar_text(v), why);
-    else if (v->type == YAML_SCALAR_NODE && !cy_is_plain(v))
-        cy_report(l, v, kp, "expected %s integer, got a quoted string '%s'",
-                  positive ? "a positive" : "a non-negative", cy_scalar_text(v));
-    else if (v->type == YAML_SCALAR_NODE && !cy_is_null(v))
-        cy_report(l, v, kp, "expected %s integer, got '%s'",
-                  positive ? "a positive" : "a non-negative", cy_scalar_text(v));
-    else
-        cy_report(l, v, kp, "expected %s integer, got %s",
-                  positive ? "a positive" : "a non-negative", cy_describe(v));
-    return NULL;
-}
-
-void cy_opt_bool(loader *l, const yaml_node_t *m, const char *parent_kp, const char *key,
-                 bool *slot)
-{
-    char kp[KP_MAX];
-    cy_kp_key(kp, parent_kp, key);
-    yaml_node_t *v = cy_map_get(l, m, key, NULL);
-    if (!v)
-        return;
-    if (v->type == YAML_SCALAR_NODE && cy_is_plain(v)) {
-        const char *s = cy_scalar_text(v);
-        if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "TRUE")) {
-            *slot = true;
-            return;
-        }
-        if (!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "FALSE")) {
-            *slot = false;
-            return;
-        }
-    }
-    if (v->type == YAML_SCALAR_NODE && !cy_is_null(v))
-        cy_report(l, v, kp, "expected a boolean (true or false), got '%s'", cy_scalar_text(v));
-    else
-        cy_report(l, v, kp, "expected a boolean (true or false), got %s", cy_describe(v));
 }
 
 bool cy_parse_number(const yaml_node_t *v, double *out)
@@ -493,7 +436,7 @@ void cy_load_kv(loader *l, const yaml_node_t *m, const char *kpath, rv_kv **out,
                 bool resolve_files)
 {
     cy_check_keys(l, m, kpath, NULL);
-    size_t cap = cy_map_len(m);
+    size_t cap = map_len(m);
     if (cap == 0)
         return;
     rv_kv *kv = calloc(cap, sizeof *kv);
@@ -514,7 +457,7 @@ void cy_load_kv(loader *l, const yaml_node_t *m, const char *kpath, rv_kv **out,
             dup = dup || !strcmp(kv[i].key, key);
         if (dup)
             continue;
-        if (!*key || cy_scalar_has_nul(k)) {
+        if (!*key || scalar_has_nul(k)) {
             cy_report(l, k, kp, "keys must be non-empty strings");
             continue;
         }
@@ -522,7 +465,7 @@ void cy_load_kv(loader *l, const yaml_node_t *m, const char *kpath, rv_kv **out,
             cy_report(l, v, kp, "expected a scalar value, got %s", cy_describe(v));
             continue;
         }
-        if (cy_scalar_has_nul(v)) {
+        if (scalar_has_nul(v)) {
             cy_report(l, v, kp, "the value contains a NUL character");
             continue;
         }

@@ -36,7 +36,7 @@ void rv_record_answers(yajl_gen g, const rv_slot *slot, const char *const *label
         yajl_gen_map_open(g);
         rv_json_kv_string(g, "label", labels[slot->answers[i].label]);
         rv_json_string(g, "score");
-        yajl_gen_double(g, slot->answers[i].score);
+        rv_json_double(g, slot->answers[i].score);
         yajl_gen_map_close(g);
     }
     yajl_gen_array_close(g);
@@ -82,7 +82,7 @@ void rv_record_result(yajl_gen g, const rv_result_fields *r)
             yajl_gen_map_open(g);
             rv_json_kv_string(g, "label", r->default_label);
             rv_json_string(g, "score");
-            yajl_gen_double(g, r->default_score);
+            rv_json_double(g, r->default_score);
             yajl_gen_map_close(g);
         }
         yajl_gen_array_close(g);
@@ -112,9 +112,9 @@ void rv_record_alert(yajl_gen g, const rv_alert_fields *a)
     rv_json_kv_string(g, "version", a->version);
     rv_json_kv_string(g, "canary", a->canary);
     rv_json_string(g, "value");
-    yajl_gen_double(g, a->value);
+    rv_json_double(g, a->value);
     rv_json_string(g, "threshold");
-    yajl_gen_double(g, a->threshold);
+    rv_json_double(g, a->threshold);
     rv_json_kv_int(g, "window", a->window);
     rv_json_kv_string(g, "message", a->message);
     yajl_gen_map_close(g);

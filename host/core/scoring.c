@@ -4,6 +4,7 @@
  */
 #include "scoring.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,7 +63,15 @@ void rv_model_score(rv_model *m, void *instance, rv_score_batch *b, size_t n)
             uint32_t k = b->res[i].n_answers;
             s->n_answers = k > RV_MAX_ANSWERS ? RV_MAX_ANSWERS : k;
             for (uint32_t a = 0; a < s->n_answers; a++)
-                if (s->answers[a].label >= m->n_labels) {
+                if (!isfinite(s->answers[a].score)) {
+                    /* a record cannot carry it, and no rule can rank it */
+                    rv_errf(s->error, sizeof s->error,
+                            "model answered a score that is not a finite number for label %u",
+                            s->answers[a].label);
+                    s->n_answers = 0;
+                    status = RV_SLOT_ERROR;
+                    break;
+                } else if (s->answers[a].label >= m->n_labels) {
                     rv_errf(s->error, sizeof s->error,
                             "model answered label index %u, it declared %u labels",
                             s->answers[a].label, m->n_labels);

@@ -11,6 +11,7 @@
 #include "archive.h"
 #include "broker_cmd.h"
 #include "check_cmd.h"
+#include "config.h"
 #include "daemon.h"
 #include "log.h"
 
@@ -20,6 +21,8 @@ static void usage(FILE *out)
           "       rendezvous check -c FILE              build everything FILE describes, "
           "print a summary, throw it away\n"
           "       rendezvous archive cat DIR            print a decoy archive as JSON lines\n"
+          "       rendezvous config-doc                 print the reference of every config "
+          "key (docs/config.md)\n"
           "       rendezvous broker [--brokers N] [--partitions P] [--topic NAME]...\n"
           "                                             run the embedded broker standalone;\n"
           "                                             prints bootstrap=HOST:PORT first\n"
@@ -63,6 +66,19 @@ static int cmd_archive(int argc, char **argv)
     if (corrupt > 0)
         fprintf(stderr, "%ld corrupt record(s) skipped\n", corrupt);
     return corrupt ? 1 : 0;
+}
+
+static int cmd_config_doc(int argc, char **argv)
+{
+    if (argc != 1) {
+        fprintf(stderr, "usage: rendezvous config-doc\n");
+        return 2;
+    }
+    if (rv_config_write_doc(stdout) != 0) {
+        fprintf(stderr, "rendezvous config-doc: cannot write the reference\n");
+        return 1;
+    }
+    return 0;
 }
 
 static int cmd_serve(int argc, char **argv)
@@ -137,6 +153,8 @@ int main(int argc, char **argv)
         return cmd_check(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "archive") == 0)
         return cmd_archive(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "config-doc") == 0)
+        return cmd_config_doc(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "broker") == 0)
         return cmd_broker(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "serve") == 0)

@@ -1,16 +1,106 @@
 /*
  * control.c - parse and check one control record. Must never accept a
- * schedule the config loader would refuse: unknown model, the decoy,
- * decreasing within_ms, an empty list.
+ * schedule the config loader would refuse: unknown model, the decoy, a model
+ * twice, decreasing within_ms, an empty list. The rules themselves are
+ * schedule.c's, shared with the loader; this file only reads the JSON and
+ * words the first problem.
  */
 #include "control.h"
 
 #include "errbuf.h"
+#include "schedule.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yajl/yajl_tree.h>
+
+/* Entry i's model and within_ms, or false when it lacks either. */
+static bool read_entry(yajl_val e, rv_schedule_item *item)
+{
+    const char *pm[] = {"model", NULL}, *pw[] = {"within_ms", NULL};
+    yajl_val model = yajl_tree_get(e, pm, yajl_t_string);
+    yajl_val ms = yajl_tree_get(e, pw, yajl_t_number);
+    if (!model || !ms || !YAJL_IS_INTEGER(ms) || YAJL_GET_INTEGER(ms) < 0 ||
+        YAJL_GET_INTEGER(ms) > UINT32_MAX)
+        return false;
+    item->model = YAJL_GET_STRING(model);
+    item->within_ms = YAJL_GET_INTEGER(ms);
+    return true;
+}
+
+/* The message of entry i's first problem; false when it has none. */
+static bool say_problem(const rv_schedule_item *items, const rv_schedule_verdict *v, size_t i,
+                        char *err, size_t err_size)
+{
+    switch (v->model) {
+    case RV_SCHEDULE_NO_MODEL:
+        rv_errf(err, err_size, "schedule[%zu]: no serving model named '%s'", i, items[i].model);
+        return true;
+    case RV_SCHEDULE_DECOY:
+        rv_errf(err, err_size, "schedule[%zu]: the decoy is never chosen: '%s'", i, items[i].model);
+        return true;
+    case RV_SCHEDULE_TWICE:
+        rv_errf(err, err_size, "schedule[%zu]: model '%s' is listed twice", i, items[i].model);
+        return true;
+    case RV_SCHEDULE_OK: break;
+    }
+    if (v->decreasing) {
+        rv_errf(err, err_size, "schedule[%zu]: within_ms %u is less than the entry before it (%u)",
+                i, (unsigned)items[i].within_ms, (unsigned)items[v->before].within_ms);
+        return true;
+    }
+    return false;
+}
+
+static rv_generation *apply_schedule(const rv_generation *g, yajl_val sched, char *err,
+                                     size_t err_size)
+{
+    size_t n = sched->u.array.len;
+    size_t nm = g->n_models ? g->n_models : 1;
+    rv_schedule_item *items = calloc(n, sizeof *items);
+    rv_schedule_verdict *verdicts = calloc(n, sizeof *verdicts);
+    rv_schedule_model *models = calloc(nm, sizeof *models);
+    size_t *idx = calloc(n, sizeof *idx);
+    uint32_t *within = calloc(n, sizeof *within);
+    rv_generation *out = NULL;
+    if (!items || !verdicts || !models || !idx || !within) {
+        rv_errf(err, err_size, "out of memory");
+        goto done;
+    }
+    /* Entries are read up to the first malformed one; a problem of an
+     * entry before it is said first, as the entries come. */
+    size_t good = 0;
+    while (good < n && read_entry(sched->u.array.values[good], &items[good]))
+        good++;
+    for (size_t m = 0; m < g->n_models; m++)
+        models[m] = (rv_schedule_model){g->models[m]->name, g->models[m]->is_decoy != 0};
+    rv_schedule_check(items, good, models, g->n_models, verdicts);
+    for (size_t i = 0; i < good; i++)
+        if (say_problem(items, &verdicts[i], i, err, err_size))
+            goto done;
+    if (good < n) {
+        rv_errf(err, err_size,
+                "schedule[%zu]: needs \"model\" (a name) and \"within_ms\" "
+                "(a non-negative integer)",
+                good);
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        idx[i] = verdicts[i].model_index;
+        within[i] = (uint32_t)items[i].within_ms;
+    }
+    out = rv_generation_with_schedule(g, idx, within, n, g->schedule_version + 1);
+    if (!out)
+        rv_errf(err, err_size, "out of memory");
+done:
+    free(items);
+    free(verdicts);
+    free(models);
+    free(idx);
+    free(within);
+    return out;
+}
 
 rv_generation *rv_control_apply(const rv_generation *g, const void *value, size_t len, char *err,
                                 size_t err_size)
@@ -32,61 +122,12 @@ rv_generation *rv_control_apply(const rv_generation *g, const void *value, size_
     rv_generation *out = NULL;
     const char *path[] = {"schedule", NULL};
     yajl_val sched = yajl_tree_get(root, path, yajl_t_array);
-    size_t n = sched ? sched->u.array.len : 0;
-    size_t *idx = calloc(n ? n : 1, sizeof *idx);
-    uint32_t *within = calloc(n ? n : 1, sizeof *within);
-    if (!sched || n == 0) {
+    if (!sched || sched->u.array.len == 0)
         rv_errf(err, err_size,
                 "expected {\"schedule\": [{\"model\": ..., \"within_ms\": ...}, "
                 "...]} with at least one entry");
-        goto done;
-    }
-    if (!idx || !within) {
-        rv_errf(err, err_size, "out of memory");
-        goto done;
-    }
-    for (size_t i = 0; i < n; i++) {
-        yajl_val e = sched->u.array.values[i];
-        const char *pm[] = {"model", NULL}, *pw[] = {"within_ms", NULL};
-        yajl_val model = yajl_tree_get(e, pm, yajl_t_string);
-        yajl_val ms = yajl_tree_get(e, pw, yajl_t_number);
-        if (!model || !ms || !YAJL_IS_INTEGER(ms) || YAJL_GET_INTEGER(ms) < 0 ||
-            YAJL_GET_INTEGER(ms) > UINT32_MAX) {
-            rv_errf(err, err_size,
-                    "schedule[%zu]: needs \"model\" (a name) and \"within_ms\" "
-                    "(a non-negative integer)",
-                    i);
-            goto done;
-        }
-        int m = rv_generation_find(g, YAJL_GET_STRING(model));
-        if (m < 0 || g->models[m]->is_decoy) {
-            rv_errf(err, err_size, "schedule[%zu]: %s '%s'", i,
-                    m < 0 ? "no serving model named" : "the decoy is never chosen:",
-                    YAJL_GET_STRING(model));
-            goto done;
-        }
-        for (size_t k = 0; k < i; k++)
-            if (idx[k] == (size_t)m) {
-                rv_errf(err, err_size, "schedule[%zu]: model '%s' is listed twice", i,
-                        YAJL_GET_STRING(model));
-                goto done;
-            }
-        idx[i] = (size_t)m;
-        within[i] = (uint32_t)YAJL_GET_INTEGER(ms);
-        if (i > 0 && within[i] < within[i - 1]) {
-            rv_errf(err, err_size,
-                    "schedule[%zu]: within_ms %u is less than the entry "
-                    "before it (%u)",
-                    i, within[i], within[i - 1]);
-            goto done;
-        }
-    }
-    out = rv_generation_with_schedule(g, idx, within, n, g->schedule_version + 1);
-    if (!out)
-        rv_errf(err, err_size, "out of memory");
-done:
-    free(idx);
-    free(within);
+    else
+        out = apply_schedule(g, sched, err, err_size);
     yajl_tree_free(root);
     return out;
 }

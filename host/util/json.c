@@ -4,6 +4,7 @@
  */
 #include "json.h"
 
+#include <math.h>
 #include <openssl/evp.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -42,6 +43,14 @@ void rv_json_kv_int(yajl_gen g, const char *key, long long value)
 {
     rv_json_string(g, key);
     yajl_gen_integer(g, value);
+}
+
+void rv_json_double(yajl_gen g, double v)
+{
+    if (isfinite(v))
+        yajl_gen_double(g, v);
+    else
+        yajl_gen_null(g);
 }
 
 /* Checked before writing so that a failure does not leave the generator

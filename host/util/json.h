@@ -22,6 +22,10 @@ void rv_json_string(yajl_gen g, const char *s);
 void rv_json_kv_string(yajl_gen g, const char *key, const char *value);
 void rv_json_kv_int(yajl_gen g, const char *key, long long value);
 
+/* A number; JSON has no NaN or infinity, so those are written as null
+ * (yajl would write nothing and break the record). */
+void rv_json_double(yajl_gen g, double v);
+
 /* Appends "name": "..." when bytes are valid UTF-8, else
  * "name_b64": "<base64>". */
 void rv_json_bytes_field(yajl_gen g, const char *name, const void *bytes, size_t len);

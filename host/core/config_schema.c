@@ -1,0 +1,558 @@
+/*
+ * config_schema.c - every key of the config file, one row each: its name,
+ * type, slot in rv_config, flags, bounds, default, nested table, rule and
+ * help text; and the rules that span keys (a model is a plugin or a builtin,
+ * model names are unique, the schedule names real models, the listen
+ * address parses). The walker (config_walk.c) reads, defaults, frees and
+ * documents (docs/config.md) by these rows alone. A new key is one row here.
+ * Must never hold a default anywhere but in a row, read YAML by hand, or
+ * allocate into the config from a rule.
+ */
+#include "config_internal.h"
+
+#include "builtins.h"
+#include "errbuf.h"
+#include "hostport.h"
+#include "schedule.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define C(f) offsetof(rv_config, f)
+#define M(f) offsetof(rv_model_conf, f)
+#define E(f) offsetof(rv_schedule_entry, f)
+
+/* ---------------------------------------------------------------- rules of one key */
+
+static const char *slot_text(const cf_key *k, void *base)
+{
+    return *(char **)cf_slot(base, k);
+}
+
+static void check_service(loader *l, const cf_key *k, const yaml_node_t *v, const char *kp,
+                          void *base)
+{
+    /* The service name becomes part of topic names by default. */
+    const char *s = slot_text(k, base);
+    if (s && !cy_valid_topic(s))
+        cy_report(l, v, kp,
+                  "'%s' may contain only letters, digits, '.', '_' and '-' (it names topics)", s);
+}
+
+static void check_topic(loader *l, const cf_key *k, const yaml_node_t *v, const char *kp,
+                        void *base)
+{
+    const char *s = slot_text(k, base);
+    if (s && !cy_valid_topic(s))
+        cy_report(l, v, kp,
+                  "'%s' is not a valid topic name (letters, digits, '.', '_', '-'; at most 249)",
+                  s);
+}
+
+static void check_format(loader *l, const cf_key *k, const yaml_node_t *v, const char *kp,
+                         void *base)
+{
+    const char *s = slot_text(k, base);
+    if (s && strcmp(s, "json"))
+        cy_report(l, v, kp, "unsupported format '%s' (only json)", s);
+}
+
+static void check_plugin(loader *l, const cf_key *k, const yaml_node_t *v, const char *kp,
+                         void *base)
+{
+    char **slot = cf_slot(base, k);
+    struct stat st;
+    if (!*slot)
+        return;
+    if (stat(*slot, &st) != 0)
+        cy_report(l, v, kp, "plugin '%s' not found (resolved to %s): %s", cy_scalar_text(v), *slot,
+                  strerror(errno));
+    else if (!S_ISREG(st.st_mode))
+        cy_report(l, v, kp, "plugin '%s' (resolved to %s) is not a regular file", cy_scalar_text(v),
+                  *slot);
+    else
+        return;
+    free(*slot);
+    *slot = NULL;
+}
+
+static void check_builtin(loader *l, const cf_key *k, const yaml_node_t *v, const char *kp,
+                          void *base)
+{
+    const char *s = slot_text(k, base);
+    if (!s || cy_in_list(rv_builtin_names, s))
+        return;
+    char *list = cy_join_list(l, rv_builtin_names);
+    cy_report(l, v, kp, "unknown builtin '%s' (known: %s)", s, list ? list : "?");
+    free(list);
+}
+
+/* Checked by the listener's own parser, so that a typo fails the reload,
+ * not the bind after it. */
+static void check_listen(loader *l, const cf_key *k, const yaml_node_t *v, const char *kp,
+                         void *base)
+{
+    const char *s = slot_text(k, base);
+    struct sockaddr_storage sa;
+    socklen_t sa_len;
+    char why[RV_ERR_SIZE];
+    if (s && rv_hostport_parse(s, &sa, &sa_len, why, sizeof why) != 0)
+        cy_report(l, v, kp, "%s", why);
+}
+
+/* ---------------------------------------------------------------- rules across keys */
+
+/* A model is exactly one of a plugin and a builtin. */
+static void check_model(loader *l, const cf_key *k, const yaml_node_t *m, const char *kp,
+                        void *base)
+{
+    rv_model_conf *mc = base;
+    mc->line = (int)m->start_mark.line + 1;
+    yaml_node_t *bkey = NULL;
+    const yaml_node_t *plugin = cy_map_get(l, m, "plugin", NULL);
+    const yaml_node_t *builtin = cy_map_get(l, m, "builtin", &bkey);
+    if (!plugin && !builtin)
+        cy_report(l, m, kp, "missing required key: one of plugin or builtin");
+    if (plugin && builtin)
+        cy_report(l, bkey, kp, "both plugin and builtin are given; a model is exactly one of them");
+}
+
+/* The index-th mapping item of seq (the walker stores exactly the mapping
+ * items, in order) and its position in seq, for the key path; or NULL. */
+static const yaml_node_t *item_at(loader *l, const yaml_node_t *seq, size_t index, size_t *pos)
+{
+    size_t k = 0;
+    for (yaml_node_item_t *it = seq->data.sequence.items.start; it < seq->data.sequence.items.top;
+         it++) {
+        const yaml_node_t *e = cy_node_at(l, *it);
+        if (!e || e->type != YAML_MAPPING_NODE)
+            continue;
+        if (k++ == index) {
+            if (pos)
+                *pos = (size_t)(it - seq->data.sequence.items.start);
+            return e;
+        }
+    }
+    return NULL;
+}
+
+/* The value of key in the index-th mapping item of seq, or NULL. */
+static const yaml_node_t *item_value(loader *l, const yaml_node_t *seq, size_t index,
+                                     const char *key)
+{
+    const yaml_node_t *e = item_at(l, seq, index, NULL);
+    return e ? cy_map_get(l, e, key, NULL) : NULL;
+}
+
+/* Model names are unique; a duplicate points at the first of its name. */
+static void check_model_names(loader *l, const cf_key *k, const yaml_node_t *seq, const char *kp,
+                              void *base)
+{
+    const rv_config *c = base;
+    char ikp[KP_MAX], nkp[KP_MAX];
+    for (size_t i = 0; i < c->n_models; i++) {
+        if (!c->models[i].name)
+            continue;
+        for (size_t j = 0; j < i; j++) {
+            if (!c->models[j].name || strcmp(c->models[j].name, c->models[i].name))
+                continue;
+            size_t pos = 0;
+            const yaml_node_t *e = item_at(l, seq, i, &pos);
+            const yaml_node_t *here = e ? cy_map_get(l, e, "name", NULL) : NULL;
+            const yaml_node_t *first = item_value(l, seq, j, "name");
+            if (!here || !first)
+                break;
+            cy_kp_index(ikp, kp, pos);
+            cy_kp_key(nkp, ikp, "name");
+            cy_report(l, here, nkp, "duplicate model name '%s' (first at line %zu, here line %zu)",
+                      c->models[i].name, first->start_mark.line + 1, here->start_mark.line + 1);
+            break;
+        }
+    }
+}
+
+static void report_schedule(loader *l, const yaml_node_t *seq, const char *kp,
+                            const rv_schedule_item *items, size_t i, const rv_schedule_verdict *v)
+{
+    char ikp[KP_MAX], fkp[KP_MAX];
+    size_t pos = 0;
+    if (!item_at(l, seq, i, &pos))
+        return;
+    cy_kp_index(ikp, kp, pos);
+    const yaml_node_t *mv = item_value(l, seq, i, "model");
+    cy_kp_key(fkp, ikp, "model");
+    if (mv && v->model == RV_SCHEDULE_NO_MODEL)
+        cy_report(l, mv, fkp, "no model named '%s' in models", items[i].model);
+    else if (mv && v->model == RV_SCHEDULE_DECOY)
+        cy_report(l, mv, fkp,
+                  "'%s' is the decoy, which is never chosen; it cannot be in the schedule",
+                  items[i].model);
+    else if (mv && v->model == RV_SCHEDULE_TWICE)
+        cy_report(l, mv, fkp, "model '%s' is already in the schedule", items[i].model);
+    const yaml_node_t *wv = item_value(l, seq, i, "within_ms");
+    const yaml_node_t *wb = item_value(l, seq, v->before, "within_ms");
+    cy_kp_key(fkp, ikp, "within_ms");
+    if (v->decreasing && wv && wb)
+        cy_report(l, wv, fkp,
+                  "within_ms %u is less than %u of the entry before (line %zu); the "
+                  "schedule must be non-decreasing",
+                  (unsigned)items[i].within_ms, (unsigned)items[v->before].within_ms,
+                  wb->start_mark.line + 1);
+}
+
+/* The schedule's rules are schedule.c's, shared with the control stream;
+ * here each verdict is put at its place in the file. */
+static void check_schedule(loader *l, const cf_key *k, const yaml_node_t *seq, const char *kp,
+                           void *base)
+{
+    const rv_config *c = l->cfg; /* the models are another section's */
+    size_t n = c->rendezvous.n_schedule, nm = c->n_models;
+    if (n == 0)
+        return;
+    rv_schedule_item *items = calloc(n, sizeof *items);
+    rv_schedule_verdict *verdicts = calloc(n, sizeof *verdicts);
+    rv_schedule_model *models = calloc(nm ? nm : 1, sizeof *models);
+    const cf_key *within = cf_row(k->section, "within_ms");
+    if (!items || !verdicts || !models) {
+        l->oom = true;
+        goto done;
+    }
+    for (size_t m = 0; m < nm; m++) {
+        const rv_model_conf *mc = &c->models[m];
+        models[m].name = mc->name;
+        models[m].is_decoy = mc->builtin && !strcmp(mc->builtin, RV_BUILTIN_DECOY);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const yaml_node_t *wv = item_value(l, seq, i, "within_ms");
+        uint32_t ms = 0;
+        char why[RV_ERR_SIZE];
+        items[i].model = c->rendezvous.schedule[i].model;
+        items[i].within_ms =
+            wv && within && cf_parse_u32(wv, within, &ms, why, sizeof why) ? (int64_t)ms : -1;
+    }
+    if (rv_schedule_check(items, n, models, nm, verdicts) > 0)
+        for (size_t i = 0; i < n; i++)
+            report_schedule(l, seq, kp, items, i, &verdicts[i]);
+done:
+    free(items);
+    free(verdicts);
+    free(models);
+}
+
+/* The default answer is there only when it is whole. */
+static void check_default(loader *l, const cf_key *k, const yaml_node_t *m, const char *kp,
+                          void *base)
+{
+    rv_config *c = base;
+    const yaml_node_t *score = cy_map_get(l, m, "score", NULL);
+    double d;
+    c->rendezvous.has_default = c->rendezvous.default_label && score && cy_parse_number(score, &d);
+}
+
+/* ---------------------------------------------------------------- the rows */
+
+#define TOPIC(key, field, what)                                                                    \
+    {                                                                                              \
+        .name = key, .type = CF_STRING, .offset = C(streams.field), .def = "{service}." what,      \
+        .check = check_topic, .help = "Topic name of the " what " stream."                         \
+    }
+
+static const cf_key streams_keys[] = {
+    {.name = "brokers",
+     .type = CF_STRING,
+     .offset = C(streams.brokers),
+     .flags = CF_REQUIRED,
+     .help = "`embedded` for the in-process broker (development: keeps nothing across "
+             "restarts), or a Kafka bootstrap list `host:port,...`. `-b` overrides it."},
+    TOPIC("requests", requests, "requests"),
+    TOPIC("scores", scores, "scores"),
+    TOPIC("results", results, "results"),
+    TOPIC("archive", archive, "archive"),
+    TOPIC("alerts", alerts, "alerts"),
+    TOPIC("dead_letter", dead_letter, "dead-letter"),
+    TOPIC("control", control, "control"),
+    {.name = "group",
+     .type = CF_STRING,
+     .offset = C(streams.group),
+     .def = "{service}-rendezvous",
+     .help = "Consumer group of the requests topic."},
+    {.name = "partitions",
+     .type = CF_U32,
+     .offset = C(streams.partitions),
+     .flags = CF_POSITIVE,
+     .def = "4",
+     .help = "Partitions of each topic the embedded broker creates."},
+    {.name = "kafka",
+     .type = CF_KV,
+     .offset = C(streams.kafka),
+     .n_offset = C(streams.n_kafka),
+     .help = "librdkafka properties, passed as they are (e.g. `security.protocol`)."},
+    {0},
+};
+
+static const cf_key input_keys[] = {
+    {.name = "format",
+     .type = CF_STRING,
+     .offset = C(input.format),
+     .def = "json",
+     .check = check_format,
+     .help = "Encoding of request bodies; only `json` (one JSON object per body)."},
+    {.name = "features",
+     .type = CF_LIST,
+     .offset = C(input.features),
+     .n_offset = C(input.n_features),
+     .flags = CF_REQUIRED | CF_NONEMPTY | CF_UNIQUE,
+     .many = "a sequence of feature names",
+     .one = "feature",
+     .help = "The feature vector, in order: each body's field of that name (a missing one is "
+             "NaN)."},
+    {.name = "max_body_bytes",
+     .type = CF_U32,
+     .offset = C(input.max_body_bytes),
+     .flags = CF_POSITIVE,
+     .def = "65536",
+     .help = "A larger body goes to the dead-letter topic."},
+    {0},
+};
+
+static const cf_key model_keys[] = {
+    {.name = "name",
+     .type = CF_STRING,
+     .offset = M(name),
+     .flags = CF_REQUIRED,
+     .help = "Unique among the models; the schedule and every record use it."},
+    {.name = "plugin",
+     .type = CF_PATH,
+     .offset = M(plugin),
+     .check = check_plugin,
+     .help = "The model's shared object, an existing file. Exactly one of `plugin` and "
+             "`builtin`."},
+    {.name = "builtin",
+     .type = CF_STRING,
+     .offset = M(builtin),
+     .check = check_builtin,
+     .help = "`canary` (the reference model) or `decoy` (records every request; never in "
+             "the schedule). Exactly one of `plugin` and `builtin`."},
+    {.name = "params",
+     .type = CF_KV,
+     .offset = M(params),
+     .n_offset = M(n_params),
+     .flags = CF_FILES,
+     .help = "Given to the model's create as strings; a value naming an existing file is "
+             "made absolute."},
+    {.name = "instances",
+     .type = CF_U32,
+     .offset = M(instances),
+     .flags = CF_POSITIVE,
+     .def = "1",
+     .help = "Workers of this model, each with its own queue."},
+    {.name = "max_batch",
+     .type = CF_U32,
+     .offset = M(max_batch),
+     .flags = CF_POSITIVE,
+     .def = "32",
+     .help = "Requests per call of the model's score."},
+    {.name = "queue_size",
+     .type = CF_U32,
+     .offset = M(queue_size),
+     .flags = CF_POSITIVE,
+     .def = "1024",
+     .help = "Bounded queue per instance; a full queue sheds the request for this model only."},
+    {0},
+};
+
+static const cf_section model_section = {
+    .path = "models[]",
+    .help = "One mapping per model. Every model scores every request.",
+    .keys = model_keys,
+    .size = sizeof(rv_model_conf),
+    .what = "a mapping describing a model",
+    .check = check_model,
+};
+
+static const cf_key schedule_keys[] = {
+    {.name = "model",
+     .type = CF_STRING,
+     .offset = E(model),
+     .flags = CF_REQUIRED,
+     .help = "A model of `models`, not the decoy, at most once in the schedule."},
+    {.name = "within_ms",
+     .type = CF_U32,
+     .offset = E(within_ms),
+     .flags = CF_REQUIRED,
+     .help = "Deadline from the request's arrival; never less than the entry before's."},
+    {0},
+};
+
+static const cf_section schedule_section = {
+    .path = "rendezvous.schedule[]",
+    .help = "The order of preference. The answer chosen is that of the first entry with an "
+            "ok answer in hand provided every entry before it has answered with an error, was "
+            "shed, or is past its `within_ms`; else the `default` answer.",
+    .keys = schedule_keys,
+    .size = sizeof(rv_schedule_entry),
+    .what = "a mapping {model, within_ms}",
+};
+
+static const cf_key default_keys[] = {
+    {.name = "label",
+     .type = CF_STRING,
+     .offset = C(rendezvous.default_label),
+     .flags = CF_REQUIRED,
+     .help = "Label of the fallback answer."},
+    {.name = "score",
+     .type = CF_NUMBER,
+     .offset = C(rendezvous.default_score),
+     .flags = CF_REQUIRED,
+     .help = "Score of the fallback answer."},
+    {0},
+};
+
+static const cf_section default_section = {
+    .path = "rendezvous.default",
+    .help = "The answer when no schedule entry answered ok in time. Without it such a result "
+            "has no answers and the status `error`.",
+    .keys = default_keys,
+    .check = check_default,
+};
+
+static const cf_key rendezvous_keys[] = {
+    {.name = "schedule",
+     .type = CF_SEQ,
+     .offset = C(rendezvous.schedule),
+     .n_offset = C(rendezvous.n_schedule),
+     .flags = CF_REQUIRED | CF_NONEMPTY,
+     .section = &schedule_section,
+     .many = "a sequence of {model, within_ms}",
+     .one = "entry",
+     .check = check_schedule,
+     .help = "Ordered list of `{model, within_ms}`."},
+    {.name = "default",
+     .type = CF_SECTION,
+     .section = &default_section,
+     .help = "`{label, score}`: the fallback answer."},
+    {.name = "max_in_flight",
+     .type = CF_U32,
+     .offset = C(rendezvous.max_in_flight),
+     .flags = CF_POSITIVE,
+     .def = "10000",
+     .help = "Requests in flight at which the host pauses consumption."},
+    {0},
+};
+
+static const cf_key reload_keys[] = {
+    {.name = "warmup_requests",
+     .type = CF_U32,
+     .offset = C(reload.warmup_requests),
+     .def = "200",
+     .help = "New or changed models replay up to this many recent requests before they go "
+             "live, each must score ok (0: none)."},
+    {.name = "warmup_budget_ms",
+     .type = CF_U32,
+     .offset = C(reload.warmup_budget_ms),
+     .flags = CF_POSITIVE,
+     .def = "10000",
+     .help = "Time for a model's whole warm-up replay."},
+    {0},
+};
+
+static const cf_key http_keys[] = {
+    {.name = "listen",
+     .type = CF_STRING,
+     .offset = C(http.listen),
+     .flags = CF_REQUIRED,
+     .check = check_listen,
+     .help = "`HOST:PORT` to listen on: an IPv4 address, `[IPv6]` or `localhost`; port 1 to "
+             "65535."},
+    {0},
+};
+
+static const cf_section streams_section = {
+    .path = "streams",
+    .help = "The Kafka side: brokers, topic names, client settings.",
+    .keys = streams_keys,
+};
+static const cf_section input_section = {
+    .path = "input",
+    .help = "How a request body becomes a feature vector.",
+    .keys = input_keys,
+};
+static const cf_section rendezvous_section = {
+    .path = "rendezvous",
+    .help = "Which model's answer each request gets.",
+    .keys = rendezvous_keys,
+};
+static const cf_section reload_section = {
+    .path = "reload",
+    .help = "Reloads (SIGHUP, or a change with `watch: true`).",
+    .keys = reload_keys,
+};
+static const cf_section http_section = {
+    .path = "http",
+    .help = "The HTTP gateway, health, models and metrics endpoints; none without this "
+            "section.",
+    .keys = http_keys,
+};
+
+static const cf_key root_keys[] = {
+    {.name = "service",
+     .type = CF_STRING,
+     .offset = C(service),
+     .flags = CF_REQUIRED,
+     .check = check_service,
+     .help = "The service's name: letters, digits, `.`, `_`, `-`. Default topic names derive "
+             "from it."},
+    {.name = "state_dir",
+     .type = CF_PATH,
+     .offset = C(state_dir),
+     .def = "state",
+     .help = "Private plugin copies and other state of the host."},
+    {.name = "watch",
+     .type = CF_BOOL,
+     .offset = C(watch),
+     .def = "false",
+     .help = "Reload on a change of the config file or of a plugin file, as on SIGHUP."},
+    {.name = "streams",
+     .type = CF_SECTION,
+     .flags = CF_REQUIRED,
+     .section = &streams_section,
+     .help = "Kafka: brokers, topic names, client settings."},
+    {.name = "input",
+     .type = CF_SECTION,
+     .flags = CF_REQUIRED,
+     .section = &input_section,
+     .help = "How a request body becomes a feature vector."},
+    {.name = "models",
+     .type = CF_SEQ,
+     .offset = C(models),
+     .n_offset = C(n_models),
+     .flags = CF_REQUIRED | CF_NONEMPTY,
+     .section = &model_section,
+     .many = "a sequence of models",
+     .one = "model",
+     .check = check_model_names,
+     .help = "The models, each scoring every request."},
+    {.name = "rendezvous",
+     .type = CF_SECTION,
+     .flags = CF_REQUIRED,
+     .section = &rendezvous_section,
+     .help = "Which model's answer each request gets."},
+    {.name = "reload",
+     .type = CF_SECTION,
+     .section = &reload_section,
+     .help = "How a reload warms new models."},
+    {.name = "http",
+     .type = CF_SECTION,
+     .section = &http_section,
+     .help = "The HTTP endpoints; none without this section."},
+    {0},
+};
+
+const cf_section cf_root = {
+    .path = "",
+    .help = "The top of the file. Paths are relative to the config file's directory.",
+    .keys = root_keys,
+};
