@@ -103,8 +103,6 @@ static int create_embedded_topics(daemon_state *d, const rv_config *cfg)
 
 /* Reads the control stream from its end: all partitions, no group, so
  * that every host sees every record. */
-/* Reads the control stream from its end: all partitions, no group, so
- * that every host sees every record. */
 static rd_kafka_t *start_control(const rv_config *cfg, const char *bootstrap)
 {
     char err[RV_ERR_SIZE], group[300];
@@ -183,6 +181,11 @@ int rv_serve(const rv_serve_options *opts)
     char err[512];
     d.stats = calloc(1, sizeof *d.stats);
     d.tracker = rv_commit_tracker_new();
+    if (!d.stats || !d.tracker) {
+        rv_error("serve", "out of memory starting the service");
+        rv_config_free(cfg);
+        goto out;
+    }
     if (strcmp(brokers, "embedded") == 0) {
         if (!(d.broker = rv_broker_start(1, err, sizeof err))) {
             rv_error("streams", "%s", err);

@@ -1,47 +1,116 @@
 /*
  * http_metrics.c - GET /metrics in Prometheus' text format, read from the
- * lock-free counters. Label values come from config names: they are
- * escaped in one place, prom_label().
+ * lock-free counters. Every line is written by prom.h, which escapes the
+ * label values (config names) in one place.
  */
 #include "http_internal.h"
 
-#include <math.h>
-#include <string.h>
+#include <stdatomic.h>
 
+#include "prom.h"
 #include "text.h"
 #include "worker.h"
 
-static void histogram(rv_text *t, const char *name, const char *labels, const rv_latency_hist *hist)
+/* A latency histogram of stats.h: bucket b counts answers under 2^b us. */
+static void latency(rv_text *t, const char *name, const rv_prom_label *labels, size_t n,
+                    const rv_latency_hist *h)
 {
-    uint64_t cum = 0;
-    const char *sep = *labels ? "," : "";
-    for (int b = 0; b < RV_LATENCY_BUCKETS - 1; b++) {
-        cum += atomic_load(&hist->bucket[b]);
-        rv_text_printf(t, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, labels, sep,
-                       (double)((int64_t)1 << b) / 1e6, (unsigned long long)cum);
+    uint64_t counts[RV_LATENCY_BUCKETS];
+    double upper[RV_LATENCY_BUCKETS];
+    for (int b = 0; b < RV_LATENCY_BUCKETS; b++) {
+        counts[b] = atomic_load(&h->bucket[b]);
+        upper[b] = (double)((int64_t)1 << b) / 1e6;
     }
-    rv_text_printf(t, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, labels, sep,
-                   (unsigned long long)atomic_load(&hist->count));
-    rv_text_printf(t, "%s_sum{%s} %g\n", name, labels, (double)atomic_load(&hist->sum_us) / 1e6);
-    rv_text_printf(t, "%s_count{%s} %llu\n", name, labels,
-                   (unsigned long long)atomic_load(&hist->count));
+    rv_prom_histogram(t, name, labels, n, counts, upper, RV_LATENCY_BUCKETS,
+                      (double)atomic_load(&h->sum_us) / 1e6);
 }
 
-/* Label values come from config names; escape what Prometheus needs. */
-static void prom_label(char *out, size_t size, const char *v)
+/* Per-model families from stats.h, one label `model`. */
+static void model_families(rv_text *t, rv_stats *s, int n)
 {
-    size_t o = 0;
-    for (; *v && o + 3 < size; v++) {
-        if (*v == '"' || *v == '\\')
-            out[o++] = '\\';
-        if (*v == '\n') {
-            out[o++] = '\\';
-            out[o++] = 'n';
-            continue;
+    rv_prom_family(t, "rendezvous_model_requests_total", "counter", "Answers per model by status.");
+    for (int i = 0; i < n; i++)
+        for (int st = RV_SLOT_OK; st < RV_SLOT_STATUS_COUNT; st++) {
+            rv_prom_label l[] = {{"model", s->models[i].name}, {"status", rv_slot_status_name(st)}};
+            rv_prom_counter(t, "rendezvous_model_requests_total", l, 2,
+                            atomic_load(&s->models[i].by_status[st]));
         }
-        out[o++] = *v;
+    rv_prom_family(t, "rendezvous_model_shed_total", "counter",
+                   "Requests a model shed (queue full).");
+    for (int i = 0; i < n; i++) {
+        rv_prom_label l[] = {{"model", s->models[i].name}};
+        rv_prom_counter(t, "rendezvous_model_shed_total", l, 1,
+                        atomic_load(&s->models[i].by_status[RV_SLOT_SHED]));
     }
-    out[o] = '\0';
+    rv_prom_family(t, "rendezvous_model_latency_seconds", "histogram",
+                   "From reading the request to the model's answer.");
+    for (int i = 0; i < n; i++) {
+        rv_prom_label l[] = {{"model", s->models[i].name}};
+        latency(t, "rendezvous_model_latency_seconds", l, 1, &s->models[i].latency);
+    }
+}
+
+/* The serving generation's queues and schedule. */
+static void generation_families(rv_text *t, rv_generation *g)
+{
+    rv_prom_family(t, "rendezvous_model_queue_depth", "gauge",
+                   "Requests queued for a serving model.");
+    for (size_t i = 0; g && i < g->n_models; i++) {
+        rv_prom_label l[] = {{"model", g->models[i]->name}};
+        rv_prom_gauge(t, "rendezvous_model_queue_depth", l, 1,
+                      g->models[i]->workers ? (double)rv_workers_queued(g->models[i]->workers) : 0);
+    }
+    rv_prom_family(t, "rendezvous_schedule_version", "gauge", "The serving schedule's version.");
+    rv_prom_gauge(t, "rendezvous_schedule_version", NULL, 0, g ? (double)g->schedule_version : 0);
+}
+
+static void result_families(rv_text *t, rv_stats *s, int n)
+{
+    rv_prom_family(t, "rendezvous_results_total", "counter", "Results sent, by reason.");
+    for (int r = 0; r < RV_REASON_COUNT; r++) {
+        rv_prom_label l[] = {{"reason", rv_reason_name(r)}};
+        rv_prom_counter(t, "rendezvous_results_total", l, 1, atomic_load(&s->results_by_reason[r]));
+    }
+    rv_prom_family(t, "rendezvous_results_by_model_total", "counter", "Results by chosen model.");
+    for (int i = 0; i < n; i++) {
+        rv_prom_label l[] = {{"model", s->models[i].name}};
+        rv_prom_counter(t, "rendezvous_results_by_model_total", l, 1,
+                        atomic_load(&s->models[i].chosen));
+    }
+    rv_prom_family(t, "rendezvous_result_latency_seconds", "histogram",
+                   "From reading the request to handing its result to the producer.");
+    latency(t, "rendezvous_result_latency_seconds", NULL, 0, &s->e2e);
+}
+
+static void canary_families(rv_text *t, rv_canary_monitor *monitor)
+{
+    rv_canary_gauge gauges[RV_STATS_MAX_MODELS];
+    size_t ng = rv_canary_monitor_snapshot(monitor, gauges, RV_STATS_MAX_MODELS);
+    if (ng > RV_STATS_MAX_MODELS)
+        ng = RV_STATS_MAX_MODELS;
+    static const struct {
+        const char *name, *help;
+    } fam[] = {
+        {"rendezvous_canary_agreement",
+         "Share of the last window whose top label equals the canary's."},
+        {"rendezvous_canary_score_shift",
+         "Largest quantile gap to the canary's scores over the last window."},
+        {"rendezvous_canary_drift",
+         "Largest quantile move from the model's reference window, beyond the canary's."},
+        {"rendezvous_canary_alerting", "1 while a canary check is in alert."},
+    };
+    for (size_t k = 0; k < sizeof fam / sizeof *fam; k++) {
+        rv_prom_family(t, fam[k].name, "gauge", fam[k].help);
+        for (size_t i = 0; i < ng; i++) {
+            const rv_canary_gauge *gv = &gauges[i];
+            double v = k == 0   ? gv->agreement
+                       : k == 1 ? gv->score_shift
+                       : k == 2 ? gv->drift
+                                : (double)gv->alerting;
+            rv_prom_label l[] = {{"model", gv->model}};
+            rv_prom_gauge(t, fam[k].name, l, 1, v);
+        }
+    }
 }
 
 enum MHD_Result rv_http_get_metrics(rv_http *h, struct MHD_Connection *c)
@@ -50,128 +119,39 @@ enum MHD_Result rv_http_get_metrics(rv_http *h, struct MHD_Connection *c)
     rv_text t = {0};
     int n = atomic_load(&s->n_models);
 
-    rv_text_printf(&t,
-                   "# HELP rendezvous_requests_total Requests read from the requests stream.\n"
-                   "# TYPE rendezvous_requests_total counter\n"
-                   "rendezvous_requests_total %llu\n",
-                   (unsigned long long)s->requests);
-    rv_text_printf(&t,
-                   "# HELP rendezvous_dead_letters_total Requests refused to dead-letter.\n"
-                   "# TYPE rendezvous_dead_letters_total counter\n"
-                   "rendezvous_dead_letters_total %llu\n",
-                   (unsigned long long)s->dead_letters);
-    rv_text_printf(&t, "# HELP rendezvous_model_requests_total Answers per model by status.\n"
-                       "# TYPE rendezvous_model_requests_total counter\n");
-    for (int i = 0; i < n; i++) {
-        char m[300];
-        prom_label(m, sizeof m, s->models[i].name);
-        for (int st = RV_SLOT_OK; st < RV_SLOT_STATUS_COUNT; st++)
-            rv_text_printf(&t, "rendezvous_model_requests_total{model=\"%s\",status=\"%s\"} %llu\n",
-                           m, rv_slot_status_name(st),
-                           (unsigned long long)s->models[i].by_status[st]);
-    }
-    rv_text_printf(&t, "# HELP rendezvous_model_shed_total Requests a model shed (queue full).\n"
-                       "# TYPE rendezvous_model_shed_total counter\n");
-    for (int i = 0; i < n; i++) {
-        char m[300];
-        prom_label(m, sizeof m, s->models[i].name);
-        rv_text_printf(&t, "rendezvous_model_shed_total{model=\"%s\"} %llu\n", m,
-                       (unsigned long long)s->models[i].by_status[RV_SLOT_SHED]);
-    }
-    rv_text_printf(&t, "# HELP rendezvous_model_latency_seconds From reading the request to the "
-                       "model's answer.\n# TYPE rendezvous_model_latency_seconds histogram\n");
-    for (int i = 0; i < n; i++) {
-        char m[300], lab[320];
-        prom_label(m, sizeof m, s->models[i].name);
-        snprintf(lab, sizeof lab, "model=\"%s\"", m);
-        histogram(&t, "rendezvous_model_latency_seconds", lab, &s->models[i].latency);
-    }
+    rv_prom_family(&t, "rendezvous_requests_total", "counter",
+                   "Requests read from the requests stream.");
+    rv_prom_counter(&t, "rendezvous_requests_total", NULL, 0, atomic_load(&s->requests));
+    rv_prom_family(&t, "rendezvous_dead_letters_total", "counter",
+                   "Requests refused to dead-letter.");
+    rv_prom_counter(&t, "rendezvous_dead_letters_total", NULL, 0, atomic_load(&s->dead_letters));
+    model_families(&t, s, n);
     rv_generation *g = h->src.current(h->src.ctx);
-    rv_text_printf(&t, "# HELP rendezvous_model_queue_depth Requests queued for a serving model.\n"
-                       "# TYPE rendezvous_model_queue_depth gauge\n");
-    for (size_t i = 0; g && i < g->n_models; i++) {
-        char m[300];
-        prom_label(m, sizeof m, g->models[i]->name);
-        rv_text_printf(&t, "rendezvous_model_queue_depth{model=\"%s\"} %zu\n", m,
-                       g->models[i]->workers ? rv_workers_queued(g->models[i]->workers) : 0);
-    }
-    rv_text_printf(&t,
-                   "# HELP rendezvous_schedule_version The serving schedule's version.\n"
-                   "# TYPE rendezvous_schedule_version gauge\n"
-                   "rendezvous_schedule_version %llu\n",
-                   g ? (unsigned long long)g->schedule_version : 0ULL);
+    generation_families(&t, g);
     if (g)
         rv_generation_unref(g);
-    rv_text_printf(&t, "# HELP rendezvous_results_total Results sent, by reason.\n"
-                       "# TYPE rendezvous_results_total counter\n");
-    for (int r = 0; r < RV_REASON_COUNT; r++)
-        rv_text_printf(&t, "rendezvous_results_total{reason=\"%s\"} %llu\n", rv_reason_name(r),
-                       (unsigned long long)s->results_by_reason[r]);
-    rv_text_printf(&t, "# HELP rendezvous_results_by_model_total Results by chosen model.\n"
-                       "# TYPE rendezvous_results_by_model_total counter\n");
-    for (int i = 0; i < n; i++) {
-        char m[300];
-        prom_label(m, sizeof m, s->models[i].name);
-        rv_text_printf(&t, "rendezvous_results_by_model_total{model=\"%s\"} %llu\n", m,
-                       (unsigned long long)s->models[i].chosen);
-    }
-    rv_text_printf(&t, "# HELP rendezvous_result_latency_seconds From reading the request to "
-                       "handing its result to the producer.\n"
-                       "# TYPE rendezvous_result_latency_seconds histogram\n");
-    histogram(&t, "rendezvous_result_latency_seconds", "", &s->e2e);
+    result_families(&t, s, n);
+    canary_families(&t, h->src.monitor);
 
-    rv_canary_gauge gauges[64];
-    size_t ng = rv_canary_monitor_snapshot(h->src.monitor, gauges, 64);
-    if (ng > 64)
-        ng = 64;
-    static const char *const gnames[3] = {"agreement", "score_shift", "drift"};
-    static const char *const ghelp[3] = {
-        "Share of the last window whose top label equals the canary's.",
-        "Largest quantile gap to the canary's scores over the last window.",
-        "Largest quantile move from the model's reference window, beyond the canary's."};
-    for (int k = 0; k < 3; k++) {
-        rv_text_printf(&t, "# HELP rendezvous_canary_%s %s\n# TYPE rendezvous_canary_%s gauge\n",
-                       gnames[k], ghelp[k], gnames[k]);
-        for (size_t i = 0; i < ng; i++) {
-            double v = k == 0   ? gauges[i].agreement
-                       : k == 1 ? gauges[i].score_shift
-                                : gauges[i].drift;
-            char m[300];
-            prom_label(m, sizeof m, gauges[i].model);
-            if (isnan(v))
-                rv_text_printf(&t, "rendezvous_canary_%s{model=\"%s\"} NaN\n", gnames[k], m);
-            else
-                rv_text_printf(&t, "rendezvous_canary_%s{model=\"%s\"} %g\n", gnames[k], m, v);
-        }
-    }
-    rv_text_printf(&t, "# HELP rendezvous_canary_alerting 1 while a canary check is in alert.\n"
-                       "# TYPE rendezvous_canary_alerting gauge\n");
-    for (size_t i = 0; i < ng; i++) {
-        char m[300];
-        prom_label(m, sizeof m, gauges[i].model);
-        rv_text_printf(&t, "rendezvous_canary_alerting{model=\"%s\"} %d\n", m, gauges[i].alerting);
-    }
-    rv_text_printf(&t,
-                   "# HELP rendezvous_reloads_total Generation reloads, by outcome.\n"
-                   "# TYPE rendezvous_reloads_total counter\n"
-                   "rendezvous_reloads_total{outcome=\"ok\"} %llu\n"
-                   "rendezvous_reloads_total{outcome=\"failed\"} %llu\n",
-                   (unsigned long long)s->reloads_ok, (unsigned long long)s->reloads_failed);
-    rv_text_printf(&t,
-                   "# HELP rendezvous_schedule_changes_total Schedule changes by control record.\n"
-                   "# TYPE rendezvous_schedule_changes_total counter\n"
-                   "rendezvous_schedule_changes_total %llu\n",
-                   (unsigned long long)s->schedule_changes);
+    rv_prom_family(&t, "rendezvous_reloads_total", "counter", "Generation reloads, by outcome.");
+    rv_prom_label ok[] = {{"outcome", "ok"}}, failed[] = {{"outcome", "failed"}};
+    rv_prom_counter(&t, "rendezvous_reloads_total", ok, 1, atomic_load(&s->reloads_ok));
+    rv_prom_counter(&t, "rendezvous_reloads_total", failed, 1, atomic_load(&s->reloads_failed));
+    rv_prom_family(&t, "rendezvous_schedule_changes_total", "counter",
+                   "Schedule changes by control record.");
+    rv_prom_counter(&t, "rendezvous_schedule_changes_total", NULL, 0,
+                    atomic_load(&s->schedule_changes));
     int64_t lag = h->src.consumer_lag(h->src.ctx);
-    rv_text_printf(&t,
-                   "# HELP rendezvous_consumer_lag Requests in the stream not yet read "
-                   "(assigned partitions).\n# TYPE rendezvous_consumer_lag gauge\n"
-                   "rendezvous_consumer_lag %lld\n",
-                   (long long)(lag < 0 ? 0 : lag));
-    rv_text_printf(&t,
-                   "# HELP rendezvous_up 1 while the broker answers.\n"
-                   "# TYPE rendezvous_up gauge\nrendezvous_up %d\n",
-                   atomic_load(&h->broker_ok));
+    rv_prom_family(&t, "rendezvous_consumer_lag", "gauge",
+                   "Requests in the stream not yet read (assigned partitions).");
+    rv_prom_gauge(&t, "rendezvous_consumer_lag", NULL, 0, (double)(lag < 0 ? 0 : lag));
+    rv_prom_family(&t, "rendezvous_up", "gauge", "1 while the broker answers.");
+    rv_prom_gauge(&t, "rendezvous_up", NULL, 0, atomic_load(&h->broker_ok));
+    if (t.oom) {
+        rv_text_free(&t);
+        return rv_http_respond(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", "out of memory\n",
+                               14);
+    }
     enum MHD_Result r =
         rv_http_respond(c, MHD_HTTP_OK, "text/plain; version=0.0.4", rv_text_str(&t), t.len);
     rv_text_free(&t);

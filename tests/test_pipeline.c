@@ -1,0 +1,397 @@
+/*
+ * test_pipeline.c - the rendezvous and the workers end to end against the
+ * real output: an embedded broker (librdkafka's mock cluster), requests
+ * produced to it and read back as the input stage reads them, then opened
+ * and dispatched exactly as input.c does. What the test reads back from the
+ * results and scores streams is what a client would read: exactly one
+ * result per request with the reason the selection rule gives, a score
+ * record per model answer (late ones too), and the request released - its
+ * offset free to commit - only after every record about it is acknowledged.
+ */
+#include <check.h>
+
+#include <librdkafka/rdkafka.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "canary_monitor.h"
+#include "clock.h"
+#include "config.h"
+#include "errbuf.h"
+#include "feature_vector.h"
+#include "generation.h"
+#include "inflight.h"
+#include "output.h"
+#include "reload.h"
+#include "rendezvous.h"
+#include "stats.h"
+#include "streams.h"
+#include "test_helpers.h"
+#include "worker.h"
+
+#define MAX_REQ 64
+
+static char *tmpdir;
+static rv_broker *broker;
+static char bootstrap[512];
+static rv_config *cfg;
+static rv_generation *gen;
+static rv_stats *stats;
+static rv_canary_monitor *monitor;
+static rv_output *output;
+static rv_rendezvous *rz;
+static rv_pipeline pipe_;
+
+/* Requests released for good (their offset handed on for commit). */
+static atomic_int n_done;
+static atomic_int done_per_offset[MAX_REQ];
+
+static void on_done(void *ctx, const rv_inflight *f)
+{
+    (void)ctx;
+    atomic_fetch_add(&n_done, 1);
+    if (f->req.offset >= 0 && f->req.offset < MAX_REQ)
+        atomic_fetch_add(&done_per_offset[f->req.offset], 1);
+}
+
+static void no_alert(void *ctx, const char *key, const void *record, size_t len)
+{
+    (void)ctx, (void)key, (void)record, (void)len;
+}
+
+/* Starts everything the daemon starts between the broker and the input
+ * stage, for a config whose models: and rendezvous: sections are given. */
+static void start(const char *models, const char *rendezvous)
+{
+    char err[RV_ERR_SIZE];
+    tmpdir = test_tmpdir();
+    broker = rv_broker_start(1, err, sizeof err);
+    ck_assert_msg(broker != NULL, "%s", err);
+    snprintf(bootstrap, sizeof bootstrap, "%s", rv_broker_bootstraps(broker));
+
+    char path[4200], text[4096];
+    snprintf(path, sizeof path, "%s/c.yaml", tmpdir);
+    snprintf(text, sizeof text,
+             "service: pl\n"
+             "state_dir: state\n"
+             "streams: { brokers: embedded, partitions: 1 }\n"
+             "input: { features: [x] }\n"
+             "models:\n%s"
+             "rendezvous:\n%s",
+             models, rendezvous);
+    test_write_file(path, text);
+    rv_errors errs = {0};
+    cfg = rv_config_load(path, &errs);
+    for (size_t i = 0; i < errs.n; i++)
+        fprintf(stderr, "  | %s\n", errs.lines[i]);
+    rv_errors_clear(&errs);
+    ck_assert_ptr_nonnull(cfg);
+
+    const char *topics[] = {cfg->streams.requests, cfg->streams.scores, cfg->streams.results,
+                            cfg->streams.alerts, cfg->streams.dead_letter};
+    int parts[] = {1, 1, 1, 1, 1};
+    ck_assert_msg(rv_broker_create_topics(broker, topics, parts, 5, err, sizeof err) == 0, "%s",
+                  err);
+
+    stats = calloc(1, sizeof *stats);
+    ck_assert_ptr_nonnull(stats);
+    monitor = rv_canary_monitor_new(no_alert, NULL);
+    rd_kafka_conf_t *pconf = rv_kafka_conf(cfg, bootstrap, 1, err, sizeof err);
+    ck_assert_msg(pconf != NULL, "%s", err);
+    output = rv_output_new(pconf, cfg, rv_inflight_delivered, err, sizeof err);
+    ck_assert_msg(output != NULL, "%s", err);
+    rz = rv_rendezvous_start(output, monitor, stats);
+    ck_assert_ptr_nonnull(rz);
+    pipe_ = (rv_pipeline){output, rz, {rv_worker_emit, &pipe_}, NULL};
+    gen = rv_generation_build(cfg, NULL, &pipe_.sink, 1, &errs);
+    for (size_t i = 0; i < errs.n; i++)
+        fprintf(stderr, "  | %s\n", errs.lines[i]);
+    rv_errors_clear(&errs);
+    ck_assert_ptr_nonnull(gen); /* it owns cfg now */
+    ck_assert_msg(rv_generation_warm_and_start(gen, &pipe_, err, sizeof err) == 0, "%s", err);
+
+    atomic_store(&n_done, 0);
+    for (int i = 0; i < MAX_REQ; i++)
+        atomic_store(&done_per_offset[i], 0);
+}
+
+/* Stops in the daemon's order: models first (their answers reach the
+ * rendezvous), then the rendezvous, then the output (flushes). */
+static void stop(void)
+{
+    rv_generation_unref(gen);
+    rv_rendezvous_stop(rz);
+    rv_output_free(output, 10000);
+    rv_canary_monitor_free(monitor);
+    free(stats);
+    rv_broker_stop(broker);
+    test_rm_rf(tmpdir);
+    free(tmpdir);
+}
+
+/* A consumer of partition 0 of topic from its beginning, in no group. */
+static rd_kafka_t *reader(const char *topic)
+{
+    char err[512];
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    ck_assert(rd_kafka_conf_set(c, "bootstrap.servers", bootstrap, err, sizeof err) ==
+              RD_KAFKA_CONF_OK);
+    ck_assert(rd_kafka_conf_set(c, "group.id", "test-reader", err, sizeof err) == RD_KAFKA_CONF_OK);
+    ck_assert(rd_kafka_conf_set(c, "enable.auto.commit", "false", err, sizeof err) ==
+              RD_KAFKA_CONF_OK);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof err);
+    ck_assert_msg(rk != NULL, "%s", err);
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, topic, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    ck_assert_int_eq(rd_kafka_assign(rk, l), 0);
+    rd_kafka_topic_partition_list_destroy(l);
+    return rk;
+}
+
+/* Reads up to max records of topic within timeout_ms; returns how many.
+ * out[i] is the value as a string (the caller frees). */
+static int read_records(const char *topic, char **out, int max, int timeout_ms)
+{
+    rd_kafka_t *rk = reader(topic);
+    int n = 0;
+    int64_t end = rv_mono_ms() + timeout_ms;
+    while (n < max && rv_mono_ms() < end) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+        if (!m)
+            continue;
+        if (!m->err) {
+            out[n] = strndup(m->payload, m->len);
+            ck_assert_ptr_nonnull(out[n]);
+            n++;
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return n;
+}
+
+static void free_records(char **r, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(r[i]);
+}
+
+/* Produces n requests {"x": i} with key (the id) r-<i>, and feeds them through the
+ * input path: read back from the broker, parsed, opened, dispatched. */
+static void feed(int n)
+{
+    char err[512];
+    rd_kafka_conf_t *pc = rd_kafka_conf_new();
+    ck_assert(rd_kafka_conf_set(pc, "bootstrap.servers", bootstrap, err, sizeof err) ==
+              RD_KAFKA_CONF_OK);
+    rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, pc, err, sizeof err);
+    ck_assert_msg(p != NULL, "%s", err);
+    for (int i = 0; i < n; i++) {
+        char body[64], key[16];
+        int len = snprintf(body, sizeof body, "{\"x\":%d}", i);
+        snprintf(key, sizeof key, "r-%d", i);
+        ck_assert_int_eq(
+            rd_kafka_producev(p, RD_KAFKA_V_TOPIC(cfg->streams.requests), RD_KAFKA_V_PARTITION(0),
+                              RD_KAFKA_V_KEY(key, strlen(key)), RD_KAFKA_V_VALUE(body, (size_t)len),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+            0);
+    }
+    ck_assert_int_eq(rd_kafka_flush(p, 10000), 0);
+    rd_kafka_destroy(p);
+
+    rd_kafka_t *rk = reader(cfg->streams.requests);
+    int got = 0;
+    int64_t end = rv_mono_ms() + 20000;
+    while (got < n && rv_mono_ms() < end) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+        if (!m)
+            continue;
+        if (m->err) {
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        rv_inflight *f = rv_inflight_new(m, gen, on_done, NULL);
+        ck_assert_ptr_nonnull(f);
+        ck_assert_int_eq(rv_features_parse(gen->features, f->req.body, f->req.body_len, f->features,
+                                           err, sizeof err),
+                         0);
+        rv_rendezvous_open(rz, f);
+        for (size_t i = 0; i < gen->n_models; i++)
+            rv_workers_dispatch(gen->models[i]->workers, f, i);
+        got++;
+    }
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    ck_assert_int_eq(got, n);
+}
+
+/* Waits until every request fed has been released. */
+static void wait_done(int n)
+{
+    int64_t end = rv_mono_ms() + 20000;
+    while (atomic_load(&n_done) < n && rv_mono_ms() < end)
+        rv_sleep_ms(10);
+    ck_assert_int_eq(atomic_load(&n_done), n);
+    for (int i = 0; i < n; i++)
+        ck_assert_msg(atomic_load(&done_per_offset[i]) == 1, "offset %d released %d times", i,
+                      atomic_load(&done_per_offset[i]));
+}
+
+/* Exactly one result per id r-0 .. r-(n-1), in results[]; each must
+ * contain every string of want[] (NULL-terminated). */
+static void assert_one_result_each(char **results, int nres, int n, const char *const *want)
+{
+    ck_assert_int_eq(nres, n);
+    for (int i = 0; i < n; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "{\"id\":\"r-%d\",", i);
+        int seen = 0;
+        for (int k = 0; k < nres; k++) {
+            if (strncmp(results[k], id, strlen(id)) != 0)
+                continue;
+            seen++;
+            for (const char *const *w = want; *w; w++)
+                ck_assert_msg(strstr(results[k], *w), "result %s lacks %s", results[k], *w);
+        }
+        ck_assert_msg(seen == 1, "r-%d has %d results ", i, seen);
+    }
+}
+
+static int count_containing(char **r, int n, const char *s)
+{
+    int c = 0;
+    for (int i = 0; i < n; i++)
+        c += strstr(r[i], s) != NULL;
+    return c;
+}
+
+START_TEST(preferred_answers_in_time)
+{
+    start("  - { name: a, plugin: " RV_FIXTURE_DIR "/ok.so, max_batch: 8 }\n",
+          "  schedule: [{ model: a, within_ms: 5000 }]\n");
+    enum { N = 40 };
+    feed(N);
+    wait_done(N);
+    char *res[N + 1], *scores[N + 1];
+    int nres = read_records(cfg->streams.results, res, N + 1, 3000);
+    static const char *const want[] = {"\"model\":\"a\"", "\"reason\":\"preferred\"", "\"rank\":0",
+                                       "\"a\":{\"status\":\"ok\"", NULL};
+    assert_one_result_each(res, nres, N, want);
+    int nsc = read_records(cfg->streams.scores, scores, N + 1, 3000);
+    ck_assert_int_eq(nsc, N);
+    ck_assert_int_eq(count_containing(scores, nsc, "\"status\":\"ok\""), N);
+    ck_assert_uint_eq(stats->results_by_reason[RV_REASON_PREFERRED], N);
+    free_records(res, nres);
+    free_records(scores, nsc);
+    stop();
+}
+END_TEST
+
+/* The preferred model sleeps far past its within_ms: every result comes
+ * from the fallback at the deadline, long before the slow answer; the slow
+ * answers still reach the scores stream and hold the request until then. */
+START_TEST(slow_model_falls_back_at_its_deadline)
+{
+    start("  - { name: slow, plugin: " RV_FIXTURE_DIR "/ok.so, max_batch: 16,"
+          " params: { sleep_ms: '1500' } }\n"
+          "  - { name: fast, plugin: " RV_FIXTURE_DIR "/ok_b.so }\n",
+          "  schedule: [{ model: slow, within_ms: 30 }, { model: fast, within_ms: 5000 }]\n");
+    enum { N = 8 };
+    int64_t t0 = rv_mono_ms();
+    feed(N);
+    char *res[N + 1];
+    int nres = read_records(cfg->streams.results, res, N, 10000);
+    static const char *const want[] = {"\"model\":\"fast\"", "\"reason\":\"fallback\"",
+                                       "\"rank\":1", "\"slow\":{\"status\":\"timeout\"}", NULL};
+    assert_one_result_each(res, nres, N, want);
+    /* Each result was decided at the deadline, not at the slow answer
+     * (latency_us: from reading the request to the decision). */
+    for (int i = 0; i < nres; i++) {
+        const char *l = strstr(res[i], "],\"latency_us\":");
+        ck_assert_ptr_nonnull(l);
+        long long us = atoll(l + strlen("],\"latency_us\":"));
+        ck_assert_msg(us >= 30000 && us < 1500000, "decided after %lld us: %s", us, res[i]);
+    }
+    /* The requests are released only once the late answers are recorded. */
+    wait_done(N);
+    ck_assert_int_ge(rv_mono_ms() - t0, 1500);
+    char *scores[2 * N + 1];
+    int nsc = read_records(cfg->streams.scores, scores, 2 * N + 1, 3000);
+    ck_assert_int_eq(nsc, 2 * N);
+    ck_assert_int_eq(count_containing(scores, nsc, "\"model\":\"slow\""), N);
+    free_records(res, nres);
+    free_records(scores, nsc);
+    stop();
+}
+END_TEST
+
+/* Every model errors: the default answer, and each model's status says
+ * why. */
+START_TEST(errors_give_the_default)
+{
+    start("  - { name: e, plugin: " RV_FIXTURE_DIR "/ok.so, params: { error: always } }\n",
+          "  schedule: [{ model: e, within_ms: 5000 }]\n"
+          "  default: { label: none, score: 0.5 }\n");
+    enum { N = 10 };
+    feed(N);
+    wait_done(N);
+    char *res[N + 1];
+    int nres = read_records(cfg->streams.results, res, N + 1, 3000);
+    static const char *const want[] = {"\"model\":null", "\"reason\":\"default\"",
+                                       "\"answers\":[{\"label\":\"none\",\"score\":0.5}]",
+                                       "\"e\":{\"status\":\"error\"", NULL};
+    assert_one_result_each(res, nres, N, want);
+    ck_assert_uint_eq(stats->results_by_reason[RV_REASON_DEFAULT], N);
+    free_records(res, nres);
+    stop();
+}
+END_TEST
+
+/* A queue of one behind a slow model: the requests it cannot queue are
+ * shed at once for that model only, and the next entry answers them. */
+START_TEST(full_queue_sheds_for_that_model_only)
+{
+    start("  - { name: s, plugin: " RV_FIXTURE_DIR "/ok.so, max_batch: 1, queue_size: 1,"
+          " params: { sleep_ms: '200' } }\n"
+          "  - { name: f, plugin: " RV_FIXTURE_DIR "/ok_b.so }\n",
+          "  schedule: [{ model: s, within_ms: 5000 }, { model: f, within_ms: 5000 }]\n");
+    enum { N = 12 };
+    feed(N);
+    wait_done(N);
+    char *res[N + 1];
+    int nres = read_records(cfg->streams.results, res, N + 1, 3000);
+    static const char *const want[] = {"\"reason\":", NULL};
+    assert_one_result_each(res, nres, N, want);
+    int shed = count_containing(res, nres, "\"s\":{\"status\":\"shed\"");
+    int preferred = count_containing(res, nres, "\"reason\":\"preferred\"");
+    ck_assert_int_ge(shed, 1);
+    ck_assert_int_ge(preferred, 1); /* the first one at least got the slow model */
+    ck_assert_int_eq(count_containing(res, nres, "\"model\":\"f\",") +
+                         count_containing(res, nres, "\"model\":\"s\","),
+                     N);
+    ck_assert_int_eq(count_containing(res, nres, "\"model\":\"f\","), shed);
+    uint64_t shed_counted = 0;
+    for (int i = 0; i < atomic_load(&stats->n_models); i++)
+        shed_counted += stats->models[i].by_status[RV_SLOT_SHED];
+    ck_assert_uint_eq(shed_counted, (unsigned)shed);
+    free_records(res, nres);
+    stop();
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("pipeline");
+    TCase *tc = tcase_create("rendezvous+workers");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, preferred_answers_in_time);
+    tcase_add_test(tc, slow_model_falls_back_at_its_deadline);
+    tcase_add_test(tc, errors_give_the_default);
+    tcase_add_test(tc, full_queue_sheds_for_that_model_only);
+    suite_add_tcase(s, tc);
+    return test_run_suite(s);
+}
