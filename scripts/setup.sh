@@ -11,6 +11,7 @@ packages=(
   libssl-dev                            # SHA-256, base64
   zlib1g-dev                            # CRC-32 of archive records
   libmicrohttpd-dev curl hey wrk         # HTTP gateway, its tests and load
+  libseccomp-dev                        # the model processes' sandbox
   prometheus                            # promtool checks /metrics
   libxgboost-dev                        # XGBoost plugin
   check                                 # unit tests

@@ -7,6 +7,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "model_proc.h"
+
+/* Model processes run the rendezvous binary in its model-runner role, not
+ * this test program. */
+#ifdef RV_RUNNER
+__attribute__((constructor)) static void test_set_runner(void)
+{
+    rv_proc_set_runner(RV_RUNNER);
+}
+#endif
+
 /* A fresh temporary directory; the caller frees the string. */
 static inline char *test_tmpdir(void)
 {

@@ -34,8 +34,12 @@ typedef struct rv_model_conf {
     size_t n_params;
     uint32_t instances;
     uint32_t max_batch;
-    uint32_t queue_size; /* bounded queue per instance */
-    int line;            /* where the model's entry starts, for messages */
+    uint32_t queue_size;    /* bounded queue per instance */
+    char *isolation;        /* "process" or "none" */
+    char *sandbox;          /* "strict" or "off" */
+    uint32_t max_score_ms;  /* a score() call longer kills its process */
+    uint32_t max_memory_mb; /* address space of a model process, 0: no limit */
+    int line;               /* where the model's entry starts, for messages */
 } rv_model_conf;
 
 typedef struct rv_schedule_entry {

@@ -60,6 +60,26 @@ static void check_format(loader *l, const cf_key *k, const yaml_node_t *v, const
         cy_report(l, v, kp, "unsupported format '%s' (only json)", s);
 }
 
+static void check_choice(loader *l, const cf_key *k, const yaml_node_t *v, const char *kp,
+                         void *base, const char *a, const char *b)
+{
+    const char *s = slot_text(k, base);
+    if (s && strcmp(s, a) != 0 && strcmp(s, b) != 0)
+        cy_report(l, v, kp, "'%s' is neither %s nor %s", s, a, b);
+}
+
+static void check_isolation(loader *l, const cf_key *k, const yaml_node_t *v, const char *kp,
+                            void *base)
+{
+    check_choice(l, k, v, kp, base, "process", "none");
+}
+
+static void check_sandbox(loader *l, const cf_key *k, const yaml_node_t *v, const char *kp,
+                          void *base)
+{
+    check_choice(l, k, v, kp, base, "strict", "off");
+}
+
 static void check_plugin(loader *l, const cf_key *k, const yaml_node_t *v, const char *kp,
                          void *base)
 {
@@ -361,6 +381,35 @@ static const cf_key model_keys[] = {
      .flags = CF_POSITIVE,
      .def = "1024",
      .help = "Bounded queue per instance; a full queue sheds the request for this model only."},
+    {.name = "isolation",
+     .type = CF_STRING,
+     .offset = M(isolation),
+     .def = "process",
+     .check = check_isolation,
+     .help = "`process`: each instance runs in a model process of its own, so a crash, hang or "
+             "leak costs this model only; `none`: in the host process (a crash takes the host "
+             "down). The builtins always run in the host."},
+    {.name = "sandbox",
+     .type = CF_STRING,
+     .offset = M(sandbox),
+     .def = "strict",
+     .check = check_sandbox,
+     .help = "`strict`: the model process may not open sockets, start programs, fork or "
+             "trace (seccomp); `off`: no filter. Only with `isolation: process`."},
+    {.name = "max_score_ms",
+     .type = CF_U32,
+     .offset = M(max_score_ms),
+     .flags = CF_POSITIVE,
+     .def = "1000",
+     .help = "A score call that takes longer gets its model process killed and restarted; its "
+             "requests are answered with an error. Only with `isolation: process`."},
+    {.name = "max_memory_mb",
+     .type = CF_U32,
+     .offset = M(max_memory_mb),
+     .def = "4096",
+     .help = "Address space of each model process (RLIMIT_AS, which counts reservations: "
+             "thread stacks and malloc arenas too); 0: no limit. Only with "
+             "`isolation: process`."},
     {0},
 };
 

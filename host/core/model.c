@@ -14,6 +14,10 @@
 #include "digest.h"
 #include "errbuf.h"
 #include "log.h"
+#include "model_proc.h"
+
+/* How long a stopping model process may take to exit before SIGKILL. */
+#define STOP_GRACE_MS 2000
 
 const char *rv_model_state_name(rv_model_state s)
 {
@@ -100,13 +104,6 @@ static int services_emit(void *host_ctx, const rv_request *about, const char *st
     return m->sink->emit(m->sink->ctx, m, about, stream, key, key_len, value, value_len);
 }
 
-static void destroy_instances(rv_model *m)
-{
-    for (uint32_t i = 0; i < m->n_created; i++)
-        m->module->desc->destroy(m->instances[i]);
-    m->n_created = 0;
-}
-
 static int same_labels(const rv_model_info *a, const rv_model_info *b)
 {
     if (a->n_labels != b->n_labels)
@@ -115,6 +112,73 @@ static int same_labels(const rv_model_info *a, const rv_model_info *b)
         if (strcmp(a->labels[i], b->labels[i]) != 0)
             return 0;
     return 1;
+}
+
+static void destroy_instances(rv_model *m)
+{
+    for (uint32_t i = 0; i < m->n_created; i++)
+        if (m->isolated)
+            rv_proc_stop(m->instances[i], STOP_GRACE_MS);
+        else
+            m->module->desc->destroy(m->instances[i]);
+    m->n_created = 0;
+}
+
+static void free_proc_labels(rv_model *m)
+{
+    for (uint32_t i = 0; m->proc_labels && i < m->n_labels; i++)
+        free(m->proc_labels[i]);
+    free(m->proc_labels);
+    m->proc_labels = NULL;
+}
+
+/* isolation: process - one model process per instance, each created and
+ * warmed in its process; the host keeps copies of the labels. */
+static int start_processes(rv_model *m, const rv_config *cfg, const rv_model_conf *mc, char *err,
+                           size_t err_size)
+{
+    rv_proc_spec spec = {.model = m->name,
+                         .plugin = m->module->loaded_path,
+                         .shown = m->module->source_path,
+                         .params = m->params,
+                         .n_params = m->n_params,
+                         .features = (const char *const *)cfg->input.features,
+                         .n_features = cfg->input.n_features,
+                         .max_batch = m->max_batch,
+                         .max_body_bytes = cfg->input.max_body_bytes,
+                         .max_score_ms = mc->max_score_ms,
+                         .max_memory_mb = mc->max_memory_mb,
+                         .sandbox = strcmp(mc->sandbox, "strict") == 0};
+    for (uint32_t i = 0; i < m->n_instances; i++) {
+        char **labels = NULL;
+        uint32_t n = 0;
+        spec.instance = i;
+        rv_proc *p = rv_proc_start(&spec, &labels, &n, err, err_size);
+        if (!p)
+            return -1;
+        m->instances[m->n_created++] = p;
+        int ok = labels != NULL;
+        for (uint32_t k = 0; ok && k < n; k++)
+            ok = labels[k] != NULL;
+        if (ok && !m->proc_labels) {
+            m->proc_labels = labels;
+            m->n_labels = n;
+            m->labels = (const char *const *)labels;
+            continue;
+        }
+        rv_model_info a = {m->labels, m->n_labels}, b = {(const char *const *)labels, n};
+        int same = ok && same_labels(&a, &b);
+        if (!ok)
+            rv_errf(err, err_size, "out of memory");
+        else if (!same)
+            rv_errf(err, err_size, "instance %u declared other labels than instance 0", i);
+        for (uint32_t k = 0; labels && k < n; k++)
+            free(labels[k]);
+        free(labels);
+        if (!same)
+            return -1;
+    }
+    return 0;
 }
 
 static int create_instances(rv_model *m, const rv_config *cfg, char *err, size_t err_size)
@@ -218,6 +282,7 @@ static void model_free(rv_model *m)
     if (m->workers && m->release_workers)
         m->release_workers(m->workers); /* the last score() returns before destroy() */
     destroy_instances(m);
+    free_proc_labels(m);
     if (m->module)
         rv_module_unref(m->module);
     for (size_t i = 0; i < m->n_params; i++) {
@@ -261,6 +326,13 @@ rv_model *rv_model_build(const rv_config *cfg, const rv_model_conf *mc, const rv
                            : rv_module_builtin(mc->builtin, err, err_size);
     if (!m->module)
         goto fail;
+    m->isolated = mc->plugin && strcmp(mc->isolation, "process") == 0;
+    if (m->isolated) {
+        atomic_store(&m->state, RV_MODEL_WARMING);
+        if (start_processes(m, cfg, mc, err, err_size) != 0)
+            goto fail;
+        return m;
+    }
     if (create_instances(m, cfg, err, err_size) != 0)
         goto fail;
     atomic_store(&m->state, RV_MODEL_WARMING);

@@ -50,10 +50,12 @@ struct rv_model {
     size_t n_params;
     uint32_t n_instances; /* as configured */
     uint32_t max_batch, queue_size;
+    int isolated;     /* isolation: process; instances are rv_proc (model_proc.h) */
     void **instances; /* n_created live instances */
     uint32_t n_created;
     const char *const *labels; /* of instance 0; all instances must agree */
     uint32_t n_labels;
+    char **proc_labels; /* the host's copy of them when isolated */
     rv_host_services services;
     const rv_emit_sink *sink;
     /* What serves the model: the pipeline's workers, opaque here. Set by

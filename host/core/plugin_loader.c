@@ -147,10 +147,66 @@ static rv_module *module_new(const char *sha, const rv_plugin *desc)
     return m;
 }
 
+const rv_plugin *rv_module_open(const char *file, const char *shown, void **handle_out, char *err,
+                                size_t err_size)
+{
+    void *handle = dlopen(file, RTLD_NOW | RTLD_LOCAL);
+    if (!handle) {
+        rv_errf(err, err_size, "plugin %s: dlopen failed: %s", shown, dlerror());
+        return NULL;
+    }
+    /* POSIX allows converting dlsym's result to a function pointer. */
+    rv_plugin_entry_fn entry;
+    *(void **)&entry = dlsym(handle, RV_PLUGIN_ENTRY_SYMBOL);
+    if (!entry) {
+        rv_errf(err, err_size,
+                "plugin %s: no entry symbol %s() (is it built against "
+                "rendezvous_plugin.h with RV_PLUGIN_EXPORT?)",
+                shown, RV_PLUGIN_ENTRY_SYMBOL);
+        dlclose(handle);
+        return NULL;
+    }
+    const rv_plugin *desc = entry();
+    char why[1024];
+    if (rv_module_check_abi(desc, why, sizeof why) != 0) {
+        /* why holds copies of the plugin's values: safe after dlclose. */
+        rv_errf(err, err_size, "plugin %s: %s", shown, why);
+        dlclose(handle);
+        return NULL;
+    }
+    *handle_out = handle;
+    return desc;
+}
+
+/* sshd's StrictModes: code that anyone but its owner (root or this user)
+ * could have changed is not run. */
+static int check_owner(const char *path, char *err, size_t err_size)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return 0; /* reading it says why */
+    if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+        rv_errf(err, err_size,
+                "plugin %s: refused: the file is %s-writable (mode %04o); "
+                "chmod go-w it",
+                path, st.st_mode & S_IWOTH ? "world" : "group", (unsigned)(st.st_mode & 07777));
+        return -1;
+    }
+    if (st.st_uid != 0 && st.st_uid != geteuid()) {
+        rv_errf(err, err_size,
+                "plugin %s: refused: owned by uid %u, neither root nor this user (uid %u)", path,
+                (unsigned)st.st_uid, (unsigned)geteuid());
+        return -1;
+    }
+    return 0;
+}
+
 rv_module *rv_module_load(const char *path, const char *state_dir, char *err, size_t err_size)
 {
     char why[1024];
     size_t len;
+    if (check_owner(path, err, err_size) != 0)
+        return NULL;
     char *data = rv_file_read(path, &len, why, sizeof why);
     if (!data) {
         rv_errf(err, err_size, "plugin %s: %s", path, why);
@@ -171,29 +227,10 @@ rv_module *rv_module_load(const char *path, const char *state_dir, char *err, si
         return NULL;
     }
 
-    void *handle = dlopen(dest, RTLD_NOW | RTLD_LOCAL);
-    if (!handle) {
-        rv_errf(err, err_size, "plugin %s: dlopen failed: %s", path, dlerror());
+    void *handle;
+    const rv_plugin *desc = rv_module_open(dest, path, &handle, err, err_size);
+    if (!desc)
         return NULL;
-    }
-    /* POSIX allows converting dlsym's result to a function pointer. */
-    rv_plugin_entry_fn entry;
-    *(void **)&entry = dlsym(handle, RV_PLUGIN_ENTRY_SYMBOL);
-    if (!entry) {
-        rv_errf(err, err_size,
-                "plugin %s: no entry symbol %s() (is it built against "
-                "rendezvous_plugin.h with RV_PLUGIN_EXPORT?)",
-                path, RV_PLUGIN_ENTRY_SYMBOL);
-        dlclose(handle);
-        return NULL;
-    }
-    const rv_plugin *desc = entry();
-    if (rv_module_check_abi(desc, why, sizeof why) != 0) {
-        /* why holds copies of the plugin's values: safe after dlclose. */
-        rv_errf(err, err_size, "plugin %s: %s", path, why);
-        dlclose(handle);
-        return NULL;
-    }
     rv_module *m = module_new(sha, desc);
     if (!m || !(m->source_path = strdup(path)) || !(m->loaded_path = strdup(dest))) {
         rv_errf(err, err_size, "plugin %s: out of memory", path);

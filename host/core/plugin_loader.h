@@ -27,7 +27,14 @@ typedef struct rv_module {
     atomic_int refs;
 } rv_module;
 
-/* Loads the plugin at path. On failure returns NULL and writes the reason
+/* dlopen()s file (a private copy) and checks its descriptor; shown names
+ * the plugin in messages. The descriptor with the handle in *handle, or
+ * NULL with the failed check in err. Model processes load this way. */
+const rv_plugin *rv_module_open(const char *file, const char *shown, void **handle, char *err,
+                                size_t err_size);
+
+/* Loads the plugin at path: refused when group- or world-writable or owned
+ * by a user other than root and this one. On failure returns NULL and writes the reason
  * (which check failed, and why) into err. */
 rv_module *rv_module_load(const char *path, const char *state_dir, char *err, size_t err_size);
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "errbuf.h"
+#include "model_proc.h"
 
 int rv_score_batch_init(rv_score_batch *b, size_t cap)
 {
@@ -36,6 +37,23 @@ void rv_score_batch_free(rv_score_batch *b)
     *b = (rv_score_batch){0};
 }
 
+typedef struct proc_emit_ctx {
+    rv_model *m;
+    rv_score_batch *b;
+} proc_emit_ctx;
+
+/* A record a model process emitted, on the scoring thread: to the model's
+ * sink as if the plugin had called emit() here. */
+static int proc_emit(void *ctx, long about, const char *stream, const void *key, size_t key_len,
+                     const void *value, size_t value_len)
+{
+    proc_emit_ctx *c = ctx;
+    if (!c->m->sink)
+        return RV_OK;
+    return c->m->sink->emit(c->m->sink->ctx, c->m, about >= 0 ? c->b->reqs[about] : NULL, stream,
+                            key, key_len, value, value_len);
+}
+
 void rv_model_score(rv_model *m, void *instance, rv_score_batch *b, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -47,7 +65,12 @@ void rv_model_score(rv_model *m, void *instance, rv_score_batch *b, size_t n)
         b->resp[i] = &b->res[i];
     }
     char err[RV_ERR_SIZE] = "";
-    int rc = m->module->desc->score(instance, b->reqs, b->resp, n, err, sizeof err);
+    int rc = RV_OK;
+    if (m->isolated) {
+        proc_emit_ctx ctx = {m, b};
+        rv_proc_score(instance, b->reqs, b->resp, n, proc_emit, &ctx);
+    } else
+        rc = m->module->desc->score(instance, b->reqs, b->resp, n, err, sizeof err);
     for (size_t i = 0; i < n; i++) {
         rv_slot *s = b->slots[i];
         int status = RV_SLOT_OK;

@@ -14,6 +14,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
+#include "runner.h"
 
 static void usage(FILE *out)
 {
@@ -155,6 +156,8 @@ int main(int argc, char **argv)
         return cmd_archive(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "config-doc") == 0)
         return cmd_config_doc(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "model-runner") == 0)
+        return rv_runner_main(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "broker") == 0)
         return cmd_broker(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "serve") == 0)

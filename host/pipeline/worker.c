@@ -8,13 +8,18 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "clock.h"
 #include "errbuf.h"
 #include "log.h"
+#include "model_proc.h"
 #include "records.h"
 #include "rendezvous.h"
 #include "scoring.h"
+
+/* How often an idle worker looks after its model process. */
+#define PROC_TICK_MS 20
 
 typedef struct item {
     rv_inflight *f;
@@ -102,8 +107,27 @@ static void *worker_loop(void *arg)
     item *batch_items = wk->taken;
     for (;;) {
         pthread_mutex_lock(&wk->lock);
-        while (wk->len == 0 && !wk->stop)
-            pthread_cond_wait(&wk->cond, &wk->lock);
+        while (wk->len == 0 && !wk->stop) {
+            if (!wk->model->isolated) {
+                pthread_cond_wait(&wk->cond, &wk->lock);
+                continue;
+            }
+            /* A model process is watched while idle too: a death is seen
+             * (and its restart begun) within a tick, not at the next
+             * request. */
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += PROC_TICK_MS * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            if (pthread_cond_timedwait(&wk->cond, &wk->lock, &ts) != 0) {
+                pthread_mutex_unlock(&wk->lock);
+                rv_proc_tick(wk->instance);
+                pthread_mutex_lock(&wk->lock);
+            }
+        }
         if (wk->len == 0 && wk->stop) {
             pthread_mutex_unlock(&wk->lock);
             break;
