@@ -16,6 +16,9 @@
 #   rates    the trivial host at fixed offered rates ($RATES, requests/s)
 #   reload   the trivial host at $RELOAD_RATE/s, SIGHUP after a model's
 #            params change; latency in $WINDOW_MS windows around the swap
+#   isolation  the trivial host with its models in the host (isolation:
+#            none) and in model processes (process), side by side: at
+#            saturation, then at $ISO_RATE/s; prints process/none
 #   profile  the trivial host under callgrind on a short run, top functions
 #   all      compare, peer, rates (with half the trivial saturation), reload
 #
@@ -35,6 +38,7 @@ DURATION=${DURATION:-15}
 WINDOW=${WINDOW:-16000}
 RATES=${RATES:-1000 5000 20000}
 RELOAD_RATE=${RELOAD_RATE:-5000}
+ISO_RATE=${ISO_RATE:-5000}
 WINDOW_MS=${WINDOW_MS:-250}
 PEER_BATCH=${PEER_BATCH:-64}
 RESULTS=${RESULTS:-$SRC/bench/results.md}
@@ -98,7 +102,8 @@ start_broker() {
 FEATURES=$($PY -c "import json,sys; print(', '.join(json.load(open(sys.argv[1]))['features']))" \
   "$MODELS/breast_cancer-linear.json")
 
-# trivial_yaml SERVICE FILE [M1_SCORE]: 3 fixture models + canary + decoy
+# trivial_yaml SERVICE FILE [M1_SCORE]: 3 fixture models + canary + decoy;
+# the fixture models' isolation is $ISOLATION (default process)
 trivial_yaml() {
   local plugin=$BUILD/tests/fixtures/ok.so
   [ -f "$plugin" ] || plugin=$BUILD/plugins/libtemplate_model.so
@@ -109,9 +114,12 @@ state_dir: $WORK/state-$1
 streams: {brokers: embedded, partitions: 4}
 input: {features: [$FEATURES]}
 models:
-  - {name: m1, plugin: $plugin, max_batch: 64, queue_size: 16384, params: {score: "${3:-0.75}"}}
-  - {name: m2, plugin: $plugin, max_batch: 64, queue_size: 16384, params: {score: "0.7"}}
-  - {name: m3, plugin: $plugin, max_batch: 64, queue_size: 16384, params: {score: "0.65"}}
+  - {name: m1, plugin: $plugin, max_batch: 64, queue_size: 16384, params: {score: "${3:-0.75}"},
+     isolation: ${ISOLATION:-process}}
+  - {name: m2, plugin: $plugin, max_batch: 64, queue_size: 16384, params: {score: "0.7"},
+     isolation: ${ISOLATION:-process}}
+  - {name: m3, plugin: $plugin, max_batch: 64, queue_size: 16384, params: {score: "0.65"},
+     isolation: ${ISOLATION:-process}}
   - {name: canary, builtin: canary, max_batch: 64, queue_size: 16384,
      params: {model_file: $MODELS/breast_cancer-canary.json}}
   - {name: decoy, builtin: decoy, max_batch: 64, queue_size: 16384}
@@ -286,6 +294,16 @@ scenario_compare() {
   ratio "host (trivial) / limit without pausing" "$WORK/trivial.json" "$WORK/limit-unpaused.json"
 }
 
+scenario_isolation() {
+  start_broker $(service_topics in ip irn irp)
+  ISOLATION=none run_trivial isolation-none in
+  ISOLATION=process run_trivial isolation-process ip
+  ISOLATION=none run_rate "isolation-none-${ISO_RATE}rps" irn "$ISO_RATE"
+  ISOLATION=process run_rate "isolation-process-${ISO_RATE}rps" irp "$ISO_RATE"
+  ratio "isolation process / none, saturation" "$WORK/isolation-process.json" \
+    "$WORK/isolation-none.json"
+}
+
 scenario_peer() {
   start_broker $(service_topics px pp pb)
   run_xgboost xgboost px
@@ -370,7 +388,7 @@ scenario_all() {
 }
 
 case "${1:-}" in
-  limit | trivial | compare | xgboost | peer | rates | reload | profile | all)
+  limit | trivial | compare | xgboost | peer | rates | reload | isolation | profile | all)
     echo "rvbench $1: build $BUILD, tools $TOOLS, $(nproc) cores, duration $DURATION s" >&2
     "scenario_$1" ;;
   *)

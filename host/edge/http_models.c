@@ -2,10 +2,63 @@
  * last errors, the schedule and its version, as JSON. */
 #include "http_internal.h"
 
+#include "model_proc.h"
+
 #include <string.h>
 
 #include "json.h"
 #include "worker.h"
+
+/* A serving model's state; an isolated one is "restarting" while any of
+ * its processes is down, "warming" while one is being created and warmed. */
+static const char *model_state(const rv_model *m)
+{
+    int st = atomic_load(&m->state);
+    for (uint32_t i = 0; m->isolated && st == RV_MODEL_LIVE && i < m->n_created; i++) {
+        rv_proc_status ps;
+        rv_proc_get_status(m->instances[i], &ps);
+        if (ps.state == RV_PROC_RESTARTING)
+            return "restarting";
+        if (ps.state == RV_PROC_STARTING)
+            return rv_model_state_name(RV_MODEL_WARMING);
+    }
+    return rv_model_state_name(st);
+}
+
+/* "processes": one per instance - state, pid, restarts, last exit. */
+static void processes(yajl_gen j, const rv_model *m)
+{
+    rv_json_string(j, "processes");
+    yajl_gen_array_open(j);
+    for (uint32_t i = 0; i < m->n_created; i++) {
+        rv_proc_status ps;
+        rv_proc_get_status(m->instances[i], &ps);
+        yajl_gen_map_open(j);
+        rv_json_string(j, "instance");
+        yajl_gen_integer(j, i);
+        rv_json_string(j, "state");
+        rv_json_string(j, rv_proc_state_name(ps.state));
+        rv_json_string(j, "pid");
+        if (ps.pid)
+            yajl_gen_integer(j, ps.pid);
+        else
+            yajl_gen_null(j);
+        rv_json_string(j, "restarts");
+        yajl_gen_integer(j, (long long)ps.restarts);
+        rv_json_string(j, "last_exit");
+        if (ps.last_exit[0])
+            rv_json_string(j, ps.last_exit);
+        else
+            yajl_gen_null(j);
+        rv_json_string(j, "last_exit_at_us");
+        if (ps.last_exit_real_us)
+            yajl_gen_integer(j, ps.last_exit_real_us);
+        else
+            yajl_gen_null(j);
+        yajl_gen_map_close(j);
+    }
+    yajl_gen_array_close(j);
+}
 
 enum MHD_Result rv_http_get_models(rv_http *h, struct MHD_Connection *c)
 {
@@ -44,7 +97,11 @@ enum MHD_Result rv_http_get_models(rv_http *h, struct MHD_Connection *c)
         rv_json_string(j, "plugin");
         rv_json_string(j, m->module->desc->name);
         rv_json_string(j, "state");
-        rv_json_string(j, rv_model_state_name(atomic_load(&m->state)));
+        rv_json_string(j, model_state(m));
+        rv_json_string(j, "isolation");
+        rv_json_string(j, m->isolated ? "process" : "none");
+        if (m->isolated)
+            processes(j, m);
         rv_json_string(j, "role");
         int scheduled = 0;
         for (size_t k = 0; k < g->n_schedule; k++)

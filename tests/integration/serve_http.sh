@@ -114,7 +114,7 @@ case_timeout() {
   url="http://127.0.0.1:$port"
   # one request in flight at a time, held for 3 s by a shadow model: the
   # next one is not read in time
-  http_service slow "$port" "  - {name: shadow, plugin: $FX/ok_b.so, params: {sleep_ms: 3000}}" 1
+  http_service slow "$port" "  - {name: shadow, plugin: $FX/ok_b.so, params: {sleep_ms: 3000}, max_score_ms: 10000}" 1
   start_host "$TMP/slow.yaml" "$TMP/slow.log"
   wait_ready "$url"
   [ "$(status_of -d '{"x": 1}' "$url/v1/score")" = 200 ] || fail "first: $(cat "$BODY")"
