@@ -131,16 +131,28 @@ static void stop(void)
     free(tmpdir);
 }
 
-/* A consumer of partition 0 of topic from its beginning, in no group. */
-static rd_kafka_t *reader(const char *topic)
+/* A client config for the embedded broker with the given settings
+ * (NULL-terminated name, value pairs). */
+static rd_kafka_conf_t *client_conf(const char *const *settings)
 {
     char err[512];
     rd_kafka_conf_t *c = rd_kafka_conf_new();
     ck_assert(rd_kafka_conf_set(c, "bootstrap.servers", bootstrap, err, sizeof err) ==
               RD_KAFKA_CONF_OK);
-    ck_assert(rd_kafka_conf_set(c, "group.id", "test-reader", err, sizeof err) == RD_KAFKA_CONF_OK);
-    ck_assert(rd_kafka_conf_set(c, "enable.auto.commit", "false", err, sizeof err) ==
-              RD_KAFKA_CONF_OK);
+    for (; settings && *settings; settings += 2)
+        ck_assert_msg(rd_kafka_conf_set(c, settings[0], settings[1], err, sizeof err) ==
+                          RD_KAFKA_CONF_OK,
+                      "%s", err);
+    return c;
+}
+
+/* A consumer of partition 0 of topic from its beginning, in no group. */
+static rd_kafka_t *reader(const char *topic)
+{
+    char err[512];
+    static const char *const settings[] = {"group.id", "test-reader", "enable.auto.commit", "false",
+                                           NULL};
+    rd_kafka_conf_t *c = client_conf(settings);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof err);
     ck_assert_msg(rk != NULL, "%s", err);
     rd_kafka_poll_set_consumer(rk);
@@ -185,9 +197,7 @@ static void free_records(char **r, int n)
 static void feed(int n)
 {
     char err[512];
-    rd_kafka_conf_t *pc = rd_kafka_conf_new();
-    ck_assert(rd_kafka_conf_set(pc, "bootstrap.servers", bootstrap, err, sizeof err) ==
-              RD_KAFKA_CONF_OK);
+    rd_kafka_conf_t *pc = client_conf(NULL);
     rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, pc, err, sizeof err);
     ck_assert_msg(p != NULL, "%s", err);
     for (int i = 0; i < n; i++) {

@@ -183,6 +183,7 @@ static int do_score(runner *r)
     static rv_header *hdrs;
     static rv_result *res;
     static rv_result **resp;
+    static const rv_request **rptr;
     static uint32_t cap;
     static size_t hcap;
     rv_chan_hdr *h = r->ch.h;
@@ -192,10 +193,12 @@ static int do_score(runner *r)
         free(reqs);
         free(res);
         free(resp);
+        free(rptr);
         reqs = calloc(n, sizeof *reqs);
         res = calloc(n, sizeof *res);
         resp = calloc(n, sizeof *resp);
-        cap = reqs && res && resp ? n : 0;
+        rptr = calloc(n, sizeof *rptr);
+        cap = reqs && res && resp && rptr ? n : 0;
     }
     if (nh > hcap) {
         free(hdrs);
@@ -222,15 +225,6 @@ static int do_score(runner *r)
     h->ans_len = (uint64_t)n * sizeof *ans;
     r->reqs = reqs;
     r->n = n;
-    static const rv_request **rptr;
-    static uint32_t rcap;
-    if (n > rcap) {
-        free(rptr);
-        rptr = calloc(n, sizeof *rptr);
-        rcap = rptr ? n : 0;
-        if (!rptr)
-            return RV_ENOMEM;
-    }
     for (uint32_t i = 0; i < n; i++)
         rptr[i] = &reqs[i];
     char err[RV_ERR_SIZE] = "";
