@@ -16,9 +16,11 @@
 #   rates    the trivial host at fixed offered rates ($RATES, requests/s)
 #   reload   the trivial host at $RELOAD_RATE/s, SIGHUP after a model's
 #            params change; latency in $WINDOW_MS windows around the swap
-#   isolation  the trivial host with its models in the host (isolation:
-#            none) and in model processes (process), side by side: at
-#            saturation, then at $ISO_RATE/s; prints process/none
+#   isolation  the cost of a model process per score() call without a broker
+#            (proc_rtt: 1 request 200 us apart, then batches of 64 back to
+#            back), then the trivial host with its models in the host
+#            (isolation: none) and in model processes (process), side by
+#            side: at saturation, then at $ISO_RATE/s; prints process/none
 #   profile  the trivial host under callgrind on a short run, top functions
 #   all      compare, peer, rates (with half the trivial saturation), reload
 #
@@ -295,6 +297,13 @@ scenario_compare() {
 }
 
 scenario_isolation() {
+  if [ -x "$TOOLS/proc_rtt" ] && [ -f "$BUILD/tests/fixtures/ok.so" ]; then
+    local rtt=("$TOOLS/proc_rtt" --runner "$RV" --plugin "$BUILD/tests/fixtures/ok.so")
+    { echo; echo "### proc_rtt — $(date -u +%Y-%m-%dT%H:%M:%SZ)"; echo; echo '```'
+      "${rtt[@]}" --calls 5000
+      "${rtt[@]}" --calls 3000 --batch 64 --gap-us 0
+      echo '```'; } | tee -a "$RESULTS"
+  fi
   start_broker $(service_topics in ip irn irp)
   ISOLATION=none run_trivial isolation-none in
   ISOLATION=process run_trivial isolation-process ip
