@@ -104,7 +104,7 @@ static void start(const char *models, const char *rendezvous)
     ck_assert_msg(output != NULL, "%s", err);
     rz = rv_rendezvous_start(output, monitor, stats);
     ck_assert_ptr_nonnull(rz);
-    pipe_ = (rv_pipeline){output, rz, {rv_worker_emit, &pipe_}, NULL};
+    pipe_ = (rv_pipeline){output, rz, {rv_worker_emit, &pipe_}, NULL, stats};
     gen = rv_generation_build(cfg, NULL, &pipe_.sink, 1, &errs);
     for (size_t i = 0; i < errs.n; i++)
         fprintf(stderr, "  | %s\n", errs.lines[i]);

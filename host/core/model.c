@@ -19,6 +19,18 @@
 /* How long a stopping model process may take to exit before SIGKILL. */
 #define STOP_GRACE_MS 2000
 
+int rv_model_can_answer(const rv_model *m)
+{
+    if (atomic_load(&m->state) != RV_MODEL_LIVE)
+        return 0;
+    if (!m->isolated)
+        return 1;
+    for (uint32_t i = 0; i < m->n_created; i++)
+        if (rv_proc_state_now(m->instances[i]) == RV_PROC_LIVE)
+            return 1;
+    return 0;
+}
+
 const char *rv_model_state_name(rv_model_state s)
 {
     static const char *const names[] = {"loading",  "warming",  "live",
@@ -138,6 +150,7 @@ static int start_processes(rv_model *m, const rv_config *cfg, const rv_model_con
                            size_t err_size)
 {
     rv_proc_spec spec = {.model = m->name,
+                         .version = m->version,
                          .plugin = m->module->loaded_path,
                          .shown = m->module->source_path,
                          .params = m->params,
@@ -148,7 +161,9 @@ static int start_processes(rv_model *m, const rv_config *cfg, const rv_model_con
                          .max_body_bytes = cfg->input.max_body_bytes,
                          .max_score_ms = mc->max_score_ms,
                          .max_memory_mb = mc->max_memory_mb,
-                         .sandbox = strcmp(mc->sandbox, "strict") == 0};
+                         .sandbox = strcmp(mc->sandbox, "strict") == 0,
+                         .warmup_requests = cfg->reload.warmup_requests,
+                         .warmup_budget_ms = cfg->reload.warmup_budget_ms};
     for (uint32_t i = 0; i < m->n_instances; i++) {
         char **labels = NULL;
         uint32_t n = 0;

@@ -90,4 +90,8 @@ rv_model *rv_model_ref(rv_model *m);
 /* The last reference destroys every instance and unloads the plugin. */
 void rv_model_unref(rv_model *m);
 
+/* Whether the model can answer now: live, and for an isolated model, at
+ * least one of its processes live (the others may be restarting). */
+int rv_model_can_answer(const rv_model *m);
+
 #endif

@@ -9,11 +9,9 @@
 #include "model_proc.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +23,8 @@
 #include "clock.h"
 #include "errbuf.h"
 #include "log.h"
+#include "poison.h"
+#include "proc_spawn.h"
 
 #define START_TIMEOUT_MS 60000
 #define BACKOFF_FIRST_MS 100
@@ -32,11 +32,9 @@
 #define HEALTHY_RESET_MS 60000
 #define MAX_LABELS 4096
 
-extern char **environ;
-
 struct rv_proc {
     /* the spec, deep-copied */
-    char *model, *plugin, *shown;
+    char *model, *version, *plugin, *shown;
     char **params; /* key, value, key, value ... */
     size_t n_params;
     char **features;
@@ -46,202 +44,43 @@ struct rv_proc {
     int sandbox;
     char **labels; /* of the first start: every restart must agree */
     uint32_t n_labels;
+    rv_recent *recent;
+    uint32_t warmup_requests, warmup_budget_ms;
+    rv_feature_index *fx; /* parses the recent requests a restart replays */
+    rv_poison lost;       /* never sent again, in traffic or a replay */
 
     rv_channel ch;
     pid_t pid;
     int pidfd;
     uint32_t seq;
     int64_t start_deadline_ms, live_since_ms, next_start_ms, backoff_ms;
+    /* REPLAYING: the set, the batch in flight [at, end), its deadline */
+    rv_replay warm;
+    const rv_request **warm_batch;
+    size_t warm_at, warm_end;
+    int64_t warm_start_ms, batch_deadline_ms;
 
     _Atomic int state;
-    atomic_uint_fast64_t restarts;
-    pthread_mutex_t status_lock; /* guards last_exit, last_exit_real_us, pid */
+    atomic_uint_fast64_t restarts, exits;
+    pthread_mutex_t status_lock; /* guards last_exit*, pid */
     char last_exit[160];
     int64_t last_exit_real_us;
+    int last_exit_kind;
+    pid_t last_pid;
 };
-
-const char *rv_proc_state_name(rv_proc_state s)
-{
-    static const char *const names[] = {"starting", "live", "restarting"};
-    return (unsigned)s < 3 ? names[s] : "?";
-}
-
-/* ---- the spawning thread ---- */
-
-static char runner_path[4096] = "/proc/self/exe";
 
 void rv_proc_set_runner(const char *path)
 {
-    snprintf(runner_path, sizeof runner_path, "%s", path);
+    rv_spawn_set_runner(path);
 }
 
-typedef struct spawn_job {
-    int fds[3]; /* memfd, to_proc, to_host */
-    char *const *argv;
-    char *const *envp;
-    pid_t pid;
-    int err, done;
-    struct spawn_job *next;
-} spawn_job;
-
-static struct {
-    pthread_once_t once;
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    spawn_job *queue;
-    int ok;
-} spawner = {PTHREAD_ONCE_INIT, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, 0};
-
-static int spawn_now(spawn_job *j)
+const char *rv_proc_state_name(rv_proc_state s)
 {
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t at;
-    int hi[3] = {-1, -1, -1}, rc;
-    /* Above the targets first, so that no dup2 overwrites a source. */
-    for (int i = 0; i < 3; i++)
-        if ((hi[i] = fcntl(j->fds[i], F_DUPFD_CLOEXEC, 10)) < 0) {
-            rc = errno;
-            goto out;
-        }
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    for (int i = 0; i < 3; i++)
-        posix_spawn_file_actions_adddup2(&fa, hi[i], 3 + i);
-    posix_spawn_file_actions_addclosefrom_np(&fa, 6);
-    posix_spawnattr_init(&at);
-    sigset_t none, dfl;
-    sigemptyset(&none);
-    sigemptyset(&dfl);
-    int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGCHLD, SIGUSR1, SIGUSR2};
-    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
-        sigaddset(&dfl, sigs[i]);
-    posix_spawnattr_setsigmask(&at, &none);
-    posix_spawnattr_setsigdefault(&at, &dfl);
-    /* its own process group: a terminal's Ctrl-C reaches the host, which
-     * drains and then stops its models */
-    posix_spawnattr_setpgroup(&at, 0);
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-                                      POSIX_SPAWN_SETPGROUP);
-    rc = posix_spawn(&j->pid, runner_path, &fa, &at, j->argv, j->envp);
-    posix_spawnattr_destroy(&at);
-    posix_spawn_file_actions_destroy(&fa);
-out:
-    for (int i = 0; i < 3; i++)
-        if (hi[i] >= 0)
-            close(hi[i]);
-    return rc;
-}
-
-static void *spawner_loop(void *arg)
-{
-    (void)arg;
-    pthread_mutex_lock(&spawner.lock);
-    for (;;) {
-        while (!spawner.queue)
-            pthread_cond_wait(&spawner.cond, &spawner.lock);
-        spawn_job *j = spawner.queue;
-        spawner.queue = j->next;
-        pthread_mutex_unlock(&spawner.lock);
-        int err = spawn_now(j);
-        pthread_mutex_lock(&spawner.lock);
-        j->err = err;
-        j->done = 1;
-        pthread_cond_broadcast(&spawner.cond);
-    }
-    return NULL;
-}
-
-/* A fork of the host (a test harness does it) has no spawning thread: the
- * child starts its own on first use. */
-static void spawner_forget(void)
-{
-    pthread_mutex_init(&spawner.lock, NULL);
-    pthread_cond_init(&spawner.cond, NULL);
-    spawner.queue = NULL;
-    spawner.ok = 0;
-    spawner.once = (pthread_once_t)PTHREAD_ONCE_INIT;
-}
-
-static void spawner_start(void)
-{
-    static int registered;
-    if (!registered++)
-        pthread_atfork(NULL, NULL, spawner_forget);
-    pthread_t t;
-    pthread_attr_t a;
-    pthread_attr_init(&a);
-    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-    /* every signal blocked: the children start from a clean mask anyway */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
-    spawner.ok = pthread_create(&t, &a, spawner_loop, NULL) == 0;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    pthread_attr_destroy(&a);
-}
-
-static pid_t spawn_runner(rv_proc *p, char *err, size_t err_size)
-{
-    pthread_once(&spawner.once, spawner_start);
-    if (!spawner.ok) {
-        rv_errf(err, err_size, "cannot start the process spawner");
-        return -1;
-    }
-    char parent[32];
-    snprintf(parent, sizeof parent, "%ld", (long)getpid());
-    char *argv[] = {runner_path, "model-runner", "--parent", parent, NULL};
-    char **envp = environ;
-#ifdef __SANITIZE_ADDRESS__
-    /* RLIMIT_AS cannot bound a sanitized process (its shadow memory is
-     * terabytes of reservations): the sanitizer's own RSS limit does, and
-     * the leak checker cannot run under the sandbox (it needs ptrace). */
-    char asan[1024];
-    const char *prev = getenv("ASAN_OPTIONS");
-    snprintf(asan, sizeof asan, "ASAN_OPTIONS=%s%shard_rss_limit_mb=%u:detect_leaks=%d",
-             prev ? prev : "", prev ? ":" : "", p->max_memory_mb ? p->max_memory_mb : 0,
-             p->sandbox ? 0 : 1);
-    size_t n_env = 0;
-    while (environ[n_env])
-        n_env++;
-    char **env2 = calloc(n_env + 2, sizeof *env2);
-    if (!env2) {
-        rv_errf(err, err_size, "out of memory");
-        return -1;
-    }
-    size_t k = 0;
-    for (size_t i = 0; i < n_env; i++)
-        if (strncmp(environ[i], "ASAN_OPTIONS=", 13) != 0)
-            env2[k++] = environ[i];
-    env2[k++] = asan;
-    envp = env2;
-#endif
-    spawn_job j = {{p->ch.memfd, p->ch.to_proc, p->ch.to_host}, argv, envp, 0, 0, 0, NULL};
-    pthread_mutex_lock(&spawner.lock);
-    j.next = spawner.queue;
-    spawner.queue = &j;
-    pthread_cond_broadcast(&spawner.cond);
-    while (!j.done)
-        pthread_cond_wait(&spawner.cond, &spawner.lock);
-    pthread_mutex_unlock(&spawner.lock);
-#ifdef __SANITIZE_ADDRESS__
-    free(env2);
-#endif
-    if (j.err) {
-        rv_errf(err, err_size, "cannot start %s: %s", runner_path, strerror(j.err));
-        return -1;
-    }
-    return j.pid;
+    static const char *const names[] = {"starting", "live", "restarting", "replaying"};
+    return (unsigned)s < 4 ? names[s] : "?";
 }
 
 /* ---- one incarnation ---- */
-
-static void set_exit(rv_proc *p, const char *why)
-{
-    pthread_mutex_lock(&p->status_lock);
-    rv_errf(p->last_exit, sizeof p->last_exit, "%s", why);
-    p->last_exit_real_us = rv_real_us();
-    pthread_mutex_unlock(&p->status_lock);
-}
 
 /* Sends INIT: what the runner needs to load, limit, create and warm. */
 static void send_init(rv_proc *p)
@@ -271,7 +110,8 @@ static int begin(rv_proc *p, char *err, size_t err_size)
     /* INIT first: the runner reads it as soon as it is up */
     p->seq = 0;
     send_init(p);
-    pid_t pid = spawn_runner(p, err, err_size);
+    pid_t pid = rv_spawn_runner((int[3]){p->ch.memfd, p->ch.to_proc, p->ch.to_host}, p->model,
+                                p->instance, p->max_memory_mb, p->sandbox, err, err_size);
     if (pid < 0) {
         rv_chan_close(&p->ch);
         return -1;
@@ -318,41 +158,54 @@ static int wait_answer(rv_proc *p, int64_t deadline_ms)
     }
 }
 
-/* How the process ended, from its pidfd (reaps it). */
-static void exit_reason(rv_proc *p, char *out, size_t size)
+/* Keeps the requests of a batch a process was just lost on, with the
+ * reason, so that none is sent to this model again, and logs their ids:
+ * the poison candidates. */
+static void remember_lost(rv_proc *p, const rv_request *const *reqs, size_t n)
 {
-    siginfo_t si;
-    memset(&si, 0, sizeof si);
-    if (waitid((idtype_t)P_PIDFD, (id_t)p->pidfd, &si, WEXITED) != 0) {
-        rv_errf(out, size, "ended (not reaped: %s)", strerror(errno));
-        return;
+    char ids[512] = "";
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++) {
+        rv_poison_add(&p->lost, reqs[i]->id, p->last_exit);
+        if (len >= sizeof ids - 40)
+            continue;
+        int w = snprintf(ids + len, sizeof ids - len, "%s%s", i ? ", " : "", reqs[i]->id);
+        len = w < 0 || (size_t)w >= sizeof ids - len ? sizeof ids : len + (size_t)w;
     }
-    if (si.si_code == CLD_EXITED)
-        rv_errf(out, size, "exited with status %d", si.si_status);
-    else {
-        const char *abbrev = sigabbrev_np(si.si_status);
-        rv_errf(out, size, "died: signal %d (SIG%s)", si.si_status, abbrev ? abbrev : "?");
-    }
+    rv_warn("models", "%s version %s instance %u: lost a batch of %zu (never sent again): %s%s",
+            p->model, p->version, p->instance, n, ids, len >= sizeof ids - 40 ? " ..." : "");
+}
+
+static int is_lost(void *ctx, const char *id)
+{
+    const rv_proc *p = ctx;
+    return rv_poison_why(&p->lost, id) != NULL;
 }
 
 /* The one path by which a process is gone: kill it if it still runs, reap
- * it, say why, and schedule the restart. `why` overrides the exit reason
- * (a kill for a deadline). */
-static void gone(rv_proc *p, const char *why)
+ * it, say why, and schedule the restart. `why` and `kind` (when not 0)
+ * override the exit's own (a kill for a deadline, a failed restart). */
+static void gone(rv_proc *p, const char *why, int kind)
 {
+    char how[128] = "gone";
     if (p->pidfd >= 0) {
         syscall(SYS_pidfd_send_signal, p->pidfd, SIGKILL, NULL, 0);
         struct pollfd f = {p->pidfd, POLLIN, 0};
         while (poll(&f, 1, 5000) < 0 && errno == EINTR)
             ;
-        char how[128];
-        exit_reason(p, how, sizeof how);
-        char text[160];
-        rv_errf(text, sizeof text, "%s", why ? why : how);
-        set_exit(p, text);
+        int exited = rv_spawn_reap(p->pidfd, how, sizeof how);
+        kind = kind ? kind : exited;
         close(p->pidfd);
         p->pidfd = -1;
     }
+    pthread_mutex_lock(&p->status_lock);
+    p->last_pid = p->pid;
+    rv_errf(p->last_exit, sizeof p->last_exit, "%s", why ? why : how);
+    p->last_exit_real_us = rv_real_us();
+    p->last_exit_kind = kind ? kind : RV_PROC_EXIT_STATUS;
+    pthread_mutex_unlock(&p->status_lock);
+    atomic_fetch_add(&p->exits, 1);
+    rv_replay_free(&p->warm);
     rv_chan_close(&p->ch);
     pthread_mutex_lock(&p->status_lock);
     p->pid = 0;
@@ -367,8 +220,8 @@ static void gone(rv_proc *p, const char *why)
     p->live_since_ms = 0;
     p->next_start_ms = now + p->backoff_ms;
     atomic_store(&p->state, RV_PROC_RESTARTING);
-    rv_warn("models", "%s instance %u: model process %s; restart in %lld ms", p->model, p->instance,
-            p->last_exit, (long long)p->backoff_ms);
+    rv_warn("models", "%s version %s instance %u: model process %s; restart in %lld ms", p->model,
+            p->version, p->instance, p->last_exit, (long long)p->backoff_ms);
 }
 
 /* INIT answered: 0 with the labels checked (or taken, on the first start),
@@ -418,38 +271,124 @@ static int take_init(rv_proc *p, char *err, size_t err_size)
     return ret;
 }
 
+/* Writes reqs[from..n) into the request area, as many as fit and
+ * max_batch allows, and sends them. Returns the end of the batch: from
+ * when reqs[from] alone is larger than the area (nothing sent). */
+static size_t send_batch(rv_proc *p, const rv_request *const *reqs, size_t from, size_t n)
+{
+    rv_chan_hdr *h = p->ch.h;
+    h->op = RV_CHAN_SCORE;
+    h->req_len = 0;
+    size_t i = from;
+    while (i < n && i - from < p->max_batch && rv_chan_put_request(&p->ch, reqs[i]) == 0)
+        i++;
+    if (i == from)
+        return from;
+    h->n = (uint32_t)(i - from);
+    h->ans_len = 0;
+    h->n_emits = 0;
+    atomic_store_explicit(&h->req_seq, ++p->seq, memory_order_release);
+    rv_chan_wake(p->ch.to_proc);
+    p->batch_deadline_ms = rv_mono_ms() + p->max_score_ms;
+    return i;
+}
+
+static void go_live(rv_proc *p)
+{
+    size_t replayed = p->warm_at;
+    int64_t took = p->warm.n ? rv_mono_ms() - p->warm_start_ms : 0;
+    rv_replay_free(&p->warm);
+    p->live_since_ms = rv_mono_ms();
+    atomic_store(&p->state, RV_PROC_LIVE);
+    rv_info("models",
+            "%s version %s instance %u: model process %d live again (warmed on %zu "
+            "recent requests in %lld ms)",
+            p->model, p->version, p->instance, (int)p->pid, replayed, (long long)took);
+}
+
+/* Sends the next batch of the replay, or goes live when it is done or its
+ * budget is spent. Results are not looked at: a replay warms, it does not
+ * judge (the first start's replay, on reload, does). */
+static void replay_next(rv_proc *p)
+{
+    p->warm_at = p->warm_end;
+    const rv_request *const *all = (const rv_request *const *)p->warm_batch;
+    while (p->warm_at < p->warm.n &&
+           rv_mono_ms() - p->warm_start_ms < (int64_t)p->warmup_budget_ms) {
+        size_t n = p->warm.n - p->warm_at < p->max_batch ? p->warm.n - p->warm_at : p->max_batch;
+        for (size_t k = 0; k < n; k++)
+            p->warm_batch[k] = &p->warm.reqs[p->warm_at + k];
+        size_t end = send_batch(p, all, 0, n);
+        if (end > 0) {
+            p->warm_end = p->warm_at + end;
+            return;
+        }
+        p->warm_at++; /* larger than the channel: left out */
+        p->warm_end = p->warm_at;
+    }
+    go_live(p);
+}
+
+/* The process answered INIT: its replay of recent requests begins, or it
+ * goes live at once when there is none. */
+static void replay_start(rv_proc *p)
+{
+    p->warm_at = p->warm_end = 0;
+    p->warm_start_ms = rv_mono_ms();
+    if (rv_replay_build(&p->warm, p->recent, p->fx, p->warmup_requests, is_lost, p) != 0)
+        rv_warn("models", "%s instance %u: no replay before traffic (out of memory)", p->model,
+                p->instance);
+    atomic_store(&p->state, RV_PROC_REPLAYING);
+    replay_next(p);
+}
+
 rv_proc_state rv_proc_tick(rv_proc *p)
 {
     int st = atomic_load(&p->state);
     if (st == RV_PROC_LIVE) {
         struct pollfd f = {p->pidfd, POLLIN, 0};
         if (poll(&f, 1, 0) > 0)
-            gone(p, NULL);
+            gone(p, NULL, 0);
     } else if (st == RV_PROC_RESTARTING) {
         if (rv_mono_ms() >= p->next_start_ms) {
             char err[RV_ERR_SIZE];
-            if (begin(p, err, sizeof err) != 0) {
-                set_exit(p, err);
-                gone(p, NULL);
-            } else
+            if (begin(p, err, sizeof err) != 0)
+                gone(p, err, RV_PROC_EXIT_START);
+            else
                 atomic_fetch_add(&p->restarts, 1);
         }
     } else if (st == RV_PROC_STARTING) {
         int r = wait_answer(p, -1);
         char err[RV_ERR_SIZE];
-        if (r == 1 && take_init(p, err, sizeof err) == 0) {
-            p->live_since_ms = rv_mono_ms();
-            atomic_store(&p->state, RV_PROC_LIVE);
-            rv_info("models", "%s instance %u: model process %d live again", p->model, p->instance,
-                    (int)p->pid);
-        } else if (r == 1) {
+        if (r == 1 && take_init(p, err, sizeof err) == 0)
+            replay_start(p);
+        else if (r == 1) {
             char why[200];
             rv_errf(why, sizeof why, "restart failed: %s", err);
-            gone(p, why);
+            gone(p, why, RV_PROC_EXIT_START);
         } else if (r == -1)
-            gone(p, NULL);
+            gone(p, NULL, 0);
         else if (rv_mono_ms() > p->start_deadline_ms)
-            gone(p, "killed: create and warm took longer than 60 s");
+            gone(p, "killed: create and warm took longer than 60 s", RV_PROC_EXIT_START);
+    } else if (st == RV_PROC_REPLAYING) {
+        int r = wait_answer(p, -1);
+        if (r == 1)
+            replay_next(p);
+        else if (r == -1 || rv_mono_ms() > p->batch_deadline_ms) {
+            /* the batch's requests outlive the replay set that gone frees */
+            size_t n = p->warm_end - p->warm_at;
+            rv_replay set = p->warm;
+            p->warm = (rv_replay){0};
+            for (size_t k = 0; k < n; k++)
+                p->warm_batch[k] = &set.reqs[p->warm_at + k];
+            char why[160];
+            rv_errf(why, sizeof why,
+                    "killed: a replayed batch of %zu took longer than max_score_ms (%u ms)", n,
+                    p->max_score_ms);
+            gone(p, r == -1 ? NULL : why, r == -1 ? 0 : RV_PROC_EXIT_DEADLINE);
+            remember_lost(p, (const rv_request *const *)p->warm_batch, n);
+            rv_replay_free(&set);
+        }
     }
     return (rv_proc_state)atomic_load(&p->state);
 }
@@ -464,6 +403,7 @@ static char *dup_or_empty(const char *s)
 static void proc_free(rv_proc *p)
 {
     free(p->model);
+    free(p->version);
     free(p->plugin);
     free(p->shown);
     for (size_t i = 0; p->params && i < 2 * p->n_params; i++)
@@ -475,6 +415,11 @@ static void proc_free(rv_proc *p)
     for (uint32_t i = 0; p->labels && i < p->n_labels; i++)
         free(p->labels[i]);
     free(p->labels);
+    rv_poison_clear(&p->lost);
+    rv_replay_free(&p->warm);
+    free(p->warm_batch);
+    if (p->fx)
+        rv_feature_index_free(p->fx);
     pthread_mutex_destroy(&p->status_lock);
     free(p);
 }
@@ -491,11 +436,12 @@ rv_proc *rv_proc_start(const rv_proc_spec *s, char ***labels, uint32_t *n_labels
     p->pidfd = -1;
     p->ch = (rv_channel){.memfd = -1, .to_proc = -1, .to_host = -1};
     p->model = dup_or_empty(s->model);
+    p->version = dup_or_empty(s->version);
     p->plugin = dup_or_empty(s->plugin);
     p->shown = dup_or_empty(s->shown);
     p->params = calloc(2 * s->n_params + 1, sizeof *p->params);
     p->features = calloc(s->n_features + 1, sizeof *p->features);
-    int ok = p->model && p->plugin && p->shown && p->params && p->features;
+    int ok = p->model && p->version && p->plugin && p->shown && p->params && p->features;
     for (size_t i = 0; ok && i < s->n_params; i++) {
         ok = (p->params[2 * i] = strdup(s->params[i].key)) &&
              (p->params[2 * i + 1] = strdup(s->params[i].value));
@@ -515,6 +461,15 @@ rv_proc *rv_proc_start(const rv_proc_spec *s, char ***labels, uint32_t *n_labels
     p->max_score_ms = s->max_score_ms;
     p->max_memory_mb = s->max_memory_mb;
     p->sandbox = s->sandbox;
+    p->warmup_requests = s->warmup_requests;
+    p->warmup_budget_ms = s->warmup_budget_ms;
+    p->fx = rv_feature_index_new(p->features, p->n_features);
+    p->warm_batch = calloc(p->max_batch, sizeof *p->warm_batch);
+    if (!p->fx || !p->warm_batch) {
+        rv_errf(err, err_size, "out of memory");
+        proc_free(p);
+        return NULL;
+    }
     /* a batch of bodies of the largest size fits twice over; larger
      * batches are split, a request larger than the area is refused */
     size_t body = (size_t)s->max_body_bytes + 4096;
@@ -532,7 +487,7 @@ rv_proc *rv_proc_start(const rv_proc_spec *s, char ***labels, uint32_t *n_labels
         char how[160] = "";
         if (r != 1) {
             syscall(SYS_pidfd_send_signal, p->pidfd, SIGKILL, NULL, 0);
-            exit_reason(p, how, sizeof how);
+            rv_spawn_reap(p->pidfd, how, sizeof how);
             rv_errf(err, err_size, "model process %s%s", how,
                     r == 0 ? " (killed: create and warm took longer than 60 s)" : "");
         }
@@ -558,25 +513,10 @@ static void fail_range(rv_result *const *res, size_t from, size_t to, const char
     }
 }
 
-/* Logs the ids of a batch a process was lost on: the poison candidates. */
-static void log_batch(const rv_proc *p, const rv_request *const *reqs, size_t n)
-{
-    char ids[512] = "";
-    size_t len = 0;
-    for (size_t i = 0; i < n && len < sizeof ids - 40; i++) {
-        int w = snprintf(ids + len, sizeof ids - len, "%s%s", i ? ", " : "", reqs[i]->id);
-        if (w < 0 || (size_t)w >= sizeof ids - len) {
-            len = sizeof ids;
-            break;
-        }
-        len += (size_t)w;
-    }
-    rv_warn("models", "%s instance %u: lost a batch of %zu (never sent again): %s%s", p->model,
-            p->instance, n, ids, len >= sizeof ids - 40 ? " ..." : "");
-}
-
-void rv_proc_score(rv_proc *p, const rv_request *const *reqs, rv_result *const *res, size_t n,
-                   rv_proc_emit_fn emit, void *emit_ctx)
+/* Scores reqs[0..n); an emitted record's request is map[k] (or k when map
+ * is NULL) of the caller's batch. */
+static void score_some(rv_proc *p, const rv_request *const *reqs, rv_result *const *res, size_t n,
+                       const size_t *map, rv_proc_emit_fn emit, void *emit_ctx)
 {
     size_t i = 0;
     while (i < n) {
@@ -589,11 +529,8 @@ void rv_proc_score(rv_proc *p, const rv_request *const *reqs, rv_result *const *
             return;
         }
         rv_chan_hdr *h = p->ch.h;
-        h->op = RV_CHAN_SCORE;
-        h->req_len = 0;
         size_t from = i;
-        while (i < n && i - from < p->max_batch && rv_chan_put_request(&p->ch, reqs[i]) == 0)
-            i++;
+        i = send_batch(p, reqs, from, n);
         if (i == from) { /* larger than the whole area */
             char why[RV_SLOT_ERROR_SIZE];
             rv_errf(why, sizeof why, "request of %zu bytes does not fit the model channel (%zu)",
@@ -602,20 +539,15 @@ void rv_proc_score(rv_proc *p, const rv_request *const *reqs, rv_result *const *
             i++;
             continue;
         }
-        h->n = (uint32_t)(i - from);
-        h->ans_len = 0;
-        h->n_emits = 0;
-        atomic_store_explicit(&h->req_seq, ++p->seq, memory_order_release);
-        rv_chan_wake(p->ch.to_proc);
-        int r = wait_answer(p, rv_mono_ms() + p->max_score_ms);
+        int r = wait_answer(p, p->batch_deadline_ms);
         if (r != 1) {
             char why[160];
             if (r == 0)
                 rv_errf(why, sizeof why,
                         "killed: score of %u requests took longer than max_score_ms (%u ms)", h->n,
                         p->max_score_ms);
-            log_batch(p, reqs + from, i - from);
-            gone(p, r == 0 ? why : NULL);
+            gone(p, r == 0 ? why : NULL, r == 0 ? RV_PROC_EXIT_DEADLINE : 0);
+            remember_lost(p, reqs + from, i - from);
             char text[RV_SLOT_ERROR_SIZE];
             rv_errf(text, sizeof text, "model process %s", p->last_exit);
             fail_range(res, from, i, text);
@@ -643,10 +575,47 @@ void rv_proc_score(rv_proc *p, const rv_request *const *reqs, rv_result *const *
         uint64_t pos = 0;
         rv_chan_emit e;
         while (emit && rv_chan_next_emit(&p->ch, h->n, &pos, &e) == 1) {
-            long about = e.about < h->n ? (long)(from + e.about) : -1;
+            size_t k = from + e.about;
+            long about = e.about < h->n ? (long)(map ? map[k] : k) : -1;
             emit(emit_ctx, about, e.stream, e.key, e.key_len, e.value, e.value_len);
         }
     }
+}
+
+void rv_proc_score(rv_proc *p, const rv_request *const *reqs, rv_result *const *res, size_t n,
+                   rv_proc_emit_fn emit, void *emit_ctx)
+{
+    size_t n_lost = 0;
+    for (size_t i = 0; p->lost.n && i < n; i++)
+        n_lost += rv_poison_why(&p->lost, reqs[i]->id) != NULL;
+    if (!n_lost) {
+        score_some(p, reqs, res, n, NULL, emit, emit_ctx);
+        return;
+    }
+    /* requests a process was lost on before: never sent again */
+    const rv_request **r2 = malloc(n * sizeof *r2);
+    rv_result **s2 = malloc(n * sizeof *s2);
+    size_t *map = malloc(n * sizeof *map), m = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *why = rv_poison_why(&p->lost, reqs[i]->id);
+        if (why) {
+            char text[RV_SLOT_ERROR_SIZE];
+            rv_errf(text, sizeof text,
+                    "model process %s on a batch with this request before "
+                    "(never sent again)",
+                    why);
+            fail_range(res, i, i + 1, text);
+        } else if (r2 && s2 && map) {
+            r2[m] = reqs[i];
+            s2[m] = res[i];
+            map[m++] = i;
+        } else
+            fail_range(res, i, i + 1, "out of memory");
+    }
+    score_some(p, r2, s2, m, map, emit, emit_ctx);
+    free(r2);
+    free(s2);
+    free(map);
 }
 
 void rv_proc_stop(rv_proc *p, int grace_ms)
@@ -659,7 +628,7 @@ void rv_proc_stop(rv_proc *p, int grace_ms)
         if (poll(&f, 1, grace_ms) <= 0)
             syscall(SYS_pidfd_send_signal, p->pidfd, SIGKILL, NULL, 0);
         char how[128];
-        exit_reason(p, how, sizeof how);
+        rv_spawn_reap(p->pidfd, how, sizeof how);
         close(p->pidfd);
     }
     rv_chan_close(&p->ch);
@@ -674,5 +643,23 @@ void rv_proc_get_status(rv_proc *p, rv_proc_status *out)
     out->pid = p->pid;
     snprintf(out->last_exit, sizeof out->last_exit, "%s", p->last_exit);
     out->last_exit_real_us = p->last_exit_real_us;
+    out->last_exit_kind = p->last_exit_kind;
+    out->last_pid = p->last_pid;
     pthread_mutex_unlock(&p->status_lock);
+    out->exits = atomic_load(&p->exits);
+}
+
+void rv_proc_set_recent(rv_proc *p, rv_recent *recent)
+{
+    p->recent = recent;
+}
+
+uint64_t rv_proc_exits(rv_proc *p)
+{
+    return atomic_load_explicit(&p->exits, memory_order_relaxed);
+}
+
+rv_proc_state rv_proc_state_now(rv_proc *p)
+{
+    return (rv_proc_state)atomic_load_explicit(&p->state, memory_order_relaxed);
 }

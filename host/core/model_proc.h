@@ -23,12 +23,15 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "proc_spawn.h"
+#include "recent.h"
 #include "rendezvous_plugin.h"
 
 typedef enum {
     RV_PROC_STARTING,   /* spawned, creating and warming */
     RV_PROC_LIVE,       /* answering */
     RV_PROC_RESTARTING, /* dead, waiting out its backoff */
+    RV_PROC_REPLAYING,  /* restarted: scoring recent requests before traffic */
 } rv_proc_state;
 
 const char *rv_proc_state_name(rv_proc_state s);
@@ -37,9 +40,10 @@ typedef struct rv_proc rv_proc;
 
 /* What a process is started from; copied. */
 typedef struct rv_proc_spec {
-    const char *model;  /* model name, for messages */
-    const char *plugin; /* the private copy to dlopen */
-    const char *shown;  /* the plugin as configured, for messages */
+    const char *model;   /* model name, for messages */
+    const char *version; /* the model's version, for messages */
+    const char *plugin;  /* the private copy to dlopen */
+    const char *shown;   /* the plugin as configured, for messages */
     const rv_kv *params;
     size_t n_params;
     const char *const *features;
@@ -50,6 +54,10 @@ typedef struct rv_proc_spec {
     uint32_t max_score_ms;
     uint32_t max_memory_mb;
     int sandbox; /* 1: strict */
+    /* A restarted process scores up to warmup_requests recent requests
+     * (rv_proc_set_recent) before it takes traffic, for at most
+     * warmup_budget_ms. */
+    uint32_t warmup_requests, warmup_budget_ms;
 } rv_proc_spec;
 
 /* Where a record the plugin emitted goes: about is the batch index of the
@@ -77,6 +85,11 @@ rv_proc *rv_proc_start(const rv_proc_spec *spec, char ***labels, uint32_t *n_lab
 void rv_proc_score(rv_proc *p, const rv_request *const *reqs, rv_result *const *res, size_t n,
                    rv_proc_emit_fn emit, void *emit_ctx);
 
+/* Where a restart's replay takes its requests from (never one of a batch
+ * a process was lost on); recent must outlive p. Call before p is
+ * scored: rv_workers_start does. */
+void rv_proc_set_recent(rv_proc *p, rv_recent *recent);
+
 /* Advances a restart without a batch (the worker calls it while idle):
  * reaps a process that died, starts one whose backoff is over, takes a
  * started one live. Returns the state. */
@@ -92,7 +105,15 @@ typedef struct rv_proc_status {
     uint64_t restarts;         /* processes started after the first */
     char last_exit[160];       /* "signal 11 (SIGSEGV)", "" before any */
     int64_t last_exit_real_us; /* wall clock of the last exit, 0 before any */
+    int last_exit_kind;        /* RV_PROC_EXIT_* or a signal, 0 before any */
+    pid_t last_pid;            /* the process that ended last, 0 before any */
+    uint64_t exits;            /* processes that ended (each one restarts) */
 } rv_proc_status;
 void rv_proc_get_status(rv_proc *p, rv_proc_status *out);
+
+/* The count of processes that ended, and the state, without a lock: for a
+ * worker that looks for changes after every batch. */
+uint64_t rv_proc_exits(rv_proc *p);
+rv_proc_state rv_proc_state_now(rv_proc *p);
 
 #endif

@@ -130,3 +130,67 @@ size_t rv_recent_visit(rv_recent *r, rv_recent_visit_fn fn, void *ctx)
     pthread_mutex_unlock(&r->lock);
     return n;
 }
+
+/* ---- replay sets ---- */
+
+static void keep_for_replay(void *ctx, const char *id, const uint8_t *body, size_t len)
+{
+    rv_replay *rs = ctx;
+    if (rs->n == rs->cap || (rs->skip && rs->skip(rs->skip_ctx, id)))
+        return;
+    double *f = rs->features + rs->n * rs->n_features;
+    char err[256];
+    if (rv_features_parse(rs->ix, body, len, f, err, sizeof err) != 0)
+        return;
+    char *idc = strdup(id);
+    uint8_t *bc = malloc(len ? len : 1);
+    if (!idc || !bc) {
+        free(idc);
+        free(bc);
+        return;
+    }
+    if (len)
+        memcpy(bc, body, len);
+    rs->ids[rs->n] = idc;
+    rs->bodies[rs->n] = bc;
+    rs->reqs[rs->n++] = (rv_request){.id = idc,
+                                     .body = bc,
+                                     .body_len = len,
+                                     .features = f,
+                                     .n_features = rs->n_features,
+                                     .offset = -1,
+                                     .timestamp_ms = -1,
+                                     .partition = -1};
+}
+
+void rv_replay_free(rv_replay *rs)
+{
+    for (size_t i = 0; i < rs->n; i++) {
+        free(rs->ids[i]);
+        free(rs->bodies[i]);
+    }
+    free(rs->reqs);
+    free(rs->features);
+    free(rs->ids);
+    free(rs->bodies);
+    *rs = (rv_replay){0};
+}
+
+int rv_replay_build(rv_replay *rs, rv_recent *recent, const rv_feature_index *ix, size_t want,
+                    int (*skip)(void *ctx, const char *id), void *skip_ctx)
+{
+    size_t nf = rv_feature_index_size(ix);
+    *rs = (rv_replay){.cap = want, .n_features = nf, .ix = ix, .skip = skip, .skip_ctx = skip_ctx};
+    if (want == 0 || !recent)
+        return 0;
+    rs->reqs = calloc(want, sizeof *rs->reqs);
+    rs->features = calloc(want * (nf ? nf : 1), sizeof *rs->features);
+    rs->ids = calloc(want, sizeof *rs->ids);
+    rs->bodies = calloc(want, sizeof *rs->bodies);
+    if (!rs->reqs || !rs->features || !rs->ids || !rs->bodies) {
+        rv_replay_free(rs);
+        return -1;
+    }
+    rv_recent_visit(recent, keep_for_replay, rs);
+    return 0;
+}

@@ -12,6 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "feature_vector.h"
+#include "rendezvous_plugin.h"
+
 typedef struct rv_recent rv_recent;
 
 /* A ring of up to cap requests (0: keeps none). NULL on out of memory. */
@@ -30,5 +33,29 @@ int rv_recent_set_capacity(rv_recent *r, size_t cap);
  * must not call back into the ring. Returns how many were visited. */
 typedef void (*rv_recent_visit_fn)(void *ctx, const char *id, const uint8_t *body, size_t len);
 size_t rv_recent_visit(rv_recent *r, rv_recent_visit_fn fn, void *ctx);
+
+/* The kept requests as rv_requests, owned copies with their features
+ * parsed by ix (a new generation's features may differ from those that
+ * read them), so that scoring them does not hold the ring's lock. A
+ * request ix refuses is left out (it would be dead-lettered), and so is
+ * one whose id skip (may be NULL) says yes to. */
+typedef struct rv_replay {
+    rv_request *reqs;
+    size_t n;
+    /* private */
+    double *features;
+    char **ids;
+    uint8_t **bodies;
+    size_t cap, n_features;
+    const rv_feature_index *ix;
+    int (*skip)(void *ctx, const char *id);
+    void *skip_ctx;
+} rv_replay;
+
+/* Up to want of the kept requests, oldest first. 0, or -1 on out
+ * of memory (then *rs is empty). recent may be NULL (none). */
+int rv_replay_build(rv_replay *rs, rv_recent *recent, const rv_feature_index *ix, size_t want,
+                    int (*skip)(void *ctx, const char *id), void *skip_ctx);
+void rv_replay_free(rv_replay *rs);
 
 #endif

@@ -120,6 +120,21 @@ void rv_record_alert(yajl_gen g, const rv_alert_fields *a)
     yajl_gen_map_close(g);
 }
 
+void rv_record_process_alert(yajl_gen g, const rv_process_alert_fields *a)
+{
+    yajl_gen_map_open(g);
+    rv_json_kv_string(g, "type", a->raised ? "alert" : "clear");
+    rv_json_kv_string(g, "check", "process");
+    rv_json_kv_string(g, "model", a->model);
+    rv_json_kv_string(g, "version", a->version);
+    rv_json_kv_int(g, "instance", a->instance);
+    rv_json_kv_int(g, "pid", a->pid);
+    rv_json_kv_string(g, "reason", a->reason);
+    rv_json_kv_int(g, "restarts", (int64_t)a->restarts);
+    rv_json_kv_string(g, "message", a->message);
+    yajl_gen_map_close(g);
+}
+
 rd_kafka_headers_t *rv_record_dead_letter_headers(const rd_kafka_headers_t *src, const char *reason,
                                                   const rv_request *r)
 {

@@ -71,6 +71,20 @@ typedef struct rv_alert_fields {
 } rv_alert_fields;
 void rv_record_alert(yajl_gen g, const rv_alert_fields *a);
 
+/* A model process that ended (alert) or is live again (clear), alerts
+ * stream. */
+typedef struct rv_process_alert_fields {
+    int raised; /* 1: it ended, 0: live again */
+    const char *model;
+    const char *version;
+    uint32_t instance;
+    int pid;            /* the process that ended, or the new one */
+    const char *reason; /* the exit: "died: signal 11 (SIGSEGV)", ... */
+    uint64_t restarts;  /* of this instance so far */
+    const char *message;
+} rv_process_alert_fields;
+void rv_record_process_alert(yajl_gen g, const rv_process_alert_fields *a);
+
 /* The headers of a dead-letter record: the request's own (copied from src,
  * may be NULL) plus rv-error, rv-id and the source's topic, partition and
  * offset. The value and key are the request's own bytes. NULL on out of

@@ -133,6 +133,11 @@ static int do_init(runner *r)
         return RV_EINVAL;
     }
     rv_errf(r->name, sizeof r->name, "%s", head[0]);
+    char comm[16] = "rv:"; /* the kernel keeps 15 characters */
+    size_t n = strnlen(r->name, sizeof comm - 4);
+    memcpy(comm + 3, r->name, n);
+    comm[3 + n] = '\0';
+    prctl(PR_SET_NAME, comm);
     set_limits((uint32_t)strtoul(head[4], NULL, 10));
     void *handle;
     char err[RV_ERR_SIZE] = "";

@@ -218,7 +218,7 @@ int rv_serve(const rv_serve_options *opts)
         rv_config_free(cfg);
         goto out;
     }
-    d.pipe = (rv_pipeline){d.output, d.rz, {rv_worker_emit, &d.pipe}, d.recent};
+    d.pipe = (rv_pipeline){d.output, d.rz, {rv_worker_emit, &d.pipe}, d.recent, d.stats};
 
     rv_generation *first = rv_generation_build(cfg, NULL, &d.pipe.sink, 1, &errs);
     if (!first) {

@@ -68,13 +68,26 @@ int rv_http_readiness(rv_http *h, const rv_generation *g, char *why, size_t size
         snprintf(why, size, "the gateway is not reading every reply partition yet");
         return 0;
     }
+    /* Ready while any scheduled model can answer: the others fall back to
+     * it (a model process restarting is not an outage of the service). */
+    size_t answering = 0, len = 0;
+    char down[200] = "";
     for (size_t i = 0; i < g->n_schedule; i++) {
         const rv_model *m = g->models[g->schedule[i]];
-        int st = atomic_load(&m->state);
-        if (st != RV_MODEL_LIVE) {
-            snprintf(why, size, "scheduled model %s is %s", m->name, rv_model_state_name(st));
-            return 0;
+        if (rv_model_can_answer(m))
+            answering++;
+        else if (len < sizeof down) {
+            int w = snprintf(down + len, sizeof down - len, "%s%s", len ? ", " : "", m->name);
+            len = w < 0 ? sizeof down : len + (size_t)w;
         }
+    }
+    if (g->n_schedule && !answering) {
+        snprintf(why, size, "no scheduled model can answer (%s)", down);
+        return 0;
+    }
+    if (*down) {
+        snprintf(why, size, "ready (cannot answer now: %s)", down);
+        return 1;
     }
     snprintf(why, size, "ready");
     return 1;
@@ -89,8 +102,9 @@ enum MHD_Result rv_http_get_readyz(rv_http *h, struct MHD_Connection *c)
     rv_text t = {0};
     rv_text_printf(&t, "%s: %s\n", ok ? "ready" : "not ready", why);
     for (size_t i = 0; g && i < g->n_models; i++)
-        rv_text_printf(&t, "model %s version %s: %s\n", g->models[i]->name, g->models[i]->version,
-                       rv_model_state_name(atomic_load(&g->models[i]->state)));
+        rv_text_printf(&t, "model %s version %s: %s%s\n", g->models[i]->name, g->models[i]->version,
+                       rv_model_state_name(atomic_load(&g->models[i]->state)),
+                       rv_model_can_answer(g->models[i]) ? "" : " (cannot answer now)");
     if (*last)
         rv_text_printf(&t, "last reload failed (the models above keep serving): %s\n", last);
     if (g)

@@ -42,6 +42,17 @@ static void model_families(rv_text *t, rv_stats *s, int n)
         rv_prom_counter(t, "rendezvous_model_shed_total", l, 1,
                         atomic_load(&s->models[i].by_status[RV_SLOT_SHED]));
     }
+    rv_prom_family(t, "rendezvous_model_restarts_total", "counter",
+                   "Model processes that ended and were restarted, by reason (a signal, exit, "
+                   "max_score_ms, start); a reason appears once it happened.");
+    for (int i = 0; i < n; i++)
+        for (int k = 1; k < RV_PROC_EXIT_KINDS; k++) {
+            uint64_t v = atomic_load(&s->models[i].restarts_by[k]);
+            rv_prom_label l[] = {{"model", s->models[i].name},
+                                 {"reason", rv_proc_exit_kind_name(k)}};
+            if (v)
+                rv_prom_counter(t, "rendezvous_model_restarts_total", l, 2, v);
+        }
     rv_prom_family(t, "rendezvous_model_latency_seconds", "histogram",
                    "From reading the request to the model's answer.");
     for (int i = 0; i < n; i++) {

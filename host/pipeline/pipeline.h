@@ -9,6 +9,7 @@
 #include "model.h"
 #include "output.h"
 #include "recent.h"
+#include "stats.h"
 
 struct rv_rendezvous;
 
@@ -17,6 +18,7 @@ typedef struct rv_pipeline {
     struct rv_rendezvous *rendezvous;
     rv_emit_sink sink; /* where models' emit() goes: worker.c's attribution */
     rv_recent *recent; /* the last requests read, for warm-up; may be NULL */
+    rv_stats *stats;   /* model process restarts are counted here; may be NULL */
 } rv_pipeline;
 
 #endif

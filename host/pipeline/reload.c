@@ -33,81 +33,7 @@ struct rv_reloader {
 
 /* ---- warm-up on recent traffic ---- */
 
-/* The kept requests as rv_requests with features parsed for g (its
- * features may differ from the generation that read them): owned copies,
- * so that scoring does not hold the ring's lock. */
-typedef struct replay_set {
-    rv_request *reqs;
-    double *features;
-    char **ids;
-    uint8_t **bodies;
-    size_t n, cap, n_features;
-    const rv_generation *g;
-} replay_set;
-
-static void keep_for_replay(void *ctx, const char *id, const uint8_t *body, size_t len)
-{
-    replay_set *rs = ctx;
-    if (rs->n == rs->cap)
-        return;
-    double *f = rs->features + rs->n * rs->n_features;
-    char err[RV_ERR_SIZE];
-    if (rv_features_parse(rs->g->features, body, len, f, err, sizeof err) != 0)
-        return; /* the new input schema refuses it: it would be dead-lettered */
-    char *idc = strdup(id);
-    uint8_t *bc = malloc(len ? len : 1);
-    if (!idc || !bc) {
-        free(idc);
-        free(bc);
-        return;
-    }
-    if (len)
-        memcpy(bc, body, len);
-    rs->ids[rs->n] = idc;
-    rs->bodies[rs->n] = bc;
-    rs->reqs[rs->n++] = (rv_request){.id = idc,
-                                     .body = bc,
-                                     .body_len = len,
-                                     .features = f,
-                                     .n_features = rs->n_features,
-                                     .offset = -1,
-                                     .timestamp_ms = -1,
-                                     .partition = -1};
-}
-
-static void replay_set_free(replay_set *rs)
-{
-    for (size_t i = 0; i < rs->n; i++) {
-        free(rs->ids[i]);
-        free(rs->bodies[i]);
-    }
-    free(rs->reqs);
-    free(rs->features);
-    free(rs->ids);
-    free(rs->bodies);
-}
-
-/* 0, or -1 on out of memory. */
-static int replay_set_build(replay_set *rs, rv_recent *recent, const rv_generation *g, size_t want)
-{
-    size_t nf = g->cfg->input.n_features;
-    *rs = (replay_set){.cap = want, .n_features = nf, .g = g};
-    if (want == 0 || !recent)
-        return 0;
-    rs->reqs = calloc(want, sizeof *rs->reqs);
-    rs->features = calloc(want * (nf ? nf : 1), sizeof *rs->features);
-    rs->ids = calloc(want, sizeof *rs->ids);
-    rs->bodies = calloc(want, sizeof *rs->bodies);
-    if (!rs->reqs || !rs->features || !rs->ids || !rs->bodies) {
-        replay_set_free(rs);
-        *rs = (replay_set){0};
-        return -1;
-    }
-    rv_recent_visit(recent, keep_for_replay, rs);
-    return 0;
-}
-
-static int replay_model(rv_model *m, const replay_set *rs, uint32_t budget_ms, char *err,
+static int replay_model(rv_model *m, const rv_replay *rs, uint32_t budget_ms, char *err,
                         size_t err_size)
 {
     size_t batch = m->max_batch;
@@ -151,8 +77,9 @@ static int replay_model(rv_model *m, const replay_set *rs, uint32_t budget_ms, c
 
 int rv_generation_warm_and_start(rv_generation *g, rv_pipeline *pipe, char *err, size_t err_size)
 {
-    replay_set rs;
-    if (replay_set_build(&rs, pipe->recent, g, g->cfg->reload.warmup_requests) != 0) {
+    rv_replay rs;
+    if (rv_replay_build(&rs, pipe->recent, g->features, g->cfg->reload.warmup_requests, NULL,
+                        NULL) != 0) {
         rv_errf(err, err_size, "warm-up: out of memory");
         return -1;
     }
@@ -174,7 +101,7 @@ int rv_generation_warm_and_start(rv_generation *g, rv_pipeline *pipe, char *err,
     for (size_t i = 0; rc == 0 && i < g->n_models; i++)
         if (!g->models[i]->workers && rv_workers_start(g->models[i], pipe, err, err_size) != 0)
             rc = -1;
-    replay_set_free(&rs);
+    rv_replay_free(&rs);
     return rc;
 }
 

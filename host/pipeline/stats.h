@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "model_proc.h"
 #include "selection.h"
 
 #define RV_STATS_MAX_MODELS 64
@@ -26,6 +27,8 @@ typedef struct rv_model_stats {
     atomic_uint_fast64_t by_status[RV_SLOT_STATUS_COUNT]; /* by rv_slot_status */
     atomic_uint_fast64_t chosen;
     rv_latency_hist latency;
+    /* model processes that ended (and restart), by RV_PROC_EXIT_* kind */
+    atomic_uint_fast64_t restarts_by[RV_PROC_EXIT_KINDS];
 } rv_model_stats;
 
 typedef struct rv_stats {

@@ -14,12 +14,15 @@
 #include "errbuf.h"
 #include "log.h"
 #include "model_proc.h"
+#include "pipeline.h"
 #include "records.h"
 #include "rendezvous.h"
 #include "scoring.h"
 
-/* How often an idle worker looks after its model process. */
+/* How often an idle worker looks after its model process: live, and
+ * while it restarts (a replay advances a batch per tick). */
 #define PROC_TICK_MS 20
+#define PROC_TICK_RESTART_MS 2
 
 typedef struct item {
     rv_inflight *f;
@@ -39,6 +42,9 @@ typedef struct rv_worker {
     yajl_gen gen;
     rv_score_batch batch; /* max_batch long, this worker's thread only */
     item *taken;          /* max_batch long: the batch taken off the ring */
+    uint32_t index;       /* an isolated model's worker i drives its instance i */
+    uint64_t seen_exits;  /* of its model process, alerted */
+    int seen_live;        /* its model process was live when last looked at */
 } rv_worker;
 
 struct rv_workers {
@@ -85,6 +91,57 @@ static void finish(rv_pipeline *pipe, yajl_gen g, rv_model *m, rv_inflight *f, s
     rv_inflight_release(f);
 }
 
+static void send_process_alert(rv_worker *wk, const rv_proc_status *st, int raised)
+{
+    rv_model *m = wk->model;
+    uint32_t inst = wk->index;
+    char msg[512];
+    if (raised)
+        rv_errf(msg, sizeof msg, "model %s instance %u: model process %s; it restarts", m->name,
+                inst, st->last_exit);
+    else
+        rv_errf(msg, sizeof msg,
+                "model %s instance %u: model process %d live again after %llu "
+                "restart(s)",
+                m->name, inst, (int)st->pid, (unsigned long long)st->restarts);
+    rv_process_alert_fields a = {
+        raised,        m->name,      m->version, inst, (int)(raised ? st->last_pid : st->pid),
+        st->last_exit, st->restarts, msg};
+    rv_json_gen_restart(wk->gen);
+    rv_record_process_alert(wk->gen, &a);
+    const unsigned char *buf;
+    size_t len;
+    yajl_gen_get_buf(wk->gen, &buf, &len);
+    if (wk->pipe->output)
+        rv_output_send(wk->pipe->output, RV_STREAM_ALERTS, NULL, RD_KAFKA_PARTITION_UA, m->name,
+                       strlen(m->name), buf, len, NULL, NULL);
+}
+
+/* After every batch and tick of an isolated model: a process that ended
+ * is counted by reason and alerted, one live again is cleared. */
+static void watch_process(rv_worker *wk)
+{
+    rv_proc *p = wk->instance;
+    uint64_t exits = rv_proc_exits(p);
+    int live = rv_proc_state_now(p) == RV_PROC_LIVE;
+    if (exits == wk->seen_exits && live == wk->seen_live)
+        return;
+    rv_proc_status st;
+    rv_proc_get_status(p, &st);
+    if (exits != wk->seen_exits) {
+        rv_model_stats *ms =
+            wk->pipe->stats ? rv_stats_model(wk->pipe->stats, wk->model->name) : NULL;
+        if (ms && st.last_exit_kind > 0 && st.last_exit_kind < RV_PROC_EXIT_KINDS)
+            atomic_fetch_add(&ms->restarts_by[st.last_exit_kind], exits - wk->seen_exits);
+        if (wk->seen_live) /* one alert per outage, not per failed restart */
+            send_process_alert(wk, &st, 1);
+        wk->seen_exits = exits;
+    }
+    if (live && !wk->seen_live)
+        send_process_alert(wk, &st, 0);
+    wk->seen_live = live;
+}
+
 static void score_batch(rv_worker *wk, item *items, size_t n)
 {
     rv_score_batch *sb = &wk->batch;
@@ -98,6 +155,8 @@ static void score_batch(rv_worker *wk, item *items, size_t n)
     current_batch = NULL;
     for (size_t i = 0; i < n; i++)
         finish(wk->pipe, wk->gen, wk->model, items[i].f, items[i].slot, sb->status[i]);
+    if (wk->model->isolated)
+        watch_process(wk);
 }
 
 static void *worker_loop(void *arg)
@@ -117,7 +176,7 @@ static void *worker_loop(void *arg)
              * request. */
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += PROC_TICK_MS * 1000000L;
+            ts.tv_nsec += (wk->seen_live ? PROC_TICK_MS : PROC_TICK_RESTART_MS) * 1000000L;
             if (ts.tv_nsec >= 1000000000L) {
                 ts.tv_sec++;
                 ts.tv_nsec -= 1000000000L;
@@ -125,6 +184,7 @@ static void *worker_loop(void *arg)
             if (pthread_cond_timedwait(&wk->cond, &wk->lock, &ts) != 0) {
                 pthread_mutex_unlock(&wk->lock);
                 rv_proc_tick(wk->instance);
+                watch_process(wk);
                 pthread_mutex_lock(&wk->lock);
             }
         }
@@ -156,8 +216,12 @@ int rv_workers_start(rv_model *m, rv_pipeline *pipe, char *err, size_t err_size)
     for (size_t i = 0; i < n; i++) {
         rv_worker *wk = &ws->w[i];
         wk->model = m;
+        wk->index = (uint32_t)i;
         /* a reentrant plugin has one instance shared by every worker */
         wk->instance = m->instances[i % m->n_created];
+        wk->seen_live = 1;
+        if (m->isolated)
+            rv_proc_set_recent(wk->instance, pipe->recent);
         wk->pipe = pipe;
         wk->cap = m->queue_size;
         wk->ring = calloc(wk->cap, sizeof *wk->ring);

@@ -20,6 +20,17 @@ runners_of() {
   pgrep -f "model-runner --parent $1" || true
 }
 
+# wait_live LOG: until the last restart logged in LOG came back live (a
+# restart's replay of recent requests may meet the other poison request
+# and restart it once more).
+wait_live() {
+  for _ in $(seq 300); do
+    grep -E "model process .*restart in|live again" "$1" | tail -1 | grep -q "live again" && return 0
+    sleep 0.1
+  done
+  fail "no 'live again' after the last restart in $1"
+}
+
 # send NAME FIRST LAST: requests NAME-FIRST..NAME-LAST.
 send() {
   for i in $(seq "$2" "$3"); do echo "$1-$i:{\"x\": $i, \"y\": 1}"; done |
@@ -44,7 +55,7 @@ YAML
   wait_count "$name.results" 60 60
   wait_log "$TMP/$name.log" "live again" 1 30
   sleep 1 # the second poison request may have crashed it once more
-  wait_log "$TMP/$name.log" "live again" "$(grep -c 'model process .*restart in' "$TMP/$name.log")" 30
+  wait_live "$TMP/$name.log"
   send "$name" 61 100
   wait_count "$name.results" 100 60
   sleep 0.5
@@ -52,11 +63,20 @@ YAML
   stop_host
   check_exactly_once "$name" 100
   consume "$name.scores" >"$TMP/$name.scores"
-  $PY - "$TMP/$name.results" "$TMP/$name.scores" "$name" "$expect" "${RV_SANITIZED:-OFF}" <<'PY'
+  consume "$name.alerts" >"$TMP/$name.alerts"
+  $PY - "$TMP/$name.results" "$TMP/$name.scores" "$name" "$expect" "${RV_SANITIZED:-OFF}" \
+    "$TMP/$name.alerts" <<'PY'
 import json, sys
 rs = {json.loads(l)["id"]: json.loads(l) for l in open(sys.argv[1])}
 sc = [json.loads(l) for l in open(sys.argv[2])]
 name, expect, sanitized = sys.argv[3], sys.argv[4], sys.argv[5] == "ON"
+# an alert when the process ended, a clear when it was live again, in turn
+al = [json.loads(l) for l in open(sys.argv[6])]
+al = [a for a in al if a["check"] == "process"]
+assert al and all(a["model"] == "a" and a["instance"] == 0 for a in al), al
+assert [a["type"] for a in al] == ["alert", "clear"] * (len(al) // 2), al
+assert expect in al[0]["message"] or sanitized, al[0]
+assert all(a["pid"] > 0 for a in al) and al[-1]["restarts"] >= 1, al
 for poison in (5, 40):
     r = rs[f"{name}-{poison}"]
     assert r["model"] == "b" and r["reason"] == "fallback", r
@@ -89,7 +109,11 @@ case_bomb() { fault_case bomb bomb "model process" ", max_memory_mb: 256"; }
 # A model process killed -9 from outside: its requests fall back, it comes
 # back. Then the host killed -9: no model process is left 2 s later.
 case_kill9() {
+  local port
+  port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   write_service kill9 "$TMP/kill9.yaml" <<YAML
+http: {listen: "127.0.0.1:$port"}
+reload: {warmup_requests: 16}
 models:
   - {name: a, plugin: $FX/ok.so, instances: 2}
   - {name: b, plugin: $FX/ok_b.so}
@@ -102,10 +126,29 @@ YAML
   [ "$(wc -w <<<"$kids")" -eq 3 ] || fail "kill9: expected 3 model processes, found: $kids"
   send kill9 1 20
   wait_count kill9.results 20 30
-  kill -9 $kids
+  # a's two processes: b can answer while a restarts, so still ready
+  kill -9 $(pgrep -f "model-runner --parent $HOST_PID --model a ")
+  sleep 0.1
+  curl -fsS "http://127.0.0.1:$port/readyz" >"$TMP/kill9.readyz" ||
+    fail "kill9: not ready while one model restarts: $(cat "$TMP/kill9.readyz")"
+  wait_log "$TMP/kill9.log" "live again" 2 30
+  # then every process: unready until one can answer again
+  kill -9 $(runners_of "$HOST_PID")
+  local seen=""
+  for _ in $(seq 100); do
+    curl -sS "http://127.0.0.1:$port/readyz" >"$TMP/kill9.readyz" || true
+    grep -q "no scheduled model can answer" "$TMP/kill9.readyz" && { seen=1; break; }
+    sleep 0.01
+  done
+  [ -n "$seen" ] || fail "kill9: /readyz never said no model can answer: $(cat "$TMP/kill9.readyz")"
   send kill9 21 40
   wait_count kill9.results 40 30
-  wait_log "$TMP/kill9.log" "live again" 3 30
+  wait_log "$TMP/kill9.log" "live again" 5 30
+  grep -q "warmed on [1-9][0-9]* recent requests" "$TMP/kill9.log" ||
+    fail "kill9: a restart did not replay recent requests: $(grep 'live again' "$TMP/kill9.log")"
+  curl -fsS "http://127.0.0.1:$port/metrics" >"$TMP/kill9.metrics"
+  grep -Eq '^rendezvous_model_restarts_total\{model="a",reason="SIGKILL"\} [4-9]' "$TMP/kill9.metrics" ||
+    fail "kill9: no restarts of a by SIGKILL in /metrics: $(grep restarts "$TMP/kill9.metrics")"
   send kill9 41 60
   wait_count kill9.results 60 30
   kill -0 "$HOST_PID" || fail "kill9: the host died"

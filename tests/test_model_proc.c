@@ -1,0 +1,296 @@
+/*
+ * test_model_proc.c - model processes through their host-side API, with
+ * real processes of the rendezvous binary running the fixture plugin: a
+ * plugin's emit() comes back attributed to its request, a request larger
+ * than the channel errors alone, a request a process died on is never
+ * sent to it again, and a restart replays recent requests but never the
+ * ones a process was lost on.
+ */
+#include <check.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "errbuf.h"
+#include "model_proc.h"
+#include "recent.h"
+#include "slot.h"
+#include "test_helpers.h"
+
+#define MAX_N 16
+
+/* A sanitizer turns a crash into its own report and exit. */
+#ifdef __SANITIZE_ADDRESS__
+#define DIED "model process "
+#define DIED_KIND 0
+#else
+#define DIED "model process died: signal 11 (SIGSEGV)"
+#define DIED_KIND 11
+#endif
+
+typedef struct batch {
+    rv_request req[MAX_N];
+    const rv_request *reqs[MAX_N];
+    rv_result res[MAX_N];
+    rv_result *resp[MAX_N];
+    rv_answer answers[MAX_N][RV_MAX_ANSWERS];
+    char errors[MAX_N][RV_SLOT_ERROR_SIZE];
+    char ids[MAX_N][32];
+    double x[MAX_N];
+    size_t n;
+} batch;
+
+typedef struct emitted {
+    long about[64];
+    char key[64][32];
+    int n;
+} emitted;
+
+static int on_emit(void *ctx, long about, const char *stream, const void *key, size_t key_len,
+                   const void *value, size_t value_len)
+{
+    emitted *e = ctx;
+    (void)value, (void)value_len;
+    ck_assert_str_eq(stream, "side");
+    if (e->n < 64) {
+        e->about[e->n] = about;
+        snprintf(e->key[e->n], sizeof e->key[e->n], "%.*s", (int)key_len, (const char *)key);
+        e->n++;
+    }
+    return 0;
+}
+
+/* A batch of the given ids (NULL-terminated), body {"x": 1}. */
+static void fill(batch *b, const char *const *ids)
+{
+    static const char body[] = "{\"x\": 1}";
+    memset(b, 0, sizeof *b);
+    for (; ids[b->n]; b->n++) {
+        size_t i = b->n;
+        snprintf(b->ids[i], sizeof b->ids[i], "%s", ids[i]);
+        b->x[i] = 1;
+        b->req[i] = (rv_request){.id = b->ids[i],
+                                 .body = (const uint8_t *)body,
+                                 .body_len = sizeof body - 1,
+                                 .features = &b->x[i],
+                                 .n_features = 1,
+                                 .topic = "t.requests",
+                                 .offset = (int64_t)i,
+                                 .timestamp_ms = -1};
+        b->reqs[i] = &b->req[i];
+        b->res[i] = (rv_result){RV_STATUS_ERROR,   0, RV_MAX_ANSWERS, b->answers[i], b->errors[i],
+                                RV_SLOT_ERROR_SIZE};
+        b->resp[i] = &b->res[i];
+    }
+}
+
+static rv_proc *start(const char *fault, const char *fault_on)
+{
+    static const char *const features[] = {"x"};
+    rv_kv params[3] = {{(char *)"emit", (char *)"side"}};
+    size_t np = 1;
+    if (fault) {
+        params[np++] = (rv_kv){(char *)"fault", (char *)fault};
+        params[np++] = (rv_kv){(char *)"fault_on", (char *)fault_on};
+    }
+    rv_proc_spec spec = {.model = "m",
+                         .version = "v1",
+                         .plugin = RV_FIXTURE_DIR "/ok.so",
+                         .shown = "ok.so",
+                         .params = params,
+                         .n_params = np,
+                         .features = features,
+                         .n_features = 1,
+                         .max_batch = 8,
+                         .max_body_bytes = 256,
+                         .max_score_ms = 5000,
+                         .max_memory_mb = 0,
+                         .sandbox = 1,
+                         .warmup_requests = 64,
+                         .warmup_budget_ms = 10000};
+    char **labels = NULL, err[RV_ERR_SIZE];
+    uint32_t n_labels = 0;
+    rv_proc *p = rv_proc_start(&spec, &labels, &n_labels, err, sizeof err);
+    ck_assert_msg(p != NULL, "%s", err);
+    ck_assert_uint_eq(n_labels, 3);
+    for (uint32_t i = 0; i < n_labels; i++)
+        free(labels[i]);
+    free(labels);
+    return p;
+}
+
+/* Ticks p until it is live again (its restart and replay done). */
+static void wait_live(rv_proc *p)
+{
+    for (int i = 0; i < 2000; i++) {
+        if (rv_proc_tick(p) == RV_PROC_LIVE)
+            return;
+        nanosleep(&(struct timespec){0, 5000000}, NULL);
+    }
+    ck_abort_msg("the model process is not live again after 10 s");
+}
+
+START_TEST(emits_come_back_about_their_request)
+{
+    rv_proc *p = start(NULL, NULL);
+    static const char *const ids[] = {"e-1", "e-2", "e-3", "e-4", "e-5", NULL};
+    batch b;
+    fill(&b, ids);
+    emitted e = {0};
+    rv_proc_score(p, b.reqs, b.resp, b.n, on_emit, &e);
+    ck_assert_int_eq(e.n, 5);
+    for (int i = 0; i < 5; i++) {
+        ck_assert_int_eq(b.res[i].status, RV_STATUS_OK);
+        ck_assert_int_eq(e.about[i], i);
+        ck_assert_str_eq(e.key[i], ids[i]);
+    }
+    rv_proc_stop(p, 1000);
+}
+END_TEST
+
+START_TEST(a_request_larger_than_the_channel_errors_alone)
+{
+    rv_proc *p = start(NULL, NULL);
+    static const char *const ids[] = {"s-1", "huge", "s-3", NULL};
+    batch b;
+    fill(&b, ids);
+    size_t big = 3u << 20; /* the channel holds 1 MiB of requests here */
+    uint8_t *body = calloc(1, big);
+    ck_assert_ptr_nonnull(body);
+    b.req[1].body = body;
+    b.req[1].body_len = big;
+    emitted e = {0};
+    rv_proc_score(p, b.reqs, b.resp, b.n, on_emit, &e);
+    ck_assert_int_eq(b.res[0].status, RV_STATUS_OK);
+    ck_assert_int_eq(b.res[2].status, RV_STATUS_OK);
+    ck_assert_int_eq(b.res[1].status, RV_STATUS_ERROR);
+    ck_assert_msg(strstr(b.errors[1], "does not fit the model channel"), "%s", b.errors[1]);
+    ck_assert_int_eq(e.n, 2);
+    ck_assert_int_eq(e.about[0], 0);
+    ck_assert_int_eq(e.about[1], 2);
+    ck_assert_uint_eq(rv_proc_exits(p), 0);
+    free(body);
+    rv_proc_stop(p, 1000);
+}
+END_TEST
+
+START_TEST(a_request_a_process_died_on_is_never_sent_again)
+{
+    rv_proc *p = start("segv", "p-2");
+    static const char *const first[] = {"p-1", "p-2", "p-3", NULL};
+    batch b;
+    fill(&b, first);
+    rv_proc_score(p, b.reqs, b.resp, b.n, on_emit, &(emitted){0});
+    for (size_t i = 0; i < b.n; i++) {
+        ck_assert_int_eq(b.res[i].status, RV_STATUS_ERROR);
+        ck_assert_msg(strstr(b.errors[i], DIED), "%s", b.errors[i]);
+    }
+    ck_assert_uint_eq(rv_proc_exits(p), 1);
+    rv_proc_status st;
+    rv_proc_get_status(p, &st);
+    if (DIED_KIND) {
+        ck_assert_int_eq(st.last_exit_kind, DIED_KIND);
+        ck_assert_str_eq(rv_proc_exit_kind_name(st.last_exit_kind), "SIGSEGV");
+    }
+    ck_assert_int_gt(st.last_pid, 0);
+    wait_live(p);
+
+    /* the crashed batch again, among others: its requests error without
+     * reaching the process (p-2 was the poison, but any of them may be);
+     * the other's emit still names its own request */
+    static const char *const again[] = {"p-1", "p-4", "p-2", "p-3", NULL};
+    fill(&b, again);
+    emitted e = {0};
+    rv_proc_score(p, b.reqs, b.resp, b.n, on_emit, &e);
+    for (size_t i = 0; i < b.n; i++) {
+        if (i == 1) {
+            ck_assert_msg(b.res[i].status == RV_STATUS_OK, "%s: %s", b.ids[i], b.errors[i]);
+            continue;
+        }
+        ck_assert_int_eq(b.res[i].status, RV_STATUS_ERROR);
+        ck_assert_msg(strstr(b.errors[i], DIED) &&
+                          strstr(b.errors[i], "on a batch with this request before (never sent "
+                                              "again)"),
+                      "%s", b.errors[i]);
+    }
+    ck_assert_int_eq(e.n, 1);
+    ck_assert_int_eq(e.about[0], 1);
+    ck_assert_str_eq(e.key[0], "p-4");
+    ck_assert_uint_eq(rv_proc_exits(p), 1);
+    rv_proc_get_status(p, &st);
+    ck_assert_uint_eq(st.restarts, 1);
+    rv_proc_stop(p, 1000);
+}
+END_TEST
+
+/* r-1..r-10 were read recently; the process dies on r-5 (and, in the
+ * second case, on r-7 too, which it has not seen yet). */
+static rv_recent *recent_ten(void)
+{
+    rv_recent *r = rv_recent_new(64);
+    ck_assert_ptr_nonnull(r);
+    for (int i = 1; i <= 10; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "r-%d", i);
+        rv_recent_add(r, id, "{\"x\": 2}", 8);
+    }
+    return r;
+}
+
+START_TEST(a_restart_replays_recent_requests_but_not_the_lost_ones)
+{
+    rv_recent *recent = recent_ten();
+    rv_proc *p = start("segv", "r-5");
+    rv_proc_set_recent(p, recent);
+    static const char *const ids[] = {"r-5", NULL};
+    batch b;
+    fill(&b, ids);
+    rv_proc_score(p, b.reqs, b.resp, b.n, NULL, NULL);
+    ck_assert_int_eq(b.res[0].status, RV_STATUS_ERROR);
+    wait_live(p);
+    /* replaying r-5 would have killed it again */
+    ck_assert_uint_eq(rv_proc_exits(p), 1);
+    rv_proc_stop(p, 1000);
+    rv_recent_free(recent);
+}
+END_TEST
+
+START_TEST(a_replay_that_meets_poison_restarts_and_remembers_it)
+{
+    rv_recent *recent = recent_ten();
+    rv_proc *p = start("segv", "r-5,r-7");
+    rv_proc_set_recent(p, recent);
+    static const char *const ids[] = {"r-5", NULL};
+    batch b;
+    fill(&b, ids);
+    rv_proc_score(p, b.reqs, b.resp, b.n, NULL, NULL);
+    wait_live(p);
+    /* the replay's first batch held r-7: a second death, then live */
+    ck_assert_uint_eq(rv_proc_exits(p), 2);
+    static const char *const next[] = {"r-7", "r-11", NULL};
+    fill(&b, next);
+    rv_proc_score(p, b.reqs, b.resp, b.n, NULL, NULL);
+    ck_assert_int_eq(b.res[0].status, RV_STATUS_ERROR);
+    ck_assert_msg(strstr(b.errors[0], "never sent again"), "%s", b.errors[0]);
+    ck_assert_int_eq(b.res[1].status, RV_STATUS_OK);
+    ck_assert_uint_eq(rv_proc_exits(p), 2);
+    rv_proc_stop(p, 1000);
+    rv_recent_free(recent);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("model_proc");
+    TCase *tc = tcase_create("processes");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, emits_come_back_about_their_request);
+    tcase_add_test(tc, a_request_larger_than_the_channel_errors_alone);
+    tcase_add_test(tc, a_request_a_process_died_on_is_never_sent_again);
+    tcase_add_test(tc, a_restart_replays_recent_requests_but_not_the_lost_ones);
+    tcase_add_test(tc, a_replay_that_meets_poison_restarts_and_remembers_it);
+    suite_add_tcase(s, tc);
+    return test_run_suite(s);
+}
