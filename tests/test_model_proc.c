@@ -86,11 +86,13 @@ static void fill(batch *b, const char *const *ids)
     }
 }
 
-static rv_proc *start(const char *fault, const char *fault_on)
+static rv_proc *start_logged(const char *fault, const char *fault_on, const char *log_dir)
 {
     static const char *const features[] = {"x"};
-    rv_kv params[3] = {{(char *)"emit", (char *)"side"}};
+    rv_kv params[4] = {{(char *)"emit", (char *)"side"}};
     size_t np = 1;
+    if (log_dir)
+        params[np++] = (rv_kv){(char *)"create_log_dir", (char *)log_dir};
     if (fault) {
         params[np++] = (rv_kv){(char *)"fault", (char *)fault};
         params[np++] = (rv_kv){(char *)"fault_on", (char *)fault_on};
@@ -119,6 +121,11 @@ static rv_proc *start(const char *fault, const char *fault_on)
         free(labels[i]);
     free(labels);
     return p;
+}
+
+static rv_proc *start(const char *fault, const char *fault_on)
+{
+    return start_logged(fault, fault_on, NULL);
 }
 
 /* Ticks p until it is live again (its restart and replay done). */
@@ -281,6 +288,31 @@ START_TEST(a_replay_that_meets_poison_restarts_and_remembers_it)
 }
 END_TEST
 
+/* Stopping a process lets the plugin destroy its instance (SIGTERM taken
+ * between calls), then reaps it. */
+START_TEST(a_stopped_process_destroys_its_instance)
+{
+    char *dir = test_tmpdir();
+    rv_proc *p = start_logged(NULL, NULL, dir);
+    static const char *const ids[] = {"d-1", NULL};
+    batch b;
+    fill(&b, ids);
+    rv_proc_score(p, b.reqs, b.resp, b.n, NULL, NULL);
+    ck_assert_int_eq(b.res[0].status, RV_STATUS_OK);
+    rv_proc_stop(p, 5000);
+    char path[4200], text[256] = "";
+    snprintf(path, sizeof path, "%s/creates.log", dir);
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    size_t len = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[len] = '\0';
+    ck_assert_str_eq(text, "m fixture-a\ndestroy fixture-a\n");
+    test_rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("model_proc");
@@ -291,6 +323,7 @@ int main(void)
     tcase_add_test(tc, a_request_a_process_died_on_is_never_sent_again);
     tcase_add_test(tc, a_restart_replays_recent_requests_but_not_the_lost_ones);
     tcase_add_test(tc, a_replay_that_meets_poison_restarts_and_remembers_it);
+    tcase_add_test(tc, a_stopped_process_destroys_its_instance);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }

@@ -11,6 +11,7 @@
 #include <malloc.h>
 #include <seccomp.h>
 #include <sched.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -244,6 +245,24 @@ static int do_score(runner *r)
     return rc;
 }
 
+static volatile sig_atomic_t stopping;
+
+static void on_term(int sig)
+{
+    (void)sig;
+    stopping = 1;
+}
+
+/* SIGTERM (the host stopping the model): the plugin's destroy, then exit
+ * 0. SIGTERM is blocked but while waiting for a message (ppoll), so it is
+ * taken between calls, never inside the plugin. */
+static int stop(runner *r)
+{
+    if (r->created && r->desc->destroy)
+        r->desc->destroy(r->instance);
+    return 0;
+}
+
 int rv_runner_main(int argc, char **argv)
 {
     long parent = argc >= 3 && strcmp(argv[1], "--parent") == 0 ? strtol(argv[2], NULL, 10) : -1;
@@ -258,13 +277,24 @@ int rv_runner_main(int argc, char **argv)
         fprintf(stderr, "model-runner: %s\n", err);
         return 1;
     }
+    struct sigaction sa = {.sa_handler = on_term};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigset_t term, waiting;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    sigprocmask(SIG_BLOCK, &term, &waiting);
+    sigdelset(&waiting, SIGTERM);
     uint32_t done = 0;
     for (;;) {
-        uint64_t v;
-        ssize_t got = read(r.ch.to_proc, &v, sizeof v);
-        if (got < 0 && errno == EINTR)
+        struct pollfd f = {r.ch.to_proc, POLLIN, 0};
+        int n = ppoll(&f, 1, NULL, &waiting);
+        if (stopping)
+            return stop(&r);
+        if (n < 0 && errno == EINTR)
             continue;
-        if (got != sizeof v)
+        uint64_t v;
+        if (n != 1 || read(r.ch.to_proc, &v, sizeof v) != sizeof v)
             return 1;
         uint32_t seq = atomic_load_explicit(&r.ch.h->req_seq, memory_order_acquire);
         if (seq == done)

@@ -119,18 +119,31 @@ rd_kafka_conf_t *rv_kafka_conf(const rv_config *cfg, const char *bootstrap, int 
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
-    /* Decisioning is latency-bound: batch for 1 ms, not librdkafka's 5. A
-     * kafka: entry in the config overrides this. */
-    /* A consumer's fetch waits up to fetch.wait.max.ms for data; the
-     * embedded broker does not end that wait when data arrives, so a lone
-     * request would sit up to 500 ms. 10 ms bounds that at a few fetches
-     * per second more. */
-    if (producer ? rd_kafka_conf_set(conf, "linger.ms", "1", e, sizeof e)
-                 : rd_kafka_conf_set(conf, "fetch.wait.max.ms", "10", e, sizeof e)) {
-        rv_errf(err, err_size, "kafka: %s", e);
-        rd_kafka_conf_destroy(conf);
-        return NULL;
-    }
+    /* Defaults that a kafka: entry in the config overrides:
+     * - producers batch for 1 ms, not librdkafka's 5: decisioning is
+     *   latency-bound;
+     * - a consumer's fetch waits up to fetch.wait.max.ms for data, and the
+     *   embedded broker does not end that wait when data arrives, so a lone
+     *   request would sit up to 500 ms: 10 ms, at a few fetches per second
+     *   more;
+     * - a consumer's session is 6 s (the least a Kafka broker accepts by
+     *   default, group.min.session.timeout.ms), not 45 s, so that a host
+     *   killed -9 and restarted gets its partitions back in seconds. Set
+     *   group.instance.id for static membership. */
+    static const char *const producer_defaults[] = {"linger.ms", "1", NULL};
+    static const char *const consumer_defaults[] = {"fetch.wait.max.ms",
+                                                    "10",
+                                                    "session.timeout.ms",
+                                                    "6000",
+                                                    "heartbeat.interval.ms",
+                                                    "2000",
+                                                    NULL};
+    for (const char *const *d = producer ? producer_defaults : consumer_defaults; *d; d += 2)
+        if (rd_kafka_conf_set(conf, d[0], d[1], e, sizeof e) != RD_KAFKA_CONF_OK) {
+            rv_errf(err, err_size, "kafka: %s", e);
+            rd_kafka_conf_destroy(conf);
+            return NULL;
+        }
     for (size_t i = 0; i < cfg->streams.n_kafka; i++)
         if (rd_kafka_conf_set(conf, cfg->streams.kafka[i].key, cfg->streams.kafka[i].value, e,
                               sizeof e) != RD_KAFKA_CONF_OK) {
