@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dtoa.h"
+
 yajl_gen rv_json_gen_new(void)
 {
     yajl_gen g = yajl_gen_alloc(NULL);
@@ -47,9 +49,17 @@ void rv_json_kv_int(yajl_gen g, const char *key, long long value)
 
 void rv_json_double(yajl_gen g, double v)
 {
-    if (isfinite(v))
-        yajl_gen_double(g, v);
-    else
+    if (isfinite(v)) {
+        /* integral values keep a ".0", as yajl_gen_double wrote them:
+         * a reader that types numbers still reads a double */
+        char buf[RV_DTOA_SIZE + 2];
+        size_t len = rv_dtoa(v, buf);
+        if (strspn(buf, "-0123456789") == len) {
+            memcpy(buf + len, ".0", 3);
+            len += 2;
+        }
+        yajl_gen_number(g, buf, len);
+    } else
         yajl_gen_null(g);
 }
 

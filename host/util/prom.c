@@ -7,6 +7,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "dtoa.h"
 
 void rv_prom_family(rv_text *t, const char *name, const char *type, const char *help)
 {
@@ -48,29 +51,22 @@ static void head(rv_text *t, const char *name, const char *suffix, const rv_prom
     rv_text_append(t, "} ", 2);
 }
 
-/* The shortest of %.15g..%.17g that reads back as v; NaN and infinities
- * as Prometheus spells them. */
-static void format_number(char *out, size_t size, double v)
+/* The shortest decimal that reads back as v; NaN and infinities as
+ * Prometheus spells them. */
+static void format_number(char *out, double v)
 {
-    if (isnan(v)) {
-        snprintf(out, size, "NaN");
-        return;
-    }
-    if (isinf(v)) {
-        snprintf(out, size, "%s", v > 0 ? "+Inf" : "-Inf");
-        return;
-    }
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(out, size, "%.*g", prec, v);
-        if (strtod(out, NULL) == v)
-            return;
-    }
+    if (isnan(v))
+        memcpy(out, "NaN", 4);
+    else if (isinf(v))
+        memcpy(out, v > 0 ? "+Inf" : "-Inf", 5);
+    else
+        rv_dtoa(v, out);
 }
 
 static void number(rv_text *t, double v)
 {
-    char buf[40];
-    format_number(buf, sizeof buf, v);
+    char buf[RV_DTOA_SIZE];
+    format_number(buf, v);
     rv_text_printf(t, "%s\n", buf);
 }
 
@@ -93,8 +89,8 @@ void rv_prom_histogram(rv_text *t, const char *name, const rv_prom_label *labels
 {
     uint64_t cum = 0;
     for (size_t b = 0; b < n_buckets; b++) {
-        char le[40];
-        format_number(le, sizeof le, b + 1 == n_buckets ? INFINITY : upper[b]);
+        char le[RV_DTOA_SIZE];
+        format_number(le, b + 1 == n_buckets ? INFINITY : upper[b]);
         cum += counts[b];
         head(t, name, "_bucket", labels, n_labels, le);
         rv_text_printf(t, "%llu\n", (unsigned long long)cum);
