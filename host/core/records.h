@@ -3,8 +3,8 @@
  * alert and the dead-letter headers. docs/records.md describes each field;
  * the names here are public interface: change them only with the docs.
  *
- * Each JSON function appends one object to a yajl generator the caller owns
- * (rv_json_gen_new()). The functions take plain values, not the pipeline's
+ * Each JSON function appends one object to a JSON writer the caller owns
+ * (rv_jw). The functions take plain values, not the pipeline's
  * structures, so that a record can be built and tested without a pipeline.
  */
 #ifndef RV_RECORDS_H
@@ -13,21 +13,20 @@
 #include <librdkafka/rdkafka.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <yajl/yajl_gen.h>
 
-#include "json.h"
+#include "jsonw.h"
 #include "rendezvous_plugin.h"
 #include "selection.h"
 #include "slot.h"
 
 /* The decoy's exact copy of a request (archive stream, segment files). */
-void rv_record_archive(yajl_gen g, const rv_request *r);
+void rv_record_archive(rv_jw *w, const rv_request *r);
 
 /* A slot's answers as [{"label": ..., "score": ...}, ...]. */
-void rv_record_answers(yajl_gen g, const rv_slot *slot, const char *const *labels);
+void rv_record_answers(rv_jw *w, const rv_slot *slot, const char *const *labels);
 
 /* One model's answer to one request (scores stream). */
-void rv_record_score(yajl_gen g, const char *id, const char *model, const char *version,
+void rv_record_score(rv_jw *w, const char *id, const char *model, const char *version,
                      const rv_slot *slot, const char *const *labels);
 
 /* One model's state at decision time, in a result's "models" map. */
@@ -56,7 +55,7 @@ typedef struct rv_result_fields {
 
 /* Without a chosen model and without a default, the result says
  * "status": "error". */
-void rv_record_result(yajl_gen g, const rv_result_fields *r);
+void rv_record_result(rv_jw *w, const rv_result_fields *r);
 
 /* A canary alert or its clear (alerts stream). */
 typedef struct rv_alert_fields {
@@ -69,7 +68,7 @@ typedef struct rv_alert_fields {
     uint32_t window;
     const char *message;
 } rv_alert_fields;
-void rv_record_alert(yajl_gen g, const rv_alert_fields *a);
+void rv_record_alert(rv_jw *w, const rv_alert_fields *a);
 
 /* A model process that ended (alert) or is live again (clear), alerts
  * stream. */
@@ -83,7 +82,7 @@ typedef struct rv_process_alert_fields {
     uint64_t restarts;  /* of this instance so far */
     const char *message;
 } rv_process_alert_fields;
-void rv_record_process_alert(yajl_gen g, const rv_process_alert_fields *a);
+void rv_record_process_alert(rv_jw *w, const rv_process_alert_fields *a);
 
 /* The headers of a dead-letter record: the request's own (copied from src,
  * may be NULL) plus rv-error, rv-id and the source's topic, partition and

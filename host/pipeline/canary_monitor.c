@@ -46,7 +46,7 @@ struct rv_canary_monitor {
     pthread_mutex_t lock; /* guards gauges against snapshot() */
     tracked t[MAX_TRACKED];
     size_t n;
-    yajl_gen gen;
+    rv_jw jw; /* the alert record being written */
     /* the canary's settings, read once per canary version, not per request */
     char settings_of[9];
     rv_canary_settings settings;
@@ -57,10 +57,8 @@ static const double qs[3] = {0.1, 0.5, 0.9};
 rv_canary_monitor *rv_canary_monitor_new(rv_alert_sink sink, void *sink_ctx)
 {
     rv_canary_monitor *m = calloc(1, sizeof *m);
-    if (!m || !(m->gen = rv_json_gen_new())) {
-        free(m);
+    if (!m)
         return NULL;
-    }
     m->sink = sink;
     m->sink_ctx = sink_ctx;
     pthread_mutex_init(&m->lock, NULL);
@@ -71,7 +69,7 @@ void rv_canary_monitor_free(rv_canary_monitor *m)
 {
     if (!m)
         return;
-    yajl_gen_free(m->gen);
+    rv_jw_free(&m->jw);
     pthread_mutex_destroy(&m->lock);
     free(m);
 }
@@ -147,8 +145,7 @@ static void send_alert(rv_canary_monitor *m, const tracked *t, const char *canar
         rv_warn("canary", "ALERT %s", msg);
     else
         rv_info("canary", "clear %s", msg);
-    yajl_gen g = m->gen;
-    rv_json_gen_restart(g);
+    rv_jw_restart(&m->jw);
     rv_alert_fields a = {
         .raised = raised,
         .check = t->is_canary && check == CHECK_DRIFT ? "input_drift" : check_names[check],
@@ -160,12 +157,9 @@ static void send_alert(rv_canary_monitor *m, const tracked *t, const char *canar
         .window = window,
         .message = msg,
     };
-    rv_record_alert(g, &a);
-    const unsigned char *buf;
-    size_t len;
-    yajl_gen_get_buf(g, &buf, &len);
-    if (m->sink)
-        m->sink(m->sink_ctx, t->name, buf, len);
+    rv_record_alert(&m->jw, &a);
+    if (m->sink && !m->jw.oom)
+        m->sink(m->sink_ctx, t->name, m->jw.buf, m->jw.len);
 }
 
 static void judge(rv_canary_monitor *m, tracked *t, const char *canary, int check, double value,

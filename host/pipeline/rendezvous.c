@@ -33,7 +33,7 @@ struct rv_rendezvous {
     int stop;
     rv_inflight **heap; /* deadline min-heap on wake_at_mono_us */
     size_t heap_len, heap_cap;
-    yajl_gen gen;
+    rv_jw jw; /* the result record being written */
 };
 
 /* ---- deadline heap ---- */
@@ -153,12 +153,15 @@ static void send_result(rv_rendezvous *rz, rv_inflight *f, int chosen, int64_t e
         .models = models,
         .n_models = n,
     };
-    yajl_gen g = rz->gen;
-    rv_json_gen_restart(g);
-    rv_record_result(g, &r);
-    const unsigned char *buf;
-    size_t len;
-    yajl_gen_get_buf(g, &buf, &len);
+    rv_jw *w = &rz->jw;
+    rv_jw_restart(w);
+    rv_record_result(w, &r);
+    if (w->oom) {
+        rv_error("rendezvous", "out of memory: no result record for request %s", f->id);
+        return;
+    }
+    const char *buf = w->buf;
+    size_t len = w->len;
     if (f->reply_to)
         rv_inflight_send(rz->out, f, RV_STREAM_RESULTS, f->reply_to, RD_KAFKA_PARTITION_UA, f->id,
                          strlen(f->id), buf, len, NULL);
@@ -274,10 +277,8 @@ static void *rendezvous_loop(void *arg)
 rv_rendezvous *rv_rendezvous_start(rv_output *out, rv_canary_monitor *monitor, rv_stats *stats)
 {
     rv_rendezvous *rz = calloc(1, sizeof *rz);
-    if (!rz || !(rz->gen = rv_json_gen_new())) {
-        free(rz);
+    if (!rz)
         return NULL;
-    }
     rz->out = out;
     rz->monitor = monitor;
     rz->stats = stats;
@@ -288,7 +289,7 @@ rv_rendezvous *rv_rendezvous_start(rv_output *out, rv_canary_monitor *monitor, r
     pthread_cond_init(&rz->cond, &ca);
     pthread_condattr_destroy(&ca);
     if (pthread_create(&rz->thread, NULL, rendezvous_loop, rz) != 0) {
-        yajl_gen_free(rz->gen);
+        rv_jw_free(&rz->jw);
         free(rz);
         return NULL;
     }
@@ -309,7 +310,7 @@ void rv_rendezvous_stop(rv_rendezvous *rz)
     free(rz->inbox);
     free(rz->work);
     free(rz->heap);
-    yajl_gen_free(rz->gen);
+    rv_jw_free(&rz->jw);
     free(rz);
 }
 

@@ -39,7 +39,7 @@ typedef struct rv_worker {
     item *ring;
     size_t cap, head, len;
     int stop;
-    yajl_gen gen;
+    rv_jw jw;             /* its score and alert records */
     rv_score_batch batch; /* max_batch long, this worker's thread only */
     item *taken;          /* max_batch long: the batch taken off the ring */
     uint32_t index;       /* an isolated model's worker i drives its instance i */
@@ -49,8 +49,8 @@ typedef struct rv_worker {
 
 struct rv_workers {
     size_t n;
-    size_t next;           /* round-robin start for dispatch */
-    yajl_gen dispatch_gen; /* for shed records, on the dispatching thread */
+    size_t next;       /* round-robin start for dispatch */
+    rv_jw dispatch_jw; /* for shed records, on the dispatching thread */
     rv_worker w[];
 };
 
@@ -62,20 +62,21 @@ typedef struct batch {
 } batch;
 static _Thread_local const batch *current_batch;
 
-static void send_score(rv_pipeline *pipe, yajl_gen g, rv_model *m, rv_inflight *f, size_t slot)
+static void send_score(rv_pipeline *pipe, rv_jw *w, rv_model *m, rv_inflight *f, size_t slot)
 {
-    rv_json_gen_restart(g);
-    rv_record_score(g, f->id, m->name, m->version, &f->slots[slot], m->labels);
-    const unsigned char *buf;
-    size_t len;
-    yajl_gen_get_buf(g, &buf, &len);
+    rv_jw_restart(w);
+    rv_record_score(w, f->id, m->name, m->version, &f->slots[slot], m->labels);
+    if (w->oom) {
+        rv_error("models", "%s: out of memory: no score record for request %s", m->name, f->id);
+        return;
+    }
     rv_inflight_send(pipe->output, f, RV_STREAM_SCORES, NULL, f->req.partition, f->id,
-                     strlen(f->id), buf, len, NULL);
+                     strlen(f->id), w->buf, w->len, NULL);
 }
 
 /* Every answer ends here: slot filled, record sent, rendezvous told. The
  * item's reference passes to the rendezvous. */
-static void finish(rv_pipeline *pipe, yajl_gen g, rv_model *m, rv_inflight *f, size_t slot,
+static void finish(rv_pipeline *pipe, rv_jw *w, rv_model *m, rv_inflight *f, size_t slot,
                    int status)
 {
     rv_slot *s = &f->slots[slot];
@@ -87,7 +88,7 @@ static void finish(rv_pipeline *pipe, yajl_gen g, rv_model *m, rv_inflight *f, s
     rv_inflight_ref(f);
     rv_rendezvous_post(pipe->rendezvous, f, slot);
     if (!m->is_decoy) /* the decoy records; it does not score */
-        send_score(pipe, g, m, f, slot);
+        send_score(pipe, w, m, f, slot);
     rv_inflight_release(f);
 }
 
@@ -107,14 +108,11 @@ static void send_process_alert(rv_worker *wk, const rv_proc_status *st, int rais
     rv_process_alert_fields a = {
         raised,        m->name,      m->version, inst, (int)(raised ? st->last_pid : st->pid),
         st->last_exit, st->restarts, msg};
-    rv_json_gen_restart(wk->gen);
-    rv_record_process_alert(wk->gen, &a);
-    const unsigned char *buf;
-    size_t len;
-    yajl_gen_get_buf(wk->gen, &buf, &len);
-    if (wk->pipe->output)
+    rv_jw_restart(&wk->jw);
+    rv_record_process_alert(&wk->jw, &a);
+    if (wk->pipe->output && !wk->jw.oom)
         rv_output_send(wk->pipe->output, RV_STREAM_ALERTS, NULL, RD_KAFKA_PARTITION_UA, m->name,
-                       strlen(m->name), buf, len, NULL, NULL);
+                       strlen(m->name), wk->jw.buf, wk->jw.len, NULL, NULL);
 }
 
 /* After every batch and tick of an isolated model: a process that ended
@@ -154,7 +152,7 @@ static void score_batch(rv_worker *wk, item *items, size_t n)
     rv_model_score(wk->model, wk->instance, sb, n);
     current_batch = NULL;
     for (size_t i = 0; i < n; i++)
-        finish(wk->pipe, wk->gen, wk->model, items[i].f, items[i].slot, sb->status[i]);
+        finish(wk->pipe, &wk->jw, wk->model, items[i].f, items[i].slot, sb->status[i]);
     if (wk->model->isolated)
         watch_process(wk);
 }
@@ -208,8 +206,7 @@ int rv_workers_start(rv_model *m, rv_pipeline *pipe, char *err, size_t err_size)
 {
     size_t n = m->n_instances;
     rv_workers *ws = calloc(1, sizeof *ws + n * sizeof(rv_worker));
-    if (!ws || !(ws->dispatch_gen = rv_json_gen_new())) {
-        free(ws);
+    if (!ws) {
         rv_errf(err, err_size, "out of memory");
         return -1;
     }
@@ -225,20 +222,18 @@ int rv_workers_start(rv_model *m, rv_pipeline *pipe, char *err, size_t err_size)
         wk->pipe = pipe;
         wk->cap = m->queue_size;
         wk->ring = calloc(wk->cap, sizeof *wk->ring);
-        wk->gen = rv_json_gen_new();
         wk->taken = calloc(m->max_batch, sizeof *wk->taken);
         int batch_ok = rv_score_batch_init(&wk->batch, m->max_batch) == 0;
         pthread_mutex_init(&wk->lock, NULL);
         pthread_cond_init(&wk->cond, NULL);
-        if (!wk->ring || !wk->gen || !wk->taken || !batch_ok ||
+        if (!wk->ring || !wk->taken || !batch_ok ||
             pthread_create(&wk->thread, NULL, worker_loop, wk) != 0) {
             rv_errf(err, err_size, "cannot start worker %zu of model %s", i, m->name);
             ws->n = i;
             free(wk->ring);
             free(wk->taken);
             rv_score_batch_free(&wk->batch);
-            if (wk->gen)
-                yajl_gen_free(wk->gen);
+            rv_jw_free(&wk->jw);
             pthread_mutex_destroy(&wk->lock);
             pthread_cond_destroy(&wk->cond);
             rv_workers_stop(ws);
@@ -268,11 +263,11 @@ void rv_workers_stop(rv_workers *ws)
         free(wk->ring);
         free(wk->taken);
         rv_score_batch_free(&wk->batch);
-        yajl_gen_free(wk->gen);
+        rv_jw_free(&wk->jw);
         pthread_mutex_destroy(&wk->lock);
         pthread_cond_destroy(&wk->cond);
     }
-    yajl_gen_free(ws->dispatch_gen);
+    rv_jw_free(&ws->dispatch_jw);
     free(ws);
 }
 
@@ -302,7 +297,7 @@ int rv_workers_dispatch(rv_workers *ws, rv_inflight *f, size_t slot)
     pthread_mutex_unlock(&best->lock);
     rv_errf(f->slots[slot].error, sizeof f->slots[slot].error, "queue full (%zu requests): shed",
             best->cap);
-    finish(best->pipe, ws->dispatch_gen, best->model, f, slot, RV_SLOT_SHED);
+    finish(best->pipe, &ws->dispatch_jw, best->model, f, slot, RV_SLOT_SHED);
     return -1;
 }
 

@@ -11,8 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dtoa.h"
-
 yajl_gen rv_json_gen_new(void)
 {
     yajl_gen g = yajl_gen_alloc(NULL);
@@ -21,46 +19,9 @@ yajl_gen rv_json_gen_new(void)
     return g;
 }
 
-void rv_json_gen_restart(yajl_gen g)
-{
-    yajl_gen_clear(g);
-    yajl_gen_reset(g, NULL);
-}
-
 void rv_json_string(yajl_gen g, const char *s)
 {
     yajl_gen_string(g, (const unsigned char *)s, strlen(s));
-}
-
-void rv_json_kv_string(yajl_gen g, const char *key, const char *value)
-{
-    rv_json_string(g, key);
-    if (value)
-        rv_json_string(g, value);
-    else
-        yajl_gen_null(g);
-}
-
-void rv_json_kv_int(yajl_gen g, const char *key, long long value)
-{
-    rv_json_string(g, key);
-    yajl_gen_integer(g, value);
-}
-
-void rv_json_double(yajl_gen g, double v)
-{
-    if (isfinite(v)) {
-        /* integral values keep a ".0", as yajl_gen_double wrote them:
-         * a reader that types numbers still reads a double */
-        char buf[RV_DTOA_SIZE + 2];
-        size_t len = rv_dtoa(v, buf);
-        if (strspn(buf, "-0123456789") == len) {
-            memcpy(buf + len, ".0", 3);
-            len += 2;
-        }
-        yajl_gen_number(g, buf, len);
-    } else
-        yajl_gen_null(g);
 }
 
 /* Checked before writing so that a failure does not leave the generator

@@ -1,6 +1,6 @@
 /*
- * json.h - small helpers over yajl's generator, shared by every JSON record
- * and page the host writes.
+ * json.h - small helpers over yajl's generator, for the pages the host
+ * serves (records are written by jsonw.h), and the UTF-8 rule both use.
  */
 #ifndef RV_JSON_H
 #define RV_JSON_H
@@ -14,17 +14,7 @@
  * making invalid JSON. NULL on out of memory. */
 yajl_gen rv_json_gen_new(void);
 
-/* Clears g for the next record. */
-void rv_json_gen_restart(yajl_gen g);
-
 void rv_json_string(yajl_gen g, const char *s);
-/* "key": "value", or "key": null when value is NULL. */
-void rv_json_kv_string(yajl_gen g, const char *key, const char *value);
-void rv_json_kv_int(yajl_gen g, const char *key, long long value);
-
-/* A number; JSON has no NaN or infinity, so those are written as null
- * (yajl would write nothing and break the record). */
-void rv_json_double(yajl_gen g, double v);
 
 /* Appends "name": "..." when bytes are valid UTF-8, else
  * "name_b64": "<base64>". */

@@ -21,7 +21,7 @@
 typedef struct decoy {
     const rv_host_services *services;
     rv_segment_writer *writer;
-    yajl_gen gen;
+    rv_jw jw; /* the archive record being written */
 } decoy;
 
 static int parse_u64(const char *s, unsigned long long *out)
@@ -62,15 +62,13 @@ static int decoy_create(const rv_create_args *args, rv_model_info *info, void **
         }
     }
     decoy *d = calloc(1, sizeof *d);
-    if (!d || !(d->gen = rv_json_gen_new())) {
-        free(d);
+    if (!d) {
         snprintf(err, err_size, "out of memory");
         return RV_ENOMEM;
     }
     d->services = args->services;
     if ((v = rv_param_get(args, "dir")) &&
         !(d->writer = rv_segment_writer_open(v, seg, policy, err, err_size))) {
-        yajl_gen_free(d->gen);
         free(d);
         return RV_EIO;
     }
@@ -87,15 +85,18 @@ static int decoy_score(void *instance, const rv_request *const *reqs, rv_result 
     decoy *d = instance;
     for (size_t i = 0; i < n; i++) {
         const rv_request *r = reqs[i];
-        rv_json_gen_restart(d->gen);
-        rv_record_archive(d->gen, r);
-        const unsigned char *buf;
-        size_t len;
-        yajl_gen_get_buf(d->gen, &buf, &len);
-        int ok = d->services->emit(d->services->host_ctx, r, "archive", r->key, r->key_len, buf,
-                                   len) == RV_OK;
+        rv_jw_restart(&d->jw);
+        rv_record_archive(&d->jw, r);
+        const char *buf = d->jw.buf;
+        size_t len = d->jw.len;
         char why[256] = "";
-        if (d->writer && rv_segment_writer_append(d->writer, buf, len, why, sizeof why) != 0)
+        int built = !d->jw.oom;
+        if (!built)
+            snprintf(why, sizeof why, "out of memory");
+        int ok = built && d->services->emit(d->services->host_ctx, r, "archive", r->key, r->key_len,
+                                            buf, len) == RV_OK;
+        if (built && d->writer &&
+            rv_segment_writer_append(d->writer, buf, len, why, sizeof why) != 0)
             ok = 0;
         results[i]->n_answers = 0;
         if (ok)
@@ -111,7 +112,7 @@ static void decoy_destroy(void *instance)
 {
     decoy *d = instance;
     rv_segment_writer_close(d->writer);
-    yajl_gen_free(d->gen);
+    rv_jw_free(&d->jw);
     free(d);
 }
 

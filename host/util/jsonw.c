@@ -1,0 +1,244 @@
+/*
+ * jsonw.c - a JSON writer with yajl's output and a per-level state for the
+ * separators. Must never write invalid JSON: a refused string becomes
+ * null, a nesting past RV_JW_MAX_DEPTH marks the writer out of memory.
+ */
+#include "jsonw.h"
+
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dtoa.h"
+#include "json.h"
+
+enum { TOP, MAP_START, MAP_KEY, MAP_VALUE, ARRAY_START, ARRAY_NEXT };
+
+void rv_jw_init(rv_jw *w)
+{
+    memset(w, 0, sizeof *w);
+}
+
+void rv_jw_free(rv_jw *w)
+{
+    free(w->buf);
+    rv_jw_init(w);
+}
+
+void rv_jw_restart(rv_jw *w)
+{
+    w->len = 0;
+    w->oom = 0;
+    w->depth = 0;
+    w->state[0] = TOP;
+}
+
+static int grow(rv_jw *w, size_t more)
+{
+    if (w->len + more <= w->cap)
+        return 0;
+    size_t cap = w->cap ? w->cap : 256;
+    while (cap < w->len + more)
+        cap *= 2;
+    char *b = realloc(w->buf, cap);
+    if (!b) {
+        w->oom = 1;
+        return -1;
+    }
+    w->buf = b;
+    w->cap = cap;
+    return 0;
+}
+
+static void put(rv_jw *w, const void *s, size_t n)
+{
+    if (grow(w, n) == 0) {
+        memcpy(w->buf + w->len, s, n);
+        w->len += n;
+    }
+}
+
+static void put_c(rv_jw *w, char c)
+{
+    if (grow(w, 1) == 0)
+        w->buf[w->len++] = c;
+}
+
+/* Before a value: its separator, and whether it is a map's key. */
+static int begin(rv_jw *w)
+{
+    uint8_t *st = &w->state[w->depth];
+    switch (*st) {
+    case MAP_START: *st = MAP_VALUE; return 1;
+    case MAP_KEY:
+        put_c(w, ',');
+        *st = MAP_VALUE;
+        return 1;
+    case MAP_VALUE: *st = MAP_KEY; return 0;
+    case ARRAY_START: *st = ARRAY_NEXT; return 0;
+    case ARRAY_NEXT: put_c(w, ','); return 0;
+    }
+    return 0;
+}
+
+static void open(rv_jw *w, char c, uint8_t state)
+{
+    begin(w);
+    put_c(w, c);
+    if (w->depth == RV_JW_MAX_DEPTH) {
+        w->oom = 1;
+        return;
+    }
+    w->state[++w->depth] = state;
+}
+
+static void close_(rv_jw *w, char c)
+{
+    put_c(w, c);
+    if (w->depth > 0)
+        w->depth--;
+}
+
+void rv_jw_map_open(rv_jw *w)
+{
+    open(w, '{', MAP_START);
+}
+
+void rv_jw_map_close(rv_jw *w)
+{
+    close_(w, '}');
+}
+
+void rv_jw_array_open(rv_jw *w)
+{
+    open(w, '[', ARRAY_START);
+}
+
+void rv_jw_array_close(rv_jw *w)
+{
+    close_(w, ']');
+}
+
+static int needs_escape(unsigned char c)
+{
+    return c < 0x20 || c == '"' || c == '\\';
+}
+
+static void escaped(rv_jw *w, const unsigned char *s, size_t n)
+{
+    put_c(w, '"');
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        if (!needs_escape(c))
+            continue;
+        put(w, s + run, i - run);
+        run = i + 1;
+        char esc[8];
+        switch (c) {
+        case '"': put(w, "\\\"", 2); break;
+        case '\\': put(w, "\\\\", 2); break;
+        case '\b': put(w, "\\b", 2); break;
+        case '\f': put(w, "\\f", 2); break;
+        case '\n': put(w, "\\n", 2); break;
+        case '\r': put(w, "\\r", 2); break;
+        case '\t': put(w, "\\t", 2); break;
+        default: snprintf(esc, sizeof esc, "\\u%04X", c); put(w, esc, 6);
+        }
+    }
+    put(w, s + run, n - run);
+    put_c(w, '"');
+}
+
+void rv_jw_string_n(rv_jw *w, const void *s, size_t n)
+{
+    int key = begin(w);
+    if (!rv_utf8_valid(s, n)) { /* a key cannot be null: it becomes "" */
+        put(w, key ? "\"\":" : "null", key ? 3 : 4);
+        return;
+    }
+    escaped(w, s, n);
+    if (key)
+        put_c(w, ':');
+}
+
+void rv_jw_string(rv_jw *w, const char *s)
+{
+    rv_jw_string_n(w, s, strlen(s));
+}
+
+void rv_jw_null(rv_jw *w)
+{
+    begin(w);
+    put(w, "null", 4);
+}
+
+void rv_jw_integer(rv_jw *w, long long v)
+{
+    begin(w);
+    char b[24];
+    int n = snprintf(b, sizeof b, "%lld", v);
+    put(w, b, (size_t)n);
+}
+
+void rv_jw_double(rv_jw *w, double v)
+{
+    begin(w);
+    char b[RV_DTOA_SIZE + 2];
+    size_t n = rv_dtoa(v, b);
+    if (b[0] == 'N' || b[n - 1] == 'y') { /* NaN, Infinity */
+        put(w, "null", 4);
+        return;
+    }
+    if (strspn(b, "-0123456789") == n) {
+        memcpy(b + n, ".0", 3);
+        n += 2;
+    }
+    put(w, b, n);
+}
+
+void rv_jw_kv_string(rv_jw *w, const char *key, const char *value)
+{
+    rv_jw_string(w, key);
+    if (value)
+        rv_jw_string(w, value);
+    else
+        rv_jw_null(w);
+}
+
+void rv_jw_kv_int(rv_jw *w, const char *key, long long value)
+{
+    rv_jw_string(w, key);
+    rv_jw_integer(w, value);
+}
+
+void rv_jw_bytes_field(rv_jw *w, const char *name, const void *bytes, size_t len)
+{
+    if (!bytes)
+        bytes = "";
+    if (rv_utf8_valid(bytes, len)) {
+        rv_jw_string(w, name);
+        rv_jw_string_n(w, bytes, len);
+        return;
+    }
+    size_t nlen = strlen(name);
+    char *key = malloc(nlen + 5);
+    size_t cap = 4 * ((len + 2) / 3) + 1;
+    unsigned char stackbuf[4096];
+    unsigned char *out = cap <= sizeof stackbuf ? stackbuf : malloc(cap);
+    if (!key || !out) {
+        /* keep the object well-formed: the field is there, its value lost */
+        rv_jw_string(w, name);
+        rv_jw_null(w);
+    } else {
+        memcpy(key, name, nlen);
+        memcpy(key + nlen, "_b64", 5);
+        rv_jw_string(w, key);
+        int n = EVP_EncodeBlock(out, bytes, (int)len);
+        rv_jw_string_n(w, out, (size_t)n);
+    }
+    free(key);
+    if (out != stackbuf)
+        free(out);
+}
