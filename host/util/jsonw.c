@@ -120,10 +120,10 @@ void rv_jw_array_close(rv_jw *w)
     close_(w, ']');
 }
 
-static int needs_escape(unsigned char c)
-{
-    return c < 0x20 || c == '"' || c == '\\';
-}
+/* 1 for the bytes JSON strings must escape: controls, '"' and '\\' */
+static const uint8_t needs_escape[256] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+                                          1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+                                          1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, ['\\'] = 1};
 
 static void escaped(rv_jw *w, const unsigned char *s, size_t n)
 {
@@ -131,7 +131,7 @@ static void escaped(rv_jw *w, const unsigned char *s, size_t n)
     size_t run = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = s[i];
-        if (!needs_escape(c))
+        if (!needs_escape[c])
             continue;
         put(w, s + run, i - run);
         run = i + 1;
@@ -151,16 +151,25 @@ static void escaped(rv_jw *w, const unsigned char *s, size_t n)
     put_c(w, '"');
 }
 
-void rv_jw_string_n(rv_jw *w, const void *s, size_t n)
+/* A string known to be UTF-8. */
+static void valid_string(rv_jw *w, const void *s, size_t n)
 {
     int key = begin(w);
-    if (!rv_utf8_valid(s, n)) { /* a key cannot be null: it becomes "" */
-        put(w, key ? "\"\":" : "null", key ? 3 : 4);
-        return;
-    }
     escaped(w, s, n);
     if (key)
         put_c(w, ':');
+}
+
+void rv_jw_string_n(rv_jw *w, const void *s, size_t n)
+{
+    if (rv_utf8_valid(s, n)) {
+        valid_string(w, s, n);
+        return;
+    }
+    if (begin(w)) /* a key cannot be null: it becomes "" */
+        put(w, "\"\":", 3);
+    else
+        put(w, "null", 4);
 }
 
 void rv_jw_string(rv_jw *w, const char *s)
@@ -219,7 +228,7 @@ void rv_jw_bytes_field(rv_jw *w, const char *name, const void *bytes, size_t len
         bytes = "";
     if (rv_utf8_valid(bytes, len)) {
         rv_jw_string(w, name);
-        rv_jw_string_n(w, bytes, len);
+        valid_string(w, bytes, len);
         return;
     }
     size_t nlen = strlen(name);
@@ -236,7 +245,7 @@ void rv_jw_bytes_field(rv_jw *w, const char *name, const void *bytes, size_t len
         memcpy(key + nlen, "_b64", 5);
         rv_jw_string(w, key);
         int n = EVP_EncodeBlock(out, bytes, (int)len);
-        rv_jw_string_n(w, out, (size_t)n);
+        valid_string(w, out, (size_t)n);
     }
     free(key);
     if (out != stackbuf)
