@@ -231,20 +231,11 @@ START_TEST(edge_cases)
 }
 END_TEST
 
-static uint64_t xorshift(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return *s = x;
-}
-
 START_TEST(random_doubles)
 {
     uint64_t seed = 0x9e3779b97f4a7c15u, checked = 0;
     while (checked < RANDOM_COUNT) {
-        uint64_t bits = xorshift(&seed);
+        uint64_t bits = test_xorshift(&seed);
         double v;
         memcpy(&v, &bits, sizeof v);
         if (!isfinite(v))
@@ -260,7 +251,7 @@ START_TEST(random_scores)
 {
     uint64_t seed = 42;
     for (int i = 0; i < 1000000; i++) {
-        double v = (double)(xorshift(&seed) >> 11) / 9007199254740992.0;
+        double v = (double)(test_xorshift(&seed) >> 11) / 9007199254740992.0;
         check_one(v);
         check_one(1.0 / (1.0 + exp(-v * 8 + 4)));
     }

@@ -2,6 +2,7 @@
 #ifndef RV_TEST_HELPERS_H
 #define RV_TEST_HELPERS_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,16 @@ __attribute__((constructor)) static void test_set_runner(void)
 #endif
 
 /* A fresh temporary directory; the caller frees the string. */
+/* A fixed-seed pseudo-random sequence (xorshift64) for property tests. */
+static inline uint64_t test_xorshift(uint64_t *s)
+{
+    uint64_t x = *s;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *s = x;
+}
+
 static inline char *test_tmpdir(void)
 {
     char *d = strdup("/tmp/rv-test-XXXXXX");

@@ -16,15 +16,6 @@
 #include "jsonw.h"
 #include "test_helpers.h"
 
-static uint64_t xorshift(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return *s = x;
-}
-
 /* A random valid UTF-8 string of up to 40 bytes, rich in what needs
  * escaping. */
 static size_t random_utf8(uint64_t *seed, char *out)
@@ -32,9 +23,9 @@ static size_t random_utf8(uint64_t *seed, char *out)
     static const char *const pieces[] = {"\"",   "\\",   "/",    "\n", "\t", "\b", "\f", "\r",
                                          "\x01", "\x1f", "\x7f", "a",  "Z",  "0",  " ",  "é",
                                          "€",    "😀",    "ü",    "{}", "[",  ":",  ","};
-    size_t n = 0, k = xorshift(seed) % 12;
+    size_t n = 0, k = test_xorshift(seed) % 12;
     for (size_t i = 0; i < k; i++) {
-        const char *p = pieces[xorshift(seed) % (sizeof pieces / sizeof *pieces)];
+        const char *p = pieces[test_xorshift(seed) % (sizeof pieces / sizeof *pieces)];
         memcpy(out + n, p, strlen(p));
         n += strlen(p);
     }
@@ -64,19 +55,19 @@ START_TEST(same_bytes_as_yajl)
         yajl_gen_reset(y, NULL);
         rv_jw_map_open(&w);
         yajl_gen_map_open(y);
-        int fields = (int)(xorshift(&seed) % 6);
+        int fields = (int)(test_xorshift(&seed) % 6);
         for (int f = 0; f < fields; f++) {
             char key[64], value[64];
             size_t kn = random_utf8(&seed, key), vn = random_utf8(&seed, value);
             rv_jw_string_n(&w, key, kn);
             yajl_gen_string(y, (const unsigned char *)key, kn);
-            switch (xorshift(&seed) % 4) {
+            switch (test_xorshift(&seed) % 4) {
             case 0:
                 rv_jw_string_n(&w, value, vn);
                 yajl_gen_string(y, (const unsigned char *)value, vn);
                 break;
             case 1: {
-                long long v = (long long)xorshift(&seed);
+                long long v = (long long)test_xorshift(&seed);
                 rv_jw_integer(&w, v);
                 yajl_gen_integer(y, v);
                 break;

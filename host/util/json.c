@@ -60,32 +60,39 @@ bool rv_utf8_valid(const unsigned char *s, size_t len)
     return true;
 }
 
+int rv_b64_field(const char *name, const void *bytes, size_t len, char **key, char **value,
+                 size_t *value_len)
+{
+    size_t nlen = strlen(name);
+    *key = malloc(nlen + 5);
+    *value = malloc(4 * ((len + 2) / 3) + 1);
+    if (!*key || !*value) {
+        free(*key);
+        free(*value);
+        return -1;
+    }
+    memcpy(*key, name, nlen);
+    memcpy(*key + nlen, "_b64", 5);
+    *value_len = (size_t)EVP_EncodeBlock((unsigned char *)*value, bytes, (int)len);
+    return 0;
+}
+
 void rv_json_bytes_field(yajl_gen g, const char *name, const void *bytes, size_t len)
 {
     if (!bytes)
         bytes = "";
+    char *key, *value;
+    size_t n;
     if (rv_utf8_valid(bytes, len)) {
         rv_json_string(g, name);
         yajl_gen_string(g, bytes, len);
-        return;
-    }
-    size_t nlen = strlen(name);
-    char *key = malloc(nlen + 5);
-    size_t cap = 4 * ((len + 2) / 3) + 1;
-    unsigned char stackbuf[4096];
-    unsigned char *out = cap <= sizeof stackbuf ? stackbuf : malloc(cap);
-    if (!key || !out) {
-        /* keep the object well-formed: the field is there, its value lost */
+    } else if (rv_b64_field(name, bytes, len, &key, &value, &n) == 0) {
+        rv_json_string(g, key);
+        yajl_gen_string(g, (const unsigned char *)value, n);
+        free(key);
+        free(value);
+    } else { /* keep the object well-formed: the field is there, its value lost */
         rv_json_string(g, name);
         yajl_gen_null(g);
-    } else {
-        memcpy(key, name, nlen);
-        memcpy(key + nlen, "_b64", 5);
-        rv_json_string(g, key);
-        int n = EVP_EncodeBlock(out, bytes, (int)len);
-        yajl_gen_string(g, out, (size_t)n);
     }
-    free(key);
-    if (out != stackbuf)
-        free(out);
 }

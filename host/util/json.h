@@ -20,6 +20,11 @@ void rv_json_string(yajl_gen g, const char *s);
  * "name_b64": "<base64>". */
 void rv_json_bytes_field(yajl_gen g, const char *name, const void *bytes, size_t len);
 
+/* For bytes that are not UTF-8: the key "<name>_b64" and the bytes'
+ * base64 (both malloc'd, NUL-terminated). 0, or -1 on out of memory. */
+int rv_b64_field(const char *name, const void *bytes, size_t len, char **key, char **value,
+                 size_t *value_len);
+
 /* The UTF-8 rule yajl applies (no overlong forms, no surrogates). */
 bool rv_utf8_valid(const unsigned char *s, size_t len);
 

@@ -5,7 +5,6 @@
  */
 #include "jsonw.h"
 
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -226,28 +225,18 @@ void rv_jw_bytes_field(rv_jw *w, const char *name, const void *bytes, size_t len
 {
     if (!bytes)
         bytes = "";
+    char *key, *value;
+    size_t n;
     if (rv_utf8_valid(bytes, len)) {
         rv_jw_string(w, name);
         valid_string(w, bytes, len);
-        return;
-    }
-    size_t nlen = strlen(name);
-    char *key = malloc(nlen + 5);
-    size_t cap = 4 * ((len + 2) / 3) + 1;
-    unsigned char stackbuf[4096];
-    unsigned char *out = cap <= sizeof stackbuf ? stackbuf : malloc(cap);
-    if (!key || !out) {
-        /* keep the object well-formed: the field is there, its value lost */
+    } else if (rv_b64_field(name, bytes, len, &key, &value, &n) == 0) {
+        rv_jw_string(w, key);
+        valid_string(w, value, n);
+        free(key);
+        free(value);
+    } else { /* keep the object well-formed: the field is there, its value lost */
         rv_jw_string(w, name);
         rv_jw_null(w);
-    } else {
-        memcpy(key, name, nlen);
-        memcpy(key + nlen, "_b64", 5);
-        rv_jw_string(w, key);
-        int n = EVP_EncodeBlock(out, bytes, (int)len);
-        valid_string(w, out, (size_t)n);
     }
-    free(key);
-    if (out != stackbuf)
-        free(out);
 }
