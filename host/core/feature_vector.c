@@ -6,6 +6,7 @@
 #include "feature_vector.h"
 
 #include "errbuf.h"
+#include "numparse.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -136,19 +137,23 @@ static int on_string(void *ctx, const unsigned char *s, size_t len)
     return wrong_type(ctx, "string");
 }
 
-static int on_number(void *ctx, double v)
+/* Every number, as its text: read by rv_parse_number, and only for a
+ * declared feature (other numbers are not ours to convert). Overflow is
+ * refused with yajl's own words, as before. */
+static int on_number(void *ctx, const char *s, size_t len)
 {
     parse_state *st = ctx;
     if (st->depth == 0)
         return wrong_type(st, "number");
-    if (st->depth == 1 && st->current >= 0)
-        st->out[st->current] = v;
-    return 1;
-}
-
-static int on_integer(void *ctx, long long v)
-{
-    return on_number(ctx, (double)v);
+    if (st->depth != 1 || st->current < 0)
+        return 1;
+    rv_num_status ns = rv_parse_number(s, len, &st->out[st->current]);
+    if (ns == RV_NUM_OK)
+        return 1;
+    snprintf(st->err, st->err_size, "body is not valid JSON: parse error: %s",
+             ns == RV_NUM_INT_OVERFLOW ? "integer overflow" : "numeric (floating point) overflow");
+    st->failed = 1;
+    return 0;
 }
 
 static int on_start_map(void *ctx)
@@ -193,7 +198,7 @@ static int on_end_array(void *ctx)
 }
 
 static const yajl_callbacks callbacks = {
-    on_null,      on_bool,    on_integer, on_number,      NULL,         on_string,
+    on_null,      on_bool,    NULL,       NULL,           on_number,    on_string,
     on_start_map, on_map_key, on_end_map, on_start_array, on_end_array,
 };
 
