@@ -32,9 +32,11 @@ for _ in $(seq 600); do
   [ "$got" -ge "$n" ] && break
   sleep 0.1
 done
-for t in results scores alerts archive; do
+for t in results scores alerts; do
   kcat -C -b "$bootstrap" -t "demo.$t" -o beginning -e -q >"$work/$t.jsonl" 2>/dev/null
 done
+# the archive topic holds each request's exact copy; archive cat shows it as JSON
+./build/rendezvous archive cat --topic demo.archive -b "$bootstrap" >"$work/archive.jsonl"
 kill -TERM $host
 wait $host
 echo "host stopped with SIGTERM: drained, flushed, committed"

@@ -1,7 +1,8 @@
 /*
- * archive.c - segment files of the decoy's archive. Writes are append-only
- * and never rewrite a byte already written; the reader never trusts a
- * length it has not checked against the CRC.
+ * archive.c - the decoy's archive records and their segment files. Writes
+ * are append-only and never rewrite a byte already written; the reader
+ * never trusts a length it has not checked against the CRC, nor a length
+ * inside a payload it has not checked against the payload's end.
  */
 #include "archive.h"
 
@@ -10,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -18,6 +20,8 @@
 
 #define RECORD_HEADER 8
 #define MAX_RECORD (64u << 20)
+#define MAGIC "RVA1"
+#define NONE 0xffffffffu
 
 struct rv_segment_writer {
     char *dir;
@@ -26,7 +30,187 @@ struct rv_segment_writer {
     int fd;
     uint64_t written;
     uint64_t next_seq;
+    uint8_t *buf; /* the record being written: frame header and payload */
+    size_t cap;
 };
+
+const char *const rv_archive_provenance_names[RV_ARCHIVE_PROVENANCE] = {
+    "rv-id", "rv-topic", "rv-partition", "rv-offset", "rv-timestamp"};
+
+void rv_archive_provenance(const rv_request *r, rv_provenance *p)
+{
+    int n[3];
+    n[0] = snprintf(p->num[0], sizeof p->num[0], "%" PRId32, r->partition);
+    n[1] = snprintf(p->num[1], sizeof p->num[1], "%" PRId64, r->offset);
+    n[2] = snprintf(p->num[2], sizeof p->num[2], "%" PRId64, r->timestamp_ms);
+    const char *topic = r->topic ? r->topic : "";
+    p->h[0] = (rv_header){rv_archive_provenance_names[0], r->id, strlen(r->id)};
+    p->h[1] = (rv_header){rv_archive_provenance_names[1], topic, strlen(topic)};
+    for (int i = 0; i < 3; i++)
+        p->h[2 + i] = (rv_header){rv_archive_provenance_names[2 + i], p->num[i], (size_t)n[i]};
+}
+
+void rv_archived_split(rv_archived *a)
+{
+    a->n_own = a->n_headers;
+    if (a->n_headers < RV_ARCHIVE_PROVENANCE)
+        return;
+    size_t first = a->n_headers - RV_ARCHIVE_PROVENANCE;
+    for (size_t i = 0; i < RV_ARCHIVE_PROVENANCE; i++)
+        if (strcmp(a->headers[first + i].name, rv_archive_provenance_names[i]) != 0 ||
+            !a->headers[first + i].value)
+            return;
+    a->n_own = first;
+}
+
+const char *rv_archived_provenance(const rv_archived *a, const char *name, char *buf,
+                                   size_t buf_size)
+{
+    for (size_t i = a->n_own; i < a->n_headers; i++)
+        if (strcmp(a->headers[i].name, name) == 0) {
+            size_t n =
+                a->headers[i].value_len < buf_size - 1 ? a->headers[i].value_len : buf_size - 1;
+            memcpy(buf, a->headers[i].value, n);
+            buf[n] = '\0';
+            return buf;
+        }
+    return NULL;
+}
+
+static uint8_t *put32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+    return p + 4;
+}
+
+static uint32_t le32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint8_t *put_bytes(uint8_t *p, const void *b, size_t n)
+{
+    p = put32(p, b ? (uint32_t)n : NONE);
+    if (n)
+        memcpy(p, b, n);
+    return p + n;
+}
+
+static uint8_t *put_header(uint8_t *p, const rv_header *h)
+{
+    size_t n = strlen(h->name);
+    p = put32(p, (uint32_t)n);
+    memcpy(p, h->name, n + 1);
+    return put_bytes(p + n + 1, h->value, h->value ? h->value_len : 0);
+}
+
+static size_t header_size(const rv_header *h)
+{
+    return 4 + strlen(h->name) + 1 + 4 + (h->value ? h->value_len : 0);
+}
+
+/* Writes r's payload at w->buf + RECORD_HEADER; its length, or 0. */
+static size_t encode_request(rv_segment_writer *w, const rv_request *r)
+{
+    rv_provenance prov;
+    rv_archive_provenance(r, &prov);
+    size_t need = 4 + 4 + (r->key ? r->key_len : 0) + 4 + 4 + r->body_len;
+    for (size_t i = 0; i < r->n_headers; i++)
+        need += header_size(&r->headers[i]);
+    for (size_t i = 0; i < RV_ARCHIVE_PROVENANCE; i++)
+        need += header_size(&prov.h[i]);
+    if (need > MAX_RECORD)
+        return 0;
+    if (RECORD_HEADER + need > w->cap) {
+        uint8_t *nb = realloc(w->buf, RECORD_HEADER + need);
+        if (!nb)
+            return 0;
+        w->buf = nb;
+        w->cap = RECORD_HEADER + need;
+    }
+    uint8_t *p = w->buf + RECORD_HEADER;
+    memcpy(p, MAGIC, 4);
+    p = put_bytes(p + 4, r->key, r->key ? r->key_len : 0);
+    p = put32(p, (uint32_t)(r->n_headers + RV_ARCHIVE_PROVENANCE));
+    for (size_t i = 0; i < r->n_headers; i++)
+        p = put_header(p, &r->headers[i]);
+    for (size_t i = 0; i < RV_ARCHIVE_PROVENANCE; i++)
+        p = put_header(p, &prov.h[i]);
+    put_bytes(p, r->body, r->body_len);
+    return need;
+}
+
+/* Reads a length-prefixed field at *pos; NONE lengths give NULL. */
+static int get_bytes(const uint8_t *d, size_t len, size_t *pos, const uint8_t **out, size_t *n)
+{
+    if (len - *pos < 4)
+        return -1;
+    uint32_t l = le32(d + *pos);
+    *pos += 4;
+    if (l == NONE) {
+        *out = NULL;
+        *n = 0;
+        return 0;
+    }
+    if (len - *pos < l)
+        return -1;
+    *out = d + *pos;
+    *n = l;
+    *pos += l;
+    return 0;
+}
+
+int rv_archive_decode(const uint8_t *d, size_t len, rv_archived *a, char *err, size_t err_size)
+{
+    *a = (rv_archived){0};
+    rv_header *h = NULL;
+    size_t pos = 4;
+    const uint8_t *name;
+    size_t nlen;
+    if (len < 4 || memcmp(d, MAGIC, 4) != 0) {
+        rv_errf(err, err_size, "not an archive record (no %s mark)", MAGIC);
+        return -1;
+    }
+    if (get_bytes(d, len, &pos, &a->key, &a->key_len) != 0 || len - pos < 4)
+        goto truncated;
+    uint32_t n = le32(d + pos);
+    pos += 4;
+    /* each header takes at least 10 bytes: a count past that is a lie */
+    if (n > (len - pos) / 10)
+        goto truncated;
+    h = calloc(n ? n : 1, sizeof *h);
+    if (!h) {
+        rv_errf(err, err_size, "out of memory");
+        return -1;
+    }
+    a->headers = h;
+    for (uint32_t i = 0; i < n; i++) {
+        if (get_bytes(d, len, &pos, &name, &nlen) != 0 || !name || pos >= len || d[pos] != 0 ||
+            memchr(name, 0, nlen))
+            goto bad;
+        pos++;
+        h[i].name = (const char *)name;
+        const uint8_t *v;
+        if (get_bytes(d, len, &pos, &v, &h[i].value_len) != 0)
+            goto bad;
+        h[i].value = v;
+    }
+    a->n_headers = n;
+    if (get_bytes(d, len, &pos, &a->value, &a->value_len) != 0 || pos != len)
+        goto bad;
+    if (!a->value)
+        a->value = (const uint8_t *)"";
+    rv_archived_split(a);
+    return 0;
+bad:
+    free(h);
+    a->headers = NULL;
+    a->n_headers = 0;
+truncated:
+    rv_errf(err, err_size, "archive record is malformed at byte %zu of %zu", pos, len);
+    return -1;
+}
 
 int rv_fsync_policy_parse(const char *s, rv_fsync_policy *out)
 {
@@ -166,13 +350,9 @@ static int write_all(int fd, const void *buf, size_t len)
     return 0;
 }
 
-int rv_segment_writer_append(rv_segment_writer *w, const void *payload, size_t len, char *err,
-                             size_t err_size)
+/* Writes the record whose payload of len bytes is at w->buf + RECORD_HEADER. */
+static int write_record(rv_segment_writer *w, size_t len, char *err, size_t err_size)
 {
-    if (len > MAX_RECORD) {
-        rv_errf(err, err_size, "archive record of %zu bytes exceeds %u", len, MAX_RECORD);
-        return -1;
-    }
     if (w->written > 0 && w->written + RECORD_HEADER + len > w->segment_bytes) {
         if (w->policy != RV_FSYNC_NEVER)
             fsync(w->fd);
@@ -181,25 +361,10 @@ int rv_segment_writer_append(rv_segment_writer *w, const void *payload, size_t l
         if (open_next_segment(w, err, err_size) != 0)
             return -1;
     }
-    uint32_t crc = (uint32_t)crc32(0L, payload, (uInt)len);
-    unsigned char hdr[RECORD_HEADER];
-    for (int i = 0; i < 4; i++) {
-        hdr[i] = (unsigned char)(len >> (8 * i));
-        hdr[4 + i] = (unsigned char)(crc >> (8 * i));
-    }
+    put32(w->buf, (uint32_t)len);
+    put32(w->buf + 4, (uint32_t)crc32(0L, w->buf + RECORD_HEADER, (uInt)len));
     /* One write() per record keeps records whole with O_APPEND. */
-    char stackbuf[8192];
-    char *buf = len + RECORD_HEADER <= sizeof stackbuf ? stackbuf : malloc(len + RECORD_HEADER);
-    if (!buf) {
-        rv_errf(err, err_size, "out of memory");
-        return -1;
-    }
-    memcpy(buf, hdr, RECORD_HEADER);
-    memcpy(buf + RECORD_HEADER, payload, len);
-    int rc = write_all(w->fd, buf, len + RECORD_HEADER);
-    if (buf != stackbuf)
-        free(buf);
-    if (rc != 0) {
+    if (write_all(w->fd, w->buf, len + RECORD_HEADER) != 0) {
         rv_errf(err, err_size, "archive write failed: %s", strerror(errno));
         return -1;
     }
@@ -207,6 +372,37 @@ int rv_segment_writer_append(rv_segment_writer *w, const void *payload, size_t l
     if (w->policy == RV_FSYNC_ALWAYS)
         fdatasync(w->fd);
     return 0;
+}
+
+int rv_segment_writer_append_request(rv_segment_writer *w, const rv_request *r, char *err,
+                                     size_t err_size)
+{
+    size_t len = encode_request(w, r);
+    if (len == 0) {
+        rv_errf(err, err_size, "archive record of request %s: too large or out of memory", r->id);
+        return -1;
+    }
+    return write_record(w, len, err, err_size);
+}
+
+int rv_segment_writer_append(rv_segment_writer *w, const void *payload, size_t len, char *err,
+                             size_t err_size)
+{
+    if (len > MAX_RECORD) {
+        rv_errf(err, err_size, "archive record of %zu bytes exceeds %u", len, MAX_RECORD);
+        return -1;
+    }
+    if (RECORD_HEADER + len > w->cap) {
+        uint8_t *nb = realloc(w->buf, RECORD_HEADER + len);
+        if (!nb) {
+            rv_errf(err, err_size, "out of memory");
+            return -1;
+        }
+        w->buf = nb;
+        w->cap = RECORD_HEADER + len;
+    }
+    memcpy(w->buf + RECORD_HEADER, payload, len);
+    return write_record(w, len, err, err_size);
 }
 
 void rv_segment_writer_close(rv_segment_writer *w)
@@ -218,16 +414,12 @@ void rv_segment_writer_close(rv_segment_writer *w)
             fsync(w->fd);
         close(w->fd);
     }
+    free(w->buf);
     free(w->dir);
     free(w);
 }
 
-static uint32_t le32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static long cat_segment(const char *path, FILE *out, FILE *errout)
+static long walk_segment(const char *path, rv_archive_record_fn fn, void *ctx, FILE *errout)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -258,8 +450,10 @@ static long cat_segment(const char *path, FILE *out, FILE *errout)
                 ok = 1;
         }
         if (ok) {
-            fwrite(data + pos + RECORD_HEADER, 1, len, out);
-            fputc('\n', out);
+            if (fn(ctx, data + pos + RECORD_HEADER, len) != 0) {
+                free(data);
+                return -1;
+            }
             pos += RECORD_HEADER + len;
             in_bad_run = 0;
             continue;
@@ -279,7 +473,7 @@ static long cat_segment(const char *path, FILE *out, FILE *errout)
     return corrupt;
 }
 
-long rv_archive_cat(const char *dir, FILE *out, FILE *errout)
+long rv_archive_walk(const char *dir, rv_archive_record_fn fn, void *ctx, FILE *errout)
 {
     char **names;
     size_t n;
@@ -291,7 +485,12 @@ long rv_archive_cat(const char *dir, FILE *out, FILE *errout)
     for (size_t i = 0; i < n; i++) {
         char path[4200];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        corrupt += cat_segment(path, out, errout);
+        long c = walk_segment(path, fn, ctx, errout);
+        if (c < 0) {
+            corrupt = -1;
+            break;
+        }
+        corrupt += c;
     }
     free_names(names, n);
     return corrupt;

@@ -4,29 +4,74 @@
  */
 #include "records.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-void rv_record_archive(rv_jw *w, const rv_request *r)
+/* A provenance number as JSON: the integer, or null when absent or not one. */
+static void provenance_int(rv_jw *w, const rv_archived *a, const char *name, const char *field)
+{
+    char buf[32], *end = NULL;
+    const char *v = rv_archived_provenance(a, name, buf, sizeof buf);
+    errno = 0;
+    long long n = v && *v ? strtoll(v, &end, 10) : 0;
+    rv_jw_string(w, field);
+    if (v && *v && !*end && errno == 0)
+        rv_jw_integer(w, n);
+    else
+        rv_jw_null(w);
+}
+
+/* A provenance string as a JSON field named field. */
+static void provenance_string(rv_jw *w, const rv_archived *a, const char *name, const char *field)
+{
+    for (size_t i = a->n_own; i < a->n_headers; i++)
+        if (strcmp(a->headers[i].name, name) == 0) {
+            rv_jw_bytes_field(w, field, a->headers[i].value, a->headers[i].value_len);
+            return;
+        }
+    rv_jw_kv_string(w, field, NULL);
+}
+
+void rv_record_archive(rv_jw *w, const rv_archived *a)
 {
     rv_jw_map_open(w);
-    rv_jw_kv_string(w, "id", r->id);
-    rv_jw_kv_string(w, "topic", r->topic ? r->topic : "");
-    rv_jw_kv_int(w, "partition", r->partition);
-    rv_jw_kv_int(w, "offset", r->offset);
-    rv_jw_kv_int(w, "timestamp_ms", r->timestamp_ms);
-    if (r->key)
-        rv_jw_bytes_field(w, "key", r->key, r->key_len);
+    provenance_string(w, a, "rv-id", "id");
+    provenance_string(w, a, "rv-topic", "topic");
+    provenance_int(w, a, "rv-partition", "partition");
+    provenance_int(w, a, "rv-offset", "offset");
+    provenance_int(w, a, "rv-timestamp", "timestamp_ms");
+    if (a->key)
+        rv_jw_bytes_field(w, "key", a->key, a->key_len);
     else
         rv_jw_kv_string(w, "key", NULL);
     rv_jw_string(w, "headers");
     rv_jw_map_open(w);
+    for (size_t i = 0; i < a->n_own; i++)
+        if (a->headers[i].value)
+            rv_jw_bytes_field(w, a->headers[i].name, a->headers[i].value, a->headers[i].value_len);
+        else
+            rv_jw_kv_string(w, a->headers[i].name, NULL);
+    rv_jw_map_close(w);
+    rv_jw_bytes_field(w, "body", a->value, a->value_len);
+    rv_jw_map_close(w);
+}
+
+rd_kafka_headers_t *rv_record_archive_headers(const rv_request *r)
+{
+    rd_kafka_headers_t *h = rd_kafka_headers_new(r->n_headers + RV_ARCHIVE_PROVENANCE);
+    if (!h)
+        return NULL;
+    rv_provenance p;
+    rv_archive_provenance(r, &p);
     for (size_t i = 0; i < r->n_headers; i++)
-        rv_jw_bytes_field(w, r->headers[i].name, r->headers[i].value, r->headers[i].value_len);
-    rv_jw_map_close(w);
-    rv_jw_bytes_field(w, "body", r->body, r->body_len);
-    rv_jw_map_close(w);
+        rd_kafka_header_add(h, r->headers[i].name, -1, r->headers[i].value,
+                            r->headers[i].value ? (ssize_t)r->headers[i].value_len : 0);
+    for (size_t i = 0; i < RV_ARCHIVE_PROVENANCE; i++)
+        rd_kafka_header_add(h, p.h[i].name, -1, p.h[i].value, (ssize_t)p.h[i].value_len);
+    return h;
 }
 
 void rv_record_answers(rv_jw *w, const rv_slot *slot, const char *const *labels)

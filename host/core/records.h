@@ -14,13 +14,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "archive.h"
 #include "jsonw.h"
 #include "rendezvous_plugin.h"
 #include "selection.h"
 #include "slot.h"
 
-/* The decoy's exact copy of a request (archive stream, segment files). */
-void rv_record_archive(rv_jw *w, const rv_request *r);
+/* An archived request as one JSON object (`rendezvous archive cat`): its
+ * provenance as fields, its own headers as a map, key and body as strings
+ * or, when not UTF-8, base64 (<name>_b64). */
+void rv_record_archive(rv_jw *w, const rv_archived *a);
+
+/* The headers of r's archive record: its own, in order, then provenance. */
+rd_kafka_headers_t *rv_record_archive_headers(const rv_request *r);
 
 /* A slot's answers as [{"label": ..., "score": ...}, ...]. */
 void rv_record_answers(rv_jw *w, const rv_slot *slot, const char *const *labels);

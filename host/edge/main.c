@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "archive.h"
+#include "archive_cmd.h"
 #include "broker_cmd.h"
 #include "check_cmd.h"
 #include "config.h"
@@ -21,7 +21,10 @@ static void usage(FILE *out)
     fputs("usage: rendezvous -c FILE [-b BROKERS] [-v]  serve the service of FILE\n"
           "       rendezvous check -c FILE              build everything FILE describes, "
           "print a summary, throw it away\n"
-          "       rendezvous archive cat DIR            print a decoy archive as JSON lines\n"
+          "       rendezvous archive cat (DIR | --topic TOPIC -b BROKERS)\n"
+          "                                             print a decoy archive as JSON lines\n"
+          "       rendezvous archive replay (DIR | --topic TOPIC) --to TOPIC -b BROKERS\n"
+          "                                             put archived requests back on a topic\n"
           "       rendezvous config-doc                 print the reference of every config "
           "key (docs/config.md)\n"
           "       rendezvous broker [--brokers N] [--partitions P] [--topic NAME]...\n"
@@ -53,20 +56,6 @@ static int cmd_check(int argc, char **argv)
         return 2;
     }
     return rv_check(file, stdout, stderr);
-}
-
-static int cmd_archive(int argc, char **argv)
-{
-    if (argc != 3 || strcmp(argv[1], "cat") != 0) {
-        fprintf(stderr, "usage: rendezvous archive cat DIR\n");
-        return 2;
-    }
-    long corrupt = rv_archive_cat(argv[2], stdout, stderr);
-    if (corrupt < 0)
-        return 1;
-    if (corrupt > 0)
-        fprintf(stderr, "%ld corrupt record(s) skipped\n", corrupt);
-    return corrupt ? 1 : 0;
 }
 
 static int cmd_config_doc(int argc, char **argv)
@@ -153,7 +142,7 @@ int main(int argc, char **argv)
     if (argc >= 2 && strcmp(argv[1], "check") == 0)
         return cmd_check(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "archive") == 0)
-        return cmd_archive(argc - 1, argv + 1);
+        return rv_archive_main(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "config-doc") == 0)
         return cmd_config_doc(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "model-runner") == 0)

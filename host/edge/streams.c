@@ -144,7 +144,7 @@ rd_kafka_conf_t *rv_kafka_conf(const rv_config *cfg, const char *bootstrap, int 
             rd_kafka_conf_destroy(conf);
             return NULL;
         }
-    for (size_t i = 0; i < cfg->streams.n_kafka; i++)
+    for (size_t i = 0; cfg && i < cfg->streams.n_kafka; i++)
         if (rd_kafka_conf_set(conf, cfg->streams.kafka[i].key, cfg->streams.kafka[i].value, e,
                               sizeof e) != RD_KAFKA_CONF_OK) {
             rv_errf(err, err_size, "%s: streams.kafka.%s: %s", cfg->path, cfg->streams.kafka[i].key,
@@ -163,8 +163,11 @@ static int partition_count(const rd_kafka_metadata_t *md, const char *topic)
     return -1;
 }
 
-int rv_assign_from_end(rd_kafka_t *rk, const char *topic, int timeout_ms, char *err,
-                       size_t err_size)
+/* Assigns every partition of topic to rk, from its current end or, when
+ * ends is not NULL, from its start, with each partition's current end in
+ * (*ends)[p] (allocated). The partition count, or -1 with err. */
+static int assign_all(rd_kafka_t *rk, const char *topic, int timeout_ms, int64_t **ends, char *err,
+                      size_t err_size)
 {
     rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
     const rd_kafka_metadata_t *md = NULL;
@@ -177,6 +180,11 @@ int rv_assign_from_end(rd_kafka_t *rk, const char *topic, int timeout_ms, char *
         rv_errf(err, err_size, "topic %s does not exist or has no partitions", topic);
         return -1;
     }
+    int64_t *hi_of = ends ? calloc((size_t)parts, sizeof *hi_of) : NULL;
+    if (ends && !hi_of) {
+        rv_errf(err, err_size, "out of memory");
+        return -1;
+    }
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(parts);
     for (int p = 0; p < parts; p++) {
         int64_t lo = 0, hi = 0;
@@ -185,17 +193,35 @@ int rv_assign_from_end(rd_kafka_t *rk, const char *topic, int timeout_ms, char *
             rv_errf(err, err_size, "topic %s [%d]: cannot read its end offset: %s", topic, p,
                     rd_kafka_err2str(e));
             rd_kafka_topic_partition_list_destroy(l);
+            free(hi_of);
             return -1;
         }
-        rd_kafka_topic_partition_list_add(l, topic, p)->offset = hi;
+        rd_kafka_topic_partition_list_add(l, topic, p)->offset = ends ? lo : hi;
+        if (ends)
+            hi_of[p] = hi;
     }
     e = rd_kafka_assign(rk, l);
     rd_kafka_topic_partition_list_destroy(l);
     if (e) {
         rv_errf(err, err_size, "topic %s: assign failed: %s", topic, rd_kafka_err2str(e));
+        free(hi_of);
         return -1;
     }
+    if (ends)
+        *ends = hi_of;
     return parts;
+}
+
+int rv_assign_from_end(rd_kafka_t *rk, const char *topic, int timeout_ms, char *err,
+                       size_t err_size)
+{
+    return assign_all(rk, topic, timeout_ms, NULL, err, err_size);
+}
+
+int rv_assign_whole(rd_kafka_t *rk, const char *topic, int timeout_ms, int64_t **ends, char *err,
+                    size_t err_size)
+{
+    return assign_all(rk, topic, timeout_ms, ends, err, err_size);
 }
 
 int rv_check_partitions(rd_kafka_t *rk, const rv_config *cfg, int timeout_ms, char *err,

@@ -25,8 +25,8 @@ int rv_broker_create_topics(rv_broker *b, const char *const *topics, const int *
 void rv_broker_stop(rv_broker *b);
 
 /* A client configuration: bootstrap servers, our defaults for a producer
- * or a consumer, then the config's kafka: map as is (it wins). NULL with err
- * on a bad property. */
+ * or a consumer, then the config's kafka: map as is (it wins; cfg may be
+ * NULL). NULL with err on a bad property. */
 rd_kafka_conf_t *rv_kafka_conf(const rv_config *cfg, const char *bootstrap, int producer, char *err,
                                size_t err_size);
 
@@ -66,5 +66,12 @@ int rv_check_partitions(rd_kafka_t *rk, const rv_config *cfg, int timeout_ms, ch
  * count, or -1 with err. */
 int rv_assign_from_end(rd_kafka_t *rk, const char *topic, int timeout_ms, char *err,
                        size_t err_size);
+
+/* Assigns every partition of topic to rk (no group) from its start, and
+ * gives each partition's current end offset in (*ends)[p] (free it): read
+ * up to those ends, a consumer has read the whole topic as it was. Returns
+ * the partition count, or -1 with err. */
+int rv_assign_whole(rd_kafka_t *rk, const char *topic, int timeout_ms, int64_t **ends, char *err,
+                    size_t err_size);
 
 #endif

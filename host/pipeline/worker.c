@@ -327,9 +327,13 @@ int rv_worker_emit(void *ctx, const rv_model *model, const rv_request *about, co
     int32_t partition = f ? f->req.partition : RD_KAFKA_PARTITION_UA;
     rv_stream to = known ? s : RV_STREAM_ARCHIVE;
     const char *topic = known ? NULL : stream;
+    /* A record on the archive stream is a copy of its request: it carries
+     * the request's headers and where it came from. */
+    rd_kafka_headers_t *h =
+        known && s == RV_STREAM_ARCHIVE && about ? rv_record_archive_headers(about) : NULL;
     int rc = f ? rv_inflight_send(pipe->output, f, to, topic, partition, key, key_len, value,
-                                  value_len, NULL)
+                                  value_len, h)
                : rv_output_send(pipe->output, to, topic, partition, key, key_len, value, value_len,
-                                NULL, NULL);
+                                h, NULL);
     return rc == 0 ? RV_OK : RV_EIO;
 }

@@ -1,7 +1,8 @@
 /*
  * decoy.c - the built-in model that only records. For every request it
- * emits an exact archive record (key, headers, body, topic, partition,
- * offset, timestamp) to the archive stream and, with params.dir, to local
+ * emits the exact copy to the archive stream (key and body as they came;
+ * the host adds the request's headers and provenance to every record on
+ * that stream) and, with params.dir, writes the same record to local
  * segment files. (Recent requests for warm-up are kept by the host, not
  * here.) It never answers: its results carry no answers and it is never
  * chosen.
@@ -15,13 +16,11 @@
 
 #include "archive.h"
 #include "builtins.h"
-#include "records.h"
 #include "rv_answers.h"
 
 typedef struct decoy {
     const rv_host_services *services;
     rv_segment_writer *writer;
-    rv_jw jw; /* the archive record being written */
 } decoy;
 
 static int parse_u64(const char *s, unsigned long long *out)
@@ -85,18 +84,10 @@ static int decoy_score(void *instance, const rv_request *const *reqs, rv_result 
     decoy *d = instance;
     for (size_t i = 0; i < n; i++) {
         const rv_request *r = reqs[i];
-        rv_jw_restart(&d->jw);
-        rv_record_archive(&d->jw, r);
-        const char *buf = d->jw.buf;
-        size_t len = d->jw.len;
         char why[256] = "";
-        int built = !d->jw.oom;
-        if (!built)
-            snprintf(why, sizeof why, "out of memory");
-        int ok = built && d->services->emit(d->services->host_ctx, r, "archive", r->key, r->key_len,
-                                            buf, len) == RV_OK;
-        if (built && d->writer &&
-            rv_segment_writer_append(d->writer, buf, len, why, sizeof why) != 0)
+        int ok = d->services->emit(d->services->host_ctx, r, "archive", r->key, r->key_len, r->body,
+                                   r->body_len) == RV_OK;
+        if (d->writer && rv_segment_writer_append_request(d->writer, r, why, sizeof why) != 0)
             ok = 0;
         results[i]->n_answers = 0;
         if (ok)
@@ -112,7 +103,6 @@ static void decoy_destroy(void *instance)
 {
     decoy *d = instance;
     rv_segment_writer_close(d->writer);
-    rv_jw_free(&d->jw);
     free(d);
 }
 

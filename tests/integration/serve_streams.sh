@@ -1,13 +1,40 @@
 #!/usr/bin/env bash
-# What the host writes besides results, checked from outside with kcat:
-# the decoy's archive (topic and segment files) holds every request byte for
-# byte; malformed requests go to dead-letter with their reason and original
+# What the host writes besides results, checked from outside with Kafka
+# clients: the decoy's archive (topic and segment files) holds every request
+# byte for byte and replays it as it was; malformed requests go to dead-letter with their reason and original
 # bytes while every other request still gets its result; and a partition
 # mismatch stops the start with a clear message.
 . "$(dirname "$0")/lib.sh"
 FX=$RV_FIXTURE_DIR
 
-start_broker $(service_topics arch) $(service_topics bad)
+start_broker $(service_topics arch) arch.replayed $(service_topics bad)
+
+# Reads every record of topic $2 from $1 with a Kafka client of its own and
+# prints them as Python reprs of (key, headers, value): bytes exactly.
+raw_records() {
+  $PY - "$BOOTSTRAP" "$1" <<'PY'
+import sys, uuid
+from confluent_kafka import Consumer, TopicPartition
+c = Consumer({"bootstrap.servers": sys.argv[1], "group.id": str(uuid.uuid4()),
+              "enable.auto.commit": False})
+md = c.list_topics(sys.argv[2], timeout=10).topics[sys.argv[2]]
+parts = []
+for p in md.partitions:
+    lo, hi = c.get_watermark_offsets(TopicPartition(sys.argv[2], p), timeout=10)
+    if hi > lo:
+        parts.append((p, lo, hi))
+c.assign([TopicPartition(sys.argv[2], p, lo) for p, lo, _ in parts])
+left = sum(hi - lo for _, lo, hi in parts)
+while left > 0:
+    m = c.poll(10)
+    assert m is not None, f"{left} records of {sys.argv[2]} never came"
+    if m.error():
+        continue
+    print(repr((m.key(), m.headers() or [], m.value())))
+    left -= 1
+c.close()
+PY
+}
 
 case_archive() {
   write_service arch "$TMP/arch.yaml" <<YAML
@@ -29,7 +56,29 @@ YAML
   wait_count arch.results 50
   wait_count arch.archive 50
   stop_host
-  consume arch.archive >"$TMP/archive.topic"
+  # The topic holds the exact copy: key, value and headers as produced, then
+  # the provenance headers.
+  raw_records arch.archive >"$TMP/archive.raw"
+  $PY - "$TMP/msgs" "$TMP/archive.raw" <<'PY' || fail "the archive topic is not the exact copy"
+import ast, os, sys
+recs = [ast.literal_eval(l) for l in open(sys.argv[2])]
+assert len(recs) == 50, len(recs)
+seen = set()
+for key, headers, value in recs:
+    n = key.decode().split("-")[1]
+    assert value == open(os.path.join(sys.argv[1], n), "rb").read(), f"value of {key}"
+    names = [h for h, _ in headers]
+    assert names == ["trace", "rv-id", "rv-id", "rv-topic", "rv-partition", "rv-offset",
+                     "rv-timestamp"], names
+    h = dict(headers)
+    assert h["trace"] == f"t{n}".encode() and h["rv-id"] == f"id-{n}".encode(), headers
+    assert h["rv-topic"] == b"arch.requests" and int(h["rv-offset"]) >= 0, headers
+    assert int(h["rv-timestamp"]) > 0 and 0 <= int(h["rv-partition"]) < 4, headers
+    seen.add(n)
+assert len(seen) == 50
+PY
+  "$RV_BIN" archive cat --topic arch.archive -b "$BOOTSTRAP" >"$TMP/archive.topic" ||
+    fail "archive cat --topic"
   "$RV_BIN" archive cat "$TMP/archive" >"$TMP/archive.files" || fail "archive cat"
   ls "$TMP/archive" | grep -c '\.rva$' | grep -qv '^1$' || fail "segments did not rotate"
   $PY - "$TMP/msgs" "$TMP/archive.topic" "$TMP/archive.files" <<'PY'
@@ -51,7 +100,34 @@ for src in sources:
     assert seen == set(want), f"{src}: ids differ"
     assert sum("body_b64" in r for r in recs) == 10, "non-UTF-8 bodies must be base64"
 PY
-  pass "archive: 50 requests byte for byte in the topic and in rotated segment files"
+  # Replay from the segment files: key, value and the request's own headers
+  # as they were, no provenance.
+  "$RV_BIN" archive replay "$TMP/archive" --to arch.replayed -b "$BOOTSTRAP" 2>"$TMP/replay.err" ||
+    fail "archive replay: $(cat "$TMP/replay.err")"
+  assert_contains "$(cat "$TMP/replay.err")" "50 record(s) put on arch.replayed, 0 failed" "replay"
+  raw_records arch.replayed >"$TMP/replayed.raw"
+  $PY - "$TMP/msgs" "$TMP/replayed.raw" <<'PY' || fail "replayed records differ from the requests"
+import ast, os, sys
+recs = [ast.literal_eval(l) for l in open(sys.argv[2])]
+assert len(recs) == 50, len(recs)
+for key, headers, value in recs:
+    n = key.decode().split("-")[1]
+    assert value == open(os.path.join(sys.argv[1], n), "rb").read(), f"value of {key}"
+    assert headers == [("trace", f"t{n}".encode()), ("rv-id", f"id-{n}".encode())], headers
+PY
+  # Replay from the topic onto the requests: the host answers them again,
+  # under the same ids.
+  start_host "$TMP/arch.yaml" "$TMP/arch2.log"
+  "$RV_BIN" archive replay --topic arch.archive --to arch.requests -b "$BOOTSTRAP" \
+    2>"$TMP/replay2.err" || fail "archive replay --topic: $(cat "$TMP/replay2.err")"
+  wait_count arch.results 100
+  stop_host
+  consume arch.results | $PY -c '
+import collections, json, sys
+ids = collections.Counter(json.loads(l)["id"] for l in sys.stdin)
+assert len(ids) == 50 and set(ids.values()) == {2}, ids
+' || fail "replayed requests were not answered once more under their ids"
+  pass "archive: 50 requests byte for byte in the topic and in rotated segment files, replayed as they were"
 }
 
 case_dead_letter() {
