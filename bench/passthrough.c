@@ -5,9 +5,13 @@
  * topic, then the result {"id": "<key>"} to the results topic, all to the
  * request's partition number), with the host's producer settings
  * (enable.idempotence, acks=all, linger.ms=1) and its consumer settings
- * (a group, manual commits, fetch.wait.max.ms=10). A request's offset is
- * committed, in offset order per partition every 20 ms, once all of its
- * records are acknowledged: the host's delivery rule.
+ * (a group, manual commits, fetch.wait.max.ms=10, a 16 MiB prefetch
+ * queue). A request's offset is committed, in offset order per partition
+ * every 20 ms, once all of its records are acknowledged: the host's
+ * delivery rule. At --max-in-flight unacknowledged requests it stops
+ * consuming until some are acknowledged: the host's backpressure rule
+ * (--pause: pause the partitions at the bound and resume at half, the rule
+ * the host had before, kept to measure what it cost).
  *
  * Runs until SIGTERM/SIGINT (or --max-seconds), then drains, commits and
  * prints a one-line summary on stderr.
@@ -134,8 +138,9 @@ static void usage(FILE *out)
     fputs("usage: passthrough -b BOOTSTRAP --requests TOPIC --scores TOPIC --results TOPIC\n"
           "                   [--records K] [--group G] [--max-in-flight N] [--max-seconds S]\n"
           "  --records K        output records per request, the last is the result (default 6)\n"
-          "  --max-in-flight N  pause consuming at N unacknowledged requests (default 10000,\n"
-          "                     as the host)\n",
+          "  --max-in-flight N  stop consuming at N unacknowledged requests (default 10000,\n"
+          "                     as the host)\n"
+          "  --pause            at the bound, pause the partitions (resume at half) instead\n",
           out);
 }
 
@@ -154,11 +159,13 @@ int main(int argc, char **argv)
     const char *bootstrap = NULL, *requests = NULL, *scores = NULL, *results = NULL,
                *group = "passthrough";
     long records = 6, max_in_flight = 10000;
+    int pause_rule = 0;
     double max_seconds = 3600;
-    static const struct option longs[] = {
-        {"requests", 1, 0, 'q'},    {"scores", 1, 0, 's'}, {"results", 1, 0, 'r'},
-        {"records", 1, 0, 'k'},     {"group", 1, 0, 'g'},  {"max-in-flight", 1, 0, 'm'},
-        {"max-seconds", 1, 0, 't'}, {"help", 0, 0, 'h'},   {0, 0, 0, 0}};
+    static const struct option longs[] = {{"requests", 1, 0, 'q'},    {"scores", 1, 0, 's'},
+                                          {"results", 1, 0, 'r'},     {"records", 1, 0, 'k'},
+                                          {"group", 1, 0, 'g'},       {"max-in-flight", 1, 0, 'm'},
+                                          {"max-seconds", 1, 0, 't'}, {"help", 0, 0, 'h'},
+                                          {"pause", 0, 0, 'p'},       {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "b:h", longs, NULL)) != -1) {
         switch (c) {
@@ -169,6 +176,7 @@ int main(int argc, char **argv)
         case 'k': records = atol(optarg); break;
         case 'g': group = optarg; break;
         case 'm': max_in_flight = atol(optarg); break;
+        case 'p': pause_rule = 1; break;
         case 't': max_seconds = atof(optarg); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -200,7 +208,7 @@ int main(int argc, char **argv)
     if (set(cc, "bootstrap.servers", bootstrap) || set(cc, "group.id", group) ||
         set(cc, "enable.auto.commit", "false") || set(cc, "enable.auto.offset.store", "false") ||
         set(cc, "auto.offset.reset", "earliest") || set(cc, "fetch.wait.max.ms", "10") ||
-        set(cc, "log_level", "4"))
+        set(cc, "queued.max.messages.kbytes", "16384") || set(cc, "log_level", "4"))
         return 2;
     rd_kafka_conf_set_rebalance_cb(cc, on_rebalance);
     rd_kafka_t *cons = rd_kafka_new(RD_KAFKA_CONSUMER, cc, err, sizeof err);
@@ -227,15 +235,18 @@ int main(int argc, char **argv)
     int paused = 0, failed = 0;
     char value[512], idbuf[256];
     while (!stop_requested && !failed && mono_ms() < end) {
-        /* backpressure as the host: pause at the bound, resume at half */
-        if (!paused && in_flight >= (uint64_t)max_in_flight) {
+        /* backpressure as the host: stop consuming at the bound */
+        int blocked = !pause_rule && in_flight >= (uint64_t)max_in_flight;
+        if (blocked)
+            rd_kafka_poll(prod, 1); /* delivery reports: the only way below */
+        if (pause_rule && !paused && in_flight >= (uint64_t)max_in_flight) {
             rd_kafka_topic_partition_list_t *a = NULL;
             if (!rd_kafka_assignment(cons, &a) && a) {
                 rd_kafka_pause_partitions(cons, a);
                 rd_kafka_topic_partition_list_destroy(a);
                 paused = 1;
             }
-        } else if (paused && in_flight <= (uint64_t)max_in_flight / 2) {
+        } else if (pause_rule && paused && in_flight <= (uint64_t)max_in_flight / 2) {
             rd_kafka_topic_partition_list_t *a = NULL;
             if (!rd_kafka_assignment(cons, &a) && a) {
                 rd_kafka_resume_partitions(cons, a);
@@ -243,7 +254,10 @@ int main(int argc, char **argv)
                 paused = 0;
             }
         }
-        ssize_t n = rd_kafka_consume_batch_queue(q, paused ? 1 : 20, msgs, 1000);
+        size_t room = pause_rule ? 1000 : (size_t)((uint64_t)max_in_flight - in_flight);
+        ssize_t n = blocked ? 0
+                            : rd_kafka_consume_batch_queue(q, paused ? 1 : 20, msgs,
+                                                           room < 1000 ? room : 1000);
         for (ssize_t i = 0; i < n; i++) {
             rd_kafka_message_t *m = msgs[i];
             if (m->err) {

@@ -8,7 +8,8 @@
 # Scenarios:
 #   limit    bare librdkafka pass-through, 6 records per request (the limit)
 #   trivial  the host: 3 trivial models + canary + decoy (6 records/request)
-#   compare  limit (paused at 10000 in flight, as the host, and unpaused)
+#   compare  limit (stopping at 10000 in flight as the host, pausing as it
+#            did before, and unbounded) and the trivial host
 #            then trivial on the same broker; prints host/limit
 #   xgboost  the host with the demo models (xgboost, linear, canary, decoy)
 #   peer     xgboost then the Python peer (per message, and in batches of
@@ -235,7 +236,7 @@ run_limit() { # NAME SERVICE [RVBENCH ARGS...] (default: saturation)
   set -- "$name" "$svc" "$@"
   "$TOOLS/passthrough" -b "$BOOTSTRAP" --requests "$2.requests" --scores "$2.scores" \
     --results "$2.results" --records 6 --group "$2-passthrough" \
-    --max-in-flight "${PT_MAX_IN_FLIGHT:-10000}" 2>"$WORK/$2.log" &
+    --max-in-flight "${PT_MAX_IN_FLIGHT:-10000}" ${PT_PAUSE:+--pause} 2>"$WORK/$2.log" &
   local pid=$!
   PIDS+=($pid)
   wait_for "$WORK/$2.log" "assigned" 60
@@ -287,13 +288,19 @@ scenario_trivial() { start_broker $(service_topics bt); run_trivial trivial bt; 
 scenario_xgboost() { start_broker $(service_topics bx); run_xgboost xgboost bx; }
 
 scenario_compare() {
-  start_broker $(service_topics cl cu ct)
+  start_broker $(service_topics cl cp cu ct)
+  # with the host's rule: stop consuming at 10000 requests in flight
   run_limit limit cl
-  # the same without the host's pause at 10000 requests in flight
+  # the rule the host had before: pause the partitions, resume at half
+  PT_PAUSE=1 run_limit limit-paused cp
+  # no bound at all
   PT_MAX_IN_FLIGHT=1000000 run_limit limit-unpaused cu
   run_trivial trivial ct
+  ratio "limit with the host's rule / without a bound" "$WORK/limit.json" \
+    "$WORK/limit-unpaused.json"
+  ratio "limit pausing / without a bound" "$WORK/limit-paused.json" "$WORK/limit-unpaused.json"
   ratio "host (trivial) / limit" "$WORK/trivial.json" "$WORK/limit.json"
-  ratio "host (trivial) / limit without pausing" "$WORK/trivial.json" "$WORK/limit-unpaused.json"
+  ratio "host (trivial) / limit without a bound" "$WORK/trivial.json" "$WORK/limit-unpaused.json"
 }
 
 scenario_isolation() {

@@ -5,6 +5,9 @@
  */
 #include <check.h>
 
+#include <pthread.h>
+
+#include "clock.h"
 #include "commit_tracker.h"
 #include "test_helpers.h"
 
@@ -78,6 +81,42 @@ START_TEST(many_out_of_order)
 }
 END_TEST
 
+typedef struct done_later {
+    rv_commit_tracker *t;
+    uint64_t epoch;
+} done_later;
+
+static void *mark_done_later(void *arg)
+{
+    done_later *d = arg;
+    usleep(50 * 1000);
+    rv_commit_tracker_done(d->t, "req", 0, 2, d->epoch);
+    return NULL;
+}
+
+/* The input's wait at max_in_flight: back at once when below the limit,
+ * woken by the completion that brings it below, else back at the timeout. */
+START_TEST(wait_below_wakes_on_the_completion_that_makes_room)
+{
+    rv_commit_tracker *t = rv_commit_tracker_new();
+    uint64_t ep = 0;
+    for (int64_t o = 0; o < 3; o++)
+        ep = rv_commit_tracker_add(t, "req", 0, o);
+    ck_assert_uint_eq(rv_commit_tracker_wait_below(t, 4, 5000), 3);
+    int64_t t0 = rv_mono_ms();
+    ck_assert_uint_eq(rv_commit_tracker_wait_below(t, 3, 30), 3);
+    ck_assert_int_ge(rv_mono_ms() - t0, 30);
+    done_later d = {t, ep};
+    pthread_t th;
+    pthread_create(&th, NULL, mark_done_later, &d);
+    t0 = rv_mono_ms();
+    ck_assert_uint_eq(rv_commit_tracker_wait_below(t, 3, 10000), 2);
+    ck_assert_int_lt(rv_mono_ms() - t0, 5000); /* woken, not timed out */
+    pthread_join(th, NULL);
+    rv_commit_tracker_free(t);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("commit_tracker");
@@ -85,6 +124,7 @@ int main(void)
     tcase_add_test(tc, commits_advance_over_done_prefix_only);
     tcase_add_test(tc, partitions_are_independent_and_revocation_starts_an_epoch);
     tcase_add_test(tc, many_out_of_order);
+    tcase_add_test(tc, wait_below_wakes_on_the_completion_that_makes_room);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }

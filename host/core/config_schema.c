@@ -488,7 +488,8 @@ static const cf_key rendezvous_keys[] = {
      .offset = C(rendezvous.max_in_flight),
      .flags = CF_POSITIVE,
      .def = "10000",
-     .help = "Requests in flight at which the host pauses consumption."},
+     .help = "Requests in flight at which the host stops reading requests until some are done "
+             "(what the broker sent meanwhile waits in the consumer's bounded prefetch queue)."},
     {0},
 };
 

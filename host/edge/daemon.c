@@ -243,8 +243,9 @@ int rv_serve(const rv_serve_options *opts)
     if (d.gen->cfg->http.listen) {
         char reply[512];
         rv_http_reply_topic(d.gen->cfg, reply, sizeof reply);
-        rv_http_sources src = {current_generation, last_reload_error, rv_input_lag, &d, d.stats,
-                               d.monitor,          d.output};
+        rv_http_sources src = {
+            current_generation, last_reload_error, rv_input_lag, rv_input_in_flight, &d, d.stats,
+            d.monitor,          d.output};
         if (!(d.http = rv_http_start(d.gen->cfg, bootstrap, reply, &src, err, sizeof err))) {
             rv_error("http", "%s", err);
             goto out;
@@ -270,9 +271,9 @@ int rv_serve(const rv_serve_options *opts)
             d.watch = rv_watch_new(d.gen->cfg);
         } else if (outcome < 0)
             atomic_fetch_add(&d.stats->reloads_failed, 1);
-        rv_input_backpressure(&d, max_in_flight);
+        int may_read = rv_input_may_read(&d, max_in_flight);
         poll_control(&d);
-        rd_kafka_message_t *msg = rd_kafka_consumer_poll(d.consumer, 50);
+        rd_kafka_message_t *msg = may_read ? rd_kafka_consumer_poll(d.consumer, 50) : NULL;
         if (msg) {
             if (msg->err) {
                 if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)

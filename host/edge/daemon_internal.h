@@ -38,8 +38,9 @@ typedef struct daemon_state {
     rv_generation *gen;
     rv_commit_tracker *tracker;
     rd_kafka_t *consumer;
-    rd_kafka_t *control; /* every control record, no group */
-    int paused;
+    rd_kafka_t *control;      /* every control record, no group */
+    int paused;               /* partitions paused: blocked for long */
+    int64_t blocked_since_ms; /* at max_in_flight since; 0: not */
     rv_reloader *reloader;
     rv_watch *watch;
     rv_http *http;
@@ -49,13 +50,17 @@ typedef struct daemon_state {
 /* input.c: the requests consumer and what it feeds. */
 rd_kafka_t *rv_input_start(daemon_state *d, const rv_config *cfg, const char *bootstrap);
 void rv_input_handle(daemon_state *d, rd_kafka_message_t *msg);
-/* Pauses at max_in_flight requests in flight, resumes at half. */
-void rv_input_backpressure(daemon_state *d, uint64_t max_in_flight);
+/* Backpressure: 1 when the serve loop may read a request now. At
+ * max_in_flight requests in flight it waits (up to a few ms) instead of
+ * reading; see input.c. */
+int rv_input_may_read(daemon_state *d, uint64_t max_in_flight);
 /* Commits what the tracker releases; sync waits for the broker. */
 void rv_input_commit(daemon_state *d, int sync);
 /* Waits until every request read has been answered and acknowledged. */
 void rv_input_drain(daemon_state *d, int timeout_ms);
 /* The requests consumer's lag, -1 while not reading every partition. */
 int64_t rv_input_lag(void *ctx);
+/* Requests read and not yet done. */
+uint64_t rv_input_in_flight(void *ctx);
 
 #endif

@@ -27,6 +27,8 @@ typedef struct rv_http_sources {
     /* Lag of the requests consumer: sum over assigned partitions, -1 while
      * it has none or has not fetched from each of them yet (not ready). */
     int64_t (*consumer_lag)(void *ctx);
+    /* Requests read and not yet done (answered and acknowledged). */
+    uint64_t (*in_flight)(void *ctx);
     void *ctx;
     rv_stats *stats;
     rv_canary_monitor *monitor;

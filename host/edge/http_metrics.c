@@ -156,6 +156,11 @@ enum MHD_Result rv_http_get_metrics(rv_http *h, struct MHD_Connection *c)
     rv_prom_family(&t, "rendezvous_consumer_lag", "gauge",
                    "Requests in the stream not yet read (assigned partitions).");
     rv_prom_gauge(&t, "rendezvous_consumer_lag", NULL, 0, (double)(lag < 0 ? 0 : lag));
+    rv_prom_family(&t, "rendezvous_requests_in_flight", "gauge",
+                   "Requests read and not yet done (answered and acknowledged); the input "
+                   "stops reading at rendezvous.max_in_flight.");
+    rv_prom_gauge(&t, "rendezvous_requests_in_flight", NULL, 0,
+                  (double)h->src.in_flight(h->src.ctx));
     rv_prom_family(&t, "rendezvous_up", "gauge", "1 while the broker answers.");
     rv_prom_gauge(&t, "rendezvous_up", NULL, 0, atomic_load(&h->broker_ok));
     if (t.oom) {

@@ -1,7 +1,7 @@
 /*
  * input.c - the input stage on the main thread: read a request, parse it
- * once, open its mailbox, hand it to every model; pause at the in-flight
- * bound; commit what the commit tracker releases. Must never block on a
+ * once, open its mailbox, hand it to every model; stop reading at the
+ * in-flight bound; commit what the commit tracker releases. Must never block on a
  * model: dispatch only queues (or sheds).
  */
 #include "daemon_internal.h"
@@ -119,6 +119,12 @@ static void set_paused(daemon_state *d, int pause)
     d->paused = pause;
 }
 
+uint64_t rv_input_in_flight(void *ctx)
+{
+    daemon_state *d = ctx;
+    return rv_commit_tracker_pending(d->tracker);
+}
+
 int64_t rv_input_lag(void *ctx)
 {
     daemon_state *d = ctx;
@@ -195,11 +201,39 @@ void rv_input_drain(daemon_state *d, int timeout_ms)
     rv_input_commit(d, 1);
 }
 
-void rv_input_backpressure(daemon_state *d, uint64_t max_in_flight)
+/* Blocked at the bound for this long (a stuck output: nothing gets
+ * acknowledged), the partitions are paused and polling goes on, so that
+ * rebalances are served and the group does not drop us. */
+#define BLOCKED_PAUSE_MS 1000
+
+/* At max_in_flight the input stops reading and waits for requests to
+ * finish. What the broker has already sent stays in librdkafka's bounded
+ * prefetch queue (queued.max.messages.kbytes) and is read as soon as there
+ * is room: pausing instead would throw that queue away and fetch it again. */
+int rv_input_may_read(daemon_state *d, uint64_t max_in_flight)
 {
     uint64_t pending = rv_commit_tracker_pending(d->tracker);
-    if (!d->paused && pending >= max_in_flight)
+    if (pending < max_in_flight) {
+        d->blocked_since_ms = 0;
+        if (d->paused)
+            set_paused(d, 0);
+        return 1;
+    }
+    int64_t now = rv_mono_ms();
+    if (!d->blocked_since_ms)
+        d->blocked_since_ms = now;
+    if (now - d->blocked_since_ms < BLOCKED_PAUSE_MS) {
+        if (rv_commit_tracker_wait_below(d->tracker, max_in_flight, 10) >= max_in_flight)
+            return 0;
+        d->blocked_since_ms = 0; /* moving: at the bound, not stuck */
+        return 1;
+    }
+    if (!d->paused) {
+        rv_warn("input",
+                "%llu requests in flight for %d ms (rendezvous.max_in_flight): partitions "
+                "paused until they are acknowledged",
+                (unsigned long long)pending, BLOCKED_PAUSE_MS);
         set_paused(d, 1);
-    else if (d->paused && pending <= max_in_flight / 2)
-        set_paused(d, 0);
+    }
+    return 1; /* paused partitions give nothing; rebalances are served */
 }

@@ -129,7 +129,10 @@ rd_kafka_conf_t *rv_kafka_conf(const rv_config *cfg, const char *bootstrap, int 
      * - a consumer's session is 6 s (the least a Kafka broker accepts by
      *   default, group.min.session.timeout.ms), not 45 s, so that a host
      *   killed -9 and restarted gets its partitions back in seconds. Set
-     *   group.instance.id for static membership. */
+     *   group.instance.id for static membership;
+     * - a consumer prefetches at most 16 MiB, not 64: at
+     *   rendezvous.max_in_flight the input stops reading and this queue
+     *   holds what the broker sent meanwhile, so it bounds the memory. */
     static const char *const producer_defaults[] = {"linger.ms", "1", NULL};
     static const char *const consumer_defaults[] = {"fetch.wait.max.ms",
                                                     "10",
@@ -137,6 +140,8 @@ rd_kafka_conf_t *rv_kafka_conf(const rv_config *cfg, const char *bootstrap, int 
                                                     "6000",
                                                     "heartbeat.interval.ms",
                                                     "2000",
+                                                    "queued.max.messages.kbytes",
+                                                    "16384",
                                                     NULL};
     for (const char *const *d = producer ? producer_defaults : consumer_defaults; *d; d += 2)
         if (rd_kafka_conf_set(conf, d[0], d[1], e, sizeof e) != RD_KAFKA_CONF_OK) {

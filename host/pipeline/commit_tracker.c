@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
+
 typedef struct entry {
     int64_t offset;
     int done;
@@ -26,10 +28,12 @@ typedef struct partition_state {
 
 struct rv_commit_tracker {
     pthread_mutex_t lock;
+    pthread_cond_t below; /* pending fell under wait_limit */
     partition_state *parts;
     size_t n_parts;
     uint64_t next_epoch;
     uint64_t pending;
+    uint64_t wait_limit; /* 0: nobody waits */
 };
 
 rv_commit_tracker *rv_commit_tracker_new(void)
@@ -37,6 +41,11 @@ rv_commit_tracker *rv_commit_tracker_new(void)
     rv_commit_tracker *t = calloc(1, sizeof *t);
     if (t) {
         pthread_mutex_init(&t->lock, NULL);
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&t->below, &ca);
+        pthread_condattr_destroy(&ca);
         t->next_epoch = 1;
     }
     return t;
@@ -51,6 +60,7 @@ void rv_commit_tracker_free(rv_commit_tracker *t)
         free(t->parts[i].ring);
     }
     free(t->parts);
+    pthread_cond_destroy(&t->below);
     pthread_mutex_destroy(&t->lock);
     free(t);
 }
@@ -123,7 +133,8 @@ void rv_commit_tracker_done(rv_commit_tracker *t, const char *topic, int32_t par
         entry *e = lo < p->len ? &p->ring[(p->head + lo) % p->cap] : NULL;
         if (e && e->offset == offset && !e->done) {
             e->done = 1;
-            t->pending--;
+            if (t->pending-- == t->wait_limit)
+                pthread_cond_signal(&t->below);
             while (p->len > 0 && p->ring[p->head].done) {
                 p->committable = p->ring[p->head].offset + 1;
                 p->dirty = 1;
@@ -160,6 +171,8 @@ void rv_commit_tracker_forget(rv_commit_tracker *t, const char *topic, int32_t p
         for (size_t i = 0; i < p->len; i++)
             if (!p->ring[(p->head + i) % p->cap].done)
                 t->pending--;
+        if (t->wait_limit && t->pending < t->wait_limit)
+            pthread_cond_signal(&t->below);
         p->len = 0;
         p->head = 0;
         p->dirty = 0;
@@ -172,6 +185,20 @@ void rv_commit_tracker_forget(rv_commit_tracker *t, const char *topic, int32_t p
 uint64_t rv_commit_tracker_pending(rv_commit_tracker *t)
 {
     pthread_mutex_lock(&t->lock);
+    uint64_t n = t->pending;
+    pthread_mutex_unlock(&t->lock);
+    return n;
+}
+
+uint64_t rv_commit_tracker_wait_below(rv_commit_tracker *t, uint64_t limit, int timeout_ms)
+{
+    struct timespec ts = rv_timespec_us(rv_mono_us() + (int64_t)timeout_ms * 1000);
+    pthread_mutex_lock(&t->lock);
+    t->wait_limit = limit;
+    while (t->pending >= limit)
+        if (pthread_cond_timedwait(&t->below, &t->lock, &ts) != 0)
+            break;
+    t->wait_limit = 0;
     uint64_t n = t->pending;
     pthread_mutex_unlock(&t->lock);
     return n;

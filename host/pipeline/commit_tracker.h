@@ -37,4 +37,8 @@ void rv_commit_tracker_forget(rv_commit_tracker *t, const char *topic, int32_t p
 /* Requests registered and not yet done, over all partitions. */
 uint64_t rv_commit_tracker_pending(rv_commit_tracker *t);
 
+/* Waits until fewer than limit requests are pending, or timeout_ms; returns
+ * how many are pending then. One waiter at a time (the input thread). */
+uint64_t rv_commit_tracker_wait_below(rv_commit_tracker *t, uint64_t limit, int timeout_ms);
+
 #endif

@@ -5,14 +5,14 @@
 # accepts, and a short load with no 5xx.
 . "$(dirname "$0")/lib.sh"
 FX=$RV_FIXTURE_DIR
-# Two free ports at once (both held while chosen, so they differ).
-read -r PORT_WEB PORT_SLOW < <($PY -c '
+# Free ports at once (all held while chosen, so they differ).
+read -r PORT_WEB PORT_SLOW PORT_BP < <($PY -c '
 import socket
-a, b = socket.socket(), socket.socket()
-a.bind(("127.0.0.1", 0)); b.bind(("127.0.0.1", 0))
-print(a.getsockname()[1], b.getsockname()[1])')
+s = [socket.socket() for _ in range(3)]
+for x in s: x.bind(("127.0.0.1", 0))
+print(*(x.getsockname()[1] for x in s))')
 
-start_broker $(service_topics web) $(service_topics slow)
+start_broker $(service_topics web) $(service_topics slow) $(service_topics bp)
 
 http_service() { # name port [extra model lines] [max_in_flight]
   write_service "$1" "$TMP/$1.yaml" <<YAML
@@ -121,8 +121,37 @@ case_timeout() {
   [ "$(status_of -d '{"x": 1}' "$url/v1/score")" = 200 ] || fail "first: $(cat "$BODY")"
   [ "$(status_of -d '{"x": 2}' "$url/v1/score")" = 504 ] || fail "expected 504: $(cat "$BODY")"
   grep -q "within 1050 ms (last deadline 50 ms + 1000 ms)" "$BODY" || fail "504 reason: $(cat "$BODY")"
+  # held at the bound for over a second: the input pauses its partitions
+  # (and goes on polling) and says so
+  for _ in $(seq 40); do grep -q "partitions paused" "$TMP/slow.log" && break; sleep 0.05; done
+  grep -q "1 requests in flight for 1000 ms (rendezvous.max_in_flight): partitions paused" \
+    "$TMP/slow.log" || fail "no pause after a second at the bound: $(cat "$TMP/slow.log")"
   stop_host
   pass "504 when no result comes by the last deadline plus the margin"
 }
 
-run_parallel case_timeout case_endpoints
+# At rendezvous.max_in_flight the input stops reading: in flight never goes
+# past the bound, reaches it under load, and every request is answered.
+case_backpressure() {
+  local port=$PORT_BP url BODY=$TMP/body-bp
+  url="http://127.0.0.1:$port"
+  http_service bp "$port" "  - {name: slow, plugin: $FX/ok_b.so, params: {sleep_ms: 10}, max_batch: 1}" 20
+  start_host "$TMP/bp.yaml" "$TMP/bp.log"
+  wait_ready "$url"
+  for i in $(seq 300); do echo "bp-$i:{\"x\": $i}"; done | kcat -P -b "$BOOTSTRAP" -t bp.requests -K:
+  : >"$TMP/bp.inflight"
+  for i in $(seq 1000); do
+    curl -s "$url/metrics" | sed -n 's/^rendezvous_requests_in_flight //p' >>"$TMP/bp.inflight"
+    [ $((i % 20)) -eq 0 ] && [ "$(consume bp.results | wc -l)" -ge 300 ] && break
+  done
+  wait_count bp.results 300
+  stop_host
+  max=$(sort -n "$TMP/bp.inflight" | tail -1)
+  [ "${max%.*}" -le 20 ] || fail "in flight reached $max, past max_in_flight 20"
+  [ "${max%.*}" -eq 20 ] || fail "in flight never reached the bound under load (max $max)"
+  ! grep -q "partitions paused" "$TMP/bp.log" || fail "paused while requests were flowing"
+  [ "$(consume bp.results | wc -l)" -eq 300 ] || fail "expected exactly 300 results"
+  pass "backpressure: in flight held at max_in_flight 20 ($(wc -l <"$TMP/bp.inflight") samples), 300 answered, no pause"
+}
+
+run_parallel case_timeout case_endpoints case_backpressure
