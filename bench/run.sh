@@ -288,16 +288,22 @@ scenario_trivial() { start_broker $(service_topics bt); run_trivial trivial bt; 
 scenario_xgboost() { start_broker $(service_topics bx); run_xgboost xgboost bx; }
 
 scenario_compare() {
-  start_broker $(service_topics cl cp cu ct)
+  start_broker $(service_topics cl cp cu cw ct)
   # with the host's rule: stop consuming at 10000 requests in flight
   run_limit limit cl
   # the rule the host had before: pause the partitions, resume at half
   PT_PAUSE=1 run_limit limit-paused cp
-  # no bound at all
+  # no bound at all: up to the window (16000) in flight
   PT_MAX_IN_FLIGHT=1000000 run_limit limit-unpaused cu
+  # no bound, the window at the bound: as many in flight as the host's rule
+  # allows, so what differs is the rule alone
+  PT_MAX_IN_FLIGHT=1000000 run_limit limit-unpaused-w10000 cw --duration "$DURATION" \
+    --window 10000
   run_trivial trivial ct
   ratio "limit with the host's rule / without a bound" "$WORK/limit.json" \
     "$WORK/limit-unpaused.json"
+  ratio "limit with the host's rule / without a bound, window 10000" "$WORK/limit.json" \
+    "$WORK/limit-unpaused-w10000.json"
   ratio "limit pausing / without a bound" "$WORK/limit-paused.json" "$WORK/limit-unpaused.json"
   ratio "host (trivial) / limit" "$WORK/trivial.json" "$WORK/limit.json"
   ratio "host (trivial) / limit without a bound" "$WORK/trivial.json" "$WORK/limit-unpaused.json"

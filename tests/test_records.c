@@ -24,9 +24,14 @@ static void setup(void)
     rv_jw_init(g);
 }
 
+static rv_model_json built[16];
+static size_t n_built;
+
 static void teardown(void)
 {
     rv_jw_free(g);
+    while (n_built > 0)
+        rv_model_json_free(&built[--n_built]);
 }
 
 /* The writer's whole output as a string (valid until the next call). */
@@ -58,6 +63,15 @@ static void assert_valid_json(const char *text)
 
 static const char *const labels[] = {"fraud", "legit"};
 
+/* A model's record fragments, as the host encodes them once per model;
+ * freed at teardown. */
+static const rv_model_json *mj(const char *name, const char *version)
+{
+    ck_assert_uint_lt(n_built, 16);
+    ck_assert_int_eq(rv_model_json_init(&built[n_built], name, version, labels, 2), 0);
+    return &built[n_built++];
+}
+
 static void fill_slot(rv_slot *s, int status, int64_t latency_us, const char *error)
 {
     memset(s, 0, sizeof *s);
@@ -81,7 +95,7 @@ START_TEST(score_ok)
     rv_slot s;
     fill_slot(&s, RV_SLOT_OK, 812, NULL);
     two_answers(&s);
-    rv_record_score(g, "r-17", "gbdt-v7", "3f2a9c1e", &s, labels);
+    rv_record_score(g, mj("gbdt-v7", "3f2a9c1e"), "r-17", &s);
     ASSERT_RECORD(
         "{\"id\":\"r-17\",\"model\":\"gbdt-v7\",\"version\":\"3f2a9c1e\",\"status\":\"ok\","
         "\"latency_us\":812,\"answers\":[{\"label\":\"fraud\",\"score\":0.75},"
@@ -95,7 +109,7 @@ START_TEST(score_ok_ignores_a_stale_error)
     fill_slot(&s, RV_SLOT_OK, 3, "left over from an earlier request");
     s.n_answers = 1;
     s.answers[0] = (rv_answer){1, 0.5};
-    rv_record_score(g, "r-1", "m", "00000000", &s, labels);
+    rv_record_score(g, mj("m", "00000000"), "r-1", &s);
     ASSERT_RECORD("{\"id\":\"r-1\",\"model\":\"m\",\"version\":\"00000000\",\"status\":\"ok\","
                   "\"latency_us\":3,\"answers\":[{\"label\":\"legit\",\"score\":0.5}]}");
 }
@@ -105,7 +119,7 @@ START_TEST(score_error_carries_the_reason)
 {
     rv_slot s;
     fill_slot(&s, RV_SLOT_ERROR, 90, "fixture always errors");
-    rv_record_score(g, "r-2", "a", "12345678", &s, labels);
+    rv_record_score(g, mj("a", "12345678"), "r-2", &s);
     ASSERT_RECORD("{\"id\":\"r-2\",\"model\":\"a\",\"version\":\"12345678\",\"status\":\"error\","
                   "\"latency_us\":90,\"answers\":[],\"error\":\"fixture always errors\"}");
 }
@@ -115,7 +129,7 @@ START_TEST(score_shed)
 {
     rv_slot s;
     fill_slot(&s, RV_SLOT_SHED, 0, "queue full (1024 requests): shed");
-    rv_record_score(g, "r-3", "a", "12345678", &s, labels);
+    rv_record_score(g, mj("a", "12345678"), "r-3", &s);
     ASSERT_RECORD(
         "{\"id\":\"r-3\",\"model\":\"a\",\"version\":\"12345678\",\"status\":\"shed\","
         "\"latency_us\":0,\"answers\":[],\"error\":\"queue full (1024 requests): shed\"}");
@@ -126,7 +140,7 @@ START_TEST(score_error_not_utf8_goes_as_base64)
 {
     rv_slot s;
     fill_slot(&s, RV_SLOT_ERROR, 1, "bad \xff");
-    rv_record_score(g, "r-4", "a", "12345678", &s, labels);
+    rv_record_score(g, mj("a", "12345678"), "r-4", &s);
     ASSERT_RECORD("{\"id\":\"r-4\",\"model\":\"a\",\"version\":\"12345678\",\"status\":\"error\","
                   "\"latency_us\":1,\"answers\":[],\"error_b64\":\"YmFkIP8=\"}");
 }
@@ -136,7 +150,7 @@ START_TEST(score_error_without_reason_has_no_error_field)
 {
     rv_slot s;
     fill_slot(&s, RV_SLOT_ERROR, 7, NULL);
-    rv_record_score(g, "r-5", "a", "12345678", &s, labels);
+    rv_record_score(g, mj("a", "12345678"), "r-5", &s);
     ASSERT_RECORD("{\"id\":\"r-5\",\"model\":\"a\",\"version\":\"12345678\",\"status\":\"error\","
                   "\"latency_us\":7,\"answers\":[]}");
 }
@@ -146,9 +160,9 @@ START_TEST(generator_restart_starts_a_new_record)
 {
     rv_slot s;
     fill_slot(&s, RV_SLOT_ERROR, 7, NULL);
-    rv_record_score(g, "first", "a", "12345678", &s, labels);
+    rv_record_score(g, mj("a", "12345678"), "first", &s);
     rv_jw_restart(g);
-    rv_record_score(g, "second", "a", "12345678", &s, labels);
+    rv_record_score(g, mj("a", "12345678"), "second", &s);
     ASSERT_RECORD("{\"id\":\"second\",\"model\":\"a\",\"version\":\"12345678\",\"status\":"
                   "\"error\",\"latency_us\":7,\"answers\":[]}");
 }
@@ -164,7 +178,7 @@ START_TEST(score_not_finite_still_valid_json)
     fill_slot(&s, RV_SLOT_OK, 5, NULL);
     two_answers(&s);
     s.answers[0].score = bad[_i];
-    rv_record_score(g, "r-nan", "a", "12345678", &s, labels);
+    rv_record_score(g, mj("a", "12345678"), "r-nan", &s);
     assert_valid_json(out());
 }
 END_TEST
@@ -176,14 +190,13 @@ START_TEST(result_preferred_with_answers)
     rv_slot s;
     fill_slot(&s, RV_SLOT_OK, 812, NULL);
     two_answers(&s);
-    rv_result_model models[] = {{"gbdt-v7", "ok", 812}, {"logreg-v3", "pending", -1}};
+    rv_result_model models[] = {{mj("gbdt-v7", "00000000"), "ok", 812},
+                                {mj("logreg-v3", "00000000"), "pending", -1}};
     rv_result_fields r = {.id = "r-17",
-                          .model = "gbdt-v7",
-                          .version = "3f2a9c1e",
+                          .chosen = mj("gbdt-v7", "3f2a9c1e"),
                           .reason = RV_REASON_PREFERRED,
                           .rank = 0,
                           .answer = &s,
-                          .labels = labels,
                           .default_label = "review",
                           .default_score = 0.5,
                           .latency_us = 1430,
@@ -205,14 +218,13 @@ START_TEST(result_fallback)
     fill_slot(&s, RV_SLOT_OK, 900, NULL);
     s.n_answers = 1;
     s.answers[0] = (rv_answer){1, 0.875};
-    rv_result_model models[] = {{"gbdt-v7", "timeout", -1}, {"logreg-v3", "ok", 900}};
+    rv_result_model models[] = {{mj("gbdt-v7", "00000000"), "timeout", -1},
+                                {mj("logreg-v3", "00000000"), "ok", 900}};
     rv_result_fields r = {.id = "r-20",
-                          .model = "logreg-v3",
-                          .version = "a1b2c3d4",
+                          .chosen = mj("logreg-v3", "a1b2c3d4"),
                           .reason = RV_REASON_FALLBACK,
                           .rank = 1,
                           .answer = &s,
-                          .labels = labels,
                           .latency_us = 21000,
                           .schedule_version = 12,
                           .models = models,
@@ -228,14 +240,12 @@ END_TEST
 
 START_TEST(result_default_answer)
 {
-    rv_result_model models[] = {{"gbdt-v7", "error", 300}, {"logreg-v3", "timeout", -1}};
+    rv_result_model models[] = {{mj("gbdt-v7", "00000000"), "error", 300},
+                                {mj("logreg-v3", "00000000"), "timeout", -1}};
     rv_result_fields r = {.id = "r-18",
-                          .model = NULL,
-                          .version = "ignored", /* no model: version is null */
                           .reason = RV_REASON_DEFAULT,
                           .rank = -1,
                           .answer = NULL,
-                          .labels = NULL,
                           .default_label = "review",
                           .default_score = 0.5,
                           .latency_us = 40000,
@@ -253,9 +263,8 @@ END_TEST
 
 START_TEST(result_error_without_default)
 {
-    rv_result_model models[] = {{"a", "shed", 5}};
+    rv_result_model models[] = {{mj("a", "00000000"), "shed", 5}};
     rv_result_fields r = {.id = "r-19",
-                          .model = NULL,
                           .reason = RV_REASON_DEFAULT,
                           .rank = -1,
                           .latency_us = 6,
@@ -503,6 +512,211 @@ START_TEST(dead_letter_headers_without_source_headers)
 }
 END_TEST
 
+/* ------------------------------------------------ fixed layout = writer */
+
+/* The score and result records written field by field with the JSON
+ * writer's structured calls (the writer is checked against yajl's bytes in
+ * test_jsonw): the fixed-layout records must be the same bytes. */
+static void ref_answers(rv_jw *w, const rv_slot *slot, const char *const *lab)
+{
+    rv_jw_array_open(w);
+    for (uint32_t i = 0; i < slot->n_answers; i++) {
+        rv_jw_map_open(w);
+        rv_jw_kv_string(w, "label", lab[slot->answers[i].label]);
+        rv_jw_string(w, "score");
+        rv_jw_double(w, slot->answers[i].score);
+        rv_jw_map_close(w);
+    }
+    rv_jw_array_close(w);
+}
+
+static void ref_score(rv_jw *w, const char *id, const char *model, const char *version,
+                      const rv_slot *slot, const char *const *lab)
+{
+    int status = atomic_load(&slot->status);
+    rv_jw_map_open(w);
+    rv_jw_kv_string(w, "id", id);
+    rv_jw_kv_string(w, "model", model);
+    rv_jw_kv_string(w, "version", version);
+    rv_jw_kv_string(w, "status", rv_slot_status_name(status));
+    rv_jw_kv_int(w, "latency_us", slot->latency_us);
+    rv_jw_string(w, "answers");
+    ref_answers(w, slot, lab);
+    if (status != RV_SLOT_OK && slot->error[0])
+        rv_jw_bytes_field(w, "error", slot->error, strlen(slot->error));
+    rv_jw_map_close(w);
+}
+
+typedef struct ref_model {
+    const char *name, *status;
+    int64_t latency_us;
+} ref_model;
+
+static void ref_result(rv_jw *w, const char *id, const char *model, const char *version,
+                       rv_reason reason, int rank, const rv_slot *answer, const char *const *lab,
+                       const char *default_label, double default_score, int64_t latency_us,
+                       uint64_t schedule_version, const ref_model *models, size_t n_models)
+{
+    rv_jw_map_open(w);
+    rv_jw_kv_string(w, "id", id);
+    rv_jw_kv_string(w, "model", model);
+    rv_jw_kv_string(w, "version", model ? version : NULL);
+    rv_jw_kv_string(w, "reason", rv_reason_name(reason));
+    if (!model && !default_label)
+        rv_jw_kv_string(w, "status", "error");
+    rv_jw_string(w, "rank");
+    if (rank >= 0)
+        rv_jw_integer(w, rank);
+    else
+        rv_jw_null(w);
+    rv_jw_string(w, "answers");
+    if (model && answer)
+        ref_answers(w, answer, lab);
+    else {
+        rv_jw_array_open(w);
+        if (default_label) {
+            rv_jw_map_open(w);
+            rv_jw_kv_string(w, "label", default_label);
+            rv_jw_string(w, "score");
+            rv_jw_double(w, default_score);
+            rv_jw_map_close(w);
+        }
+        rv_jw_array_close(w);
+    }
+    rv_jw_kv_int(w, "latency_us", latency_us);
+    rv_jw_kv_int(w, "schedule_version", (long long)schedule_version);
+    rv_jw_string(w, "models");
+    rv_jw_map_open(w);
+    for (size_t i = 0; i < n_models; i++) {
+        rv_jw_string(w, models[i].name);
+        rv_jw_map_open(w);
+        rv_jw_kv_string(w, "status", models[i].status);
+        if (models[i].latency_us >= 0)
+            rv_jw_kv_int(w, "latency_us", models[i].latency_us);
+        rv_jw_map_close(w);
+    }
+    rv_jw_map_close(w);
+    rv_jw_map_close(w);
+}
+
+/* Random text: mostly ASCII, with escapes, controls, UTF-8 and now and
+ * then a byte that makes it invalid. */
+static void random_text(uint64_t *rng, char *out, size_t max)
+{
+    static const char *const pieces[] = {
+        "a",    "Z",    "-",    "9", " ",           "\"",           "\\",
+        "\n",   "\t",   "\x01", "/", "caf\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+        "\xff", "\xc3", "x"};
+    size_t n = test_xorshift(rng) % 12, len = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *p = pieces[test_xorshift(rng) % (sizeof pieces / sizeof *pieces)];
+        if (p[0] == '\xff' || p[0] == '\xc3') /* invalid pieces: rare */
+            if (test_xorshift(rng) % 8)
+                p = "q";
+        size_t k = strlen(p);
+        if (len + k >= max)
+            break;
+        memcpy(out + len, p, k);
+        len += k;
+    }
+    out[len] = '\0';
+}
+
+static double random_score(uint64_t *rng)
+{
+    static const double special[] = {0.0, -0.0, 1.0, 0.5, NAN, INFINITY, 1e300, 5e-324};
+    uint64_t r = test_xorshift(rng);
+    if (r % 5 == 0)
+        return special[(r >> 8) % 8];
+    return (double)(r >> 11) / (double)(1ull << 53);
+}
+
+START_TEST(fixed_layout_is_the_writers_bytes)
+{
+    uint64_t rng = 0x9e3779b97f4a7c15ull;
+    rv_jw ref = {0};
+    enum { MODELS = 3, LABELS = 3 };
+    for (int round = 0; round < 20000; round++) {
+        char names[MODELS][64], versions[MODELS][16], labs[MODELS][LABELS][64];
+        const char *lab_ptrs[MODELS][LABELS];
+        rv_model_json js[MODELS];
+        for (int m = 0; m < MODELS; m++) {
+            random_text(&rng, names[m], sizeof names[m]);
+            snprintf(versions[m], sizeof versions[m], "%08llx",
+                     (unsigned long long)(test_xorshift(&rng) & 0xffffffff));
+            for (int l = 0; l < LABELS; l++) {
+                random_text(&rng, labs[m][l], sizeof labs[m][l]);
+                lab_ptrs[m][l] = labs[m][l];
+            }
+            ck_assert_int_eq(rv_model_json_init(&js[m], names[m], versions[m], lab_ptrs[m], LABELS),
+                             0);
+        }
+        char id[64], err_text[64], default_label[64];
+        random_text(&rng, id, sizeof id);
+        random_text(&rng, err_text, sizeof err_text);
+        random_text(&rng, default_label, sizeof default_label);
+        rv_slot slots[MODELS];
+        ref_model refs[MODELS];
+        rv_result_model rms[MODELS];
+        static const char *const statuses[] = {"ok", "error", "shed", "timeout", "pending"};
+        for (int m = 0; m < MODELS; m++) {
+            int st = (int)(test_xorshift(&rng) % RV_SLOT_STATUS_COUNT);
+            fill_slot(&slots[m], st, (int64_t)(test_xorshift(&rng) % 100000) - 10, err_text);
+            slots[m].n_answers = (uint32_t)(test_xorshift(&rng) % (LABELS + 1));
+            for (uint32_t a = 0; a < slots[m].n_answers; a++)
+                slots[m].answers[a] =
+                    (rv_answer){(uint32_t)(test_xorshift(&rng) % LABELS), random_score(&rng)};
+            const char *status = statuses[test_xorshift(&rng) % 5];
+            int64_t lat = test_xorshift(&rng) % 3 ? (int64_t)(test_xorshift(&rng) % 1000000) : -1;
+            refs[m] = (ref_model){names[m], status, lat};
+            rms[m] = (rv_result_model){&js[m], status, lat};
+        }
+        for (int m = 0; m < MODELS; m++) {
+            rv_jw_restart(g);
+            rv_jw_restart(&ref);
+            rv_record_score(g, &js[m], id, &slots[m]);
+            ref_score(&ref, id, names[m], versions[m], &slots[m], lab_ptrs[m]);
+            ck_assert_uint_eq(g->len, ref.len);
+            ck_assert_msg(memcmp(g->buf, ref.buf, ref.len) == 0, "score %d: %.*s vs %.*s", round,
+                          (int)g->len, g->buf, (int)ref.len, ref.buf);
+        }
+        int chosen = (int)(test_xorshift(&rng) % (MODELS + 1)) - 1; /* -1: none */
+        int has_default = (int)(test_xorshift(&rng) % 2);
+        int with_answer = (int)(test_xorshift(&rng) % 4) != 0;
+        rv_reason reason = (rv_reason)(test_xorshift(&rng) % 3);
+        double default_score = random_score(&rng);
+        int64_t latency = (int64_t)(test_xorshift(&rng) % 10000000);
+        uint64_t version = test_xorshift(&rng) >> (test_xorshift(&rng) % 64);
+        size_t n_models = test_xorshift(&rng) % (MODELS + 1);
+        rv_result_fields r = {.id = id,
+                              .chosen = chosen >= 0 ? &js[chosen] : NULL,
+                              .reason = reason,
+                              .rank = chosen,
+                              .answer = chosen >= 0 && with_answer ? &slots[chosen] : NULL,
+                              .default_label = has_default ? default_label : NULL,
+                              .default_score = default_score,
+                              .latency_us = latency,
+                              .schedule_version = version,
+                              .models = rms,
+                              .n_models = n_models};
+        rv_jw_restart(g);
+        rv_jw_restart(&ref);
+        rv_record_result(g, &r);
+        ref_result(&ref, id, chosen >= 0 ? names[chosen] : NULL,
+                   chosen >= 0 ? versions[chosen] : NULL, reason, chosen, r.answer,
+                   chosen >= 0 ? lab_ptrs[chosen] : NULL, r.default_label, default_score, latency,
+                   version, refs, n_models);
+        ck_assert_uint_eq(g->len, ref.len);
+        ck_assert_msg(memcmp(g->buf, ref.buf, ref.len) == 0, "result %d: %.*s vs %.*s", round,
+                      (int)g->len, g->buf, (int)ref.len, ref.buf);
+        assert_valid_json(out());
+        for (int m = 0; m < MODELS; m++)
+            rv_model_json_free(&js[m]);
+    }
+    rv_jw_free(&ref);
+}
+END_TEST
+
 static Suite *records_suite(void)
 {
     Suite *s = suite_create("records");
@@ -522,6 +736,7 @@ static Suite *records_suite(void)
     tcase_add_test(tc, result_error_without_default);
     tcase_add_test(tc, result_without_models);
     tcase_add_test(tc, alert_and_clear);
+    tcase_add_test(tc, fixed_layout_is_the_writers_bytes);
     tcase_add_test(tc, archive_utf8);
     tcase_add_test(tc, archive_not_utf8_goes_as_base64);
     tcase_add_test(tc, archive_without_key_topic_or_body);

@@ -298,6 +298,7 @@ static void model_free(rv_model *m)
         m->release_workers(m->workers); /* the last score() returns before destroy() */
     destroy_instances(m);
     free_proc_labels(m);
+    rv_model_json_free(&m->json);
     if (m->module)
         rv_module_unref(m->module);
     for (size_t i = 0; i < m->n_params; i++) {
@@ -346,13 +347,17 @@ rv_model *rv_model_build(const rv_config *cfg, const rv_model_conf *mc, const rv
         atomic_store(&m->state, RV_MODEL_WARMING);
         if (start_processes(m, cfg, mc, err, err_size) != 0)
             goto fail;
-        return m;
+    } else {
+        if (create_instances(m, cfg, err, err_size) != 0)
+            goto fail;
+        atomic_store(&m->state, RV_MODEL_WARMING);
+        if (warm_instances(m, err, err_size) != 0)
+            goto fail;
     }
-    if (create_instances(m, cfg, err, err_size) != 0)
+    if (rv_model_json_init(&m->json, m->name, m->version, m->labels, m->n_labels) != 0) {
+        rv_errf(err, err_size, "out of memory");
         goto fail;
-    atomic_store(&m->state, RV_MODEL_WARMING);
-    if (warm_instances(m, err, err_size) != 0)
-        goto fail;
+    }
     return m;
 fail:
     model_free(m);

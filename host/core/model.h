@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "plugin_loader.h"
+#include "records.h"
 
 struct rv_workers;
 
@@ -56,6 +57,7 @@ struct rv_model {
     const char *const *labels; /* of instance 0; all instances must agree */
     uint32_t n_labels;
     char **proc_labels; /* the host's copy of them when isolated */
+    rv_model_json json; /* name, version and labels as record fragments */
     rv_host_services services;
     const rv_emit_sink *sink;
     /* What serves the model: the pipeline's workers, opaque here. Set by

@@ -74,78 +74,150 @@ rd_kafka_headers_t *rv_record_archive_headers(const rv_request *r)
     return h;
 }
 
-void rv_record_answers(rv_jw *w, const rv_slot *slot, const char *const *labels)
+/* ---- fixed-layout records: scores and results ---- */
+
+#define RAW(w, lit) rv_jw_raw(w, lit, sizeof lit - 1)
+
+static int frag(rv_frag *f, const char *fmt, const char *a, const char *b)
 {
-    rv_jw_array_open(w);
-    for (uint32_t i = 0; i < slot->n_answers; i++) {
-        rv_jw_map_open(w);
-        rv_jw_kv_string(w, "label", labels[slot->answers[i].label]);
-        rv_jw_string(w, "score");
-        rv_jw_double(w, slot->answers[i].score);
-        rv_jw_map_close(w);
+    int n = asprintf(&f->s, fmt, a, b);
+    if (n < 0) {
+        f->s = NULL;
+        return -1;
     }
-    rv_jw_array_close(w);
+    f->n = (size_t)n;
+    return 0;
 }
 
-void rv_record_score(rv_jw *w, const char *id, const char *model, const char *version,
-                     const rv_slot *slot, const char *const *labels)
+int rv_model_json_init(rv_model_json *j, const char *name, const char *version,
+                       const char *const *labels, uint32_t n_labels)
+{
+    memset(j, 0, sizeof *j);
+    char *qn = rv_jw_quote(name), *qv = rv_jw_quote(version);
+    /* as a map key, a name that is not UTF-8 is "" (rv_jw_string) */
+    int ok = qn && qv &&
+             frag(&j->score_head, ",\"model\":%s,\"version\":%s,\"status\":\"", qn, qv) == 0 &&
+             frag(&j->result_head, ",\"model\":%s,\"version\":%s,\"reason\":\"", qn, qv) == 0 &&
+             frag(&j->models_key, "%s:{\"status\":\"%s", *qn == '"' ? qn : "\"\"", "") == 0 &&
+             (j->answer_head = calloc(n_labels ? n_labels : 1, sizeof *j->answer_head));
+    free(qn);
+    free(qv);
+    for (uint32_t i = 0; ok && i < n_labels; i++) {
+        char *ql = rv_jw_quote(labels[i]);
+        ok = ql && frag(&j->answer_head[i], "{\"label\":%s,\"score\":%s", ql, "") == 0;
+        free(ql);
+        j->n_labels = i + 1;
+    }
+    if (!ok) {
+        rv_model_json_free(j);
+        return -1;
+    }
+    return 0;
+}
+
+void rv_model_json_free(rv_model_json *j)
+{
+    free(j->score_head.s);
+    free(j->result_head.s);
+    free(j->models_key.s);
+    for (uint32_t i = 0; j->answer_head && i < j->n_labels; i++)
+        free(j->answer_head[i].s);
+    free(j->answer_head);
+    memset(j, 0, sizeof *j);
+}
+
+static void put_frag(rv_jw *w, const rv_frag *f)
+{
+    rv_jw_raw(w, f->s, f->n);
+}
+
+static void put_cstr(rv_jw *w, const char *s)
+{
+    rv_jw_raw(w, s, strlen(s));
+}
+
+/* [{"label": ..., "score": ...}, ...] */
+static void put_answers(rv_jw *w, const rv_model_json *m, const rv_slot *slot)
+{
+    RAW(w, "[");
+    for (uint32_t i = 0; i < slot->n_answers; i++) {
+        if (i)
+            RAW(w, ",");
+        uint32_t label = slot->answers[i].label;
+        if (label < m->n_labels)
+            put_frag(w, &m->answer_head[label]);
+        else
+            RAW(w, "{\"label\":null,\"score\":");
+        rv_jw_raw_double(w, slot->answers[i].score);
+        RAW(w, "}");
+    }
+    RAW(w, "]");
+}
+
+void rv_record_score(rv_jw *w, const rv_model_json *m, const char *id, const rv_slot *slot)
 {
     int status = atomic_load_explicit(&slot->status, memory_order_acquire);
-    rv_jw_map_open(w);
-    rv_jw_kv_string(w, "id", id);
-    rv_jw_kv_string(w, "model", model);
-    rv_jw_kv_string(w, "version", version);
-    rv_jw_kv_string(w, "status", rv_slot_status_name(status));
-    rv_jw_kv_int(w, "latency_us", slot->latency_us);
-    rv_jw_string(w, "answers");
-    rv_record_answers(w, slot, labels);
-    if (status != RV_SLOT_OK && slot->error[0])
-        rv_jw_bytes_field(w, "error", slot->error, strlen(slot->error));
-    rv_jw_map_close(w);
+    RAW(w, "{\"id\":");
+    rv_jw_raw_string(w, id, strlen(id));
+    put_frag(w, &m->score_head);
+    put_cstr(w, rv_slot_status_name(status));
+    RAW(w, "\",\"latency_us\":");
+    rv_jw_raw_int(w, slot->latency_us);
+    RAW(w, ",\"answers\":");
+    put_answers(w, m, slot);
+    if (status != RV_SLOT_OK && slot->error[0]) {
+        RAW(w, ",");
+        rv_jw_raw_bytes_field(w, "error", slot->error, strlen(slot->error));
+    }
+    RAW(w, "}");
 }
 
 void rv_record_result(rv_jw *w, const rv_result_fields *r)
 {
-    rv_jw_map_open(w);
-    rv_jw_kv_string(w, "id", r->id);
-    rv_jw_kv_string(w, "model", r->model);
-    rv_jw_kv_string(w, "version", r->model ? r->version : NULL);
-    rv_jw_kv_string(w, "reason", rv_reason_name(r->reason));
-    if (!r->model && !r->default_label)
-        rv_jw_kv_string(w, "status", "error");
-    rv_jw_string(w, "rank");
-    if (r->rank >= 0)
-        rv_jw_integer(w, r->rank);
+    RAW(w, "{\"id\":");
+    rv_jw_raw_string(w, r->id, strlen(r->id));
+    if (r->chosen)
+        put_frag(w, &r->chosen->result_head);
     else
-        rv_jw_null(w);
-    rv_jw_string(w, "answers");
-    if (r->model && r->answer)
-        rv_record_answers(w, r->answer, r->labels);
-    else {
-        rv_jw_array_open(w);
-        if (r->default_label) {
-            rv_jw_map_open(w);
-            rv_jw_kv_string(w, "label", r->default_label);
-            rv_jw_string(w, "score");
-            rv_jw_double(w, r->default_score);
-            rv_jw_map_close(w);
-        }
-        rv_jw_array_close(w);
-    }
-    rv_jw_kv_int(w, "latency_us", r->latency_us);
-    rv_jw_kv_int(w, "schedule_version", (long long)r->schedule_version);
-    rv_jw_string(w, "models");
-    rv_jw_map_open(w);
+        RAW(w, ",\"model\":null,\"version\":null,\"reason\":\"");
+    put_cstr(w, rv_reason_name(r->reason));
+    RAW(w, "\"");
+    if (!r->chosen && !r->default_label)
+        RAW(w, ",\"status\":\"error\"");
+    RAW(w, ",\"rank\":");
+    if (r->rank >= 0)
+        rv_jw_raw_int(w, r->rank);
+    else
+        RAW(w, "null");
+    RAW(w, ",\"answers\":");
+    if (r->chosen && r->answer)
+        put_answers(w, r->chosen, r->answer);
+    else if (r->default_label) {
+        RAW(w, "[{\"label\":");
+        rv_jw_raw_string(w, r->default_label, strlen(r->default_label));
+        RAW(w, ",\"score\":");
+        rv_jw_raw_double(w, r->default_score);
+        RAW(w, "}]");
+    } else
+        RAW(w, "[]");
+    RAW(w, ",\"latency_us\":");
+    rv_jw_raw_int(w, r->latency_us);
+    RAW(w, ",\"schedule_version\":");
+    rv_jw_raw_int(w, (long long)r->schedule_version);
+    RAW(w, ",\"models\":{");
     for (size_t i = 0; i < r->n_models; i++) {
-        rv_jw_string(w, r->models[i].name);
-        rv_jw_map_open(w);
-        rv_jw_kv_string(w, "status", r->models[i].status);
-        if (r->models[i].latency_us >= 0)
-            rv_jw_kv_int(w, "latency_us", r->models[i].latency_us);
-        rv_jw_map_close(w);
+        if (i)
+            RAW(w, ",");
+        put_frag(w, &r->models[i].json->models_key);
+        put_cstr(w, r->models[i].status);
+        RAW(w, "\"");
+        if (r->models[i].latency_us >= 0) {
+            RAW(w, ",\"latency_us\":");
+            rv_jw_raw_int(w, r->models[i].latency_us);
+        }
+        RAW(w, "}");
     }
-    rv_jw_map_close(w);
-    rv_jw_map_close(w);
+    RAW(w, "}}");
 }
 
 void rv_record_alert(rv_jw *w, const rv_alert_fields *a)

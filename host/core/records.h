@@ -28,16 +28,35 @@ void rv_record_archive(rv_jw *w, const rv_archived *a);
 /* The headers of r's archive record: its own, in order, then provenance. */
 rd_kafka_headers_t *rv_record_archive_headers(const rv_request *r);
 
-/* A slot's answers as [{"label": ..., "score": ...}, ...]. */
-void rv_record_answers(rv_jw *w, const rv_slot *slot, const char *const *labels);
+/* A fragment of JSON text. */
+typedef struct rv_frag {
+    char *s;
+    size_t n;
+} rv_frag;
+
+/* A model's names as JSON text, encoded once when the model is built: the
+ * fixed parts of its score records and of the results that name it, so
+ * that a record is written by copying them, and only the request's own
+ * strings (its id) are checked and escaped per record. */
+typedef struct rv_model_json {
+    rv_frag score_head;   /* ,"model":NAME,"version":VERSION,"status":"   */
+    rv_frag result_head;  /* ,"model":NAME,"version":VERSION,"reason":"   */
+    rv_frag models_key;   /* NAME:{"status":"                             */
+    rv_frag *answer_head; /* per label: {"label":LABEL,"score":           */
+    uint32_t n_labels;
+} rv_model_json;
+
+/* 0, or -1 when out of memory (j is then empty). */
+int rv_model_json_init(rv_model_json *j, const char *name, const char *version,
+                       const char *const *labels, uint32_t n_labels);
+void rv_model_json_free(rv_model_json *j);
 
 /* One model's answer to one request (scores stream). */
-void rv_record_score(rv_jw *w, const char *id, const char *model, const char *version,
-                     const rv_slot *slot, const char *const *labels);
+void rv_record_score(rv_jw *w, const rv_model_json *m, const char *id, const rv_slot *slot);
 
 /* One model's state at decision time, in a result's "models" map. */
 typedef struct rv_result_model {
-    const char *name;
+    const rv_model_json *json;
     const char *status; /* ok, error, shed, timeout, pending */
     int64_t latency_us; /* < 0: no answer yet, field left out */
 } rv_result_model;
@@ -45,12 +64,10 @@ typedef struct rv_result_model {
 /* One result (results stream). */
 typedef struct rv_result_fields {
     const char *id;
-    const char *model; /* NULL: no model chosen */
-    const char *version;
+    const rv_model_json *chosen; /* NULL: no model chosen */
     rv_reason reason;
     int rank;                  /* schedule position, -1: none */
     const rv_slot *answer;     /* the chosen answer, or NULL */
-    const char *const *labels; /* of the chosen model */
     const char *default_label; /* the default answer when none was chosen; NULL: none */
     double default_score;
     int64_t latency_us;

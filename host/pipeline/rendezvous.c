@@ -135,17 +135,15 @@ static void send_result(rv_rendezvous *rz, rv_inflight *f, int chosen, int64_t e
         if (gen->models[i]->is_decoy)
             continue;
         int st = atomic_load_explicit(&f->slots[i].status, memory_order_acquire);
-        models[n++] = (rv_result_model){gen->models[i]->name, status_at(gen, f, i, elapsed),
+        models[n++] = (rv_result_model){&gen->models[i]->json, status_at(gen, f, i, elapsed),
                                         st == RV_SLOT_PENDING ? -1 : f->slots[i].latency_us};
     }
     rv_result_fields r = {
         .id = f->id,
-        .model = m ? m->name : NULL,
-        .version = m ? m->version : NULL,
+        .chosen = m ? &m->json : NULL,
         .reason = rv_reason_of(chosen),
         .rank = chosen,
         .answer = m ? &f->slots[gen->schedule[chosen]] : NULL,
-        .labels = m ? m->labels : NULL,
         .default_label = cfg->rendezvous.has_default ? cfg->rendezvous.default_label : NULL,
         .default_score = cfg->rendezvous.default_score,
         .latency_us = elapsed,

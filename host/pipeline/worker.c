@@ -65,7 +65,7 @@ static _Thread_local const batch *current_batch;
 static void send_score(rv_pipeline *pipe, rv_jw *w, rv_model *m, rv_inflight *f, size_t slot)
 {
     rv_jw_restart(w);
-    rv_record_score(w, f->id, m->name, m->version, &f->slots[slot], m->labels);
+    rv_record_score(w, &m->json, f->id, &f->slots[slot]);
     if (w->oom) {
         rv_error("models", "%s: out of memory: no score record for request %s", m->name, f->id);
         return;

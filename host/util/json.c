@@ -30,6 +30,12 @@ bool rv_utf8_valid(const unsigned char *s, size_t len)
 {
     size_t i = 0;
     while (i < len) {
+        /* ASCII, eight bytes at a time */
+        uint64_t word;
+        while (i + 8 <= len && (memcpy(&word, s + i, 8), !(word & 0x8080808080808080ull)))
+            i += 8;
+        if (i >= len)
+            break;
         unsigned char c = s[i];
         size_t n;
         uint32_t cp;

@@ -182,17 +182,41 @@ void rv_jw_null(rv_jw *w)
     put(w, "null", 4);
 }
 
+/* v in decimal, written backwards from end; returns the first byte. */
+static char *format_int(long long v, char *end)
+{
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    char *p = end;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    return p;
+}
+
+void rv_jw_raw_int(rv_jw *w, long long v)
+{
+    char b[24];
+    char *p = format_int(v, b + sizeof b);
+    put(w, p, (size_t)(b + sizeof b - p));
+}
+
 void rv_jw_integer(rv_jw *w, long long v)
 {
     begin(w);
-    char b[24];
-    int n = snprintf(b, sizeof b, "%lld", v);
-    put(w, b, (size_t)n);
+    rv_jw_raw_int(w, v);
 }
 
 void rv_jw_double(rv_jw *w, double v)
 {
     begin(w);
+    rv_jw_raw_double(w, v);
+}
+
+void rv_jw_raw_double(rv_jw *w, double v)
+{
     char b[RV_DTOA_SIZE + 2];
     size_t n = rv_dtoa(v, b);
     if (b[0] == 'N' || b[n - 1] == 'y') { /* NaN, Infinity */
@@ -223,20 +247,59 @@ void rv_jw_kv_int(rv_jw *w, const char *key, long long value)
 
 void rv_jw_bytes_field(rv_jw *w, const char *name, const void *bytes, size_t len)
 {
+    begin(w); /* the key's separator */
+    rv_jw_raw_bytes_field(w, name, bytes, len);
+    begin(w); /* the value written: the next is a key */
+}
+
+/* A map key: a string, or "" when not UTF-8 (a key cannot be null). */
+static void raw_key(rv_jw *w, const char *s, size_t n)
+{
+    if (rv_utf8_valid((const unsigned char *)s, n))
+        escaped(w, (const unsigned char *)s, n);
+    else
+        put(w, "\"\"", 2);
+    put_c(w, ':');
+}
+
+void rv_jw_raw_bytes_field(rv_jw *w, const char *name, const void *bytes, size_t len)
+{
     if (!bytes)
         bytes = "";
     char *key, *value;
     size_t n;
     if (rv_utf8_valid(bytes, len)) {
-        rv_jw_string(w, name);
-        valid_string(w, bytes, len);
+        raw_key(w, name, strlen(name));
+        escaped(w, bytes, len);
     } else if (rv_b64_field(name, bytes, len, &key, &value, &n) == 0) {
-        rv_jw_string(w, key);
-        valid_string(w, value, n);
+        raw_key(w, key, strlen(key));
+        escaped(w, (const unsigned char *)value, n);
         free(key);
         free(value);
     } else { /* keep the object well-formed: the field is there, its value lost */
-        rv_jw_string(w, name);
-        rv_jw_null(w);
+        raw_key(w, name, strlen(name));
+        put(w, "null", 4);
     }
+}
+
+void rv_jw_raw(rv_jw *w, const void *text, size_t n)
+{
+    put(w, text, n);
+}
+
+void rv_jw_raw_string(rv_jw *w, const void *s, size_t n)
+{
+    if (rv_utf8_valid(s, n))
+        escaped(w, s, n);
+    else
+        put(w, "null", 4);
+}
+
+char *rv_jw_quote(const char *s)
+{
+    rv_jw w = {0};
+    rv_jw_raw_string(&w, s, strlen(s));
+    char *q = w.oom ? NULL : strndup(w.buf, w.len);
+    rv_jw_free(&w);
+    return q;
 }

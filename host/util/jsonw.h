@@ -55,4 +55,22 @@ void rv_jw_kv_int(rv_jw *w, const char *key, long long value);
  * base64. Never changes the bytes. */
 void rv_jw_bytes_field(rv_jw *w, const char *name, const void *bytes, size_t len);
 
+/*
+ * Fixed-layout records: text appended as is, with no separators and no
+ * state, for records whose fixed parts were encoded once (by the functions
+ * above, so the bytes are the same). The caller writes valid JSON.
+ */
+void rv_jw_raw(rv_jw *w, const void *text, size_t n);
+/* A JSON string of n bytes (null when not UTF-8), a number, a double as
+ * rv_jw_double writes it. */
+void rv_jw_raw_string(rv_jw *w, const void *s, size_t n);
+void rv_jw_raw_int(rv_jw *w, long long v);
+void rv_jw_raw_double(rv_jw *w, double v);
+/* "name":value as rv_jw_bytes_field writes it. */
+void rv_jw_raw_bytes_field(rv_jw *w, const char *name, const void *bytes, size_t len);
+
+/* The JSON text of s as a string (null when not UTF-8), allocated; NULL
+ * when out of memory. For the fixed parts of a record. */
+char *rv_jw_quote(const char *s);
+
 #endif
