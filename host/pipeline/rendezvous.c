@@ -16,10 +16,8 @@
 #include "records.h"
 #include "stats.h"
 
-typedef struct event {
-    rv_inflight *f;
-    size_t slot; /* SIZE_MAX: the request is new */
-} event;
+/* An answer, or with slot SIZE_MAX a new request. */
+typedef rv_answered event;
 
 struct rv_rendezvous {
     rv_output *out;
@@ -312,29 +310,36 @@ void rv_rendezvous_stop(rv_rendezvous *rz)
     free(rz);
 }
 
-static void push(rv_rendezvous *rz, rv_inflight *f, size_t slot)
+/* Queues n events under one lock; wakes the thread once, and only if the
+ * inbox was empty (else a wake is already due). */
+static void push(rv_rendezvous *rz, const rv_answered *a, size_t n)
 {
     pthread_mutex_lock(&rz->lock);
-    if (rz->inbox_len == rz->inbox_cap) {
-        size_t ncap = rz->inbox_cap ? 2 * rz->inbox_cap : 1024;
+    if (rz->inbox_len + n > rz->inbox_cap) {
+        size_t ncap = rz->inbox_cap ? rz->inbox_cap : 1024;
+        while (ncap < rz->inbox_len + n)
+            ncap *= 2;
         event *ni = realloc(rz->inbox, ncap * sizeof *ni);
         if (!ni)
             abort(); /* losing an answer would lose a request */
         rz->inbox = ni;
         rz->inbox_cap = ncap;
     }
-    rz->inbox[rz->inbox_len++] = (event){f, slot};
-    if (rz->inbox_len == 1)
+    int was_empty = rz->inbox_len == 0;
+    for (size_t i = 0; i < n; i++)
+        rz->inbox[rz->inbox_len++] = a[i];
+    if (was_empty && n > 0)
         pthread_cond_signal(&rz->cond);
     pthread_mutex_unlock(&rz->lock);
 }
 
 void rv_rendezvous_open(rv_rendezvous *rz, rv_inflight *f)
 {
-    push(rz, f, SIZE_MAX);
+    rv_answered a = {f, SIZE_MAX};
+    push(rz, &a, 1);
 }
 
-void rv_rendezvous_post(rv_rendezvous *rz, rv_inflight *f, size_t slot)
+void rv_rendezvous_post(rv_rendezvous *rz, const rv_answered *a, size_t n)
 {
-    push(rz, f, slot);
+    push(rz, a, n);
 }

@@ -27,7 +27,14 @@ void rv_rendezvous_stop(rv_rendezvous *rz);
  * Must be called before the request is dispatched to any model. */
 void rv_rendezvous_open(rv_rendezvous *rz, rv_inflight *f);
 
-/* A model's answer is in f->slots[slot]; passes one reference. */
-void rv_rendezvous_post(rv_rendezvous *rz, rv_inflight *f, size_t slot);
+/* A model's answer: it is in f->slots[slot]. */
+typedef struct rv_answered {
+    rv_inflight *f;
+    size_t slot;
+} rv_answered;
+
+/* Answers are in; passes one reference of each. One wake of the
+ * rendezvous for the whole batch. */
+void rv_rendezvous_post(rv_rendezvous *rz, const rv_answered *a, size_t n);
 
 #endif

@@ -24,10 +24,8 @@
 #define PROC_TICK_MS 20
 #define PROC_TICK_RESTART_MS 2
 
-typedef struct item {
-    rv_inflight *f;
-    size_t slot;
-} item;
+/* A request queued for this model: its slot f->slots[slot]. */
+typedef rv_answered item;
 
 typedef struct rv_worker {
     rv_model *model;
@@ -74,22 +72,29 @@ static void send_score(rv_pipeline *pipe, rv_jw *w, rv_model *m, rv_inflight *f,
                      strlen(f->id), w->buf, w->len, NULL);
 }
 
-/* Every answer ends here: slot filled, record sent, rendezvous told. The
- * item's reference passes to the rendezvous. */
-static void finish(rv_pipeline *pipe, rv_jw *w, rv_model *m, rv_inflight *f, size_t slot,
-                   int status)
+/* Publishes an answer in its slot (the status last: the rendezvous reads
+ * the slot once it sees it). */
+static void publish(rv_inflight *f, size_t slot, int status, int64_t now)
 {
     rv_slot *s = &f->slots[slot];
-    s->latency_us = rv_mono_us() - f->arrival_mono_us;
+    s->latency_us = now - f->arrival_mono_us;
     atomic_store_explicit(&s->status, status, memory_order_release);
-    /* The rendezvous hears of the answer before the score record is
-     * encoded, so the decision does not wait on it; our own reference
-     * keeps f alive for the record. */
-    rv_inflight_ref(f);
-    rv_rendezvous_post(pipe->rendezvous, f, slot);
-    if (!m->is_decoy) /* the decoy records; it does not score */
-        send_score(pipe, w, m, f, slot);
-    rv_inflight_release(f);
+}
+
+/* Every answer ends here, published: the rendezvous told of the whole
+ * batch at once, before any score record is encoded, so no decision waits
+ * on them; then the records. Each item's reference passes to the
+ * rendezvous; our own keeps f alive for its record. */
+static void finish(rv_pipeline *pipe, rv_jw *w, rv_model *m, const item *items, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        rv_inflight_ref(items[i].f);
+    rv_rendezvous_post(pipe->rendezvous, items, n);
+    for (size_t i = 0; i < n; i++) {
+        if (!m->is_decoy) /* the decoy records; it does not score */
+            send_score(pipe, w, m, items[i].f, items[i].slot);
+        rv_inflight_release(items[i].f);
+    }
 }
 
 static void send_process_alert(rv_worker *wk, const rv_proc_status *st, int raised)
@@ -151,8 +156,10 @@ static void score_batch(rv_worker *wk, item *items, size_t n)
     current_batch = &b;
     rv_model_score(wk->model, wk->instance, sb, n);
     current_batch = NULL;
+    int64_t now = rv_mono_us();
     for (size_t i = 0; i < n; i++)
-        finish(wk->pipe, &wk->jw, wk->model, items[i].f, items[i].slot, sb->status[i]);
+        publish(items[i].f, items[i].slot, sb->status[i], now);
+    finish(wk->pipe, &wk->jw, wk->model, items, n);
     if (wk->model->isolated)
         watch_process(wk);
 }
@@ -297,7 +304,9 @@ int rv_workers_dispatch(rv_workers *ws, rv_inflight *f, size_t slot)
     pthread_mutex_unlock(&best->lock);
     rv_errf(f->slots[slot].error, sizeof f->slots[slot].error, "queue full (%zu requests): shed",
             best->cap);
-    finish(best->pipe, &ws->dispatch_jw, best->model, f, slot, RV_SLOT_SHED);
+    publish(f, slot, RV_SLOT_SHED, rv_mono_us());
+    item it = {f, slot};
+    finish(best->pipe, &ws->dispatch_jw, best->model, &it, 1);
     return -1;
 }
 
