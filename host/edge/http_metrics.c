@@ -11,18 +11,33 @@
 #include "text.h"
 #include "worker.h"
 
-/* A latency histogram of stats.h: bucket b counts answers under 2^b us. */
+/* A latency histogram of stats.h, bucket b: the values under 2^b us. */
 static void latency(rv_text *t, const char *name, const rv_prom_label *labels, size_t n,
                     const rv_latency_hist *h)
 {
-    uint64_t counts[RV_LATENCY_BUCKETS];
+    uint64_t counts[RV_LATENCY_BUCKETS], below = 0;
     double upper[RV_LATENCY_BUCKETS];
     for (int b = 0; b < RV_LATENCY_BUCKETS; b++) {
-        counts[b] = atomic_load(&h->bucket[b]);
+        uint64_t c =
+            b + 1 < RV_LATENCY_BUCKETS ? rv_latency_below_pow2(h, b) : atomic_load(&h->count);
+        counts[b] = c > below ? c - below : 0;
+        below = c > below ? c : below;
         upper[b] = (double)((int64_t)1 << b) / 1e6;
     }
     rv_prom_histogram(t, name, labels, n, counts, upper, RV_LATENCY_BUCKETS,
                       (double)atomic_load(&h->sum_us) / 1e6);
+}
+
+/* The same as percentiles (within 1/64 of the value), in seconds. */
+static void percentiles(rv_text *t, const char *name, const char *help, const rv_latency_hist *h)
+{
+    static const double q[] = {0.5, 0.9, 0.99, 0.999};
+    double v[4];
+    for (int i = 0; i < 4; i++)
+        v[i] = rv_latency_quantile(h, q[i]) / 1e6;
+    rv_prom_family(t, name, "summary", help);
+    rv_prom_summary(t, name, NULL, 0, q, v, 4, (double)atomic_load(&h->sum_us) / 1e6,
+                    atomic_load(&h->count));
 }
 
 /* Per-model families from stats.h, one label `model`. */
@@ -91,6 +106,11 @@ static void result_families(rv_text *t, rv_stats *s, int n)
     rv_prom_family(t, "rendezvous_result_latency_seconds", "histogram",
                    "From reading the request to handing its result to the producer.");
     latency(t, "rendezvous_result_latency_seconds", NULL, 0, &s->e2e);
+    percentiles(t, "rendezvous_in_host_latency_seconds",
+                "From reading the request to its result, percentiles since start.", &s->e2e);
+    percentiles(t, "rendezvous_decision_interval_seconds",
+                "From the chosen model's answer to the result, percentiles since start.",
+                &s->decision);
 }
 
 static void canary_families(rv_text *t, rv_canary_monitor *monitor)

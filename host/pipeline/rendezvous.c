@@ -174,6 +174,8 @@ static void send_result(rv_rendezvous *rz, rv_inflight *f, int chosen, int64_t e
             atomic_fetch_add(&ms->chosen, 1);
     }
     rv_latency_add(&rz->stats->e2e, elapsed);
+    if (m) /* the chosen answer in -> this result */
+        rv_latency_add(&rz->stats->decision, elapsed - r.answer->latency_us);
 }
 
 /* Drops the rendezvous' own reference once the request is decided and

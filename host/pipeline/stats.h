@@ -1,6 +1,7 @@
 /*
  * stats.h - counters of the running service, shared by every thread:
- * results by reason, per-model statuses and latency histograms. Read by the
+ * results by reason, per-model statuses and latency histograms (in-host,
+ * decision interval, per model). Read by the
  * shutdown summary and the metrics endpoint. Lock-free atomics only.
  */
 #ifndef RV_STATS_H
@@ -14,10 +15,16 @@
 #include "selection.h"
 
 #define RV_STATS_MAX_MODELS 64
-#define RV_LATENCY_BUCKETS 24 /* 1 us .. ~8 s, powers of two */
+/* Latencies in microseconds, log-linear (as HdrHistogram): 0..31 us
+ * exactly, above that every power of two split into 32 equal sub-buckets,
+ * so a percentile is known within 1/64 of its value; up to 2^34 us. */
+#define RV_LATENCY_SUB 32
+#define RV_LATENCY_SLOTS (RV_LATENCY_SUB * 30)
+/* The Prometheus histogram's bounds: powers of two, 1 us .. ~8 s. */
+#define RV_LATENCY_BUCKETS 24
 
 typedef struct rv_latency_hist {
-    atomic_uint_fast64_t bucket[RV_LATENCY_BUCKETS];
+    atomic_uint_fast64_t slot[RV_LATENCY_SLOTS];
     atomic_uint_fast64_t count;
     atomic_uint_fast64_t sum_us;
 } rv_latency_hist;
@@ -37,7 +44,8 @@ typedef struct rv_stats {
     atomic_uint_fast64_t results_by_reason[RV_REASON_COUNT]; /* by rv_reason */
     atomic_uint_fast64_t results_error;
     atomic_uint_fast64_t reloads_ok, reloads_failed, schedule_changes;
-    rv_latency_hist e2e;
+    rv_latency_hist e2e;      /* in-host: reading the request -> its result */
+    rv_latency_hist decision; /* the chosen answer in -> its result */
     atomic_int n_models;
     rv_model_stats models[RV_STATS_MAX_MODELS];
 } rv_stats;
@@ -46,8 +54,11 @@ typedef struct rv_stats {
  * Thread: any; names are never removed. */
 rv_model_stats *rv_stats_model(rv_stats *s, const char *name);
 void rv_latency_add(rv_latency_hist *h, int64_t us);
-/* Approximate quantile (upper bucket bound), 0 when empty. */
-int64_t rv_latency_quantile(const rv_latency_hist *h, double q);
+/* The q-quantile (0..1) in us: the middle of the sub-bucket holding it
+ * (exact under 32 us), 0 when empty. */
+double rv_latency_quantile(const rv_latency_hist *h, double q);
+/* How many values are below 2^b us (the Prometheus buckets), b <= 34. */
+uint64_t rv_latency_below_pow2(const rv_latency_hist *h, int b);
 void rv_stats_print(rv_stats *s, FILE *out);
 
 #endif

@@ -100,3 +100,22 @@ void rv_prom_histogram(rv_text *t, const char *name, const rv_prom_label *labels
     head(t, name, "_count", labels, n_labels, NULL);
     rv_text_printf(t, "%llu\n", (unsigned long long)cum);
 }
+
+void rv_prom_summary(rv_text *t, const char *name, const rv_prom_label *labels, size_t n_labels,
+                     const double *q, const double *v, size_t n_q, double sum, uint64_t count)
+{
+    rv_prom_label l[n_labels + 1];
+    for (size_t i = 0; i < n_labels; i++)
+        l[i] = labels[i];
+    for (size_t i = 0; i < n_q; i++) {
+        char qs[RV_DTOA_SIZE];
+        format_number(qs, q[i]);
+        l[n_labels] = (rv_prom_label){"quantile", qs};
+        head(t, name, "", l, n_labels + 1, NULL);
+        number(t, v[i]);
+    }
+    head(t, name, "_sum", labels, n_labels, NULL);
+    number(t, sum);
+    head(t, name, "_count", labels, n_labels, NULL);
+    rv_text_printf(t, "%llu\n", (unsigned long long)count);
+}

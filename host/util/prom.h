@@ -35,4 +35,9 @@ void rv_prom_gauge(rv_text *t, const char *name, const rv_prom_label *labels, si
 void rv_prom_histogram(rv_text *t, const char *name, const rv_prom_label *labels, size_t n_labels,
                        const uint64_t *counts, const double *upper, size_t n_buckets, double sum);
 
+/* A summary: name{labels,quantile="q[i]"} v[i] for each of n_q quantiles,
+ * then name_sum and name_count. */
+void rv_prom_summary(rv_text *t, const char *name, const rv_prom_label *labels, size_t n_labels,
+                     const double *q, const double *v, size_t n_q, double sum, uint64_t count);
+
 #endif
