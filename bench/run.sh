@@ -245,10 +245,21 @@ run_limit() { # NAME SERVICE [RVBENCH ARGS...] (default: saturation)
   tail -1 "$WORK/$2.log"
 }
 
+# memory NAME PID: the host's peak resident set and its model processes'
+# resident sets now, in MiB
+memory() {
+  local host kids
+  host=$(awk '/^VmHWM/ {print $2}' "/proc/$2/status" 2>/dev/null || echo 0)
+  kids=$(ps --ppid "$2" -o rss= 2>/dev/null | awk '{s += $1} END {print s + 0}')
+  echo "$1 memory: host peak RSS $((host / 1024)) MiB, model processes $((kids / 1024)) MiB" |
+    tee -a "$RESULTS"
+}
+
 run_trivial() { # NAME SERVICE
   trivial_yaml "$2" "$WORK/$2.yaml"
   start_host "$2" "$WORK/$2.yaml"
   bench "$1" "$2" --duration "$DURATION" --window "$WINDOW"
+  memory "$1" "$HOST_PID"
   stop_pid "$HOST_PID"
   grep 'summary:' "$WORK/$2.log" | tail -1 || true
 }
@@ -257,6 +268,7 @@ run_xgboost() { # NAME SERVICE
   xgboost_yaml "$2" "$WORK/$2.yaml"
   start_host "$2" "$WORK/$2.yaml"
   bench "$1" "$2" --duration "$DURATION" --window "$WINDOW"
+  memory "$1" "$HOST_PID"
   stop_pid "$HOST_PID"
   grep 'summary:' "$WORK/$2.log" | tail -1 || true
 }
