@@ -229,9 +229,9 @@ static void feed(int n)
         ck_assert_int_eq(rv_features_parse(gen->features, f->req.body, f->req.body_len, f->features,
                                            err, sizeof err),
                          0);
-        rv_rendezvous_open(rz, f);
+        rv_rendezvous_open(rz, &f, 1);
         for (size_t i = 0; i < gen->n_models; i++)
-            rv_workers_dispatch(gen->models[i]->workers, f, i);
+            rv_workers_dispatch(gen->models[i]->workers, &f, 1, i);
         got++;
     }
     rd_kafka_consumer_close(rk);

@@ -141,6 +141,8 @@ static void poll_control(daemon_state *d)
 
 static void shutdown_all(daemon_state *d)
 {
+    if (d->queue)
+        rd_kafka_queue_destroy(d->queue);
     if (d->consumer) {
         rd_kafka_consumer_close(d->consumer);
         rd_kafka_destroy(d->consumer);
@@ -271,17 +273,12 @@ int rv_serve(const rv_serve_options *opts)
             d.watch = rv_watch_new(d.gen->cfg);
         } else if (outcome < 0)
             atomic_fetch_add(&d.stats->reloads_failed, 1);
-        int may_read = rv_input_may_read(&d, max_in_flight);
+        size_t room = rv_input_may_read(&d, max_in_flight);
         poll_control(&d);
-        rd_kafka_message_t *msg = may_read ? rd_kafka_consumer_poll(d.consumer, 50) : NULL;
-        if (msg) {
-            if (msg->err) {
-                if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                    rv_warn("input", "consumer: %s", rd_kafka_message_errstr(msg));
-                rd_kafka_message_destroy(msg);
-            } else
-                rv_input_handle(&d, msg);
-        }
+        rd_kafka_message_t *msgs[RV_INPUT_BATCH];
+        size_t n = room ? rv_input_read(&d, msgs, room) : 0;
+        if (n)
+            rv_input_handle(&d, msgs, n);
         if (rv_mono_ms() - last_commit >= 20) {
             rv_input_commit(&d, 0);
             last_commit = rv_mono_ms();

@@ -38,6 +38,7 @@ typedef struct daemon_state {
     rv_generation *gen;
     rv_commit_tracker *tracker;
     rd_kafka_t *consumer;
+    rd_kafka_queue_t *queue;  /* the consumer's, for reading in batches */
     rd_kafka_t *control;      /* every control record, no group */
     int paused;               /* partitions paused: blocked for long */
     int64_t blocked_since_ms; /* at max_in_flight since; 0: not */
@@ -49,11 +50,17 @@ typedef struct daemon_state {
 
 /* input.c: the requests consumer and what it feeds. */
 rd_kafka_t *rv_input_start(daemon_state *d, const rv_config *cfg, const char *bootstrap);
-void rv_input_handle(daemon_state *d, rd_kafka_message_t *msg);
-/* Backpressure: 1 when the serve loop may read a request now. At
- * max_in_flight requests in flight it waits (up to a few ms) instead of
- * reading; see input.c. */
-int rv_input_may_read(daemon_state *d, uint64_t max_in_flight);
+/* Requests read at once, at most: parsed, opened and dispatched together. */
+#define RV_INPUT_BATCH 64
+/* Takes n <= RV_INPUT_BATCH messages (errors among them are logged). */
+void rv_input_handle(daemon_state *d, rd_kafka_message_t **msgs, size_t n);
+/* Backpressure: how many requests the serve loop may read now (at most
+ * RV_INPUT_BATCH). At max_in_flight requests in flight it waits (up to a
+ * few ms) instead, and gives 0; see input.c. */
+size_t rv_input_may_read(daemon_state *d, uint64_t max_in_flight);
+/* Reads up to max requests: waits up to 50 ms for the first, then takes
+ * what is already fetched. The count read. */
+size_t rv_input_read(daemon_state *d, rd_kafka_message_t **msgs, size_t max);
 /* Commits what the tracker releases; sync waits for the broker. */
 void rv_input_commit(daemon_state *d, int sync);
 /* Waits until every request read has been answered and acknowledged. */

@@ -72,9 +72,10 @@ static void dead_letter(daemon_state *d, rv_inflight *f, const char *reason)
     rv_inflight_release(f); /* the input's reference */
 }
 
-void rv_input_handle(daemon_state *d, rd_kafka_message_t *msg)
+/* A request read: held, registered for commit, its body checked and parsed.
+ * NULL when it went to dead-letter (or could not even be held). */
+static rv_inflight *admit(daemon_state *d, rv_generation *gen, rd_kafka_message_t *msg)
 {
-    rv_generation *gen = d->gen;
     rv_inflight *f = rv_inflight_new(msg, gen, on_request_done, d);
     if (!f) {
         /* Cannot even hold the request: leave it uncommitted so that it is
@@ -82,7 +83,7 @@ void rv_input_handle(daemon_state *d, rd_kafka_message_t *msg)
         rv_error("input", "out of memory for a request at %s [%d] @%lld",
                  rd_kafka_topic_name(msg->rkt), msg->partition, (long long)msg->offset);
         rd_kafka_message_destroy(msg);
-        return;
+        return NULL;
     }
     f->commit_epoch =
         rv_commit_tracker_add(d->tracker, f->req.topic, f->req.partition, f->req.offset);
@@ -93,17 +94,36 @@ void rv_input_handle(daemon_state *d, rd_kafka_message_t *msg)
         snprintf(reason, sizeof reason, "body of %zu bytes exceeds input.max_body_bytes (%u)",
                  f->req.body_len, cfg->input.max_body_bytes);
         dead_letter(d, f, reason);
-        return;
+        return NULL;
     }
     if (rv_features_parse(gen->features, f->req.body, f->req.body_len, f->features, reason,
                           sizeof reason) != 0) {
         dead_letter(d, f, reason);
-        return;
+        return NULL;
     }
     rv_recent_add(d->recent, f->id, f->req.body, f->req.body_len);
-    rv_rendezvous_open(d->rz, f); /* the input's reference passes to the mailbox */
+    return f;
+}
+
+void rv_input_handle(daemon_state *d, rd_kafka_message_t **msgs, size_t n)
+{
+    rv_generation *gen = d->gen;
+    rv_inflight *fs[RV_INPUT_BATCH];
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        rd_kafka_message_t *msg = msgs[i];
+        if (msg->err) {
+            if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                rv_warn("input", "consumer: %s", rd_kafka_message_errstr(msg));
+            rd_kafka_message_destroy(msg);
+        } else if ((fs[k] = admit(d, gen, msg)))
+            k++;
+    }
+    /* the input's references pass to the mailboxes; then every model gets
+     * the batch, with one wake per worker */
+    rv_rendezvous_open(d->rz, fs, k);
     for (size_t i = 0; i < gen->n_models; i++)
-        rv_workers_dispatch(gen->models[i]->workers, f, i);
+        rv_workers_dispatch(gen->models[i]->workers, fs, k, i);
 }
 
 static void set_paused(daemon_state *d, int pause)
@@ -182,6 +202,7 @@ rd_kafka_t *rv_input_start(daemon_state *d, const rv_config *cfg, const char *bo
     }
     rv_info("streams", "consuming %s (%d partitions) in group %s", cfg->streams.requests, parts,
             cfg->streams.group);
+    d->queue = rd_kafka_queue_get_consumer(rk);
     return rk;
 }
 
@@ -210,20 +231,22 @@ void rv_input_drain(daemon_state *d, int timeout_ms)
  * finish. What the broker has already sent stays in librdkafka's bounded
  * prefetch queue (queued.max.messages.kbytes) and is read as soon as there
  * is room: pausing instead would throw that queue away and fetch it again. */
-int rv_input_may_read(daemon_state *d, uint64_t max_in_flight)
+size_t rv_input_may_read(daemon_state *d, uint64_t max_in_flight)
 {
     uint64_t pending = rv_commit_tracker_pending(d->tracker);
     if (pending < max_in_flight) {
         d->blocked_since_ms = 0;
         if (d->paused)
             set_paused(d, 0);
-        return 1;
+        uint64_t room = max_in_flight - pending;
+        return room < RV_INPUT_BATCH ? (size_t)room : RV_INPUT_BATCH;
     }
     int64_t now = rv_mono_ms();
     if (!d->blocked_since_ms)
         d->blocked_since_ms = now;
     if (now - d->blocked_since_ms < BLOCKED_PAUSE_MS) {
-        if (rv_commit_tracker_wait_below(d->tracker, max_in_flight, 10) >= max_in_flight)
+        if ((pending = rv_commit_tracker_wait_below(d->tracker, max_in_flight, 10)) >=
+            max_in_flight)
             return 0;
         d->blocked_since_ms = 0; /* moving: at the bound, not stuck */
         return 1;
@@ -236,4 +259,15 @@ int rv_input_may_read(daemon_state *d, uint64_t max_in_flight)
         set_paused(d, 1);
     }
     return 1; /* paused partitions give nothing; rebalances are served */
+}
+
+size_t rv_input_read(daemon_state *d, rd_kafka_message_t **msgs, size_t max)
+{
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(d->consumer, 50);
+    if (!m)
+        return 0;
+    msgs[0] = m;
+    /* then what is already here, without waiting for more */
+    ssize_t more = max > 1 ? rd_kafka_consume_batch_queue(d->queue, 0, msgs + 1, max - 1) : 0;
+    return 1 + (size_t)(more > 0 ? more : 0);
 }

@@ -335,10 +335,16 @@ static void push(rv_rendezvous *rz, const rv_answered *a, size_t n)
     pthread_mutex_unlock(&rz->lock);
 }
 
-void rv_rendezvous_open(rv_rendezvous *rz, rv_inflight *f)
+void rv_rendezvous_open(rv_rendezvous *rz, rv_inflight *const *fs, size_t n)
 {
-    rv_answered a = {f, SIZE_MAX};
-    push(rz, &a, 1);
+    rv_answered a[64];
+    for (size_t done = 0; done < n;) {
+        size_t k = 0;
+        for (; k < 64 && done + k < n; k++)
+            a[k] = (rv_answered){fs[done + k], SIZE_MAX};
+        push(rz, a, k);
+        done += k;
+    }
 }
 
 void rv_rendezvous_post(rv_rendezvous *rz, const rv_answered *a, size_t n)

@@ -23,9 +23,10 @@ rv_rendezvous *rv_rendezvous_start(rv_output *out, struct rv_canary_monitor *mon
 /* Processes what is queued, then stops the thread. */
 void rv_rendezvous_stop(rv_rendezvous *rz);
 
-/* A new request: its clock is running. Takes over the caller's reference.
- * Must be called before the request is dispatched to any model. */
-void rv_rendezvous_open(rv_rendezvous *rz, rv_inflight *f);
+/* New requests: their clocks are running. Takes over the caller's
+ * reference of each. Must be called before they are dispatched to any
+ * model. */
+void rv_rendezvous_open(rv_rendezvous *rz, rv_inflight *const *fs, size_t n);
 
 /* A model's answer: it is in f->slots[slot]. */
 typedef struct rv_answered {

@@ -278,9 +278,9 @@ void rv_workers_stop(rv_workers *ws)
     free(ws);
 }
 
-int rv_workers_dispatch(rv_workers *ws, rv_inflight *f, size_t slot)
+/* The least loaded worker, starting round-robin so that ties spread. */
+static rv_worker *least_loaded(rv_workers *ws)
 {
-    /* the least loaded worker, starting round-robin so ties spread */
     size_t start = ws->next++ % ws->n;
     rv_worker *best = NULL;
     size_t best_len = SIZE_MAX;
@@ -292,22 +292,39 @@ int rv_workers_dispatch(rv_workers *ws, rv_inflight *f, size_t slot)
             best_len = len;
         }
     }
-    rv_inflight_ref(f);
-    pthread_mutex_lock(&best->lock);
-    if (best->len < best->cap) {
-        best->ring[(best->head + best->len) % best->cap] = (item){f, slot};
-        best->len++;
-        pthread_cond_signal(&best->cond);
+    return best;
+}
+
+size_t rv_workers_dispatch(rv_workers *ws, rv_inflight *const *fs, size_t n, size_t slot)
+{
+    size_t shed = 0, per = (n + ws->n - 1) / ws->n;
+    for (size_t done = 0; done < n;) {
+        size_t want = n - done < per ? n - done : per;
+        rv_worker *best = least_loaded(ws);
+        pthread_mutex_lock(&best->lock);
+        size_t take = best->cap - best->len < want ? best->cap - best->len : want;
+        for (size_t j = 0; j < take; j++) {
+            rv_inflight_ref(fs[done + j]);
+            best->ring[(best->head + best->len + j) % best->cap] = (item){fs[done + j], slot};
+        }
+        /* a worker waits only on an empty queue: one wake for the chunk */
+        if (best->len == 0 && take > 0)
+            pthread_cond_signal(&best->cond);
+        best->len += take;
         pthread_mutex_unlock(&best->lock);
-        return 0;
+        for (size_t j = take; j < want; j++) { /* the least loaded is full: all are */
+            rv_inflight *f = fs[done + j];
+            rv_errf(f->slots[slot].error, sizeof f->slots[slot].error,
+                    "queue full (%zu requests): shed", best->cap);
+            publish(f, slot, RV_SLOT_SHED, rv_mono_us());
+            rv_inflight_ref(f);
+            item it = {f, slot};
+            finish(best->pipe, &ws->dispatch_jw, best->model, &it, 1);
+            shed++;
+        }
+        done += want;
     }
-    pthread_mutex_unlock(&best->lock);
-    rv_errf(f->slots[slot].error, sizeof f->slots[slot].error, "queue full (%zu requests): shed",
-            best->cap);
-    publish(f, slot, RV_SLOT_SHED, rv_mono_us());
-    item it = {f, slot};
-    finish(best->pipe, &ws->dispatch_jw, best->model, &it, 1);
-    return -1;
+    return shed;
 }
 
 size_t rv_workers_queued(rv_workers *ws)

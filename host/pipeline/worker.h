@@ -20,10 +20,11 @@ int rv_workers_start(rv_model *m, rv_pipeline *pipe, char *err, size_t err_size)
 /* Lets the workers finish their queues, then joins them. */
 void rv_workers_stop(rv_workers *w);
 
-/* Queues request f for the model's slot `slot` of f. Returns 0 when queued,
- * or -1 when every queue is full: the slot is then marked shed, its score
+/* Queues requests fs[0..n) for the model, its slot `slot` of each, spread
+ * over its workers (at most one wake each). Returns how many were shed: a
+ * request that finds every queue full has its slot marked shed, its score
  * record sent and its answer posted, exactly as if the model had answered. */
-int rv_workers_dispatch(rv_workers *w, rv_inflight *f, size_t slot);
+size_t rv_workers_dispatch(rv_workers *w, rv_inflight *const *fs, size_t n, size_t slot);
 
 /* Requests queued and not yet taken, over all workers of the model. */
 size_t rv_workers_queued(rv_workers *w);
