@@ -38,6 +38,30 @@ START_TEST(fields_by_name_missing_is_nan)
 }
 END_TEST
 
+/* The next feature in config order is tried first: every order, a key that
+ * is a prefix of a feature name, a nested key named like the next feature
+ * and a repeated key give the same vector as the table alone would. */
+START_TEST(any_key_order_same_vector)
+{
+    static const char *const bodies[] = {
+        "{\"amount\": 1, \"hour\": 2, \"merchant_risk\": 3}",
+        "{\"merchant_risk\": 3, \"hour\": 2, \"amount\": 1}",
+        "{\"hour\": 2, \"merchant_risk\": 3, \"amount\": 1}",
+        "{\"amount\": 1, \"hou\": 9, \"hour\": 2, \"merchant_risk\": 3}",
+        "{\"amount\": 1, \"x\": {\"hour\": 9}, \"hour\": 2, \"merchant_risk\": 3}",
+        "{\"amount\": 7, \"hour\": 2, \"amount\": 1, \"merchant_risk\": 3}",
+        "{\"amount\": 1, \"hour\": 2, \"merchant_risk\": 3, \"hour\": 2}",
+    };
+    for (size_t b = 0; b < sizeof bodies / sizeof *bodies; b++) {
+        double v[3];
+        char err[256];
+        ck_assert_msg(parse(bodies[b], v, err) == 0, "%s: %s", bodies[b], err);
+        ck_assert_msg(v[0] == 1.0 && v[1] == 2.0 && v[2] == 3.0, "%s: %g %g %g", bodies[b], v[0],
+                      v[1], v[2]);
+    }
+}
+END_TEST
+
 static void assert_rejected(const char *body, const char *reason)
 {
     double v[3];
@@ -88,6 +112,7 @@ int main(void)
     Suite *s = suite_create("feature_vector");
     TCase *tc = tcase_create("parse");
     tcase_add_test(tc, fields_by_name_missing_is_nan);
+    tcase_add_test(tc, any_key_order_same_vector);
     tcase_add_test(tc, bad_bodies_have_reasons);
     tcase_add_test(tc, many_features_hash_lookup);
     suite_add_tcase(s, tc);

@@ -18,6 +18,7 @@ struct rv_feature_index {
     size_t n;
     size_t mask;    /* table size - 1, a power of two */
     char **names;   /* n copies */
+    size_t *lens;   /* their lengths */
     int32_t *slots; /* -1 or feature number; open addressing */
 };
 
@@ -40,8 +41,9 @@ rv_feature_index *rv_feature_index_new(char *const *names, size_t n)
     ix->n = n;
     ix->mask = size - 1;
     ix->names = calloc(n ? n : 1, sizeof *ix->names);
+    ix->lens = calloc(n ? n : 1, sizeof *ix->lens);
     ix->slots = malloc(size * sizeof *ix->slots);
-    if (!ix->names || !ix->slots) {
+    if (!ix->names || !ix->lens || !ix->slots) {
         rv_feature_index_free(ix);
         return NULL;
     }
@@ -52,7 +54,8 @@ rv_feature_index *rv_feature_index_new(char *const *names, size_t n)
             rv_feature_index_free(ix);
             return NULL;
         }
-        size_t h = fnv1a((const unsigned char *)names[i], strlen(names[i])) & ix->mask;
+        ix->lens[i] = strlen(names[i]);
+        size_t h = fnv1a((const unsigned char *)names[i], ix->lens[i]) & ix->mask;
         while (ix->slots[h] >= 0)
             h = (h + 1) & ix->mask;
         ix->slots[h] = (int32_t)i;
@@ -68,6 +71,7 @@ void rv_feature_index_free(rv_feature_index *ix)
         for (size_t i = 0; i < ix->n; i++)
             free(ix->names[i]);
     free(ix->names);
+    free(ix->lens);
     free(ix->slots);
     free(ix);
 }
@@ -84,7 +88,7 @@ static int lookup(const rv_feature_index *ix, const unsigned char *key, size_t l
         int32_t f = ix->slots[h];
         if (f < 0)
             return -1;
-        if (strlen(ix->names[f]) == len && memcmp(ix->names[f], key, len) == 0)
+        if (ix->lens[f] == len && memcmp(ix->names[f], key, len) == 0)
             return f;
         h = (h + 1) & ix->mask;
     }
@@ -95,6 +99,7 @@ typedef struct parse_state {
     double *out;
     int depth;   /* 0 outside, 1 inside the top-level object */
     int current; /* feature of the last depth-1 key, or -1 */
+    int last;    /* the last depth-1 key that was a feature, or -1 */
     char *err;
     size_t err_size;
     int failed;
@@ -168,8 +173,18 @@ static int on_start_map(void *ctx)
 static int on_map_key(void *ctx, const unsigned char *key, size_t len)
 {
     parse_state *st = ctx;
-    if (st->depth == 1)
-        st->current = lookup(st->ix, key, len);
+    if (st->depth != 1)
+        return 1;
+    /* Services write their features in one order, most often the config's:
+     * the feature after the last one is tried before the table. */
+    const rv_feature_index *ix = st->ix;
+    size_t next = (size_t)(st->last + 1);
+    if (next < ix->n && ix->lens[next] == len && memcmp(ix->names[next], key, len) == 0)
+        st->current = (int)next;
+    else
+        st->current = lookup(ix, key, len);
+    if (st->current >= 0)
+        st->last = st->current;
     return 1;
 }
 
@@ -214,7 +229,7 @@ int rv_features_parse(const rv_feature_index *ix, const uint8_t *body, size_t le
     }
     for (size_t f = 0; f < ix->n; f++)
         out[f] = NAN;
-    parse_state st = {ix, out, 0, -1, err, err_size, 0};
+    parse_state st = {ix, out, 0, -1, -1, err, err_size, 0};
     yajl_handle h = yajl_alloc(&callbacks, NULL, &st);
     if (!h) {
         rv_errf(err, err_size, "out of memory");

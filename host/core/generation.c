@@ -166,6 +166,11 @@ rv_generation *rv_generation_ref(rv_generation *g)
     return g;
 }
 
+void rv_generation_ref_n(rv_generation *g, size_t n)
+{
+    atomic_fetch_add(&g->refs, (int)n);
+}
+
 void rv_generation_unref(rv_generation *g)
 {
     if (g && atomic_fetch_sub(&g->refs, 1) == 1)

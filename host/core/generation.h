@@ -53,6 +53,8 @@ rv_generation *rv_generation_with_schedule(const rv_generation *g, const size_t 
                                            uint64_t schedule_version);
 
 rv_generation *rv_generation_ref(rv_generation *g);
+/* n references at once (a batch of requests: one contended add, not n). */
+void rv_generation_ref_n(rv_generation *g, size_t n);
 void rv_generation_unref(rv_generation *g);
 
 /* Index of the model of that name, or -1. */

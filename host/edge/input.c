@@ -110,12 +110,14 @@ void rv_input_handle(daemon_state *d, rd_kafka_message_t **msgs, size_t n)
     rv_generation *gen = d->gen;
     rv_inflight *fs[RV_INPUT_BATCH];
     size_t k = 0;
+    rv_generation_ref_n(gen, n); /* one for each request, taken over by admit() */
     for (size_t i = 0; i < n; i++) {
         rd_kafka_message_t *msg = msgs[i];
         if (msg->err) {
             if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                 rv_warn("input", "consumer: %s", rd_kafka_message_errstr(msg));
             rd_kafka_message_destroy(msg);
+            rv_generation_unref(gen);
         } else if ((fs[k] = admit(d, gen, msg)))
             k++;
     }

@@ -6,6 +6,7 @@
 #include "inflight.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,32 +33,48 @@ rv_inflight *rv_inflight_new(rd_kafka_message_t *msg, rv_generation *gen, rv_inf
 {
     size_t n_slots = gen ? gen->n_models : 0;
     size_t n_features = gen ? gen->cfg->input.n_features : 0;
-    rv_inflight *f = calloc(1, sizeof *f + n_slots * sizeof(rv_slot));
-    if (!f)
+    rd_kafka_headers_t *kh = NULL;
+    size_t n_headers = 0;
+    if (rd_kafka_message_headers(msg, &kh) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        n_headers = rd_kafka_header_cnt(kh);
+    /* One block: the request, its slots, features and headers. Only what
+     * is read before it is written is cleared (a slot's answers and error
+     * text are written before its status says they are there). */
+    size_t slots_size = n_slots * sizeof(rv_slot);
+    rv_inflight *f = malloc(sizeof *f + slots_size + n_features * sizeof(double) +
+                            n_headers * sizeof(rv_header));
+    if (!f) {
+        rv_generation_unref(gen);
         return NULL;
+    }
+    memset(f, 0, sizeof *f);
+    for (size_t i = 0; i < n_slots; i++) {
+        atomic_init(&f->slots[i].status, RV_SLOT_PENDING);
+        f->slots[i].latency_us = 0;
+        f->slots[i].n_answers = 0;
+        f->slots[i].error[0] = '\0';
+    }
+    f->features = (double *)((char *)f->slots + slots_size);
+    for (size_t i = 0; i < n_features; i++)
+        f->features[i] = NAN;
+    f->headers = (rv_header *)(f->features + n_features);
     f->n_slots = n_slots;
     f->msg = msg;
-    f->gen = gen ? rv_generation_ref(gen) : NULL;
+    f->gen = gen;
     f->done = done;
     f->done_ctx = done_ctx;
     f->heap_pos = SIZE_MAX;
     atomic_init(&f->refs, 1);
     f->arrival_mono_us = rv_mono_us();
 
-    rd_kafka_headers_t *kh = NULL;
-    size_t n_headers = 0;
-    if (rd_kafka_message_headers(msg, &kh) == RD_KAFKA_RESP_ERR_NO_ERROR)
-        n_headers = rd_kafka_header_cnt(kh);
-    f->headers = calloc(n_headers ? n_headers : 1, sizeof *f->headers);
-    f->features = calloc(n_features ? n_features : 1, sizeof *f->features);
-    if (!f->headers || !f->features)
-        goto fail;
     for (size_t i = 0; i < n_headers; i++) {
         const char *name;
         const void *value;
         size_t len;
-        if (rd_kafka_header_get_all(kh, i, &name, &value, &len) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        if (rd_kafka_header_get_all(kh, i, &name, &value, &len) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            n_headers = i; /* the ones read */
             break;
+        }
         f->headers[i] = (rv_header){name, value, value ? len : 0};
         if (strcmp(name, "rv-reply-to") == 0 && value && len > 0 && !f->reply_to)
             f->reply_to = strndup(value, len);
@@ -87,8 +104,6 @@ rv_inflight *rv_inflight_new(rd_kafka_message_t *msg, rv_generation *gen, rv_inf
     return f;
 fail:
     atomic_store(&f->refs, 0);
-    free(f->headers);
-    free(f->features);
     free(f->reply_to);
     if (f->gen)
         rv_generation_unref(f->gen);
@@ -108,8 +123,6 @@ void rv_inflight_release(rv_inflight *f)
     if (f->done)
         f->done(f->done_ctx, f);
     rd_kafka_message_destroy(f->msg);
-    free(f->headers);
-    free(f->features);
     free(f->reply_to);
     free(f->id);
     if (f->gen)

@@ -47,8 +47,9 @@ struct rv_inflight {
     rv_slot slots[];
 };
 
-/* Takes over msg on success (on failure the caller still owns it). Parses
- * nothing: the input stage fills features. */
+/* Takes over msg on success (on failure the caller still owns it), and a
+ * reference of gen (dropped on failure; gen may be NULL). Parses nothing:
+ * the input stage fills features. */
 rv_inflight *rv_inflight_new(rd_kafka_message_t *msg, rv_generation *gen, rv_inflight_done_fn done,
                              void *done_ctx);
 void rv_inflight_ref(rv_inflight *f);
