@@ -9,6 +9,7 @@
 #include "numparse.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,6 +213,76 @@ static int on_end_array(void *ctx)
     return 1;
 }
 
+/* yajl allocates its handle, lexer and stacks for every body: from a
+ * per-thread arena that each parse starts empty (yajl frees everything by
+ * the end of a parse), with malloc behind it for what does not fit. */
+#define ARENA_SIZE 65536
+#define ARENA_ALIGN 16
+
+typedef struct arena {
+    unsigned char *buf;
+    size_t used;
+} arena;
+
+static _Thread_local arena parse_arena;
+static pthread_once_t arena_once = PTHREAD_ONCE_INIT;
+static pthread_key_t arena_key; /* frees a thread's arena when it ends */
+
+static void make_arena_key(void)
+{
+    pthread_key_create(&arena_key, free);
+}
+
+static arena *thread_arena(void)
+{
+    arena *a = &parse_arena;
+    if (!a->buf && (a->buf = aligned_alloc(ARENA_ALIGN, ARENA_SIZE))) {
+        pthread_once(&arena_once, make_arena_key);
+        pthread_setspecific(arena_key, a->buf);
+    }
+    a->used = 0; /* NULL buf: malloc alone */
+    return a;
+}
+
+static int in_arena(const arena *a, const void *p)
+{
+    return a->buf && (const unsigned char *)p >= a->buf &&
+           (const unsigned char *)p < a->buf + ARENA_SIZE;
+}
+
+static void *arena_malloc(void *ctx, size_t n)
+{
+    arena *a = ctx;
+    size_t need = ARENA_ALIGN + ((n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1));
+    if (!a->buf || n > ARENA_SIZE || a->used + need > ARENA_SIZE)
+        return malloc(n);
+    unsigned char *p = a->buf + a->used;
+    memcpy(p, &n, sizeof n); /* its size, for realloc */
+    a->used += need;
+    return p + ARENA_ALIGN;
+}
+
+static void *arena_realloc(void *ctx, void *ptr, size_t n)
+{
+    arena *a = ctx;
+    if (!ptr)
+        return arena_malloc(ctx, n);
+    if (!in_arena(a, ptr))
+        return realloc(ptr, n);
+    size_t old;
+    memcpy(&old, (unsigned char *)ptr - ARENA_ALIGN, sizeof old);
+    void *q = arena_malloc(ctx, n);
+    if (q)
+        memcpy(q, ptr, old < n ? old : n);
+    return q;
+}
+
+static void arena_free(void *ctx, void *ptr)
+{
+    if (!in_arena(ctx, ptr))
+        free(ptr);
+}
+
 static const yajl_callbacks callbacks = {
     on_null,      on_bool,    NULL,       NULL,           on_number,    on_string,
     on_start_map, on_map_key, on_end_map, on_start_array, on_end_array,
@@ -230,7 +301,9 @@ int rv_features_parse(const rv_feature_index *ix, const uint8_t *body, size_t le
     for (size_t f = 0; f < ix->n; f++)
         out[f] = NAN;
     parse_state st = {ix, out, 0, -1, -1, err, err_size, 0};
-    yajl_handle h = yajl_alloc(&callbacks, NULL, &st);
+    arena *a = thread_arena();
+    yajl_alloc_funcs funcs = {arena_malloc, arena_realloc, arena_free, a};
+    yajl_handle h = yajl_alloc(&callbacks, &funcs, &st);
     if (!h) {
         rv_errf(err, err_size, "out of memory");
         return -1;
