@@ -72,45 +72,34 @@ static void dead_letter(daemon_state *d, rv_inflight *f, const char *reason)
     rv_inflight_release(f); /* the input's reference */
 }
 
-/* A request read: held, registered for commit, its body checked and parsed.
- * NULL when it went to dead-letter (or could not even be held). */
-static rv_inflight *admit(daemon_state *d, rv_generation *gen, rd_kafka_message_t *msg)
+/* A request held and registered: its body checked and parsed. 0, or -1
+ * when it went to dead-letter. */
+static int admit(daemon_state *d, rv_generation *gen, rv_inflight *f)
 {
-    rv_inflight *f = rv_inflight_new(msg, gen, on_request_done, d);
-    if (!f) {
-        /* Cannot even hold the request: leave it uncommitted so that it is
-         * read again after a restart, and say so. */
-        rv_error("input", "out of memory for a request at %s [%d] @%lld",
-                 rd_kafka_topic_name(msg->rkt), msg->partition, (long long)msg->offset);
-        rd_kafka_message_destroy(msg);
-        return NULL;
-    }
-    f->commit_epoch =
-        rv_commit_tracker_add(d->tracker, f->req.topic, f->req.partition, f->req.offset);
-    atomic_fetch_add(&d->stats->requests, 1);
     const rv_config *cfg = gen->cfg;
     char reason[RV_ERR_SIZE];
     if (f->req.body_len > cfg->input.max_body_bytes) {
         snprintf(reason, sizeof reason, "body of %zu bytes exceeds input.max_body_bytes (%u)",
                  f->req.body_len, cfg->input.max_body_bytes);
         dead_letter(d, f, reason);
-        return NULL;
+        return -1;
     }
     if (rv_features_parse(gen->features, f->req.body, f->req.body_len, f->features, reason,
                           sizeof reason) != 0) {
         dead_letter(d, f, reason);
-        return NULL;
+        return -1;
     }
     rv_recent_add(d->recent, f->id, f->req.body, f->req.body_len);
-    return f;
+    return 0;
 }
 
 void rv_input_handle(daemon_state *d, rd_kafka_message_t **msgs, size_t n)
 {
     rv_generation *gen = d->gen;
     rv_inflight *fs[RV_INPUT_BATCH];
+    rv_offset_ref offs[RV_INPUT_BATCH];
     size_t k = 0;
-    rv_generation_ref_n(gen, n); /* one for each request, taken over by admit() */
+    rv_generation_ref_n(gen, n); /* one for each request, taken over below */
     for (size_t i = 0; i < n; i++) {
         rd_kafka_message_t *msg = msgs[i];
         if (msg->err) {
@@ -118,14 +107,30 @@ void rv_input_handle(daemon_state *d, rd_kafka_message_t **msgs, size_t n)
                 rv_warn("input", "consumer: %s", rd_kafka_message_errstr(msg));
             rd_kafka_message_destroy(msg);
             rv_generation_unref(gen);
-        } else if ((fs[k] = admit(d, gen, msg)))
+        } else if (!(fs[k] = rv_inflight_new(msg, gen, on_request_done, d))) {
+            /* Cannot even hold the request: leave it uncommitted so that it
+             * is read again after a restart, and say so. */
+            rv_error("input", "out of memory for a request at %s [%d] @%lld",
+                     rd_kafka_topic_name(msg->rkt), msg->partition, (long long)msg->offset);
+            rd_kafka_message_destroy(msg);
+        } else {
+            offs[k] = (rv_offset_ref){fs[k]->req.topic, fs[k]->req.partition, fs[k]->req.offset, 0};
             k++;
+        }
+    }
+    rv_commit_tracker_add_batch(d->tracker, offs, k);
+    atomic_fetch_add(&d->stats->requests, k);
+    size_t ok = 0;
+    for (size_t i = 0; i < k; i++) {
+        fs[i]->commit_epoch = offs[i].epoch;
+        if (admit(d, gen, fs[i]) == 0)
+            fs[ok++] = fs[i];
     }
     /* the input's references pass to the mailboxes; then every model gets
      * the batch, with one wake per worker */
-    rv_rendezvous_open(d->rz, fs, k);
+    rv_rendezvous_open(d->rz, fs, ok);
     for (size_t i = 0; i < gen->n_models; i++)
-        rv_workers_dispatch(gen->models[i]->workers, fs, k, i);
+        rv_workers_dispatch(gen->models[i]->workers, fs, ok, i);
 }
 
 static void set_paused(daemon_state *d, int pause)

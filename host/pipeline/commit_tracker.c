@@ -87,10 +87,9 @@ static partition_state *find(rv_commit_tracker *t, const char *topic, int32_t pa
     return p;
 }
 
-uint64_t rv_commit_tracker_add(rv_commit_tracker *t, const char *topic, int32_t partition,
-                               int64_t offset)
+static uint64_t add_locked(rv_commit_tracker *t, const char *topic, int32_t partition,
+                           int64_t offset)
 {
-    pthread_mutex_lock(&t->lock);
     partition_state *p = find(t, topic, partition, 1);
     uint64_t epoch = 0;
     if (p && p->len == p->cap) {
@@ -111,8 +110,24 @@ uint64_t rv_commit_tracker_add(rv_commit_tracker *t, const char *topic, int32_t 
         t->pending++;
         epoch = p->epoch;
     }
+    return epoch;
+}
+
+uint64_t rv_commit_tracker_add(rv_commit_tracker *t, const char *topic, int32_t partition,
+                               int64_t offset)
+{
+    pthread_mutex_lock(&t->lock);
+    uint64_t epoch = add_locked(t, topic, partition, offset);
     pthread_mutex_unlock(&t->lock);
     return epoch;
+}
+
+void rv_commit_tracker_add_batch(rv_commit_tracker *t, rv_offset_ref *refs, size_t n)
+{
+    pthread_mutex_lock(&t->lock);
+    for (size_t i = 0; i < n; i++)
+        refs[i].epoch = add_locked(t, refs[i].topic, refs[i].partition, refs[i].offset);
+    pthread_mutex_unlock(&t->lock);
 }
 
 void rv_commit_tracker_done(rv_commit_tracker *t, const char *topic, int32_t partition,

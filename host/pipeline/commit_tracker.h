@@ -23,6 +23,17 @@ void rv_commit_tracker_free(rv_commit_tracker *t);
 uint64_t rv_commit_tracker_add(rv_commit_tracker *t, const char *topic, int32_t partition,
                                int64_t offset);
 
+/* One offset read, for rv_commit_tracker_add_batch: epoch is filled in. */
+typedef struct rv_offset_ref {
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
+    uint64_t epoch;
+} rv_offset_ref;
+
+/* rv_commit_tracker_add for each, in order, under one lock. */
+void rv_commit_tracker_add_batch(rv_commit_tracker *t, rv_offset_ref *refs, size_t n);
+
 /* Marks an offset done. Thread: any. */
 void rv_commit_tracker_done(rv_commit_tracker *t, const char *topic, int32_t partition,
                             int64_t offset, uint64_t epoch);

@@ -13,19 +13,26 @@
 
 #include "clock.h"
 
-/* The request id: rv-id header, else the key, else topic-partition-offset
- * (stable on replay). */
-static char *request_id(rd_kafka_message_t *msg, const rv_header *hdrs, size_t n, const char *topic)
+/* Where the request id comes from: the first rv-id header, else the key
+ * (without a NUL in it); NULL: topic-partition-offset (stable on replay). */
+static const char *id_source(const rd_kafka_message_t *msg, rd_kafka_headers_t *kh,
+                             size_t n_headers, size_t *len)
 {
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(hdrs[i].name, "rv-id") == 0 && hdrs[i].value_len > 0)
-            return strndup(hdrs[i].value, hdrs[i].value_len);
-    if (msg->key && msg->key_len > 0 && !memchr(msg->key, '\0', msg->key_len))
-        return strndup(msg->key, msg->key_len);
-    char *id;
-    if (asprintf(&id, "%s-%" PRId32 "-%" PRId64, topic, msg->partition, msg->offset) < 0)
-        return NULL;
-    return id;
+    for (size_t i = 0; i < n_headers; i++) {
+        const char *name;
+        const void *value;
+        size_t l;
+        if (rd_kafka_header_get_all(kh, i, &name, &value, &l) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+            strcmp(name, "rv-id") == 0 && value && l > 0) {
+            *len = strnlen(value, l);
+            return value;
+        }
+    }
+    if (msg->key && msg->key_len > 0 && !memchr(msg->key, '\0', msg->key_len)) {
+        *len = msg->key_len;
+        return msg->key;
+    }
+    return NULL;
 }
 
 rv_inflight *rv_inflight_new(rd_kafka_message_t *msg, rv_generation *gen, rv_inflight_done_fn done,
@@ -40,9 +47,19 @@ rv_inflight *rv_inflight_new(rd_kafka_message_t *msg, rv_generation *gen, rv_inf
     /* One block: the request, its slots, features and headers. Only what
      * is read before it is written is cleared (a slot's answers and error
      * text are written before its status says they are there). */
+    const char *topic = rd_kafka_topic_name(msg->rkt);
+    char made_id[320];
+    size_t id_len;
+    const char *id = id_source(msg, kh, n_headers, &id_len);
+    if (!id) {
+        int l = snprintf(made_id, sizeof made_id, "%s-%" PRId32 "-%" PRId64, topic, msg->partition,
+                         msg->offset);
+        id = made_id;
+        id_len = l < 0 ? 0 : (size_t)l < sizeof made_id ? (size_t)l : sizeof made_id - 1;
+    }
     size_t slots_size = n_slots * sizeof(rv_slot);
     rv_inflight *f = malloc(sizeof *f + slots_size + n_features * sizeof(double) +
-                            n_headers * sizeof(rv_header));
+                            n_headers * sizeof(rv_header) + id_len + 1);
     if (!f) {
         rv_generation_unref(gen);
         return NULL;
@@ -58,6 +75,9 @@ rv_inflight *rv_inflight_new(rd_kafka_message_t *msg, rv_generation *gen, rv_inf
     for (size_t i = 0; i < n_features; i++)
         f->features[i] = NAN;
     f->headers = (rv_header *)(f->features + n_features);
+    f->id = (char *)(f->headers + n_headers);
+    memcpy(f->id, id, id_len);
+    f->id[id_len] = '\0';
     f->n_slots = n_slots;
     f->msg = msg;
     f->gen = gen;
@@ -79,9 +99,6 @@ rv_inflight *rv_inflight_new(rd_kafka_message_t *msg, rv_generation *gen, rv_inf
         if (strcmp(name, "rv-reply-to") == 0 && value && len > 0 && !f->reply_to)
             f->reply_to = strndup(value, len);
     }
-    const char *topic = rd_kafka_topic_name(msg->rkt);
-    if (!(f->id = request_id(msg, f->headers, n_headers, topic)))
-        goto fail;
 
     rd_kafka_timestamp_type_t tstype;
     int64_t ts = rd_kafka_message_timestamp(msg, &tstype);
@@ -102,13 +119,6 @@ rv_inflight *rv_inflight_new(rd_kafka_message_t *msg, rv_generation *gen, rv_inf
         .n_headers = n_headers,
     };
     return f;
-fail:
-    atomic_store(&f->refs, 0);
-    free(f->reply_to);
-    if (f->gen)
-        rv_generation_unref(f->gen);
-    free(f);
-    return NULL;
 }
 
 void rv_inflight_ref(rv_inflight *f)
@@ -124,7 +134,6 @@ void rv_inflight_release(rv_inflight *f)
         f->done(f->done_ctx, f);
     rd_kafka_message_destroy(f->msg);
     free(f->reply_to);
-    free(f->id);
     if (f->gen)
         rv_generation_unref(f->gen);
     free(f);

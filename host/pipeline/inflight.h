@@ -26,7 +26,7 @@ typedef void (*rv_inflight_done_fn)(void *ctx, const rv_inflight *f);
 struct rv_inflight {
     rv_request req;          /* what plugins see; points into the fields below */
     rd_kafka_message_t *msg; /* owns topic name, key and body */
-    rv_header *headers;
+    rv_header *headers;      /* headers, features and id: in the same block */
     char *id;
     char *reply_to; /* results topic from rv-reply-to, or NULL */
     double *features;
