@@ -1,6 +1,10 @@
 /*
- * rendezvous.c - one thread owns every mailbox: no lock is taken around a
- * decision, and a request's decided flag is touched by this thread alone.
+ * rendezvous.c - one decider at a time owns every mailbox: the thread that
+ * holds `owner`. A worker that posts answers takes it when it is free and
+ * decides right there (no wake of another thread between an answer and its
+ * result); the rendezvous thread takes it for deadlines, for new requests
+ * and for what a busy decider left behind. No lock is taken around a single
+ * decision, and a request's decided flag is touched by the owner alone.
  * Must never wait on a model: it only reads slots the workers have
  * published (release/acquire on slot status).
  */
@@ -24,11 +28,16 @@ struct rv_rendezvous {
     rv_canary_monitor *monitor;
     rv_stats *stats;
     pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    event *inbox, *work;
-    size_t inbox_len, inbox_cap, work_cap;
+    pthread_mutex_t lock; /* inbox, stop, earliest, thread_wake_at */
+    pthread_cond_t cond;  /* wakes the rendezvous thread */
+    event *inbox;
+    size_t inbox_len, inbox_cap;
     int stop;
+    int64_t earliest;       /* the heap's first deadline at the last drain; INT64_MAX: none */
+    int64_t thread_wake_at; /* what the thread sleeps until; INT64_MIN: awake */
+    pthread_mutex_t owner;  /* the decider: everything below */
+    event *work;
+    size_t work_cap;
     rv_inflight **heap; /* deadline min-heap on wake_at_mono_us */
     size_t heap_len, heap_cap;
     rv_jw jw; /* the result record being written */
@@ -231,44 +240,63 @@ static void on_event(rv_rendezvous *rz, event *e)
     rv_inflight_release(f); /* the worker's reference */
 }
 
+/* One round of deciding, by the owner: the events queued now, then every
+ * deadline that has passed. Publishes the first deadline left and wakes the
+ * thread if it sleeps past it. Returns how many events it took. */
+static size_t drain(rv_rendezvous *rz)
+{
+    pthread_mutex_lock(&rz->lock);
+    event *batch = rz->inbox;
+    size_t n = rz->inbox_len;
+    rz->inbox = rz->work;
+    rz->work = batch;
+    size_t cap = rz->inbox_cap;
+    rz->inbox_cap = rz->work_cap;
+    rz->work_cap = cap;
+    rz->inbox_len = 0;
+    pthread_mutex_unlock(&rz->lock);
+
+    for (size_t i = 0; i < n; i++)
+        on_event(rz, &batch[i]);
+    int64_t now = rv_mono_us();
+    while (rz->heap_len > 0 && rz->heap[0]->wake_at_mono_us <= now) {
+        rv_inflight *f = rz->heap[0];
+        heap_remove(rz, f);
+        evaluate(rz, f, now);
+        maybe_complete(rz, f);
+    }
+    int64_t next = rz->heap_len > 0 ? rz->heap[0]->wake_at_mono_us : INT64_MAX;
+    pthread_mutex_lock(&rz->lock);
+    rz->earliest = next;
+    if (next < rz->thread_wake_at)
+        pthread_cond_signal(&rz->cond);
+    pthread_mutex_unlock(&rz->lock);
+    return n;
+}
+
 static void *rendezvous_loop(void *arg)
 {
     rv_rendezvous *rz = arg;
-    pthread_mutex_lock(&rz->lock);
     for (;;) {
+        pthread_mutex_lock(&rz->owner);
+        drain(rz);
+        pthread_mutex_unlock(&rz->owner);
+        pthread_mutex_lock(&rz->lock);
         if (rz->inbox_len == 0) {
-            if (rz->stop && rz->heap_len == 0)
+            if (rz->stop && rz->earliest == INT64_MAX) {
+                pthread_mutex_unlock(&rz->lock);
                 break;
-            if (rz->heap_len > 0) {
-                int64_t wake = rz->heap[0]->wake_at_mono_us;
-                struct timespec ts = rv_timespec_us(wake);
+            }
+            rz->thread_wake_at = rz->earliest;
+            if (rz->earliest != INT64_MAX) {
+                struct timespec ts = rv_timespec_us(rz->earliest);
                 pthread_cond_timedwait(&rz->cond, &rz->lock, &ts);
             } else
                 pthread_cond_wait(&rz->cond, &rz->lock);
+            rz->thread_wake_at = INT64_MIN;
         }
-        /* swap the inbox out and work without the lock */
-        event *batch = rz->inbox;
-        size_t n = rz->inbox_len;
-        rz->inbox = rz->work;
-        rz->work = batch;
-        size_t cap = rz->inbox_cap;
-        rz->inbox_cap = rz->work_cap;
-        rz->work_cap = cap;
-        rz->inbox_len = 0;
         pthread_mutex_unlock(&rz->lock);
-
-        for (size_t i = 0; i < n; i++)
-            on_event(rz, &batch[i]);
-        int64_t now = rv_mono_us();
-        while (rz->heap_len > 0 && rz->heap[0]->wake_at_mono_us <= now) {
-            rv_inflight *f = rz->heap[0];
-            heap_remove(rz, f);
-            evaluate(rz, f, now);
-            maybe_complete(rz, f);
-        }
-        pthread_mutex_lock(&rz->lock);
     }
-    pthread_mutex_unlock(&rz->lock);
     return NULL;
 }
 
@@ -281,6 +309,9 @@ rv_rendezvous *rv_rendezvous_start(rv_output *out, rv_canary_monitor *monitor, r
     rz->monitor = monitor;
     rz->stats = stats;
     pthread_mutex_init(&rz->lock, NULL);
+    pthread_mutex_init(&rz->owner, NULL);
+    rz->earliest = INT64_MAX;
+    rz->thread_wake_at = INT64_MIN;
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -304,6 +335,7 @@ void rv_rendezvous_stop(rv_rendezvous *rz)
     pthread_mutex_unlock(&rz->lock);
     pthread_join(rz->thread, NULL);
     pthread_mutex_destroy(&rz->lock);
+    pthread_mutex_destroy(&rz->owner);
     pthread_cond_destroy(&rz->cond);
     free(rz->inbox);
     free(rz->work);
@@ -312,9 +344,9 @@ void rv_rendezvous_stop(rv_rendezvous *rz)
     free(rz);
 }
 
-/* Queues n events under one lock; wakes the thread once, and only if the
- * inbox was empty (else a wake is already due). */
-static void push(rv_rendezvous *rz, const rv_answered *a, size_t n)
+/* Queues n events under one lock. With wake, wakes the thread if the
+ * inbox was empty (else a wake or a drain is already due). */
+static void push(rv_rendezvous *rz, const rv_answered *a, size_t n, int wake)
 {
     pthread_mutex_lock(&rz->lock);
     if (rz->inbox_len + n > rz->inbox_cap) {
@@ -330,24 +362,36 @@ static void push(rv_rendezvous *rz, const rv_answered *a, size_t n)
     int was_empty = rz->inbox_len == 0;
     for (size_t i = 0; i < n; i++)
         rz->inbox[rz->inbox_len++] = a[i];
-    if (was_empty && n > 0)
+    if (wake && was_empty && n > 0)
         pthread_cond_signal(&rz->cond);
     pthread_mutex_unlock(&rz->lock);
 }
 
 void rv_rendezvous_open(rv_rendezvous *rz, rv_inflight *const *fs, size_t n)
 {
+    /* the input does not decide: the thread arms the deadlines */
     rv_answered a[64];
     for (size_t done = 0; done < n;) {
         size_t k = 0;
         for (; k < 64 && done + k < n; k++)
             a[k] = (rv_answered){fs[done + k], SIZE_MAX};
-        push(rz, a, k);
+        push(rz, a, k, 1);
         done += k;
     }
 }
 
 void rv_rendezvous_post(rv_rendezvous *rz, const rv_answered *a, size_t n)
 {
-    push(rz, a, n);
+    push(rz, a, n, 0);
+    /* Decide here when no one else is: one round, then what arrived
+     * meanwhile is left to the thread. A busy owner looks at the inbox
+     * again when it is done, so nothing waits unseen. */
+    if (pthread_mutex_trylock(&rz->owner) == 0) {
+        drain(rz);
+        pthread_mutex_unlock(&rz->owner);
+    }
+    pthread_mutex_lock(&rz->lock);
+    if (rz->inbox_len > 0 && rz->thread_wake_at != INT64_MIN)
+        pthread_cond_signal(&rz->cond);
+    pthread_mutex_unlock(&rz->lock);
 }
