@@ -54,14 +54,20 @@ static rv_num_status integer(const char *s, size_t len, double *out)
     return RV_NUM_OK;
 }
 
+/* Twenty digits or more before any '.' or exponent. */
+static rv_num_status long_number(const char *s, size_t len, double *out)
+{
+    if (!memchr(s, '.', len) && !memchr(s, 'e', len) && !memchr(s, 'E', len))
+        return integer(s, len, out);
+    return slow(s, len, out);
+}
+
 rv_num_status rv_parse_number(const char *s, size_t len, double *out)
 {
     if (len == 0) {
         *out = NAN;
         return RV_NUM_OK;
     }
-    if (!memchr(s, '.', len) && !memchr(s, 'e', len) && !memchr(s, 'E', len))
-        return integer(s, len, out);
     size_t i = 0;
     int neg = s[0] == '-';
     i += (size_t)neg;
@@ -72,8 +78,15 @@ rv_num_status rv_parse_number(const char *s, size_t len, double *out)
             w = w * 10 + (uint64_t)(s[i] - '0');
             digits += w != 0;
         } else
-            return slow(s, len, out);
-    if (i < len && s[i] == '.')
+            return long_number(s, len, out);
+    if (i == len) {
+        if (digits >= 19) /* may not fit a long long: as yajl says */
+            return integer(s, len, out);
+        long long ll = neg ? -(long long)w : (long long)w;
+        *out = (double)ll;
+        return RV_NUM_OK;
+    }
+    if (s[i] == '.')
         for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
             if (digits >= 19)
                 return slow(s, len, out);
