@@ -39,6 +39,7 @@ done
 ./build/rendezvous archive cat --topic demo.archive -b "$bootstrap" >"$work/archive.jsonl"
 kill -TERM $host
 wait $host
-echo "host stopped with SIGTERM: drained, flushed, committed"
+echo "host stopped with SIGTERM: drained, flushed, committed; its summary:"
+sed -n '/^summary:/,/memory:/p' "$work/host.log" | sed 's/^/  /'
 /usr/bin/python3 scripts/demo_report.py "$work" conf/data/breast_cancer.expected.jsonl "$n"
 echo "decoy archive files: $(./build/rendezvous archive cat conf/state/archive | wc -l) records in conf/state/archive"

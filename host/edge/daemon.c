@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -291,6 +292,9 @@ out:
     if (d.stats) {
         fputs("summary: ", stderr);
         rv_stats_print(d.stats, stderr);
+        struct rusage ru;
+        if (getrusage(RUSAGE_SELF, &ru) == 0) /* the host's own, model processes not counted */
+            fprintf(stderr, "  memory: host peak RSS %ld MiB\n", ru.ru_maxrss / 1024);
     }
     shutdown_all(&d);
     return rc;
