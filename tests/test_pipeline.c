@@ -224,7 +224,8 @@ static void feed(int n)
             rd_kafka_message_destroy(m);
             continue;
         }
-        rv_inflight *f = rv_inflight_new(m, rv_generation_ref(gen), on_done, NULL);
+        rv_read_time read = {rv_mono_us(), rv_real_us()};
+        rv_inflight *f = rv_inflight_new(m, rv_generation_ref(gen), on_done, NULL, &read);
         ck_assert_ptr_nonnull(f);
         ck_assert_int_eq(rv_features_parse(gen->features, f->req.body, f->req.body_len, f->features,
                                            err, sizeof err),

@@ -100,6 +100,7 @@ void rv_input_handle(daemon_state *d, rd_kafka_message_t **msgs, size_t n)
     rv_offset_ref offs[RV_INPUT_BATCH];
     size_t k = 0;
     rv_generation_ref_n(gen, n); /* one for each request, taken over below */
+    rv_read_time read = {rv_mono_us(), rv_real_us()};
     for (size_t i = 0; i < n; i++) {
         rd_kafka_message_t *msg = msgs[i];
         if (msg->err) {
@@ -107,7 +108,7 @@ void rv_input_handle(daemon_state *d, rd_kafka_message_t **msgs, size_t n)
                 rv_warn("input", "consumer: %s", rd_kafka_message_errstr(msg));
             rd_kafka_message_destroy(msg);
             rv_generation_unref(gen);
-        } else if (!(fs[k] = rv_inflight_new(msg, gen, on_request_done, d))) {
+        } else if (!(fs[k] = rv_inflight_new(msg, gen, on_request_done, d, &read))) {
             /* Cannot even hold the request: leave it uncommitted so that it
              * is read again after a restart, and say so. */
             rv_error("input", "out of memory for a request at %s [%d] @%lld",

@@ -36,7 +36,7 @@ static const char *id_source(const rd_kafka_message_t *msg, rd_kafka_headers_t *
 }
 
 rv_inflight *rv_inflight_new(rd_kafka_message_t *msg, rv_generation *gen, rv_inflight_done_fn done,
-                             void *done_ctx)
+                             void *done_ctx, const rv_read_time *read)
 {
     size_t n_slots = gen ? gen->n_models : 0;
     size_t n_features = gen ? gen->cfg->input.n_features : 0;
@@ -85,7 +85,7 @@ rv_inflight *rv_inflight_new(rd_kafka_message_t *msg, rv_generation *gen, rv_inf
     f->done_ctx = done_ctx;
     f->heap_pos = SIZE_MAX;
     atomic_init(&f->refs, 1);
-    f->arrival_mono_us = rv_mono_us();
+    f->arrival_mono_us = read->mono_us;
 
     for (size_t i = 0; i < n_headers; i++) {
         const char *name;
@@ -108,7 +108,7 @@ rv_inflight *rv_inflight_new(rd_kafka_message_t *msg, rv_generation *gen, rv_inf
         .body_len = msg->len,
         .features = f->features,
         .n_features = n_features,
-        .arrival_us = rv_real_us(),
+        .arrival_us = read->real_us,
         .topic = topic,
         .partition = msg->partition,
         .offset = msg->offset,

@@ -47,11 +47,18 @@ struct rv_inflight {
     rv_slot slots[];
 };
 
+/* When the host read a request: both clocks, taken once for the requests
+ * read together. */
+typedef struct rv_read_time {
+    int64_t mono_us; /* CLOCK_MONOTONIC: starts the rendezvous clock */
+    int64_t real_us; /* CLOCK_REALTIME: rv_request.arrival_us */
+} rv_read_time;
+
 /* Takes over msg on success (on failure the caller still owns it), and a
  * reference of gen (dropped on failure; gen may be NULL). Parses nothing:
  * the input stage fills features. */
 rv_inflight *rv_inflight_new(rd_kafka_message_t *msg, rv_generation *gen, rv_inflight_done_fn done,
-                             void *done_ctx);
+                             void *done_ctx, const rv_read_time *read);
 void rv_inflight_ref(rv_inflight *f);
 void rv_inflight_release(rv_inflight *f);
 

@@ -344,9 +344,10 @@ void rv_rendezvous_stop(rv_rendezvous *rz)
     free(rz);
 }
 
-/* Queues n events under one lock. With wake, wakes the thread if the
- * inbox was empty (else a wake or a drain is already due). */
-static void push(rv_rendezvous *rz, const rv_answered *a, size_t n, int wake)
+/* Queues n events under one lock. Wakes the thread if it sleeps past
+ * wake_by (INT64_MAX: never) and the inbox was empty (else a wake or a
+ * drain is already due). */
+static void push(rv_rendezvous *rz, const rv_answered *a, size_t n, int64_t wake_by)
 {
     pthread_mutex_lock(&rz->lock);
     if (rz->inbox_len + n > rz->inbox_cap) {
@@ -362,27 +363,40 @@ static void push(rv_rendezvous *rz, const rv_answered *a, size_t n, int wake)
     int was_empty = rz->inbox_len == 0;
     for (size_t i = 0; i < n; i++)
         rz->inbox[rz->inbox_len++] = a[i];
-    if (wake && was_empty && n > 0)
+    if (was_empty && n > 0 && rz->thread_wake_at != INT64_MIN && rz->thread_wake_at > wake_by)
         pthread_cond_signal(&rz->cond);
     pthread_mutex_unlock(&rz->lock);
 }
 
 void rv_rendezvous_open(rv_rendezvous *rz, rv_inflight *const *fs, size_t n)
 {
-    /* the input does not decide: the thread arms the deadlines */
+    /* The input does not decide: the first to drain arms the deadlines,
+     * a worker with an answer or the thread. The thread is woken only if it
+     * would sleep past the earliest moment a new request can need it (its
+     * first deadline; at once when it has no model). */
+    int64_t wake_by = INT64_MAX;
+    for (size_t i = 0; i < n; i++) {
+        const rv_generation *g = fs[i]->gen;
+        int64_t first = g->n_schedule ? (int64_t)g->within_ms[0] * 1000 : 0;
+        for (size_t k = 1; k < g->n_schedule; k++)
+            if ((int64_t)g->within_ms[k] * 1000 < first)
+                first = (int64_t)g->within_ms[k] * 1000;
+        if (fs[i]->arrival_mono_us + first < wake_by)
+            wake_by = fs[i]->arrival_mono_us + first;
+    }
     rv_answered a[64];
     for (size_t done = 0; done < n;) {
         size_t k = 0;
         for (; k < 64 && done + k < n; k++)
             a[k] = (rv_answered){fs[done + k], SIZE_MAX};
-        push(rz, a, k, 1);
+        push(rz, a, k, wake_by);
         done += k;
     }
 }
 
 void rv_rendezvous_post(rv_rendezvous *rz, const rv_answered *a, size_t n)
 {
-    push(rz, a, n, 0);
+    push(rz, a, n, INT64_MAX);
     /* Decide here when no one else is: one round, then what arrived
      * meanwhile is left to the thread. A busy owner looks at the inbox
      * again when it is done, so nothing waits unseen. */
