@@ -1,6 +1,8 @@
 /*
  * rendezvous.h - the mailbox per request, the deadline timers and the
- * decision (selection.h), on one thread. Sends exactly one result per
+ * decision (selection.h), by one decider at a time: the rendezvous thread,
+ * or a worker posting answers while no one else decides (rendezvous.c).
+ * Sends exactly one result per
  * request, at the earliest moment the rule yields one; later answers are
  * recorded on the scores stream by the workers but never change a result.
  * When every model of a request has answered, the complete set goes to the
@@ -34,8 +36,9 @@ typedef struct rv_answered {
     size_t slot;
 } rv_answered;
 
-/* Answers are in; passes one reference of each. One wake of the
- * rendezvous for the whole batch. */
+/* Answers are in; passes one reference of each. Decides them on the
+ * calling thread when the decider is free, else leaves them to it (one
+ * wake at most for the whole batch). */
 void rv_rendezvous_post(rv_rendezvous *rz, const rv_answered *a, size_t n);
 
 #endif
