@@ -250,7 +250,7 @@ run_limit() { # NAME SERVICE [RVBENCH ARGS...] (default: saturation)
 memory() {
   local host kids
   host=$(awk '/^VmHWM/ {print $2}' "/proc/$2/status" 2>/dev/null || echo 0)
-  kids=$(ps --ppid "$2" -o rss= 2>/dev/null | awk '{s += $1} END {print s + 0}')
+  kids=$({ ps --ppid "$2" -o rss= 2>/dev/null || true; } | awk '{s += $1} END {print s + 0}')
   echo "$1 memory: host peak RSS $((host / 1024)) MiB, model processes $((kids / 1024)) MiB" |
     tee -a "$RESULTS"
 }
