@@ -74,6 +74,7 @@ typedef struct rv_config {
         char **features;
         size_t n_features;
         uint32_t max_body_bytes;
+        uint32_t max_id_bytes;
     } input;
 
     rv_model_conf *models;

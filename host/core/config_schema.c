@@ -335,6 +335,13 @@ static const cf_key input_keys[] = {
      .flags = CF_POSITIVE,
      .def = "65536",
      .help = "A larger body goes to the dead-letter topic."},
+    {.name = "max_id_bytes",
+     .type = CF_U32,
+     .offset = C(input.max_id_bytes),
+     .flags = CF_POSITIVE,
+     .def = "256",
+     .help = "A request whose id (its rv-id header, else its key) is longer goes to the "
+             "dead-letter topic: the id is in every record about the request."},
     {0},
 };
 

@@ -16,11 +16,13 @@
 #include "errbuf.h"
 #include "feature_vector.h"
 
+/* A result on the reply topic, to the waiter whose reply key it carries
+ * (not the request id: two calls may share an X-Request-Id). */
 static void deliver(rv_http *h, const char *id, const void *value, size_t len)
 {
     pthread_mutex_lock(&h->lock);
     for (waiter *w = h->waiters; w; w = w->next)
-        if (!w->result && strcmp(w->id, id) == 0) {
+        if (!w->result && strcmp(w->reply_key, id) == 0) {
             w->result = malloc(len + 1);
             if (w->result) {
                 memcpy(w->result, value, len);
@@ -95,19 +97,18 @@ enum MHD_Result rv_http_post_score(rv_http *h, struct MHD_Connection *c, rv_uplo
         return rv_http_respond_error(c, MHD_HTTP_BAD_REQUEST,
                                      "X-Request-Id must be 1-256 printable ASCII characters");
     }
-    if (given)
-        snprintf(w->id, sizeof w->id, "%s", given);
-    else
-        snprintf(w->id, sizeof w->id, "gw-%ld-%llu", (long)getpid(),
-                 (unsigned long long)atomic_fetch_add(&h->next_id, 1));
+    snprintf(w->reply_key, sizeof w->reply_key, "gw-%ld-%llu", (long)getpid(),
+             (unsigned long long)atomic_fetch_add(&h->next_id, 1));
+    snprintf(w->id, sizeof w->id, "%s", given ? given : w->reply_key);
     pthread_mutex_lock(&h->lock);
     w->next = h->waiters;
     h->waiters = w;
     pthread_mutex_unlock(&h->lock);
 
-    rd_kafka_headers_t *hdrs = rd_kafka_headers_new(2);
+    rd_kafka_headers_t *hdrs = rd_kafka_headers_new(3);
     rd_kafka_header_add(hdrs, "rv-id", -1, w->id, -1);
     rd_kafka_header_add(hdrs, "rv-reply-to", -1, h->reply_topic, -1);
+    rd_kafka_header_add(hdrs, "rv-reply-key", -1, w->reply_key, -1);
     int sent =
         rv_output_send(h->src.output, RV_STREAM_RESULTS, h->requests_topic, RD_KAFKA_PARTITION_UA,
                        w->id, strlen(w->id), u->body, u->len, hdrs, NULL);

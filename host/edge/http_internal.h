@@ -17,8 +17,9 @@
 
 /* A gateway call waiting for its result. */
 typedef struct waiter {
-    char id[MAX_ID + 1];
-    char *result; /* the result record, once in */
+    char id[MAX_ID + 1]; /* the request id: X-Request-Id, or reply_key */
+    char reply_key[48];  /* the gateway's own, unique: its result comes keyed by it */
+    char *result;        /* the result record, once in */
     size_t result_len;
     struct waiter *next;
 } waiter;

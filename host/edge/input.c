@@ -59,7 +59,9 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 static void dead_letter(daemon_state *d, rv_inflight *f, const char *reason)
 {
-    rv_warn("input", "dead-letter %s (%s [%d] @%lld): %s", f->id, f->req.topic, f->req.partition,
+    /* the id may be what is wrong with it: at most 64 bytes of it logged */
+    rv_warn("input", "dead-letter %.64s%s (%s [%d] @%lld): %s", f->id,
+            strlen(f->id) > 64 ? "..." : "", f->req.topic, f->req.partition,
             (long long)f->req.offset, reason);
     rd_kafka_headers_t *src = NULL;
     if (rd_kafka_message_headers(f->msg, &src) != RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -78,6 +80,13 @@ static int admit(daemon_state *d, rv_generation *gen, rv_inflight *f)
 {
     const rv_config *cfg = gen->cfg;
     char reason[RV_ERR_SIZE];
+    size_t id_len = strlen(f->id);
+    if (id_len > cfg->input.max_id_bytes) {
+        snprintf(reason, sizeof reason, "request id of %zu bytes exceeds input.max_id_bytes (%u)",
+                 id_len, cfg->input.max_id_bytes);
+        dead_letter(d, f, reason);
+        return -1;
+    }
     if (f->req.body_len > cfg->input.max_body_bytes) {
         snprintf(reason, sizeof reason, "body of %zu bytes exceeds input.max_body_bytes (%u)",
                  f->req.body_len, cfg->input.max_body_bytes);

@@ -98,6 +98,8 @@ rv_inflight *rv_inflight_new(rd_kafka_message_t *msg, rv_generation *gen, rv_inf
         f->headers[i] = (rv_header){name, value, value ? len : 0};
         if (strcmp(name, "rv-reply-to") == 0 && value && len > 0 && !f->reply_to)
             f->reply_to = strndup(value, len);
+        else if (strcmp(name, "rv-reply-key") == 0 && value && len > 0 && !f->reply_key)
+            f->reply_key = strndup(value, len);
     }
 
     rd_kafka_timestamp_type_t tstype;
@@ -134,6 +136,7 @@ void rv_inflight_release(rv_inflight *f)
         f->done(f->done_ctx, f);
     rd_kafka_message_destroy(f->msg);
     free(f->reply_to);
+    free(f->reply_key);
     if (f->gen)
         rv_generation_unref(f->gen);
     free(f);

@@ -167,10 +167,11 @@ static void send_result(rv_rendezvous *rz, rv_inflight *f, int chosen, int64_t e
     }
     const char *buf = w->buf;
     size_t len = w->len;
-    if (f->reply_to)
-        rv_inflight_send(rz->out, f, RV_STREAM_RESULTS, f->reply_to, RD_KAFKA_PARTITION_UA, f->id,
-                         strlen(f->id), buf, len, NULL);
-    else
+    if (f->reply_to) {
+        const char *key = f->reply_key ? f->reply_key : f->id;
+        rv_inflight_send(rz->out, f, RV_STREAM_RESULTS, f->reply_to, RD_KAFKA_PARTITION_UA, key,
+                         strlen(key), buf, len, NULL);
+    } else
         rv_inflight_send(rz->out, f, RV_STREAM_RESULTS, NULL, f->req.partition, f->id,
                          strlen(f->id), buf, len, NULL);
 

@@ -14,10 +14,10 @@ print(*(x.getsockname()[1] for x in s))')
 
 start_broker $(service_topics web) $(service_topics slow) $(service_topics bp)
 
-http_service() { # name port [extra model lines] [max_in_flight]
+http_service() { # name port [extra model lines] [max_in_flight] [params of a]
   write_service "$1" "$TMP/$1.yaml" <<YAML
 models:
-  - {name: a, plugin: $FX/ok.so}
+  - {name: a, plugin: $FX/ok.so${5:+, params: {$5\}}}
   - {name: decoy, builtin: decoy}
 ${3:-}
 rendezvous:
@@ -41,7 +41,7 @@ status_of() { curl -s -o "$BODY" -w '%{http_code}' "$@"; }
 case_endpoints() {
   local port=$PORT_WEB url BODY=$TMP/body-web
   url="http://127.0.0.1:$port"
-  http_service web "$port"
+  http_service web "$port" "" 10000 "weight: 0.01"
   start_host "$TMP/web.yaml" "$TMP/web.log"
   wait_ready "$url"
 
@@ -54,6 +54,23 @@ case_endpoints() {
   grep -q '"id":"web-1".*"body":"{\\"x\\": 2, \\"y\\": 3}"' <<<"$arch" ||
     fail "the decoy did not record the HTTP request exactly: $arch"
   pass "POST /v1/score: 200 with the result; the request went through Kafka and the decoy"
+
+  # Callers sharing an X-Request-Id each get the answer to their own body
+  # (a's score is 0.75 + x / 100).
+  for round in 1 2 3 4 5; do
+    pids=()
+    for x in 10 20 30 40; do
+      curl -s -o "$TMP/same-$x" -H 'X-Request-Id: same-id' -d "{\"x\": $x}" "$url/v1/score" &
+      pids+=($!)
+    done
+    wait "${pids[@]}" # not the host, also a child of this shell
+    for x in 10 20 30 40; do
+      want=$($PY -c "print(0.75 + $x / 100)")
+      grep -q "\"id\":\"same-id\".*\"score\":$want[,}]" "$TMP/same-$x" ||
+        fail "round $round: the call with x=$x got another call's answer: $(cat "$TMP/same-$x")"
+    done
+  done
+  pass "20 calls sharing an X-Request-Id, 4 at a time: each got the answer to its own body"
 
   [ "$(status_of -d '{"x": "two"}' "$url/v1/score")" = 400 ] || fail "400 for a bad type"
   grep -q "feature 'x' is a string, expected a number" "$BODY" || fail "400 reason"

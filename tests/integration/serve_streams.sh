@@ -145,22 +145,30 @@ YAML
   printf '[1, 2]' >"$TMP/bad/5"
   for i in 1 2 3 5; do kcat -P -b "$BOOTSTRAP" -t bad.requests -k "bad-$i" "$TMP/bad/$i"; done
   echo "bad-4:" | kcat -P -b "$BOOTSTRAP" -t bad.requests -K: # an empty message
+  # ids past input.max_id_bytes (256): an rv-id header, and a key
+  long=$(head -c 300 /dev/zero | tr '\0' 'i')
+  printf '{"x": 6}' >"$TMP/bad/6"
+  kcat -P -b "$BOOTSTRAP" -t bad.requests -k "bad-6" -H "rv-id=$long" "$TMP/bad/6"
+  printf '{"x": 7}' >"$TMP/bad/7"
+  kcat -P -b "$BOOTSTRAP" -t bad.requests -k "bad-7$long" "$TMP/bad/7"
   for i in $(seq 20); do echo "good-$i:{\"x\": $i, \"y\": 2}"; done |
     kcat -P -b "$BOOTSTRAP" -t bad.requests -K:
   wait_count bad.results 20
-  wait_count bad.dead-letter 5
+  wait_count bad.dead-letter 7
   sleep 0.5
   stop_host
   [ "$(consume bad.results | wc -l)" -eq 20 ] || fail "expected exactly 20 results"
   consume bad.results | grep -c '"id":"good-' | grep -q '^20$' || fail "results are not the good ones"
   kcat -C -b "$BOOTSTRAP" -t bad.dead-letter -o beginning -e -q \
     -f '%k|%h|%S\n' >"$TMP/dl" 2>/dev/null
-  [ "$(wc -l <"$TMP/dl")" -eq 5 ] || fail "expected 5 dead letters: $(cat "$TMP/dl")"
+  [ "$(wc -l <"$TMP/dl")" -eq 7 ] || fail "expected 7 dead letters: $(cat "$TMP/dl")"
   for want in "bad-1|.*rv-error=body is not valid JSON" \
               "bad-2|.*rv-error=feature 'x' is a string, expected a number" \
               "bad-3|.*rv-error=body of 30[0-9] bytes exceeds input.max_body_bytes (256)" \
               "bad-4|.*rv-error=empty body" \
-              "bad-5|.*rv-error=body is a JSON array, expected an object"; do
+              "bad-5|.*rv-error=body is a JSON array, expected an object" \
+              "bad-6|.*rv-error=request id of 300 bytes exceeds input.max_id_bytes (256)" \
+              "bad-7i*|.*rv-error=request id of 305 bytes exceeds input.max_id_bytes (256)"; do
     grep -q "^$want" "$TMP/dl" || fail "dead-letter lacks /$want/: $(cat "$TMP/dl")"
   done
   # the original bytes, untouched: sizes match what was produced
@@ -169,7 +177,7 @@ YAML
     grep "^bad-$i|" "$TMP/dl" | grep -q "|$size\$" || fail "dead letter bad-$i is not $size bytes"
   done
   grep -q "rv-source-topic=bad.requests" "$TMP/dl" || fail "dead letters do not name their source"
-  pass "dead-letter: 5 malformed requests with reasons and original bytes, 20 good ones answered"
+  pass "dead-letter: 7 malformed requests (bodies, overlong ids) with reasons and original bytes, 20 good ones answered"
 }
 
 run_parallel case_archive case_dead_letter
