@@ -341,7 +341,7 @@ START_TEST(unknown_keys_at_every_level)
                  5);
     expect_error(2, 1, "colour",
                  "unknown key 'colour' (allowed: service, state_dir, watch, "
-                 "streams, input, models, rendezvous, reload, http)");
+                 "shutdown_timeout_ms, streams, input, models, rendezvous, reload, http)");
     expect_error(5, 3, "streams.dead-letter", "did you mean 'dead_letter'?");
     expect_error(11, 5, "models[0].instance", "allowed: name, plugin, builtin, params");
     expect_error(14, 34, "rendezvous.schedule[0].weight", "allowed: model, within_ms");

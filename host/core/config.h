@@ -53,6 +53,7 @@ typedef struct rv_config {
     char *service;
     char *state_dir; /* absolute */
     bool watch;
+    uint32_t shutdown_timeout_ms;
 
     struct {
         char *brokers;  /* "embedded" or a broker list */

@@ -572,6 +572,14 @@ static const cf_key root_keys[] = {
      .offset = C(watch),
      .def = "false",
      .help = "Reload on a change of the config file or of a plugin file, as on SIGHUP."},
+    {.name = "shutdown_timeout_ms",
+     .type = CF_U32,
+     .offset = C(shutdown_timeout_ms),
+     .flags = CF_POSITIVE,
+     .def = "30000",
+     .help = "SIGTERM or SIGINT ends the host within this: it drains, flushes and commits what "
+             "the broker and the models allow, then exits (status 1 when requests were left "
+             "uncommitted: they are read again). A second signal exits at once."},
     {.name = "streams",
      .type = CF_SECTION,
      .flags = CF_REQUIRED,

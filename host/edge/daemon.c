@@ -140,6 +140,36 @@ static void poll_control(daemon_state *d)
     }
 }
 
+/* The bound on shutdown: shutdown_timeout_ms after the stop signal, or at
+ * a second one, the process exits, whatever still holds it (a broker that
+ * does not answer a commit or a close, a model stuck in score()). What was
+ * not committed is read again: at-least-once. Model processes die with it
+ * (PR_SET_PDEATHSIG). */
+static void *watch_shutdown(void *arg)
+{
+    daemon_state *d = arg;
+    int second = rv_signals_wait_second_stop(&d->shutdown_until);
+    rv_error("shutdown", "%s: exiting now, %llu request(s) not committed (they will be read again)",
+             second ? "second stop signal" : "shutdown_timeout_ms passed",
+             (unsigned long long)rv_commit_tracker_pending(d->tracker));
+    _exit(1);
+    return NULL;
+}
+
+static void start_watchdog(daemon_state *d, uint32_t bound_ms)
+{
+    clock_gettime(CLOCK_REALTIME, &d->shutdown_until);
+    d->shutdown_until.tv_sec += bound_ms / 1000;
+    d->shutdown_until.tv_nsec += (long)(bound_ms % 1000) * 1000000L;
+    if (d->shutdown_until.tv_nsec >= 1000000000L) {
+        d->shutdown_until.tv_sec++;
+        d->shutdown_until.tv_nsec -= 1000000000L;
+    }
+    d->has_watchdog = pthread_create(&d->watchdog, NULL, watch_shutdown, d) == 0;
+    if (!d->has_watchdog)
+        rv_warn("shutdown", "cannot start the shutdown watchdog: shutdown is not bounded");
+}
+
 static void shutdown_all(daemon_state *d)
 {
     if (d->queue)
@@ -159,6 +189,10 @@ static void shutdown_all(daemon_state *d)
         rv_generation_unref(d->gen); /* stops workers, destroys instances */
     rv_rendezvous_stop(d->rz);
     rv_output_free(d->output, 10000);
+    if (d->has_watchdog) { /* what is left only frees memory: bounded */
+        pthread_cancel(d->watchdog);
+        pthread_join(d->watchdog, NULL);
+    }
     rv_canary_monitor_free(d->monitor);
     rv_recent_free(d->recent);
     rv_commit_tracker_free(d->tracker);
@@ -286,8 +320,13 @@ int rv_serve(const rv_serve_options *opts)
         }
     }
     rv_info("serve", "signal %d: stop fetching, drain, flush, commit", rv_signals_stop());
-    rv_input_drain(&d, 30000);
-    rc = 0;
+    /* the signal was seen up to a poll (50 ms) ago, and exiting takes a
+     * little: the watchdog fires 100 ms before the bound */
+    uint32_t bound = d.gen->cfg->shutdown_timeout_ms;
+    bound = bound > 200 ? bound - 100 : bound / 2;
+    start_watchdog(&d, bound);
+    /* three quarters of the bound to drain, the rest to flush and close */
+    rc = rv_input_drain(&d, (int)(bound - bound / 4)) ? 1 : 0;
 out:
     if (d.stats) {
         fputs("summary: ", stderr);

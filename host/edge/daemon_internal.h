@@ -42,6 +42,9 @@ typedef struct daemon_state {
     rd_kafka_t *control;      /* every control record, no group */
     int paused;               /* partitions paused: blocked for long */
     int64_t blocked_since_ms; /* at max_in_flight since; 0: not */
+    pthread_t watchdog;       /* bounds the shutdown (daemon.c) */
+    int has_watchdog;
+    struct timespec shutdown_until; /* CLOCK_REALTIME */
     rv_reloader *reloader;
     rv_watch *watch;
     rv_http *http;
@@ -64,7 +67,8 @@ size_t rv_input_read(daemon_state *d, rd_kafka_message_t **msgs, size_t max);
 /* Commits what the tracker releases; sync waits for the broker. */
 void rv_input_commit(daemon_state *d, int sync);
 /* Waits until every request read has been answered and acknowledged. */
-void rv_input_drain(daemon_state *d, int timeout_ms);
+/* Returns how many were left in flight. */
+uint64_t rv_input_drain(daemon_state *d, int timeout_ms);
 /* The requests consumer's lag, -1 while not reading every partition. */
 int64_t rv_input_lag(void *ctx);
 /* Requests read and not yet done. */

@@ -223,7 +223,7 @@ rd_kafka_t *rv_input_start(daemon_state *d, const rv_config *cfg, const char *bo
     return rk;
 }
 
-void rv_input_drain(daemon_state *d, int timeout_ms)
+uint64_t rv_input_drain(daemon_state *d, int timeout_ms)
 {
     int64_t until = rv_mono_ms() + timeout_ms;
     uint64_t pending;
@@ -237,6 +237,7 @@ void rv_input_drain(daemon_state *d, int timeout_ms)
                  "they will be read again",
                  (unsigned long long)pending, timeout_ms);
     rv_input_commit(d, 1);
+    return pending;
 }
 
 /* Blocked at the bound for this long (a stuck output: nothing gets
