@@ -76,6 +76,7 @@ typedef struct rv_config {
         size_t n_features;
         uint32_t max_body_bytes;
         uint32_t max_id_bytes;
+        uint32_t max_age_ms; /* 0: off */
     } input;
 
     rv_model_conf *models;

@@ -335,6 +335,13 @@ static const cf_key input_keys[] = {
      .flags = CF_POSITIVE,
      .def = "65536",
      .help = "A larger body goes to the dead-letter topic."},
+    {.name = "max_age_ms",
+     .type = CF_U32,
+     .offset = C(input.max_age_ms),
+     .def = "0",
+     .help = "A request whose Kafka timestamp is older than this when read (a backlog after an "
+             "outage) gets the default answer at once, reason `expired`: the decoy archives it, "
+             "no model scores it. 0: off."},
     {.name = "max_id_bytes",
      .type = CF_U32,
      .offset = C(input.max_id_bytes),

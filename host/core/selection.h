@@ -20,6 +20,7 @@ typedef enum {
     RV_REASON_PREFERRED, /* the first schedule entry's answer */
     RV_REASON_FALLBACK,  /* a later entry's answer */
     RV_REASON_DEFAULT,   /* no entry answered ok: the default answer, or an error */
+    RV_REASON_EXPIRED,   /* older than input.max_age_ms when read: the default, unscored */
     RV_REASON_COUNT
 } rv_reason;
 

@@ -130,17 +130,29 @@ void rv_input_handle(daemon_state *d, rd_kafka_message_t **msgs, size_t n)
     }
     rv_commit_tracker_add_batch(d->tracker, offs, k);
     atomic_fetch_add(&d->stats->requests, k);
-    size_t ok = 0;
+    size_t ok = 0, n_fresh = 0;
+    rv_inflight *fresh[RV_INPUT_BATCH];
+    uint32_t max_age = gen->cfg->input.max_age_ms;
     for (size_t i = 0; i < k; i++) {
-        fs[i]->commit_epoch = offs[i].epoch;
-        if (admit(d, gen, fs[i]) == 0)
-            fs[ok++] = fs[i];
+        rv_inflight *f = fs[i];
+        f->commit_epoch = offs[i].epoch;
+        if (admit(d, gen, f) != 0)
+            continue;
+        fs[ok++] = f;
+        /* a backlog is answered at once, by the default, not scored */
+        f->expired = max_age && f->req.timestamp_ms >= 0 &&
+                     read.real_us / 1000 - f->req.timestamp_ms > (int64_t)max_age;
+        if (!f->expired)
+            fresh[n_fresh++] = f;
     }
     /* the input's references pass to the mailboxes; then every model gets
-     * the batch, with one wake per worker */
+     * the batch, with one wake per worker (the decoy every request, the
+     * others the ones not expired) */
     rv_rendezvous_open(d->rz, fs, ok);
-    for (size_t i = 0; i < gen->n_models; i++)
-        rv_workers_dispatch(gen->models[i]->workers, fs, ok, i);
+    for (size_t i = 0; i < gen->n_models; i++) {
+        int all = gen->models[i]->is_decoy;
+        rv_workers_dispatch(gen->models[i]->workers, all ? fs : fresh, all ? ok : n_fresh, i);
+    }
 }
 
 static void set_paused(daemon_state *d, int pause)

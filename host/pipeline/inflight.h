@@ -38,6 +38,8 @@ struct rv_inflight {
     void *done_ctx;
     uint64_t commit_epoch; /* the commit tracker's epoch of the partition */
 
+    int expired; /* older than input.max_age_ms: decided at once, scored by no model */
+
     /* Rendezvous thread only: */
     int decided;
     size_t n_answered;

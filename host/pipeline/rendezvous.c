@@ -124,6 +124,8 @@ static const char *status_at(const rv_generation *gen, const rv_inflight *f, siz
                              int64_t elapsed)
 {
     int st = atomic_load_explicit(&f->slots[model].status, memory_order_acquire);
+    if (st == RV_SLOT_PENDING && f->expired)
+        return "expired"; /* never given to the model */
     if (st == RV_SLOT_PENDING)
         for (size_t k = 0; k < gen->n_schedule; k++)
             if (gen->schedule[k] == model && elapsed >= (int64_t)gen->within_ms[k] * 1000)
@@ -148,7 +150,7 @@ static void send_result(rv_rendezvous *rz, rv_inflight *f, int chosen, int64_t e
     rv_result_fields r = {
         .id = f->id,
         .chosen = m ? &m->json : NULL,
-        .reason = rv_reason_of(chosen),
+        .reason = f->expired ? RV_REASON_EXPIRED : rv_reason_of(chosen),
         .rank = chosen,
         .answer = m ? &f->slots[gen->schedule[chosen]] : NULL,
         .default_label = cfg->rendezvous.has_default ? cfg->rendezvous.default_label : NULL,
@@ -209,7 +211,8 @@ static void evaluate(rv_rendezvous *rz, rv_inflight *f, int64_t now)
     for (size_t i = 0; i < n; i++)
         status[i] = atomic_load_explicit(&f->slots[gen->schedule[i]].status, memory_order_acquire);
     int64_t elapsed = now - f->arrival_mono_us;
-    rv_selection sel = rv_select(status, gen->within_ms, n, elapsed);
+    rv_selection sel = f->expired ? (rv_selection){.decided = 1, .chosen = -1}
+                                  : rv_select(status, gen->within_ms, n, elapsed);
     if (!sel.decided) {
         heap_set(rz, f, f->arrival_mono_us + sel.wake_at_us);
         return;
@@ -223,6 +226,9 @@ static void on_event(rv_rendezvous *rz, event *e)
 {
     rv_inflight *f = e->f;
     if (e->slot == SIZE_MAX) {
+        if (f->expired) /* only the decoy gets it: the others will not answer */
+            for (size_t i = 0; i < f->n_slots; i++)
+                f->n_answered += !f->gen->models[i]->is_decoy;
         evaluate(rz, f, rv_mono_us());
         maybe_complete(rz, f); /* a request of a generation with no model */
         return;

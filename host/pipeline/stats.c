@@ -93,17 +93,19 @@ uint64_t rv_latency_below_pow2(const rv_latency_hist *h, int b)
 
 void rv_stats_print(rv_stats *s, FILE *out)
 {
-    fprintf(out,
-            "requests %llu, dead-lettered %llu; results: preferred %llu, fallback %llu, "
-            "default %llu, error %llu; in host p50 %.0f us, p99 %.0f us, p99.9 %.0f us; "
-            "decision p50 %.0f us, p99 %.0f us\n",
-            (unsigned long long)s->requests, (unsigned long long)s->dead_letters,
-            (unsigned long long)s->results_by_reason[RV_REASON_PREFERRED],
-            (unsigned long long)s->results_by_reason[RV_REASON_FALLBACK],
-            (unsigned long long)s->results_by_reason[RV_REASON_DEFAULT],
-            (unsigned long long)s->results_error, rv_latency_quantile(&s->e2e, 0.5),
-            rv_latency_quantile(&s->e2e, 0.99), rv_latency_quantile(&s->e2e, 0.999),
-            rv_latency_quantile(&s->decision, 0.5), rv_latency_quantile(&s->decision, 0.99));
+    fprintf(
+        out,
+        "requests %llu, dead-lettered %llu; results: preferred %llu, fallback %llu, "
+        "default %llu, expired %llu, error %llu; in host p50 %.0f us, p99 %.0f us, p99.9 %.0f us; "
+        "decision p50 %.0f us, p99 %.0f us\n",
+        (unsigned long long)s->requests, (unsigned long long)s->dead_letters,
+        (unsigned long long)s->results_by_reason[RV_REASON_PREFERRED],
+        (unsigned long long)s->results_by_reason[RV_REASON_FALLBACK],
+        (unsigned long long)s->results_by_reason[RV_REASON_DEFAULT],
+        (unsigned long long)s->results_by_reason[RV_REASON_EXPIRED],
+        (unsigned long long)s->results_error, rv_latency_quantile(&s->e2e, 0.5),
+        rv_latency_quantile(&s->e2e, 0.99), rv_latency_quantile(&s->e2e, 0.999),
+        rv_latency_quantile(&s->decision, 0.5), rv_latency_quantile(&s->decision, 0.99));
     fprintf(out, "  reloads: %llu ok, %llu failed; schedule changes by control: %llu\n",
             (unsigned long long)s->reloads_ok, (unsigned long long)s->reloads_failed,
             (unsigned long long)s->schedule_changes);

@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 FX=$RV_FIXTURE_DIR
 
-start_broker $(service_topics arch) arch.replayed $(service_topics bad)
+start_broker $(service_topics arch) arch.replayed $(service_topics bad) $(service_topics exp)
 
 # Reads every record of topic $2 from $1 with a Kafka client of its own and
 # prints them as Python reprs of (key, headers, value): bytes exactly.
@@ -180,7 +180,54 @@ YAML
   pass "dead-letter: 7 malformed requests (bodies, overlong ids) with reasons and original bytes, 20 good ones answered"
 }
 
-run_parallel case_archive case_dead_letter
+# input.max_age_ms: a backlog (Kafka timestamps two minutes old) gets the
+# default answer at once, reason expired, archived by the decoy and scored
+# by no model; fresh requests beside it are scored as usual.
+case_expired() {
+  write_service exp "$TMP/exp.yaml" <<YAML
+models:
+  - {name: a, plugin: $FX/ok.so}
+  - {name: decoy, builtin: decoy}
+rendezvous:
+  schedule: [{model: a, within_ms: 500}]
+  default: {label: review, score: 0.5}
+YAML
+  sed -i 's/^input: {features: \[x, y\], max_body_bytes: 256}/input: {features: [x, y], max_body_bytes: 256, max_age_ms: 60000}/' "$TMP/exp.yaml"
+  grep -q "max_age_ms: 60000" "$TMP/exp.yaml" || fail "config not written"
+  start_host "$TMP/exp.yaml" "$TMP/exp.log"
+  $PY - "$BOOTSTRAP" <<'PY'
+import sys, time
+from confluent_kafka import Producer
+p = Producer({"bootstrap.servers": sys.argv[1]})
+now = int(time.time() * 1000)
+for i in range(5):
+    p.produce("exp.requests", key=f"old-{i}", value=b'{"x": 1}', timestamp=now - 120000)
+    p.produce("exp.requests", key=f"new-{i}", value=b'{"x": 1}', timestamp=now)
+assert p.flush(10) == 0
+PY
+  wait_count exp.results 10
+  wait_count exp.archive 10
+  sleep 0.5
+  stop_host
+  consume exp.results >"$TMP/exp.results"
+  consume exp.scores >"$TMP/exp.scores"
+  $PY - "$TMP/exp.results" "$TMP/exp.scores" <<'PY' || fail "expired requests: $(cat "$TMP/exp.results")"
+import json, sys
+res = {r["id"]: r for r in map(json.loads, open(sys.argv[1]))}
+assert len(res) == 10, len(res)
+for i in range(5):
+    old, new = res[f"old-{i}"], res[f"new-{i}"]
+    assert old["reason"] == "expired" and old["answers"] == [{"label": "review", "score": 0.5}], old
+    assert old["models"]["a"]["status"] == "expired", old
+    assert new["reason"] == "preferred", new
+scored = {json.loads(l)["id"] for l in open(sys.argv[2])}
+assert scored == {f"new-{i}" for i in range(5)}, scored
+PY
+  grep -q "expired 5," "$TMP/exp.log" || fail "summary does not count them: $(grep summary "$TMP/exp.log")"
+  pass "max_age_ms: 5 two-minute-old requests answered expired with the default, archived, not scored; 5 fresh ones scored"
+}
+
+run_parallel case_archive case_dead_letter case_expired
 
 # Scores and results go to the request's partition number: fewer result
 # partitions than request partitions is refused at start, clearly.
