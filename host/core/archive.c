@@ -63,17 +63,11 @@ void rv_archived_split(rv_archived *a)
     a->n_own = first;
 }
 
-const char *rv_archived_provenance(const rv_archived *a, const char *name, char *buf,
-                                   size_t buf_size)
+const rv_header *rv_archived_provenance(const rv_archived *a, const char *name)
 {
     for (size_t i = a->n_own; i < a->n_headers; i++)
-        if (strcmp(a->headers[i].name, name) == 0) {
-            size_t n =
-                a->headers[i].value_len < buf_size - 1 ? a->headers[i].value_len : buf_size - 1;
-            memcpy(buf, a->headers[i].value, n);
-            buf[n] = '\0';
-            return buf;
-        }
+        if (strcmp(a->headers[i].name, name) == 0)
+            return &a->headers[i];
     return NULL;
 }
 

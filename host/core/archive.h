@@ -60,10 +60,9 @@ typedef struct rv_archived {
  * the record carries no provenance). */
 void rv_archived_split(rv_archived *a);
 
-/* The provenance header of that name's value as a NUL-terminated copy in
- * buf, or NULL when a has no provenance block. */
-const char *rv_archived_provenance(const rv_archived *a, const char *name, char *buf,
-                                   size_t buf_size);
+/* The provenance header of that name, or NULL when a has no provenance
+ * block. */
+const rv_header *rv_archived_provenance(const rv_archived *a, const char *name);
 
 /* Decodes a segment payload. headers is allocated (free(a->headers) after
  * use); everything else points into payload. 0, or -1 with the reason. */

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,13 +14,17 @@
 /* A provenance number as JSON: the integer, or null when absent or not one. */
 static void provenance_int(rv_jw *w, const rv_archived *a, const char *name, const char *field)
 {
-    char buf[32], *end = NULL;
-    const char *v = rv_archived_provenance(a, name, buf, sizeof buf);
+    const rv_header *h = rv_archived_provenance(a, name);
+    char buf[32], *end = buf;
+    size_t n = h && h->value_len < sizeof buf ? h->value_len : 0;
+    if (n)
+        memcpy(buf, h->value, n);
+    buf[n] = '\0';
     errno = 0;
-    long long n = v && *v ? strtoll(v, &end, 10) : 0;
+    long long v = n ? strtoll(buf, &end, 10) : 0;
     rv_jw_string(w, field);
-    if (v && *v && !*end && errno == 0)
-        rv_jw_integer(w, n);
+    if (n && !*end && errno == 0)
+        rv_jw_integer(w, v);
     else
         rv_jw_null(w);
 }
@@ -27,12 +32,11 @@ static void provenance_int(rv_jw *w, const rv_archived *a, const char *name, con
 /* A provenance string as a JSON field named field. */
 static void provenance_string(rv_jw *w, const rv_archived *a, const char *name, const char *field)
 {
-    for (size_t i = a->n_own; i < a->n_headers; i++)
-        if (strcmp(a->headers[i].name, name) == 0) {
-            rv_jw_bytes_field(w, field, a->headers[i].value, a->headers[i].value_len);
-            return;
-        }
-    rv_jw_kv_string(w, field, NULL);
+    const rv_header *h = rv_archived_provenance(a, name);
+    if (h)
+        rv_jw_bytes_field(w, field, h->value, h->value_len);
+    else
+        rv_jw_kv_string(w, field, NULL);
 }
 
 void rv_record_archive(rv_jw *w, const rv_archived *a)
@@ -78,9 +82,14 @@ rd_kafka_headers_t *rv_record_archive_headers(const rv_request *r)
 
 #define RAW(w, lit) rv_jw_raw(w, lit, sizeof lit - 1)
 
-static int frag(rv_frag *f, const char *fmt, const char *a, const char *b)
+static int frag(rv_frag *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int frag(rv_frag *f, const char *fmt, ...)
 {
-    int n = asprintf(&f->s, fmt, a, b);
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vasprintf(&f->s, fmt, ap);
+    va_end(ap);
     if (n < 0) {
         f->s = NULL;
         return -1;
@@ -98,13 +107,13 @@ int rv_model_json_init(rv_model_json *j, const char *name, const char *version,
     int ok = qn && qv &&
              frag(&j->score_head, ",\"model\":%s,\"version\":%s,\"status\":\"", qn, qv) == 0 &&
              frag(&j->result_head, ",\"model\":%s,\"version\":%s,\"reason\":\"", qn, qv) == 0 &&
-             frag(&j->models_key, "%s:{\"status\":\"%s", *qn == '"' ? qn : "\"\"", "") == 0 &&
+             frag(&j->models_key, "%s:{\"status\":\"", *qn == '"' ? qn : "\"\"") == 0 &&
              (j->answer_head = calloc(n_labels ? n_labels : 1, sizeof *j->answer_head));
     free(qn);
     free(qv);
     for (uint32_t i = 0; ok && i < n_labels; i++) {
         char *ql = rv_jw_quote(labels[i]);
-        ok = ql && frag(&j->answer_head[i], "{\"label\":%s,\"score\":%s", ql, "") == 0;
+        ok = ql && frag(&j->answer_head[i], "{\"label\":%s,\"score\":", ql) == 0;
         free(ql);
         j->n_labels = i + 1;
     }

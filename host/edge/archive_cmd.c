@@ -198,12 +198,9 @@ static int replay_record(void *ctx, const rv_archived *a, int legacy)
         rd_kafka_header_add(h, a->headers[i].name, -1, a->headers[i].value,
                             a->headers[i].value ? (ssize_t)a->headers[i].value_len : 0);
     }
-    for (size_t i = a->n_own; i < a->n_headers && !has_id; i++)
-        if (strcmp(a->headers[i].name, "rv-id") == 0) {
-            rd_kafka_header_add(h, "rv-id", -1, a->headers[i].value,
-                                (ssize_t)a->headers[i].value_len);
-            has_id = 1;
-        }
+    const rv_header *id = has_id ? NULL : rv_archived_provenance(a, "rv-id");
+    if (id)
+        rd_kafka_header_add(h, "rv-id", -1, id->value, (ssize_t)id->value_len);
     for (;;) {
         rd_kafka_resp_err_t e = rd_kafka_producev(
             r->rk, RD_KAFKA_V_TOPIC(r->to), RD_KAFKA_V_KEY(a->key, a->key ? a->key_len : 0),

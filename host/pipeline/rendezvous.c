@@ -248,9 +248,10 @@ static void on_event(rv_rendezvous *rz, event *e)
 }
 
 /* One round of deciding, by the owner: the events queued now, then every
- * deadline that has passed. Publishes the first deadline left and wakes the
- * thread if it sleeps past it. Returns how many events it took. */
-static size_t drain(rv_rendezvous *rz)
+ * deadline that has passed. Publishes the first deadline left, and wakes
+ * the thread if it sleeps past it or if events came in meanwhile (they are
+ * its now). */
+static void drain(rv_rendezvous *rz)
 {
     pthread_mutex_lock(&rz->lock);
     event *batch = rz->inbox;
@@ -275,10 +276,9 @@ static size_t drain(rv_rendezvous *rz)
     int64_t next = rz->heap_len > 0 ? rz->heap[0]->wake_at_mono_us : INT64_MAX;
     pthread_mutex_lock(&rz->lock);
     rz->earliest = next;
-    if (next < rz->thread_wake_at)
+    if (next < rz->thread_wake_at || (rz->inbox_len > 0 && rz->thread_wake_at != INT64_MIN))
         pthread_cond_signal(&rz->cond);
     pthread_mutex_unlock(&rz->lock);
-    return n;
 }
 
 static void *rendezvous_loop(void *arg)
@@ -384,12 +384,11 @@ void rv_rendezvous_open(rv_rendezvous *rz, rv_inflight *const *fs, size_t n)
     int64_t wake_by = INT64_MAX;
     for (size_t i = 0; i < n; i++) {
         const rv_generation *g = fs[i]->gen;
-        int64_t first = g->n_schedule ? (int64_t)g->within_ms[0] * 1000 : 0;
-        for (size_t k = 1; k < g->n_schedule; k++)
-            if ((int64_t)g->within_ms[k] * 1000 < first)
-                first = (int64_t)g->within_ms[k] * 1000;
-        if (fs[i]->arrival_mono_us + first < wake_by)
-            wake_by = fs[i]->arrival_mono_us + first;
+        /* deadlines never decrease along a schedule (config and control
+         * refuse it): the first entry's is the earliest */
+        int64_t first = fs[i]->arrival_mono_us + (g->n_schedule ? g->within_ms[0] * 1000ll : 0);
+        if (first < wake_by)
+            wake_by = first;
     }
     rv_answered a[64];
     for (size_t done = 0; done < n;) {
@@ -404,13 +403,15 @@ void rv_rendezvous_open(rv_rendezvous *rz, rv_inflight *const *fs, size_t n)
 void rv_rendezvous_post(rv_rendezvous *rz, const rv_answered *a, size_t n)
 {
     push(rz, a, n, INT64_MAX);
-    /* Decide here when no one else is: one round, then what arrived
-     * meanwhile is left to the thread. A busy owner looks at the inbox
-     * again when it is done, so nothing waits unseen. */
+    /* Decide here when no one else is: one round, and what arrived
+     * meanwhile is left to the thread (drain wakes it). */
     if (pthread_mutex_trylock(&rz->owner) == 0) {
         drain(rz);
         pthread_mutex_unlock(&rz->owner);
+        return;
     }
+    /* A busy decider: ours may have come after its last look at the inbox;
+     * the thread takes them if it sleeps. */
     pthread_mutex_lock(&rz->lock);
     if (rz->inbox_len > 0 && rz->thread_wake_at != INT64_MIN)
         pthread_cond_signal(&rz->cond);

@@ -182,25 +182,17 @@ void rv_jw_null(rv_jw *w)
     put(w, "null", 4);
 }
 
-/* v in decimal, written backwards from end; returns the first byte. */
-static char *format_int(long long v, char *end)
+void rv_jw_raw_int(rv_jw *w, long long v)
 {
+    char b[24], *end = b + sizeof b, *p = end; /* digits written backwards */
     unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
-    char *p = end;
     do {
         *--p = (char)('0' + u % 10);
         u /= 10;
     } while (u);
     if (v < 0)
         *--p = '-';
-    return p;
-}
-
-void rv_jw_raw_int(rv_jw *w, long long v)
-{
-    char b[24];
-    char *p = format_int(v, b + sizeof b);
-    put(w, p, (size_t)(b + sizeof b - p));
+    put(w, p, (size_t)(end - p));
 }
 
 void rv_jw_integer(rv_jw *w, long long v)
