@@ -13,7 +13,7 @@
 
 static int64_t take_offset(rv_commit_tracker *t, const char *topic, int32_t p)
 {
-    rd_kafka_topic_partition_list_t *l = rv_commit_tracker_take(t);
+    rd_kafka_topic_partition_list_t *l = rv_commit_tracker_take(t, 0);
     int64_t off = -100;
     if (l) {
         rd_kafka_topic_partition_t *e = rd_kafka_topic_partition_list_find(l, topic, p);
@@ -62,6 +62,44 @@ START_TEST(partitions_are_independent_and_revocation_starts_an_epoch)
     ck_assert_int_eq(take_offset(t, "req", 0), -100);
     rv_commit_tracker_done(t, "req", 0, 1, e0b);
     ck_assert_int_eq(take_offset(t, "req", 0), 2);
+    rv_commit_tracker_free(t);
+}
+END_TEST
+
+/* A failed commit is taken again (at the partition's newest offset), a
+ * successful one is not, a forgotten partition is left to its new owner;
+ * take(all) gives every partition that has an offset. */
+START_TEST(a_failed_commit_is_taken_again)
+{
+    rv_commit_tracker *t = rv_commit_tracker_new();
+    uint64_t e0 = rv_commit_tracker_add(t, "req", 0, 5);
+    uint64_t e1 = rv_commit_tracker_add(t, "req", 1, 9);
+    rv_commit_tracker_done(t, "req", 0, 5, e0);
+    rv_commit_tracker_done(t, "req", 1, 9, e1);
+    rd_kafka_topic_partition_list_t *l = rv_commit_tracker_take(t, 0);
+    ck_assert_int_eq(l->cnt, 2);
+    ck_assert_uint_eq(rv_commit_tracker_retry(t, RD_KAFKA_RESP_ERR_NO_ERROR, l), 0);
+    ck_assert_ptr_null(rv_commit_tracker_take(t, 0));
+    l->elems[1].err = RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT; /* one partition failed */
+    ck_assert_uint_eq(rv_commit_tracker_retry(t, RD_KAFKA_RESP_ERR_NO_ERROR, l), 1);
+    rd_kafka_topic_partition_t *again = rd_kafka_topic_partition_list_find(l, "req", 1);
+    ck_assert_int_eq(take_offset(t, "req", 1), again->offset);
+    /* the whole commit failed, and partition 0 advanced meanwhile */
+    uint64_t e0b = rv_commit_tracker_add(t, "req", 0, 6);
+    rv_commit_tracker_done(t, "req", 0, 6, e0b);
+    ck_assert_uint_eq(rv_commit_tracker_retry(t, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, l), 2);
+    rv_commit_tracker_forget(t, "req", 1);
+    rd_kafka_topic_partition_list_t *l2 = rv_commit_tracker_take(t, 0);
+    ck_assert_int_eq(l2->cnt, 1);
+    ck_assert_int_eq(l2->elems[0].offset, 7);
+    rd_kafka_topic_partition_list_destroy(l2);
+    ck_assert_uint_eq(rv_commit_tracker_retry(t, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, l), 1);
+    rd_kafka_topic_partition_list_destroy(l);
+    ck_assert_int_eq(take_offset(t, "req", 0), 7);
+    l = rv_commit_tracker_take(t, 1); /* all: partition 0 only, 1 was forgotten */
+    ck_assert_int_eq(l->cnt, 1);
+    ck_assert_int_eq(l->elems[0].offset, 7);
+    rd_kafka_topic_partition_list_destroy(l);
     rv_commit_tracker_free(t);
 }
 END_TEST
@@ -123,6 +161,7 @@ int main(void)
     TCase *tc = tcase_create("offsets");
     tcase_add_test(tc, commits_advance_over_done_prefix_only);
     tcase_add_test(tc, partitions_are_independent_and_revocation_starts_an_epoch);
+    tcase_add_test(tc, a_failed_commit_is_taken_again);
     tcase_add_test(tc, many_out_of_order);
     tcase_add_test(tc, wait_below_wakes_on_the_completion_that_makes_room);
     suite_add_tcase(s, tc);

@@ -109,7 +109,7 @@ static rd_kafka_t *start_control(const rv_config *cfg, const char *bootstrap)
     char err[RV_ERR_SIZE], group[300];
     rv_errf(group, sizeof group, "%s-control-%ld", cfg->service, (long)getpid());
     rd_kafka_t *rk = rv_consumer_new(cfg, bootstrap, RV_CONSUMER_TAIL, group, cfg->streams.control,
-                                     10000, NULL, NULL, err, sizeof err);
+                                     10000, NULL, err, sizeof err);
     if (!rk) {
         rv_warn("control", "%s: schedule changes only by reload", err);
         return NULL;

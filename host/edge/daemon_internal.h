@@ -41,6 +41,8 @@ typedef struct daemon_state {
     rd_kafka_queue_t *queue;  /* the consumer's, for reading in batches */
     rd_kafka_t *control;      /* every control record, no group */
     int paused;               /* partitions paused: blocked for long */
+    int64_t commit_warned_ms; /* the last "commit failed" warning */
+    uint64_t commit_failures; /* since that warning */
     int64_t blocked_since_ms; /* at max_in_flight since; 0: not */
     pthread_t watchdog;       /* bounds the shutdown (daemon.c) */
     int has_watchdog;
@@ -64,11 +66,14 @@ size_t rv_input_may_read(daemon_state *d, uint64_t max_in_flight);
 /* Reads up to max requests: waits up to 50 ms for the first, then takes
  * what is already fetched. The count read. */
 size_t rv_input_read(daemon_state *d, rd_kafka_message_t **msgs, size_t max);
-/* Commits what the tracker releases; sync waits for the broker. */
-void rv_input_commit(daemon_state *d, int sync);
-/* Waits until every request read has been answered and acknowledged. */
-/* Returns how many were left in flight. */
-uint64_t rv_input_drain(daemon_state *d, int timeout_ms);
+/* Commits what the tracker releases (sync: every partition's offset, and
+ * waits for the broker). A failed commit is made again with the next one.
+ * 0, or -1 when the commit failed at once. */
+int rv_input_commit(daemon_state *d, int sync);
+/* Waits until every request read has been answered and acknowledged, then
+ * commits (retrying until timeout_ms). Nonzero when requests were left in
+ * flight or the last commit failed: they will be read again. */
+int rv_input_drain(daemon_state *d, int timeout_ms);
 /* The requests consumer's lag, -1 while not reading every partition. */
 int64_t rv_input_lag(void *ctx);
 /* Requests read and not yet done. */

@@ -141,7 +141,7 @@ rv_http *rv_http_start(const rv_config *cfg, const char *bootstrap, const char *
     rv_errf(group, sizeof group, "%s-gateway-%ld", cfg->service, (long)getpid());
     /* every partition of the reply topic, from its end, no group */
     if (!(h->replies = rv_consumer_new(cfg, bootstrap, RV_CONSUMER_TAIL, group, reply_topic, 10000,
-                                       NULL, NULL, e, sizeof e))) {
+                                       NULL, e, sizeof e))) {
         rv_errf(err, err_size, "gateway replies: %s", e);
         pthread_mutex_destroy(&h->lock);
         pthread_cond_destroy(&h->cond);

@@ -22,16 +22,44 @@ static void on_request_done(void *ctx, const rv_inflight *f)
                            f->commit_epoch);
 }
 
-void rv_input_commit(daemon_state *d, int sync)
+/* A failed commit is said once, then at most every 10 s with how many more. */
+static void commit_failed(daemon_state *d, rd_kafka_resp_err_t e, size_t again)
 {
-    rd_kafka_topic_partition_list_t *list = rv_commit_tracker_take(d->tracker);
-    if (!list)
+    int64_t now = rv_mono_ms();
+    d->commit_failures++;
+    if (d->commit_warned_ms && now - d->commit_warned_ms < 10000)
         return;
+    rv_warn("input",
+            "commit failed: %s (%llu failure(s) since the last warning); %zu partition(s) "
+            "committed again with the next commit",
+            rd_kafka_err2str(e), (unsigned long long)d->commit_failures, again);
+    d->commit_warned_ms = now;
+    d->commit_failures = 0;
+}
+
+/* The outcome of an asynchronous commit, served by the consumer's poll. */
+static void on_committed(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+    daemon_state *d = opaque;
+    (void)rk;
+    if (err == RD_KAFKA_RESP_ERR__NO_OFFSET)
+        return;
+    size_t again = rv_commit_tracker_retry(d->tracker, err, offsets);
+    if (err || again)
+        commit_failed(d, err ? err : RD_KAFKA_RESP_ERR__PARTIAL, again);
+}
+
+int rv_input_commit(daemon_state *d, int sync)
+{
+    rd_kafka_topic_partition_list_t *list = rv_commit_tracker_take(d->tracker, sync);
+    if (!list)
+        return 0;
     rd_kafka_resp_err_t e = rd_kafka_commit(d->consumer, list, !sync);
     if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
-        rv_warn("input", "commit failed: %s (will be retried with later offsets)",
-                rd_kafka_err2str(e));
+        commit_failed(d, e, rv_commit_tracker_retry(d->tracker, e, list));
     rd_kafka_topic_partition_list_destroy(list);
+    return e && e != RD_KAFKA_RESP_ERR__NO_OFFSET ? -1 : 0;
 }
 
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -207,8 +235,9 @@ int64_t rv_input_lag(void *ctx)
 rd_kafka_t *rv_input_start(daemon_state *d, const rv_config *cfg, const char *bootstrap)
 {
     char err[RV_ERR_SIZE];
+    rv_group_callbacks cb = {.rebalance = on_rebalance, .committed = on_committed, .opaque = d};
     rd_kafka_t *rk = rv_consumer_new(cfg, bootstrap, RV_CONSUMER_GROUP, cfg->streams.group, NULL, 0,
-                                     on_rebalance, d, err, sizeof err);
+                                     &cb, err, sizeof err);
     if (!rk) {
         rv_error("streams", "%s", err);
         return NULL;
@@ -235,7 +264,7 @@ rd_kafka_t *rv_input_start(daemon_state *d, const rv_config *cfg, const char *bo
     return rk;
 }
 
-uint64_t rv_input_drain(daemon_state *d, int timeout_ms)
+int rv_input_drain(daemon_state *d, int timeout_ms)
 {
     int64_t until = rv_mono_ms() + timeout_ms;
     uint64_t pending;
@@ -248,8 +277,15 @@ uint64_t rv_input_drain(daemon_state *d, int timeout_ms)
                  "%llu request(s) still in flight after %d ms: not committed, "
                  "they will be read again",
                  (unsigned long long)pending, timeout_ms);
-    rv_input_commit(d, 1);
-    return pending;
+    /* every partition's offset, once more, synchronously: an asynchronous
+     * commit that failed during the drain has not been reported yet */
+    int committed;
+    while ((committed = rv_input_commit(d, 1)) != 0 && rv_mono_ms() < until)
+        rv_sleep_ms(100);
+    if (committed != 0)
+        rv_error("shutdown", "the last commit failed: what was answered since the last "
+                             "commit that succeeded will be read again");
+    return pending || committed != 0;
 }
 
 /* Blocked at the bound for this long (a stuck output: nothing gets

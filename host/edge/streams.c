@@ -99,6 +99,11 @@ int rv_broker_create_topics(rv_broker *b, const char *const *topics, const int *
     return rc;
 }
 
+rd_kafka_mock_cluster_t *rv_broker_mock(rv_broker *b)
+{
+    return b->mc;
+}
+
 void rv_broker_stop(rv_broker *b)
 {
     if (!b)
@@ -261,9 +266,7 @@ int rv_check_partitions(rd_kafka_t *rk, const rv_config *cfg, int timeout_ms, ch
 
 rd_kafka_t *rv_consumer_new(const rv_config *cfg, const char *bootstrap, rv_consumer_kind kind,
                             const char *group, const char *topic, int timeout_ms,
-                            void (*rebalance)(rd_kafka_t *, rd_kafka_resp_err_t,
-                                              rd_kafka_topic_partition_list_t *, void *),
-                            void *opaque, char *err, size_t err_size)
+                            const rv_group_callbacks *cb, char *err, size_t err_size)
 {
     rd_kafka_conf_t *conf = rv_kafka_conf(cfg, bootstrap, 0, err, err_size);
     if (!conf)
@@ -283,10 +286,12 @@ rd_kafka_t *rv_consumer_new(const rv_config *cfg, const char *bootstrap, rv_cons
             rd_kafka_conf_destroy(conf);
             return NULL;
         }
-    if (kind == RV_CONSUMER_GROUP) {
-        if (rebalance)
-            rd_kafka_conf_set_rebalance_cb(conf, rebalance);
-        rd_kafka_conf_set_opaque(conf, opaque);
+    if (kind == RV_CONSUMER_GROUP && cb) {
+        if (cb->rebalance)
+            rd_kafka_conf_set_rebalance_cb(conf, cb->rebalance);
+        if (cb->committed)
+            rd_kafka_conf_set_offset_commit_cb(conf, cb->committed);
+        rd_kafka_conf_set_opaque(conf, cb->opaque);
     }
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e);
     if (!rk) {

@@ -23,6 +23,8 @@ const char *rv_broker_bootstraps(const rv_broker *b);
 int rv_broker_create_topics(rv_broker *b, const char *const *topics, const int *partitions,
                             size_t n, char *err, size_t err_size);
 void rv_broker_stop(rv_broker *b);
+/* The mock cluster itself, for fault injection (rdkafka_mock.h). */
+struct rd_kafka_mock_cluster_s *rv_broker_mock(rv_broker *b);
 
 /* A client configuration: bootstrap servers, our defaults for a producer
  * or a consumer, then the config's kafka: map as is (it wins; cfg may be
@@ -42,16 +44,22 @@ typedef enum {
     RV_CONSUMER_TAIL,
 } rv_consumer_kind;
 
+/* A group consumer's callbacks (either may be NULL), served by its poll. */
+typedef struct rv_group_callbacks {
+    void (*rebalance)(rd_kafka_t *, rd_kafka_resp_err_t, rd_kafka_topic_partition_list_t *, void *);
+    /* the outcome of an asynchronous commit */
+    void (*committed)(rd_kafka_t *, rd_kafka_resp_err_t, rd_kafka_topic_partition_list_t *, void *);
+    void *opaque;
+} rv_group_callbacks;
+
 /* The one way the host makes a consumer: rv_kafka_conf(), then the settings
- * of its kind, every return code checked. For RV_CONSUMER_GROUP, rebalance
- * (may be NULL) and opaque are set and the main queue is redirected to the
- * consumer's; for RV_CONSUMER_TAIL, `topic` is assigned (waiting up to
- * timeout_ms for its metadata). NULL with the reason in err. */
+ * of its kind, every return code checked. For RV_CONSUMER_GROUP, cb (may be
+ * NULL) is set and the main queue is redirected to the consumer's; for
+ * RV_CONSUMER_TAIL, `topic` is assigned (waiting up to timeout_ms for its
+ * metadata). NULL with the reason in err. */
 rd_kafka_t *rv_consumer_new(const rv_config *cfg, const char *bootstrap, rv_consumer_kind kind,
                             const char *group, const char *topic, int timeout_ms,
-                            void (*rebalance)(rd_kafka_t *, rd_kafka_resp_err_t,
-                                              rd_kafka_topic_partition_list_t *, void *),
-                            void *opaque, char *err, size_t err_size);
+                            const rv_group_callbacks *cb, char *err, size_t err_size);
 
 /* Checks that scores and results have at least as many partitions as
  * requests (records go to the request's partition number). Waits up to

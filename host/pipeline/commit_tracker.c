@@ -161,13 +161,13 @@ void rv_commit_tracker_done(rv_commit_tracker *t, const char *topic, int32_t par
     pthread_mutex_unlock(&t->lock);
 }
 
-rd_kafka_topic_partition_list_t *rv_commit_tracker_take(rv_commit_tracker *t)
+rd_kafka_topic_partition_list_t *rv_commit_tracker_take(rv_commit_tracker *t, int all)
 {
     rd_kafka_topic_partition_list_t *list = NULL;
     pthread_mutex_lock(&t->lock);
     for (size_t i = 0; i < t->n_parts; i++) {
         partition_state *p = &t->parts[i];
-        if (!p->dirty)
+        if (!(p->dirty || (all && p->committable >= 0)))
             continue;
         if (!list)
             list = rd_kafka_topic_partition_list_new(4);
@@ -176,6 +176,23 @@ rd_kafka_topic_partition_list_t *rv_commit_tracker_take(rv_commit_tracker *t)
     }
     pthread_mutex_unlock(&t->lock);
     return list;
+}
+
+size_t rv_commit_tracker_retry(rv_commit_tracker *t, rd_kafka_resp_err_t err,
+                               const rd_kafka_topic_partition_list_t *offsets)
+{
+    size_t marked = 0;
+    pthread_mutex_lock(&t->lock);
+    for (int i = 0; offsets && i < offsets->cnt; i++) {
+        const rd_kafka_topic_partition_t *o = &offsets->elems[i];
+        partition_state *p = find(t, o->topic, o->partition, 0);
+        if ((err || o->err) && p && p->committable >= 0 && p->committable >= o->offset) {
+            p->dirty = 1;
+            marked++;
+        }
+    }
+    pthread_mutex_unlock(&t->lock);
+    return marked;
 }
 
 void rv_commit_tracker_forget(rv_commit_tracker *t, const char *topic, int32_t partition)

@@ -39,8 +39,16 @@ void rv_commit_tracker_done(rv_commit_tracker *t, const char *topic, int32_t par
                             int64_t offset, uint64_t epoch);
 
 /* The offsets to commit now (next offset to read, per partition that
- * advanced since the last call), or NULL if none. Caller destroys it. */
-rd_kafka_topic_partition_list_t *rv_commit_tracker_take(rv_commit_tracker *t);
+ * advanced since the last call, or with all set per partition that has one),
+ * or NULL if none. Caller destroys it. */
+rd_kafka_topic_partition_list_t *rv_commit_tracker_take(rv_commit_tracker *t, int all);
+
+/* A commit of these offsets failed (err, or each element's own): their
+ * partitions are taken again by the next rv_commit_tracker_take, at their
+ * newest committable offset by then. A partition forgotten since is left
+ * alone (its new owner commits it). Returns how many were marked. */
+size_t rv_commit_tracker_retry(rv_commit_tracker *t, rd_kafka_resp_err_t err,
+                               const rd_kafka_topic_partition_list_t *offsets);
 
 /* Forgets a partition (revoked): a new epoch starts. */
 void rv_commit_tracker_forget(rv_commit_tracker *t, const char *topic, int32_t partition);
