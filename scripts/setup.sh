@@ -17,6 +17,7 @@ packages=(
   check                                 # unit tests
   valgrind                              # memory checks
   clang-format                          # the format check (.clang-format)
+  clang libclang-rt-14-dev              # libFuzzer and its sanitizers (scripts/fuzz.sh)
   python3 python3-xgboost python3-sklearn python3-numpy python3-confluent-kafka
 )
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The one test command: set up, build with warnings as errors, run every test,
-# then build and run the suite again under AddressSanitizer+UBSan.
+# The one test command: set up, build with warnings as errors, build and run
+# the suite under AddressSanitizer+UBSan, fuzz each harness for a minute, then
+# run every test of the plain build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -17,6 +18,9 @@ cmake --build build-asan -j"$jobs"
 echo "== tests under ASan+UBSan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan --output-on-failure -j"$jobs"
+
+echo "== fuzzing: each harness 60 s under ASan+UBSan (scripts/fuzz.sh)"
+bash scripts/fuzz.sh 60
 
 echo "== tests"
 ctest --test-dir build --output-on-failure -j"$jobs"

@@ -64,6 +64,28 @@ static int valid_id(const char *id)
     return 1;
 }
 
+int rv_http_check_score(const rv_feature_index *ix, size_t n_features, const rv_upload *u,
+                        const char *request_id, char *why, size_t size)
+{
+    /* the same check the input applies, so a bad body is a 400 here and
+     * not a dead letter */
+    double *features = calloc(n_features + 1, sizeof *features);
+    if (!features) {
+        snprintf(why, size, "out of memory");
+        return MHD_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    int bad = rv_features_parse(ix, (const uint8_t *)(u->body ? u->body : ""), u->len, features,
+                                why, size) != 0;
+    free(features);
+    if (bad)
+        return MHD_HTTP_BAD_REQUEST;
+    if (request_id && !valid_id(request_id)) {
+        snprintf(why, size, "X-Request-Id must be 1-%d printable ASCII characters", MAX_ID);
+        return MHD_HTTP_BAD_REQUEST;
+    }
+    return 0;
+}
+
 enum MHD_Result rv_http_post_score(rv_http *h, struct MHD_Connection *c, rv_upload *u)
 {
     if (u->too_large)
@@ -76,27 +98,18 @@ enum MHD_Result rv_http_post_score(rv_http *h, struct MHD_Connection *c, rv_uplo
             rv_generation_unref(g);
         return rv_http_respond_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "not ready: %s", why);
     }
-    /* the same check the input applies, so a bad body is a 400 here and
-     * not a dead letter */
-    double *features = calloc(g->cfg->input.n_features + 1, sizeof *features);
+    const char *given = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id");
     char reason[512];
-    int bad = !features || rv_features_parse(g->features, (const uint8_t *)(u->body ? u->body : ""),
-                                             u->len, features, reason, sizeof reason) != 0;
-    free(features);
+    int status =
+        rv_http_check_score(g->features, g->cfg->input.n_features, u, given, reason, sizeof reason);
     uint32_t last_ms = g->n_schedule ? g->within_ms[g->n_schedule - 1] : 0;
     rv_generation_unref(g);
-    if (bad)
-        return rv_http_respond_error(c, MHD_HTTP_BAD_REQUEST, "%s", reason);
+    if (status)
+        return rv_http_respond_error(c, (unsigned)status, "%s", reason);
 
     waiter *w = calloc(1, sizeof *w);
     if (!w)
         return rv_http_respond_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
-    const char *given = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id");
-    if (given && !valid_id(given)) {
-        free(w);
-        return rv_http_respond_error(c, MHD_HTTP_BAD_REQUEST,
-                                     "X-Request-Id must be 1-256 printable ASCII characters");
-    }
     snprintf(w->reply_key, sizeof w->reply_key, "gw-%ld-%llu", (long)getpid(),
              (unsigned long long)atomic_fetch_add(&h->next_id, 1));
     snprintf(w->id, sizeof w->id, "%s", given ? given : w->reply_key);
@@ -150,7 +163,7 @@ enum MHD_Result rv_http_post_score(rv_http *h, struct MHD_Connection *c, rv_uplo
 
 int rv_upload_append(rv_upload *u, const char *data, size_t len, size_t max_body)
 {
-    if (u->len + len > max_body) {
+    if (u->too_large || u->len + len > max_body) {
         u->too_large = 1; /* keep reading, answer 413 at the end */
         return 0;
     }

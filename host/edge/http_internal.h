@@ -68,6 +68,11 @@ typedef struct rv_upload {
 /* Appends a piece of the body (kept up to max_body). 0, or -1 on out of
  * memory. */
 int rv_upload_append(rv_upload *u, const char *data, size_t len, size_t max_body);
+/* What POST /v1/score checks before the request goes to Kafka (its body as
+ * the input parses it, its X-Request-Id when given): 0, or the HTTP status
+ * with the reason in why. */
+int rv_http_check_score(const rv_feature_index *ix, size_t n_features, const rv_upload *u,
+                        const char *request_id, char *why, size_t size);
 enum MHD_Result rv_http_post_score(rv_http *h, struct MHD_Connection *c, rv_upload *u);
 void *rv_http_reply_loop(void *arg);
 

@@ -29,7 +29,11 @@ static void usage(FILE *out)
           "key (docs/config.md)\n"
           "       rendezvous broker [--brokers N] [--partitions P] [--topic NAME]...\n"
           "                                             run the embedded broker standalone;\n"
-          "                                             prints bootstrap=HOST:PORT first\n"
+          "                                             prints bootstrap=HOST:PORT first,\n"
+          "                                             then applies fault commands read on\n"
+          "                                             stdin: down ID|all, up ID|all,\n"
+          "                                             rtt ID|all MS, leader TOPIC PART ID,\n"
+          "                                             errors API COUNT CODE, clear API\n"
           "       rendezvous --help | --version\n"
           "\n"
           "Exit status: 0 on success, 1 on a runtime failure, 2 on bad usage or config.\n",
