@@ -432,6 +432,38 @@ START_TEST(missing_required_nested)
 }
 END_TEST
 
+/* A remote model needs its labels and may not be a builtin; labels are for
+ * remote models only; a valid one loads with its labels. */
+START_TEST(remote_models)
+{
+    expect_fails("service: s\n" BASE_STREAMS_TO_MODELS "models:\n"
+                 "  - { name: r, remote: true }\n"
+                 "  - { name: c, builtin: canary, remote: true, labels: [a] }\n"
+                 "  - { name: d, builtin: decoy, labels: [a] }\n"
+                 "  - { name: e, remote: true, labels: [x, x] }\n"
+                 "rendezvous:\n"
+                 "  schedule: [{ model: r, within_ms: 5 }]\n",
+                 4);
+    expect_error(7, 5, "models[0]", "missing required key: labels");
+    expect_error(8, 16, "models[1]", "cannot be remote");
+    expect_error(9, 32, "models[2]", "labels are only for a remote model");
+    expect_error(10, 42, "models[3].labels[1]", "duplicate label 'x'");
+    rv_errors_clear(&errs);
+    rv_config *c = load_text("service: s\n" BASE_STREAMS_TO_MODELS "models:\n"
+                             "  - { name: r, remote: true, labels: [no, yes] }\n"
+                             "rendezvous:\n"
+                             "  schedule: [{ model: r, within_ms: 5 }]\n");
+    if (!c)
+        dump_errors();
+    ck_assert_ptr_nonnull(c);
+    ck_assert(c->models[0].remote);
+    ck_assert_uint_eq(c->models[0].n_labels, 2);
+    ck_assert_str_eq(c->models[0].labels[1], "yes");
+    ck_assert_ptr_null(c->models[0].plugin);
+    rv_config_free(c);
+}
+END_TEST
+
 START_TEST(empty_models_and_schedule)
 {
     expect_fails("service: s\n" BASE_STREAMS_TO_MODELS "models: []\n"
@@ -798,6 +830,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, directory_instead_of_file);
     tcase_add_test(tc, errors_append_to_caller_list);
     tcase_add_test(tc, relative_config_path_resolves_against_its_dir);
+    tcase_add_test(tc, remote_models);
     suite_add_tcase(s, tc);
     return s;
 }

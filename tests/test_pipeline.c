@@ -11,6 +11,7 @@
 #include <check.h>
 
 #include <librdkafka/rdkafka.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 #include "inflight.h"
 #include "output.h"
 #include "reload.h"
+#include "remote.h"
 #include "rendezvous.h"
 #include "stats.h"
 #include "streams.h"
@@ -104,7 +106,8 @@ static void start(const char *models, const char *rendezvous)
     ck_assert_msg(output != NULL, "%s", err);
     rz = rv_rendezvous_start(output, monitor, stats);
     ck_assert_ptr_nonnull(rz);
-    pipe_ = (rv_pipeline){output, rz, {rv_worker_emit, &pipe_}, NULL, stats};
+    pipe_ = (rv_pipeline){output, rz, {rv_worker_emit, &pipe_}, NULL, stats, rv_remote_new(rz)};
+    ck_assert_ptr_nonnull(pipe_.remote);
     gen = rv_generation_build(cfg, NULL, &pipe_.sink, 1, &errs);
     for (size_t i = 0; i < errs.n; i++)
         fprintf(stderr, "  | %s\n", errs.lines[i]);
@@ -122,6 +125,7 @@ static void start(const char *models, const char *rendezvous)
 static void stop(void)
 {
     rv_generation_unref(gen);
+    rv_remote_free(pipe_.remote);
     rv_rendezvous_stop(rz);
     rv_output_free(output, 10000);
     rv_canary_monitor_free(monitor);
@@ -193,8 +197,10 @@ static void free_records(char **r, int n)
 }
 
 /* Produces n requests {"x": i} with key (the id) r-<i>, and feeds them through the
- * input path: read back from the broker, parsed, opened, dispatched. */
-static void feed(int n)
+ * input path: read back from the broker, parsed, opened, dispatched. Returns
+ * the consumer they were read with, for feed_close (which waits until every
+ * request is released: a message must be destroyed before its consumer). */
+static rd_kafka_t *feed_open(int n)
 {
     char err[512];
     rd_kafka_conf_t *pc = client_conf(NULL);
@@ -235,9 +241,19 @@ static void feed(int n)
             rv_workers_dispatch(gen->models[i]->workers, &f, 1, i);
         got++;
     }
+    ck_assert_int_eq(got, n);
+    return rk;
+}
+
+static void feed_close(rd_kafka_t *rk)
+{
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
-    ck_assert_int_eq(got, n);
+}
+
+static void feed(int n)
+{
+    feed_close(feed_open(n));
 }
 
 /* Waits until every request fed has been released. */
@@ -279,6 +295,96 @@ static int count_containing(char **r, int n, const char *s)
         c += strstr(r[i], s) != NULL;
     return c;
 }
+
+/* rv_remote_receive of one score record given as text. */
+static rv_remote_outcome remote_score(const char *json)
+{
+    return rv_remote_receive(pipe_.remote, gen, json, strlen(json), rv_mono_us());
+}
+
+/* Ends remote waits as the daemon's reader thread does, while the test
+ * feeds (the requests consumer is destroyed only once every message it
+ * gave is released, and a waiting request holds its message). */
+static atomic_int expiring;
+static void *expirer(void *arg)
+{
+    (void)arg;
+    while (atomic_load(&expiring)) {
+        rv_remote_expire(pipe_.remote, rv_mono_us());
+        rv_sleep_ms(10);
+    }
+    return NULL;
+}
+
+/* A remote model first, a local fallback: score records (as the remote
+ * reader hands them over) are joined by id and model, before or after
+ * their request arrives; a bad or missing remote answer falls back; what
+ * is not a remote model's score is ignored or refused. */
+START_TEST(remote_answers_join_by_id)
+{
+    start("  - { name: r, remote: true, labels: [no, yes] }\n"
+          "  - { name: a, plugin: " RV_FIXTURE_DIR "/ok.so }\n",
+          "  schedule: [{ model: r, within_ms: 2000 }, { model: a, within_ms: 5000 }]\n");
+    ck_assert_int_eq(gen->models[0]->is_remote, 1);
+    /* before its request: kept */
+    ck_assert_int_eq(remote_score("{\"id\": \"r-0\", \"model\": \"r\", \"status\": \"ok\", "
+                                  "\"answers\": [{\"label\": \"yes\", \"score\": 0.875}]}"),
+                     RV_REMOTE_EARLY);
+    ck_assert_int_eq(remote_score("{\"id\":\"r-1\",\"model\":\"a\",\"status\":\"ok\"}"),
+                     RV_REMOTE_IGNORED);
+    ck_assert_int_eq(remote_score("{\"id\": 5}"), RV_REMOTE_INVALID);
+    ck_assert_int_eq(remote_score("not json"), RV_REMOTE_INVALID);
+    enum { N = 6 };
+    pthread_t ex;
+    atomic_store(&expiring, 1);
+    ck_assert_int_eq(pthread_create(&ex, NULL, expirer, NULL), 0);
+    rd_kafka_t *fed = feed_open(N);
+    ck_assert_int_eq(remote_score("{\"id\":\"r-1\",\"model\":\"r\",\"status\":\"ok\","
+                                  "\"answers\":[{\"label\":\"no\",\"score\":0.25}]}"),
+                     RV_REMOTE_JOINED);
+    ck_assert_int_eq(remote_score("{\"id\":\"r-2\",\"model\":\"r\",\"status\":\"ok\","
+                                  "\"answers\":[{\"label\":\"maybe\",\"score\":1}]}"),
+                     RV_REMOTE_JOINED);
+    ck_assert_int_eq(remote_score("{\"id\":\"r-3\",\"model\":\"r\",\"status\":\"error\","
+                                  "\"error\":\"GPU out of memory\"}"),
+                     RV_REMOTE_JOINED);
+    ck_assert_int_eq(remote_score("{\"id\":\"r-3\",\"model\":\"r\",\"status\":\"ok\"}"),
+                     RV_REMOTE_EARLY);                     /* twice: no longer waited for */
+    ck_assert_uint_eq(rv_remote_waiting(pipe_.remote), 2); /* r-4, r-5 */
+    feed_close(fed);
+    wait_done(N);
+    atomic_store(&expiring, 0);
+    pthread_join(ex, NULL);
+    ck_assert_uint_eq(rv_remote_waiting(pipe_.remote), 0);
+    char *res[N + 1];
+    int nres = read_records(cfg->streams.results, res, N + 1, 3000);
+    static const char *const any[] = {NULL};
+    assert_one_result_each(res, nres, N, any);
+    static const char *const want[N][4] = {
+        {"\"model\":\"r\"", "\"reason\":\"preferred\"", "{\"label\":\"yes\",\"score\":0.875}"},
+        {"\"model\":\"r\"", "\"reason\":\"preferred\"", "{\"label\":\"no\",\"score\":0.25}"},
+        {"\"model\":\"a\"", "\"reason\":\"fallback\"", "\"r\":{\"status\":\"error\""},
+        {"\"model\":\"a\"", "\"reason\":\"fallback\"", "\"r\":{\"status\":\"error\""},
+        {"\"model\":\"a\"", "\"reason\":\"fallback\"", "\"r\":{\"status\":\"timeout\""},
+        {"\"model\":\"a\"", "\"reason\":\"fallback\"", "\"r\":{\"status\":\"timeout\""},
+    };
+    for (int i = 0; i < N; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "{\"id\":\"r-%d\",", i);
+        for (int k = 0; k < nres; k++)
+            if (!strncmp(res[k], id, strlen(id)))
+                for (int w = 0; w < 3; w++)
+                    ck_assert_msg(strstr(res[k], want[i][w]), "result %s lacks %s", res[k],
+                                  want[i][w]);
+    }
+    char last[256];
+    rv_model_last_error(gen->models[0], last, sizeof last);
+    ck_assert_str_eq(last, "GPU out of memory");
+    ck_assert_uint_eq(rv_remote_count(pipe_.remote, RV_REMOTE_JOINED), 4);
+    free_records(res, nres);
+    stop();
+}
+END_TEST
 
 START_TEST(preferred_answers_in_time)
 {
@@ -403,6 +509,7 @@ int main(void)
     tcase_add_test(tc, slow_model_falls_back_at_its_deadline);
     tcase_add_test(tc, errors_give_the_default);
     tcase_add_test(tc, full_queue_sheds_for_that_model_only);
+    tcase_add_test(tc, remote_answers_join_by_id);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }

@@ -39,7 +39,10 @@ typedef struct rv_model_conf {
     char *sandbox;          /* "strict" or "off" */
     uint32_t max_score_ms;  /* a score() call longer kills its process */
     uint32_t max_memory_mb; /* address space of a model process, 0: no limit */
-    int line;               /* where the model's entry starts, for messages */
+    bool remote;            /* scored elsewhere: its answers arrive on the scores stream */
+    char **labels;          /* a remote model's labels (a plugin names its own) */
+    size_t n_labels;
+    int line; /* where the model's entry starts, for messages */
 } rv_model_conf;
 
 typedef struct rv_schedule_entry {

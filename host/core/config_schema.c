@@ -125,15 +125,28 @@ static void check_listen(loader *l, const cf_key *k, const yaml_node_t *v, const
 
 /* ---------------------------------------------------------------- rules across keys */
 
-/* A model is exactly one of a plugin and a builtin. */
+/* A model is exactly one of a plugin and a builtin; a remote model is
+ * neither a builtin nor without its labels, and may name the plugin its
+ * scorer runs. */
 static void check_model(loader *l, const cf_key *k, const yaml_node_t *m, const char *kp,
                         void *base)
 {
     rv_model_conf *mc = base;
     mc->line = (int)m->start_mark.line + 1;
-    yaml_node_t *bkey = NULL;
+    yaml_node_t *bkey = NULL, *lkey = NULL;
     const yaml_node_t *plugin = cy_map_get(l, m, "plugin", NULL);
     const yaml_node_t *builtin = cy_map_get(l, m, "builtin", &bkey);
+    const yaml_node_t *labels = cy_map_get(l, m, "labels", &lkey);
+    if (mc->remote) {
+        if (builtin)
+            cy_report(l, bkey, kp, "a builtin runs in the host; it cannot be remote");
+        if (!labels)
+            cy_report(l, m, kp,
+                      "missing required key: labels (a remote model's answers name them)");
+        return;
+    }
+    if (labels)
+        cy_report(l, lkey, kp, "labels are only for a remote model (a plugin names its own)");
     if (!plugin && !builtin)
         cy_report(l, m, kp, "missing required key: one of plugin or builtin");
     if (plugin && builtin)
@@ -424,6 +437,22 @@ static const cf_key model_keys[] = {
      .help = "Address space of each model process (RLIMIT_AS, which counts reservations: "
              "thread stacks and malloc arenas too); 0: no limit. Only with "
              "`isolation: process`."},
+    {.name = "remote",
+     .type = CF_BOOL,
+     .offset = M(remote),
+     .def = "false",
+     .help = "The host does not run this model: its answers arrive as score records on the "
+             "scores stream (from `rendezvous scorer` or any program that writes them) and are "
+             "joined by request id. Needs `labels`; `plugin` is optional (what a scorer runs)."},
+    {.name = "labels",
+     .type = CF_LIST,
+     .offset = M(labels),
+     .n_offset = M(n_labels),
+     .flags = CF_NONEMPTY | CF_UNIQUE,
+     .many = "a sequence of labels",
+     .one = "label",
+     .help = "A remote model's labels, as its score records name them; a score naming "
+             "another is an error answer. Only with `remote: true`."},
     {0},
 };
 

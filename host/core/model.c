@@ -53,8 +53,10 @@ static int model_hashes(const rv_config *cfg, const rv_model_conf *mc, char vers
     if (mc->plugin) {
         if (rv_sha256_file(mc->plugin, sha, err, err_size) != 0)
             return -1;
-    } else
+    } else if (mc->builtin)
         rv_errf(sha, sizeof sha, "builtin:%s", mc->builtin);
+    else
+        rv_errf(sha, sizeof sha, "remote");
     rv_digest *d = rv_digest_new(), *id = NULL;
     if (!d) {
         rv_errf(err, err_size, "out of memory");
@@ -88,6 +90,10 @@ static int model_hashes(const rv_config *cfg, const rv_model_conf *mc, char vers
     snprintf(shape, sizeof shape, "%u/%u/%u", mc->instances, mc->max_batch, mc->queue_size);
     rv_digest_field(id, shape);
     rv_digest_field(id, mc->name);
+    /* the same model run here or elsewhere is another model to a reload */
+    rv_digest_field(id, mc->remote ? "remote" : "local");
+    for (size_t i = 0; i < mc->n_labels; i++)
+        rv_digest_field(id, mc->labels[i]);
     rv_digest_finish(id, identity);
     return 0;
 }
@@ -142,6 +148,22 @@ static void free_proc_labels(rv_model *m)
         free(m->proc_labels[i]);
     free(m->proc_labels);
     m->proc_labels = NULL;
+}
+
+/* A remote model: nothing runs here; its labels are the config's. */
+static int remote_labels(rv_model *m, const rv_model_conf *mc)
+{
+    m->is_remote = 1;
+    m->proc_labels = calloc(mc->n_labels, sizeof *m->proc_labels);
+    if (!m->proc_labels)
+        return -1;
+    for (size_t i = 0; i < mc->n_labels; i++) {
+        if (!(m->proc_labels[i] = strdup(mc->labels[i])))
+            return -1;
+        m->n_labels = (uint32_t)i + 1;
+    }
+    m->labels = (const char *const *)m->proc_labels;
+    return 0;
 }
 
 /* isolation: process - one model process per instance, each created and
@@ -338,6 +360,13 @@ rv_model *rv_model_build(const rv_config *cfg, const rv_model_conf *mc, const rv
     }
     if (model_hashes(cfg, mc, m->version, m->identity, err, err_size) != 0)
         goto fail;
+    if (mc->remote) {
+        if (remote_labels(m, mc) != 0) {
+            rv_errf(err, err_size, "out of memory");
+            goto fail;
+        }
+        goto encode;
+    }
     m->module = mc->plugin ? rv_module_load(mc->plugin, cfg->state_dir, err, err_size)
                            : rv_module_builtin(mc->builtin, err, err_size);
     if (!m->module)
@@ -354,6 +383,7 @@ rv_model *rv_model_build(const rv_config *cfg, const rv_model_conf *mc, const rv
         if (warm_instances(m, err, err_size) != 0)
             goto fail;
     }
+encode:
     if (rv_model_json_init(&m->json, m->name, m->version, m->labels, m->n_labels) != 0) {
         rv_errf(err, err_size, "out of memory");
         goto fail;

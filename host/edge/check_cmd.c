@@ -21,11 +21,15 @@ void rv_generation_print(const rv_generation *g, FILE *out)
             c->input.n_features, c->streams.brokers);
     for (size_t i = 0; i < g->n_models; i++) {
         const rv_model *m = g->models[i];
-        const rv_plugin *p = m->module->desc;
-        fprintf(out, "  model %-16s version %s  %s %s %s  instances %u%s  labels [", m->name,
-                m->version, m->module->source_path ? "plugin" : "builtin", p->name,
-                p->version ? p->version : "", m->n_created,
-                (p->flags & RV_PLUGIN_REENTRANT) ? " (shared, reentrant)" : "");
+        const rv_plugin *p = m->module ? m->module->desc : NULL;
+        if (p)
+            fprintf(out, "  model %-16s version %s  %s %s %s  instances %u%s  labels [", m->name,
+                    m->version, m->module->source_path ? "plugin" : "builtin", p->name,
+                    p->version ? p->version : "", m->n_created,
+                    (p->flags & RV_PLUGIN_REENTRANT) ? " (shared, reentrant)" : "");
+        else
+            fprintf(out, "  model %-16s version %s  remote (scored elsewhere)  labels [", m->name,
+                    m->version);
         for (uint32_t l = 0; l < m->n_labels; l++)
             fprintf(out, "%s%s", l ? ", " : "", m->labels[l]);
         fprintf(out, "]\n");

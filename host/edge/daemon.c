@@ -74,6 +74,25 @@ static rv_generation *current_generation(void *ctx)
     return g;
 }
 
+/* Starts reading remote scores once a generation has a remote model (at
+ * start, or the first reload that brings one). 0, or -1 when it cannot. */
+static int start_remote_reader(daemon_state *d, const rv_generation *g)
+{
+    int any = 0;
+    for (size_t i = 0; i < g->n_models; i++)
+        any |= g->models[i]->is_remote;
+    if (!any || d->remote_reader || !d->consumer)
+        return 0;
+    char err[RV_ERR_SIZE];
+    d->remote_reader = rv_remote_reader_start(g->cfg, d->bootstrap, d->consumer, d->remote,
+                                              current_generation, d, err, sizeof err);
+    if (!d->remote_reader) {
+        rv_error("remote", "%s", err);
+        return -1;
+    }
+    return 0;
+}
+
 static void last_reload_error(void *ctx, char *buf, size_t size)
 {
     daemon_state *d = ctx;
@@ -172,6 +191,7 @@ static void start_watchdog(daemon_state *d, uint32_t bound_ms)
 
 static void shutdown_all(daemon_state *d)
 {
+    rv_remote_reader_stop(d->remote_reader); /* it follows the consumer's assignment */
     if (d->queue)
         rd_kafka_queue_destroy(d->queue);
     if (d->consumer) {
@@ -187,6 +207,7 @@ static void shutdown_all(daemon_state *d)
     rv_watch_free(d->watch);
     if (d->gen)
         rv_generation_unref(d->gen); /* stops workers, destroys instances */
+    rv_remote_free(d->remote);       /* what still waits is answered: a timeout */
     rv_rendezvous_stop(d->rz);
     rv_output_free(d->output, 10000);
     if (d->has_watchdog) { /* what is left only frees memory: bounded */
@@ -213,7 +234,7 @@ int rv_serve(const rv_serve_options *opts)
         return 2;
     }
     const char *brokers = opts->brokers ? opts->brokers : cfg->streams.brokers;
-    char bootstrap[1024];
+    char *bootstrap = d.bootstrap;
     int rc = 1;
     char err[512];
     d.stats = calloc(1, sizeof *d.stats);
@@ -229,7 +250,7 @@ int rv_serve(const rv_serve_options *opts)
             rv_config_free(cfg);
             goto out;
         }
-        snprintf(bootstrap, sizeof bootstrap, "%s", rv_broker_bootstraps(d.broker));
+        snprintf(d.bootstrap, sizeof d.bootstrap, "%s", rv_broker_bootstraps(d.broker));
         rv_info("streams",
                 "embedded broker (in memory, keeps nothing across restarts): "
                 "bootstrap=%s",
@@ -239,7 +260,7 @@ int rv_serve(const rv_serve_options *opts)
             goto out;
         }
     } else
-        snprintf(bootstrap, sizeof bootstrap, "%s", brokers);
+        snprintf(d.bootstrap, sizeof d.bootstrap, "%s", brokers);
 
     rd_kafka_conf_t *pconf = rv_kafka_conf(cfg, bootstrap, 1, err, sizeof err);
     if (!pconf || !(d.output = rv_output_new(pconf, cfg, rv_inflight_delivered, err, sizeof err))) {
@@ -250,12 +271,13 @@ int rv_serve(const rv_serve_options *opts)
     d.monitor = rv_canary_monitor_new(send_alert, d.output);
     d.rz = rv_rendezvous_start(d.output, d.monitor, d.stats);
     d.recent = rv_recent_new(cfg->reload.warmup_requests);
-    if (!d.monitor || !d.rz || !d.recent) {
+    d.remote = d.rz ? rv_remote_new(d.rz) : NULL;
+    if (!d.monitor || !d.rz || !d.recent || !d.remote) {
         rv_error("serve", "out of memory starting the pipeline");
         rv_config_free(cfg);
         goto out;
     }
-    d.pipe = (rv_pipeline){d.output, d.rz, {rv_worker_emit, &d.pipe}, d.recent, d.stats};
+    d.pipe = (rv_pipeline){d.output, d.rz, {rv_worker_emit, &d.pipe}, d.recent, d.stats, d.remote};
 
     rv_generation *first = rv_generation_build(cfg, NULL, &d.pipe.sink, 1, &errs);
     if (!first) {
@@ -273,7 +295,8 @@ int rv_serve(const rv_serve_options *opts)
     swap_generation(&d, first, "started");
     d.reloader = rv_reloader_new(opts->config_path, &d.pipe, 2);
     d.watch = rv_watch_new(d.gen->cfg);
-    if (!(d.consumer = rv_input_start(&d, d.gen->cfg, bootstrap)))
+    if (!(d.consumer = rv_input_start(&d, d.gen->cfg, bootstrap)) ||
+        start_remote_reader(&d, d.gen) != 0)
         goto out;
 
     d.control = start_control(d.gen->cfg, bootstrap);
@@ -282,7 +305,7 @@ int rv_serve(const rv_serve_options *opts)
         rv_http_reply_topic(d.gen->cfg, reply, sizeof reply);
         rv_http_sources src = {
             current_generation, last_reload_error, rv_input_lag, rv_input_in_flight, &d, d.stats,
-            d.monitor,          d.output};
+            d.monitor,          d.output,          d.remote};
         if (!(d.http = rv_http_start(d.gen->cfg, bootstrap, reply, &src, err, sizeof err))) {
             rv_error("http", "%s", err);
             goto out;
@@ -304,6 +327,7 @@ int rv_serve(const rv_serve_options *opts)
         if (outcome > 0) {
             atomic_fetch_add(&d.stats->reloads_ok, 1);
             swap_generation(&d, built, "reloaded");
+            start_remote_reader(&d, d.gen);
             rv_watch_free(d.watch); /* the plugins may have changed */
             d.watch = rv_watch_new(d.gen->cfg);
         } else if (outcome < 0)

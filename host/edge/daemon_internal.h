@@ -20,6 +20,8 @@
 #include "output.h"
 #include "pipeline.h"
 #include "recent.h"
+#include "remote.h"
+#include "remote_reader.h"
 #include "reload.h"
 #include "rendezvous.h"
 #include "stats.h"
@@ -46,7 +48,10 @@ typedef struct daemon_state {
     int64_t blocked_since_ms; /* at max_in_flight since; 0: not */
     pthread_t watchdog;       /* bounds the shutdown (daemon.c) */
     int has_watchdog;
-    struct timespec shutdown_until; /* CLOCK_REALTIME */
+    struct timespec shutdown_until;  /* CLOCK_REALTIME */
+    rv_remote *remote;               /* remote models' waits (remote.h) */
+    rv_remote_reader *remote_reader; /* while any remote model is configured */
+    char bootstrap[1024];
     rv_reloader *reloader;
     rv_watch *watch;
     rv_http *http;

@@ -16,6 +16,7 @@
 #include "canary_monitor.h"
 #include "generation.h"
 #include "output.h"
+#include "remote.h"
 #include "stats.h"
 
 /* What the HTTP threads may read of the running service. */
@@ -33,6 +34,7 @@ typedef struct rv_http_sources {
     rv_stats *stats;
     rv_canary_monitor *monitor;
     rv_output *output;
+    rv_remote *remote; /* remote models' waits and scores, for /metrics */
 } rv_http_sources;
 
 typedef struct rv_http rv_http;

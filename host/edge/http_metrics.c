@@ -181,6 +181,19 @@ enum MHD_Result rv_http_get_metrics(rv_http *h, struct MHD_Connection *c)
                    "stops reading at rendezvous.max_in_flight.");
     rv_prom_gauge(&t, "rendezvous_requests_in_flight", NULL, 0,
                   (double)h->src.in_flight(h->src.ctx));
+    rv_prom_family(&t, "rendezvous_remote_scores_total", "counter",
+                   "Score records read for remote models, by what became of them: joined (in "
+                   "time), late, early (kept until their request comes), unknown (dropped), "
+                   "ignored (not a remote model's), invalid.");
+    for (int o = 0; h->src.remote && o < RV_REMOTE_OUTCOMES; o++) {
+        rv_prom_label l[] = {{"outcome", rv_remote_outcome_names[o]}};
+        rv_prom_counter(&t, "rendezvous_remote_scores_total", l, 1,
+                        rv_remote_count(h->src.remote, (rv_remote_outcome)o));
+    }
+    rv_prom_family(&t, "rendezvous_remote_waiting", "gauge",
+                   "Requests waiting for a remote model's answer.");
+    rv_prom_gauge(&t, "rendezvous_remote_waiting", NULL, 0,
+                  h->src.remote ? (double)rv_remote_waiting(h->src.remote) : 0);
     rv_prom_family(&t, "rendezvous_up", "gauge", "1 while the broker answers.");
     rv_prom_gauge(&t, "rendezvous_up", NULL, 0, atomic_load(&h->broker_ok));
     if (t.oom) {

@@ -95,11 +95,14 @@ enum MHD_Result rv_http_get_models(rv_http *h, struct MHD_Connection *c)
         rv_json_string(j, "version");
         rv_json_string(j, m->version);
         rv_json_string(j, "plugin");
-        rv_json_string(j, m->module->desc->name);
+        if (m->module)
+            rv_json_string(j, m->module->desc->name);
+        else
+            yajl_gen_null(j);
         rv_json_string(j, "state");
         rv_json_string(j, model_state(m));
-        rv_json_string(j, "isolation");
-        rv_json_string(j, m->isolated ? "process" : "none");
+        rv_json_string(j, "isolation"); /* remote: scored elsewhere */
+        rv_json_string(j, m->is_remote ? "remote" : m->isolated ? "process" : "none");
         if (m->isolated)
             processes(j, m);
         rv_json_string(j, "role");

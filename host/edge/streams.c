@@ -253,6 +253,16 @@ int rv_check_partitions(rd_kafka_t *rk, const rv_config *cfg, int timeout_ms, ch
             return -1;
         }
     }
+    int remote = 0;
+    for (size_t i = 0; i < cfg->n_models; i++)
+        remote |= cfg->models[i].remote;
+    if (remote && counts[1] != counts[0]) {
+        rv_errf(err, err_size,
+                "topic %s has %d partitions but %s has %d: with a remote model they must be "
+                "equal (the host reads the scores partitions of the requests partitions it owns)",
+                names[1], counts[1], names[0], counts[0]);
+        return -1;
+    }
     for (int i = 1; i < 3; i++)
         if (counts[i] < counts[0]) {
             rv_errf(err, err_size,
@@ -303,7 +313,7 @@ rd_kafka_t *rv_consumer_new(const rv_config *cfg, const char *bootstrap, rv_cons
         rd_kafka_poll_set_consumer(rk);
         return rk;
     }
-    if (rv_assign_from_end(rk, topic, timeout_ms, e, sizeof e) < 0) {
+    if (topic && rv_assign_from_end(rk, topic, timeout_ms, e, sizeof e) < 0) {
         rv_errf(err, err_size, "%s", e);
         rd_kafka_destroy(rk);
         return NULL;

@@ -40,7 +40,9 @@ typedef enum {
     RV_CONSUMER_GROUP,
     /* Every partition of one topic assigned from its current end, in no
      * group (`group` is only a name librdkafka wants; nothing is ever
-     * committed under it): the control stream and the gateway's replies. */
+     * committed under it): the control stream and the gateway's replies.
+     * With no topic, nothing is assigned: the caller assigns (the remote
+     * scores reader). */
     RV_CONSUMER_TAIL,
 } rv_consumer_kind;
 
@@ -62,7 +64,8 @@ rd_kafka_t *rv_consumer_new(const rv_config *cfg, const char *bootstrap, rv_cons
                             const rv_group_callbacks *cb, char *err, size_t err_size);
 
 /* Checks that scores and results have at least as many partitions as
- * requests (records go to the request's partition number). Waits up to
+ * requests (records go to the request's partition number), and with a
+ * remote model, that scores have exactly as many. Waits up to
  * timeout_ms for metadata. Returns the requests' partition count, or -1
  * with a clear message in err. */
 int rv_check_partitions(rd_kafka_t *rk, const rv_config *cfg, int timeout_ms, char *err,

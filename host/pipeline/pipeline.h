@@ -16,9 +16,10 @@ struct rv_rendezvous;
 typedef struct rv_pipeline {
     rv_output *output;
     struct rv_rendezvous *rendezvous;
-    rv_emit_sink sink; /* where models' emit() goes: worker.c's attribution */
-    rv_recent *recent; /* the last requests read, for warm-up; may be NULL */
-    rv_stats *stats;   /* model process restarts are counted here; may be NULL */
+    rv_emit_sink sink;        /* where models' emit() goes: worker.c's attribution */
+    rv_recent *recent;        /* the last requests read, for warm-up; may be NULL */
+    rv_stats *stats;          /* model process restarts are counted here; may be NULL */
+    struct rv_remote *remote; /* where remote models' requests wait; NULL: none allowed */
 } rv_pipeline;
 
 #endif

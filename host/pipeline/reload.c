@@ -86,7 +86,7 @@ int rv_generation_warm_and_start(rv_generation *g, rv_pipeline *pipe, char *err,
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < g->n_models; i++) {
         rv_model *m = g->models[i];
-        if (m->workers || m->is_decoy || rs.n == 0)
+        if (m->workers || m->is_decoy || m->is_remote || rs.n == 0)
             continue;
         int64_t t0 = rv_mono_ms();
         char why[RV_ERR_SIZE];

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "model_proc.h"
 #include "pipeline.h"
+#include "remote.h"
 #include "records.h"
 #include "rendezvous.h"
 #include "scoring.h"
@@ -46,6 +47,7 @@ typedef struct rv_worker {
 } rv_worker;
 
 struct rv_workers {
+    rv_remote *remote; /* a remote model's: no threads, its requests wait there */
     size_t n;
     size_t next;       /* round-robin start for dispatch */
     rv_jw dispatch_jw; /* for shed records, on the dispatching thread */
@@ -211,12 +213,17 @@ static void *worker_loop(void *arg)
 
 int rv_workers_start(rv_model *m, rv_pipeline *pipe, char *err, size_t err_size)
 {
-    size_t n = m->n_instances;
+    size_t n = m->is_remote ? 0 : m->n_instances;
+    if (m->is_remote && !pipe->remote) {
+        rv_errf(err, err_size, "model %s is remote, and nothing here reads remote scores", m->name);
+        return -1;
+    }
     rv_workers *ws = calloc(1, sizeof *ws + n * sizeof(rv_worker));
     if (!ws) {
         rv_errf(err, err_size, "out of memory");
         return -1;
     }
+    ws->remote = m->is_remote ? pipe->remote : NULL;
     for (size_t i = 0; i < n; i++) {
         rv_worker *wk = &ws->w[i];
         wk->model = m;
@@ -297,6 +304,10 @@ static rv_worker *least_loaded(rv_workers *ws)
 
 size_t rv_workers_dispatch(rv_workers *ws, rv_inflight *const *fs, size_t n, size_t slot)
 {
+    if (ws->remote) {
+        rv_remote_expect(ws->remote, fs, n, slot);
+        return 0;
+    }
     size_t shed = 0, per = (n + ws->n - 1) / ws->n;
     for (size_t done = 0; done < n;) {
         size_t want = n - done < per ? n - done : per;
@@ -329,6 +340,8 @@ size_t rv_workers_dispatch(rv_workers *ws, rv_inflight *const *fs, size_t n, siz
 
 size_t rv_workers_queued(rv_workers *ws)
 {
+    if (ws->remote)
+        return rv_remote_waiting(ws->remote);
     size_t n = 0;
     for (size_t i = 0; i < ws->n; i++) {
         pthread_mutex_lock(&ws->w[i].lock);

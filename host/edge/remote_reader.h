@@ -1,0 +1,32 @@
+/*
+ * remote_reader.h - reads remote models' score records: the scores
+ * partitions whose numbers are those of the requests partitions this host
+ * owns (co-partitioned: a score goes to its request's partition number),
+ * each from a little before it was assigned, so that a score written while
+ * the partition changed hands is still joined. Runs while any remote model
+ * is configured; ends the waits of remote.h that run out.
+ */
+#ifndef RV_REMOTE_READER_H
+#define RV_REMOTE_READER_H
+
+#include <librdkafka/rdkafka.h>
+
+#include "config.h"
+#include "generation.h"
+#include "remote.h"
+
+/* How far back a newly assigned scores partition is read. */
+#define RV_REMOTE_LOOKBACK_MS 10000
+
+typedef struct rv_remote_reader rv_remote_reader;
+
+/* Follows the assignment of `requests` (the host's group consumer) on the
+ * scores topic of cfg; current() gives a reference to the serving
+ * generation (whose remote models are read). NULL with err. */
+rv_remote_reader *rv_remote_reader_start(const rv_config *cfg, const char *bootstrap,
+                                         rd_kafka_t *requests, rv_remote *remote,
+                                         rv_generation *(*current)(void *), void *ctx, char *err,
+                                         size_t err_size);
+void rv_remote_reader_stop(rv_remote_reader *rr);
+
+#endif
