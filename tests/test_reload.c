@@ -68,7 +68,7 @@ static void setup(void)
     char err[RV_ERR_SIZE];
     ck_assert_msg(rv_generation_warm_and_start(cur, &pipe_, err, sizeof err) == 0, "%s", err);
     ck_assert_ptr_nonnull(cur->models[0]->workers);
-    rl = rv_reloader_new(cfg_path, &pipe_, 2);
+    rl = rv_reloader_new(cfg_path, NULL, &pipe_, 2);
     ck_assert_ptr_nonnull(rl);
 }
 

@@ -151,6 +151,48 @@ void rv_config_free(rv_config *cfg)
     free(cfg);
 }
 
+rv_config *rv_config_scorer(rv_config *cfg, const char *name, rv_errors *errs)
+{
+    size_t k = 0;
+    while (k < cfg->n_models && strcmp(cfg->models[k].name, name) != 0)
+        k++;
+    const char *why = k == cfg->n_models       ? "no model of that name"
+                      : cfg->models[k].builtin ? "it is a builtin: it runs in the host only"
+                      : !cfg->models[k].plugin ? "it has no plugin to run"
+                                               : NULL;
+    if (why) {
+        rv_errors_add(errs, "%s: cannot score model %s: %s", cfg->path, name, why);
+        rv_config_free(cfg);
+        return NULL;
+    }
+    uint32_t within = 1000; /* the model's own deadline in the host's schedule, if any */
+    for (size_t i = 0; i < cfg->rendezvous.n_schedule; i++)
+        if (!strcmp(cfg->rendezvous.schedule[i].model, name))
+            within = cfg->rendezvous.schedule[i].within_ms;
+    for (size_t i = 0; i < cfg->n_models; i++)
+        if (i != k)
+            cf_free(&cf_model_section, &cfg->models[i]);
+    if (k != 0)
+        cfg->models[0] = cfg->models[k];
+    cfg->n_models = 1;
+    cfg->models[0].remote = false;
+    for (size_t i = 1; i < cfg->rendezvous.n_schedule; i++)
+        cf_free(&cf_schedule_section, &cfg->rendezvous.schedule[i]);
+    cfg->rendezvous.n_schedule = 1;
+    char *model = strdup(name), *group = NULL;
+    if (!model || asprintf(&group, "%s.scorer.%s", cfg->service, name) < 0) {
+        free(model);
+        rv_errors_add(errs, "%s: out of memory", cfg->path);
+        rv_config_free(cfg);
+        return NULL;
+    }
+    free(cfg->rendezvous.schedule[0].model);
+    cfg->rendezvous.schedule[0] = (rv_schedule_entry){model, within};
+    free(cfg->streams.group);
+    cfg->streams.group = group;
+    return cfg;
+}
+
 const rv_model_conf *rv_config_model(const rv_config *cfg, const char *name)
 {
     if (!cfg || !name)

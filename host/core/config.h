@@ -119,6 +119,12 @@ void rv_errors_clear(rv_errors *errs);
 rv_config *rv_config_load(const char *path, rv_errors *errs);
 void rv_config_free(rv_config *cfg);
 
+/* cfg as `rendezvous scorer --model NAME` serves it: that model alone (run
+ * here, even when the host's config says remote), scheduled alone, in the
+ * consumer group <service>.scorer.<NAME>. Takes cfg; NULL (cfg freed) with
+ * the reason in errs when NAME is no plugin model of it. */
+rv_config *rv_config_scorer(rv_config *cfg, const char *name, rv_errors *errs);
+
 /* The model conf of that name, or NULL. */
 const rv_model_conf *rv_config_model(const rv_config *cfg, const char *name);
 

@@ -102,6 +102,8 @@ struct cf_section {
 /* The whole file (config_schema.c). config_doc.c prints it as Markdown
  * (rv_config_write_doc, config.h). */
 extern const cf_section cf_root;
+/* One model, one schedule entry (for rv_config_scorer). */
+extern const cf_section cf_model_section, cf_schedule_section;
 
 /* config_walk.c: reads mapping m into base by the table, reporting every
  * problem. Scalar defaults are set before (cf_scalar_defaults; the walker

@@ -456,7 +456,7 @@ static const cf_key model_keys[] = {
     {0},
 };
 
-static const cf_section model_section = {
+const cf_section cf_model_section = {
     .path = "models[]",
     .help = "One mapping per model. Every model scores every request.",
     .keys = model_keys,
@@ -479,7 +479,7 @@ static const cf_key schedule_keys[] = {
     {0},
 };
 
-static const cf_section schedule_section = {
+const cf_section cf_schedule_section = {
     .path = "rendezvous.schedule[]",
     .help = "The order of preference. The answer chosen is that of the first entry with an "
             "ok answer in hand provided every entry before it has answered with an error, was "
@@ -517,7 +517,7 @@ static const cf_key rendezvous_keys[] = {
      .offset = C(rendezvous.schedule),
      .n_offset = C(rendezvous.n_schedule),
      .flags = CF_REQUIRED | CF_NONEMPTY,
-     .section = &schedule_section,
+     .section = &cf_schedule_section,
      .many = "a sequence of {model, within_ms}",
      .one = "entry",
      .check = check_schedule,
@@ -631,7 +631,7 @@ static const cf_key root_keys[] = {
      .offset = C(models),
      .n_offset = C(n_models),
      .flags = CF_REQUIRED | CF_NONEMPTY,
-     .section = &model_section,
+     .section = &cf_model_section,
      .many = "a sequence of models",
      .one = "model",
      .check = check_model_names,

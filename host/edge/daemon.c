@@ -227,6 +227,8 @@ int rv_serve(const rv_serve_options *opts)
     rv_signals_install();
     rv_errors errs = {0};
     rv_config *cfg = rv_config_load(opts->config_path, &errs);
+    if (cfg && opts->scorer_model)
+        cfg = rv_config_scorer(cfg, opts->scorer_model, &errs);
     if (!cfg) {
         for (size_t i = 0; i < errs.n; i++)
             fprintf(stderr, "%s\n", errs.lines[i]);
@@ -269,7 +271,8 @@ int rv_serve(const rv_serve_options *opts)
         goto out;
     }
     d.monitor = rv_canary_monitor_new(send_alert, d.output);
-    d.rz = rv_rendezvous_start(d.output, d.monitor, d.stats);
+    /* a scorer decides nothing anyone reads: no result records */
+    d.rz = rv_rendezvous_start(opts->scorer_model ? NULL : d.output, d.monitor, d.stats);
     d.recent = rv_recent_new(cfg->reload.warmup_requests);
     d.remote = d.rz ? rv_remote_new(d.rz) : NULL;
     if (!d.monitor || !d.rz || !d.recent || !d.remote) {
@@ -293,26 +296,32 @@ int rv_serve(const rv_serve_options *opts)
         goto out;
     }
     swap_generation(&d, first, "started");
-    d.reloader = rv_reloader_new(opts->config_path, &d.pipe, 2);
+    d.reloader = rv_reloader_new(opts->config_path, opts->scorer_model, &d.pipe, 2);
     d.watch = rv_watch_new(d.gen->cfg);
     if (!(d.consumer = rv_input_start(&d, d.gen->cfg, bootstrap)) ||
         start_remote_reader(&d, d.gen) != 0)
         goto out;
 
-    d.control = start_control(d.gen->cfg, bootstrap);
+    if (!opts->scorer_model) /* schedule changes are the host's */
+        d.control = start_control(d.gen->cfg, bootstrap);
     if (d.gen->cfg->http.listen) {
         char reply[512];
         rv_http_reply_topic(d.gen->cfg, reply, sizeof reply);
         rv_http_sources src = {
             current_generation, last_reload_error, rv_input_lag, rv_input_in_flight, &d, d.stats,
-            d.monitor,          d.output,          d.remote};
+            d.monitor,          d.output,          d.remote,     !opts->scorer_model};
         if (!(d.http = rv_http_start(d.gen->cfg, bootstrap, reply, &src, err, sizeof err))) {
             rv_error("http", "%s", err);
             goto out;
         }
     }
-    rv_info("serve", "service %s serving: %s -> %s", d.gen->cfg->service,
-            d.gen->cfg->streams.requests, d.gen->cfg->streams.results);
+    if (opts->scorer_model)
+        rv_info("serve", "service %s model %s scoring: %s -> %s (group %s)", d.gen->cfg->service,
+                opts->scorer_model, d.gen->cfg->streams.requests, d.gen->cfg->streams.scores,
+                d.gen->cfg->streams.group);
+    else
+        rv_info("serve", "service %s serving: %s -> %s", d.gen->cfg->service,
+                d.gen->cfg->streams.requests, d.gen->cfg->streams.results);
     uint64_t max_in_flight = d.gen->cfg->rendezvous.max_in_flight;
     int64_t last_commit = rv_mono_ms();
     while (!rv_signals_stop()) {

@@ -11,6 +11,9 @@
 typedef struct rv_serve_options {
     const char *config_path;
     const char *brokers; /* overrides streams.brokers when not NULL */
+    /* `rendezvous scorer --model NAME`: that model alone, its score records
+     * only (rv_config_scorer); NULL: the host */
+    const char *scorer_model;
 } rv_serve_options;
 
 /* Returns the process exit status. */

@@ -73,6 +73,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                                   size_t *upload_size, void **con_cls)
 {
     rv_http *h = cls;
+    if (strcmp(method, "POST") == 0 && strcmp(url, "/v1/score") == 0 && !h->src.gateway)
+        return rv_http_respond_error(c, MHD_HTTP_NOT_FOUND,
+                                     "a scorer answers no requests: POST to its host");
     if (strcmp(method, "POST") == 0 && strcmp(url, "/v1/score") == 0) {
         rv_upload *u = *con_cls;
         if (!u) {

@@ -35,6 +35,7 @@ typedef struct rv_http_sources {
     rv_canary_monitor *monitor;
     rv_output *output;
     rv_remote *remote; /* remote models' waits and scores, for /metrics */
+    int gateway;       /* POST /v1/score served (not by a scorer) */
 } rv_http_sources;
 
 typedef struct rv_http rv_http;

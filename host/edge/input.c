@@ -88,9 +88,15 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 static void dead_letter(daemon_state *d, rv_inflight *f, const char *reason)
 {
     /* the id may be what is wrong with it: at most 64 bytes of it logged */
-    rv_warn("input", "dead-letter %.64s%s (%s [%d] @%lld): %s", f->id,
+    rv_warn("input", "%s %.64s%s (%s [%d] @%lld): %s",
+            d->opts->scorer_model ? "not scored" : "dead-letter", f->id,
             strlen(f->id) > 64 ? "..." : "", f->req.topic, f->req.partition,
             (long long)f->req.offset, reason);
+    if (d->opts->scorer_model) { /* its host sends it to dead-letter, once */
+        atomic_fetch_add(&d->stats->dead_letters, 1);
+        rv_inflight_release(f);
+        return;
+    }
     rd_kafka_headers_t *src = NULL;
     if (rd_kafka_message_headers(f->msg, &src) != RD_KAFKA_RESP_ERR_NO_ERROR)
         src = NULL;

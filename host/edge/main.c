@@ -27,6 +27,9 @@ static void usage(FILE *out)
           "                                             put archived requests back on a topic\n"
           "       rendezvous config-doc                 print the reference of every config "
           "key (docs/config.md)\n"
+          "       rendezvous scorer -c FILE --model NAME [-b BROKERS] [-v]\n"
+          "                                             score one model of FILE for its hosts\n"
+          "                                             (remote: true there): its score records\n"
           "       rendezvous broker [--brokers N] [--partitions P] [--topic NAME]...\n"
           "                                             run the embedded broker standalone;\n"
           "                                             prints bootstrap=HOST:PORT first,\n"
@@ -75,20 +78,24 @@ static int cmd_config_doc(int argc, char **argv)
     return 0;
 }
 
-static int cmd_serve(int argc, char **argv)
+/* serve, or with scorer set, `rendezvous scorer` (--model required). */
+static int cmd_serve(int argc, char **argv, int scorer)
 {
     rv_serve_options o = {0};
     static const struct option opts[] = {{"config", required_argument, 0, 'c'},
                                          {"brokers", required_argument, 0, 'b'},
+                                         {"model", required_argument, 0, 'm'},
                                          {"verbose", no_argument, 0, 'v'},
                                          {0, 0, 0, 0}};
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:b:v", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:b:m:v", opts, NULL)) != -1) {
         if (c == 'c')
             o.config_path = optarg;
         else if (c == 'b')
             o.brokers = optarg;
+        else if (c == 'm' && scorer)
+            o.scorer_model = optarg;
         else if (c == 'v')
             rv_log_set_level(RV_LOG_DEBUG);
         else {
@@ -96,7 +103,7 @@ static int cmd_serve(int argc, char **argv)
             return 2;
         }
     }
-    if (!o.config_path || optind != argc) {
+    if (!o.config_path || optind != argc || (scorer && !o.scorer_model)) {
         usage(stderr);
         return 2;
     }
@@ -154,9 +161,11 @@ int main(int argc, char **argv)
     if (argc >= 2 && strcmp(argv[1], "broker") == 0)
         return cmd_broker(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "serve") == 0)
-        return cmd_serve(argc - 1, argv + 1);
+        return cmd_serve(argc - 1, argv + 1, 0);
+    if (argc >= 2 && strcmp(argv[1], "scorer") == 0)
+        return cmd_serve(argc - 1, argv + 1, 1);
     if (argc >= 2 && argv[1][0] == '-')
-        return cmd_serve(argc, argv);
+        return cmd_serve(argc, argv, 0);
     usage(stderr);
     return 2;
 }

@@ -51,14 +51,20 @@ static void sync_assignment(rv_remote_reader *rr)
             rd_kafka_topic_partition_list_add(drop, rr->scores_topic, p);
     }
     if (add->cnt > 0) {
-        /* the first offset at or after `since`; none (-1) is the end */
+        /* the first offset at or after `since`; where there is none (or
+         * the broker cannot tell, as the embedded one), the last
+         * RV_REMOTE_LOOKBACK_RECORDS: too old ones are dropped as unknown */
         rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(rr->rk, add, 5000);
-        if (e)
-            rv_warn("remote", "%s: no offsets by time (%s): reading from the end", rr->scores_topic,
-                    rd_kafka_err2str(e));
-        for (int i = 0; i < add->cnt; i++)
-            if (e || add->elems[i].offset < 0)
-                add->elems[i].offset = RD_KAFKA_OFFSET_END;
+        for (int i = 0; i < add->cnt; i++) {
+            int64_t lo = 0, hi = 0;
+            if (!e && add->elems[i].offset >= 0)
+                continue;
+            add->elems[i].offset = RD_KAFKA_OFFSET_END;
+            if (rd_kafka_query_watermark_offsets(rr->rk, rr->scores_topic, add->elems[i].partition,
+                                                 &lo, &hi, 5000) == 0)
+                add->elems[i].offset =
+                    hi - lo > RV_REMOTE_LOOKBACK_RECORDS ? hi - RV_REMOTE_LOOKBACK_RECORDS : lo;
+        }
         rd_kafka_error_t *err = rd_kafka_incremental_assign(rr->rk, add);
         if (err) {
             rv_warn("remote", "cannot assign %s: %s", rr->scores_topic, rd_kafka_error_string(err));
@@ -66,8 +72,8 @@ static void sync_assignment(rv_remote_reader *rr)
         } else
             for (int i = 0; i < add->cnt; i++) {
                 rr->have[add->elems[i].partition] = 1;
-                rv_info("remote", "reading remote scores from %s [%d]", rr->scores_topic,
-                        add->elems[i].partition);
+                rv_info("remote", "reading remote scores from %s [%d] at offset %lld",
+                        rr->scores_topic, add->elems[i].partition, (long long)add->elems[i].offset);
             }
     }
     if (drop->cnt > 0) {

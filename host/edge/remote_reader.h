@@ -15,8 +15,10 @@
 #include "generation.h"
 #include "remote.h"
 
-/* How far back a newly assigned scores partition is read. */
+/* How far back a newly assigned scores partition is read: by time, or
+ * where the broker cannot look offsets up by time, by count. */
 #define RV_REMOTE_LOOKBACK_MS 10000
+#define RV_REMOTE_LOOKBACK_RECORDS 20000
 
 typedef struct rv_remote_reader rv_remote_reader;
 

@@ -18,6 +18,7 @@
 
 struct rv_reloader {
     char *config_path;
+    char *scorer_model; /* NULL: the whole config */
     rv_pipeline *pipe;
     pthread_mutex_t lock;
     pthread_t thread;
@@ -113,6 +114,8 @@ static void *build(void *arg)
     int64_t t0 = rv_mono_ms();
     rv_errors errs = {0};
     rv_config *cfg = rv_config_load(r->config_path, &errs);
+    if (cfg && r->scorer_model)
+        cfg = rv_config_scorer(cfg, r->scorer_model, &errs);
     rv_generation *g =
         cfg ? rv_generation_build(cfg, r->previous, &r->pipe->sink, r->id, &errs) : NULL;
     char err[RV_ERR_SIZE];
@@ -139,10 +142,14 @@ static void *build(void *arg)
     return NULL;
 }
 
-rv_reloader *rv_reloader_new(const char *config_path, rv_pipeline *pipe, uint64_t first_id)
+rv_reloader *rv_reloader_new(const char *config_path, const char *scorer_model, rv_pipeline *pipe,
+                             uint64_t first_id)
 {
     rv_reloader *r = calloc(1, sizeof *r);
-    if (!r || !(r->config_path = strdup(config_path))) {
+    if (!r || !(r->config_path = strdup(config_path)) ||
+        (scorer_model && !(r->scorer_model = strdup(scorer_model)))) {
+        if (r)
+            free(r->config_path);
         free(r);
         return NULL;
     }
@@ -220,5 +227,6 @@ void rv_reloader_free(rv_reloader *r)
     }
     pthread_mutex_destroy(&r->lock);
     free(r->config_path);
+    free(r->scorer_model);
     free(r);
 }

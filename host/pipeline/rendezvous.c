@@ -135,6 +135,10 @@ static const char *status_at(const rv_generation *gen, const rv_inflight *f, siz
 
 static void send_result(rv_rendezvous *rz, rv_inflight *f, int chosen, int64_t elapsed)
 {
+    if (!rz->out) { /* a scorer's: its score records are what it writes */
+        rv_latency_add(&rz->stats->e2e, elapsed);
+        return;
+    }
     const rv_generation *gen = f->gen;
     const rv_config *cfg = gen->cfg;
     const rv_model *m = chosen >= 0 ? gen->models[gen->schedule[chosen]] : NULL;

@@ -20,6 +20,7 @@ typedef struct rv_rendezvous rv_rendezvous;
 struct rv_canary_monitor;
 struct rv_stats;
 
+/* With out NULL it decides but writes no result (`rendezvous scorer`). */
 rv_rendezvous *rv_rendezvous_start(rv_output *out, struct rv_canary_monitor *monitor,
                                    struct rv_stats *stats);
 /* Processes what is queued, then stops the thread. */

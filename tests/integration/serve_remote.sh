@@ -1,92 +1,201 @@
 #!/usr/bin/env bash
-# A remote model (`remote: true`) scored by the Python scorer of
-# examples/python_scorer (confluent-kafka + XGBoost, another process): its
-# answers are chosen while it runs; killed -9, the local fallback answers
-# every request; started again, it is preferred again. Every request is
-# answered exactly once throughout.
+# Remote models (`remote: true`), scored by other processes: the Python
+# scorer of examples/python_scorer (confluent-kafka + XGBoost), and
+# `rendezvous scorer` replicas running the XGBoost plugin. Their answers
+# are chosen while they run; killed -9, the local fallback answers; started
+# again, the remote model is preferred again; two scorer replicas share the
+# partitions. Every request is answered exactly once throughout.
 . "$(dirname "$0")/lib.sh"
 N=400
-PARTITIONS=4 start_broker $(service_topics rem)
+start_broker $(service_topics rem) $(service_topics rsc) $(service_topics rtw)
 # the demo's features: the data set's names, spaces as underscores
 FEATURES=$($PY -c '
 from sklearn.datasets import load_breast_cancer
 print(",".join(n.replace(" ", "_") for n in load_breast_cancer().feature_names))')
 MODELS=$RV_SOURCE_DIR/conf/models
 
-cat >"$TMP/rem.yaml" <<YAML
-service: rem
-state_dir: $TMP/state-rem
+remote_service() { # name remote-model-lines
+  cat >"$TMP/$1.yaml" <<YAML
+service: $1
+state_dir: $TMP/state-$1
 streams: {brokers: embedded}
 input: {features: [${FEATURES//,/, }]}
 models:
-  - {name: xgb-py, remote: true, labels: [malignant, benign]}
+$2
   - name: linear-v1
     plugin: $RV_BUILD_DIR/plugins/liblinear_model.so
     params: {model_file: $MODELS/breast_cancer-linear.json}
 rendezvous:
-  schedule: [{model: xgb-py, within_ms: 500}, {model: linear-v1, within_ms: 1000}]
+  schedule: [{model: remote, within_ms: 500}, {model: linear-v1, within_ms: 1000}]
 YAML
-
-start_scorer() { # log
-  $PY "$RV_SOURCE_DIR/examples/python_scorer/scorer.py" --brokers "$BOOTSTRAP" --service rem \
-    --model xgb-py --model-file "$MODELS/breast_cancer-xgb.json" --features "$FEATURES" \
-    --labels malignant,benign >"$1" 2>&1 &
-  SCORER_PID=$!
-  echo "$SCORER_PID" >>"$TMP/pids"
-  wait_log "$1" "^assigned [1-9]" 1 60
 }
 
-# send FIRST LAST: the data set's rows as requests rem-FIRST..rem-LAST.
+# send NAME FIRST LAST [PACED]: the data set's rows as requests
+# NAME-FIRST..NAME-LAST; PACED=1: about 2,000 a second, as steady load.
 send() {
-  $PY - "$1" "$2" <<'PY' | kcat -P -b "$BOOTSTRAP" -t rem.requests -K'|'
-import json, sys
+  $PY - "$@" <<'PY' | kcat -P -b "$BOOTSTRAP" -t "$1.requests" -K'|' -X linger.ms=5
+import json, sys, time
 from sklearn.datasets import load_breast_cancer
 d = load_breast_cancer()
 names = [n.replace(" ", "_") for n in d.feature_names]
-for i in range(int(sys.argv[1]), int(sys.argv[2]) + 1):
+paced = len(sys.argv) > 4
+for i in range(int(sys.argv[2]), int(sys.argv[3]) + 1):
     row = d.data[i % len(d.data)]
-    print(f"rem-{i}|" + json.dumps(dict(zip(names, map(float, row)))))
+    print(f"{sys.argv[1]}-{i}|" + json.dumps(dict(zip(names, map(float, row)))))
+    if paced and i % 20 == 0:
+        sys.stdout.flush()
+        time.sleep(0.01)
 PY
 }
 
-# chosen FIRST LAST MODEL REASON MIN_SHARE: each of rem-FIRST..rem-LAST has
-# exactly one result, and at least MIN_SHARE of them chose MODEL for REASON.
+# chosen NAME FIRST LAST MODEL REASON MIN_SHARE: each of NAME-FIRST..NAME-LAST
+# has exactly one result, and at least MIN_SHARE of them chose MODEL for REASON.
 chosen() {
-  wait_count rem.results "$2" 60
-  consume rem.results >"$TMP/results"
-  $PY - "$TMP/results" "$@" <<'PY'
+  wait_count "$1.results" "$3" 60
+  consume "$1.results" >"$TMP/$1.results"
+  $PY - "$TMP/$1.results" "$@" <<'PY'
 import collections, json, sys
-path, first, last, model, reason, share = sys.argv[1:]
+path, name, first, last, model, reason, share = sys.argv[1:]
 rs = [json.loads(l) for l in open(path)]
 count = collections.Counter(r["id"] for r in rs)
-ids = [f"rem-{i}" for i in range(int(first), int(last) + 1)]
+ids = [f"{name}-{i}" for i in range(int(first), int(last) + 1)]
 missing = [i for i in ids if count[i] == 0]
 assert not missing, f"{len(missing)} without a result, e.g. {missing[:5]}"
 twice = [k for k, v in count.items() if v > 1]
 assert not twice, f"{len(twice)} answered twice, e.g. {twice[:5]}"
-mine = [r for r in rs if r["id"] in set(ids)]
+want = set(ids)
+mine = [r for r in rs if r["id"] in want]
 hit = [r for r in mine if r["model"] == model and r["reason"] == reason]
 assert len(hit) >= float(share) * len(ids), \
     f"{len(hit)} of {len(ids)} chose {model} ({reason}); e.g. {[r for r in mine if r not in hit][:2]}"
-print(f"rem-{first}..rem-{last}: {len(hit)} of {len(ids)} chose {model} ({reason})")
+print(f"{name}-{first}..{name}-{last}: {len(hit)} of {len(ids)} chose {model} ({reason})")
 PY
 }
 
-start_host "$TMP/rem.yaml" "$TMP/rem.log"
-start_scorer "$TMP/scorer1.log"
-send 1 $N
-chosen 1 $N xgb-py preferred 0.95
-pass "the remote Python scorer's answers are chosen"
+case_python() {
+  remote_service rem "  - {name: remote, remote: true, labels: [malignant, benign]}"
+  start_python() { # log
+    $PY "$RV_SOURCE_DIR/examples/python_scorer/scorer.py" --brokers "$BOOTSTRAP" --service rem \
+      --model remote --model-file "$MODELS/breast_cancer-xgb.json" --features "$FEATURES" \
+      --labels malignant,benign >"$1" 2>&1 &
+    SCORER_PID=$!
+    echo "$SCORER_PID" >>"$TMP/pids"
+    wait_log "$1" "^assigned [1-9]" 1 60
+  }
+  start_host "$TMP/rem.yaml" "$TMP/rem.log"
+  start_python "$TMP/py1.log"
+  send rem 1 $N
+  chosen rem 1 $N remote preferred 0.95
+  pass "the remote Python scorer's answers are chosen"
+  kill -9 "$SCORER_PID"
+  wait "$SCORER_PID" 2>/dev/null || true
+  send rem $((N + 1)) $((2 * N))
+  chosen rem $((N + 1)) $((2 * N)) linear-v1 fallback 1.0
+  pass "Python scorer killed -9: the local fallback answers every request, once"
+  start_python "$TMP/py2.log"
+  send rem $((2 * N + 1)) $((3 * N))
+  chosen rem $((2 * N + 1)) $((3 * N)) remote preferred 0.9
+  stop_host
+  grep -q "reading remote scores from rem.scores" "$TMP/rem.log" || fail "no remote reader"
+  pass "Python scorer started again: the remote model is preferred again"
+}
 
-kill -9 "$SCORER_PID"
-wait "$SCORER_PID" 2>/dev/null || true
-send $((N + 1)) $((2 * N))
-chosen $((N + 1)) $((2 * N)) linear-v1 fallback 1.0
-pass "scorer killed -9: the local fallback answers every request, once"
+XGB_REMOTE="  - name: remote
+    remote: true
+    labels: [malignant, benign]
+    plugin: $RV_BUILD_DIR/plugins/libxgboost_model.so
+    params: {model_file: $MODELS/breast_cancer-xgb.json, labels: \"malignant,benign\"}
+    max_batch: 64"
 
-start_scorer "$TMP/scorer2.log"
-send $((2 * N + 1)) $((3 * N))
-chosen $((2 * N + 1)) $((3 * N)) xgb-py preferred 0.9
-stop_host
-pass "scorer started again: the remote model is preferred again"
-grep -q "reading remote scores from rem.scores" "$TMP/rem.log" || fail "no remote reader in the log"
+case_scorer() {
+  remote_service rsc "  - name: remote
+    remote: true
+    labels: [malignant, benign]
+    plugin: $RV_BUILD_DIR/plugins/libxgboost_model.so
+    params: {model_file: $MODELS/breast_cancer-xgb.json, labels: \"malignant,benign\"}
+    max_batch: 64"
+  start_scorer() { # log; sets SCORER_PID
+    "$RV_BIN" scorer -c "$TMP/rsc.yaml" --model remote -b "$BOOTSTRAP" >"$1.out" 2>"$1" &
+    SCORER_PID=$!
+    echo "$SCORER_PID" >>"$TMP/pids"
+    wait_log "$1" "model remote scoring" 1 60
+  }
+  start_host "$TMP/rsc.yaml" "$TMP/rsc.log"
+  start_scorer "$TMP/sc1.log"
+  local first=$SCORER_PID
+  start_scorer "$TMP/sc2.log"
+  local second=$SCORER_PID
+  # the two replicas split the requests partitions between them
+  wait_log "$TMP/sc1.log" "assigned rsc.requests" 1 60
+  wait_log "$TMP/sc2.log" "assigned rsc.requests" 1 60
+  for _ in $(seq 100); do
+    [ $(($(grep -c "assigned rsc.requests" "$TMP/sc1.log") + $(grep -c "assigned rsc.requests" "$TMP/sc2.log") - \
+      $(grep -c "revoked rsc.requests" "$TMP/sc1.log") - $(grep -c "revoked rsc.requests" "$TMP/sc2.log"))) -eq 4 ] && break
+    sleep 0.1
+  done
+  send rsc 1 $N
+  chosen rsc 1 $N remote preferred 0.95
+  pass "two rendezvous scorer replicas share the partitions; their answers are chosen"
+  grep -q '"version": *"' <(consume rsc.scores | grep '"model":"remote"' | head -1) ||
+    fail "no score record of the remote model"
+  kill -9 "$first" "$second"
+  wait "$first" "$second" 2>/dev/null || true
+  send rsc $((N + 1)) $((2 * N))
+  chosen rsc $((N + 1)) $((2 * N)) linear-v1 fallback 1.0
+  pass "scorers killed -9: the local fallback answers every request, once"
+  start_scorer "$TMP/sc3.log"
+  wait_log "$TMP/sc3.log" "assigned rsc.requests" 4 60
+  send rsc $((2 * N + 1)) $((3 * N))
+  chosen rsc $((2 * N + 1)) $((3 * N)) remote preferred 0.9
+  kill -TERM "$SCORER_PID"
+  wait "$SCORER_PID" || fail "scorer exited $? after SIGTERM"
+  ! consume rsc.results | grep -q '"model":"remote","version":"[0-9a-f]*","status"' ||
+    fail "a scorer wrote a result"
+  stop_host
+  pass "a scorer started again is preferred again, and drains on SIGTERM (exit 0)"
+}
+
+# Two hosts and two scorers; one host killed -9 under load: the other takes
+# its partitions (and their scores), and every request is answered.
+case_two_hosts() {
+  remote_service rtw "$XGB_REMOTE"
+  local hosts=() i
+  for i in 1 2; do
+    start_host "$TMP/rtw.yaml" "$TMP/rtw-host$i.log"
+    hosts+=("$HOST_PID")
+    "$RV_BIN" scorer -c "$TMP/rtw.yaml" --model remote -b "$BOOTSTRAP" 2>"$TMP/rtw-sc$i.log" &
+    echo $! >>"$TMP/pids"
+  done
+  wait_log "$TMP/rtw-sc1.log" "assigned rtw.requests" 1 60
+  wait_log "$TMP/rtw-sc2.log" "assigned rtw.requests" 1 60
+  send rtw 1 8000 paced &
+  local sending=$!
+  wait_count rtw.results 1000 60
+  kill -9 "${hosts[0]}"
+  wait "$sending"
+  # the survivor takes the killed host's partitions
+  wait_log "$TMP/rtw-host2.log" "assigned rtw.requests" 4 60
+  for _ in $(seq 900); do
+    [ "$(consume rtw.results | cut -d, -f1 | sort -u | wc -l)" -ge 8000 ] && break
+    sleep 0.1
+  done
+  consume rtw.results >"$TMP/rtw.results"
+  $PY - "$TMP/rtw.results" <<'PY'
+import collections, json, sys
+rs = [json.loads(l) for l in open(sys.argv[1])]
+count = collections.Counter(r["id"] for r in rs)
+missing = [i for i in range(1, 8001) if count[f"rtw-{i}"] == 0]
+assert not missing, f"{len(missing)} without a result, e.g. {missing[:5]}"
+remote = sum(1 for r in rs if r["model"] == "remote")
+twice = sum(1 for v in count.values() if v > 1)
+print(f"rtw: 8000 requests answered, {twice} more than once, {remote} results from the remote model")
+# the survivor joins the scores written for the killed host's backlog
+assert remote >= 0.95 * len(rs), f"only {remote} of {len(rs)} results chose the remote model"
+PY
+  HOST_PID=${hosts[1]}
+  stop_host
+  pass "two hosts and two scorers, one host killed -9 under load: every request answered, the remote model preferred throughout"
+}
+
+[ $# -gt 0 ] || set -- case_python case_scorer case_two_hosts
+run_parallel "$@"
