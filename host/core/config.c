@@ -190,6 +190,8 @@ rv_config *rv_config_scorer(rv_config *cfg, const char *name, rv_errors *errs)
     cfg->rendezvous.schedule[0] = (rv_schedule_entry){model, within};
     free(cfg->streams.group);
     cfg->streams.group = group;
+    free(cfg->http.listen); /* the host's; a scorer's comes from its command line */
+    cfg->http.listen = NULL;
     return cfg;
 }
 

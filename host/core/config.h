@@ -121,7 +121,8 @@ void rv_config_free(rv_config *cfg);
 
 /* cfg as `rendezvous scorer --model NAME` serves it: that model alone (run
  * here, even when the host's config says remote), scheduled alone, in the
- * consumer group <service>.scorer.<NAME>. Takes cfg; NULL (cfg freed) with
+ * consumer group <service>.scorer.<NAME>, without the host's http.listen.
+ * Takes cfg; NULL (cfg freed) with
  * the reason in errs when NAME is no plugin model of it. */
 rv_config *rv_config_scorer(rv_config *cfg, const char *name, rv_errors *errs);
 

@@ -229,6 +229,10 @@ int rv_serve(const rv_serve_options *opts)
     rv_config *cfg = rv_config_load(opts->config_path, &errs);
     if (cfg && opts->scorer_model)
         cfg = rv_config_scorer(cfg, opts->scorer_model, &errs);
+    if (cfg && opts->scorer_http && !(cfg->http.listen = strdup(opts->scorer_http))) {
+        rv_config_free(cfg);
+        cfg = NULL;
+    }
     if (!cfg) {
         for (size_t i = 0; i < errs.n; i++)
             fprintf(stderr, "%s\n", errs.lines[i]);

@@ -14,6 +14,7 @@ typedef struct rv_serve_options {
     /* `rendezvous scorer --model NAME`: that model alone, its score records
      * only (rv_config_scorer); NULL: the host */
     const char *scorer_model;
+    const char *scorer_http; /* a scorer's http.listen (--http), or NULL */
 } rv_serve_options;
 
 /* Returns the process exit status. */

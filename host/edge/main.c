@@ -27,7 +27,7 @@ static void usage(FILE *out)
           "                                             put archived requests back on a topic\n"
           "       rendezvous config-doc                 print the reference of every config "
           "key (docs/config.md)\n"
-          "       rendezvous scorer -c FILE --model NAME [-b BROKERS] [-v]\n"
+          "       rendezvous scorer -c FILE --model NAME [-b BROKERS] [--http HOST:PORT] [-v]\n"
           "                                             score one model of FILE for its hosts\n"
           "                                             (remote: true there): its score records\n"
           "       rendezvous broker [--brokers N] [--partitions P] [--topic NAME]...\n"
@@ -82,20 +82,21 @@ static int cmd_config_doc(int argc, char **argv)
 static int cmd_serve(int argc, char **argv, int scorer)
 {
     rv_serve_options o = {0};
-    static const struct option opts[] = {{"config", required_argument, 0, 'c'},
-                                         {"brokers", required_argument, 0, 'b'},
-                                         {"model", required_argument, 0, 'm'},
-                                         {"verbose", no_argument, 0, 'v'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"config", required_argument, 0, 'c'}, {"brokers", required_argument, 0, 'b'},
+        {"model", required_argument, 0, 'm'},  {"http", required_argument, 0, 'H'},
+        {"verbose", no_argument, 0, 'v'},      {0, 0, 0, 0}};
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:b:m:v", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:b:m:H:v", opts, NULL)) != -1) {
         if (c == 'c')
             o.config_path = optarg;
         else if (c == 'b')
             o.brokers = optarg;
         else if (c == 'm' && scorer)
             o.scorer_model = optarg;
+        else if (c == 'H' && scorer)
+            o.scorer_http = optarg;
         else if (c == 'v')
             rv_log_set_level(RV_LOG_DEBUG);
         else {

@@ -114,11 +114,13 @@ case_scorer() {
     plugin: $RV_BUILD_DIR/plugins/libxgboost_model.so
     params: {model_file: $MODELS/breast_cancer-xgb.json, labels: \"malignant,benign\"}
     max_batch: 64"
-  start_scorer() { # log; sets SCORER_PID
-    "$RV_BIN" scorer -c "$TMP/rsc.yaml" --model remote -b "$BOOTSTRAP" >"$1.out" 2>"$1" &
+  start_scorer() { # log [more args]; sets SCORER_PID
+    local log=$1
+    shift
+    "$RV_BIN" scorer -c "$TMP/rsc.yaml" --model remote -b "$BOOTSTRAP" "$@" >"$log.out" 2>"$log" &
     SCORER_PID=$!
     echo "$SCORER_PID" >>"$TMP/pids"
-    wait_log "$1" "model remote scoring" 1 60
+    wait_log "$log" "model remote scoring" 1 60
   }
   start_host "$TMP/rsc.yaml" "$TMP/rsc.log"
   start_scorer "$TMP/sc1.log"
@@ -143,16 +145,25 @@ case_scorer() {
   send rsc $((N + 1)) $((2 * N))
   chosen rsc $((N + 1)) $((2 * N)) linear-v1 fallback 1.0
   pass "scorers killed -9: the local fallback answers every request, once"
-  start_scorer "$TMP/sc3.log"
+  local port url
+  port=$($PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  url=http://127.0.0.1:$port
+  start_scorer "$TMP/sc3.log" --http "127.0.0.1:$port"
   wait_log "$TMP/sc3.log" "assigned rsc.requests" 4 60
   send rsc $((2 * N + 1)) $((3 * N))
   chosen rsc $((2 * N + 1)) $((3 * N)) remote preferred 0.9
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "$url/readyz")" = 200 ] || fail "scorer not ready: $(curl -s "$url/readyz")"
+  curl -s "$url/metrics" | grep -q 'rendezvous_model_requests_total{model="remote",status="ok"} [1-9]' ||
+    fail "scorer metrics: $(curl -s "$url/metrics" | grep model_requests)"
+  [ "$(curl -s -o /dev/null -w '%{http_code}' -d '{}' "$url/v1/score")" = 404 ] || fail "a scorer took a request"
+  kill -HUP "$SCORER_PID"
+  wait_log "$TMP/sc3.log" "reloaded: generation 2" 1 60
   kill -TERM "$SCORER_PID"
   wait "$SCORER_PID" || fail "scorer exited $? after SIGTERM"
   ! consume rsc.results | grep -q '"model":"remote","version":"[0-9a-f]*","status"' ||
     fail "a scorer wrote a result"
   stop_host
-  pass "a scorer started again is preferred again, and drains on SIGTERM (exit 0)"
+  pass "a scorer started again is preferred again, serves /readyz and /metrics, reloads on SIGHUP, drains on SIGTERM (exit 0)"
 }
 
 # Two hosts and two scorers; one host killed -9 under load: the other takes
