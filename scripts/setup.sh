@@ -12,6 +12,7 @@ packages=(
   zlib1g-dev                            # CRC-32 of archive records
   libmicrohttpd-dev curl hey wrk         # HTTP gateway, its tests and load
   libseccomp-dev                        # the model processes' sandbox
+  libsystemd-dev                        # sd_notify: readiness, reload and watchdog for systemd
   prometheus                            # promtool checks /metrics
   libxgboost-dev                        # XGBoost plugin
   check                                 # unit tests

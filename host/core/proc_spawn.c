@@ -159,7 +159,28 @@ pid_t rv_spawn_runner(const int fds[3], const char *model, uint32_t instance,
                     "--instance",
                     inst,
                     NULL};
-    char **envp = environ;
+    /* The host's environment, less what is the host's alone: the service
+     * manager's socket and watchdog (a model may not speak for the host). */
+    static const char *const own[] = {"NOTIFY_SOCKET=", "WATCHDOG_USEC=", "WATCHDOG_PID=",
+#ifdef __SANITIZE_ADDRESS__
+                                      "ASAN_OPTIONS=",
+#endif
+                                      NULL};
+    size_t n_env = 0, k = 0;
+    while (environ[n_env])
+        n_env++;
+    char **envp = calloc(n_env + 2, sizeof *envp);
+    if (!envp) {
+        rv_errf(err, err_size, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < n_env; i++) {
+        size_t o = 0;
+        while (own[o] && strncmp(environ[i], own[o], strlen(own[o])) != 0)
+            o++;
+        if (!own[o])
+            envp[k++] = environ[i];
+    }
 #ifdef __SANITIZE_ADDRESS__
     /* RLIMIT_AS cannot bound a sanitized process (its shadow memory is
      * terabytes of reservations): the sanitizer's own RSS limit does, and
@@ -168,20 +189,7 @@ pid_t rv_spawn_runner(const int fds[3], const char *model, uint32_t instance,
     const char *prev = getenv("ASAN_OPTIONS");
     snprintf(asan, sizeof asan, "ASAN_OPTIONS=%s%shard_rss_limit_mb=%u:detect_leaks=%d",
              prev ? prev : "", prev ? ":" : "", max_memory_mb, sandbox ? 0 : 1);
-    size_t n_env = 0;
-    while (environ[n_env])
-        n_env++;
-    char **env2 = calloc(n_env + 2, sizeof *env2);
-    if (!env2) {
-        rv_errf(err, err_size, "out of memory");
-        return -1;
-    }
-    size_t k = 0;
-    for (size_t i = 0; i < n_env; i++)
-        if (strncmp(environ[i], "ASAN_OPTIONS=", 13) != 0)
-            env2[k++] = environ[i];
-    env2[k++] = asan;
-    envp = env2;
+    envp[k++] = asan;
 #endif
     spawn_job j = {{fds[0], fds[1], fds[2]}, argv, envp, 0, 0, 0, NULL};
     pthread_mutex_lock(&spawner.lock);
@@ -191,9 +199,7 @@ pid_t rv_spawn_runner(const int fds[3], const char *model, uint32_t instance,
     while (!j.done)
         pthread_cond_wait(&spawner.cond, &spawner.lock);
     pthread_mutex_unlock(&spawner.lock);
-#ifdef __SANITIZE_ADDRESS__
-    free(env2);
-#endif
+    free(envp);
     if (j.err) {
         rv_errf(err, err_size, "cannot start %s: %s", runner_path, strerror(j.err));
         return -1;

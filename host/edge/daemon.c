@@ -5,6 +5,7 @@
  * heavy work in a signal handler: handlers set flags, this loop acts.
  */
 #include "daemon_internal.h"
+#include "notify.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -333,6 +334,7 @@ int rv_serve(const rv_serve_options *opts)
         if (hup || rv_watch_poll(d.watch)) {
             rv_info("reload", "%s: building a new generation from %s",
                     hup ? "SIGHUP" : "files changed", opts->config_path);
+            rv_notify_reloading();
             rv_reloader_request(d.reloader, d.gen);
         }
         rv_generation *built = NULL;
@@ -345,6 +347,9 @@ int rv_serve(const rv_serve_options *opts)
             d.watch = rv_watch_new(d.gen->cfg);
         } else if (outcome < 0)
             atomic_fetch_add(&d.stats->reloads_failed, 1);
+        if (outcome != 0) /* swapped, or still the one before */
+            rv_notify_ready(d.gen);
+        rv_notify_watchdog(rv_mono_ms());
         size_t room = rv_input_may_read(&d, max_in_flight);
         poll_control(&d);
         rd_kafka_message_t *msgs[RV_INPUT_BATCH];
@@ -357,6 +362,7 @@ int rv_serve(const rv_serve_options *opts)
         }
     }
     rv_info("serve", "signal %d: stop fetching, drain, flush, commit", rv_signals_stop());
+    rv_notify_stopping();
     /* the signal was seen up to a poll (50 ms) ago, and exiting takes a
      * little: the watchdog fires 100 ms before the bound */
     uint32_t bound = d.gen->cfg->shutdown_timeout_ms;

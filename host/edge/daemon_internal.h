@@ -43,6 +43,7 @@ typedef struct daemon_state {
     rd_kafka_queue_t *queue;  /* the consumer's, for reading in batches */
     rd_kafka_t *control;      /* every control record, no group */
     int paused;               /* partitions paused: blocked for long */
+    int ready_notified;       /* READY=1 sent (at the first assignment) */
     int64_t commit_warned_ms; /* the last "commit failed" warning */
     uint64_t commit_failures; /* since that warning */
     int64_t blocked_since_ms; /* at max_in_flight since; 0: not */

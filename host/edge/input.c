@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "errbuf.h"
 #include "log.h"
+#include "notify.h"
 #include "records.h"
 #include "worker.h"
 
@@ -71,6 +72,9 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             rv_info("input", "assigned %s [%d]", parts->elems[i].topic, parts->elems[i].partition);
         rd_kafka_assign(rk, parts);
         d->paused = 0;
+        if (!d->ready_notified) /* the group joined: serving */
+            rv_notify_ready(d->gen);
+        d->ready_notified = 1;
         return;
     }
     /* Revoked: commit what is done; what is still in flight will be read
