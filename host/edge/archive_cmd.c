@@ -15,9 +15,7 @@
 
 #define TIMEOUT_MS 10000
 
-/* What to do with each record. A legacy record is the JSON object of an
- * earlier version (in a->value, no headers). 0 to go on. */
-typedef int (*record_fn)(void *ctx, const rv_archived *a, int legacy);
+typedef rv_archive_record_cb record_fn;
 
 typedef struct dir_walk {
     record_fn fn;
@@ -231,6 +229,12 @@ static void usage(FILE *out)
           out);
 }
 
+long rv_archive_each(const char *dir, const char *topic, const char *brokers,
+                     rv_archive_record_cb fn, void *ctx)
+{
+    return dir ? walk_dir(dir, fn, ctx) : walk_topic(topic, brokers, fn, ctx);
+}
+
 int rv_archive_main(int argc, char **argv)
 {
     if (argc < 2 || (strcmp(argv[1], "cat") != 0 && strcmp(argv[1], "replay") != 0)) {
@@ -287,7 +291,7 @@ int rv_archive_main(int argc, char **argv)
         fn = replay_record;
         ctx = &r;
     }
-    long bad = dir ? walk_dir(dir, fn, ctx) : walk_topic(topic, brokers, fn, ctx);
+    long bad = rv_archive_each(dir, topic, brokers, fn, ctx);
     if (bad > 0)
         fprintf(stderr, "rendezvous archive: %ld corrupt record(s) skipped\n", bad);
     int status = bad != 0 || fflush(stdout) != 0;

@@ -10,6 +10,7 @@
 
 #include "archive_cmd.h"
 #include "broker_cmd.h"
+#include "replay_cmd.h"
 #include "check_cmd.h"
 #include "config.h"
 #include "daemon.h"
@@ -27,6 +28,10 @@ static void usage(FILE *out)
           "                                             put archived requests back on a topic\n"
           "       rendezvous config-doc                 print the reference of every config "
           "key (docs/config.md)\n"
+          "       rendezvous replay -c CANDIDATE.yaml (DIR | --topic TOPIC -b BROKERS)\n"
+          "                         [--labels FILE] [--results FILE] [--json] [--limit N]\n"
+          "                                             the archive through the candidate's\n"
+          "                                             models, offline: a report per model\n"
           "       rendezvous scorer -c FILE --model NAME [-b BROKERS] [--http HOST:PORT] [-v]\n"
           "                                             score one model of FILE for its hosts\n"
           "                                             (remote: true there): its score records\n"
@@ -155,6 +160,8 @@ int main(int argc, char **argv)
         return cmd_check(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "archive") == 0)
         return rv_archive_main(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "replay") == 0)
+        return rv_replay_main(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "config-doc") == 0)
         return cmd_config_doc(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "model-runner") == 0)

@@ -1,0 +1,17 @@
+/*
+ * replay_cmd.h - `rendezvous replay`: the decoy's archive through a
+ * candidate config's models, offline (no broker; model processes as when
+ * serving), and a report per model: answers, latency, agreement with each
+ * other model and with the canary, score-distribution shift against the
+ * canary; with the requests' true labels, accuracy and AUC; with the
+ * results recorded live, how often the candidate's schedule would have
+ * chosen another model.
+ */
+#ifndef RV_REPLAY_CMD_H
+#define RV_REPLAY_CMD_H
+
+/* argv[0] is "replay". Returns the exit status: 0, 1 on a failure to read
+ * or score, 2 on bad usage or config. */
+int rv_replay_main(int argc, char **argv);
+
+#endif
