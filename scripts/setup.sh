@@ -18,6 +18,7 @@ packages=(
   check                                 # unit tests
   valgrind                              # memory checks
   clang-format                          # the format check (.clang-format)
+  chromium fonts-dejavu-core            # the dashboard's test in a headless browser
   clang libclang-rt-14-dev              # libFuzzer and its sanitizers (scripts/fuzz.sh)
   python3 python3-xgboost python3-sklearn python3-numpy python3-confluent-kafka
 )

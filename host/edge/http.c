@@ -58,10 +58,29 @@ static enum MHD_Result get_healthz(rv_http *h, struct MHD_Connection *c)
 
 /* The GET (and HEAD) endpoints. POST /v1/score reads a body first and is
  * routed before this table. */
+/* The page may load nothing but itself and the host's endpoints. */
+static enum MHD_Result get_dashboard(rv_http *h, struct MHD_Connection *c)
+{
+    (void)h;
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        rv_dashboard_html_len, (void *)rv_dashboard_html, MHD_RESPMEM_PERSISTENT);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, "Content-Type", "text/html; charset=utf-8");
+    MHD_add_response_header(r, "Content-Security-Policy",
+                            "default-src 'none'; connect-src 'self'; "
+                            "script-src 'unsafe-inline'; style-src 'unsafe-inline'");
+    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
 static const struct route {
     const char *path;
     enum MHD_Result (*get)(rv_http *h, struct MHD_Connection *c);
 } routes[] = {
+    {"/", get_dashboard},
+    {"/v1/stats", rv_http_get_stats},
     {"/healthz", get_healthz},
     {"/readyz", rv_http_get_readyz},
     {"/v1/models", rv_http_get_models},
@@ -170,7 +189,7 @@ rv_http *rv_http_start(const rv_config *cfg, const char *bootstrap, const char *
         return NULL;
     }
     rv_info("http",
-            "listening on http://%s (POST /v1/score, GET /healthz /readyz /v1/models "
+            "listening on http://%s (POST /v1/score, GET / /healthz /readyz /v1/models /v1/stats "
             "/metrics); replies on %s",
             cfg->http.listen, reply_topic);
     return h;

@@ -58,6 +58,11 @@ void *rv_http_probe_loop(void *arg);
 /* GET /v1/models and GET /metrics. */
 enum MHD_Result rv_http_get_models(rv_http *h, struct MHD_Connection *c);
 enum MHD_Result rv_http_get_metrics(rv_http *h, struct MHD_Connection *c);
+/* GET /v1/stats (http_stats.c), and GET / (the dashboard page, compiled
+ * in from dashboard.html). */
+enum MHD_Result rv_http_get_stats(rv_http *h, struct MHD_Connection *c);
+extern const unsigned char rv_dashboard_html[];
+extern const size_t rv_dashboard_html_len;
 
 /* gateway: POST /v1/score, the upload it reads, and the reply reader. */
 typedef struct rv_upload {

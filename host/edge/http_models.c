@@ -70,6 +70,8 @@ enum MHD_Result rv_http_get_models(rv_http *h, struct MHD_Connection *c)
     yajl_gen j = rv_json_gen_new();
     yajl_gen_config(j, yajl_gen_beautify, 1);
     yajl_gen_map_open(j);
+    rv_json_string(j, "service");
+    rv_json_string(j, g->cfg->service);
     rv_json_string(j, "generation");
     yajl_gen_integer(j, (long long)g->id);
     rv_json_string(j, "schedule_version");

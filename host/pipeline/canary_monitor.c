@@ -126,6 +126,8 @@ static tracked *track(rv_canary_monitor *m, const rv_model *model)
     memcpy(t->version, model->version, sizeof t->version);
     snprintf(t->gauge.model, sizeof t->gauge.model, "%s", model->name);
     t->gauge.agreement = t->gauge.score_shift = t->gauge.drift = NAN;
+    for (int i = 0; i < RV_CANARY_DECILES; i++)
+        t->gauge.q_model[i] = t->gauge.q_canary[i] = NAN;
     return t;
 }
 
@@ -211,11 +213,24 @@ static void close_window(rv_canary_monitor *m, tracked *t, const rv_model *canar
     if (!isnan(drift))
         judge(m, t, canary->name, CHECK_DRIFT, drift, drift > max_shift, max_shift, window);
 
+    double dm[RV_CANARY_DECILES], dc[RV_CANARY_DECILES];
+    for (int i = 0; i < RV_CANARY_DECILES; i++) {
+        dm[i] = sketch_quantile(&t->own, (i + 1) / 10.0);
+        dc[i] = sketch_quantile(&t->canary, (i + 1) / 10.0);
+    }
     pthread_mutex_lock(&m->lock);
     t->gauge.agreement = agreement;
     t->gauge.score_shift = shift;
     t->gauge.drift = drift;
     t->gauge.alerting = t->alert[0] || t->alert[1] || t->alert[2];
+    t->gauge.alerts[0] = '\0';
+    for (int c = 0; c < N_CHECKS; c++)
+        if (t->alert[c])
+            snprintf(t->gauge.alerts + strlen(t->gauge.alerts),
+                     sizeof t->gauge.alerts - strlen(t->gauge.alerts), "%s%s",
+                     t->gauge.alerts[0] ? "," : "", check_names[c]);
+    memcpy(t->gauge.q_model, dm, sizeof dm);
+    memcpy(t->gauge.q_canary, dc, sizeof dc);
     pthread_mutex_unlock(&m->lock);
     t->n = t->agree = 0;
     memset(&t->own, 0, sizeof t->own);

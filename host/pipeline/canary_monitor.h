@@ -39,13 +39,19 @@ void rv_canary_monitor_free(rv_canary_monitor *m);
 /* A request whose every model has answered. */
 void rv_canary_monitor_observe(rv_canary_monitor *m, const rv_inflight *f);
 
+#define RV_CANARY_DECILES 9
+
 typedef struct rv_canary_gauge {
     char model[128];
     double agreement; /* last full window, NaN before the first */
     double score_shift;
     double drift;
     int alerting;      /* any check in alert */
+    char alerts[64];   /* the checks in alert, comma-separated */
     uint64_t compared; /* requests compared so far */
+    /* deciles (p10..p90) of the last full window, for a Q-Q plot: the
+     * model's score and the canary's for the canary's top label */
+    double q_model[RV_CANARY_DECILES], q_canary[RV_CANARY_DECILES];
 } rv_canary_gauge;
 
 /* Copies up to max gauges; returns how many models are tracked. */
