@@ -35,6 +35,7 @@ done
 for t in results scores alerts; do
   kcat -C -b "$bootstrap" -t "demo.$t" -o beginning -e -q >"$work/$t.jsonl" 2>/dev/null
 done
+cp "$work/results.jsonl" conf/state/results.jsonl # for rendezvous replay --results
 # the archive topic holds each request's exact copy; archive cat shows it as JSON
 ./build/rendezvous archive cat --topic demo.archive -b "$bootstrap" >"$work/archive.jsonl"
 kill -TERM $host
@@ -43,3 +44,13 @@ echo "host stopped with SIGTERM: drained, flushed, committed; its summary:"
 sed -n '/^summary:/,/memory:/p' "$work/host.log" | sed 's/^/  /'
 /usr/bin/python3 scripts/demo_report.py "$work" conf/data/breast_cancer.expected.jsonl "$n"
 echo "decoy archive files: $(./build/rendezvous archive cat conf/state/archive | wc -l) records in conf/state/archive"
+# before a candidate goes live: the archived traffic through it, offline
+/usr/bin/python3 -c '
+import json, sys
+print("id,label")
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    print(r["id"] + "," + r["label"])' conf/data/breast_cancer.expected.jsonl >conf/state/labels.csv
+echo "the archive replayed through conf/candidate.yaml (linear-v1 preferred):"
+./build/rendezvous replay -c conf/candidate.yaml conf/state/archive --labels conf/state/labels.csv \
+  --results conf/state/results.jsonl | sed 's/^/  /'

@@ -195,6 +195,18 @@ rv_config *rv_config_scorer(rv_config *cfg, const char *name, rv_errors *errs)
     return cfg;
 }
 
+void rv_config_drop_builtin(rv_config *cfg, const char *builtin)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < cfg->n_models; i++) {
+        if (cfg->models[i].builtin && strcmp(cfg->models[i].builtin, builtin) == 0)
+            cf_free(&cf_model_section, &cfg->models[i]);
+        else
+            cfg->models[k++] = cfg->models[i];
+    }
+    cfg->n_models = k;
+}
+
 const rv_model_conf *rv_config_model(const rv_config *cfg, const char *name)
 {
     if (!cfg || !name)

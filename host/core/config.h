@@ -126,6 +126,10 @@ void rv_config_free(rv_config *cfg);
  * the reason in errs when NAME is no plugin model of it. */
 rv_config *rv_config_scorer(rv_config *cfg, const char *name, rv_errors *errs);
 
+/* Removes the models of that builtin (for `rendezvous replay`, which must
+ * not open the decoy's archive it reads). */
+void rv_config_drop_builtin(rv_config *cfg, const char *builtin);
+
 /* The model conf of that name, or NULL. */
 const rv_model_conf *rv_config_model(const rv_config *cfg, const char *name);
 

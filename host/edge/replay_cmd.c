@@ -194,6 +194,8 @@ int rv_replay_main(int argc, char **argv)
     }
     rv_errors errs = {0};
     rv_config *cfg = rv_config_load(config, &errs);
+    if (cfg) /* it would open a segment in the archive being read */
+        rv_config_drop_builtin(cfg, "decoy");
     rv_generation *g = cfg ? rv_generation_build(cfg, NULL, &rv_discard_sink, 1, &errs) : NULL;
     for (size_t i = 0; i < errs.n; i++)
         fprintf(stderr, "%s\n", errs.lines[i]);

@@ -83,3 +83,57 @@ printf 'id,label\nbreast_cancer-1\n' >"$TMP/bad.csv"
   fail "a bad labels file was accepted"
 assert_contains "$err" "bad.csv:2: expected id,label" "a bad labels file"
 pass "the table report, --limit, and a bad labels file refused with its line"
+
+# Known answers: four requests x = 0..3 through two fixture models whose
+# "yes" score is a line in x, and a logistic canary; every number of the
+# report worked out by hand (see the comments).
+start_broker $(service_topics kn)
+echo '{"kind": "logistic", "features": ["x"], "labels": ["no", "yes"], "coef": [[2.0]], "intercept": [-3.0]}' >"$TMP/kn-canary.json"
+cat >"$TMP/kn.yaml" <<YAML
+service: kn
+state_dir: $TMP/kn-state
+streams: {brokers: embedded}
+input: {features: [x]}
+models:
+  - {name: m1, plugin: $RV_FIXTURE_DIR/ok.so, params: {score: "0.1", weight: "0.2"}}
+  - {name: m2, plugin: $RV_FIXTURE_DIR/ok_b.so, params: {score: "0.9", weight: "-0.2"}}
+  - {name: canary, builtin: canary, params: {model_file: $TMP/kn-canary.json}}
+  - {name: decoy, builtin: decoy, params: {dir: $TMP/kn-archive}}
+rendezvous:
+  schedule: [{model: m1, within_ms: 3000}, {model: m2, within_ms: 4000}]
+YAML
+start_host "$TMP/kn.yaml" "$TMP/kn.log"
+printf 'r%d|{"x": %d}\n' 0 0 1 1 2 2 3 3 | kcat -P -b "$BOOTSTRAP" -t kn.requests -K'|'
+wait_count kn.results 4 30
+stop_host
+printf 'id,label\nr0,no\nr1,yes\nr2,no\nr3,yes\n' >"$TMP/kn-labels.csv"
+# as if recorded live: r1 answered by m2, r2 by nobody (the default)
+printf '%s\n' '{"id":"r0","model":"m1"}' '{"id":"r1","model":"m2"}' '{"id":"r2","model":null}' \
+  '{"id":"r3","model":"m1"}' >"$TMP/kn-results.jsonl"
+segments=$(ls "$TMP/kn-archive")
+"$RV_BIN" replay -c "$TMP/kn.yaml" "$TMP/kn-archive" --labels "$TMP/kn-labels.csv" \
+  --results "$TMP/kn-results.jsonl" --json >"$TMP/kn.json" || fail "replay of the known archive"
+[ "$(ls "$TMP/kn-archive")" = "$segments" ] || fail "replay wrote into the archive it read"
+$PY - "$TMP/kn.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+m = {x["name"]: x for x in r["models"]}
+def near(a, b): return abs(a - b) < 1e-9
+# m1 "yes" = 0.1, 0.3, 0.5, 0.7 and always first; truth no, yes, no, yes
+assert near(m["m1"]["accuracy"], 0.5), m["m1"]
+# one-vs-rest AUC, yes: positives 0.3, 0.7 over negatives 0.1, 0.5 -> 3/4;
+# no (1 - s) mirrors it; the third label has no positive and is left out
+assert near(m["m1"]["auc"], 0.75), m["m1"]
+# m2 "yes" = 0.9, 0.7, 0.5, 0.3: positives 0.7, 0.3 over 0.9, 0.5 -> 1/4
+assert near(m["m2"]["auc"], 0.25), m["m2"]
+# the canary: p(yes) = sigmoid(2x - 3) = .047 .269 .731 .953: tops no no yes yes
+assert near(m["canary"]["accuracy"], 0.5) and near(m["canary"]["auc"], 0.75), m["canary"]
+assert near(m["m1"]["agreement"]["m2"], 1.0), m["m1"]   # both say yes first
+assert near(m["m1"]["canary_agreement"], 0.5), m["m1"]  # yes yes yes yes vs no no yes yes
+# KS of {.1 .3 .5 .7} against {.047 .269 .731 .953}: at 0.7, 1 - 0.5
+assert near(m["m1"]["canary_shift_ks"], 0.5), m["m1"]
+# the candidate (m1 first, every answer ok) picks m1 four times: r1, r2 differ
+assert r["results"] == {"compared": 4, "chosen_differently": 2}, r["results"]
+assert r["requests"] == 4
+PY
+pass "the report's numbers on a small archive with known answers"
