@@ -7,7 +7,8 @@
 # partitions. Every request is answered exactly once throughout.
 . "$(dirname "$0")/lib.sh"
 N=400
-start_broker $(service_topics rem) $(service_topics rsc) $(service_topics rtw)
+start_broker $(service_topics rem) $(service_topics rsc) $(service_topics rtw) \
+  $(service_topics rpc | sed 's/rpc.scores/rpc.scores:2/')
 # the demo's features: the data set's names, spaces as underscores
 FEATURES=$($PY -c '
 from sklearn.datasets import load_breast_cancer
@@ -208,5 +209,16 @@ PY
   pass "two hosts and two scorers, one host killed -9 under load: every request answered, the remote model preferred throughout"
 }
 
-[ $# -gt 0 ] || set -- case_python case_scorer case_two_hosts
+# A remote model needs as many scores partitions as requests partitions.
+case_partitions() {
+  remote_service rpc "  - {name: remote, remote: true, labels: [malignant, benign]}"
+  local rc=0
+  timeout 60 "$RV_BIN" -c "$TMP/rpc.yaml" -b "$BOOTSTRAP" 2>"$TMP/rpc.log" || rc=$?
+  [ $rc -ne 0 ] && [ $rc -ne 124 ] || fail "started with 2 scores partitions for 4 (exit $rc)"
+  grep -q "topic rpc.scores has 2 partitions but rpc.requests has 4: with a remote model they must be equal" \
+    "$TMP/rpc.log" || fail "no reason given: $(grep -v '^%' "$TMP/rpc.log" | tail -3)"
+  pass "a host with a remote model refuses 2 scores partitions for 4 requests partitions"
+}
+
+[ $# -gt 0 ] || set -- case_python case_scorer case_two_hosts case_partitions
 run_parallel "$@"
