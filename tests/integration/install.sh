@@ -79,7 +79,8 @@ wait_log "$TMP/notify.log" "^READY=1 | STATUS=serving: generation 1, schedule ve
 wait_log "$TMP/notify.log" "^WATCHDOG=1" 3 10
 runner=$(pgrep -P "$HOST_PID" -f model-runner | head -1)
 [ -n "$runner" ] || fail "no model process"
-! tr '\0' '\n' <"/proc/$runner/environ" | grep -q '^NOTIFY_SOCKET=' ||
+tr '\0' '\n' <"/proc/$runner/environ" >"$TMP/runner.env"
+! grep -q '^NOTIFY_SOCKET=' "$TMP/runner.env" ||
   fail "a model process can speak for the host (NOTIFY_SOCKET in its environment)"
 kill -HUP "$HOST_PID"
 wait_log "$TMP/notify.log" "^RELOADING=1" 1 30
