@@ -384,12 +384,13 @@ run_remote() { # NAME SERVICE REMOTE [RVBENCH ARGS...]
 
 scenario_remote() {
   start_broker $(service_topics rl rr rlr rrr)
-  run_remote remote-local rl false --duration "$DURATION" --window "$WINDOW"
-  run_remote remote-remote rr true --duration "$DURATION" --window "$WINDOW"
+  # the fixed rate first, on a broker not yet holding millions of records
   run_remote "remote-local-${ISO_RATE}rps" rlr false --duration "$DURATION" --rate "$ISO_RATE" \
     --window "$WINDOW"
   run_remote "remote-remote-${ISO_RATE}rps" rrr true --duration "$DURATION" --rate "$ISO_RATE" \
     --window "$WINDOW"
+  run_remote remote-local rl false --duration "$DURATION" --window "$WINDOW"
+  run_remote remote-remote rr true --duration "$DURATION" --window "$WINDOW"
   ratio "remote / local, saturation" "$WORK/remote-remote.json" "$WORK/remote-local.json"
 }
 
