@@ -230,9 +230,22 @@ static int is_late(const rv_inflight *f, size_t slot, int64_t now_us)
     return 0;
 }
 
+#define POST_BATCH 64
+
+/* Adds an answer to post (a batch of POST_BATCH at most, posted when full);
+ * returns the new count. */
+static size_t add_posted(rv_remote *r, rv_answered *batch, size_t k, rv_inflight *f, size_t slot)
+{
+    batch[k++] = (rv_answered){f, slot};
+    if (k < POST_BATCH)
+        return k;
+    rv_rendezvous_post(r->rz, batch, k);
+    return 0;
+}
+
 void rv_remote_expect(rv_remote *r, rv_inflight *const *fs, size_t n, size_t slot)
 {
-    rv_answered joined[64];
+    rv_answered joined[POST_BATCH];
     size_t k = 0;
     int64_t now = rv_mono_us();
     for (size_t i = 0; i < n; i++) {
@@ -255,18 +268,14 @@ void rv_remote_expect(rv_remote *r, rv_inflight *const *fs, size_t n, size_t slo
                 atomic_fetch_add(&r->counts[RV_REMOTE_JOINED], 1);
             }
             yajl_tree_free(p.root);
-            joined[k++] = (rv_answered){f, slot};
-            if (k == sizeof joined / sizeof *joined) {
-                rv_rendezvous_post(r->rz, joined, k);
-                k = 0;
-            }
+            k = add_posted(r, joined, k, f, slot);
             continue;
         }
         entry *e = calloc(1, sizeof *e);
         if (!e) { /* cannot wait: a timeout at once */
             pthread_mutex_unlock(&r->lock);
             rv_error("remote", "out of memory: request %s gets no answer from %s", f->id, model);
-            joined[k++] = (rv_answered){f, slot};
+            k = add_posted(r, joined, k, f, slot);
             continue;
         }
         *e = (entry){.hash = h,
