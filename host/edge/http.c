@@ -30,6 +30,16 @@ enum MHD_Result rv_http_respond(struct MHD_Connection *c, unsigned status, const
     return ret;
 }
 
+enum MHD_Result rv_http_respond_json(struct MHD_Connection *c, yajl_gen j)
+{
+    const unsigned char *buf;
+    size_t len;
+    yajl_gen_get_buf(j, &buf, &len);
+    enum MHD_Result r = rv_http_respond(c, MHD_HTTP_OK, "application/json", (const char *)buf, len);
+    yajl_gen_free(j);
+    return r;
+}
+
 enum MHD_Result rv_http_respond_error(struct MHD_Connection *c, unsigned status, const char *fmt,
                                       ...)
 {
@@ -92,10 +102,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                                   size_t *upload_size, void **con_cls)
 {
     rv_http *h = cls;
-    if (strcmp(method, "POST") == 0 && strcmp(url, "/v1/score") == 0 && !h->src.gateway)
-        return rv_http_respond_error(c, MHD_HTTP_NOT_FOUND,
-                                     "a scorer answers no requests: POST to its host");
     if (strcmp(method, "POST") == 0 && strcmp(url, "/v1/score") == 0) {
+        if (!h->src.gateway)
+            return rv_http_respond_error(c, MHD_HTTP_NOT_FOUND,
+                                         "a scorer answers no requests: POST to its host");
         rv_upload *u = *con_cls;
         if (!u) {
             if (!(u = calloc(1, sizeof *u)))

@@ -9,6 +9,7 @@
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <yajl/yajl_gen.h>
 
 #include "http.h"
 
@@ -46,6 +47,8 @@ struct rv_http {
 /* A whole response from a buffer (copied). */
 enum MHD_Result rv_http_respond(struct MHD_Connection *c, unsigned status, const char *type,
                                 const char *body, size_t len);
+/* 200 with the JSON document j has written; frees j. */
+enum MHD_Result rv_http_respond_json(struct MHD_Connection *c, yajl_gen j);
 /* {"error": "<reason>"} with the status. */
 enum MHD_Result rv_http_respond_error(struct MHD_Connection *c, unsigned status, const char *fmt,
                                       ...) __attribute__((format(printf, 3, 4)));

@@ -142,11 +142,6 @@ enum MHD_Result rv_http_get_models(rv_http *h, struct MHD_Connection *c)
         yajl_gen_null(j);
     }
     yajl_gen_map_close(j);
-    const unsigned char *buf;
-    size_t len;
-    yajl_gen_get_buf(j, &buf, &len);
-    enum MHD_Result r = rv_http_respond(c, MHD_HTTP_OK, "application/json", (const char *)buf, len);
-    yajl_gen_free(j);
     rv_generation_unref(g);
-    return r;
+    return rv_http_respond_json(c, j);
 }

@@ -253,8 +253,44 @@ static long find_id(const id_ix *ix, size_t n, const char *id)
     return hit ? (long)hit->i : -1;
 }
 
-int rv_replay_report_labels(rv_replay_report *r, const char *const *ids, const char *path,
-                            char *why, size_t why_size)
+/* One line of a per-request file: *id and *value point into the line or
+ * into *tree (freed by the caller). 0, 1 to skip the line, -1 when it is
+ * not what the file holds. */
+typedef int (*line_fn)(char *line, long no, const char **id, const char **value, yajl_val *tree);
+
+/* `id,label`; a first line `id,label` is a header. */
+static int label_line(char *line, long no, const char **id, const char **value, yajl_val *tree)
+{
+    line[strcspn(line, "\r\n")] = '\0';
+    char *comma = strrchr(line, ',');
+    if (!comma)
+        return -1;
+    *comma = '\0';
+    *id = line;
+    *value = comma + 1;
+    return no == 1 && strcmp(line, "id") == 0;
+}
+
+/* A result record: its id and chosen model ("" for none). */
+static int result_line(char *line, long no, const char **id, const char **value, yajl_val *tree)
+{
+    static const char *pid[] = {"id", NULL}, *pmodel[] = {"model", NULL};
+    (void)no;
+    *tree = yajl_tree_parse(line, NULL, 0);
+    yajl_val i = *tree ? yajl_tree_get(*tree, pid, yajl_t_string) : NULL;
+    yajl_val m = *tree ? yajl_tree_get(*tree, pmodel, yajl_t_any) : NULL;
+    if (!i || !m)
+        return -1;
+    *id = YAJL_GET_STRING(i);
+    *value = YAJL_IS_STRING(m) ? YAJL_GET_STRING(m) : "";
+    return 0;
+}
+
+/* Reads path line by line into out[request] (the first value of each
+ * request id; ids of no request are ignored). 0, or -1 with why. */
+static int read_per_request(rv_replay_report *r, const char *const *ids, const char *path,
+                            line_fn parse, const char *expected, char **out, char *why,
+                            size_t why_size)
 {
     FILE *f = fopen(path, "r");
     id_ix *ix = f ? index_ids(ids, r->n) : NULL;
@@ -269,65 +305,40 @@ int rv_replay_report_labels(rv_replay_report *r, const char *const *ids, const c
     long no = 0;
     int rc = 0;
     while (rc == 0 && getline(&line, &cap, f) > 0) {
-        no++;
-        line[strcspn(line, "\r\n")] = '\0';
-        char *comma = strrchr(line, ',');
-        if (!comma) {
-            snprintf(why, why_size, "%s:%ld: expected id,label", path, no);
+        const char *id = NULL, *value = NULL;
+        yajl_val tree = NULL;
+        int got = parse(line, ++no, &id, &value, &tree);
+        if (got < 0) {
+            snprintf(why, why_size, "%s:%ld: %s", path, no, expected);
             rc = -1;
-            break;
+        } else if (got == 0) {
+            long k = find_id(ix, r->n, id);
+            if (k >= 0 && !out[k] && !(out[k] = strdup(value))) {
+                snprintf(why, why_size, "out of memory");
+                rc = -1;
+            }
         }
-        *comma = '\0';
-        if (no == 1 && strcmp(line, "id") == 0)
-            continue;
-        long j = find_id(ix, r->n, line);
-        if (j >= 0 && !r->truth[j] && !(r->truth[j] = strdup(comma + 1)))
-            rc = -1;
+        yajl_tree_free(tree);
     }
-    r->has_truth = 1;
     free(line);
     free(ix);
     fclose(f);
     return rc;
 }
 
+int rv_replay_report_labels(rv_replay_report *r, const char *const *ids, const char *path,
+                            char *why, size_t why_size)
+{
+    r->has_truth = 1;
+    return read_per_request(r, ids, path, label_line, "expected id,label", r->truth, why, why_size);
+}
+
 int rv_replay_report_results(rv_replay_report *r, const char *const *ids, const char *path,
                              char *why, size_t why_size)
 {
-    FILE *f = fopen(path, "r");
-    id_ix *ix = f ? index_ids(ids, r->n) : NULL;
-    if (!f || !ix) {
-        snprintf(why, why_size, "%s: cannot read", path);
-        if (f)
-            fclose(f);
-        return -1;
-    }
-    char *line = NULL;
-    size_t cap = 0;
-    long no = 0;
-    int rc = 0;
-    static const char *pid[] = {"id", NULL}, *pmodel[] = {"model", NULL};
-    while (rc == 0 && getline(&line, &cap, f) > 0) {
-        no++;
-        yajl_val root = yajl_tree_parse(line, NULL, 0);
-        yajl_val id = root ? yajl_tree_get(root, pid, yajl_t_string) : NULL;
-        yajl_val model = root ? yajl_tree_get(root, pmodel, yajl_t_any) : NULL;
-        if (!id || !model) {
-            snprintf(why, why_size, "%s:%ld: not a result record", path, no);
-            rc = -1;
-        } else {
-            long j = find_id(ix, r->n, YAJL_GET_STRING(id));
-            const char *name = YAJL_IS_STRING(model) ? YAJL_GET_STRING(model) : "";
-            if (j >= 0 && !r->live[j] && !(r->live[j] = strdup(name)))
-                rc = -1;
-        }
-        yajl_tree_free(root);
-    }
     r->has_live = 1;
-    free(line);
-    free(ix);
-    fclose(f);
-    return rc;
+    return read_per_request(r, ids, path, result_line, "not a result record", r->live, why,
+                            why_size);
 }
 
 /* The candidate schedule's choice offline: the first entry that answered
