@@ -3,15 +3,18 @@
  * real processes of the rendezvous binary running the fixture plugin: a
  * plugin's emit() comes back attributed to its request, a request larger
  * than the channel errors alone, a request a process died on is never
- * sent to it again, and a restart replays recent requests but never the
- * ones a process was lost on.
+ * sent to it again, a restart replays recent requests but never the ones a
+ * process was lost on, and a batch handed off by another thread is
+ * collected like a scored one.
  */
 #include <check.h>
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "errbuf.h"
 #include "model_proc.h"
@@ -290,6 +293,71 @@ END_TEST
 
 /* Stopping a process lets the plugin destroy its instance (SIGTERM taken
  * between calls), then reaps it. */
+/* The dispatcher's hand-off: a batch sent while the worker waits wakes it
+ * with the answer (one wake-up), and the answers and emits are those
+ * rv_proc_score gives; a crash of a handed-off batch is the crash path, and
+ * its requests are never handed off again (the worker scores them with
+ * rv_proc_score, which errors them without sending). */
+START_TEST(a_batch_handed_off_is_collected_like_a_scored_one)
+{
+    rv_proc *p = start("segv", "h-9");
+    int wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    ck_assert_int_ge(wake_fd, 0);
+    ck_assert_int_eq(rv_proc_idle_wait(p, wake_fd, 10), 0); /* nothing: the timeout */
+
+    static const char *const ids[] = {"h-1", "h-2", "h-3", NULL};
+    batch b;
+    fill(&b, ids);
+    ck_assert_uint_eq(rv_proc_send(p, b.reqs, b.n), 3);
+    ck_assert_int_eq(rv_proc_idle_wait(p, wake_fd, 5000), 1); /* the answer woke it */
+    emitted e = {0};
+    rv_proc_collect(p, b.reqs, b.resp, b.n, on_emit, &e);
+    ck_assert_int_eq(e.n, 3);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_msg(b.res[i].status == RV_STATUS_OK, "%s", b.errors[i]);
+        ck_assert_int_eq(e.about[i], i);
+        ck_assert_str_eq(e.key[i], ids[i]);
+    }
+    /* its wake-up was taken: the next wait is for new work again */
+    ck_assert_int_eq(rv_proc_idle_wait(p, wake_fd, 10), 0);
+    uint64_t one = 1;
+    ck_assert_int_eq(write(wake_fd, &one, sizeof one), sizeof one);
+    ck_assert_int_eq(rv_proc_idle_wait(p, wake_fd, 5000), 1);
+
+    /* more than a batch: as many as fit one (max_batch 8) */
+    static const char *const ten[] = {"t-1", "t-2", "t-3", "t-4",  "t-5", "t-6",
+                                      "t-7", "t-8", "t-9", "t-10", NULL};
+    fill(&b, ten);
+    size_t sent = rv_proc_send(p, b.reqs, b.n);
+    ck_assert_uint_eq(sent, 8);
+    rv_proc_collect(p, b.reqs, b.resp, sent, NULL, NULL);
+    for (size_t i = 0; i < sent; i++)
+        ck_assert_int_eq(b.res[i].status, RV_STATUS_OK);
+
+    /* the process dies on a handed-off batch */
+    static const char *const poison[] = {"h-8", "h-9", NULL};
+    fill(&b, poison);
+    ck_assert_uint_eq(rv_proc_send(p, b.reqs, b.n), 2);
+    rv_proc_collect(p, b.reqs, b.resp, b.n, NULL, NULL);
+    for (size_t i = 0; i < b.n; i++) {
+        ck_assert_int_eq(b.res[i].status, RV_STATUS_ERROR);
+        ck_assert_msg(strstr(b.errors[i], DIED), "%s", b.errors[i]);
+    }
+    ck_assert_uint_eq(rv_proc_exits(p), 1);
+    ck_assert_uint_eq(rv_proc_send(p, b.reqs, 1), 0); /* not live: nothing goes */
+    wait_live(p);
+    static const char *const after[] = {"h-10", "h-9", NULL};
+    fill(&b, after);
+    ck_assert_uint_eq(rv_proc_send(p, b.reqs, b.n), 0); /* h-9 is one it was lost on */
+    ck_assert_uint_eq(rv_proc_send(p, b.reqs, 1), 1);   /* h-10 alone goes */
+    rv_proc_collect(p, b.reqs, b.resp, 1, NULL, NULL);
+    ck_assert_int_eq(b.res[0].status, RV_STATUS_OK);
+    ck_assert_uint_eq(rv_proc_exits(p), 1);
+    close(wake_fd);
+    rv_proc_stop(p, 1000);
+}
+END_TEST
+
 START_TEST(a_stopped_process_destroys_its_instance)
 {
     char *dir = test_tmpdir();
@@ -323,6 +391,7 @@ int main(void)
     tcase_add_test(tc, a_request_a_process_died_on_is_never_sent_again);
     tcase_add_test(tc, a_restart_replays_recent_requests_but_not_the_lost_ones);
     tcase_add_test(tc, a_replay_that_meets_poison_restarts_and_remembers_it);
+    tcase_add_test(tc, a_batch_handed_off_is_collected_like_a_scored_one);
     tcase_add_test(tc, a_stopped_process_destroys_its_instance);
     suite_add_tcase(s, tc);
     return test_run_suite(s);

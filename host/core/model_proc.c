@@ -514,24 +514,25 @@ static void fail_range(rv_result *const *res, size_t from, size_t to, const char
 }
 
 /* Scores reqs[0..n); an emitted record's request is map[k] (or k when map
- * is NULL) of the caller's batch. */
+ * is NULL) of the caller's batch. reqs[0..sent) are in the process already
+ * (rv_proc_send). */
 static void score_some(rv_proc *p, const rv_request *const *reqs, rv_result *const *res, size_t n,
-                       const size_t *map, rv_proc_emit_fn emit, void *emit_ctx)
+                       const size_t *map, size_t sent, rv_proc_emit_fn emit, void *emit_ctx)
 {
     size_t i = 0;
     while (i < n) {
-        if (rv_proc_tick(p) != RV_PROC_LIVE) {
+        size_t from = i;
+        if (sent) {
+            i = sent;
+            sent = 0;
+        } else if (rv_proc_tick(p) != RV_PROC_LIVE) {
             char why[RV_SLOT_ERROR_SIZE];
             pthread_mutex_lock(&p->status_lock);
             rv_errf(why, sizeof why, "model process restarting (last: %s)", p->last_exit);
             pthread_mutex_unlock(&p->status_lock);
             fail_range(res, i, n, why);
             return;
-        }
-        rv_chan_hdr *h = p->ch.h;
-        size_t from = i;
-        i = send_batch(p, reqs, from, n);
-        if (i == from) { /* larger than the whole area */
+        } else if ((i = send_batch(p, reqs, from, n)) == from) { /* larger than the area */
             char why[RV_SLOT_ERROR_SIZE];
             rv_errf(why, sizeof why, "request of %zu bytes does not fit the model channel (%zu)",
                     rv_chan_request_size(reqs[i]), p->req_size);
@@ -539,6 +540,7 @@ static void score_some(rv_proc *p, const rv_request *const *reqs, rv_result *con
             i++;
             continue;
         }
+        rv_chan_hdr *h = p->ch.h;
         int r = wait_answer(p, p->batch_deadline_ms);
         if (r != 1) {
             char why[160];
@@ -589,7 +591,7 @@ void rv_proc_score(rv_proc *p, const rv_request *const *reqs, rv_result *const *
     for (size_t i = 0; p->lost.n && i < n; i++)
         n_lost += rv_poison_why(&p->lost, reqs[i]->id) != NULL;
     if (!n_lost) {
-        score_some(p, reqs, res, n, NULL, emit, emit_ctx);
+        score_some(p, reqs, res, n, NULL, 0, emit, emit_ctx);
         return;
     }
     /* requests a process was lost on before: never sent again */
@@ -612,10 +614,43 @@ void rv_proc_score(rv_proc *p, const rv_request *const *reqs, rv_result *const *
         } else
             fail_range(res, i, i + 1, "out of memory");
     }
-    score_some(p, r2, s2, m, map, emit, emit_ctx);
+    score_some(p, r2, s2, m, map, 0, emit, emit_ctx);
     free(r2);
     free(s2);
     free(map);
+}
+
+size_t rv_proc_send(rv_proc *p, const rv_request *const *reqs, size_t n)
+{
+    if (n == 0 || atomic_load(&p->state) != RV_PROC_LIVE)
+        return 0;
+    for (size_t i = 0; p->lost.n && i < n; i++)
+        if (rv_poison_why(&p->lost, reqs[i]->id))
+            return 0;
+    return send_batch(p, reqs, 0, n);
+}
+
+void rv_proc_collect(rv_proc *p, const rv_request *const *reqs, rv_result *const *res, size_t n,
+                     rv_proc_emit_fn emit, void *emit_ctx)
+{
+    score_some(p, reqs, res, n, NULL, n, emit, emit_ctx);
+}
+
+int rv_proc_idle_wait(rv_proc *p, int wake_fd, int timeout_ms)
+{
+    int live = atomic_load(&p->state) == RV_PROC_LIVE;
+    struct pollfd f[3] = {{wake_fd, POLLIN, 0},
+                          {live ? p->ch.to_host : -1, POLLIN, 0},
+                          {live ? p->pidfd : -1, POLLIN, 0}};
+    int n = poll(f, 3, timeout_ms);
+    uint64_t v;
+    if (n > 0 && (f[0].revents & POLLIN) && read(wake_fd, &v, sizeof v) < 0) { /* reset only */
+    }
+    /* an answer seen before (its batch collected) or just now: the
+     * collector looks at the sequence number, the count is only a wake */
+    if (n > 0 && (f[1].revents & POLLIN) && read(f[1].fd, &v, sizeof v) < 0) {
+    }
+    return n > 0 && !(f[2].revents & (POLLIN | POLLHUP));
 }
 
 void rv_proc_stop(rv_proc *p, int grace_ms)

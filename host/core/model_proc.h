@@ -11,8 +11,9 @@
  * "restarting" at once until a new process has been created and warmed.
  * Backoff: 100 ms, doubling to 30 s, back to 100 ms after a minute alive.
  *
- * Thread: one rv_proc is driven by one thread at a time (its worker); the
- * state fields are atomics so that /v1/models can read them from another.
+ * Thread: one rv_proc is driven by one thread at a time (its worker), but
+ * for rv_proc_send (below); the state fields are atomics so that
+ * /v1/models can read them from another.
  */
 #ifndef RV_MODEL_PROC_H
 #define RV_MODEL_PROC_H
@@ -84,6 +85,23 @@ rv_proc *rv_proc_start(const rv_proc_spec *spec, char ***labels, uint32_t *n_lab
  * it returns. Advances a restart that is due. */
 void rv_proc_score(rv_proc *p, const rv_request *const *reqs, rv_result *const *res, size_t n,
                    rv_proc_emit_fn emit, void *emit_ctx);
+
+/* The hand-off that spares a wake-up: while the thread that drives p
+ * waits in rv_proc_idle_wait (and only then, under the caller's own lock),
+ * another thread may send reqs[0..n) to a live process as its next batch.
+ * Returns how many went (as many as fit one batch), 0 when none did: the
+ * process is not live, or a request of the batch is one a process was lost
+ * on (rv_proc_score filters those). The driving thread then takes the
+ * answers with rv_proc_collect, as rv_proc_score would. */
+size_t rv_proc_send(rv_proc *p, const rv_request *const *reqs, size_t n);
+void rv_proc_collect(rv_proc *p, const rv_request *const *reqs, rv_result *const *res, size_t n,
+                     rv_proc_emit_fn emit, void *emit_ctx);
+
+/* The driving thread's wait for work: returns when wake_fd (an eventfd)
+ * is written, the process answers a batch sent by rv_proc_send, or after
+ * timeout_ms; 1 when woken, 0 at the timeout or when the process ended
+ * (rv_proc_tick then restarts it). */
+int rv_proc_idle_wait(rv_proc *p, int wake_fd, int timeout_ms);
 
 /* Where a restart's replay takes its requests from (never one of a batch
  * a process was lost on); recent must outlive p. Call before p is

@@ -68,7 +68,10 @@ void rv_model_score(rv_model *m, void *instance, rv_score_batch *b, size_t n)
     int rc = RV_OK;
     if (m->isolated) {
         proc_emit_ctx ctx = {m, b};
-        rv_proc_score(instance, b->reqs, b->resp, n, proc_emit, &ctx);
+        if (b->sent)
+            rv_proc_collect(instance, b->reqs, b->resp, n, proc_emit, &ctx);
+        else
+            rv_proc_score(instance, b->reqs, b->resp, n, proc_emit, &ctx);
     } else
         rc = m->module->desc->score(instance, b->reqs, b->resp, n, err, sizeof err);
     for (size_t i = 0; i < n; i++) {

@@ -19,6 +19,7 @@ typedef struct rv_score_batch {
     int *status;             /* out: RV_SLOT_OK or RV_SLOT_ERROR per request */
     rv_result *res;
     rv_result **resp;
+    int sent; /* caller sets: the n requests are in the model process already (rv_proc_send) */
 } rv_score_batch;
 
 /* 0, or -1 on out of memory (nothing left allocated). */

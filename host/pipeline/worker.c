@@ -8,7 +8,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "errbuf.h"
@@ -44,6 +45,15 @@ typedef struct rv_worker {
     uint32_t index;       /* an isolated model's worker i drives its instance i */
     uint64_t seen_exits;  /* of its model process, alerted */
     int seen_live;        /* its model process was live when last looked at */
+    /* An isolated model's: the thread waits on wake_fd and its process
+     * (rv_proc_idle_wait), not on cond. While it waits (idle), the
+     * dispatcher sends a batch to the process itself and leaves it in
+     * sent[0..n_sent): the process's answer is then the only wake-up. */
+    int wake_fd;
+    int idle;
+    item *sent;
+    size_t n_sent;
+    const rv_request **send_reqs; /* the dispatcher's, max_batch long */
 } rv_worker;
 
 struct rv_workers {
@@ -147,13 +157,15 @@ static void watch_process(rv_worker *wk)
     wk->seen_live = live;
 }
 
-static void score_batch(rv_worker *wk, item *items, size_t n)
+/* Scores items[0..n); sent when they are in the model process already. */
+static void score_batch(rv_worker *wk, item *items, size_t n, int sent)
 {
     rv_score_batch *sb = &wk->batch;
     for (size_t i = 0; i < n; i++) {
         sb->reqs[i] = &items[i].f->req;
         sb->slots[i] = &items[i].f->slots[items[i].slot];
     }
+    sb->sent = sent;
     batch b = {items, n};
     current_batch = &b;
     rv_model_score(wk->model, wk->instance, sb, n);
@@ -166,6 +178,36 @@ static void score_batch(rv_worker *wk, item *items, size_t n)
         watch_process(wk);
 }
 
+static void wake(rv_worker *wk)
+{
+    if (!wk->model->isolated) {
+        pthread_cond_signal(&wk->cond);
+        return;
+    }
+    uint64_t one = 1; /* a busy worker looks at its queue before it waits */
+    if (wk->idle && write(wk->wake_fd, &one, sizeof one) < 0) { /* already due */
+    }
+}
+
+/* An isolated model's wait for work, with wk->lock held: its process is
+ * watched meanwhile, a death seen at once and a restart advanced within a
+ * tick, not at the next request. */
+static void wait_isolated(rv_worker *wk)
+{
+    wk->idle = 1;
+    pthread_mutex_unlock(&wk->lock);
+    int woken = rv_proc_idle_wait(wk->instance, wk->wake_fd,
+                                  wk->seen_live ? PROC_TICK_MS : PROC_TICK_RESTART_MS);
+    pthread_mutex_lock(&wk->lock);
+    wk->idle = 0;
+    if (!woken && wk->n_sent == 0) {
+        pthread_mutex_unlock(&wk->lock);
+        rv_proc_tick(wk->instance);
+        watch_process(wk);
+        pthread_mutex_lock(&wk->lock);
+    }
+}
+
 static void *worker_loop(void *arg)
 {
     rv_worker *wk = arg;
@@ -173,42 +215,45 @@ static void *worker_loop(void *arg)
     item *batch_items = wk->taken;
     for (;;) {
         pthread_mutex_lock(&wk->lock);
-        while (wk->len == 0 && !wk->stop) {
-            if (!wk->model->isolated) {
+        while (wk->len == 0 && wk->n_sent == 0 && !wk->stop) {
+            if (wk->model->isolated)
+                wait_isolated(wk);
+            else
                 pthread_cond_wait(&wk->cond, &wk->lock);
-                continue;
-            }
-            /* A model process is watched while idle too: a death is seen
-             * (and its restart begun) within a tick, not at the next
-             * request. */
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += (wk->seen_live ? PROC_TICK_MS : PROC_TICK_RESTART_MS) * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
-            if (pthread_cond_timedwait(&wk->cond, &wk->lock, &ts) != 0) {
-                pthread_mutex_unlock(&wk->lock);
-                rv_proc_tick(wk->instance);
-                watch_process(wk);
-                pthread_mutex_lock(&wk->lock);
-            }
         }
-        if (wk->len == 0 && wk->stop) {
+        size_t n = 0;
+        int sent = wk->n_sent > 0;
+        if (sent) { /* handed to the process by the dispatcher */
+            for (; n < wk->n_sent; n++)
+                batch_items[n] = wk->sent[n];
+            wk->n_sent = 0;
+        } else if (wk->len == 0) { /* and stopping */
             pthread_mutex_unlock(&wk->lock);
             break;
         }
-        size_t n = 0;
-        while (n < max && wk->len > 0) {
+        while (!sent && n < max && wk->len > 0) {
             batch_items[n++] = wk->ring[wk->head];
             wk->head = (wk->head + 1) % wk->cap;
             wk->len--;
         }
         pthread_mutex_unlock(&wk->lock);
-        score_batch(wk, batch_items, n);
+        score_batch(wk, batch_items, n, sent);
     }
     return NULL;
+}
+
+static void worker_free(rv_worker *wk)
+{
+    free(wk->ring);
+    free(wk->taken);
+    free(wk->sent);
+    free(wk->send_reqs);
+    if (wk->wake_fd >= 0)
+        close(wk->wake_fd);
+    rv_score_batch_free(&wk->batch);
+    rv_jw_free(&wk->jw);
+    pthread_mutex_destroy(&wk->lock);
+    pthread_cond_destroy(&wk->cond);
 }
 
 int rv_workers_start(rv_model *m, rv_pipeline *pipe, char *err, size_t err_size)
@@ -231,8 +276,14 @@ int rv_workers_start(rv_model *m, rv_pipeline *pipe, char *err, size_t err_size)
         /* a reentrant plugin has one instance shared by every worker */
         wk->instance = m->instances[i % m->n_created];
         wk->seen_live = 1;
-        if (m->isolated)
+        wk->wake_fd = -1;
+        if (m->isolated) {
             rv_proc_set_recent(wk->instance, pipe->recent);
+            wk->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+            wk->sent = calloc(m->max_batch, sizeof *wk->sent);
+            wk->send_reqs = calloc(m->max_batch, sizeof *wk->send_reqs);
+        }
+        int isolated_ok = !m->isolated || (wk->wake_fd >= 0 && wk->sent && wk->send_reqs);
         wk->pipe = pipe;
         wk->cap = m->queue_size;
         wk->ring = calloc(wk->cap, sizeof *wk->ring);
@@ -240,16 +291,11 @@ int rv_workers_start(rv_model *m, rv_pipeline *pipe, char *err, size_t err_size)
         int batch_ok = rv_score_batch_init(&wk->batch, m->max_batch) == 0;
         pthread_mutex_init(&wk->lock, NULL);
         pthread_cond_init(&wk->cond, NULL);
-        if (!wk->ring || !wk->taken || !batch_ok ||
+        if (!wk->ring || !wk->taken || !batch_ok || !isolated_ok ||
             pthread_create(&wk->thread, NULL, worker_loop, wk) != 0) {
             rv_errf(err, err_size, "cannot start worker %zu of model %s", i, m->name);
             ws->n = i;
-            free(wk->ring);
-            free(wk->taken);
-            rv_score_batch_free(&wk->batch);
-            rv_jw_free(&wk->jw);
-            pthread_mutex_destroy(&wk->lock);
-            pthread_cond_destroy(&wk->cond);
+            worker_free(wk);
             rv_workers_stop(ws);
             return -1;
         }
@@ -268,18 +314,12 @@ void rv_workers_stop(rv_workers *ws)
         rv_worker *wk = &ws->w[i];
         pthread_mutex_lock(&wk->lock);
         wk->stop = 1;
-        pthread_cond_signal(&wk->cond);
+        wake(wk);
         pthread_mutex_unlock(&wk->lock);
     }
     for (size_t i = 0; i < ws->n; i++) {
-        rv_worker *wk = &ws->w[i];
-        pthread_join(wk->thread, NULL);
-        free(wk->ring);
-        free(wk->taken);
-        rv_score_batch_free(&wk->batch);
-        rv_jw_free(&wk->jw);
-        pthread_mutex_destroy(&wk->lock);
-        pthread_cond_destroy(&wk->cond);
+        pthread_join(ws->w[i].thread, NULL);
+        worker_free(&ws->w[i]);
     }
     rv_jw_free(&ws->dispatch_jw);
     free(ws);
@@ -302,6 +342,26 @@ static rv_worker *least_loaded(rv_workers *ws)
     return best;
 }
 
+/* With wk->lock held and wk waiting: sends the head of its queue to its
+ * model process, where the worker will collect the answers. 0 when the
+ * process took none (the worker scores them itself). */
+static int hand_off(rv_worker *wk)
+{
+    if (!wk->idle || !wk->model->isolated)
+        return 0;
+    size_t k = wk->len < wk->model->max_batch ? wk->len : wk->model->max_batch;
+    for (size_t i = 0; i < k; i++)
+        wk->send_reqs[i] = &wk->ring[(wk->head + i) % wk->cap].f->req;
+    size_t sent = rv_proc_send(wk->instance, wk->send_reqs, k);
+    for (size_t i = 0; i < sent; i++) {
+        wk->sent[i] = wk->ring[wk->head];
+        wk->head = (wk->head + 1) % wk->cap;
+    }
+    wk->len -= sent;
+    wk->n_sent = sent;
+    return sent > 0;
+}
+
 size_t rv_workers_dispatch(rv_workers *ws, rv_inflight *const *fs, size_t n, size_t slot)
 {
     if (ws->remote) {
@@ -318,10 +378,12 @@ size_t rv_workers_dispatch(rv_workers *ws, rv_inflight *const *fs, size_t n, siz
             rv_inflight_ref(fs[done + j]);
             best->ring[(best->head + best->len + j) % best->cap] = (item){fs[done + j], slot};
         }
-        /* a worker waits only on an empty queue: one wake for the chunk */
-        if (best->len == 0 && take > 0)
-            pthread_cond_signal(&best->cond);
+        /* a worker waits only on an empty queue: one wake for the chunk,
+         * or none when its model process takes the chunk at once */
+        int was_empty = best->len == 0 && best->n_sent == 0;
         best->len += take;
+        if (was_empty && take > 0 && !hand_off(best))
+            wake(best);
         pthread_mutex_unlock(&best->lock);
         for (size_t j = take; j < want; j++) { /* the least loaded is full: all are */
             rv_inflight *f = fs[done + j];
@@ -345,7 +407,7 @@ size_t rv_workers_queued(rv_workers *ws)
     size_t n = 0;
     for (size_t i = 0; i < ws->n; i++) {
         pthread_mutex_lock(&ws->w[i].lock);
-        n += ws->w[i].len;
+        n += ws->w[i].len + ws->w[i].n_sent;
         pthread_mutex_unlock(&ws->w[i].lock);
     }
     return n;
