@@ -21,7 +21,8 @@
 #            (proc_rtt: 1 request 200 us apart, then batches of 64 back to
 #            back), then the trivial host with its models in the host
 #            (isolation: none) and in model processes (process), side by
-#            side: at saturation, then at $ISO_RATE/s; prints process/none
+#            side: at saturation, then $ISO_REPEAT (3) pairs at $ISO_RATE/s;
+#            prints process/none and the pairs' differences of in-host p50
 #   remote   the same XGBoost model in the host and remote (`rendezvous
 #            scorer`, another process), linear as the fallback, side by side:
 #            at $ISO_RATE/s, then at saturation, each with producers
@@ -48,6 +49,7 @@ WINDOW=${WINDOW:-16000}
 RATES=${RATES:-1000 5000 20000}
 RELOAD_RATE=${RELOAD_RATE:-5000}
 ISO_RATE=${ISO_RATE:-5000}
+ISO_REPEAT=${ISO_REPEAT:-3}
 WINDOW_MS=${WINDOW_MS:-250}
 PEER_BATCH=${PEER_BATCH:-64}
 RESULTS=${RESULTS:-$SRC/bench/results.md}
@@ -347,13 +349,28 @@ scenario_isolation() {
       "${rtt[@]}" --calls 3000 --batch 64 --gap-us 0
       echo '```'; } | tee -a "$RESULTS"
   fi
-  start_broker $(service_topics in ip irn irp)
+  local i svcs=(in ip)
+  for i in $(seq "$ISO_REPEAT"); do svcs+=("irn$i" "irp$i"); done
+  start_broker $(service_topics "${svcs[@]}")
   ISOLATION=none run_trivial isolation-none in
   ISOLATION=process run_trivial isolation-process ip
-  ISOLATION=none run_rate "isolation-none-${ISO_RATE}rps" irn "$ISO_RATE"
-  ISOLATION=process run_rate "isolation-process-${ISO_RATE}rps" irp "$ISO_RATE"
   ratio "isolation process / none, saturation" "$WORK/isolation-process.json" \
     "$WORK/isolation-none.json"
+  # the fixed rate: none and process alternating, $ISO_REPEAT pairs (one
+  # pair's difference of medians moves by tens of µs from run to run here)
+  for i in $(seq "$ISO_REPEAT"); do
+    ISOLATION=none run_rate "isolation-none-${ISO_RATE}rps-$i" "irn$i" "$ISO_RATE"
+    ISOLATION=process run_rate "isolation-process-${ISO_RATE}rps-$i" "irp$i" "$ISO_RATE"
+  done
+  $PY - "$WORK" "$ISO_RATE" "$ISO_REPEAT" <<'PY' | tee -a "$RESULTS"
+import json, statistics, sys
+work, rate, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+def p50(kind, i):
+    return json.load(open(f"{work}/isolation-{kind}-{rate}rps-{i}.json"))["latency_host"]["p50"] * 1000
+gaps = [p50("process", i) - p50("none", i) for i in range(1, n + 1)]
+print(f"\n**isolation process - none, in-host p50 at {rate}/s, {n} pairs: "
+      + ", ".join(f"{g:+.0f}" for g in gaps) + f" us; median {statistics.median(gaps):+.0f} us**")
+PY
 }
 
 # remote_yaml SERVICE FILE REMOTE LINGER: xgboost (remote: REMOTE) then
