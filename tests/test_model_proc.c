@@ -4,8 +4,8 @@
  * plugin's emit() comes back attributed to its request, a request larger
  * than the channel errors alone, a request a process died on is never
  * sent to it again, a restart replays recent requests but never the ones a
- * process was lost on, a batch handed off by another thread is collected
- * like a scored one, and a model process asks for a short time slice.
+ * process was lost on, and a batch handed off by another thread is
+ * collected like a scored one.
  */
 #include <check.h>
 
@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -359,39 +358,6 @@ START_TEST(a_batch_handed_off_is_collected_like_a_scored_one)
 }
 END_TEST
 
-/* The kernel's release is at least major.minor. */
-static int kernel_at_least(int major, int minor)
-{
-    struct utsname u;
-    int ma = 0, mi = 0;
-    if (uname(&u) != 0 || sscanf(u.release, "%d.%d", &ma, &mi) != 2)
-        return 0;
-    return ma > major || (ma == major && mi >= minor);
-}
-
-/* A model process asks for a 100 us slice (EEVDF's custom slice): where the
- * kernel has them, /proc says it got it. */
-START_TEST(a_model_process_runs_with_a_short_slice)
-{
-    if (!kernel_at_least(6, 12))
-        return; /* no custom slices before Linux 6.12: nothing to see */
-    rv_proc *p = start(NULL, NULL);
-    rv_proc_status st;
-    rv_proc_get_status(p, &st);
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/sched", (int)st.pid);
-    FILE *f = fopen(path, "r");
-    ck_assert_ptr_nonnull(f);
-    long long slice = -1;
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, "se.slice", 8) == 0)
-            sscanf(strchr(line, ':') + 1, "%lld", &slice);
-    fclose(f);
-    ck_assert_int_eq(slice, 100000);
-    rv_proc_stop(p, 1000);
-}
-END_TEST
-
 START_TEST(a_stopped_process_destroys_its_instance)
 {
     char *dir = test_tmpdir();
@@ -426,7 +392,6 @@ int main(void)
     tcase_add_test(tc, a_restart_replays_recent_requests_but_not_the_lost_ones);
     tcase_add_test(tc, a_replay_that_meets_poison_restarts_and_remembers_it);
     tcase_add_test(tc, a_batch_handed_off_is_collected_like_a_scored_one);
-    tcase_add_test(tc, a_model_process_runs_with_a_short_slice);
     tcase_add_test(tc, a_stopped_process_destroys_its_instance);
     suite_add_tcase(s, tc);
     return test_run_suite(s);

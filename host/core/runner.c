@@ -18,7 +18,6 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "channel.h"
@@ -62,34 +61,8 @@ static int services_emit(void *ctx, const rv_request *about, const char *stream,
     return RV_OK;
 }
 
-/* Asks the kernel for a short time slice (EEVDF's custom slice, Linux 6.12
- * and later; an older kernel ignores it): a model process does one batch
- * per wake-up and sits on the path of every request it scores, so when the
- * CPUs are busy it should run soon after its wake-up rather than wait out
- * another task's slice. Its share of the CPU is unchanged. Same policy and
- * nice as before; a refusal is ignored. */
-#define SHORT_SLICE_NS 100000ull
-static void ask_short_slice(void)
-{
-    struct { /* struct sched_attr, SCHED_ATTR_SIZE_VER0 (glibc does not declare it) */
-        uint32_t size, policy;
-        uint64_t flags;
-        int32_t nice;
-        uint32_t priority;
-        uint64_t runtime, deadline, period;
-    } a = {.size = sizeof a, .policy = SCHED_OTHER, .runtime = SHORT_SLICE_NS};
-    errno = 0;
-    int nice = getpriority(PRIO_PROCESS, 0);
-    if (sched_getscheduler(0) != SCHED_OTHER || (nice == -1 && errno))
-        return;
-    a.nice = nice;
-    if (syscall(SYS_sched_setattr, 0, &a, 0) != 0) { /* ignored */
-    }
-}
-
 static void set_limits(uint32_t max_memory_mb)
 {
-    ask_short_slice();
     struct rlimit nofile = {256, 256};
     setrlimit(RLIMIT_NOFILE, &nofile);
 #ifndef __SANITIZE_ADDRESS__
