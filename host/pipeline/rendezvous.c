@@ -5,6 +5,8 @@
  * result); the rendezvous thread takes it for deadlines, for new requests
  * and for what a busy decider left behind. No lock is taken around a single
  * decision, and a request's decided flag is touched by the owner alone.
+ * The owner encodes the results it decides; it produces them after letting
+ * go (the outbox).
  * Must never wait on a model: it only reads slots the workers have
  * published (release/acquire on slot status).
  */
@@ -23,6 +25,74 @@
 /* An answer, or with slot SIZE_MAX a new request. */
 typedef rv_answered event;
 
+/* Results the decider encoded, produced by the same thread once it has let
+ * go of `owner`: producing can wake librdkafka's threads, and a decider
+ * that loses its CPU to one of them while it holds `owner` stalls every
+ * other decision. Each result holds a reference of its request. */
+typedef struct outgoing {
+    rv_inflight *f;
+    size_t off, len; /* in bytes */
+} outgoing;
+
+typedef struct rv_outbox {
+    outgoing *items;
+    size_t n, cap;
+    char *bytes;
+    size_t used, bytes_cap;
+} rv_outbox;
+
+/* 0, or -1 when out of memory (nothing queued). */
+static int outbox_add(rv_outbox *o, rv_inflight *f, const char *buf, size_t len)
+{
+    if (o->n == o->cap) {
+        size_t ncap = o->cap ? 2 * o->cap : 64;
+        outgoing *ni = realloc(o->items, ncap * sizeof *ni);
+        if (!ni)
+            return -1;
+        o->items = ni;
+        o->cap = ncap;
+    }
+    if (o->used + len > o->bytes_cap) {
+        size_t ncap = o->bytes_cap ? 2 * o->bytes_cap : 16384;
+        while (ncap < o->used + len)
+            ncap *= 2;
+        char *nb = realloc(o->bytes, ncap);
+        if (!nb)
+            return -1;
+        o->bytes = nb;
+        o->bytes_cap = ncap;
+    }
+    memcpy(o->bytes + o->used, buf, len);
+    rv_inflight_ref(f);
+    o->items[o->n++] = (outgoing){f, o->used, len};
+    o->used += len;
+    return 0;
+}
+
+static void produce_result(rv_output *out, rv_inflight *f, const char *buf, size_t len)
+{
+    if (f->reply_to) {
+        const char *key = f->reply_key ? f->reply_key : f->id;
+        rv_inflight_send(out, f, RV_STREAM_RESULTS, f->reply_to, RD_KAFKA_PARTITION_UA, key,
+                         strlen(key), buf, len, NULL);
+    } else
+        rv_inflight_send(out, f, RV_STREAM_RESULTS, NULL, f->req.partition, f->id, strlen(f->id),
+                         buf, len, NULL);
+}
+
+/* Produces what a round of deciding left in o (taken from the rendezvous
+ * under `owner`), outside it, and frees o. */
+static void outbox_flush(rv_output *out, rv_outbox *o)
+{
+    for (size_t i = 0; i < o->n; i++) {
+        produce_result(out, o->items[i].f, o->bytes + o->items[i].off, o->items[i].len);
+        rv_inflight_release(o->items[i].f);
+    }
+    free(o->items);
+    free(o->bytes);
+    *o = (rv_outbox){0};
+}
+
 struct rv_rendezvous {
     rv_output *out;
     rv_canary_monitor *monitor;
@@ -40,7 +110,8 @@ struct rv_rendezvous {
     size_t work_cap;
     rv_inflight **heap; /* deadline min-heap on wake_at_mono_us */
     size_t heap_len, heap_cap;
-    rv_jw jw; /* the result record being written */
+    rv_jw jw;         /* the result record being written */
+    rv_outbox outbox; /* results decided, not yet produced */
 };
 
 /* ---- deadline heap ---- */
@@ -171,15 +242,8 @@ static void send_result(rv_rendezvous *rz, rv_inflight *f, int chosen, int64_t e
         rv_error("rendezvous", "out of memory: no result record for request %s", f->id);
         return;
     }
-    const char *buf = w->buf;
-    size_t len = w->len;
-    if (f->reply_to) {
-        const char *key = f->reply_key ? f->reply_key : f->id;
-        rv_inflight_send(rz->out, f, RV_STREAM_RESULTS, f->reply_to, RD_KAFKA_PARTITION_UA, key,
-                         strlen(key), buf, len, NULL);
-    } else
-        rv_inflight_send(rz->out, f, RV_STREAM_RESULTS, NULL, f->req.partition, f->id,
-                         strlen(f->id), buf, len, NULL);
+    if (outbox_add(&rz->outbox, f, w->buf, w->len) != 0)
+        produce_result(rz->out, f, w->buf, w->len); /* out of memory: at once */
 
     if (!m && !cfg->rendezvous.has_default)
         atomic_fetch_add(&rz->stats->results_error, 1);
@@ -254,8 +318,9 @@ static void on_event(rv_rendezvous *rz, event *e)
 /* One round of deciding, by the owner: the events queued now, then every
  * deadline that has passed. Publishes the first deadline left, and wakes
  * the thread if it sleeps past it or if events came in meanwhile (they are
- * its now). */
-static void drain(rv_rendezvous *rz)
+ * its now). The results it decided are moved to *out, for the caller to
+ * produce once it has let go of `owner`. */
+static void drain(rv_rendezvous *rz, rv_outbox *out)
 {
     pthread_mutex_lock(&rz->lock);
     event *batch = rz->inbox;
@@ -277,6 +342,8 @@ static void drain(rv_rendezvous *rz)
         evaluate(rz, f, now);
         maybe_complete(rz, f);
     }
+    *out = rz->outbox;
+    rz->outbox = (rv_outbox){0};
     int64_t next = rz->heap_len > 0 ? rz->heap[0]->wake_at_mono_us : INT64_MAX;
     pthread_mutex_lock(&rz->lock);
     rz->earliest = next;
@@ -289,9 +356,11 @@ static void *rendezvous_loop(void *arg)
 {
     rv_rendezvous *rz = arg;
     for (;;) {
+        rv_outbox out;
         pthread_mutex_lock(&rz->owner);
-        drain(rz);
+        drain(rz, &out);
         pthread_mutex_unlock(&rz->owner);
+        outbox_flush(rz->out, &out);
         pthread_mutex_lock(&rz->lock);
         if (rz->inbox_len == 0) {
             if (rz->stop && rz->earliest == INT64_MAX) {
@@ -345,6 +414,7 @@ void rv_rendezvous_stop(rv_rendezvous *rz)
     pthread_cond_signal(&rz->cond);
     pthread_mutex_unlock(&rz->lock);
     pthread_join(rz->thread, NULL);
+    outbox_flush(rz->out, &rz->outbox); /* empty: the thread's last round took it */
     pthread_mutex_destroy(&rz->lock);
     pthread_mutex_destroy(&rz->owner);
     pthread_cond_destroy(&rz->cond);
@@ -410,8 +480,10 @@ void rv_rendezvous_post(rv_rendezvous *rz, const rv_answered *a, size_t n)
     /* Decide here when no one else is: one round, and what arrived
      * meanwhile is left to the thread (drain wakes it). */
     if (pthread_mutex_trylock(&rz->owner) == 0) {
-        drain(rz);
+        rv_outbox out;
+        drain(rz, &out);
         pthread_mutex_unlock(&rz->owner);
+        outbox_flush(rz->out, &out);
         return;
     }
     /* A busy decider: ours may have come after its last look at the inbox;
