@@ -21,6 +21,7 @@
 #include "log.h"
 #include "records.h"
 #include "stats.h"
+#include "text.h"
 
 /* An answer, or with slot SIZE_MAX a new request. */
 typedef rv_answered event;
@@ -37,8 +38,7 @@ typedef struct outgoing {
 typedef struct rv_outbox {
     outgoing *items;
     size_t n, cap;
-    char *bytes;
-    size_t used, bytes_cap;
+    rv_text bytes;
 } rv_outbox;
 
 /* 0, or -1 when out of memory (nothing queued). */
@@ -52,20 +52,12 @@ static int outbox_add(rv_outbox *o, rv_inflight *f, const char *buf, size_t len)
         o->items = ni;
         o->cap = ncap;
     }
-    if (o->used + len > o->bytes_cap) {
-        size_t ncap = o->bytes_cap ? 2 * o->bytes_cap : 16384;
-        while (ncap < o->used + len)
-            ncap *= 2;
-        char *nb = realloc(o->bytes, ncap);
-        if (!nb)
-            return -1;
-        o->bytes = nb;
-        o->bytes_cap = ncap;
-    }
-    memcpy(o->bytes + o->used, buf, len);
+    size_t off = o->bytes.len;
+    rv_text_append(&o->bytes, buf, len);
+    if (o->bytes.oom)
+        return -1;
     rv_inflight_ref(f);
-    o->items[o->n++] = (outgoing){f, o->used, len};
-    o->used += len;
+    o->items[o->n++] = (outgoing){f, off, len};
     return 0;
 }
 
@@ -85,11 +77,11 @@ static void produce_result(rv_output *out, rv_inflight *f, const char *buf, size
 static void outbox_flush(rv_output *out, rv_outbox *o)
 {
     for (size_t i = 0; i < o->n; i++) {
-        produce_result(out, o->items[i].f, o->bytes + o->items[i].off, o->items[i].len);
+        produce_result(out, o->items[i].f, o->bytes.p + o->items[i].off, o->items[i].len);
         rv_inflight_release(o->items[i].f);
     }
     free(o->items);
-    free(o->bytes);
+    rv_text_free(&o->bytes);
     *o = (rv_outbox){0};
 }
 
