@@ -324,6 +324,14 @@ START_TEST(a_batch_handed_off_is_collected_like_a_scored_one)
     ck_assert_int_eq(write(wake_fd, &one, sizeof one), sizeof one);
     ck_assert_int_eq(rv_proc_idle_wait(p, wake_fd, 5000), 1);
 
+    /* an answer taken without waiting (it was in already) leaves its
+     * wake-up count behind: that count does not wake the next wait */
+    ck_assert_uint_eq(rv_proc_send(p, b.reqs, b.n), 3);
+    nanosleep(&(struct timespec){0, 50000000}, NULL);
+    rv_proc_collect(p, b.reqs, b.resp, b.n, NULL, NULL);
+    ck_assert_int_eq(b.res[0].status, RV_STATUS_OK);
+    ck_assert_int_eq(rv_proc_idle_wait(p, wake_fd, 10), 0);
+
     /* more than a batch: as many as fit one (max_batch 8) */
     static const char *const ten[] = {"t-1", "t-2", "t-3", "t-4",  "t-5", "t-6",
                                       "t-7", "t-8", "t-9", "t-10", NULL};

@@ -53,6 +53,7 @@ struct rv_proc {
     pid_t pid;
     int pidfd;
     uint32_t seq;
+    uint32_t collected; /* the last answer taken (the driving thread's) */
     int64_t start_deadline_ms, live_since_ms, next_start_ms, backoff_ms;
     /* REPLAYING: the set, the batch in flight [at, end), its deadline */
     rv_replay warm;
@@ -109,6 +110,7 @@ static int begin(rv_proc *p, char *err, size_t err_size)
         return -1;
     /* INIT first: the runner reads it as soon as it is up */
     p->seq = 0;
+    p->collected = 0;
     send_init(p);
     pid_t pid = rv_spawn_runner((int[3]){p->ch.memfd, p->ch.to_proc, p->ch.to_host}, p->model,
                                 p->instance, p->max_memory_mb, p->sandbox, err, err_size);
@@ -132,12 +134,21 @@ static int begin(rv_proc *p, char *err, size_t err_size)
     return 0;
 }
 
+/* 1 when the answer to p->seq is in: taken, from here on. */
+static int answered(rv_proc *p)
+{
+    if (atomic_load_explicit(&p->ch.h->ans_seq, memory_order_acquire) != p->seq)
+        return 0;
+    p->collected = p->seq;
+    return 1;
+}
+
 /* Waits for the answer to p->seq until deadline_ms (-1: only look). 1 when
  * it is there, 0 at the deadline, -1 when the process is gone without it. */
 static int wait_answer(rv_proc *p, int64_t deadline_ms)
 {
     for (;;) {
-        if (atomic_load_explicit(&p->ch.h->ans_seq, memory_order_acquire) == p->seq)
+        if (answered(p))
             return 1;
         int64_t left = deadline_ms < 0 ? 0 : deadline_ms - rv_mono_ms();
         struct pollfd fds[2] = {{p->ch.to_host, POLLIN, 0}, {p->pidfd, POLLIN, 0}};
@@ -149,7 +160,7 @@ static int wait_answer(rv_proc *p, int64_t deadline_ms)
             if (read(p->ch.to_host, &v, sizeof v) < 0) { /* reset only */
             }
         }
-        if (atomic_load_explicit(&p->ch.h->ans_seq, memory_order_acquire) == p->seq)
+        if (answered(p))
             return 1;
         if (fds[1].revents & (POLLIN | POLLHUP))
             return -1;
@@ -639,18 +650,28 @@ void rv_proc_collect(rv_proc *p, const rv_request *const *reqs, rv_result *const
 int rv_proc_idle_wait(rv_proc *p, int wake_fd, int timeout_ms)
 {
     int live = atomic_load(&p->state) == RV_PROC_LIVE;
-    struct pollfd f[3] = {{wake_fd, POLLIN, 0},
-                          {live ? p->ch.to_host : -1, POLLIN, 0},
-                          {live ? p->pidfd : -1, POLLIN, 0}};
-    int n = poll(f, 3, timeout_ms);
-    uint64_t v;
-    if (n > 0 && (f[0].revents & POLLIN) && read(wake_fd, &v, sizeof v) < 0) { /* reset only */
+    int64_t until = rv_mono_ms() + timeout_ms;
+    for (;;) {
+        struct pollfd f[3] = {{wake_fd, POLLIN, 0},
+                              {live ? p->ch.to_host : -1, POLLIN, 0},
+                              {live ? p->pidfd : -1, POLLIN, 0}};
+        int64_t left = until - rv_mono_ms();
+        int n = poll(f, 3, left > 0 ? (int)left : 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0 || (f[2].revents & (POLLIN | POLLHUP)))
+            return 0;
+        uint64_t v;
+        if ((f[0].revents & POLLIN) && read(wake_fd, &v, sizeof v) < 0) { /* reset only */
+        }
+        if ((f[1].revents & POLLIN) && read(f[1].fd, &v, sizeof v) < 0) {
+        }
+        /* an answer's count may outlive its answer, taken without waiting
+         * (wait_answer): only an answer not yet taken wakes */
+        if ((f[0].revents & POLLIN) ||
+            atomic_load_explicit(&p->ch.h->ans_seq, memory_order_acquire) != p->collected)
+            return 1;
     }
-    /* an answer seen before (its batch collected) or just now: the
-     * collector looks at the sequence number, the count is only a wake */
-    if (n > 0 && (f[1].revents & POLLIN) && read(f[1].fd, &v, sizeof v) < 0) {
-    }
-    return n > 0 && !(f[2].revents & (POLLIN | POLLHUP));
 }
 
 void rv_proc_stop(rv_proc *p, int grace_ms)

@@ -86,9 +86,10 @@ rv_proc *rv_proc_start(const rv_proc_spec *spec, char ***labels, uint32_t *n_lab
 void rv_proc_score(rv_proc *p, const rv_request *const *reqs, rv_result *const *res, size_t n,
                    rv_proc_emit_fn emit, void *emit_ctx);
 
-/* The hand-off that spares a wake-up: while the thread that drives p
+/* The hand-off that spares a wake-up: the thread that drives p, once it
+ * has taken the last answers, or another thread while the driving thread
  * waits in rv_proc_idle_wait (and only then, under the caller's own lock),
- * another thread may send reqs[0..n) to a live process as its next batch.
+ * may send reqs[0..n) to a live process as its next batch.
  * Returns how many went (as many as fit one batch), 0 when none did: the
  * process is not live, or a request of the batch is one a process was lost
  * on (rv_proc_score filters those). The driving thread then takes the
@@ -98,7 +99,8 @@ void rv_proc_collect(rv_proc *p, const rv_request *const *reqs, rv_result *const
                      rv_proc_emit_fn emit, void *emit_ctx);
 
 /* The driving thread's wait for work: returns when wake_fd (an eventfd)
- * is written, the process answers a batch sent by rv_proc_send, or after
+ * is written, the process answers a batch sent by rv_proc_send (an answer
+ * already taken does not wake it), or after
  * timeout_ms; 1 when woken, 0 at the timeout or when the process ended
  * (rv_proc_tick then restarts it). */
 int rv_proc_idle_wait(rv_proc *p, int wake_fd, int timeout_ms);
