@@ -7,6 +7,7 @@
  * the spawning thread), and never resend a batch that a process died on.
  */
 #include "model_proc.h"
+#include "model_proc_internal.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -19,7 +20,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "channel.h"
 #include "clock.h"
 #include "errbuf.h"
 #include "log.h"
@@ -31,44 +31,6 @@
 #define BACKOFF_MAX_MS 30000
 #define HEALTHY_RESET_MS 60000
 #define MAX_LABELS 4096
-
-struct rv_proc {
-    /* the spec, deep-copied */
-    char *model, *version, *plugin, *shown;
-    char **params; /* key, value, key, value ... */
-    size_t n_params;
-    char **features;
-    size_t n_features;
-    uint32_t instance, max_batch, max_score_ms, max_memory_mb;
-    size_t req_size, ans_size;
-    int sandbox;
-    char **labels; /* of the first start: every restart must agree */
-    uint32_t n_labels;
-    rv_recent *recent;
-    uint32_t warmup_requests, warmup_budget_ms;
-    rv_feature_index *fx; /* parses the recent requests a restart replays */
-    rv_poison lost;       /* never sent again, in traffic or a replay */
-
-    rv_channel ch;
-    pid_t pid;
-    int pidfd;
-    uint32_t seq;
-    uint32_t collected; /* the last answer taken (the driving thread's) */
-    int64_t start_deadline_ms, live_since_ms, next_start_ms, backoff_ms;
-    /* REPLAYING: the set, the batch in flight [at, end), its deadline */
-    rv_replay warm;
-    const rv_request **warm_batch;
-    size_t warm_at, warm_end;
-    int64_t warm_start_ms, batch_deadline_ms;
-
-    _Atomic int state;
-    atomic_uint_fast64_t restarts, exits;
-    pthread_mutex_t status_lock; /* guards last_exit*, pid */
-    char last_exit[160];
-    int64_t last_exit_real_us;
-    int last_exit_kind;
-    pid_t last_pid;
-};
 
 void rv_proc_set_runner(const char *path)
 {
@@ -143,9 +105,7 @@ static int answered(rv_proc *p)
     return 1;
 }
 
-/* Waits for the answer to p->seq until deadline_ms (-1: only look). 1 when
- * it is there, 0 at the deadline, -1 when the process is gone without it. */
-static int wait_answer(rv_proc *p, int64_t deadline_ms)
+int rv_proc_wait_answer(rv_proc *p, int64_t deadline_ms)
 {
     for (;;) {
         if (answered(p))
@@ -169,10 +129,29 @@ static int wait_answer(rv_proc *p, int64_t deadline_ms)
     }
 }
 
+size_t rv_proc_send_batch(rv_proc *p, const rv_request *const *reqs, size_t from, size_t n)
+{
+    rv_chan_hdr *h = p->ch.h;
+    h->op = RV_CHAN_SCORE;
+    h->req_len = 0;
+    size_t i = from;
+    while (i < n && i - from < p->max_batch && rv_chan_put_request(&p->ch, reqs[i]) == 0)
+        i++;
+    if (i == from)
+        return from;
+    h->n = (uint32_t)(i - from);
+    h->ans_len = 0;
+    h->n_emits = 0;
+    atomic_store_explicit(&h->req_seq, ++p->seq, memory_order_release);
+    rv_chan_wake(p->ch.to_proc);
+    p->batch_deadline_ms = rv_mono_ms() + p->max_score_ms;
+    return i;
+}
+
 /* Keeps the requests of a batch a process was just lost on, with the
  * reason, so that none is sent to this model again, and logs their ids:
  * the poison candidates. */
-static void remember_lost(rv_proc *p, const rv_request *const *reqs, size_t n)
+void rv_proc_remember_lost(rv_proc *p, const rv_request *const *reqs, size_t n)
 {
     char ids[512] = "";
     size_t len = 0;
@@ -196,7 +175,7 @@ static int is_lost(void *ctx, const char *id)
 /* The one path by which a process is gone: kill it if it still runs, reap
  * it, say why, and schedule the restart. `why` and `kind` (when not 0)
  * override the exit's own (a kill for a deadline, a failed restart). */
-static void gone(rv_proc *p, const char *why, int kind)
+void rv_proc_gone(rv_proc *p, const char *why, int kind)
 {
     char how[128] = "gone";
     if (p->pidfd >= 0) {
@@ -282,28 +261,6 @@ static int take_init(rv_proc *p, char *err, size_t err_size)
     return ret;
 }
 
-/* Writes reqs[from..n) into the request area, as many as fit and
- * max_batch allows, and sends them. Returns the end of the batch: from
- * when reqs[from] alone is larger than the area (nothing sent). */
-static size_t send_batch(rv_proc *p, const rv_request *const *reqs, size_t from, size_t n)
-{
-    rv_chan_hdr *h = p->ch.h;
-    h->op = RV_CHAN_SCORE;
-    h->req_len = 0;
-    size_t i = from;
-    while (i < n && i - from < p->max_batch && rv_chan_put_request(&p->ch, reqs[i]) == 0)
-        i++;
-    if (i == from)
-        return from;
-    h->n = (uint32_t)(i - from);
-    h->ans_len = 0;
-    h->n_emits = 0;
-    atomic_store_explicit(&h->req_seq, ++p->seq, memory_order_release);
-    rv_chan_wake(p->ch.to_proc);
-    p->batch_deadline_ms = rv_mono_ms() + p->max_score_ms;
-    return i;
-}
-
 static void go_live(rv_proc *p)
 {
     size_t replayed = p->warm_at;
@@ -329,7 +286,7 @@ static void replay_next(rv_proc *p)
         size_t n = p->warm.n - p->warm_at < p->max_batch ? p->warm.n - p->warm_at : p->max_batch;
         for (size_t k = 0; k < n; k++)
             p->warm_batch[k] = &p->warm.reqs[p->warm_at + k];
-        size_t end = send_batch(p, all, 0, n);
+        size_t end = rv_proc_send_batch(p, all, 0, n);
         if (end > 0) {
             p->warm_end = p->warm_at + end;
             return;
@@ -359,30 +316,30 @@ rv_proc_state rv_proc_tick(rv_proc *p)
     if (st == RV_PROC_LIVE) {
         struct pollfd f = {p->pidfd, POLLIN, 0};
         if (poll(&f, 1, 0) > 0)
-            gone(p, NULL, 0);
+            rv_proc_gone(p, NULL, 0);
     } else if (st == RV_PROC_RESTARTING) {
         if (rv_mono_ms() >= p->next_start_ms) {
             char err[RV_ERR_SIZE];
             if (begin(p, err, sizeof err) != 0)
-                gone(p, err, RV_PROC_EXIT_START);
+                rv_proc_gone(p, err, RV_PROC_EXIT_START);
             else
                 atomic_fetch_add(&p->restarts, 1);
         }
     } else if (st == RV_PROC_STARTING) {
-        int r = wait_answer(p, -1);
+        int r = rv_proc_wait_answer(p, -1);
         char err[RV_ERR_SIZE];
         if (r == 1 && take_init(p, err, sizeof err) == 0)
             replay_start(p);
         else if (r == 1) {
             char why[200];
             rv_errf(why, sizeof why, "restart failed: %s", err);
-            gone(p, why, RV_PROC_EXIT_START);
+            rv_proc_gone(p, why, RV_PROC_EXIT_START);
         } else if (r == -1)
-            gone(p, NULL, 0);
+            rv_proc_gone(p, NULL, 0);
         else if (rv_mono_ms() > p->start_deadline_ms)
-            gone(p, "killed: create and warm took longer than 60 s", RV_PROC_EXIT_START);
+            rv_proc_gone(p, "killed: create and warm took longer than 60 s", RV_PROC_EXIT_START);
     } else if (st == RV_PROC_REPLAYING) {
-        int r = wait_answer(p, -1);
+        int r = rv_proc_wait_answer(p, -1);
         if (r == 1)
             replay_next(p);
         else if (r == -1 || rv_mono_ms() > p->batch_deadline_ms) {
@@ -396,8 +353,8 @@ rv_proc_state rv_proc_tick(rv_proc *p)
             rv_errf(why, sizeof why,
                     "killed: a replayed batch of %zu took longer than max_score_ms (%u ms)", n,
                     p->max_score_ms);
-            gone(p, r == -1 ? NULL : why, r == -1 ? 0 : RV_PROC_EXIT_DEADLINE);
-            remember_lost(p, (const rv_request *const *)p->warm_batch, n);
+            rv_proc_gone(p, r == -1 ? NULL : why, r == -1 ? 0 : RV_PROC_EXIT_DEADLINE);
+            rv_proc_remember_lost(p, (const rv_request *const *)p->warm_batch, n);
             rv_replay_free(&set);
         }
     }
@@ -493,7 +450,7 @@ rv_proc *rv_proc_start(const rv_proc_spec *s, char ***labels, uint32_t *n_labels
         proc_free(p);
         return NULL;
     }
-    int r = wait_answer(p, rv_mono_ms() + START_TIMEOUT_MS);
+    int r = rv_proc_wait_answer(p, rv_mono_ms() + START_TIMEOUT_MS);
     if (r != 1 || take_init(p, err, err_size) != 0) {
         char how[160] = "";
         if (r != 1) {
@@ -512,166 +469,6 @@ rv_proc *rv_proc_start(const rv_proc_spec *s, char ***labels, uint32_t *n_labels
         (*labels)[i] = strdup(p->labels[i]);
     *n_labels = p->n_labels;
     return p;
-}
-
-/* Fills res[i] of requests [from, to) with an error. */
-static void fail_range(rv_result *const *res, size_t from, size_t to, const char *why)
-{
-    for (size_t i = from; i < to; i++) {
-        res[i]->status = RV_STATUS_ERROR;
-        res[i]->n_answers = 0;
-        rv_errf(res[i]->error, res[i]->error_size, "%s", why);
-    }
-}
-
-/* Scores reqs[0..n); an emitted record's request is map[k] (or k when map
- * is NULL) of the caller's batch. reqs[0..sent) are in the process already
- * (rv_proc_send). */
-static void score_some(rv_proc *p, const rv_request *const *reqs, rv_result *const *res, size_t n,
-                       const size_t *map, size_t sent, rv_proc_emit_fn emit, void *emit_ctx)
-{
-    size_t i = 0;
-    while (i < n) {
-        size_t from = i;
-        if (sent) {
-            i = sent;
-            sent = 0;
-        } else if (rv_proc_tick(p) != RV_PROC_LIVE) {
-            char why[RV_SLOT_ERROR_SIZE];
-            pthread_mutex_lock(&p->status_lock);
-            rv_errf(why, sizeof why, "model process restarting (last: %s)", p->last_exit);
-            pthread_mutex_unlock(&p->status_lock);
-            fail_range(res, i, n, why);
-            return;
-        } else if ((i = send_batch(p, reqs, from, n)) == from) { /* larger than the area */
-            char why[RV_SLOT_ERROR_SIZE];
-            rv_errf(why, sizeof why, "request of %zu bytes does not fit the model channel (%zu)",
-                    rv_chan_request_size(reqs[i]), p->req_size);
-            fail_range(res, i, i + 1, why);
-            i++;
-            continue;
-        }
-        rv_chan_hdr *h = p->ch.h;
-        int r = wait_answer(p, p->batch_deadline_ms);
-        if (r != 1) {
-            char why[160];
-            if (r == 0)
-                rv_errf(why, sizeof why,
-                        "killed: score of %u requests took longer than max_score_ms (%u ms)", h->n,
-                        p->max_score_ms);
-            gone(p, r == 0 ? why : NULL, r == 0 ? RV_PROC_EXIT_DEADLINE : 0);
-            remember_lost(p, reqs + from, i - from);
-            char text[RV_SLOT_ERROR_SIZE];
-            rv_errf(text, sizeof text, "model process %s", p->last_exit);
-            fail_range(res, from, i, text);
-            continue;
-        }
-        int32_t rc = h->rc;
-        char err[RV_ERR_SIZE];
-        memcpy(err, (const char *)h->err, sizeof err);
-        err[sizeof err - 1] = '\0';
-        for (size_t k = from; k < i; k++) {
-            rv_result *out = res[k];
-            if (rc != RV_OK) {
-                out->status = RV_STATUS_ERROR;
-                rv_errf(out->error, out->error_size, "score failed (code %d): %s", rc,
-                        *err ? err : "no reason given");
-                continue;
-            }
-            rv_chan_ans a;
-            rv_chan_read_answer(&p->ch, (uint32_t)(k - from), &a);
-            out->status = a.status == RV_STATUS_OK ? RV_STATUS_OK : RV_STATUS_ERROR;
-            out->n_answers = a.n_answers < out->max_answers ? a.n_answers : out->max_answers;
-            memcpy(out->answers, a.answers, out->n_answers * sizeof *a.answers);
-            rv_errf(out->error, out->error_size, "%s", a.error);
-        }
-        uint64_t pos = 0;
-        rv_chan_emit e;
-        while (emit && rv_chan_next_emit(&p->ch, h->n, &pos, &e) == 1) {
-            size_t k = from + e.about;
-            long about = e.about < h->n ? (long)(map ? map[k] : k) : -1;
-            emit(emit_ctx, about, e.stream, e.key, e.key_len, e.value, e.value_len);
-        }
-    }
-}
-
-void rv_proc_score(rv_proc *p, const rv_request *const *reqs, rv_result *const *res, size_t n,
-                   rv_proc_emit_fn emit, void *emit_ctx)
-{
-    size_t n_lost = 0;
-    for (size_t i = 0; p->lost.n && i < n; i++)
-        n_lost += rv_poison_why(&p->lost, reqs[i]->id) != NULL;
-    if (!n_lost) {
-        score_some(p, reqs, res, n, NULL, 0, emit, emit_ctx);
-        return;
-    }
-    /* requests a process was lost on before: never sent again */
-    const rv_request **r2 = malloc(n * sizeof *r2);
-    rv_result **s2 = malloc(n * sizeof *s2);
-    size_t *map = malloc(n * sizeof *map), m = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *why = rv_poison_why(&p->lost, reqs[i]->id);
-        if (why) {
-            char text[RV_SLOT_ERROR_SIZE];
-            rv_errf(text, sizeof text,
-                    "model process %s on a batch with this request before "
-                    "(never sent again)",
-                    why);
-            fail_range(res, i, i + 1, text);
-        } else if (r2 && s2 && map) {
-            r2[m] = reqs[i];
-            s2[m] = res[i];
-            map[m++] = i;
-        } else
-            fail_range(res, i, i + 1, "out of memory");
-    }
-    score_some(p, r2, s2, m, map, 0, emit, emit_ctx);
-    free(r2);
-    free(s2);
-    free(map);
-}
-
-size_t rv_proc_send(rv_proc *p, const rv_request *const *reqs, size_t n)
-{
-    if (n == 0 || atomic_load(&p->state) != RV_PROC_LIVE)
-        return 0;
-    for (size_t i = 0; p->lost.n && i < n; i++)
-        if (rv_poison_why(&p->lost, reqs[i]->id))
-            return 0;
-    return send_batch(p, reqs, 0, n);
-}
-
-void rv_proc_collect(rv_proc *p, const rv_request *const *reqs, rv_result *const *res, size_t n,
-                     rv_proc_emit_fn emit, void *emit_ctx)
-{
-    score_some(p, reqs, res, n, NULL, n, emit, emit_ctx);
-}
-
-int rv_proc_idle_wait(rv_proc *p, int wake_fd, int timeout_ms)
-{
-    int live = atomic_load(&p->state) == RV_PROC_LIVE;
-    int64_t until = rv_mono_ms() + timeout_ms;
-    for (;;) {
-        struct pollfd f[3] = {{wake_fd, POLLIN, 0},
-                              {live ? p->ch.to_host : -1, POLLIN, 0},
-                              {live ? p->pidfd : -1, POLLIN, 0}};
-        int64_t left = until - rv_mono_ms();
-        int n = poll(f, 3, left > 0 ? (int)left : 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0 || (f[2].revents & (POLLIN | POLLHUP)))
-            return 0;
-        uint64_t v;
-        if ((f[0].revents & POLLIN) && read(wake_fd, &v, sizeof v) < 0) { /* reset only */
-        }
-        if ((f[1].revents & POLLIN) && read(f[1].fd, &v, sizeof v) < 0) {
-        }
-        /* an answer's count may outlive its answer, taken without waiting
-         * (wait_answer): only an answer not yet taken wakes */
-        if ((f[0].revents & POLLIN) ||
-            atomic_load_explicit(&p->ch.h->ans_seq, memory_order_acquire) != p->collected)
-            return 1;
-    }
 }
 
 void rv_proc_stop(rv_proc *p, int grace_ms)
