@@ -157,6 +157,35 @@ static void watch_process(rv_worker *wk)
     wk->seen_live = live;
 }
 
+/* With wk->lock held, the channel free: sends the head of its queue to its
+ * model process, where the worker will collect the answers. 0 when the
+ * process took none (the worker scores them itself). */
+static int send_head(rv_worker *wk)
+{
+    size_t k = wk->len < wk->model->max_batch ? wk->len : wk->model->max_batch;
+    for (size_t i = 0; i < k; i++)
+        wk->send_reqs[i] = &wk->ring[(wk->head + i) % wk->cap].f->req;
+    size_t sent = rv_proc_send(wk->instance, wk->send_reqs, k);
+    for (size_t i = 0; i < sent; i++) {
+        wk->sent[i] = wk->ring[wk->head];
+        wk->head = (wk->head + 1) % wk->cap;
+    }
+    wk->len -= sent;
+    wk->n_sent = sent;
+    return sent > 0;
+}
+
+/* An isolated model's, its answers collected: the next batch goes to the
+ * process before this one is finished, so that the process scores while
+ * this thread decides and writes the records. */
+static void send_next(rv_worker *wk)
+{
+    pthread_mutex_lock(&wk->lock);
+    if (wk->n_sent == 0 && wk->len > 0)
+        send_head(wk);
+    pthread_mutex_unlock(&wk->lock);
+}
+
 /* Scores items[0..n); sent when they are in the model process already. */
 static void score_batch(rv_worker *wk, item *items, size_t n, int sent)
 {
@@ -173,6 +202,8 @@ static void score_batch(rv_worker *wk, item *items, size_t n, int sent)
     int64_t now = rv_mono_us();
     for (size_t i = 0; i < n; i++)
         publish(items[i].f, items[i].slot, sb->status[i], now);
+    if (wk->model->isolated)
+        send_next(wk);
     finish(wk->pipe, &wk->jw, wk->model, items, n);
     if (wk->model->isolated)
         watch_process(wk);
@@ -342,24 +373,10 @@ static rv_worker *least_loaded(rv_workers *ws)
     return best;
 }
 
-/* With wk->lock held and wk waiting: sends the head of its queue to its
- * model process, where the worker will collect the answers. 0 when the
- * process took none (the worker scores them itself). */
+/* The dispatcher's: a waiting worker's process gets the batch at once. */
 static int hand_off(rv_worker *wk)
 {
-    if (!wk->idle || !wk->model->isolated)
-        return 0;
-    size_t k = wk->len < wk->model->max_batch ? wk->len : wk->model->max_batch;
-    for (size_t i = 0; i < k; i++)
-        wk->send_reqs[i] = &wk->ring[(wk->head + i) % wk->cap].f->req;
-    size_t sent = rv_proc_send(wk->instance, wk->send_reqs, k);
-    for (size_t i = 0; i < sent; i++) {
-        wk->sent[i] = wk->ring[wk->head];
-        wk->head = (wk->head + 1) % wk->cap;
-    }
-    wk->len -= sent;
-    wk->n_sent = sent;
-    return sent > 0;
+    return wk->idle && wk->model->isolated && send_head(wk);
 }
 
 size_t rv_workers_dispatch(rv_workers *ws, rv_inflight *const *fs, size_t n, size_t slot)
