@@ -93,15 +93,19 @@ static void publish(rv_inflight *f, size_t slot, int status, int64_t now)
     atomic_store_explicit(&s->status, status, memory_order_release);
 }
 
-/* Every answer ends here, published: the rendezvous told of the whole
+/* Every answer ends here, published: the rendezvous is told of the whole
  * batch at once, before any score record is encoded, so no decision waits
- * on them; then the records. Each item's reference passes to the
- * rendezvous; our own keeps f alive for its record. */
-static void finish(rv_pipeline *pipe, rv_jw *w, rv_model *m, const item *items, size_t n)
+ * on them (post); then the records (write_records). Each item's reference
+ * passes to the rendezvous; our own keeps f alive for its record. */
+static void post(rv_pipeline *pipe, const item *items, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         rv_inflight_ref(items[i].f);
     rv_rendezvous_post(pipe->rendezvous, items, n);
+}
+
+static void write_records(rv_pipeline *pipe, rv_jw *w, rv_model *m, const item *items, size_t n)
+{
     for (size_t i = 0; i < n; i++) {
         if (!m->is_decoy) /* the decoy records; it does not score */
             send_score(pipe, w, m, items[i].f, items[i].slot);
@@ -175,9 +179,9 @@ static int send_head(rv_worker *wk)
     return sent > 0;
 }
 
-/* An isolated model's, its answers collected: the next batch goes to the
- * process before this one is finished, so that the process scores while
- * this thread decides and writes the records. */
+/* An isolated model's, its answers posted: the next batch goes to the
+ * process before the records of this one are written, so that the
+ * process scores while this thread writes them. */
 static void send_next(rv_worker *wk)
 {
     pthread_mutex_lock(&wk->lock);
@@ -202,9 +206,10 @@ static void score_batch(rv_worker *wk, item *items, size_t n, int sent)
     int64_t now = rv_mono_us();
     for (size_t i = 0; i < n; i++)
         publish(items[i].f, items[i].slot, sb->status[i], now);
+    post(wk->pipe, items, n);
     if (wk->model->isolated)
         send_next(wk);
-    finish(wk->pipe, &wk->jw, wk->model, items, n);
+    write_records(wk->pipe, &wk->jw, wk->model, items, n);
     if (wk->model->isolated)
         watch_process(wk);
 }
@@ -409,7 +414,8 @@ size_t rv_workers_dispatch(rv_workers *ws, rv_inflight *const *fs, size_t n, siz
             publish(f, slot, RV_SLOT_SHED, rv_mono_us());
             rv_inflight_ref(f);
             item it = {f, slot};
-            finish(best->pipe, &ws->dispatch_jw, best->model, &it, 1);
+            post(best->pipe, &it, 1);
+            write_records(best->pipe, &ws->dispatch_jw, best->model, &it, 1);
             shed++;
         }
         done += want;
