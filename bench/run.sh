@@ -21,8 +21,9 @@
 #            (proc_rtt: 1 request 200 us apart, then batches of 64 back to
 #            back), then the trivial host with its models in the host
 #            (isolation: none) and in model processes (process), side by
-#            side: at saturation, then $ISO_REPEAT (3) pairs at $ISO_RATE/s;
-#            prints process/none and the pairs' differences of in-host p50
+#            side: $ISO_REPEAT (3) pairs at saturation, then as many at
+#            $ISO_RATE/s; prints each pair's process/none and difference of
+#            in-host p50, and their medians
 #   remote   the same XGBoost model in the host and remote (`rendezvous
 #            scorer`, another process), linear as the fallback, side by side:
 #            at $ISO_RATE/s, then at saturation, each with producers
@@ -349,15 +350,18 @@ scenario_isolation() {
       "${rtt[@]}" --calls 3000 --batch 64 --gap-us 0
       echo '```'; } | tee -a "$RESULTS"
   fi
-  local i svcs=(in ip)
-  for i in $(seq "$ISO_REPEAT"); do svcs+=("irn$i" "irp$i"); done
+  local i svcs=()
+  for i in $(seq "$ISO_REPEAT"); do svcs+=("in$i" "ip$i" "irn$i" "irp$i"); done
   start_broker $(service_topics "${svcs[@]}")
-  ISOLATION=none run_trivial isolation-none in
-  ISOLATION=process run_trivial isolation-process ip
-  ratio "isolation process / none, saturation" "$WORK/isolation-process.json" \
-    "$WORK/isolation-none.json"
-  # the fixed rate: none and process alternating, $ISO_REPEAT pairs (one
-  # pair's difference of medians moves by tens of µs from run to run here)
+  # none and process alternating, $ISO_REPEAT pairs, at saturation and then
+  # at the fixed rate (one pair's throughput moves by 10-20 % and its
+  # difference of medians by tens of µs from run to run here)
+  for i in $(seq "$ISO_REPEAT"); do
+    ISOLATION=none run_trivial "isolation-none-$i" "in$i"
+    ISOLATION=process run_trivial "isolation-process-$i" "ip$i"
+    ratio "isolation process / none, saturation, pair $i" "$WORK/isolation-process-$i.json" \
+      "$WORK/isolation-none-$i.json"
+  done
   for i in $(seq "$ISO_REPEAT"); do
     ISOLATION=none run_rate "isolation-none-${ISO_RATE}rps-$i" "irn$i" "$ISO_RATE"
     ISOLATION=process run_rate "isolation-process-${ISO_RATE}rps-$i" "irp$i" "$ISO_RATE"
@@ -365,9 +369,13 @@ scenario_isolation() {
   $PY - "$WORK" "$ISO_RATE" "$ISO_REPEAT" <<'PY' | tee -a "$RESULTS"
 import json, statistics, sys
 work, rate, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-def p50(kind, i):
-    return json.load(open(f"{work}/isolation-{kind}-{rate}rps-{i}.json"))["latency_host"]["p50"] * 1000
-gaps = [p50("process", i) - p50("none", i) for i in range(1, n + 1)]
+def run(name):
+    return json.load(open(f"{work}/isolation-{name}.json"))
+ratios = [run(f"process-{i}")["throughput"] / run(f"none-{i}")["throughput"] for i in range(1, n + 1)]
+gaps = [(run(f"process-{rate}rps-{i}")["latency_host"]["p50"]
+         - run(f"none-{rate}rps-{i}")["latency_host"]["p50"]) * 1000 for i in range(1, n + 1)]
+print(f"\n**isolation process / none, saturation, {n} pairs: "
+      + ", ".join(f"{r:.2f}" for r in ratios) + f"; median {statistics.median(ratios):.2f}**")
 print(f"\n**isolation process - none, in-host p50 at {rate}/s, {n} pairs: "
       + ", ".join(f"{g:+.0f}" for g in gaps) + f" us; median {statistics.median(gaps):+.0f} us**")
 PY
