@@ -1,10 +1,11 @@
 /*
- * model_proc.c - the host's side of a model process: spawn, feed, watch,
- * kill, reap, restart. Must never block on a process beyond the deadline
- * it set itself (max_score_ms for a batch, START_TIMEOUT_MS for create and
- * warm), never fork the threaded host (posix_spawn of the runner binary,
- * from one thread that lives as long as the host, since PDEATHSIG follows
- * the spawning thread), and never resend a batch that a process died on.
+ * model_proc.c - the host's side of a model process: spawn, watch, kill,
+ * reap, restart, replay (its traffic: model_proc_batch.c). Must never
+ * block on a process beyond the deadline it set itself (max_score_ms for a
+ * batch, START_TIMEOUT_MS for create and warm), never fork the threaded
+ * host (posix_spawn of the runner binary, from one thread that lives as
+ * long as the host, since PDEATHSIG follows the spawning thread), and
+ * never resend a batch that a process died on.
  */
 #include "model_proc.h"
 #include "model_proc_internal.h"
@@ -148,9 +149,6 @@ size_t rv_proc_send_batch(rv_proc *p, const rv_request *const *reqs, size_t from
     return i;
 }
 
-/* Keeps the requests of a batch a process was just lost on, with the
- * reason, so that none is sent to this model again, and logs their ids:
- * the poison candidates. */
 void rv_proc_remember_lost(rv_proc *p, const rv_request *const *reqs, size_t n)
 {
     char ids[512] = "";
@@ -172,9 +170,6 @@ static int is_lost(void *ctx, const char *id)
     return rv_poison_why(&p->lost, id) != NULL;
 }
 
-/* The one path by which a process is gone: kill it if it still runs, reap
- * it, say why, and schedule the restart. `why` and `kind` (when not 0)
- * override the exit's own (a kill for a deadline, a failed restart). */
 void rv_proc_gone(rv_proc *p, const char *why, int kind)
 {
     char how[128] = "gone";

@@ -60,7 +60,8 @@ struct rv_proc {
  * override the exit's own (a kill for a deadline, a failed restart). */
 void rv_proc_gone(rv_proc *p, const char *why, int kind);
 /* Keeps the requests of a batch a process was just lost on, with the
- * reason, so that none is sent to this model again, and logs their ids. */
+ * reason, so that none is sent to this model again, and logs their ids:
+ * the poison candidates. */
 void rv_proc_remember_lost(rv_proc *p, const rv_request *const *reqs, size_t n);
 
 /* Writes reqs[from..n) into the request area, as many as fit and

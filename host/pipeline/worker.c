@@ -48,7 +48,9 @@ typedef struct rv_worker {
     /* An isolated model's: the thread waits on wake_fd and its process
      * (rv_proc_idle_wait), not on cond. While it waits (idle), the
      * dispatcher sends a batch to the process itself and leaves it in
-     * sent[0..n_sent): the process's answer is then the only wake-up. */
+     * sent[0..n_sent): the process's answer is then the only wake-up. The
+     * thread does the same with its next batch once it has posted the
+     * answers of the last (send_next). */
     int wake_fd;
     int idle;
     item *sent;
