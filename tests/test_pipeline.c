@@ -9,6 +9,7 @@
  * offset free to commit - only after every record about it is acknowledged.
  */
 #include <check.h>
+#include <dirent.h>
 
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
@@ -386,6 +387,27 @@ START_TEST(remote_answers_join_by_id)
 }
 END_TEST
 
+/* 1 when a thread of this process is named `name` (/proc/self/task). */
+static int has_thread_named(const char *name)
+{
+    DIR *d = opendir("/proc/self/task");
+    ck_assert_ptr_nonnull(d);
+    int found = 0;
+    for (struct dirent *e; !found && (e = readdir(d));) {
+        char path[300], comm[32] = "";
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        if (fgets(comm, sizeof comm, f))
+            comm[strcspn(comm, "\n")] = '\0';
+        fclose(f);
+        found = strcmp(comm, name) == 0;
+    }
+    closedir(d);
+    return found;
+}
+
 START_TEST(preferred_answers_in_time)
 {
     start("  - { name: a, plugin: " RV_FIXTURE_DIR "/ok.so, max_batch: 8 }\n",
@@ -402,6 +424,7 @@ START_TEST(preferred_answers_in_time)
     ck_assert_int_eq(nsc, N);
     ck_assert_int_eq(count_containing(scores, nsc, "\"status\":\"ok\""), N);
     ck_assert_uint_eq(stats->results_by_reason[RV_REASON_PREFERRED], N);
+    ck_assert(has_thread_named("w:a")); /* its worker, as top -H shows it */
     free_records(res, nres);
     free_records(scores, nsc);
     stop();

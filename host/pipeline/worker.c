@@ -6,9 +6,11 @@
 #include "worker.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -249,6 +251,9 @@ static void wait_isolated(rv_worker *wk)
 static void *worker_loop(void *arg)
 {
     rv_worker *wk = arg;
+    char name[16]; /* "w:<model>" in top -H and perf; the kernel keeps 15 */
+    snprintf(name, sizeof name, "w:%s", wk->model->name);
+    prctl(PR_SET_NAME, name);
     size_t max = wk->model->max_batch;
     item *batch_items = wk->taken;
     for (;;) {
