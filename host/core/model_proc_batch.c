@@ -97,13 +97,19 @@ static void score_some(rv_proc *p, const rv_request *const *reqs, rv_result *con
     }
 }
 
+/* 1 when reqs[0..n) holds a request a process was lost on before. */
+static int holds_lost(const rv_proc *p, const rv_request *const *reqs, size_t n)
+{
+    for (size_t i = 0; p->lost.n && i < n; i++)
+        if (rv_poison_why(&p->lost, reqs[i]->id))
+            return 1;
+    return 0;
+}
+
 void rv_proc_score(rv_proc *p, const rv_request *const *reqs, rv_result *const *res, size_t n,
                    rv_proc_emit_fn emit, void *emit_ctx)
 {
-    size_t n_lost = 0;
-    for (size_t i = 0; p->lost.n && i < n; i++)
-        n_lost += rv_poison_why(&p->lost, reqs[i]->id) != NULL;
-    if (!n_lost) {
+    if (!holds_lost(p, reqs, n)) {
         score_some(p, reqs, res, n, NULL, 0, emit, emit_ctx);
         return;
     }
@@ -135,11 +141,8 @@ void rv_proc_score(rv_proc *p, const rv_request *const *reqs, rv_result *const *
 
 size_t rv_proc_send(rv_proc *p, const rv_request *const *reqs, size_t n)
 {
-    if (n == 0 || atomic_load(&p->state) != RV_PROC_LIVE)
+    if (n == 0 || atomic_load(&p->state) != RV_PROC_LIVE || holds_lost(p, reqs, n))
         return 0;
-    for (size_t i = 0; p->lost.n && i < n; i++)
-        if (rv_poison_why(&p->lost, reqs[i]->id))
-            return 0;
     return rv_proc_send_batch(p, reqs, 0, n);
 }
 
