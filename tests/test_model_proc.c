@@ -4,15 +4,19 @@
  * plugin's emit() comes back attributed to its request, a request larger
  * than the channel errors alone, a request a process died on is never
  * sent to it again, a restart replays recent requests but never the ones a
- * process was lost on, and a batch handed off by another thread is
- * collected like a scored one.
+ * process was lost on, a batch handed off by another thread is collected
+ * like a scored one, and a restarted process keeps its nice value.
  */
 #include <check.h>
 
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -366,6 +370,57 @@ START_TEST(a_batch_handed_off_is_collected_like_a_scored_one)
 }
 END_TEST
 
+/* The nice value of every thread of process pid; fails on a thread that
+ * has another. */
+static int process_nice(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    ck_assert_ptr_nonnull(d);
+    int nice = 0, seen = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (atoi(e->d_name) <= 0)
+            continue;
+        errno = 0;
+        int n = getpriority(PRIO_PROCESS, (id_t)atoi(e->d_name));
+        ck_assert_int_eq(errno, 0);
+        ck_assert_msg(!seen++ || n == nice, "threads at nice %d and %d", nice, n);
+        nice = n;
+    }
+    closedir(d);
+    return nice;
+}
+
+/* A nice value set on a model process holds for the one that replaces it
+ * after a crash: a fallback model stays behind the preferred one. */
+START_TEST(a_restarted_process_keeps_its_nice_value)
+{
+    rv_proc *p = start(NULL, NULL);
+    rv_proc_status st;
+    rv_proc_get_status(p, &st);
+    ck_assert_int_eq(process_nice(st.pid), 0);
+    ck_assert_int_eq(rv_proc_set_nice(p, 7), 0);
+    ck_assert_int_eq(process_nice(st.pid), 7);
+
+    ck_assert_int_eq(kill(st.pid, SIGKILL), 0);
+    static const char *const ids[] = {"n-1", NULL};
+    batch b;
+    fill(&b, ids);
+    rv_proc_score(p, b.reqs, b.resp, b.n, NULL, NULL); /* sees the death */
+    wait_live(p);
+    rv_proc_status again;
+    rv_proc_get_status(p, &again);
+    ck_assert_int_ne(again.pid, st.pid);
+    ck_assert_int_eq(process_nice(again.pid), 7);
+    static const char *const next[] = {"n-2", NULL}; /* n-1 is never sent again */
+    fill(&b, next);
+    rv_proc_score(p, b.reqs, b.resp, b.n, NULL, NULL);
+    ck_assert_int_eq(b.res[0].status, RV_STATUS_OK);
+    rv_proc_stop(p, 1000);
+}
+END_TEST
+
 START_TEST(a_stopped_process_destroys_its_instance)
 {
     char *dir = test_tmpdir();
@@ -400,6 +455,7 @@ int main(void)
     tcase_add_test(tc, a_restart_replays_recent_requests_but_not_the_lost_ones);
     tcase_add_test(tc, a_replay_that_meets_poison_restarts_and_remembers_it);
     tcase_add_test(tc, a_batch_handed_off_is_collected_like_a_scored_one);
+    tcase_add_test(tc, a_restarted_process_keeps_its_nice_value);
     tcase_add_test(tc, a_stopped_process_destroys_its_instance);
     suite_add_tcase(s, tc);
     return test_run_suite(s);

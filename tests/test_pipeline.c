@@ -10,6 +10,7 @@
  */
 #include <check.h>
 #include <dirent.h>
+#include <errno.h>
 
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
@@ -17,6 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "canary_monitor.h"
 #include "clock.h"
@@ -24,6 +28,7 @@
 #include "errbuf.h"
 #include "feature_vector.h"
 #include "generation.h"
+#include "model_proc.h"
 #include "inflight.h"
 #include "output.h"
 #include "reload.h"
@@ -387,25 +392,32 @@ START_TEST(remote_answers_join_by_id)
 }
 END_TEST
 
-/* 1 when a thread of this process is named `name` (/proc/self/task). */
-static int has_thread_named(const char *name)
+/* The id of this process's thread named `name` (/proc/self/task), waiting
+ * up to 5 s for it to start; 0 when there is none. */
+static pid_t thread_named(const char *name)
 {
-    DIR *d = opendir("/proc/self/task");
-    ck_assert_ptr_nonnull(d);
-    int found = 0;
-    for (struct dirent *e; !found && (e = readdir(d));) {
-        char path[300], comm[32] = "";
-        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
-        FILE *f = fopen(path, "r");
-        if (!f)
-            continue;
-        if (fgets(comm, sizeof comm, f))
-            comm[strcspn(comm, "\n")] = '\0';
-        fclose(f);
-        found = strcmp(comm, name) == 0;
+    for (int tries = 0; tries < 500; tries++) {
+        DIR *d = opendir("/proc/self/task");
+        ck_assert_ptr_nonnull(d);
+        pid_t found = 0;
+        for (struct dirent *e; !found && (e = readdir(d));) {
+            char path[300], comm[32] = "";
+            snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+            FILE *f = fopen(path, "r");
+            if (!f)
+                continue;
+            if (fgets(comm, sizeof comm, f))
+                comm[strcspn(comm, "\n")] = '\0';
+            fclose(f);
+            if (strcmp(comm, name) == 0)
+                found = (pid_t)atoi(e->d_name);
+        }
+        closedir(d);
+        if (found)
+            return found;
+        nanosleep(&(struct timespec){0, 10000000}, NULL);
     }
-    closedir(d);
-    return found;
+    return 0;
 }
 
 START_TEST(preferred_answers_in_time)
@@ -424,7 +436,7 @@ START_TEST(preferred_answers_in_time)
     ck_assert_int_eq(nsc, N);
     ck_assert_int_eq(count_containing(scores, nsc, "\"status\":\"ok\""), N);
     ck_assert_uint_eq(stats->results_by_reason[RV_REASON_PREFERRED], N);
-    ck_assert(has_thread_named("w:a")); /* its worker, as top -H shows it */
+    ck_assert_int_gt(thread_named("w:a"), 0); /* its worker, as top -H shows it */
     free_records(res, nres);
     free_records(scores, nsc);
     stop();
@@ -523,6 +535,65 @@ START_TEST(full_queue_sheds_for_that_model_only)
 }
 END_TEST
 
+/* The nice value of thread (or process) id. */
+static int nice_of(pid_t id)
+{
+    ck_assert_int_gt(id, 0);
+    errno = 0;
+    int n = getpriority(PRIO_PROCESS, (id_t)id);
+    ck_assert_int_eq(errno, 0);
+    return n;
+}
+
+/* The nice values of model `name`'s worker and model process. */
+static void assert_nice(const rv_generation *g, const char *name, int nice)
+{
+    char worker[16];
+    snprintf(worker, sizeof worker, "w:%s", name);
+    ck_assert_int_eq(nice_of(thread_named(worker)), nice);
+    rv_proc_status st;
+    rv_proc_get_status(g->models[rv_generation_find(g, name)]->instances[0], &st);
+    ck_assert_int_eq(nice_of(st.pid), nice);
+}
+
+/* The first model of the schedule runs at nice 0, the others behind it;
+ * a new schedule (here as the control stream makes one) moves them, and
+ * both still answer every request. */
+START_TEST(the_preferred_model_runs_ahead_of_the_others)
+{
+    start("  - { name: a, plugin: " RV_FIXTURE_DIR "/ok.so }\n"
+          "  - { name: b, plugin: " RV_FIXTURE_DIR "/ok_b.so }\n",
+          "  schedule: [{ model: a, within_ms: 5000 }, { model: b, within_ms: 5000 }]\n");
+    char err[RV_ERR_SIZE] = "";
+    ck_assert_msg(rv_workers_prioritize(gen, 6, err, sizeof err) == 0, "%s", err);
+    assert_nice(gen, "a", 0);
+    assert_nice(gen, "b", 6);
+
+    size_t order[] = {(size_t)rv_generation_find(gen, "b"), (size_t)rv_generation_find(gen, "a")};
+    rv_generation *g2 = rv_generation_with_schedule(gen, order, (uint32_t[]){5000, 5000}, 2, 2);
+    ck_assert_ptr_nonnull(g2);
+    int rc = rv_workers_prioritize(g2, 6, err, sizeof err);
+    if (geteuid() == 0) { /* may lower a nice value */
+        ck_assert_msg(rc == 0, "%s", err);
+        assert_nice(g2, "a", 6);
+        assert_nice(g2, "b", 0);
+    } else { /* b cannot go back to 0: said so */
+        ck_assert_int_eq(rc, -1);
+        ck_assert_msg(strstr(err, "model b: nice 0") && strstr(err, "CAP_SYS_NICE"), "%s", err);
+        assert_nice(g2, "a", 6);
+    }
+    enum { N = 20 };
+    feed(N);
+    char *res[N + 1];
+    int nres = read_records(cfg->streams.results, res, N, 10000);
+    static const char *const want[] = {"\"model\":\"a\"", "\"reason\":\"preferred\"", NULL};
+    assert_one_result_each(res, nres, N, want);
+    free_records(res, nres);
+    rv_generation_unref(g2);
+    stop();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("pipeline");
@@ -533,6 +604,7 @@ int main(void)
     tcase_add_test(tc, errors_give_the_default);
     tcase_add_test(tc, full_queue_sheds_for_that_model_only);
     tcase_add_test(tc, remote_answers_join_by_id);
+    tcase_add_test(tc, the_preferred_model_runs_ahead_of_the_others);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }

@@ -92,6 +92,7 @@ typedef struct rv_config {
         char *default_label;
         double default_score;
         uint32_t max_in_flight;
+        uint32_t background_nice; /* of every model's threads but the first scheduled */
     } rendezvous;
 
     struct {

@@ -533,6 +533,16 @@ static const cf_key rendezvous_keys[] = {
      .def = "10000",
      .help = "Requests in flight at which the host stops reading requests until some are done "
              "(what the broker sent meanwhile waits in the consumer's bounded prefetch queue)."},
+    {.name = "background_nice",
+     .type = CF_U32,
+     .offset = C(rendezvous.background_nice),
+     .max = 19,
+     .def = "5",
+     .help = "Nice value of the workers and model processes of every model but the first in "
+             "the schedule (the fallbacks, the canary, the decoy): when a request wakes every "
+             "model at once, the preferred one's answer gets the CPU first. Follows the "
+             "schedule (reload, control stream); moving a model back to 0 needs CAP_SYS_NICE "
+             "or `LimitNICE=` when the host is not root. 0: all alike."},
     {0},
 };
 

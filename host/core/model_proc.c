@@ -91,6 +91,8 @@ static int begin(rv_proc *p, char *err, size_t err_size)
     }
     pthread_mutex_lock(&p->status_lock);
     p->pid = pid;
+    if (p->nice != 0) /* raising it is always allowed */
+        rv_spawn_renice(pid, p->nice);
     pthread_mutex_unlock(&p->status_lock);
     p->start_deadline_ms = rv_mono_ms() + START_TIMEOUT_MS;
     atomic_store(&p->state, RV_PROC_STARTING);
@@ -495,6 +497,16 @@ void rv_proc_get_status(rv_proc *p, rv_proc_status *out)
     out->last_pid = p->last_pid;
     pthread_mutex_unlock(&p->status_lock);
     out->exits = atomic_load(&p->exits);
+}
+
+int rv_proc_set_nice(rv_proc *p, int nice)
+{
+    pthread_mutex_lock(&p->status_lock);
+    int failed = p->nice != nice && p->pid > 0 ? rv_spawn_renice(p->pid, nice) : 0;
+    if (!failed)
+        p->nice = nice;
+    pthread_mutex_unlock(&p->status_lock);
+    return failed;
 }
 
 void rv_proc_set_recent(rv_proc *p, rv_recent *recent)

@@ -105,6 +105,11 @@ void rv_proc_collect(rv_proc *p, const rv_request *const *reqs, rv_result *const
  * (rv_proc_tick then restarts it). */
 int rv_proc_idle_wait(rv_proc *p, int wake_fd, int timeout_ms);
 
+/* The nice value of p's process, now and of every restart: 0, or the
+ * errno when the running process could not take it (p keeps the value it
+ * had). Any thread. */
+int rv_proc_set_nice(rv_proc *p, int nice);
+
 /* Where a restart's replay takes its requests from (never one of a batch
  * a process was lost on); recent must outlive p. Call before p is
  * scored: rv_workers_start does. */

@@ -48,7 +48,8 @@ struct rv_proc {
 
     _Atomic int state;
     atomic_uint_fast64_t restarts, exits;
-    pthread_mutex_t status_lock; /* guards last_exit*, pid */
+    pthread_mutex_t status_lock; /* guards last_exit*, pid, nice */
+    int nice;                    /* of every process started (rv_proc_set_nice) */
     char last_exit[160];
     int64_t last_exit_real_us;
     int last_exit_kind;

@@ -58,6 +58,9 @@ static void swap_generation(daemon_state *d, rv_generation *g, const char *why)
     pthread_mutex_lock(&d->gen_lock);
     d->gen = g;
     pthread_mutex_unlock(&d->gen_lock);
+    char err[RV_ERR_SIZE];
+    if (rv_workers_prioritize(g, (int)g->cfg->rendezvous.background_nice, err, sizeof err) != 0)
+        rv_warn("serve", "the preferred model's priority is not what it should be: %s", err);
     if (rv_recent_set_capacity(d->recent, g->cfg->reload.warmup_requests) != 0)
         rv_warn("reload", "out of memory resizing the recent-requests ring: it keeps its size");
     if (old)

@@ -5,16 +5,19 @@
  */
 #include "worker.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "clock.h"
 #include "errbuf.h"
+#include "generation.h"
 #include "log.h"
 #include "model_proc.h"
 #include "pipeline.h"
@@ -47,6 +50,8 @@ typedef struct rv_worker {
     uint32_t index;       /* an isolated model's worker i drives its instance i */
     uint64_t seen_exits;  /* of its model process, alerted */
     int seen_live;        /* its model process was live when last looked at */
+    pid_t tid;            /* its thread's, once running; with nice, under lock */
+    int nice;
     /* An isolated model's: the thread waits on wake_fd and its process
      * (rv_proc_idle_wait), not on cond. While it waits (idle), the
      * dispatcher sends a batch to the process itself and leaves it in
@@ -254,6 +259,11 @@ static void *worker_loop(void *arg)
     char name[16]; /* "w:<model>" in top -H and perf; the kernel keeps 15 */
     snprintf(name, sizeof name, "w:%s", wk->model->name);
     prctl(PR_SET_NAME, name);
+    pthread_mutex_lock(&wk->lock);
+    wk->tid = gettid();
+    if (wk->nice != 0) /* raising it is always allowed */
+        setpriority(PRIO_PROCESS, (id_t)wk->tid, wk->nice);
+    pthread_mutex_unlock(&wk->lock);
     size_t max = wk->model->max_batch;
     item *batch_items = wk->taken;
     for (;;) {
@@ -428,6 +438,44 @@ size_t rv_workers_dispatch(rv_workers *ws, rv_inflight *const *fs, size_t n, siz
         done += want;
     }
     return shed;
+}
+
+/* Sets the nice value of the model's workers and model processes: 0, or
+ * the errno of the first that could not take it. */
+static int workers_set_nice(rv_workers *ws, int nice)
+{
+    int first = 0;
+    for (size_t i = 0; i < ws->n; i++) {
+        rv_worker *wk = &ws->w[i];
+        pthread_mutex_lock(&wk->lock);
+        int failed = 0;
+        if (wk->nice != nice && wk->tid != 0 && setpriority(PRIO_PROCESS, (id_t)wk->tid, nice) != 0)
+            failed = errno;
+        if (!failed)
+            wk->nice = nice;
+        pthread_mutex_unlock(&wk->lock);
+        if (!failed && wk->model->isolated)
+            failed = rv_proc_set_nice(wk->instance, nice);
+        if (!first)
+            first = failed;
+    }
+    return first;
+}
+
+int rv_workers_prioritize(const rv_generation *g, int background_nice, char *err, size_t err_size)
+{
+    int failed = 0;
+    for (size_t i = 0; i < g->n_models; i++) {
+        rv_model *m = g->models[i];
+        int nice = g->n_schedule > 0 && g->schedule[0] == i ? 0 : background_nice;
+        int e = m->workers ? workers_set_nice(m->workers, nice) : 0;
+        if (e && !failed++)
+            rv_errf(err, err_size, "model %s: nice %d: %s%s", m->name, nice, strerror(e),
+                    e == EACCES || e == EPERM
+                        ? " (lowering a nice value needs CAP_SYS_NICE or LimitNICE)"
+                        : "");
+    }
+    return failed ? -1 : 0;
 }
 
 size_t rv_workers_queued(rv_workers *ws)

@@ -29,6 +29,15 @@ size_t rv_workers_dispatch(rv_workers *w, rv_inflight *const *fs, size_t n, size
 /* Requests queued and not yet taken, over all workers of the model. */
 size_t rv_workers_queued(rv_workers *w);
 
+/* Gives the preferred model's path the CPU first: the workers and model
+ * processes of the first model in g's schedule run at nice 0, those of
+ * every other model (the fallbacks, the canary, the decoy) at
+ * background_nice, so that a request's first answer is not kept waiting
+ * behind the others' work. Call whenever g goes into service. 0, or -1
+ * with the first failure in err (the others are still set). */
+int rv_workers_prioritize(const struct rv_generation *g, int background_nice, char *err,
+                          size_t err_size);
+
 /* The emit() of every model's host services while a pipeline runs: records
  * about a request of the batch being scored hold back its commit. */
 int rv_worker_emit(void *ctx, const rv_model *model, const rv_request *about, const char *stream,

@@ -32,6 +32,14 @@ wait_live() {
   fail "no 'live again' after the last restart in $1"
 }
 
+# nices_of HOST MODEL: the nice values of MODEL's workers (threads w:MODEL
+# of HOST) and model processes, one line.
+nices_of() {
+  { ps -L -o comm=,ni= -p "$1" | awk -v w="w:$2" '$1 == w {print $2}'
+    for k in $(pgrep -f "model-runner --parent $1 --model $2 "); do ps -o ni= -p "$k"; done
+  } | tr -s ' \n' ' ' | sed 's/^ //; s/ $//'
+}
+
 # send NAME FIRST LAST: requests NAME-FIRST..NAME-LAST.
 send() {
   for i in $(seq "$2" "$3"); do echo "$1-$i:{\"x\": $i, \"y\": 1}"; done |
@@ -125,6 +133,10 @@ YAML
   local kids
   kids=$(runners_of "$HOST_PID")
   [ "$(wc -w <<<"$kids")" -eq 3 ] || fail "kill9: expected 3 model processes, found: $kids"
+  # the preferred model's path first: a's 2 workers and 2 processes at 0,
+  # the fallback's at rendezvous.background_nice (5)
+  [ "$(nices_of "$HOST_PID" a)" = "0 0 0 0" ] || fail "kill9: a at nice $(nices_of "$HOST_PID" a)"
+  [ "$(nices_of "$HOST_PID" b)" = "5 5" ] || fail "kill9: b at nice $(nices_of "$HOST_PID" b)"
   send kill9 1 20
   wait_count kill9.results 20 30
   # a's two processes: b can answer while a restarts, so still ready
@@ -153,6 +165,9 @@ YAML
     fail "kill9: no restarts of a by SIGKILL in /metrics: $(grep restarts "$TMP/kill9.metrics")"
   send kill9 41 60
   wait_count kill9.results 60 30
+  # restarted processes keep their model's place
+  [ "$(nices_of "$HOST_PID" a)" = "0 0 0 0" ] || fail "kill9: a at nice $(nices_of "$HOST_PID" a)"
+  [ "$(nices_of "$HOST_PID" b)" = "5 5" ] || fail "kill9: b at nice $(nices_of "$HOST_PID" b)"
   kill -0 "$HOST_PID" || fail "kill9: the host died"
   consume kill9.results >"$TMP/kill9.results"
   $PY - "$TMP/kill9.results" <<'PY'
