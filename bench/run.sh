@@ -38,7 +38,9 @@
 # (outstanding requests at saturation, default 16000: the embedded broker
 # keeps at most 5 MiB per partition, a larger lag loses requests), KEEP=1
 # keeps the scratch dir, MAX_IN_FLIGHT sets the trivial host's
-# rendezvous.max_in_flight (default 10000, the host's default), LINGER (ms)
+# rendezvous.max_in_flight (default 10000, the host's default),
+# BACKGROUND_NICE its rendezvous.background_nice (unset: the host's default,
+# 2; 0: every model alike), LINGER (ms)
 # makes the hosts' and the load generator's producers batch that long
 # instead of their default 1 ms (the remote scenario sets its own).
 set -euo pipefail
@@ -143,6 +145,7 @@ rendezvous:
     - {model: m3, within_ms: 6000}
   default: {label: review, score: 0.5}
   max_in_flight: ${MAX_IN_FLIGHT:-10000}
+${BACKGROUND_NICE:+  background_nice: $BACKGROUND_NICE}
 YAML
 }
 

@@ -537,7 +537,7 @@ static const cf_key rendezvous_keys[] = {
      .type = CF_U32,
      .offset = C(rendezvous.background_nice),
      .max = 19,
-     .def = "5",
+     .def = "2",
      .help = "Nice value of the workers and model processes of every model but the first in "
              "the schedule (the fallbacks, the canary, the decoy): when a request wakes every "
              "model at once, the preferred one's answer gets the CPU first. Follows the "

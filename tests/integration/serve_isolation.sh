@@ -134,9 +134,9 @@ YAML
   kids=$(runners_of "$HOST_PID")
   [ "$(wc -w <<<"$kids")" -eq 3 ] || fail "kill9: expected 3 model processes, found: $kids"
   # the preferred model's path first: a's 2 workers and 2 processes at 0,
-  # the fallback's at rendezvous.background_nice (5)
+  # the fallback's at rendezvous.background_nice (2)
   [ "$(nices_of "$HOST_PID" a)" = "0 0 0 0" ] || fail "kill9: a at nice $(nices_of "$HOST_PID" a)"
-  [ "$(nices_of "$HOST_PID" b)" = "5 5" ] || fail "kill9: b at nice $(nices_of "$HOST_PID" b)"
+  [ "$(nices_of "$HOST_PID" b)" = "2 2" ] || fail "kill9: b at nice $(nices_of "$HOST_PID" b)"
   send kill9 1 20
   wait_count kill9.results 20 30
   # a's two processes: b can answer while a restarts, so still ready
@@ -167,7 +167,7 @@ YAML
   wait_count kill9.results 60 30
   # restarted processes keep their model's place
   [ "$(nices_of "$HOST_PID" a)" = "0 0 0 0" ] || fail "kill9: a at nice $(nices_of "$HOST_PID" a)"
-  [ "$(nices_of "$HOST_PID" b)" = "5 5" ] || fail "kill9: b at nice $(nices_of "$HOST_PID" b)"
+  [ "$(nices_of "$HOST_PID" b)" = "2 2" ] || fail "kill9: b at nice $(nices_of "$HOST_PID" b)"
   kill -0 "$HOST_PID" || fail "kill9: the host died"
   consume kill9.results >"$TMP/kill9.results"
   $PY - "$TMP/kill9.results" <<'PY'
