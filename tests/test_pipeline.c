@@ -594,6 +594,31 @@ START_TEST(the_preferred_model_runs_ahead_of_the_others)
 }
 END_TEST
 
+/* A model behind the preferred one never decides on its own thread, yet
+ * its answer decides as soon as it is in when the preferred one failed:
+ * not at a deadline (20 s here). */
+START_TEST(an_answer_from_behind_decides_at_once)
+{
+    start("  - { name: e, plugin: " RV_FIXTURE_DIR "/ok.so, params: { error: always } }\n"
+          "  - { name: b, plugin: " RV_FIXTURE_DIR "/ok_b.so, params: { sleep_ms: '200' } }\n",
+          "  schedule: [{ model: e, within_ms: 20000 }, { model: b, within_ms: 30000 }]\n");
+    char err[RV_ERR_SIZE] = "";
+    ck_assert_msg(rv_workers_prioritize(gen, 3, err, sizeof err) == 0, "%s", err);
+    enum { N = 10 };
+    feed(N);
+    char *res[N + 1];
+    int nres = read_records(cfg->streams.results, res, N, 25000);
+    static const char *const want[] = {"\"model\":\"b\"", "\"reason\":\"fallback\"", NULL};
+    assert_one_result_each(res, nres, N, want);
+    for (int i = 0; i < nres; i++) { /* the result's own latency, not a model's */
+        const char *l = strstr(res[i], "\"latency_us\":");
+        ck_assert_msg(l && atoll(l + 13) < 5000000, "decided at the deadline: %s", res[i]);
+    }
+    free_records(res, nres);
+    stop();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("pipeline");
@@ -605,6 +630,7 @@ int main(void)
     tcase_add_test(tc, full_queue_sheds_for_that_model_only);
     tcase_add_test(tc, remote_answers_join_by_id);
     tcase_add_test(tc, the_preferred_model_runs_ahead_of_the_others);
+    tcase_add_test(tc, an_answer_from_behind_decides_at_once);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }

@@ -40,8 +40,9 @@ struct rv_inflight {
 
     int expired; /* older than input.max_age_ms: decided at once, scored by no model */
 
-    /* Rendezvous thread only: */
-    int decided;
+    /* Rendezvous thread only (decided: written by it alone, read by a
+     * worker posting from behind as a hint): */
+    atomic_int decided;
     size_t n_answered;
     size_t heap_pos; /* index in the deadline heap, or SIZE_MAX */
     int64_t wake_at_mono_us;

@@ -96,6 +96,7 @@ struct rv_rendezvous {
     size_t inbox_len, inbox_cap;
     int stop;
     int64_t earliest;       /* the heap's first deadline at the last drain; INT64_MAX: none */
+    int any_open;           /* requests not yet complete at the last drain */
     int64_t thread_wake_at; /* what the thread sleeps until; INT64_MIN: awake */
     pthread_mutex_t owner;  /* the decider: everything below */
     event *work;
@@ -104,7 +105,13 @@ struct rv_rendezvous {
     size_t heap_len, heap_cap;
     rv_jw jw;         /* the result record being written */
     rv_outbox outbox; /* results decided, not yet produced */
+    size_t n_open;    /* requests opened and not yet complete */
 };
+
+/* How long answers posted from behind (rv_rendezvous_post_behind) about
+ * requests already decided may wait for a round: their request's release
+ * (its commit) is late by at most this. */
+#define BEHIND_LAG_US 2000
 
 /* ---- deadline heap ---- */
 
@@ -258,21 +265,29 @@ static void maybe_complete(rv_rendezvous *rz, rv_inflight *f)
         return;
     if (rz->monitor)
         rv_canary_monitor_observe(rz->monitor, f);
+    rz->n_open--;
     rv_inflight_release(f);
+}
+
+/* The selection rule on f's answers as they are now. */
+static rv_selection select_now(const rv_inflight *f, int64_t now)
+{
+    if (f->expired)
+        return (rv_selection){.decided = 1, .chosen = -1};
+    const rv_generation *gen = f->gen;
+    size_t n = gen->n_schedule;
+    rv_slot_status status[n ? n : 1];
+    for (size_t i = 0; i < n; i++)
+        status[i] = atomic_load_explicit(&f->slots[gen->schedule[i]].status, memory_order_acquire);
+    return rv_select(status, gen->within_ms, n, now - f->arrival_mono_us);
 }
 
 static void evaluate(rv_rendezvous *rz, rv_inflight *f, int64_t now)
 {
     if (f->decided)
         return;
-    const rv_generation *gen = f->gen;
-    size_t n = gen->n_schedule;
-    rv_slot_status status[n ? n : 1];
-    for (size_t i = 0; i < n; i++)
-        status[i] = atomic_load_explicit(&f->slots[gen->schedule[i]].status, memory_order_acquire);
     int64_t elapsed = now - f->arrival_mono_us;
-    rv_selection sel = f->expired ? (rv_selection){.decided = 1, .chosen = -1}
-                                  : rv_select(status, gen->within_ms, n, elapsed);
+    rv_selection sel = select_now(f, now);
     if (!sel.decided) {
         heap_set(rz, f, f->arrival_mono_us + sel.wake_at_us);
         return;
@@ -286,6 +301,7 @@ static void on_event(rv_rendezvous *rz, event *e)
 {
     rv_inflight *f = e->f;
     if (e->slot == SIZE_MAX) {
+        rz->n_open++;
         if (f->expired) /* only the decoy gets it: the others will not answer */
             for (size_t i = 0; i < f->n_slots; i++)
                 f->n_answered += !f->gen->models[i]->is_decoy;
@@ -339,6 +355,7 @@ static void drain(rv_rendezvous *rz, rv_outbox *out)
     int64_t next = rz->heap_len > 0 ? rz->heap[0]->wake_at_mono_us : INT64_MAX;
     pthread_mutex_lock(&rz->lock);
     rz->earliest = next;
+    rz->any_open = rz->n_open > 0;
     if (next < rz->thread_wake_at || (rz->inbox_len > 0 && rz->thread_wake_at != INT64_MIN))
         pthread_cond_signal(&rz->cond);
     pthread_mutex_unlock(&rz->lock);
@@ -359,9 +376,13 @@ static void *rendezvous_loop(void *arg)
                 pthread_mutex_unlock(&rz->lock);
                 break;
             }
-            rz->thread_wake_at = rz->earliest;
-            if (rz->earliest != INT64_MAX) {
-                struct timespec ts = rv_timespec_us(rz->earliest);
+            /* answers posted from behind wait for a round at most so long */
+            int64_t until = rz->earliest, lag = rv_mono_us() + BEHIND_LAG_US;
+            if (rz->any_open && lag < until)
+                until = lag;
+            rz->thread_wake_at = until;
+            if (until != INT64_MAX) {
+                struct timespec ts = rv_timespec_us(until);
                 pthread_cond_timedwait(&rz->cond, &rz->lock, &ts);
             } else
                 pthread_cond_wait(&rz->cond, &rz->lock);
@@ -466,6 +487,16 @@ void rv_rendezvous_open(rv_rendezvous *rz, rv_inflight *const *fs, size_t n)
     }
 }
 
+/* Wakes the thread if it sleeps with answers in the inbox: they may have
+ * come after the decider's last look at it. */
+static void wake_for_inbox(rv_rendezvous *rz)
+{
+    pthread_mutex_lock(&rz->lock);
+    if (rz->inbox_len > 0 && rz->thread_wake_at != INT64_MIN)
+        pthread_cond_signal(&rz->cond);
+    pthread_mutex_unlock(&rz->lock);
+}
+
 void rv_rendezvous_post(rv_rendezvous *rz, const rv_answered *a, size_t n)
 {
     push(rz, a, n, INT64_MAX);
@@ -478,10 +509,22 @@ void rv_rendezvous_post(rv_rendezvous *rz, const rv_answered *a, size_t n)
         outbox_flush(rz->out, &out);
         return;
     }
-    /* A busy decider: ours may have come after its last look at the inbox;
-     * the thread takes them if it sleeps. */
-    pthread_mutex_lock(&rz->lock);
-    if (rz->inbox_len > 0 && rz->thread_wake_at != INT64_MIN)
-        pthread_cond_signal(&rz->cond);
-    pthread_mutex_unlock(&rz->lock);
+    wake_for_inbox(rz);
+}
+
+void rv_rendezvous_post_behind(rv_rendezvous *rz, const rv_answered *a, size_t n)
+{
+    /* An answer that makes its request decidable (say the preferred model
+     * failed): the thread decides at once. The others only complete their
+     * request: the thread's next round (BEHIND_LAG_US at most) or a
+     * decider's takes them. Looked at before the push, which passes on
+     * the references. */
+    int64_t now = rv_mono_us();
+    int decisive = 0;
+    for (size_t i = 0; i < n && !decisive; i++)
+        decisive = !atomic_load_explicit(&a[i].f->decided, memory_order_relaxed) &&
+                   select_now(a[i].f, now).decided;
+    push(rz, a, n, INT64_MAX);
+    if (decisive)
+        wake_for_inbox(rz);
 }

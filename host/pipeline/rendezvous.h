@@ -42,4 +42,11 @@ typedef struct rv_answered {
  * wake at most for the whole batch). */
 void rv_rendezvous_post(rv_rendezvous *rz, const rv_answered *a, size_t n);
 
+/* The same, never deciding on the calling thread: for a thread that runs
+ * behind others (rv_workers_prioritize), which would hold every decision
+ * up while preempted in the decider's role. The thread is woken at once
+ * only for an answer that makes its request decidable; the others wait
+ * for the next round, 2 ms at most (their request's release with them). */
+void rv_rendezvous_post_behind(rv_rendezvous *rz, const rv_answered *a, size_t n);
+
 #endif

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,7 @@ typedef struct rv_worker {
     int seen_live;        /* its model process was live when last looked at */
     pid_t tid;            /* its thread's, once running; with nice, under lock */
     int nice;
+    atomic_int behind; /* nice > 0: it posts answers but never decides them */
     /* An isolated model's: the thread waits on wake_fd and its process
      * (rv_proc_idle_wait), not on cond. While it waits (idle), the
      * dispatcher sends a batch to the process itself and leaves it in
@@ -106,11 +108,14 @@ static void publish(rv_inflight *f, size_t slot, int status, int64_t now)
  * batch at once, before any score record is encoded, so no decision waits
  * on them (post); then the records (write_records). Each item's reference
  * passes to the rendezvous; our own keeps f alive for its record. */
-static void post(rv_pipeline *pipe, const item *items, size_t n)
+static void post(rv_pipeline *pipe, const item *items, size_t n, int behind)
 {
     for (size_t i = 0; i < n; i++)
         rv_inflight_ref(items[i].f);
-    rv_rendezvous_post(pipe->rendezvous, items, n);
+    if (behind)
+        rv_rendezvous_post_behind(pipe->rendezvous, items, n);
+    else
+        rv_rendezvous_post(pipe->rendezvous, items, n);
 }
 
 static void write_records(rv_pipeline *pipe, rv_jw *w, rv_model *m, const item *items, size_t n)
@@ -215,7 +220,7 @@ static void score_batch(rv_worker *wk, item *items, size_t n, int sent)
     int64_t now = rv_mono_us();
     for (size_t i = 0; i < n; i++)
         publish(items[i].f, items[i].slot, sb->status[i], now);
-    post(wk->pipe, items, n);
+    post(wk->pipe, items, n, atomic_load_explicit(&wk->behind, memory_order_relaxed));
     if (wk->model->isolated)
         send_next(wk);
     write_records(wk->pipe, &wk->jw, wk->model, items, n);
@@ -431,7 +436,7 @@ size_t rv_workers_dispatch(rv_workers *ws, rv_inflight *const *fs, size_t n, siz
             publish(f, slot, RV_SLOT_SHED, rv_mono_us());
             rv_inflight_ref(f);
             item it = {f, slot};
-            post(best->pipe, &it, 1);
+            post(best->pipe, &it, 1, 0);
             write_records(best->pipe, &ws->dispatch_jw, best->model, &it, 1);
             shed++;
         }
@@ -453,6 +458,7 @@ static int workers_set_nice(rv_workers *ws, int nice)
             failed = errno;
         if (!failed)
             wk->nice = nice;
+        atomic_store(&wk->behind, wk->nice > 0);
         pthread_mutex_unlock(&wk->lock);
         if (!failed && wk->model->isolated)
             failed = rv_proc_set_nice(wk->instance, nice);
