@@ -103,9 +103,10 @@ struct rv_rendezvous {
     size_t work_cap;
     rv_inflight **heap; /* deadline min-heap on wake_at_mono_us */
     size_t heap_len, heap_cap;
-    rv_jw jw;         /* the result record being written */
-    rv_outbox outbox; /* results decided, not yet produced */
-    size_t n_open;    /* requests opened and not yet complete */
+    rv_jw jw;          /* the result record being written */
+    rv_outbox outbox;  /* results decided, not yet produced */
+    size_t n_open;     /* requests opened and not yet complete */
+    atomic_int behind; /* answers were posted from behind: the thread's sleep is bounded */
 };
 
 /* How long answers posted from behind (rv_rendezvous_post_behind) about
@@ -378,7 +379,8 @@ static void *rendezvous_loop(void *arg)
             }
             /* answers posted from behind wait for a round at most so long */
             int64_t until = rz->earliest, lag = rv_mono_us() + BEHIND_LAG_US;
-            if (rz->any_open && lag < until)
+            if (rz->any_open && lag < until &&
+                atomic_load_explicit(&rz->behind, memory_order_relaxed))
                 until = lag;
             rz->thread_wake_at = until;
             if (until != INT64_MAX) {
@@ -514,17 +516,19 @@ void rv_rendezvous_post(rv_rendezvous *rz, const rv_answered *a, size_t n)
 
 void rv_rendezvous_post_behind(rv_rendezvous *rz, const rv_answered *a, size_t n)
 {
-    /* An answer that makes its request decidable (say the preferred model
-     * failed): the thread decides at once. The others only complete their
-     * request: the thread's next round (BEHIND_LAG_US at most) or a
-     * decider's takes them. Looked at before the push, which passes on
-     * the references. */
+    /* The thread is woken at once for an answer that makes its request
+     * decidable (say the preferred model failed), and for the first answer
+     * ever posted from behind (its sleep was not bounded yet). The others
+     * only complete their request: the thread's next round (BEHIND_LAG_US
+     * at most) or a decider's takes them. Looked at before the push, which
+     * passes on the references. */
+    int wake = !atomic_load_explicit(&rz->behind, memory_order_relaxed) &&
+               !atomic_exchange(&rz->behind, 1);
     int64_t now = rv_mono_us();
-    int decisive = 0;
-    for (size_t i = 0; i < n && !decisive; i++)
-        decisive = !atomic_load_explicit(&a[i].f->decided, memory_order_relaxed) &&
-                   select_now(a[i].f, now).decided;
+    for (size_t i = 0; i < n && !wake; i++)
+        wake = !atomic_load_explicit(&a[i].f->decided, memory_order_relaxed) &&
+               select_now(a[i].f, now).decided;
     push(rz, a, n, INT64_MAX);
-    if (decisive)
+    if (wake)
         wake_for_inbox(rz);
 }
