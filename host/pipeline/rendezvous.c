@@ -378,10 +378,11 @@ static void *rendezvous_loop(void *arg)
                 break;
             }
             /* answers posted from behind wait for a round at most so long */
-            int64_t until = rz->earliest, lag = rv_mono_us() + BEHIND_LAG_US;
-            if (rz->any_open && lag < until &&
-                atomic_load_explicit(&rz->behind, memory_order_relaxed))
-                until = lag;
+            int64_t until = rz->earliest;
+            if (rz->any_open && atomic_load_explicit(&rz->behind, memory_order_relaxed)) {
+                int64_t lag = rv_mono_us() + BEHIND_LAG_US;
+                until = lag < until ? lag : until;
+            }
             rz->thread_wake_at = until;
             if (until != INT64_MAX) {
                 struct timespec ts = rv_timespec_us(until);

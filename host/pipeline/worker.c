@@ -258,6 +258,20 @@ static void wait_isolated(rv_worker *wk)
     }
 }
 
+/* With wk->lock held: wk's thread at that nice value (once it runs; until
+ * then kept for its start), and whether it posts from behind. 0, or the
+ * errno when the thread could not take it (it keeps the one it had). */
+static int set_nice_locked(rv_worker *wk, int nice)
+{
+    int failed = 0;
+    if (wk->nice != nice && wk->tid != 0 && setpriority(PRIO_PROCESS, (id_t)wk->tid, nice) != 0)
+        failed = errno;
+    if (!failed)
+        wk->nice = nice;
+    atomic_store(&wk->behind, wk->nice > 0);
+    return failed;
+}
+
 static void *worker_loop(void *arg)
 {
     rv_worker *wk = arg;
@@ -266,8 +280,9 @@ static void *worker_loop(void *arg)
     prctl(PR_SET_NAME, name);
     pthread_mutex_lock(&wk->lock);
     wk->tid = gettid();
-    if (wk->nice != 0) /* raising it is always allowed */
-        setpriority(PRIO_PROCESS, (id_t)wk->tid, wk->nice);
+    int nice = wk->nice; /* set before the thread ran: raising is always allowed */
+    wk->nice = 0;
+    set_nice_locked(wk, nice);
     pthread_mutex_unlock(&wk->lock);
     size_t max = wk->model->max_batch;
     item *batch_items = wk->taken;
@@ -453,12 +468,7 @@ static int workers_set_nice(rv_workers *ws, int nice)
     for (size_t i = 0; i < ws->n; i++) {
         rv_worker *wk = &ws->w[i];
         pthread_mutex_lock(&wk->lock);
-        int failed = 0;
-        if (wk->nice != nice && wk->tid != 0 && setpriority(PRIO_PROCESS, (id_t)wk->tid, nice) != 0)
-            failed = errno;
-        if (!failed)
-            wk->nice = nice;
-        atomic_store(&wk->behind, wk->nice > 0);
+        int failed = set_nice_locked(wk, nice);
         pthread_mutex_unlock(&wk->lock);
         if (!failed && wk->model->isolated)
             failed = rv_proc_set_nice(wk->instance, nice);
