@@ -40,7 +40,8 @@
 # keeps the scratch dir, MAX_IN_FLIGHT sets the trivial host's
 # rendezvous.max_in_flight (default 10000, the host's default),
 # BACKGROUND_NICE its rendezvous.background_nice (unset: the host's default,
-# 2; 0: every model alike), LINGER (ms)
+# 2; 0: every model alike), COLOCATE its rendezvous.colocate (unset: the
+# host's default, true), LINGER (ms)
 # makes the hosts' and the load generator's producers batch that long
 # instead of their default 1 ms (the remote scenario sets its own).
 set -euo pipefail
@@ -146,6 +147,7 @@ rendezvous:
   default: {label: review, score: 0.5}
   max_in_flight: ${MAX_IN_FLIGHT:-10000}
 ${BACKGROUND_NICE:+  background_nice: $BACKGROUND_NICE}
+${COLOCATE:+  colocate: $COLOCATE}
 YAML
 }
 

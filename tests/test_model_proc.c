@@ -11,6 +11,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -421,6 +422,55 @@ START_TEST(a_restarted_process_keeps_its_nice_value)
 }
 END_TEST
 
+/* The one CPU process (or thread) id is kept on, or -1 when it may run on
+ * more than one. */
+static int kept_on(pid_t id)
+{
+    cpu_set_t s;
+    ck_assert_int_eq(sched_getaffinity(id, sizeof s, &s), 0);
+    for (int i = 0; CPU_COUNT(&s) == 1 && i < CPU_SETSIZE; i++)
+        if (CPU_ISSET(i, &s))
+            return i;
+    return -1;
+}
+
+/* A model process kept on a CPU goes live there again after a crash, and
+ * is let go with every thread it started meanwhile. */
+START_TEST(a_restarted_process_goes_live_on_its_cpu)
+{
+    cpu_set_t all;
+    ck_assert_int_eq(sched_getaffinity(0, sizeof all, &all), 0);
+    int cpu = -1; /* the host's last CPU */
+    for (int i = 0; i < CPU_SETSIZE; i++)
+        if (CPU_ISSET(i, &all))
+            cpu = i;
+    rv_proc *p = start(NULL, NULL);
+    rv_proc_status st;
+    rv_proc_get_status(p, &st);
+    ck_assert_int_eq(kept_on(st.pid), CPU_COUNT(&all) == 1 ? cpu : -1);
+    ck_assert_int_eq(rv_proc_set_cpu(p, cpu, &all), 0);
+    ck_assert_int_eq(kept_on(st.pid), cpu);
+
+    ck_assert_int_eq(kill(st.pid, SIGKILL), 0);
+    static const char *const ids[] = {"c-1", NULL};
+    batch b;
+    fill(&b, ids);
+    rv_proc_score(p, b.reqs, b.resp, b.n, NULL, NULL); /* sees the death */
+    wait_live(p);
+    rv_proc_status again;
+    rv_proc_get_status(p, &again);
+    ck_assert_int_ne(again.pid, st.pid);
+    ck_assert_int_eq(kept_on(again.pid), cpu);
+    ck_assert_int_eq(rv_proc_set_cpu(p, -1, &all), 0);
+    ck_assert_int_eq(kept_on(again.pid), CPU_COUNT(&all) == 1 ? cpu : -1);
+    static const char *const next[] = {"c-2", NULL};
+    fill(&b, next);
+    rv_proc_score(p, b.reqs, b.resp, b.n, NULL, NULL);
+    ck_assert_int_eq(b.res[0].status, RV_STATUS_OK);
+    rv_proc_stop(p, 1000);
+}
+END_TEST
+
 START_TEST(a_stopped_process_destroys_its_instance)
 {
     char *dir = test_tmpdir();
@@ -456,6 +506,7 @@ int main(void)
     tcase_add_test(tc, a_replay_that_meets_poison_restarts_and_remembers_it);
     tcase_add_test(tc, a_batch_handed_off_is_collected_like_a_scored_one);
     tcase_add_test(tc, a_restarted_process_keeps_its_nice_value);
+    tcase_add_test(tc, a_restarted_process_goes_live_on_its_cpu);
     tcase_add_test(tc, a_stopped_process_destroys_its_instance);
     suite_add_tcase(s, tc);
     return test_run_suite(s);

@@ -14,6 +14,7 @@
 
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 #include <unistd.h>
 
 #include "canary_monitor.h"
+#include "colocate.h"
 #include "clock.h"
 #include "config.h"
 #include "errbuf.h"
@@ -619,6 +621,141 @@ START_TEST(an_answer_from_behind_decides_at_once)
 }
 END_TEST
 
+/* The one CPU thread (or process) id is kept on, or -1 when it may run on
+ * more than one. */
+static int kept_on(pid_t id)
+{
+    ck_assert_int_gt(id, 0);
+    cpu_set_t s;
+    ck_assert_int_eq(sched_getaffinity(id, sizeof s, &s), 0);
+    for (int i = 0; CPU_COUNT(&s) == 1 && i < CPU_SETSIZE; i++)
+        if (CPU_ISSET(i, &s))
+            return i;
+    return -1;
+}
+
+static pid_t process_of(const rv_generation *g, const char *name)
+{
+    rv_proc_status st;
+    rv_proc_get_status(g->models[rv_generation_find(g, name)]->instances[0], &st);
+    return st.pid;
+}
+
+/* Where model `name`'s worker and model process may run: both on `cpu`. */
+static void assert_kept(const rv_generation *g, const char *name, int cpu)
+{
+    char worker[16];
+    snprintf(worker, sizeof worker, "w:%s", name);
+    ck_assert_msg(kept_on(thread_named(worker)) == cpu, "%s on %d, not %d", worker,
+                  kept_on(thread_named(worker)), cpu);
+    ck_assert_msg(kept_on(process_of(g, name)) == cpu, "%s's process on %d, not %d", name,
+                  kept_on(process_of(g, name)), cpu);
+}
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_int pool_tid;
+
+/* A thread as a plugin's pool starts one: it waits until it may end. */
+static void *pool_thread(void *arg)
+{
+    (void)arg;
+    atomic_store(&pool_tid, gettid());
+    pthread_mutex_lock(&pool_lock);
+    pthread_mutex_unlock(&pool_lock);
+    return NULL;
+}
+
+/* While the preferred model's path is idle, it is kept on the CPU of the
+ * input thread (here the test's): that thread, the preferred model's
+ * worker and its model process, not the others; requests are answered as
+ * always. A new schedule moves it, a reload that builds lets it go, with
+ * every thread a kept one started meanwhile. */
+START_TEST(the_preferred_path_shares_one_cpu_while_idle)
+{
+    start("  - { name: first, plugin: " RV_FIXTURE_DIR "/ok.so }\n"
+          "  - { name: second, plugin: " RV_FIXTURE_DIR "/ok_b.so }\n",
+          "  schedule: [{ model: first, within_ms: 5000 }, { model: second, within_ms: 5000 }]\n");
+    rv_colocate c;
+    rv_colocate_init(&c);
+    rv_colocate_follow(&c, NULL, gen);
+    int64_t window = RV_COLOCATE_WINDOW_US;
+    rv_colocate_tick(&c, gen, rv_mono_us() + window, 0);
+    if (CPU_COUNT(&c.all) < 2) { /* nothing to share */
+        ck_assert_int_eq(c.cpu, -1);
+        stop();
+        return;
+    }
+    int cpu = c.cpu;
+    ck_assert_int_ge(cpu, 0);
+    ck_assert_int_eq(kept_on(gettid()), cpu);
+    assert_kept(gen, "first", cpu);
+    assert_kept(gen, "second", -1);
+    enum { N = 20 };
+    feed(N);
+    char *res[N + 1];
+    int nres = read_records(cfg->streams.results, res, N, 10000);
+    static const char *const want[] = {"\"model\":\"first\"", "\"reason\":\"preferred\"", NULL};
+    assert_one_result_each(res, nres, N, want);
+    free_records(res, nres);
+
+    pthread_mutex_lock(&pool_lock);
+    pthread_t pool;
+    ck_assert_int_eq(pthread_create(&pool, NULL, pool_thread, NULL), 0);
+    while (!atomic_load(&pool_tid))
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    ck_assert_int_eq(kept_on(atomic_load(&pool_tid)), cpu);
+
+    size_t order[] = {(size_t)rv_generation_find(gen, "second"),
+                      (size_t)rv_generation_find(gen, "first")};
+    rv_generation *g2 = rv_generation_with_schedule(gen, order, (uint32_t[]){5000, 5000}, 2, 2);
+    ck_assert_ptr_nonnull(g2);
+    rv_colocate_follow(&c, gen, g2);
+    ck_assert_int_eq(c.cpu, cpu);
+    ck_assert_int_eq(kept_on(gettid()), cpu);
+    assert_kept(g2, "second", cpu);
+    assert_kept(g2, "first", -1);
+    ck_assert_int_eq(kept_on(atomic_load(&pool_tid)), -1);
+
+    rv_colocate_tick(&c, g2, rv_mono_us() + window, 1); /* a reload builds */
+    ck_assert_int_eq(c.cpu, -1);
+    ck_assert_int_eq(kept_on(gettid()), -1);
+    assert_kept(g2, "second", -1);
+    pthread_mutex_unlock(&pool_lock);
+    pthread_join(pool, NULL);
+    rv_generation_unref(g2);
+    stop();
+}
+END_TEST
+
+/* Kept below 40 % of a CPU, let go above 70 %, as it was in between. */
+START_TEST(the_path_is_kept_by_its_load)
+{
+    ck_assert(rv_colocate_rule(0, 0.0));
+    ck_assert(rv_colocate_rule(0, 0.39));
+    ck_assert(!rv_colocate_rule(0, 0.41));
+    ck_assert(rv_colocate_rule(1, 0.41));
+    ck_assert(rv_colocate_rule(1, 0.69));
+    ck_assert(!rv_colocate_rule(1, 0.71));
+    ck_assert(!rv_colocate_rule(1, 1.8)); /* waited to run too: more than one CPU's worth */
+}
+END_TEST
+
+/* rendezvous.colocate: false keeps nothing anywhere. */
+START_TEST(colocate_off_keeps_nothing)
+{
+    start("  - { name: a, plugin: " RV_FIXTURE_DIR "/ok.so }\n",
+          "  schedule: [{ model: a, within_ms: 5000 }]\n  colocate: false\n");
+    rv_colocate c;
+    rv_colocate_init(&c);
+    rv_colocate_follow(&c, NULL, gen);
+    rv_colocate_tick(&c, gen, rv_mono_us() + RV_COLOCATE_WINDOW_US, 0);
+    ck_assert_int_eq(c.cpu, -1);
+    if (CPU_COUNT(&c.all) > 1)
+        ck_assert_int_eq(kept_on(gettid()), -1);
+    stop();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("pipeline");
@@ -631,6 +768,9 @@ int main(void)
     tcase_add_test(tc, remote_answers_join_by_id);
     tcase_add_test(tc, the_preferred_model_runs_ahead_of_the_others);
     tcase_add_test(tc, an_answer_from_behind_decides_at_once);
+    tcase_add_test(tc, the_preferred_path_shares_one_cpu_while_idle);
+    tcase_add_test(tc, the_path_is_kept_by_its_load);
+    tcase_add_test(tc, colocate_off_keeps_nothing);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }

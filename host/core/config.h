@@ -93,6 +93,7 @@ typedef struct rv_config {
         double default_score;
         uint32_t max_in_flight;
         uint32_t background_nice; /* of every model's threads but the first scheduled */
+        bool colocate;            /* the preferred model's path on one CPU at low load */
     } rendezvous;
 
     struct {

@@ -26,6 +26,7 @@
 #include "log.h"
 #include "poison.h"
 #include "proc_spawn.h"
+#include "tasks.h"
 
 #define START_TIMEOUT_MS 60000
 #define BACKOFF_FIRST_MS 100
@@ -92,7 +93,7 @@ static int begin(rv_proc *p, char *err, size_t err_size)
     pthread_mutex_lock(&p->status_lock);
     p->pid = pid;
     if (p->nice != 0) /* raising it is always allowed */
-        rv_spawn_renice(pid, p->nice);
+        rv_tasks_renice(pid, p->nice);
     pthread_mutex_unlock(&p->status_lock);
     p->start_deadline_ms = rv_mono_ms() + START_TIMEOUT_MS;
     atomic_store(&p->state, RV_PROC_STARTING);
@@ -258,12 +259,23 @@ static int take_init(rv_proc *p, char *err, size_t err_size)
     return ret;
 }
 
+/* A process goes live on the CPU it was given: not earlier, so that the
+ * plugin sizes its own thread pools on every CPU while it starts. */
+static void pin_live(rv_proc *p)
+{
+    pthread_mutex_lock(&p->status_lock);
+    if (p->cpu >= 0)
+        rv_tasks_pin(p->pid, p->cpu);
+    pthread_mutex_unlock(&p->status_lock);
+}
+
 static void go_live(rv_proc *p)
 {
     size_t replayed = p->warm_at;
     int64_t took = p->warm.n ? rv_mono_ms() - p->warm_start_ms : 0;
     rv_replay_free(&p->warm);
     p->live_since_ms = rv_mono_ms();
+    pin_live(p);
     atomic_store(&p->state, RV_PROC_LIVE);
     rv_info("models",
             "%s version %s instance %u: model process %d live again (warmed on %zu "
@@ -398,6 +410,7 @@ rv_proc *rv_proc_start(const rv_proc_spec *s, char ***labels, uint32_t *n_labels
         return NULL;
     }
     pthread_mutex_init(&p->status_lock, NULL);
+    p->cpu = -1;
     p->pidfd = -1;
     p->ch = (rv_channel){.memfd = -1, .to_proc = -1, .to_host = -1};
     p->model = dup_or_empty(s->model);
@@ -499,10 +512,30 @@ void rv_proc_get_status(rv_proc *p, rv_proc_status *out)
     out->exits = atomic_load(&p->exits);
 }
 
+int rv_proc_set_cpu(rv_proc *p, int cpu, const cpu_set_t *all)
+{
+    pthread_mutex_lock(&p->status_lock);
+    int failed = 0, live = atomic_load(&p->state) == RV_PROC_LIVE;
+    if (p->cpu != cpu && p->pid > 0 && live)
+        failed = cpu >= 0 ? rv_tasks_pin(p->pid, cpu) : rv_tasks_unpin(p->pid, p->cpu, all);
+    if (!failed)
+        p->cpu = cpu;
+    pthread_mutex_unlock(&p->status_lock);
+    return failed;
+}
+
+unsigned long long rv_proc_demand_ns(rv_proc *p)
+{
+    pthread_mutex_lock(&p->status_lock);
+    unsigned long long ns = p->pid > 0 ? rv_tasks_demand_ns(p->pid, p->pid) : 0;
+    pthread_mutex_unlock(&p->status_lock);
+    return ns;
+}
+
 int rv_proc_set_nice(rv_proc *p, int nice)
 {
     pthread_mutex_lock(&p->status_lock);
-    int failed = p->nice != nice && p->pid > 0 ? rv_spawn_renice(p->pid, nice) : 0;
+    int failed = p->nice != nice && p->pid > 0 ? rv_tasks_renice(p->pid, nice) : 0;
     if (!failed)
         p->nice = nice;
     pthread_mutex_unlock(&p->status_lock);

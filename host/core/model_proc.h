@@ -18,6 +18,7 @@
 #ifndef RV_MODEL_PROC_H
 #define RV_MODEL_PROC_H
 
+#include <sched.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -109,6 +110,16 @@ int rv_proc_idle_wait(rv_proc *p, int wake_fd, int timeout_ms);
  * errno when the running process could not take it (p keeps the value it
  * had). Any thread. */
 int rv_proc_set_nice(rv_proc *p, int nice);
+
+/* Keeps the process's first thread (the one that scores) on CPU cpu, or
+ * (cpu < 0) lets what was kept there run on every CPU of `all` again (the
+ * threads it started meanwhile too). A restarted process gets it once it
+ * is live. 0, or the errno of the first that failed. */
+int rv_proc_set_cpu(rv_proc *p, int cpu, const cpu_set_t *all);
+
+/* What the running process's first thread has asked of a CPU so far
+ * (rv_tasks_demand_ns; 0 while there is none). */
+unsigned long long rv_proc_demand_ns(rv_proc *p);
 
 /* Where a restart's replay takes its requests from (never one of a batch
  * a process was lost on); recent must outlive p. Call before p is

@@ -48,8 +48,9 @@ struct rv_proc {
 
     _Atomic int state;
     atomic_uint_fast64_t restarts, exits;
-    pthread_mutex_t status_lock; /* guards last_exit*, pid, nice */
+    pthread_mutex_t status_lock; /* guards last_exit*, pid, nice, cpu */
     int nice;                    /* of every process started (rv_proc_set_nice) */
+    int cpu;                     /* its first thread's, once live; -1: any (rv_proc_set_cpu) */
     char last_exit[160];
     int64_t last_exit_real_us;
     int last_exit_kind;

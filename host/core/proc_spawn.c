@@ -6,7 +6,6 @@
  */
 #include "proc_spawn.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -15,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -212,23 +210,6 @@ pid_t rv_spawn_runner(const int fds[3], const char *model, uint32_t instance,
 /* ---- reaping ---- */
 
 static char signal_names[65][20];
-
-int rv_spawn_renice(pid_t pid, int nice)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
-    DIR *d = opendir(path);
-    if (!d)
-        return errno;
-    int first = 0;
-    for (struct dirent *e; (e = readdir(d));) {
-        int tid = atoi(e->d_name);
-        if (tid > 0 && setpriority(PRIO_PROCESS, (id_t)tid, nice) != 0 && !first && errno != ESRCH)
-            first = errno;
-    }
-    closedir(d);
-    return first;
-}
 
 static void name_signals(void)
 {

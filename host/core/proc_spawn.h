@@ -22,11 +22,6 @@ void rv_spawn_set_runner(const char *path);
 pid_t rv_spawn_runner(const int fds[3], const char *model, uint32_t instance,
                       uint32_t max_memory_mb, int sandbox, char *err, size_t err_size);
 
-/* Sets the nice value of every thread of process pid (a plugin's own
- * threads too): 0, or the errno of the first that failed (EACCES: lowering
- * a nice value needs CAP_SYS_NICE or a raised RLIMIT_NICE). */
-int rv_spawn_renice(pid_t pid, int nice);
-
 /* ---- reaping ---- */
 
 /* Why a process ended (rendezvous_model_restarts_total's reason): the

@@ -61,6 +61,7 @@ static void swap_generation(daemon_state *d, rv_generation *g, const char *why)
     char err[RV_ERR_SIZE];
     if (rv_workers_prioritize(g, (int)g->cfg->rendezvous.background_nice, err, sizeof err) != 0)
         rv_warn("serve", "the preferred model's priority is not what it should be: %s", err);
+    rv_colocate_follow(&d->colocate, old, g);
     if (rv_recent_set_capacity(d->recent, g->cfg->reload.warmup_requests) != 0)
         rv_warn("reload", "out of memory resizing the recent-requests ring: it keeps its size");
     if (old)
@@ -229,6 +230,7 @@ int rv_serve(const rv_serve_options *opts)
 {
     daemon_state d = {.opts = opts, .gen_lock = PTHREAD_MUTEX_INITIALIZER};
     rv_signals_install();
+    rv_colocate_init(&d.colocate);
     rv_errors errs = {0};
     rv_config *cfg = rv_config_load(opts->config_path, &errs);
     if (cfg && opts->scorer_model)
@@ -338,6 +340,7 @@ int rv_serve(const rv_serve_options *opts)
             rv_info("reload", "%s: building a new generation from %s",
                     hup ? "SIGHUP" : "files changed", opts->config_path);
             rv_notify_reloading();
+            rv_colocate_release(&d.colocate, d.gen); /* the builder runs anywhere */
             rv_reloader_request(d.reloader, d.gen);
         }
         rv_generation *built = NULL;
@@ -353,6 +356,7 @@ int rv_serve(const rv_serve_options *opts)
         if (outcome != 0) /* swapped, or still the one before */
             rv_notify_ready(d.gen);
         rv_notify_watchdog(rv_mono_ms());
+        rv_colocate_tick(&d.colocate, d.gen, rv_mono_us(), rv_reloader_building(d.reloader));
         size_t room = rv_input_may_read(&d, max_in_flight);
         poll_control(&d);
         rd_kafka_message_t *msgs[RV_INPUT_BATCH];

@@ -13,6 +13,7 @@
 #include <pthread.h>
 
 #include "canary_monitor.h"
+#include "colocate.h"
 #include "commit_tracker.h"
 #include "daemon.h"
 #include "generation.h"
@@ -56,6 +57,7 @@ typedef struct daemon_state {
     rv_reloader *reloader;
     rv_watch *watch;
     rv_http *http;
+    rv_colocate colocate;     /* the preferred model's path on one CPU at low load */
     pthread_mutex_t gen_lock; /* for readers off the control loop (http) */
 } daemon_state;
 

@@ -208,6 +208,11 @@ int rv_reloader_poll(rv_reloader *r, rv_generation **out, rv_generation *current
     return rc;
 }
 
+int rv_reloader_building(const rv_reloader *r)
+{
+    return r->running;
+}
+
 void rv_reloader_last_error(rv_reloader *r, char *buf, size_t size)
 {
     pthread_mutex_lock(&r->lock);

@@ -33,6 +33,9 @@ void rv_reloader_request(rv_reloader *r, rv_generation *current);
 int rv_reloader_poll(rv_reloader *r, rv_generation **out, rv_generation *current);
 
 /* The reason of the last failed reload, "" after a success. */
+/* Whether a build is running (the input thread's). */
+int rv_reloader_building(const rv_reloader *r);
+
 void rv_reloader_last_error(rv_reloader *r, char *buf, size_t size);
 
 /* Warms the models of g that have no workers yet on up to

@@ -26,6 +26,7 @@
 #include "records.h"
 #include "rendezvous.h"
 #include "scoring.h"
+#include "tasks.h"
 
 /* How often an idle worker looks after its model process: live, and
  * while it restarts (a replay advances a batch per tick). */
@@ -51,8 +52,9 @@ typedef struct rv_worker {
     uint32_t index;       /* an isolated model's worker i drives its instance i */
     uint64_t seen_exits;  /* of its model process, alerted */
     int seen_live;        /* its model process was live when last looked at */
-    pid_t tid;            /* its thread's, once running; with nice, under lock */
+    pid_t tid;            /* its thread's, once running; with nice and cpu, under lock */
     int nice;
+    int cpu;           /* the one CPU it is kept on (rv_workers_set_cpu), -1: any */
     atomic_int behind; /* nice > 0: it posts answers but never decides them */
     /* An isolated model's: the thread waits on wake_fd and its process
      * (rv_proc_idle_wait), not on cond. While it waits (idle), the
@@ -283,6 +285,8 @@ static void *worker_loop(void *arg)
     int nice = wk->nice; /* set before the thread ran: raising is always allowed */
     wk->nice = 0;
     set_nice_locked(wk, nice);
+    if (wk->cpu >= 0) /* kept before the thread ran */
+        rv_tasks_pin(wk->tid, wk->cpu);
     pthread_mutex_unlock(&wk->lock);
     size_t max = wk->model->max_batch;
     item *batch_items = wk->taken;
@@ -346,6 +350,7 @@ int rv_workers_start(rv_model *m, rv_pipeline *pipe, char *err, size_t err_size)
         rv_worker *wk = &ws->w[i];
         wk->model = m;
         wk->index = (uint32_t)i;
+        wk->cpu = -1;
         /* a reentrant plugin has one instance shared by every worker */
         wk->instance = m->instances[i % m->n_created];
         wk->seen_live = 1;
@@ -492,6 +497,38 @@ int rv_workers_prioritize(const rv_generation *g, int background_nice, char *err
                         : "");
     }
     return failed ? -1 : 0;
+}
+
+int rv_workers_set_cpu(rv_workers *ws, int cpu, const cpu_set_t *all)
+{
+    int first = 0;
+    for (size_t i = 0; i < ws->n; i++) {
+        rv_worker *wk = &ws->w[i];
+        pthread_mutex_lock(&wk->lock);
+        wk->cpu = cpu;
+        int failed = cpu >= 0 && wk->tid != 0 ? rv_tasks_pin(wk->tid, cpu) : 0;
+        pthread_mutex_unlock(&wk->lock);
+        if (!failed && wk->model->isolated)
+            failed = rv_proc_set_cpu(wk->instance, cpu, all);
+        if (!first)
+            first = failed;
+    }
+    return first;
+}
+
+unsigned long long rv_workers_demand_ns(rv_workers *ws)
+{
+    unsigned long long ns = 0;
+    for (size_t i = 0; i < ws->n; i++) {
+        rv_worker *wk = &ws->w[i];
+        pthread_mutex_lock(&wk->lock);
+        pid_t tid = wk->tid;
+        pthread_mutex_unlock(&wk->lock);
+        ns += tid ? rv_tasks_demand_ns(getpid(), tid) : 0;
+        if (wk->model->isolated)
+            ns += rv_proc_demand_ns(wk->instance);
+    }
+    return ns;
 }
 
 size_t rv_workers_queued(rv_workers *ws)
