@@ -51,7 +51,7 @@ static void new_window(rv_colocate *c, const rv_generation *g, int64_t now_us)
 static void keep(rv_colocate *c, const rv_generation *g)
 {
     rv_workers *ws = path_workers(g);
-    int cpu = c->cpu >= 0 ? c->cpu : sched_getcpu();
+    int cpu = sched_getcpu();
     if (!ws || cpu < 0 || !CPU_ISSET(cpu, &c->all))
         return;
     int failed = rv_tasks_pin(c->main_tid, cpu);
@@ -93,8 +93,7 @@ void rv_colocate_tick(rv_colocate *c, const rv_generation *g, int64_t now_us, in
                 keep(c, g);
             rv_debug("serve", "the preferred model's path (%.0f %% of a CPU) %s", 100 * busy,
                      c->cpu >= 0 ? "kept on one CPU" : "runs on every CPU");
-        } else if (kept) /* a worker or process started since */
-            keep(c, g);
+        }
     }
     new_window(c, g, now_us);
 }
