@@ -676,7 +676,7 @@ START_TEST(the_preferred_path_shares_one_cpu_while_idle)
           "  - { name: second, plugin: " RV_FIXTURE_DIR "/ok_b.so }\n",
           "  schedule: [{ model: first, within_ms: 5000 }, { model: second, within_ms: 5000 }]\n");
     rv_colocate c;
-    rv_colocate_init(&c);
+    rv_colocate_init(&c, stats);
     rv_colocate_follow(&c, NULL, gen);
     int64_t window = RV_COLOCATE_WINDOW_US;
     rv_colocate_tick(&c, gen, rv_mono_us() + window, 0);
@@ -687,6 +687,7 @@ START_TEST(the_preferred_path_shares_one_cpu_while_idle)
     }
     int cpu = c.cpu;
     ck_assert_int_ge(cpu, 0);
+    ck_assert_int_eq(atomic_load(&stats->path_kept), 1); /* what /metrics shows */
     ck_assert_int_eq(kept_on(gettid()), cpu);
     assert_kept(gen, "first", cpu);
     assert_kept(gen, "second", -1);
@@ -718,6 +719,7 @@ START_TEST(the_preferred_path_shares_one_cpu_while_idle)
 
     rv_colocate_tick(&c, g2, rv_mono_us() + window, 1); /* a reload builds */
     ck_assert_int_eq(c.cpu, -1);
+    ck_assert_int_eq(atomic_load(&stats->path_kept), 0);
     ck_assert_int_eq(kept_on(gettid()), -1);
     assert_kept(g2, "second", -1);
     pthread_mutex_unlock(&pool_lock);
@@ -746,7 +748,7 @@ START_TEST(colocate_off_keeps_nothing)
     start("  - { name: a, plugin: " RV_FIXTURE_DIR "/ok.so }\n",
           "  schedule: [{ model: a, within_ms: 5000 }]\n  colocate: false\n");
     rv_colocate c;
-    rv_colocate_init(&c);
+    rv_colocate_init(&c, stats);
     rv_colocate_follow(&c, NULL, gen);
     rv_colocate_tick(&c, gen, rv_mono_us() + RV_COLOCATE_WINDOW_US, 0);
     ck_assert_int_eq(c.cpu, -1);

@@ -230,7 +230,6 @@ int rv_serve(const rv_serve_options *opts)
 {
     daemon_state d = {.opts = opts, .gen_lock = PTHREAD_MUTEX_INITIALIZER};
     rv_signals_install();
-    rv_colocate_init(&d.colocate);
     rv_errors errs = {0};
     rv_config *cfg = rv_config_load(opts->config_path, &errs);
     if (cfg && opts->scorer_model)
@@ -256,6 +255,7 @@ int rv_serve(const rv_serve_options *opts)
         rv_config_free(cfg);
         goto out;
     }
+    rv_colocate_init(&d.colocate, d.stats);
     if (strcmp(brokers, "embedded") == 0) {
         if (!(d.broker = rv_broker_start(1, err, sizeof err))) {
             rv_error("streams", "%s", err);

@@ -194,6 +194,15 @@ enum MHD_Result rv_http_get_metrics(rv_http *h, struct MHD_Connection *c)
                    "Requests waiting for a remote model's answer.");
     rv_prom_gauge(&t, "rendezvous_remote_waiting", NULL, 0,
                   h->src.remote ? (double)rv_remote_waiting(h->src.remote) : 0);
+    rv_prom_family(&t, "rendezvous_preferred_path_kept", "gauge",
+                   "1 while the preferred model's path (the input thread, its workers and "
+                   "model processes) is kept on one CPU (rendezvous.colocate).");
+    rv_prom_gauge(&t, "rendezvous_preferred_path_kept", NULL, 0, atomic_load(&s->path_kept));
+    rv_prom_family(&t, "rendezvous_preferred_path_cpu_share", "gauge",
+                   "What the preferred model's path asked of a CPU over the last 200 ms (ran "
+                   "and waited to run), as a share of one CPU.");
+    rv_prom_gauge(&t, "rendezvous_preferred_path_cpu_share", NULL, 0,
+                  atomic_load(&s->path_share_permille) / 1000.0);
     rv_prom_family(&t, "rendezvous_up", "gauge", "1 while the broker answers.");
     rv_prom_gauge(&t, "rendezvous_up", NULL, 0, atomic_load(&h->broker_ok));
     if (t.oom) {

@@ -12,9 +12,9 @@
 #include "tasks.h"
 #include "worker.h"
 
-void rv_colocate_init(rv_colocate *c)
+void rv_colocate_init(rv_colocate *c, rv_stats *stats)
 {
-    *c = (rv_colocate){.cpu = -1, .main_tid = gettid()};
+    *c = (rv_colocate){.cpu = -1, .main_tid = gettid(), .stats = stats};
     CPU_ZERO(&c->all);
     if (sched_getaffinity(0, sizeof c->all, &c->all) != 0)
         CPU_ZERO(&c->all);
@@ -60,6 +60,8 @@ static void keep(rv_colocate *c, const rv_generation *g)
     c->cpu = cpu; /* what was kept is let go by the same walk, failed or not */
     if (failed)
         rv_colocate_release(c, g);
+    else
+        atomic_store(&c->stats->path_kept, 1);
 }
 
 static void let_go(rv_colocate *c, const rv_generation *g)
@@ -71,6 +73,7 @@ static void let_go(rv_colocate *c, const rv_generation *g)
         rv_workers_set_cpu(ws, -1, &c->all);
     rv_tasks_unpin(getpid(), c->cpu, &c->all);
     c->cpu = -1;
+    atomic_store(&c->stats->path_kept, 0);
 }
 
 void rv_colocate_tick(rv_colocate *c, const rv_generation *g, int64_t now_us, int hold)
@@ -86,6 +89,7 @@ void rv_colocate_tick(rv_colocate *c, const rv_generation *g, int64_t now_us, in
     if (ns >= c->window_ns) { /* less: a model process restarted (not a measure) */
         double busy = (double)(ns - c->window_ns) / 1e3 / (double)took_us;
         int kept = c->cpu >= 0;
+        atomic_store(&c->stats->path_share_permille, (unsigned)(1000 * busy + 0.5));
         if (rv_colocate_rule(kept, busy) != kept) {
             if (kept)
                 let_go(c, g);

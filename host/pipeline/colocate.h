@@ -23,6 +23,7 @@
 #include <sys/types.h>
 
 #include "generation.h"
+#include "stats.h"
 
 /* The path's demand (the time its threads ran or waited to run) as a
  * share of one CPU, measured over this long, below which it is kept on one
@@ -32,17 +33,18 @@
 #define RV_COLOCATE_LET_GO_ABOVE 0.70
 
 typedef struct rv_colocate {
-    cpu_set_t all;  /* the host's CPUs when it started */
-    int on;         /* rendezvous.colocate, and more than one CPU */
-    int cpu;        /* the path's CPU while kept; -1: not kept */
-    pid_t main_tid; /* the input thread */
+    cpu_set_t all;   /* the host's CPUs when it started */
+    int on;          /* rendezvous.colocate, and more than one CPU */
+    int cpu;         /* the path's CPU while kept; -1: not kept */
+    pid_t main_tid;  /* the input thread */
+    rv_stats *stats; /* where /metrics sees it */
     int64_t window_us;
     unsigned long long window_ns; /* the path's demand at the window's start */
 } rv_colocate;
 
 /* On the input thread, before any thread is kept anywhere. Off until a
  * generation goes into service (rv_colocate_follow). */
-void rv_colocate_init(rv_colocate *c);
+void rv_colocate_init(rv_colocate *c, rv_stats *stats);
 
 /* Whether a path that used `busy` of one CPU over a window is kept (1) or
  * let go (0), `kept` telling how it was: the rule, with its hysteresis. */

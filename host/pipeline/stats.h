@@ -48,6 +48,10 @@ typedef struct rv_stats {
     rv_latency_hist decision; /* the chosen answer in -> its result */
     atomic_int n_models;
     rv_model_stats models[RV_STATS_MAX_MODELS];
+    /* the preferred model's path (colocate.h): kept on one CPU, and what
+     * it asked of a CPU over the last window, in thousandths of one */
+    atomic_int path_kept;
+    atomic_uint path_share_permille;
 } rv_stats;
 
 /* The stats of a model by name, added on first use (NULL when full).

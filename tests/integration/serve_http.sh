@@ -112,6 +112,16 @@ PY
     grep -q "^$m" "$TMP/metrics" || fail "/metrics lacks $m"
   done
   grep -q '^rendezvous_results_by_model_total{model="a"} [1-9]' "$TMP/metrics" || fail "no results counted"
+  grep -q '^rendezvous_preferred_path_cpu_share ' "$TMP/metrics" || fail "/metrics lacks the path's share"
+  if [ "$(nproc)" -gt 1 ]; then # quiet again after the load: kept on one CPU
+    kept=""
+    for _ in $(seq 20); do
+      kept=$(curl -s "$url/metrics" | sed -n 's/^rendezvous_preferred_path_kept //p')
+      [ "$kept" = 1 ] && break
+      sleep 0.1
+    done
+    [ "$kept" = 1 ] || fail "the preferred path is not kept while quiet: $kept"
+  fi
   pass "/metrics accepted by promtool"
 
   # Not ready when the broker is gone, and says why.
