@@ -2,6 +2,7 @@
 #ifndef RV_TEST_HELPERS_H
 #define RV_TEST_HELPERS_H
 
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +79,19 @@ static inline void test_rm_rf(const char *dir)
 
 /* Runs a suite the way every test program here does; the exit status. */
 #ifdef CHECK_H
+/* The one CPU thread (or process) id is kept on, or -1 when it may run
+ * on more than one. */
+static inline int test_kept_on(pid_t id)
+{
+    ck_assert_int_gt(id, 0);
+    cpu_set_t s;
+    ck_assert_int_eq(sched_getaffinity(id, sizeof s, &s), 0);
+    for (int i = 0; CPU_COUNT(&s) == 1 && i < CPU_SETSIZE; i++)
+        if (CPU_ISSET(i, &s))
+            return i;
+    return -1;
+}
+
 static inline int test_run_suite(Suite *s)
 {
     SRunner *sr = srunner_create(s);

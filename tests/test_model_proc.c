@@ -393,6 +393,32 @@ static int process_nice(pid_t pid)
     return nice;
 }
 
+/* Kills p's process (pid), lets a batch of the one request `id` see it
+ * die, waits until it is live again: the new process's pid. */
+static pid_t crash_and_restart(rv_proc *p, pid_t pid, const char *id)
+{
+    ck_assert_int_eq(kill(pid, SIGKILL), 0);
+    const char *ids[] = {id, NULL};
+    batch b;
+    fill(&b, ids);
+    rv_proc_score(p, b.reqs, b.resp, b.n, NULL, NULL); /* sees the death */
+    wait_live(p);
+    rv_proc_status again;
+    rv_proc_get_status(p, &again);
+    ck_assert_int_ne(again.pid, pid);
+    return again.pid;
+}
+
+/* p scores the one request `id`: status ok. */
+static void assert_scores(rv_proc *p, const char *id)
+{
+    const char *ids[] = {id, NULL};
+    batch b;
+    fill(&b, ids);
+    rv_proc_score(p, b.reqs, b.resp, b.n, NULL, NULL);
+    ck_assert_int_eq(b.res[0].status, RV_STATUS_OK);
+}
+
 /* A nice value set on a model process holds for the one that replaces it
  * after a crash: a fallback model stays behind the preferred one. */
 START_TEST(a_restarted_process_keeps_its_nice_value)
@@ -403,36 +429,12 @@ START_TEST(a_restarted_process_keeps_its_nice_value)
     ck_assert_int_eq(process_nice(st.pid), 0);
     ck_assert_int_eq(rv_proc_set_nice(p, 7), 0);
     ck_assert_int_eq(process_nice(st.pid), 7);
-
-    ck_assert_int_eq(kill(st.pid, SIGKILL), 0);
-    static const char *const ids[] = {"n-1", NULL};
-    batch b;
-    fill(&b, ids);
-    rv_proc_score(p, b.reqs, b.resp, b.n, NULL, NULL); /* sees the death */
-    wait_live(p);
-    rv_proc_status again;
-    rv_proc_get_status(p, &again);
-    ck_assert_int_ne(again.pid, st.pid);
-    ck_assert_int_eq(process_nice(again.pid), 7);
-    static const char *const next[] = {"n-2", NULL}; /* n-1 is never sent again */
-    fill(&b, next);
-    rv_proc_score(p, b.reqs, b.resp, b.n, NULL, NULL);
-    ck_assert_int_eq(b.res[0].status, RV_STATUS_OK);
+    pid_t again = crash_and_restart(p, st.pid, "n-1");
+    ck_assert_int_eq(process_nice(again), 7);
+    assert_scores(p, "n-2"); /* n-1 is never sent again */
     rv_proc_stop(p, 1000);
 }
 END_TEST
-
-/* The one CPU process (or thread) id is kept on, or -1 when it may run on
- * more than one. */
-static int kept_on(pid_t id)
-{
-    cpu_set_t s;
-    ck_assert_int_eq(sched_getaffinity(id, sizeof s, &s), 0);
-    for (int i = 0; CPU_COUNT(&s) == 1 && i < CPU_SETSIZE; i++)
-        if (CPU_ISSET(i, &s))
-            return i;
-    return -1;
-}
 
 /* A model process kept on a CPU goes live there again after a crash, and
  * is let go with every thread it started meanwhile. */
@@ -444,29 +446,18 @@ START_TEST(a_restarted_process_goes_live_on_its_cpu)
     for (int i = 0; i < CPU_SETSIZE; i++)
         if (CPU_ISSET(i, &all))
             cpu = i;
+    int anywhere = CPU_COUNT(&all) == 1 ? cpu : -1;
     rv_proc *p = start(NULL, NULL);
     rv_proc_status st;
     rv_proc_get_status(p, &st);
-    ck_assert_int_eq(kept_on(st.pid), CPU_COUNT(&all) == 1 ? cpu : -1);
+    ck_assert_int_eq(test_kept_on(st.pid), anywhere);
     ck_assert_int_eq(rv_proc_set_cpu(p, cpu, &all), 0);
-    ck_assert_int_eq(kept_on(st.pid), cpu);
-
-    ck_assert_int_eq(kill(st.pid, SIGKILL), 0);
-    static const char *const ids[] = {"c-1", NULL};
-    batch b;
-    fill(&b, ids);
-    rv_proc_score(p, b.reqs, b.resp, b.n, NULL, NULL); /* sees the death */
-    wait_live(p);
-    rv_proc_status again;
-    rv_proc_get_status(p, &again);
-    ck_assert_int_ne(again.pid, st.pid);
-    ck_assert_int_eq(kept_on(again.pid), cpu);
+    ck_assert_int_eq(test_kept_on(st.pid), cpu);
+    pid_t again = crash_and_restart(p, st.pid, "c-1");
+    ck_assert_int_eq(test_kept_on(again), cpu);
     ck_assert_int_eq(rv_proc_set_cpu(p, -1, &all), 0);
-    ck_assert_int_eq(kept_on(again.pid), CPU_COUNT(&all) == 1 ? cpu : -1);
-    static const char *const next[] = {"c-2", NULL};
-    fill(&b, next);
-    rv_proc_score(p, b.reqs, b.resp, b.n, NULL, NULL);
-    ck_assert_int_eq(b.res[0].status, RV_STATUS_OK);
+    ck_assert_int_eq(test_kept_on(again), anywhere);
+    assert_scores(p, "c-2");
     rv_proc_stop(p, 1000);
 }
 END_TEST

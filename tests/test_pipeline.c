@@ -621,19 +621,6 @@ START_TEST(an_answer_from_behind_decides_at_once)
 }
 END_TEST
 
-/* The one CPU thread (or process) id is kept on, or -1 when it may run on
- * more than one. */
-static int kept_on(pid_t id)
-{
-    ck_assert_int_gt(id, 0);
-    cpu_set_t s;
-    ck_assert_int_eq(sched_getaffinity(id, sizeof s, &s), 0);
-    for (int i = 0; CPU_COUNT(&s) == 1 && i < CPU_SETSIZE; i++)
-        if (CPU_ISSET(i, &s))
-            return i;
-    return -1;
-}
-
 static pid_t process_of(const rv_generation *g, const char *name)
 {
     rv_proc_status st;
@@ -646,10 +633,10 @@ static void assert_kept(const rv_generation *g, const char *name, int cpu)
 {
     char worker[16];
     snprintf(worker, sizeof worker, "w:%s", name);
-    ck_assert_msg(kept_on(thread_named(worker)) == cpu, "%s on %d, not %d", worker,
-                  kept_on(thread_named(worker)), cpu);
-    ck_assert_msg(kept_on(process_of(g, name)) == cpu, "%s's process on %d, not %d", name,
-                  kept_on(process_of(g, name)), cpu);
+    ck_assert_msg(test_kept_on(thread_named(worker)) == cpu, "%s on %d, not %d", worker,
+                  test_kept_on(thread_named(worker)), cpu);
+    ck_assert_msg(test_kept_on(process_of(g, name)) == cpu, "%s's process on %d, not %d", name,
+                  test_kept_on(process_of(g, name)), cpu);
 }
 
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -688,7 +675,7 @@ START_TEST(the_preferred_path_shares_one_cpu_while_idle)
     int cpu = c.cpu;
     ck_assert_int_ge(cpu, 0);
     ck_assert_int_eq(atomic_load(&stats->path_kept), 1); /* what /metrics shows */
-    ck_assert_int_eq(kept_on(gettid()), cpu);
+    ck_assert_int_eq(test_kept_on(gettid()), cpu);
     assert_kept(gen, "first", cpu);
     assert_kept(gen, "second", -1);
     enum { N = 20 };
@@ -704,7 +691,7 @@ START_TEST(the_preferred_path_shares_one_cpu_while_idle)
     ck_assert_int_eq(pthread_create(&pool, NULL, pool_thread, NULL), 0);
     while (!atomic_load(&pool_tid))
         nanosleep(&(struct timespec){0, 1000000}, NULL);
-    ck_assert_int_eq(kept_on(atomic_load(&pool_tid)), cpu);
+    ck_assert_int_eq(test_kept_on(atomic_load(&pool_tid)), cpu);
 
     size_t order[] = {(size_t)rv_generation_find(gen, "second"),
                       (size_t)rv_generation_find(gen, "first")};
@@ -712,15 +699,15 @@ START_TEST(the_preferred_path_shares_one_cpu_while_idle)
     ck_assert_ptr_nonnull(g2);
     rv_colocate_follow(&c, gen, g2);
     ck_assert_int_eq(c.cpu, cpu);
-    ck_assert_int_eq(kept_on(gettid()), cpu);
+    ck_assert_int_eq(test_kept_on(gettid()), cpu);
     assert_kept(g2, "second", cpu);
     assert_kept(g2, "first", -1);
-    ck_assert_int_eq(kept_on(atomic_load(&pool_tid)), -1);
+    ck_assert_int_eq(test_kept_on(atomic_load(&pool_tid)), -1);
 
     rv_colocate_tick(&c, g2, rv_mono_us() + window, 1); /* a reload builds */
     ck_assert_int_eq(c.cpu, -1);
     ck_assert_int_eq(atomic_load(&stats->path_kept), 0);
-    ck_assert_int_eq(kept_on(gettid()), -1);
+    ck_assert_int_eq(test_kept_on(gettid()), -1);
     assert_kept(g2, "second", -1);
     pthread_mutex_unlock(&pool_lock);
     pthread_join(pool, NULL);
@@ -753,7 +740,7 @@ START_TEST(colocate_off_keeps_nothing)
     rv_colocate_tick(&c, gen, rv_mono_us() + RV_COLOCATE_WINDOW_US, 0);
     ck_assert_int_eq(c.cpu, -1);
     if (CPU_COUNT(&c.all) > 1)
-        ck_assert_int_eq(kept_on(gettid()), -1);
+        ck_assert_int_eq(test_kept_on(gettid()), -1);
     stop();
 }
 END_TEST
