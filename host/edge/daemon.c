@@ -355,8 +355,9 @@ int rv_serve(const rv_serve_options *opts)
             atomic_fetch_add(&d.stats->reloads_failed, 1);
         if (outcome != 0) /* swapped, or still the one before */
             rv_notify_ready(d.gen);
-        rv_notify_watchdog(rv_mono_ms());
-        rv_colocate_tick(&d.colocate, d.gen, rv_mono_us(), rv_reloader_building(d.reloader));
+        int64_t now_us = rv_mono_us(); /* one clock reading for both */
+        rv_notify_watchdog(now_us / 1000);
+        rv_colocate_tick(&d.colocate, d.gen, now_us, rv_reloader_building(d.reloader));
         size_t room = rv_input_may_read(&d, max_in_flight);
         poll_control(&d);
         rd_kafka_message_t *msgs[RV_INPUT_BATCH];

@@ -81,7 +81,8 @@ void rv_colocate_tick(rv_colocate *c, const rv_generation *g, int64_t now_us, in
     if (!c->on || now_us - c->window_us < RV_COLOCATE_WINDOW_US)
         return;
     if (hold) {
-        rv_colocate_release(c, g);
+        let_go(c, g);
+        new_window(c, g, now_us);
         return;
     }
     unsigned long long ns = path_demand_ns(c, g);

@@ -13,7 +13,6 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -265,9 +264,7 @@ static void wait_isolated(rv_worker *wk)
  * errno when the thread could not take it (it keeps the one it had). */
 static int set_nice_locked(rv_worker *wk, int nice)
 {
-    int failed = 0;
-    if (wk->nice != nice && wk->tid != 0 && setpriority(PRIO_PROCESS, (id_t)wk->tid, nice) != 0)
-        failed = errno;
+    int failed = wk->nice != nice && wk->tid != 0 ? rv_tasks_nice(wk->tid, nice) : 0;
     if (!failed)
         wk->nice = nice;
     atomic_store(&wk->behind, wk->nice > 0);

@@ -28,9 +28,14 @@ static int each_task(pid_t pid, int (*fn)(pid_t tid, void *arg), void *arg)
     return first;
 }
 
+int rv_tasks_nice(pid_t tid, int nice)
+{
+    return setpriority(PRIO_PROCESS, (id_t)tid, nice) != 0 ? errno : 0;
+}
+
 static int renice_one(pid_t tid, void *arg)
 {
-    return setpriority(PRIO_PROCESS, (id_t)tid, *(int *)arg) != 0 ? errno : 0;
+    return rv_tasks_nice(tid, *(int *)arg);
 }
 
 int rv_tasks_renice(pid_t pid, int nice)

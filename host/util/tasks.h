@@ -9,6 +9,9 @@
 #include <sched.h>
 #include <sys/types.h>
 
+/* Sets the nice value of thread tid: 0 or errno. */
+int rv_tasks_nice(pid_t tid, int nice);
+
 /* Sets the nice value of every thread of process pid (a plugin's own
  * threads too): 0, or the errno of the first that failed (EACCES: lowering
  * a nice value needs CAP_SYS_NICE or a raised RLIMIT_NICE). */
