@@ -13,6 +13,13 @@
  * (--pause: pause the partitions at the bound and resume at half, the rule
  * the host had before, kept to measure what it cost).
  *
+ * By default the records are small (a score record ~50 bytes, the result
+ * ~20). With --archive TOPIC, --score-bytes N and --result-bytes N it writes
+ * the bytes the host writes: the record before the result is the request's
+ * exact copy (key, value, its headers plus the five provenance headers) to
+ * TOPIC, the others padded to N bytes, so the limit carries what the host's
+ * producer carries.
+ *
  * Runs until SIGTERM/SIGINT (or --max-seconds), then drains, commits and
  * prints a one-line summary on stderr.
  */
@@ -114,23 +121,59 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
 }
 
+/* headers: NULL or owned by the record once produced */
 static int produce(rd_kafka_t *rk, const char *topic, int32_t partition, const void *key,
-                   size_t key_len, const char *value, size_t value_len, pending *p)
+                   size_t key_len, const void *value, size_t value_len, rd_kafka_headers_t *headers,
+                   pending *p)
 {
     int64_t give_up = mono_ms() + 30000;
     for (;;) {
         rd_kafka_resp_err_t e = rd_kafka_producev(
             rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY((void *)key, key_len),
-            RD_KAFKA_V_VALUE((void *)value, value_len), RD_KAFKA_V_OPAQUE(p), RD_KAFKA_V_END);
+            RD_KAFKA_V_VALUE((void *)value, value_len), RD_KAFKA_V_HEADERS(headers),
+            RD_KAFKA_V_OPAQUE(p), RD_KAFKA_V_END);
         if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
             return 0;
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || mono_ms() > give_up) {
             fprintf(stderr, "passthrough: produce to %s: %s\n", topic, rd_kafka_err2str(e));
+            if (headers)
+                rd_kafka_headers_destroy(headers);
             return -1;
         }
         rd_kafka_poll(rk, 10);
     }
+}
+
+/* A JSON object of at least `want` bytes (up to the buffer): `body` is its
+ * fields, padded with a "pad" string. */
+static size_t padded(char *out, size_t size, const char *body, long want)
+{
+    int len = snprintf(out, size, "{%s}", body);
+    long pad = want - len - 9; /* ,"pad":"" */
+    if (pad > 0 && (size_t)want < size)
+        len = snprintf(out, size, "{%s,\"pad\":\"%0*d\"}", body, (int)pad, 0);
+    return (size_t)len;
+}
+
+/* The decoy's record: the request's own key, value and headers, with its
+ * provenance added. */
+static int produce_copy(rd_kafka_t *rk, const char *topic, const rd_kafka_message_t *m,
+                        const char *id, size_t id_len, pending *p)
+{
+    rd_kafka_headers_t *own = NULL, *h;
+    h = rd_kafka_message_headers(m, &own) == RD_KAFKA_RESP_ERR_NO_ERROR ? rd_kafka_headers_copy(own)
+                                                                        : rd_kafka_headers_new(5);
+    char num[32];
+    rd_kafka_header_add(h, "rv-id", -1, id, (ssize_t)id_len);
+    rd_kafka_header_add(h, "rv-topic", -1, rd_kafka_topic_name(m->rkt), -1);
+    snprintf(num, sizeof num, "%d", (int)m->partition);
+    rd_kafka_header_add(h, "rv-partition", -1, num, -1);
+    snprintf(num, sizeof num, "%" PRId64, m->offset);
+    rd_kafka_header_add(h, "rv-offset", -1, num, -1);
+    snprintf(num, sizeof num, "%" PRId64, rd_kafka_message_timestamp(m, NULL));
+    rd_kafka_header_add(h, "rv-timestamp", -1, num, -1);
+    return produce(rk, topic, m->partition, m->key, m->key_len, m->payload, m->len, h, p);
 }
 
 static void usage(FILE *out)
@@ -140,7 +183,11 @@ static void usage(FILE *out)
           "  --records K        output records per request, the last is the result (default 6)\n"
           "  --max-in-flight N  stop consuming at N unacknowledged requests (default 10000,\n"
           "                     as the host)\n"
-          "  --pause            at the bound, pause the partitions (resume at half) instead\n",
+          "  --pause            at the bound, pause the partitions (resume at half) instead\n"
+          "  --archive TOPIC    the record before the result: the request's exact copy\n"
+          "                     with provenance headers, to TOPIC (needs --records >= 2)\n"
+          "  --score-bytes N    score records padded to N bytes (default: unpadded)\n"
+          "  --result-bytes N   the result padded to N bytes (default: unpadded)\n",
           out);
 }
 
@@ -157,15 +204,23 @@ static int set(rd_kafka_conf_t *c, const char *k, const char *v)
 int main(int argc, char **argv)
 {
     const char *bootstrap = NULL, *requests = NULL, *scores = NULL, *results = NULL,
-               *group = "passthrough";
-    long records = 6, max_in_flight = 10000;
+               *group = "passthrough", *archive = NULL;
+    long records = 6, max_in_flight = 10000, score_bytes = 0, result_bytes = 0;
     int pause_rule = 0;
     double max_seconds = 3600;
-    static const struct option longs[] = {{"requests", 1, 0, 'q'},    {"scores", 1, 0, 's'},
-                                          {"results", 1, 0, 'r'},     {"records", 1, 0, 'k'},
-                                          {"group", 1, 0, 'g'},       {"max-in-flight", 1, 0, 'm'},
-                                          {"max-seconds", 1, 0, 't'}, {"help", 0, 0, 'h'},
-                                          {"pause", 0, 0, 'p'},       {0, 0, 0, 0}};
+    static const struct option longs[] = {{"requests", 1, 0, 'q'},
+                                          {"scores", 1, 0, 's'},
+                                          {"results", 1, 0, 'r'},
+                                          {"records", 1, 0, 'k'},
+                                          {"group", 1, 0, 'g'},
+                                          {"max-in-flight", 1, 0, 'm'},
+                                          {"max-seconds", 1, 0, 't'},
+                                          {"help", 0, 0, 'h'},
+                                          {"pause", 0, 0, 'p'},
+                                          {"archive", 1, 0, 'a'},
+                                          {"score-bytes", 1, 0, 'S'},
+                                          {"result-bytes", 1, 0, 'R'},
+                                          {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "b:h", longs, NULL)) != -1) {
         switch (c) {
@@ -178,12 +233,15 @@ int main(int argc, char **argv)
         case 'm': max_in_flight = atol(optarg); break;
         case 'p': pause_rule = 1; break;
         case 't': max_seconds = atof(optarg); break;
+        case 'a': archive = optarg; break;
+        case 'S': score_bytes = atol(optarg); break;
+        case 'R': result_bytes = atol(optarg); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
     if (!bootstrap || !requests || !scores || !results || records < 1 || records > 1000 ||
-        max_in_flight < 1) {
+        max_in_flight < 1 || (archive && records < 2)) {
         usage(stderr);
         return 2;
     }
@@ -225,15 +283,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "passthrough: subscribe %s: %s\n", requests, rd_kafka_err2str(se));
         return 1;
     }
-    fprintf(stderr, "passthrough: serving %s -> %s (%ld records per request)\n", requests, results,
-            records);
+    fprintf(stderr, "passthrough: serving %s -> %s (%ld records per request%s)\n", requests,
+            results, records, archive ? ", one an exact copy" : "");
 
     rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(cons);
     rd_kafka_message_t *msgs[1000];
     int64_t end = mono_ms() + (int64_t)(max_seconds * 1000), last_commit = mono_ms();
     uint64_t consumed = 0, produced = 0;
     int paused = 0, failed = 0;
-    char value[512], idbuf[256];
+    char value[4096], body[512], idbuf[256];
     while (!stop_requested && !failed && mono_ms() < end) {
         /* backpressure as the host: stop consuming at the bound */
         int blocked = !pause_rule && in_flight >= (uint64_t)max_in_flight;
@@ -296,17 +354,25 @@ int main(int argc, char **argv)
                 fq->head = p;
             fq->tail = p;
             in_flight++;
-            for (long k = 0; k + 1 < records; k++) {
-                int len =
-                    snprintf(value, sizeof value,
-                             "{\"id\":\"%s\",\"model\":\"m%ld\",\"status\":\"ok\"}", idbuf, k);
-                if (produce(prod, scores, m->partition, idbuf, id_len, value, (size_t)len, p))
+            long n_scores = records - 1 - (archive != NULL);
+            for (long k = 0; k < n_scores; k++) {
+                snprintf(body, sizeof body, "\"id\":\"%s\",\"model\":\"m%ld\",\"status\":\"ok\"",
+                         idbuf, k);
+                size_t len = padded(value, sizeof value, body, score_bytes);
+                if (produce(prod, scores, m->partition, idbuf, id_len, value, len, NULL, p))
                     p->remaining--, p->failed = 1;
                 else
                     produced++;
             }
-            int len = snprintf(value, sizeof value, "{\"id\":\"%s\"}", idbuf);
-            if (produce(prod, results, m->partition, idbuf, id_len, value, (size_t)len, p))
+            if (archive) {
+                if (produce_copy(prod, archive, m, idbuf, id_len, p))
+                    p->remaining--, p->failed = 1;
+                else
+                    produced++;
+            }
+            snprintf(body, sizeof body, "\"id\":\"%s\"", idbuf);
+            size_t len = padded(value, sizeof value, body, result_bytes);
+            if (produce(prod, results, m->partition, idbuf, id_len, value, len, NULL, p))
                 p->remaining--, p->failed = 1;
             else
                 produced++;
