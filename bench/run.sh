@@ -125,8 +125,6 @@ start_broker() {
 FEATURES=$($PY -c "import json,sys; print(', '.join(json.load(open(sys.argv[1]))['features']))" \
   "$MODELS/breast_cancer-linear.json")
 
-# trivial_yaml SERVICE FILE [M1_SCORE]: 3 fixture models + canary + decoy;
-# the fixture models' isolation is $ISOLATION (default process)
 # kafka_map: the hosts' kafka: entry from LINGER and FETCH_WAIT, if any
 kafka_map() {
   local m=${LINGER:+linger.ms: $LINGER}
@@ -134,6 +132,8 @@ kafka_map() {
   [ -z "$m" ] || echo ", kafka: {$m}"
 }
 
+# trivial_yaml SERVICE FILE [M1_SCORE]: 3 fixture models + canary + decoy;
+# the fixture models' isolation is $ISOLATION (default process)
 trivial_yaml() {
   local plugin=$BUILD/tests/fixtures/ok.so
   [ -f "$plugin" ] || plugin=$BUILD/plugins/libtemplate_model.so
