@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The one test command: set up, build with warnings as errors, build and run
 # the suite under AddressSanitizer+UBSan, fuzz each harness for a minute, then
-# run every test of the plain build (among them `valgrind`: the unit suites
-# that start no model process, under memcheck).
+# run every test of the plain build (among them `valgrind` and
+# `serve_valgrind`: the unit suites that start no model process, and the
+# daemon serving with its models in the host, under memcheck).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
