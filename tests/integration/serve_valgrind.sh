@@ -2,13 +2,16 @@
 # The daemon under valgrind's memcheck while it serves: requests through
 # Kafka, two models and the decoy in the host (isolation: none: Debian's
 # valgrind 3.19 does not know pidfd_open, which model processes need; they
-# run under ASan+UBSan), a malformed request to dead-letter, a SIGHUP
-# reload and a control record mid-stream, then SIGTERM. No invalid access, no use of an uninitialised value, no definite
+# run under ASan+UBSan), a malformed request to dead-letter, requests and
+# reads through the HTTP gateway and endpoints, a SIGHUP reload and a
+# control record mid-stream, then SIGTERM. No invalid access, no use of an uninitialised value, no definite
 # leak, and every request answered.
 . "$(dirname "$0")/lib.sh"
 FX=$RV_FIXTURE_DIR
 command -v valgrind >/dev/null || fail "valgrind is not installed (scripts/setup.sh)"
 
+PORT=$($PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+URL=http://127.0.0.1:$PORT
 start_broker $(service_topics vg)
 vg_service() { # SCORE of model a
   write_service vg "$TMP/vg.yaml" <<YAML
@@ -18,6 +21,7 @@ models:
   - {name: decoy, builtin: decoy}
 rendezvous:
   schedule: [{model: a, within_ms: 2000}, {model: b, within_ms: 4000}]
+http: {listen: "127.0.0.1:$PORT"}
 YAML
 }
 vg_service 0.75
@@ -37,6 +41,21 @@ send 1 100
 echo 'vg-bad:{"x": "not a number"' | kcat -P -b "$BOOTSTRAP" -t vg.requests -K:
 wait_count vg.results 100 120
 wait_count vg.dead-letter 1 60
+for i in $(seq 20); do
+  [ "$(curl -s --max-time 60 -o /dev/null -w '%{http_code}' "$URL/readyz")" = 200 ] && break
+  sleep 0.5
+done
+for i in 1 2 3; do
+  code=$(curl -s --max-time 60 -o "$TMP/score.$i" -w '%{http_code}' -H "X-Request-Id: web-$i" \
+    -d "{\"x\": $i, \"y\": 2}" "$URL/v1/score")
+  [ "$code" = 200 ] || fail "POST /v1/score: $code $(cat "$TMP/score.$i")"
+done
+code=$(curl -s --max-time 60 -o /dev/null -w '%{http_code}' -d '{"x": ' "$URL/v1/score")
+[ "$code" = 400 ] || fail "a malformed body through HTTP: $code, expected 400"
+for path in metrics healthz v1/models v1/stats; do
+  code=$(curl -s --max-time 60 -o /dev/null -w '%{http_code}' "$URL/$path")
+  [ "$code" = 200 ] || fail "GET /$path: $code"
+done
 
 vg_service 0.8
 kill -HUP "$HOST_PID"
@@ -57,4 +76,6 @@ wait "$HOST_PID" || rc=$?
 [ $rc -eq 0 ] || fail "the host exited $rc under valgrind: $(tail -5 "$TMP/vg.log")"
 results=$(consume vg.results | wc -l)
 [ "$results" -eq 300 ] || fail "$results results for 300 requests"
-pass "300 requests, a dead letter, a reload and a control record under memcheck: no error, no definite leak"
+replies=$(consume vg.gateway-replies | wc -l)
+[ "$replies" -eq 3 ] || fail "$replies replies on the gateway's topic for 3 HTTP requests"
+pass "300 requests, 3 through HTTP and the endpoints, a dead letter, a reload and a control record under memcheck: no error, no definite leak"
