@@ -296,6 +296,20 @@ static void assert_one_result_each(char **results, int nres, int n, const char *
     }
 }
 
+/* Feeds n requests and expects one result each, chosen from model as the
+ * preferred one, within 10 s. */
+static void feed_expect_preferred(int n, const char *model)
+{
+    char chosen[64];
+    snprintf(chosen, sizeof chosen, "\"model\":\"%s\"", model);
+    const char *const want[] = {chosen, "\"reason\":\"preferred\"", NULL};
+    feed(n);
+    char *res[n + 1];
+    int nres = read_records(cfg->streams.results, res, n, 10000);
+    assert_one_result_each(res, nres, n, want);
+    free_records(res, nres);
+}
+
 static int count_containing(char **r, int n, const char *s)
 {
     int c = 0;
@@ -584,13 +598,7 @@ START_TEST(the_preferred_model_runs_ahead_of_the_others)
         ck_assert_msg(strstr(err, "model b: nice 0") && strstr(err, "CAP_SYS_NICE"), "%s", err);
         assert_nice(g2, "a", 6);
     }
-    enum { N = 20 };
-    feed(N);
-    char *res[N + 1];
-    int nres = read_records(cfg->streams.results, res, N, 10000);
-    static const char *const want[] = {"\"model\":\"a\"", "\"reason\":\"preferred\"", NULL};
-    assert_one_result_each(res, nres, N, want);
-    free_records(res, nres);
+    feed_expect_preferred(20, "a");
     rv_generation_unref(g2);
     stop();
 }
@@ -678,13 +686,7 @@ START_TEST(the_preferred_path_shares_one_cpu_while_idle)
     ck_assert_int_eq(test_kept_on(gettid()), cpu);
     assert_kept(gen, "first", cpu);
     assert_kept(gen, "second", -1);
-    enum { N = 20 };
-    feed(N);
-    char *res[N + 1];
-    int nres = read_records(cfg->streams.results, res, N, 10000);
-    static const char *const want[] = {"\"model\":\"first\"", "\"reason\":\"preferred\"", NULL};
-    assert_one_result_each(res, nres, N, want);
-    free_records(res, nres);
+    feed_expect_preferred(20, "first");
 
     pthread_mutex_lock(&pool_lock);
     pthread_t pool;

@@ -42,6 +42,7 @@ static unsigned long long path_demand_ns(const rv_colocate *c, const rv_generati
     return rv_tasks_demand_ns(getpid(), c->main_tid) + (ws ? rv_workers_demand_ns(ws) : 0);
 }
 
+/* A window starts now, from what the path has asked so far. */
 static void new_window(rv_colocate *c, const rv_generation *g, int64_t now_us)
 {
     c->window_us = now_us;
@@ -80,14 +81,12 @@ void rv_colocate_tick(rv_colocate *c, const rv_generation *g, int64_t now_us, in
 {
     if (!c->on || now_us - c->window_us < RV_COLOCATE_WINDOW_US)
         return;
-    if (hold) {
+    if (hold)
         let_go(c, g);
-        new_window(c, g, now_us);
-        return;
-    }
+    /* one reading: this window's end is the next one's start */
     unsigned long long ns = path_demand_ns(c, g);
     int64_t took_us = now_us - c->window_us;
-    if (ns >= c->window_ns) { /* less: a model process restarted (not a measure) */
+    if (!hold && ns >= c->window_ns) { /* less: a model process restarted (not a measure) */
         double busy = (double)(ns - c->window_ns) / 1e3 / (double)took_us;
         int kept = c->cpu >= 0;
         atomic_store(&c->stats->path_share_permille, (unsigned)(1000 * busy + 0.5));
@@ -100,7 +99,8 @@ void rv_colocate_tick(rv_colocate *c, const rv_generation *g, int64_t now_us, in
                      c->cpu >= 0 ? "kept on one CPU" : "runs on every CPU");
         }
     }
-    new_window(c, g, now_us);
+    c->window_us = now_us;
+    c->window_ns = ns;
 }
 
 void rv_colocate_release(rv_colocate *c, const rv_generation *g)
