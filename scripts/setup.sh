@@ -17,6 +17,7 @@ packages=(
   libxgboost-dev                        # XGBoost plugin
   check                                 # unit tests
   valgrind                              # memory checks
+  stress-ng                             # a busy core for scripts/soak.sh
   clang-format                          # the format check (.clang-format)
   chromium fonts-dejavu-core            # the dashboard's test in a headless browser
   clang libclang-rt-14-dev              # libFuzzer and its sanitizers (scripts/fuzz.sh)

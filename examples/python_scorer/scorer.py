@@ -17,6 +17,9 @@ The contract, whatever the language (docs/records.md, "Scores"):
    "answers": [{"label": ..., "score": ...}, ...]}   (best first)
   or "status": "error" with "error": "<why>";
 - commit a request's offset only after its score record is acknowledged.
+
+Every client setting below that the host's deadline depends on is explained
+in docs/records.md, "What the host's deadline needs from a scorer".
 """
 import argparse
 import hashlib
@@ -80,6 +83,9 @@ def main():
     labels = a.labels.split(",")
     booster = xgboost.Booster()
     booster.load_model(a.model_file)
+    # one thread: OpenMP threads spin between calls, taking the CPU that the
+    # host and the broker need to meet the deadline (docs/records.md)
+    booster.set_param({"nthread": 1})
     with open(a.model_file, "rb") as f:
         version = "py" + hashlib.sha256(f.read()).hexdigest()[:6]
 
@@ -94,14 +100,17 @@ def main():
         "heartbeat.interval.ms": 500,
         # a fetch returns within 10 ms even with little data: the answer
         # has a deadline (a real broker answers at once when data comes; an
-        # embedded one waits this long)
+        # embedded one waits this long; docs/records.md)
         "fetch.wait.max.ms": 10,
     })
+    # produce at once, not after librdkafka's default 5 ms (docs/records.md)
     producer = Producer({"bootstrap.servers": a.brokers, "linger.ms": 1})
     consumer.subscribe([f"{a.service}.requests"],
                        on_assign=lambda c, ps: print(f"assigned {len(ps)} partition(s)", flush=True))
     scores = f"{a.service}.scores"
-    producer.list_topics(scores, timeout=10)  # connected before the first answer
+    # the scores topic's metadata before the first answer: a first produce
+    # to an unknown topic waits ~0.9 s for it (docs/records.md)
+    producer.list_topics(scores, timeout=10)
     while not stop:
         msgs = [m for m in consumer.consume(BATCH, 0.01) if not m.error()]
         if not msgs:

@@ -197,12 +197,15 @@ static void start_watchdog(daemon_state *d, uint32_t bound_ms)
 static void shutdown_all(daemon_state *d)
 {
     rv_remote_reader_stop(d->remote_reader); /* it follows the consumer's assignment */
+    d->remote_reader = NULL;                 /* nothing more is held for it */
     if (d->queue)
         rd_kafka_queue_destroy(d->queue);
     if (d->consumer) {
         rd_kafka_consumer_close(d->consumer);
         rd_kafka_destroy(d->consumer);
     }
+    if (d->held)
+        rd_kafka_topic_partition_list_destroy(d->held);
     if (d->control) {
         rd_kafka_consumer_close(d->control);
         rd_kafka_destroy(d->control);

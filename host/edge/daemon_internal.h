@@ -53,6 +53,10 @@ typedef struct daemon_state {
     struct timespec shutdown_until;  /* CLOCK_REALTIME */
     rv_remote *remote;               /* remote models' waits (remote.h) */
     rv_remote_reader *remote_reader; /* while any remote model is configured */
+    /* requests partitions just assigned, paused until the remote reader has
+     * caught up on their scores partitions (input.c); NULL: none */
+    rd_kafka_topic_partition_list_t *held;
+    int64_t held_since_ms;
     char bootstrap[1024];
     rv_reloader *reloader;
     rv_watch *watch;

@@ -63,6 +63,60 @@ int rv_input_commit(daemon_state *d, int sync)
     return e && e != RD_KAFKA_RESP_ERR__NO_OFFSET ? -1 : 0;
 }
 
+/* With remote models, a partition this host is given is read only once
+ * the remote reader has read its scores partition to where it ended: the
+ * scores written for the partition's backlog (by scorers that ran while no
+ * host read it) are in hand before any of its requests' deadlines start. */
+static void hold(daemon_state *d, rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *parts)
+{
+    if (!d->remote_reader || parts->cnt == 0)
+        return;
+    d->held = rd_kafka_topic_partition_list_copy(parts);
+    d->held_since_ms = rv_mono_ms();
+    rd_kafka_pause_partitions(rk, d->held);
+}
+
+/* The longest a partition is held: past it, its requests are read though
+ * the scores reader is still behind (their remote answers may come late). */
+#define HOLD_MAX_MS 10000
+
+/* Resumes the held partitions whose scores are caught up (all of them past
+ * HOLD_MAX_MS), unless every partition is paused for backpressure. */
+static void release_held(daemon_state *d)
+{
+    int64_t waited = rv_mono_ms() - d->held_since_ms;
+    rd_kafka_topic_partition_list_t *go = rd_kafka_topic_partition_list_new(d->held->cnt);
+    for (int i = d->held->cnt - 1; i >= 0; i--) {
+        rd_kafka_topic_partition_t *p = &d->held->elems[i];
+        if (!rv_remote_reader_caught_up(d->remote_reader, p->partition) && waited < HOLD_MAX_MS)
+            continue;
+        if (waited < HOLD_MAX_MS)
+            rv_info("input", "reading %s [%d]: its scores partition caught up in %lld ms", p->topic,
+                    p->partition, (long long)waited);
+        else
+            rv_warn("input",
+                    "reading %s [%d]: its scores partition not caught up in %d ms; remote answers "
+                    "for its backlog may come past their deadlines",
+                    p->topic, p->partition, HOLD_MAX_MS);
+        rd_kafka_topic_partition_list_add(go, p->topic, p->partition);
+        rd_kafka_topic_partition_list_del_by_idx(d->held, i);
+    }
+    if (!d->paused && go->cnt > 0)
+        rd_kafka_resume_partitions(d->consumer, go);
+    rd_kafka_topic_partition_list_destroy(go);
+    if (d->held->cnt == 0) {
+        rd_kafka_topic_partition_list_destroy(d->held);
+        d->held = NULL;
+    }
+}
+
+static void unhold(daemon_state *d)
+{
+    if (d->held)
+        rd_kafka_topic_partition_list_destroy(d->held);
+    d->held = NULL;
+}
+
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -72,6 +126,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             rv_info("input", "assigned %s [%d]", parts->elems[i].topic, parts->elems[i].partition);
         rd_kafka_assign(rk, parts);
         d->paused = 0;
+        unhold(d);
+        hold(d, rk, parts);
         if (!d->ready_notified) /* the group joined: serving */
             rv_notify_ready(d->gen);
         d->ready_notified = 1;
@@ -84,6 +140,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         rv_info("input", "revoked %s [%d]", parts->elems[i].topic, parts->elems[i].partition);
         rv_commit_tracker_forget(d->tracker, parts->elems[i].topic, parts->elems[i].partition);
     }
+    unhold(d);
     rd_kafka_assign(rk, NULL);
 }
 
@@ -200,8 +257,12 @@ static void set_paused(daemon_state *d, int pause)
         return;
     if (pause)
         rd_kafka_pause_partitions(d->consumer, parts);
-    else
+    else {
+        for (int i = 0; d->held && i < d->held->cnt; i++) /* still held: stay paused */
+            rd_kafka_topic_partition_list_del(parts, d->held->elems[i].topic,
+                                              d->held->elems[i].partition);
         rd_kafka_resume_partitions(d->consumer, parts);
+    }
     rd_kafka_topic_partition_list_destroy(parts);
     d->paused = pause;
 }
@@ -309,6 +370,8 @@ int rv_input_drain(daemon_state *d, int timeout_ms)
  * is room: pausing instead would throw that queue away and fetch it again. */
 size_t rv_input_may_read(daemon_state *d, uint64_t max_in_flight)
 {
+    if (d->held)
+        release_held(d);
     uint64_t pending = rv_commit_tracker_pending(d->tracker);
     if (pending < max_in_flight) {
         d->blocked_since_ms = 0;

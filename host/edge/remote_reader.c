@@ -17,6 +17,9 @@
 
 #define MAX_PARTITIONS 4096
 
+/* A scores partition's state, as the input sees it (caught_up). */
+enum { NOT_READ, CATCHING_UP, CAUGHT_UP };
+
 struct rv_remote_reader {
     rd_kafka_t *rk, *requests;
     char *requests_topic, *scores_topic;
@@ -24,9 +27,35 @@ struct rv_remote_reader {
     rv_generation *(*current)(void *);
     void *ctx;
     unsigned char have[MAX_PARTITIONS];
+    int64_t end[MAX_PARTITIONS]; /* the partition's end when assigned: caught up there */
+    atomic_uchar state[MAX_PARTITIONS];
     pthread_t thread;
     atomic_int stop;
 };
+
+/* Where a new partition is read from (`from`, in the list), and where it
+ * ended then: the scores written for the requests backlog are before it. */
+static void start_catching_up(rv_remote_reader *rr, int32_t p, int64_t from, int64_t end)
+{
+    rr->end[p] = end;
+    atomic_store(&rr->state[p], from >= 0 && end > from ? CATCHING_UP : CAUGHT_UP);
+}
+
+/* A partition also counts as caught up once its read position passes its
+ * end as assigned: the last records before it may never be delivered (a
+ * transaction's marker, a record compacted away). */
+static void catch_up_by_position(rv_remote_reader *rr)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(4);
+    for (int p = 0; p < MAX_PARTITIONS; p++)
+        if (atomic_load(&rr->state[p]) == CATCHING_UP)
+            rd_kafka_topic_partition_list_add(l, rr->scores_topic, p);
+    if (l->cnt > 0 && rd_kafka_position(rr->rk, l) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        for (int i = 0; i < l->cnt; i++)
+            if (l->elems[i].offset >= rr->end[l->elems[i].partition])
+                atomic_store(&rr->state[l->elems[i].partition], CAUGHT_UP);
+    rd_kafka_topic_partition_list_destroy(l);
+}
 
 /* Assigns the scores partitions whose numbers the requests consumer owns
  * now, each new one from RV_REMOTE_LOOKBACK_MS ago; drops the others. */
@@ -56,14 +85,18 @@ static void sync_assignment(rv_remote_reader *rr)
          * RV_REMOTE_LOOKBACK_RECORDS: too old ones are dropped as unknown */
         rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(rr->rk, add, 5000);
         for (int i = 0; i < add->cnt; i++) {
-            int64_t lo = 0, hi = 0;
-            if (!e && add->elems[i].offset >= 0)
-                continue;
-            add->elems[i].offset = RD_KAFKA_OFFSET_END;
-            if (rd_kafka_query_watermark_offsets(rr->rk, rr->scores_topic, add->elems[i].partition,
-                                                 &lo, &hi, 5000) == 0)
-                add->elems[i].offset =
-                    hi - lo > RV_REMOTE_LOOKBACK_RECORDS ? hi - RV_REMOTE_LOOKBACK_RECORDS : lo;
+            int32_t p = add->elems[i].partition;
+            int64_t lo = 0, hi = -1;
+            int known =
+                rd_kafka_query_watermark_offsets(rr->rk, rr->scores_topic, p, &lo, &hi, 5000) == 0;
+            if (e || add->elems[i].offset < 0)
+                add->elems[i].offset = !known ? RD_KAFKA_OFFSET_END
+                                       : hi - lo > RV_REMOTE_LOOKBACK_RECORDS
+                                           ? hi - RV_REMOTE_LOOKBACK_RECORDS
+                                           : lo;
+            /* an end not known: nothing to wait for (the input does not
+             * hold its requests for scores that cannot be located) */
+            start_catching_up(rr, p, add->elems[i].offset, known ? hi : -1);
         }
         rd_kafka_error_t *err = rd_kafka_incremental_assign(rr->rk, add);
         if (err) {
@@ -83,11 +116,14 @@ static void sync_assignment(rv_remote_reader *rr)
                     rd_kafka_error_string(err));
             rd_kafka_error_destroy(err);
         } else
-            for (int i = 0; i < drop->cnt; i++)
+            for (int i = 0; i < drop->cnt; i++) {
                 rr->have[drop->elems[i].partition] = 0;
+                atomic_store(&rr->state[drop->elems[i].partition], NOT_READ);
+            }
     }
     rd_kafka_topic_partition_list_destroy(add);
     rd_kafka_topic_partition_list_destroy(drop);
+    catch_up_by_position(rr);
 }
 
 /* Whether a record may be a remote model's: it names one (quoted). The
@@ -118,6 +154,10 @@ static void *reader_loop(void *arg)
         rv_generation *g = rr->current(rr->ctx);
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rr->rk, 20);
         for (int k = 0; m && k < 1000; k++) {
+            int32_t p = m->partition;
+            if (!m->err && p >= 0 && p < MAX_PARTITIONS && m->offset + 1 >= rr->end[p] &&
+                atomic_load(&rr->state[p]) == CATCHING_UP)
+                atomic_store(&rr->state[p], CAUGHT_UP);
             if (!m->err && g && m->payload && names_remote(g, m->payload, m->len))
                 rv_remote_receive(rr->remote, g, m->payload, m->len, rv_mono_us());
             else if (!m->err)
@@ -169,6 +209,12 @@ fail:
     }
     free(rr);
     return NULL;
+}
+
+int rv_remote_reader_caught_up(rv_remote_reader *rr, int32_t partition)
+{
+    return partition >= 0 && partition < MAX_PARTITIONS &&
+           atomic_load(&rr->state[partition]) == CAUGHT_UP;
 }
 
 void rv_remote_reader_stop(rv_remote_reader *rr)

@@ -29,6 +29,13 @@ rv_remote_reader *rv_remote_reader_start(const rv_config *cfg, const char *boots
                                          rd_kafka_t *requests, rv_remote *remote,
                                          rv_generation *(*current)(void *), void *ctx, char *err,
                                          size_t err_size);
+/* Whether the scores partition numbered like requests partition
+ * `partition` is read up to where it ended when this host was assigned it:
+ * from then on, the scores written for that partition's backlog are in
+ * hand, and its requests can be read without their deadlines running out
+ * while the reader catches up. 0 until then, and for a partition it does
+ * not follow (yet). Any thread. */
+int rv_remote_reader_caught_up(rv_remote_reader *rr, int32_t partition);
 void rv_remote_reader_stop(rv_remote_reader *rr);
 
 #endif

@@ -115,7 +115,7 @@ PY
   grep -q '^rendezvous_preferred_path_cpu_share ' "$TMP/metrics" || fail "/metrics lacks the path's share"
   if [ "$(nproc)" -gt 1 ]; then # quiet again after the load: kept on one CPU
     kept=""
-    for _ in $(seq 20); do
+    for _ in $(seq 100); do
       kept=$(curl -s "$url/metrics" | sed -n 's/^rendezvous_preferred_path_kept //p')
       [ "$kept" = 1 ] && break
       sleep 0.1
@@ -150,7 +150,7 @@ case_timeout() {
   grep -q "within 1050 ms (last deadline 50 ms + 1000 ms)" "$BODY" || fail "504 reason: $(cat "$BODY")"
   # held at the bound for over a second: the input pauses its partitions
   # (and goes on polling) and says so
-  for _ in $(seq 40); do grep -q "partitions paused" "$TMP/slow.log" && break; sleep 0.05; done
+  for _ in $(seq 200); do grep -q "partitions paused" "$TMP/slow.log" && break; sleep 0.05; done
   grep -q "1 requests in flight for 1000 ms (rendezvous.max_in_flight): partitions paused" \
     "$TMP/slow.log" || fail "no pause after a second at the bound: $(cat "$TMP/slow.log")"
   stop_host

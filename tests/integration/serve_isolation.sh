@@ -269,7 +269,9 @@ for p in (70, 90):
     r = rs[f"restart-{p}"][-1]
     assert r["model"] == "b" and r["reason"] == "fallback", r
 PY
-  [ "$took" -le 15 ] || fail "restart: the restarted host took $took s to get its partitions"
+  # the session is 6 s: librdkafka's default of 45 s would fail this; 30
+  # leaves room for the group's join under ASan on a busy machine
+  [ "$took" -le 30 ] || fail "restart: the restarted host took $took s to get its partitions"
   pass "restart: the host killed -9 and started again answered all 100, poison with the fallback; partitions after ${took} s"
 }
 

@@ -7,7 +7,7 @@
 # partitions. Every request is answered exactly once throughout.
 . "$(dirname "$0")/lib.sh"
 N=400
-start_broker $(service_topics rem) $(service_topics rsc) $(service_topics rtw) \
+start_broker $(service_topics rem) $(service_topics rsc) $(service_topics rtw) $(service_topics tko) \
   $(service_topics rpc | sed 's/rpc.scores/rpc.scores:2/')
 # the demo's features: the data set's names, spaces as underscores
 FEATURES=$($PY -c '
@@ -15,7 +15,16 @@ from sklearn.datasets import load_breast_cancer
 print(",".join(n.replace(" ", "_") for n in load_breast_cancer().feature_names))')
 MODELS=$RV_SOURCE_DIR/conf/models
 
-remote_service() { # name remote-model-lines
+# The remote model's deadline, from the remote answers' latency (from the
+# host reading a request to reading its score) measured with this whole
+# script under ASan+UBSan and `stress-ng --cpu 1` on 2 cores, its cases in
+# parallel: `rendezvous scorer` p99 27-75 ms, 8,000 requests at 2,000/s
+# with a host killed p99 119-128 ms (max 139); the Python scorer p99
+# 197-308 ms (max 315). The deadline is about 4 times the p99 for both kinds.
+WITHIN_MS=500 PY_WITHIN_MS=1200
+
+remote_service() { # name remote-model-lines [remote within_ms]
+  local within=${3:-$WITHIN_MS}
   cat >"$TMP/$1.yaml" <<YAML
 service: $1
 state_dir: $TMP/state-$1
@@ -27,7 +36,7 @@ $2
     plugin: $RV_BUILD_DIR/plugins/liblinear_model.so
     params: {model_file: $MODELS/breast_cancer-linear.json}
 rendezvous:
-  schedule: [{model: remote, within_ms: 500}, {model: linear-v1, within_ms: 1000}]
+  schedule: [{model: remote, within_ms: $within}, {model: linear-v1, within_ms: $((within + 1000))}]
 YAML
 }
 
@@ -74,7 +83,7 @@ PY
 }
 
 case_python() {
-  remote_service rem "  - {name: remote, remote: true, labels: [malignant, benign]}"
+  remote_service rem "  - {name: remote, remote: true, labels: [malignant, benign]}" $PY_WITHIN_MS
   start_python() { # log
     $PY "$RV_SOURCE_DIR/examples/python_scorer/scorer.py" --brokers "$BOOTSTRAP" --service rem \
       --model remote --model-file "$MODELS/breast_cancer-xgb.json" --features "$FEATURES" \
@@ -85,7 +94,7 @@ case_python() {
   }
   start_host "$TMP/rem.yaml" "$TMP/rem.log"
   start_python "$TMP/py1.log"
-  send rem 1 $N
+  send rem 1 $N paced
   chosen rem 1 $N remote preferred 0.95
   pass "the remote Python scorer's answers are chosen"
   kill -9 "$SCORER_PID"
@@ -94,7 +103,7 @@ case_python() {
   chosen rem $((N + 1)) $((2 * N)) linear-v1 fallback 1.0
   pass "Python scorer killed -9: the local fallback answers every request, once"
   start_python "$TMP/py2.log"
-  send rem $((2 * N + 1)) $((3 * N))
+  send rem $((2 * N + 1)) $((3 * N)) paced
   chosen rem $((2 * N + 1)) $((3 * N)) remote preferred 0.9
   stop_host
   grep -q "reading remote scores from rem.scores" "$TMP/rem.log" || fail "no remote reader"
@@ -136,7 +145,7 @@ case_scorer() {
       $(grep -c "revoked rsc.requests" "$TMP/sc1.log") - $(grep -c "revoked rsc.requests" "$TMP/sc2.log"))) -eq 4 ] && break
     sleep 0.1
   done
-  send rsc 1 $N
+  send rsc 1 $N paced
   chosen rsc 1 $N remote preferred 0.95
   pass "two rendezvous scorer replicas share the partitions; their answers are chosen"
   grep -q '"version": *"' <(consume rsc.scores | grep '"model":"remote"' | head -1) ||
@@ -151,7 +160,7 @@ case_scorer() {
   url=http://127.0.0.1:$port
   start_scorer "$TMP/sc3.log" --http "127.0.0.1:$port"
   wait_log "$TMP/sc3.log" "assigned rsc.requests" 4 60
-  send rsc $((2 * N + 1)) $((3 * N))
+  send rsc $((2 * N + 1)) $((3 * N)) paced
   chosen rsc $((2 * N + 1)) $((3 * N)) remote preferred 0.9
   [ "$(curl -s -o /dev/null -w '%{http_code}' "$url/readyz")" = 200 ] || fail "scorer not ready: $(curl -s "$url/readyz")"
   local metrics
@@ -202,13 +211,56 @@ assert not missing, f"{len(missing)} without a result, e.g. {missing[:5]}"
 remote = sum(1 for r in rs if r["model"] == "remote")
 twice = sum(1 for v in count.values() if v > 1)
 print(f"rtw: 8000 requests answered, {twice} more than once, {remote} results from the remote model")
-# the survivor joins the scores written for the killed host's backlog (most
-# of them: on a loaded machine some come past the remote model's deadline)
-assert remote >= 0.5 * len(rs), f"only {remote} of {len(rs)} results chose the remote model"
+# the survivor reads the killed host's partitions once it holds the scores
+# written for their backlog (all of them joined in the runs measured above;
+# before it waited for them, as few as 1,199 of 8,434 on a slow machine)
+assert remote >= 0.95 * len(rs), f"only {remote} of {len(rs)} results chose the remote model"
 PY
   HOST_PID=${hosts[1]}
   stop_host
   pass "two hosts and two scorers, one host killed -9 under load: every request answered, the remote model still chosen after the takeover"
+}
+
+# A host taking over partitions joins the scores written for their backlog:
+# here the scorer ran ahead of any host (its answers behind 19,000 records of
+# another model's in each scores partition) and the requests wait unread.
+# The host must read those scores before it starts the requests' clocks;
+# otherwise each deadline runs while it reads the other model's records.
+case_takeover() {
+  # 20 ms: the scores are in hand before the requests are read; their
+  # join took at most 1.1 ms under ASan with a core kept busy (measured)
+  remote_service tko "  - {name: remote, remote: true, labels: [malignant, benign]}" 20
+  $PY - "$BOOTSTRAP" <<'PY'
+import json, sys
+from confluent_kafka import Producer
+from sklearn.datasets import load_breast_cancer
+d = load_breast_cancer()
+row = dict(zip((n.replace(" ", "_") for n in d.feature_names), map(float, d.data[0])))
+p = Producer({"bootstrap.servers": sys.argv[1], "linger.ms": 50})
+other = json.dumps({"id": "x", "model": "other", "version": "t", "status": "ok", "answers": []})
+for part in range(4):
+    for _ in range(19000):
+        p.produce("tko.scores", other, key="x", partition=part)
+    p.poll(0)
+for i in range(1, 201):
+    answer = {"id": f"tko-{i}", "model": "remote", "version": "t", "status": "ok",
+              "answers": [{"label": "benign", "score": 0.75}, {"label": "malignant", "score": 0.25}]}
+    p.produce("tko.scores", json.dumps(answer), key=f"tko-{i}", partition=i % 4)
+p.flush(30)
+for i in range(1, 201):
+    p.produce("tko.requests", json.dumps(row), key=f"tko-{i}", partition=i % 4)
+assert p.flush(30) == 0
+PY
+  start_host "$TMP/tko.yaml" "$TMP/tko.log"
+  chosen tko 1 200 remote preferred 1.0
+  stop_host
+  # chosen in time, not only because the fallback was later still
+  $PY - "$TMP/tko.results" <<'PY'
+import json, sys
+late = [r for r in map(json.loads, open(sys.argv[1])) if r["models"]["remote"]["latency_us"] >= 20000]
+assert not late, f"{len(late)} of 200 remote answers joined past the 20 ms deadline, e.g. {late[0]}"
+PY
+  pass "a host taking over partitions joins the scores written for their backlog, behind 76,000 other records"
 }
 
 # A remote model needs as many scores partitions as requests partitions.
@@ -222,5 +274,5 @@ case_partitions() {
   pass "a host with a remote model refuses 2 scores partitions for 4 requests partitions"
 }
 
-[ $# -gt 0 ] || set -- case_python case_scorer case_two_hosts case_partitions
+[ $# -gt 0 ] || set -- case_python case_scorer case_two_hosts case_takeover case_partitions
 run_parallel "$@"
