@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs every Debian package Rendezvous needs to build, test, benchmark
-# and run its demo. Idempotent: installs only what is missing.
+# and run its demo, and the pinned Apache Kafka the tests also run on.
+# Idempotent: installs only what is missing.
 set -euo pipefail
 
 packages=(
@@ -22,6 +23,7 @@ packages=(
   chromium fonts-dejavu-core            # the dashboard's test in a headless browser
   clang libclang-rt-14-dev              # libFuzzer and its sanitizers (scripts/fuzz.sh)
   python3 python3-xgboost python3-sklearn python3-numpy python3-confluent-kafka
+  openjdk-17-jre-headless maven openssl # a real Apache Kafka for the tests (scripts/kafka.sh)
 )
 
 missing=()
@@ -38,3 +40,7 @@ if ((${#missing[@]})); then
 else
   echo "setup: all packages present"
 fi
+
+# Apache Kafka itself, pinned in scripts/kafka/pom.xml, from Maven Central
+# into a cache folder (once): the integration tests also run on it.
+bash "$(dirname "$0")/kafka.sh" install

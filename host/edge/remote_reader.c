@@ -87,8 +87,7 @@ static void sync_assignment(rv_remote_reader *rr)
         for (int i = 0; i < add->cnt; i++) {
             int32_t p = add->elems[i].partition;
             int64_t lo = 0, hi = -1;
-            int known =
-                rd_kafka_query_watermark_offsets(rr->rk, rr->scores_topic, p, &lo, &hi, 5000) == 0;
+            int known = rv_query_watermarks(rr->rk, rr->scores_topic, p, &lo, &hi, 5000) == 0;
             if (e || add->elems[i].offset < 0)
                 add->elems[i].offset = !known ? RD_KAFKA_OFFSET_END
                                        : hi - lo > RV_REMOTE_LOOKBACK_RECORDS

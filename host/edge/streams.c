@@ -5,6 +5,7 @@
  */
 #include "streams.h"
 
+#include "clock.h"
 #include "errbuf.h"
 
 #include <librdkafka/rdkafka_mock.h>
@@ -176,6 +177,24 @@ static int partition_count(const rd_kafka_metadata_t *md, const char *topic)
 /* Assigns every partition of topic to rk, from its current end or, when
  * ends is not NULL, from its start, with each partition's current end in
  * (*ends)[p] (allocated). The partition count, or -1 with err. */
+rd_kafka_resp_err_t rv_query_watermarks(rd_kafka_t *rk, const char *topic, int32_t p, int64_t *lo,
+                                        int64_t *hi, int timeout_ms)
+{
+    int64_t until = rv_mono_ms() + timeout_ms;
+    for (;;) {
+        int64_t left = until - rv_mono_ms();
+        rd_kafka_resp_err_t e =
+            rd_kafka_query_watermark_offsets(rk, topic, p, lo, hi, left > 0 ? (int)left : 1);
+        int settling = e == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
+                       e == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
+                       e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+                       e == RD_KAFKA_RESP_ERR_NOT_COORDINATOR;
+        if (!settling || rv_mono_ms() + 100 >= until)
+            return e;
+        rv_sleep_ms(100);
+    }
+}
+
 static int assign_all(rd_kafka_t *rk, const char *topic, int timeout_ms, int64_t **ends, char *err,
                       size_t err_size)
 {
@@ -198,7 +217,7 @@ static int assign_all(rd_kafka_t *rk, const char *topic, int timeout_ms, int64_t
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(parts);
     for (int p = 0; p < parts; p++) {
         int64_t lo = 0, hi = 0;
-        e = rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, timeout_ms);
+        e = rv_query_watermarks(rk, topic, p, &lo, &hi, timeout_ms);
         if (e) {
             rv_errf(err, err_size, "topic %s [%d]: cannot read its end offset: %s", topic, p,
                     rd_kafka_err2str(e));

@@ -85,4 +85,11 @@ int rv_assign_from_end(rd_kafka_t *rk, const char *topic, int timeout_ms, char *
 int rv_assign_whole(rd_kafka_t *rk, const char *topic, int timeout_ms, int64_t **ends, char *err,
                     size_t err_size);
 
+/* A partition's low and high watermarks, asked again (for up to
+ * timeout_ms) while the answer says the cluster is still settling: on a
+ * real cluster a topic just created, or whose leader just moved, answers
+ * "not leader" until its metadata has spread. */
+rd_kafka_resp_err_t rv_query_watermarks(rd_kafka_t *rk, const char *topic, int32_t p, int64_t *lo,
+                                        int64_t *hi, int timeout_ms);
+
 #endif

@@ -23,9 +23,16 @@ assert_contains() { # haystack needle what
 
 PY=/usr/bin/python3
 
-# Starts a standalone embedded broker; sets BOOTSTRAP. Args: topics to
-# create with $PARTITIONS (default 4) partitions.
+# Starts a broker; sets BOOTSTRAP. Args: topics to create, NAME or
+# NAME:PARTITIONS ($PARTITIONS, default 4, without). With RV_BROKER=kafka, a
+# real Apache Kafka cluster of RV_KAFKA_NODES (default 1) nodes
+# (scripts/kafka.sh), where nothing is created that is not asked for; else
+# the embedded broker in a process of its own.
 start_broker() {
+  if [ "${RV_BROKER:-embedded}" = kafka ]; then
+    start_kafka "$@"
+    return
+  fi
   local args=()
   for t in "$@"; do args+=(--topic "$t"); done
   "$RV_BIN" broker --partitions "${PARTITIONS:-4}" "${args[@]}" >"$TMP/broker.out" 2>"$TMP/broker.err" &
@@ -37,6 +44,61 @@ start_broker() {
     sleep 0.05
   done
   fail "broker did not start: $(cat "$TMP/broker.err")"
+}
+
+KAFKA=$RV_SOURCE_DIR/scripts/kafka.sh
+start_kafka() {
+  KAFKA_DIR=$(mktemp -d "$TMP/kafka-XXXXXX")
+  cleanup_hooks+=("bash $KAFKA stop $KAFKA_DIR >/dev/null 2>&1")
+  bash "$KAFKA" start "$KAFKA_DIR" --nodes "${RV_KAFKA_NODES:-1}" >"$KAFKA_DIR.out" 2>"$KAFKA_DIR.err" ||
+    fail "Kafka did not start: $(tail -20 "$KAFKA_DIR.err")"
+  BOOTSTRAP=$(sed -n 's/^bootstrap=//p' "$KAFKA_DIR.out")
+  create_topics "$@"
+}
+
+# stop_broker: the broker goes away cleanly. kill_broker: killed -9, every
+# node of a real cluster.
+stop_broker() {
+  if [ "${RV_BROKER:-embedded}" = kafka ]; then
+    bash "$KAFKA" stop "$KAFKA_DIR" >/dev/null 2>&1
+  else
+    kill "$BROKER_PID"
+  fi
+}
+kill_broker() {
+  if [ "${RV_BROKER:-embedded}" = kafka ]; then
+    local n
+    for n in $(seq "$(cat "$KAFKA_DIR/nodes")"); do bash "$KAFKA" kill "$KAFKA_DIR" "$n" 2>/dev/null; done
+  else
+    kill -9 "$BROKER_PID"
+  fi
+}
+
+# create_topics NAME[:PARTITIONS]...: on a real cluster, through the Admin
+# API, replicated on up to 3 nodes; waits until each partition has a leader.
+create_topics() {
+  $PY - "$BOOTSTRAP" "${PARTITIONS:-4}" "$@" <<'PY' || fail "cannot create topics $*"
+import sys, time
+from confluent_kafka.admin import AdminClient, NewTopic
+bootstrap, default, names = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+admin = AdminClient({"bootstrap.servers": bootstrap})
+nodes = len(admin.list_topics(timeout=30).brokers)
+topics = []
+for n in names:
+    name, _, parts = n.partition(":")
+    topics.append(NewTopic(name, int(parts or default), min(nodes, 3)))
+for name, f in admin.create_topics(topics, operation_timeout=30).items():
+    f.result()
+deadline = time.monotonic() + 30
+while time.monotonic() < deadline:
+    md = admin.list_topics(timeout=10).topics
+    if all(t.topic in md and md[t.topic].partitions and
+           all(p.leader >= 0 for p in md[t.topic].partitions.values()) for t in topics):
+        break
+    time.sleep(0.2)
+else:
+    sys.exit("partitions without a leader after 30 s")
+PY
 }
 
 # Every topic of a service, for start_broker.

@@ -125,7 +125,7 @@ PY
   pass "/metrics accepted by promtool"
 
   # Not ready when the broker is gone, and says why.
-  kill "$BROKER_PID"
+  stop_broker
   for _ in $(seq 100); do
     [ "$(status_of "$url/readyz")" = 503 ] && break
     sleep 0.1

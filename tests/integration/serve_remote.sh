@@ -212,9 +212,11 @@ remote = sum(1 for r in rs if r["model"] == "remote")
 twice = sum(1 for v in count.values() if v > 1)
 print(f"rtw: 8000 requests answered, {twice} more than once, {remote} results from the remote model")
 # the survivor reads the killed host's partitions once it holds the scores
-# written for their backlog (all of them joined in the runs measured above;
-# before it waited for them, as few as 1,199 of 8,434 on a slow machine)
-assert remote >= 0.95 * len(rs), f"only {remote} of {len(rs)} results chose the remote model"
+# written for their backlog: all results chose the remote model with one
+# core kept busy, 74 % with the machine far more loaded (the suite on a
+# real Kafka beside it: the scorers fell behind); before the survivor
+# waited for the scores, 14 % (1,199 of 8,434) on a slow machine
+assert remote >= 0.5 * len(rs), f"only {remote} of {len(rs)} results chose the remote model"
 PY
   HOST_PID=${hosts[1]}
   stop_host
@@ -225,11 +227,13 @@ PY
 # here the scorer ran ahead of any host (its answers behind 19,000 records of
 # another model's in each scores partition) and the requests wait unread.
 # The host must read those scores before it starts the requests' clocks;
-# otherwise each deadline runs while it reads the other model's records.
+# otherwise each deadline runs while it reads the other model's records
+# (on a slow machine: 0 and 172 of 200 in time at 20 ms, under ASan).
 case_takeover() {
-  # 20 ms: the scores are in hand before the requests are read; their
-  # join took at most 1.1 ms under ASan with a core kept busy (measured)
-  remote_service tko "  - {name: remote, remote: true, labels: [malignant, benign]}" 20
+  # 100 ms: the scores are in hand before the requests are read; their
+  # join took at most 1.1 ms under ASan with a core kept busy, 20.7 ms with
+  # the machine far more loaded (measured)
+  remote_service tko "  - {name: remote, remote: true, labels: [malignant, benign]}" 100
   $PY - "$BOOTSTRAP" <<'PY'
 import json, sys
 from confluent_kafka import Producer
@@ -257,9 +261,13 @@ PY
   # chosen in time, not only because the fallback was later still
   $PY - "$TMP/tko.results" <<'PY'
 import json, sys
-late = [r for r in map(json.loads, open(sys.argv[1])) if r["models"]["remote"]["latency_us"] >= 20000]
-assert not late, f"{len(late)} of 200 remote answers joined past the 20 ms deadline, e.g. {late[0]}"
+late = [r for r in map(json.loads, open(sys.argv[1])) if r["models"]["remote"]["latency_us"] >= 100000]
+assert not late, f"{len(late)} of 200 remote answers joined past the 100 ms deadline, e.g. {late[0]}"
 PY
+  # and on a machine fast enough to catch up in time anyway: the requests
+  # waited for the scores (before, they were read at once)
+  grep -q "reading tko.requests \[0\]: its scores partition caught up" "$TMP/tko.log" ||
+    fail "the requests were not held for their scores: $(grep -v '^%' "$TMP/tko.log" | tail -5)"
   pass "a host taking over partitions joins the scores written for their backlog, behind 76,000 other records"
 }
 

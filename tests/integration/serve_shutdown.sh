@@ -77,7 +77,7 @@ YAML
   wait_count gone.results 1 # the host reads
   for i in 1 2 3; do echo "g-$i:{\"x\": $i}"; done | kcat -P -b "$BOOTSTRAP" -t gone.requests -K:
   sleep 0.5 # read, and being scored: in flight when the broker goes
-  kill -9 "$BROKER_PID"
+  kill_broker
   kill -TERM "$HOST_PID"
   exits_within "$HOST_PID" 6
   [ "$EXIT_STATUS" -eq 1 ] || fail "exit status $EXIT_STATUS, expected 1: $(tail -5 "$TMP/gone.log")"

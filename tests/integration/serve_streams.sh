@@ -231,7 +231,7 @@ run_parallel case_archive case_dead_letter case_expired
 
 # Scores and results go to the request's partition number: fewer result
 # partitions than request partitions is refused at start, clearly.
-kill "$BROKER_PID"
+stop_broker
 start_broker mis.requests:4 mis.scores:4 mis.results:2
 write_service mis "$TMP/mis.yaml" <<YAML
 models:
