@@ -19,6 +19,7 @@
 #include "inflight.h"
 #include "log.h"
 #include "signals.h"
+#include "topics.h"
 #include "worker.h"
 
 /* ---- where alerts go ---- */
@@ -109,15 +110,14 @@ static void last_reload_error(void *ctx, char *buf, size_t size)
 
 static int create_embedded_topics(daemon_state *d, const rv_config *cfg)
 {
-    char reply[512];
-    rv_http_reply_topic(cfg, reply, sizeof reply);
-    const char *topics[] = {
-        cfg->streams.requests, cfg->streams.scores,      cfg->streams.results, cfg->streams.archive,
-        cfg->streams.alerts,   cfg->streams.dead_letter, cfg->streams.control, reply};
-    size_t n = sizeof topics / sizeof *topics;
-    int parts[sizeof topics / sizeof *topics];
-    for (size_t i = 0; i < n; i++)
+    rv_topic_need need[RV_TOPICS_MAX];
+    size_t n = rv_topics_needed(cfg, d->opts->scorer_model != NULL, need);
+    const char *topics[RV_TOPICS_MAX];
+    int parts[RV_TOPICS_MAX];
+    for (size_t i = 0; i < n; i++) {
+        topics[i] = need[i].name;
         parts[i] = (int)cfg->streams.partitions;
+    }
     char err[512];
     if (rv_broker_create_topics(d->broker, topics, parts, n, err, sizeof err) != 0) {
         rv_error("streams", "%s", err);

@@ -16,6 +16,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "runner.h"
+#include "topics_cmd.h"
 
 static void usage(FILE *out)
 {
@@ -26,6 +27,9 @@ static void usage(FILE *out)
           "                                             print a decoy archive as JSON lines\n"
           "       rendezvous archive replay (DIR | --topic TOPIC) --to TOPIC -b BROKERS\n"
           "                                             put archived requests back on a topic\n"
+          "       rendezvous topics -c FILE [-b BROKERS] [--create] [--replication N]\n"
+          "                                             the topics FILE needs, checked on the\n"
+          "                                             cluster; --create makes the missing\n"
           "       rendezvous config-doc                 print the reference of every config "
           "key (docs/config.md)\n"
           "       rendezvous replay -c CANDIDATE.yaml (DIR | --topic TOPIC -b BROKERS)\n"
@@ -166,6 +170,8 @@ int main(int argc, char **argv)
         return cmd_config_doc(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "model-runner") == 0)
         return rv_runner_main(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "topics") == 0)
+        return rv_topics_main(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "broker") == 0)
         return cmd_broker(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "serve") == 0)

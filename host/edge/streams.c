@@ -253,46 +253,6 @@ int rv_assign_whole(rd_kafka_t *rk, const char *topic, int timeout_ms, int64_t *
     return assign_all(rk, topic, timeout_ms, ends, err, err_size);
 }
 
-int rv_check_partitions(rd_kafka_t *rk, const rv_config *cfg, int timeout_ms, char *err,
-                        size_t err_size)
-{
-    const char *names[3] = {cfg->streams.requests, cfg->streams.scores, cfg->streams.results};
-    int counts[3];
-    for (int i = 0; i < 3; i++) {
-        rd_kafka_topic_t *t = rd_kafka_topic_new(rk, names[i], NULL);
-        const rd_kafka_metadata_t *md = NULL;
-        rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, t, &md, timeout_ms);
-        counts[i] = e ? -1 : partition_count(md, names[i]);
-        if (md)
-            rd_kafka_metadata_destroy(md);
-        rd_kafka_topic_destroy(t);
-        if (counts[i] <= 0) {
-            rv_errf(err, err_size, "topic %s: no metadata (%s)", names[i],
-                    e ? rd_kafka_err2str(e) : "topic missing or without partitions");
-            return -1;
-        }
-    }
-    int remote = 0;
-    for (size_t i = 0; i < cfg->n_models; i++)
-        remote |= cfg->models[i].remote;
-    if (remote && counts[1] != counts[0]) {
-        rv_errf(err, err_size,
-                "topic %s has %d partitions but %s has %d: with a remote model they must be "
-                "equal (the host reads the scores partitions of the requests partitions it owns)",
-                names[1], counts[1], names[0], counts[0]);
-        return -1;
-    }
-    for (int i = 1; i < 3; i++)
-        if (counts[i] < counts[0]) {
-            rv_errf(err, err_size,
-                    "topic %s has %d partitions but %s has %d: scores and results go to "
-                    "the request's partition number, so they need at least as many",
-                    names[i], counts[i], names[0], counts[0]);
-            return -1;
-        }
-    return counts[0];
-}
-
 rd_kafka_t *rv_consumer_new(const rv_config *cfg, const char *bootstrap, rv_consumer_kind kind,
                             const char *group, const char *topic, int timeout_ms,
                             const rv_group_callbacks *cb, char *err, size_t err_size)

@@ -1,8 +1,8 @@
 /*
  * streams.h - the Kafka side: the embedded broker (librdkafka's mock
  * cluster, real Kafka protocol on loopback ports, in memory), client
- * configuration from the config's streams section, and the start-up check
- * that the topics' partition counts agree.
+ * configuration from the config's streams section, and assigning whole
+ * topics (topics.h checks the topics a service needs).
  */
 #ifndef RV_STREAMS_H
 #define RV_STREAMS_H
@@ -62,14 +62,6 @@ typedef struct rv_group_callbacks {
 rd_kafka_t *rv_consumer_new(const rv_config *cfg, const char *bootstrap, rv_consumer_kind kind,
                             const char *group, const char *topic, int timeout_ms,
                             const rv_group_callbacks *cb, char *err, size_t err_size);
-
-/* Checks that scores and results have at least as many partitions as
- * requests (records go to the request's partition number), and with a
- * remote model, that scores have exactly as many. Waits up to
- * timeout_ms for metadata. Returns the requests' partition count, or -1
- * with a clear message in err. */
-int rv_check_partitions(rd_kafka_t *rk, const rv_config *cfg, int timeout_ms, char *err,
-                        size_t err_size);
 
 /* Assigns every partition of topic to rk (no group) from its current end,
  * resolved now: OFFSET_END would be resolved at the first fetch, and a

@@ -1,0 +1,214 @@
+/*
+ * topics.c - the topics a service needs, looked up and created. Must never
+ * create a topic as a side effect of looking: metadata is asked by a
+ * client that does not allow auto-creation (a consumer), so that a topic
+ * missing on an operator's cluster is reported, not made with the
+ * broker's defaults.
+ */
+#include "topics.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "errbuf.h"
+#include "http.h"
+
+/* A message built from parts, cut at its buffer's end like rv_errf's. */
+typedef struct msg {
+    char *buf;
+    size_t size, len;
+} msg;
+
+__attribute__((format(printf, 2, 3))) static void add(msg *m, const char *fmt, ...)
+{
+    if (m->len + 1 >= m->size)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(m->buf + m->len, m->size - m->len, fmt, ap);
+    va_end(ap);
+    if (w > 0)
+        m->len = m->len + (size_t)w < m->size ? m->len + (size_t)w : m->size - 1;
+}
+
+static void need(rv_topic_need *n, const char *name, const char *role, rv_parts_rule rule,
+                 const char *use)
+{
+    snprintf(n->name, sizeof n->name, "%s", name);
+    n->role = role;
+    n->rule = rule;
+    n->use = use;
+}
+
+size_t rv_topics_needed(const rv_config *cfg, int scorer, rv_topic_need out[RV_TOPICS_MAX])
+{
+    int remote = 0;
+    for (size_t i = 0; i < cfg->n_models; i++)
+        remote |= cfg->models[i].remote;
+    size_t n = 0;
+    need(&out[n++], cfg->streams.requests, "requests", RV_PARTS_ANY, "read");
+    need(&out[n++], cfg->streams.scores, "scores",
+         remote || scorer ? RV_PARTS_SAME : RV_PARTS_AT_LEAST,
+         remote ? "written, and read for the remote models" : "written");
+    if (scorer)
+        return n;
+    need(&out[n++], cfg->streams.results, "results", RV_PARTS_AT_LEAST, "written");
+    need(&out[n++], cfg->streams.archive, "archive", RV_PARTS_AT_LEAST, "written by the decoy");
+    need(&out[n++], cfg->streams.alerts, "alerts", RV_PARTS_ANY, "written");
+    need(&out[n++], cfg->streams.dead_letter, "dead-letter", RV_PARTS_ANY, "written");
+    need(&out[n++], cfg->streams.control, "control", RV_PARTS_ANY, "read by every host");
+    if (cfg->http.listen) {
+        char reply[RV_TOPIC_NAME_MAX];
+        rv_http_reply_topic(cfg, reply, sizeof reply);
+        need(&out[n++], reply, "gateway-replies", RV_PARTS_ANY, "the HTTP gateway's replies");
+    }
+    return n;
+}
+
+int rv_topics_find(rd_kafka_t *rk, const rv_topic_need *need, size_t n, int timeout_ms,
+                   rv_topic_found *found, char *err, size_t err_size)
+{
+    size_t answered = 0;
+    for (size_t i = 0; i < n; i++) {
+        rv_topic_found *f = &found[i];
+        *f = (rv_topic_found){.partitions = -1};
+        rd_kafka_topic_t *t = rd_kafka_topic_new(rk, need[i].name, NULL);
+        const rd_kafka_metadata_t *md = NULL;
+        rd_kafka_resp_err_t e =
+            t ? rd_kafka_metadata(rk, 0, t, &md, timeout_ms) : rd_kafka_last_error();
+        if (e)
+            snprintf(f->error, sizeof f->error, "%s", rd_kafka_err2str(e));
+        for (int k = 0; md && k < md->topic_cnt; k++) {
+            const rd_kafka_metadata_topic_t *mt = &md->topics[k];
+            if (strcmp(mt->topic, need[i].name) != 0)
+                continue;
+            answered++;
+            if (mt->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || mt->partition_cnt <= 0)
+                break; /* missing */
+            if (mt->err) {
+                snprintf(f->error, sizeof f->error, "%s", rd_kafka_err2str(mt->err));
+                break;
+            }
+            f->partitions = mt->partition_cnt;
+            f->replication = mt->partitions[0].replica_cnt;
+        }
+        if (md)
+            rd_kafka_metadata_destroy(md);
+        if (t)
+            rd_kafka_topic_destroy(t);
+    }
+    if (answered == 0 && n > 0) {
+        rv_errf(err, err_size, "the cluster did not answer for its topics: %s",
+                found[0].error[0] ? found[0].error : "no metadata");
+        return -1;
+    }
+    return 0;
+}
+
+int rv_topics_verdict(const rv_topic_need *need, size_t n, const rv_topic_found *found,
+                      const char *config_path, char *err, size_t err_size)
+{
+    msg b = {err, err_size, 0};
+    if (err_size)
+        err[0] = 0;
+    int requests = found[0].partitions;
+    size_t missing = 0;
+    for (size_t i = 0; i < n; i++)
+        if (found[i].partitions < 0)
+            missing++;
+    if (missing) {
+        add(&b, "%zu topic(s) missing on the cluster:", missing);
+        const char *sep = " ";
+        for (size_t i = 0; i < n; i++)
+            if (found[i].partitions < 0) {
+                add(&b, "%s%s (%s%s%s)", sep, need[i].name, need[i].role,
+                    found[i].error[0] ? ": " : "", found[i].error);
+                sep = ", ";
+            }
+        add(&b, "; `rendezvous topics -c %s --create` creates them", config_path);
+    }
+    for (size_t i = 1; i < n && requests > 0; i++) {
+        int p = found[i].partitions;
+        if (p < 0)
+            continue;
+        if (need[i].rule == RV_PARTS_SAME && p != requests)
+            add(&b,
+                "%stopic %s has %d partitions but %s has %d: with a remote model they "
+                "must be equal (the host reads the scores partitions of the requests "
+                "partitions it owns)",
+                b.len ? "; " : "", need[i].name, p, need[0].name, requests);
+        else if (need[i].rule == RV_PARTS_AT_LEAST && p < requests)
+            add(&b,
+                "%stopic %s has %d partitions but %s has %d: %s go to the request's "
+                "partition number, so it needs at least as many",
+                b.len ? "; " : "", need[i].name, p, need[0].name, requests, need[i].role);
+    }
+    return b.len ? -1 : requests;
+}
+
+int rv_topics_create(rd_kafka_t *rk, const rv_topic_need *need, size_t n,
+                     const rv_topic_found *found, int partitions, int replication, int timeout_ms,
+                     FILE *out, char *err, size_t err_size)
+{
+    rd_kafka_NewTopic_t *nt[RV_TOPICS_MAX];
+    size_t k = 0;
+    char e[512];
+    int parts = found[0].partitions > 0 ? found[0].partitions : partitions;
+    for (size_t i = 0; i < n; i++) {
+        if (found[i].partitions >= 0)
+            continue;
+        nt[k] = rd_kafka_NewTopic_new(need[i].name, parts, replication, e, sizeof e);
+        if (!nt[k] || (replication >= 3 &&
+                       rd_kafka_NewTopic_set_config(nt[k], "min.insync.replicas", "2") != 0)) {
+            rv_errf(err, err_size, "topic %s: %s", need[i].name, nt[k] ? "bad setting" : e);
+            if (nt[k])
+                rd_kafka_NewTopic_destroy(nt[k]);
+            rd_kafka_NewTopic_destroy_array(nt, k);
+            return -1;
+        }
+        k++;
+    }
+    if (k == 0)
+        return 0;
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_AdminOptions_t *o = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_set_operation_timeout(o, timeout_ms, e, sizeof e);
+    rd_kafka_CreateTopics(rk, nt, k, o, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, timeout_ms + 5000);
+    int rc = 0;
+    if (!ev) {
+        rv_errf(err, err_size, "no answer to CreateTopics within %d ms", timeout_ms + 5000);
+        rc = -1;
+    } else if (rd_kafka_event_error(ev)) {
+        rv_errf(err, err_size, "CreateTopics: %s", rd_kafka_event_error_string(ev));
+        rc = -1;
+    } else {
+        size_t cnt = 0;
+        const rd_kafka_topic_result_t **tr =
+            rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &cnt);
+        msg b = {err, err_size, 0};
+        if (err_size)
+            err[0] = 0;
+        for (size_t i = 0; i < cnt; i++) {
+            rd_kafka_resp_err_t te = rd_kafka_topic_result_error(tr[i]);
+            if (te && te != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+                add(&b, "%scannot create %s: %s", b.len ? "; " : "",
+                    rd_kafka_topic_result_name(tr[i]),
+                    rd_kafka_topic_result_error_string(tr[i])
+                        ? rd_kafka_topic_result_error_string(tr[i])
+                        : rd_kafka_err2str(te));
+            else if (out)
+                fprintf(out, "created %s: %d partitions, replication %d%s\n",
+                        rd_kafka_topic_result_name(tr[i]), parts, replication,
+                        replication >= 3 ? ", min.insync.replicas 2" : "");
+        }
+        rc = b.len ? -1 : 0;
+    }
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    rd_kafka_AdminOptions_destroy(o);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_NewTopic_destroy_array(nt, k);
+    return rc;
+}
