@@ -71,7 +71,7 @@ count = collections.Counter(r["id"] for r in rs)
 ids = [f"{name}-{i}" for i in range(int(first), int(last) + 1)]
 missing = [i for i in ids if count[i] == 0]
 assert not missing, f"{len(missing)} without a result, e.g. {missing[:5]}"
-twice = [k for k, v in count.items() if v > 1]
+twice = [i for i in ids if count[i] > 1]
 assert not twice, f"{len(twice)} answered twice, e.g. {twice[:5]}"
 want = set(ids)
 mine = [r for r in rs if r["id"] in want]
@@ -211,16 +211,18 @@ assert not missing, f"{len(missing)} without a result, e.g. {missing[:5]}"
 remote = sum(1 for r in rs if r["model"] == "remote")
 twice = sum(1 for v in count.values() if v > 1)
 print(f"rtw: 8000 requests answered, {twice} more than once, {remote} results from the remote model")
-# the survivor reads the killed host's partitions once it holds the scores
-# written for their backlog: all results chose the remote model with one
-# core kept busy, 74 % with the machine far more loaded (the suite on a
-# real Kafka beside it: the scorers fell behind); before the survivor
-# waited for the scores, 14 % (1,199 of 8,434) on a slow machine
-assert remote >= 0.5 * len(rs), f"only {remote} of {len(rs)} results chose the remote model"
+# how many the remote model answered in time depends on how far the
+# scorers fell behind the load on this machine (all of them with one core
+# kept busy, 42-74 % with far more load beside); the takeover's own join is
+# case_takeover's, and the survivor's steady state is checked below
 PY
+  # after the takeover, at a steady pace: the survivor reads the scores of
+  # every partition it took over
+  send rtw 8001 8400 paced
+  chosen rtw 8001 8400 remote preferred 0.95
   HOST_PID=${hosts[1]}
   stop_host
-  pass "two hosts and two scorers, one host killed -9 under load: every request answered, the remote model still chosen after the takeover"
+  pass "two hosts and two scorers, one host killed -9 under load: every request answered, the remote model chosen again after the takeover"
 }
 
 # A host taking over partitions joins the scores written for their backlog:
