@@ -317,7 +317,8 @@ static const cf_key streams_keys[] = {
      .offset = C(streams.partitions),
      .flags = CF_POSITIVE,
      .def = "4",
-     .help = "Partitions of each topic the embedded broker creates."},
+     .help = "Partitions of each topic the embedded broker creates, and of those `rendezvous "
+             "topics --create` makes while the requests topic is missing too."},
     {.name = "kafka",
      .type = CF_KV,
      .offset = C(streams.kafka),
