@@ -464,6 +464,42 @@ START_TEST(remote_models)
 }
 END_TEST
 
+/* A secret in a file: the file must be there at load (an error at its
+ * line otherwise), and its path is kept absolute, never its content. */
+START_TEST(kafka_secret_files)
+{
+    const char *tail = "input:\n"
+                       "  features: [a]\n"
+                       "models:\n"
+                       "  - { name: m, plugin: p.so }\n"
+                       "rendezvous:\n"
+                       "  schedule: [{ model: m, within_ms: 5 }]\n";
+    char yaml[1024];
+    snprintf(yaml, sizeof yaml,
+             "service: s\nstreams:\n  brokers: embedded\n"
+             "  kafka_files: { sasl.password: missing.pass }\n%s",
+             tail);
+    expect_fails(yaml, 1);
+    expect_error(4, 33, "streams.kafka_files.sasl.password", "cannot read the file 'missing.pass'");
+    rv_errors_clear(&errs);
+    char pass[PATH_MAX + 16];
+    snprintf(pass, sizeof pass, "%s/kafka.pass", tmpdir);
+    write_file(pass, "s3cret\n");
+    snprintf(yaml, sizeof yaml,
+             "service: s\nstreams:\n  brokers: embedded\n"
+             "  kafka_files: { sasl.password: kafka.pass }\n%s",
+             tail);
+    rv_config *c = load_text(yaml);
+    if (!c)
+        dump_errors();
+    ck_assert_ptr_nonnull(c);
+    ck_assert_uint_eq(c->streams.n_kafka_files, 1);
+    ck_assert_str_eq(c->streams.kafka_files[0].key, "sasl.password");
+    ck_assert_str_eq(c->streams.kafka_files[0].value, pass);
+    rv_config_free(c);
+}
+END_TEST
+
 START_TEST(empty_models_and_schedule)
 {
     expect_fails("service: s\n" BASE_STREAMS_TO_MODELS "models: []\n"
@@ -831,6 +867,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, errors_append_to_caller_list);
     tcase_add_test(tc, relative_config_path_resolves_against_its_dir);
     tcase_add_test(tc, remote_models);
+    tcase_add_test(tc, kafka_secret_files);
     suite_add_tcase(s, tc);
     return s;
 }

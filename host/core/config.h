@@ -71,6 +71,8 @@ typedef struct rv_config {
         uint32_t partitions; /* of topics the embedded broker creates */
         rv_kv *kafka;        /* passed to librdkafka as is */
         size_t n_kafka;
+        rv_kv *kafka_files; /* librdkafka properties whose values are in files (absolute) */
+        size_t n_kafka_files;
     } streams;
 
     struct {

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define C(f) offsetof(rv_config, f)
 #define M(f) offsetof(rv_model_conf, f)
@@ -108,6 +109,33 @@ static void check_builtin(loader *l, const cf_key *k, const yaml_node_t *v, cons
     char *list = cy_join_list(l, rv_builtin_names);
     cy_report(l, v, kp, "unknown builtin '%s' (known: %s)", s, list ? list : "?");
     free(list);
+}
+
+/* Every file named must be readable now, so that a missing secret fails
+ * the load (and `check`) at its line, not the broker connection later. */
+static void check_secret_files(loader *l, const cf_key *k, const yaml_node_t *m, const char *kp,
+                               void *base)
+{
+    const rv_kv *kv = *(rv_kv *const *)cf_slot(base, k);
+    size_t n = *(const size_t *)((const char *)base + k->n_offset);
+    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
+        yaml_node_t *key = cy_node_at(l, p->key), *v = cy_node_at(l, p->value);
+        if (!key || !v || key->type != YAML_SCALAR_NODE)
+            continue;
+        for (size_t i = 0; i < n; i++) {
+            if (strcmp(kv[i].key, cy_scalar_text(key)) != 0)
+                continue;
+            char kpk[KP_MAX];
+            cy_kp_key(kpk, kp, kv[i].key);
+            struct stat st;
+            errno = 0;
+            if (stat(kv[i].value, &st) != 0 || !S_ISREG(st.st_mode) || access(kv[i].value, R_OK))
+                cy_report(l, v, kpk, "cannot read the file '%s' (resolved to %s): %s",
+                          cy_scalar_text(v), kv[i].value,
+                          errno ? strerror(errno) : "not a regular file");
+            break;
+        }
+    }
 }
 
 /* Checked by the listener's own parser, so that a typo fails the reload,
@@ -324,6 +352,15 @@ static const cf_key streams_keys[] = {
      .offset = C(streams.kafka),
      .n_offset = C(streams.n_kafka),
      .help = "librdkafka properties, passed as they are (e.g. `security.protocol`)."},
+    {.name = "kafka_files",
+     .type = CF_KV,
+     .offset = C(streams.kafka_files),
+     .n_offset = C(streams.n_kafka_files),
+     .flags = CF_FILES,
+     .check = check_secret_files,
+     .help = "librdkafka properties whose values are read from files, each time a client is "
+             "made (a secret such as `sasl.password` kept out of this file); a final newline "
+             "is dropped. The file must be readable when the config is loaded."},
     {0},
 };
 

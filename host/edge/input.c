@@ -314,12 +314,8 @@ rd_kafka_t *rv_input_start(daemon_state *d, const rv_config *cfg, const char *bo
         rv_error("streams", "%s", err);
         return NULL;
     }
-    rv_topic_need need[RV_TOPICS_MAX];
-    rv_topic_found found[RV_TOPICS_MAX];
-    size_t n = rv_topics_needed(cfg, d->opts->scorer_model != NULL, need);
-    int parts = rv_topics_find(rk, need, n, 10000, found, err, sizeof err) == 0
-                    ? rv_topics_verdict(need, n, found, cfg->path, err, sizeof err)
-                    : -1;
+    int parts =
+        rv_topics_check(cfg, bootstrap, d->opts->scorer_model != NULL, 10000, err, sizeof err);
     if (parts < 0) {
         rv_error("streams", "%s", err);
         rd_kafka_destroy(rk);

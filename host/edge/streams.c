@@ -114,6 +114,34 @@ void rv_broker_stop(rv_broker *b)
     free(b);
 }
 
+/* A property whose value is a file's content (a final newline dropped).
+ * The value is a secret: it is never put in a message, and its copies are
+ * wiped once librdkafka has its own. */
+static int set_from_file(rd_kafka_conf_t *conf, const rv_config *cfg, const rv_kv *kv, char *err,
+                         size_t err_size)
+{
+    char value[4096], e[512];
+    FILE *f = fopen(kv->value, "r");
+    size_t n = f ? fread(value, 1, sizeof value, f) : 0;
+    int failed = !f || ferror(f) || n == sizeof value;
+    if (f)
+        fclose(f);
+    if (failed) {
+        rv_errf(err, err_size, "%s: streams.kafka_files.%s: cannot read %s%s", cfg->path, kv->key,
+                kv->value, n == sizeof value ? ": over 4 KiB" : "");
+        explicit_bzero(value, sizeof value);
+        return -1;
+    }
+    while (n > 0 && (value[n - 1] == '\n' || value[n - 1] == '\r'))
+        n--;
+    value[n] = 0;
+    int rc = rd_kafka_conf_set(conf, kv->key, value, e, sizeof e) == RD_KAFKA_CONF_OK ? 0 : -1;
+    explicit_bzero(value, sizeof value);
+    if (rc)
+        rv_errf(err, err_size, "%s: streams.kafka_files.%s: %s", cfg->path, kv->key, e);
+    return rc;
+}
+
 rd_kafka_conf_t *rv_kafka_conf(const rv_config *cfg, const char *bootstrap, int producer, char *err,
                                size_t err_size)
 {
@@ -152,6 +180,11 @@ rd_kafka_conf_t *rv_kafka_conf(const rv_config *cfg, const char *bootstrap, int 
     for (const char *const *d = producer ? producer_defaults : consumer_defaults; *d; d += 2)
         if (rd_kafka_conf_set(conf, d[0], d[1], e, sizeof e) != RD_KAFKA_CONF_OK) {
             rv_errf(err, err_size, "kafka: %s", e);
+            rd_kafka_conf_destroy(conf);
+            return NULL;
+        }
+    for (size_t i = 0; cfg && i < cfg->streams.n_kafka_files; i++)
+        if (set_from_file(conf, cfg, &cfg->streams.kafka_files[i], err, err_size) != 0) {
             rd_kafka_conf_destroy(conf);
             return NULL;
         }

@@ -3,7 +3,8 @@
  * create a topic as a side effect of looking: metadata is asked by a
  * client that does not allow auto-creation (a consumer), so that a topic
  * missing on an operator's cluster is reported, not made with the
- * broker's defaults.
+ * broker's defaults. A cluster that does not answer is said to, with the
+ * client's own reason (a wrong password, a TLS failure), not waited on.
  */
 #include "topics.h"
 
@@ -13,6 +14,7 @@
 
 #include "errbuf.h"
 #include "http.h"
+#include "streams.h"
 
 /* A message built from parts, cut at its buffer's end like rv_errf's. */
 typedef struct msg {
@@ -66,10 +68,46 @@ size_t rv_topics_needed(const rv_config *cfg, int scorer, rv_topic_need out[RV_T
     return n;
 }
 
-int rv_topics_find(rd_kafka_t *rk, const rv_topic_need *need, size_t n, int timeout_ms,
-                   rv_topic_found *found, char *err, size_t err_size)
+static void on_client_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
-    size_t answered = 0;
+    rv_cluster_trouble *t = opaque;
+    (void)rk;
+    /* the cause (authentication, TLS) rather than its echo (all brokers down) */
+    if (!t->why[0] || err == RD_KAFKA_RESP_ERR__AUTHENTICATION || err == RD_KAFKA_RESP_ERR__SSL)
+        snprintf(t->why, sizeof t->why, "%s", reason);
+}
+
+rd_kafka_t *rv_topics_client(const rv_config *cfg, const char *bootstrap,
+                             rv_cluster_trouble *trouble, char *err, size_t err_size)
+{
+    rd_kafka_conf_t *conf = rv_kafka_conf(cfg, bootstrap, 0, err, err_size);
+    if (!conf)
+        return NULL;
+    trouble->why[0] = 0;
+    rd_kafka_conf_set_opaque(conf, trouble);
+    rd_kafka_conf_set_error_cb(conf, on_client_error);
+    char e[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e);
+    if (!rk) {
+        rv_errf(err, err_size, "kafka: %s", e);
+        rd_kafka_conf_destroy(conf);
+    }
+    return rk;
+}
+
+/* Errors that say the cluster is not reached at all: no point asking for
+ * the next topic. */
+static int unreachable(rd_kafka_resp_err_t e)
+{
+    return e == RD_KAFKA_RESP_ERR__TRANSPORT || e == RD_KAFKA_RESP_ERR__TIMED_OUT ||
+           e == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || e == RD_KAFKA_RESP_ERR__AUTHENTICATION ||
+           e == RD_KAFKA_RESP_ERR__SSL || e == RD_KAFKA_RESP_ERR__RESOLVE;
+}
+
+int rv_topics_find(rd_kafka_t *rk, const rv_topic_need *need, size_t n, int timeout_ms,
+                   const rv_cluster_trouble *trouble, rv_topic_found *found, char *err,
+                   size_t err_size)
+{
     for (size_t i = 0; i < n; i++) {
         rv_topic_found *f = &found[i];
         *f = (rv_topic_found){.partitions = -1};
@@ -77,33 +115,48 @@ int rv_topics_find(rd_kafka_t *rk, const rv_topic_need *need, size_t n, int time
         const rd_kafka_metadata_t *md = NULL;
         rd_kafka_resp_err_t e =
             t ? rd_kafka_metadata(rk, 0, t, &md, timeout_ms) : rd_kafka_last_error();
-        if (e)
-            snprintf(f->error, sizeof f->error, "%s", rd_kafka_err2str(e));
         for (int k = 0; md && k < md->topic_cnt; k++) {
             const rd_kafka_metadata_topic_t *mt = &md->topics[k];
             if (strcmp(mt->topic, need[i].name) != 0)
                 continue;
-            answered++;
-            if (mt->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || mt->partition_cnt <= 0)
-                break; /* missing */
-            if (mt->err) {
+            if (mt->err && mt->err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
                 snprintf(f->error, sizeof f->error, "%s", rd_kafka_err2str(mt->err));
-                break;
+            else if (!mt->err && mt->partition_cnt > 0) {
+                f->partitions = mt->partition_cnt;
+                f->replication = mt->partitions[0].replica_cnt;
             }
-            f->partitions = mt->partition_cnt;
-            f->replication = mt->partitions[0].replica_cnt;
         }
         if (md)
             rd_kafka_metadata_destroy(md);
         if (t)
             rd_kafka_topic_destroy(t);
-    }
-    if (answered == 0 && n > 0) {
-        rv_errf(err, err_size, "the cluster did not answer for its topics: %s",
-                found[0].error[0] ? found[0].error : "no metadata");
-        return -1;
+        if (e && (unreachable(e) || i == 0)) {
+            rd_kafka_poll(rk, 0); /* serves the error callback: why */
+            rv_errf(err, err_size, "the cluster does not answer: %s",
+                    trouble && trouble->why[0] ? trouble->why : rd_kafka_err2str(e));
+            return -1;
+        }
+        if (e)
+            snprintf(f->error, sizeof f->error, "%s", rd_kafka_err2str(e));
     }
     return 0;
+}
+
+int rv_topics_check(const rv_config *cfg, const char *bootstrap, int scorer, int timeout_ms,
+                    char *err, size_t err_size)
+{
+    rv_cluster_trouble trouble;
+    rd_kafka_t *rk = rv_topics_client(cfg, bootstrap, &trouble, err, err_size);
+    if (!rk)
+        return -1;
+    rv_topic_need need[RV_TOPICS_MAX];
+    rv_topic_found found[RV_TOPICS_MAX];
+    size_t n = rv_topics_needed(cfg, scorer, need);
+    int parts = rv_topics_find(rk, need, n, timeout_ms, &trouble, found, err, err_size) == 0
+                    ? rv_topics_verdict(need, n, found, cfg->path, err, err_size)
+                    : -1;
+    rd_kafka_destroy(rk);
+    return parts;
 }
 
 int rv_topics_verdict(const rv_topic_need *need, size_t n, const rv_topic_found *found,
@@ -115,19 +168,22 @@ int rv_topics_verdict(const rv_topic_need *need, size_t n, const rv_topic_found 
     int requests = found[0].partitions;
     size_t missing = 0;
     for (size_t i = 0; i < n; i++)
-        if (found[i].partitions < 0)
+        if (found[i].partitions < 0 && !found[i].error[0])
             missing++;
     if (missing) {
         add(&b, "%zu topic(s) missing on the cluster:", missing);
         const char *sep = " ";
         for (size_t i = 0; i < n; i++)
-            if (found[i].partitions < 0) {
-                add(&b, "%s%s (%s%s%s)", sep, need[i].name, need[i].role,
-                    found[i].error[0] ? ": " : "", found[i].error);
+            if (found[i].partitions < 0 && !found[i].error[0]) {
+                add(&b, "%s%s (%s)", sep, need[i].name, need[i].role);
                 sep = ", ";
             }
         add(&b, "; `rendezvous topics -c %s --create` creates them", config_path);
     }
+    for (size_t i = 0; i < n; i++)
+        if (found[i].error[0])
+            add(&b, "%stopic %s (%s) cannot be used: %s", b.len ? "; " : "", need[i].name,
+                need[i].role, found[i].error);
     for (size_t i = 1; i < n && requests > 0; i++) {
         int p = found[i].partitions;
         if (p < 0)

@@ -35,16 +35,36 @@ size_t rv_topics_needed(const rv_config *cfg, int scorer, rv_topic_need out[RV_T
 
 /* What the cluster has of one topic. */
 typedef struct rv_topic_found {
-    int partitions;  /* -1: no such topic (or no metadata: see error) */
+    int partitions;  /* -1: no such topic, or not usable (see error) */
     int replication; /* of partition 0, 0 when unknown */
-    char error[128]; /* why there is no metadata, "" when there is */
+    char error[128]; /* why it is not usable (e.g. not authorized), "" when missing or fine */
 } rv_topic_found;
+
+/* Why a cluster does not answer, as its client saw it (an authentication
+ * or TLS failure, a connection refused): "" until the client reports one. */
+typedef struct rv_cluster_trouble {
+    char why[256];
+} rv_cluster_trouble;
+
+/* A client to look topics up and create them with: a consumer (whose
+ * metadata requests never create a topic) that keeps its broker errors in
+ * *trouble (which must outlive it). NULL with err. */
+rd_kafka_t *rv_topics_client(const rv_config *cfg, const char *bootstrap,
+                             rv_cluster_trouble *trouble, char *err, size_t err_size);
 
 /* Looks each needed topic up (waits up to timeout_ms for metadata); never
  * creates one, whatever the broker's auto-creation. 0, or -1 with err when
- * the cluster does not answer at all. */
+ * the cluster does not answer (err says why, from *trouble when the client
+ * saw it: trouble may be NULL). */
 int rv_topics_find(rd_kafka_t *rk, const rv_topic_need *need, size_t n, int timeout_ms,
-                   rv_topic_found *found, char *err, size_t err_size);
+                   const rv_cluster_trouble *trouble, rv_topic_found *found, char *err,
+                   size_t err_size);
+
+/* The host's start-up check: every topic cfg needs (a scorer's, with
+ * scorer set) is there and fits. The requests topic's partition count, or
+ * -1 with the whole story in err. */
+int rv_topics_check(const rv_config *cfg, const char *bootstrap, int scorer, int timeout_ms,
+                    char *err, size_t err_size);
 
 /* What is wrong, all of it in one message naming each topic and how to fix
  * it: missing topics, too few (or, for a remote model's scores, other than

@@ -38,24 +38,6 @@ static void print_table(FILE *out, const rv_topic_need *need, size_t n, const rv
     }
 }
 
-/* A client that only asks: a consumer, so that no metadata request
- * creates a topic (librdkafka's allow.auto.create.topics is a consumer's,
- * false by default). */
-static rd_kafka_t *admin_client(const rv_config *cfg, const char *bootstrap, char *err,
-                                size_t err_size)
-{
-    rd_kafka_conf_t *conf = rv_kafka_conf(cfg, bootstrap, 0, err, err_size);
-    if (!conf)
-        return NULL;
-    char e[512];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e);
-    if (!rk) {
-        rv_errf(err, err_size, "kafka: %s", e);
-        rd_kafka_conf_destroy(conf);
-    }
-    return rk;
-}
-
 /* The cluster's broker count, or 0 when it does not answer. */
 static int broker_count(rd_kafka_t *rk)
 {
@@ -116,24 +98,25 @@ int rv_topics_main(int argc, char **argv)
     }
     char err[RV_ERR_SIZE];
     int rc = 1;
-    rd_kafka_t *rk = admin_client(cfg, brokers, err, sizeof err);
-    int nodes = rk ? broker_count(rk) : 0;
-    if (!rk || nodes == 0) {
-        fprintf(stderr, "rendezvous topics: %s\n", rk ? "the cluster does not answer" : err);
-        goto out;
-    }
-    if (rv_topics_find(rk, need, n, 10000, found, err, sizeof err) != 0) {
+    rv_cluster_trouble trouble;
+    rd_kafka_t *rk = rv_topics_client(cfg, brokers, &trouble, err, sizeof err);
+    if (!rk) {
         fprintf(stderr, "rendezvous topics: %s\n", err);
         goto out;
     }
+    if (rv_topics_find(rk, need, n, 10000, &trouble, found, err, sizeof err) != 0) {
+        fprintf(stderr, "rendezvous topics: %s\n", err);
+        goto out;
+    }
+    int nodes = broker_count(rk);
     printf("service %s on %s (%d broker(s)):\n", cfg->service, brokers, nodes);
     print_table(stdout, need, n, found);
     if (create) {
         if (!replication)
-            replication = nodes < 3 ? nodes : 3;
+            replication = nodes < 3 ? (nodes > 0 ? nodes : 1) : 3;
         if (rv_topics_create(rk, need, n, found, (int)cfg->streams.partitions, replication, 30000,
                              stdout, err, sizeof err) != 0 ||
-            rv_topics_find(rk, need, n, 10000, found, err, sizeof err) != 0) {
+            rv_topics_find(rk, need, n, 10000, &trouble, found, err, sizeof err) != 0) {
             fprintf(stderr, "rendezvous topics: %s\n", err);
             goto out;
         }

@@ -26,7 +26,8 @@ PY=/usr/bin/python3
 # Starts a broker; sets BOOTSTRAP. Args: topics to create, NAME or
 # NAME:PARTITIONS ($PARTITIONS, default 4, without). With RV_BROKER=kafka, a
 # real Apache Kafka cluster of RV_KAFKA_NODES (default 1) nodes
-# (scripts/kafka.sh), where nothing is created that is not asked for; else
+# (scripts/kafka.sh; KAFKA_SASL=1 adds its SASL_SSL listener), where nothing
+# is created that is not asked for; else
 # the embedded broker in a process of its own.
 start_broker() {
   if [ "${RV_BROKER:-embedded}" = kafka ]; then
@@ -50,7 +51,8 @@ KAFKA=$RV_SOURCE_DIR/scripts/kafka.sh
 start_kafka() {
   KAFKA_DIR=$(mktemp -d "$TMP/kafka-XXXXXX")
   cleanup_hooks+=("bash $KAFKA stop $KAFKA_DIR >/dev/null 2>&1")
-  bash "$KAFKA" start "$KAFKA_DIR" --nodes "${RV_KAFKA_NODES:-1}" >"$KAFKA_DIR.out" 2>"$KAFKA_DIR.err" ||
+  bash "$KAFKA" start "$KAFKA_DIR" --nodes "${RV_KAFKA_NODES:-1}" ${KAFKA_SASL:+--sasl} \
+    >"$KAFKA_DIR.out" 2>"$KAFKA_DIR.err" ||
     fail "Kafka did not start: $(tail -20 "$KAFKA_DIR.err")"
   BOOTSTRAP=$(sed -n 's/^bootstrap=//p' "$KAFKA_DIR.out")
   create_topics "$@"

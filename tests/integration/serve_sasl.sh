@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# The host, its HTTP gateway and a remote scorer on a real Kafka cluster's
+# SASL_SSL listener (SCRAM-SHA-512, TLS with the cluster's own CA), the
+# password read from a file (streams.kafka_files); a wrong password and a
+# denied topic each explained (the log and /readyz) instead of a silent
+# stall; the password in no log, no endpoint and no `check` output. Needs
+# a real cluster: registered as kafka_serve_sasl only.
+. "$(dirname "$0")/lib.sh"
+[ "${RV_BROKER:-}" = kafka ] || fail "needs RV_BROKER=kafka (a SASL_SSL listener)"
+FX=$RV_FIXTURE_DIR
+
+KAFKA_SASL=1 start_broker $(service_topics sec) $(service_topics bad) $(service_topics acl)
+SASL_BOOTSTRAP=$(sed -n 's/^bootstrap_sasl=//p' "$KAFKA_DIR.out")
+[ -n "$SASL_BOOTSTRAP" ] || fail "no SASL_SSL listener: $(cat "$KAFKA_DIR.out")"
+PASSWORD=$(cat "$KAFKA_DIR/sasl/rv-host.password")
+port=$($PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+
+sasl_service() { # name password-file [port]
+  write_service "$1" "$TMP/$1.yaml" <<YAML
+models:
+  - {name: local, plugin: $FX/ok_b.so}
+  - name: remote
+    remote: true
+    labels: [yes, no, fixture-a]
+    plugin: $FX/ok.so
+rendezvous:
+  schedule: [{model: remote, within_ms: 2000}, {model: local, within_ms: 3000}]
+YAML
+  sed -i "s|^streams: {brokers: embedded}|streams:\\
+  brokers: $SASL_BOOTSTRAP\\
+  kafka: {security.protocol: SASL_SSL, sasl.mechanisms: SCRAM-SHA-512, sasl.username: rv-host,\\
+          ssl.ca.location: $KAFKA_DIR/tls/ca.pem}\\
+  kafka_files: {sasl.password: $2}|" "$TMP/$1.yaml"
+  [ -z "${3:-}" ] || echo "http: {listen: \"127.0.0.1:$3\"}" >>"$TMP/$1.yaml"
+}
+
+# 1. Everything over SASL_SSL: requests from Kafka and from HTTP, scored by
+#    the host and by a scorer, results read back.
+sasl_service sec "$KAFKA_DIR/sasl/rv-host.password" "$port"
+"$RV_BIN" -c "$TMP/sec.yaml" >"$TMP/sec.log.out" 2>"$TMP/sec.log" &
+HOST_PID=$!
+echo "$HOST_PID" >>"$TMP/pids"
+"$RV_BIN" scorer -c "$TMP/sec.yaml" --model remote >"$TMP/scorer.out" 2>"$TMP/scorer.log" &
+echo $! >>"$TMP/pids"
+wait_log "$TMP/sec.log" "assigned sec.requests" 1 60
+wait_log "$TMP/scorer.log" "assigned sec.requests" 1 60
+for i in $(seq 1 50); do echo "sec-$i:{\"x\": $i, \"y\": 1}"; done | kcat -P -b "$BOOTSTRAP" -t sec.requests -K:
+wait_count sec.results 50 60
+code=$(curl -s -o "$TMP/http.body" -w '%{http_code}' -H 'X-Request-Id: web-1' -d '{"x": 2, "y": 3}' \
+  "http://127.0.0.1:$port/v1/score")
+[ "$code" = 200 ] || fail "POST /v1/score over SASL_SSL: $code $(cat "$TMP/http.body")"
+consume sec.results >"$TMP/sec.results"
+[ "$(grep -c '"model":"remote"' "$TMP/sec.results")" -ge 45 ] ||
+  fail "the scorer's answers were not chosen: $(head -2 "$TMP/sec.results")"
+curl -s "http://127.0.0.1:$port/metrics" >"$TMP/metrics"
+curl -s "http://127.0.0.1:$port/v1/models" >"$TMP/models"
+stop_host
+pass "host, gateway and scorer over SASL_SSL (SCRAM-SHA-512, the password from a file): 50 + 1 answered, the scorer's chosen"
+
+# 2. A wrong password: refused at start, and the log says why.
+echo "not-the-password" >"$TMP/wrong.password"
+sasl_service bad "$TMP/wrong.password"
+rc=0
+timeout 60 "$RV_BIN" -c "$TMP/bad.yaml" >/dev/null 2>"$TMP/bad.log" || rc=$?
+[ $rc -ne 0 ] && [ $rc -ne 124 ] || fail "the host started or stalled with a wrong password (exit $rc)"
+grep -qi "authentication" "$TMP/bad.log" || fail "no reason given: $(grep -v '^%' "$TMP/bad.log" | tail -5)"
+pass "a wrong password: the host exits $rc, saying: $(grep -io '[^:]*authentication[^;]*' "$TMP/bad.log" | head -1 | cut -c1-100)"
+
+# 3. An ACL that denies the results topic: named, in the log.
+bash "$KAFKA" acl "$KAFKA_DIR" --add --deny-principal User:rv-host --operation All --topic acl.results \
+  >/dev/null 2>&1 || fail "cannot add the ACL"
+sasl_service acl "$KAFKA_DIR/sasl/rv-host.password"
+rc=0
+timeout 60 "$RV_BIN" -c "$TMP/acl.yaml" >/dev/null 2>"$TMP/acl.log" || rc=$?
+[ $rc -ne 0 ] && [ $rc -ne 124 ] || fail "the host started or stalled with a denied topic (exit $rc)"
+grep -q "acl.results.*[Aa]uthoriz" "$TMP/acl.log" || fail "the denied topic is not named: $(grep -v '^%' "$TMP/acl.log" | tail -5)"
+pass "an ACL denying acl.results: the host exits $rc, naming the topic: $(grep -o 'acl.results[^;]*' "$TMP/acl.log" | head -1 | cut -c1-100)"
+
+# 4. The password is nowhere it could leak.
+"$RV_BIN" check -c "$TMP/sec.yaml" >"$TMP/check.out" 2>&1 || fail "check: $(tail -3 "$TMP/check.out")"
+for f in sec.log sec.log.out scorer.log scorer.out bad.log acl.log metrics models check.out; do
+  ! grep -qF "$PASSWORD" "$TMP/$f" || fail "the password is in $f"
+done
+pass "the password is in no log, /metrics, /v1/models or check output"
