@@ -2,24 +2,42 @@
 # The demo, end to end on the embedded broker: set up, build, start the host
 # on conf/demo.yaml, send the breast-cancer data set through Kafka with kcat,
 # read every result back, stop the host with SIGTERM, and print a report.
+#
+#   bash scripts/demo.sh           on the embedded broker
+#   bash scripts/demo.sh --kafka   on a real Apache Kafka (a single-node
+#                                  KRaft cluster from scripts/kafka.sh, its
+#                                  topics made by `rendezvous topics --create`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+[ $# -eq 0 ] || [ "$1" = --kafka ] || { sed -n '2,10p' "$0"; exit 2; }
 bash scripts/setup.sh
 cmake -S . -B build >/dev/null
 cmake --build build -j"$(nproc)" >/dev/null
 
 work=$(mktemp -d /tmp/rendezvous-demo-XXXXXX)
 rm -rf conf/state/archive # the decoy archive of this run only
-./build/rendezvous -c conf/demo.yaml >"$work/host.out" 2>"$work/host.log" &
+host=""
+trap '[ -z "$host" ] || kill -9 $host 2>/dev/null; [ ! -d "$work/kafka" ] || bash scripts/kafka.sh stop "$work/kafka" >/dev/null 2>&1; rm -rf "$work"' EXIT
+brokers=()
+if [ "${1:-}" = --kafka ]; then
+  bootstrap=$(bash scripts/kafka.sh start "$work/kafka" 2>"$work/kafka.log" | sed -n 's/^bootstrap=//p')
+  [ -n "$bootstrap" ] || { cat "$work/kafka.log"; exit 1; }
+  ./build/rendezvous topics -c conf/demo.yaml -b "$bootstrap" --create | sed 's/^/  /'
+  brokers=(-b "$bootstrap")
+fi
+./build/rendezvous -c conf/demo.yaml "${brokers[@]}" >"$work/host.out" 2>"$work/host.log" &
 host=$!
-trap 'kill -9 $host 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 200); do
   grep -q "serving:" "$work/host.log" && break
   kill -0 $host 2>/dev/null || { cat "$work/host.log"; exit 1; }
   sleep 0.05
 done
-bootstrap=$(sed -n 's/.*bootstrap=\([^ ]*\).*/\1/p' "$work/host.log" | head -1)
-echo "host serving on the embedded broker at $bootstrap"
+if [ ${#brokers[@]} -eq 0 ]; then
+  bootstrap=$(sed -n 's/.*bootstrap=\([^ ]*\).*/\1/p' "$work/host.log" | head -1)
+  echo "host serving on the embedded broker at $bootstrap"
+else
+  echo "host serving on Apache Kafka at $bootstrap"
+fi
 
 data=conf/data/breast_cancer.jsonl
 n=$(wc -l <"$data")
