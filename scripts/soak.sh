@@ -5,10 +5,11 @@
 #   bash scripts/soak.sh fresh [N]   the whole test command (scripts/test.sh),
 #                                    each time in a fresh clone of HEAD, N
 #                                    times in a row (default 3)
-#   bash scripts/soak.sh busy [N]    the integration tests, ASan+UBSan build
-#                                    and plain build, N times (default 3)
-#                                    while `stress-ng --cpu 1` keeps one
-#                                    core busy
+#   bash scripts/soak.sh busy [N]    the integration tests on the embedded
+#                                    broker, ASan+UBSan build and plain
+#                                    build, N times (default 3) while
+#                                    `stress-ng --cpu 1` keeps one core busy
+#                                    (a real Kafka's JVMs would add more)
 #
 # Stops at the first failure (its output is kept) and prints each run's
 # time. The integration tests' deadlines take their margins from latencies
@@ -55,7 +56,8 @@ busy)
     timed "busy-asan-$i" env ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
       UBSAN_OPTIONS=print_stacktrace=1 \
       ctest --test-dir build-asan --output-on-failure -j"$(nproc)" -L integration
-    timed "busy-plain-$i" ctest --test-dir build --output-on-failure -j"$(nproc)" -L integration
+    timed "busy-plain-$i" ctest --test-dir build --output-on-failure -j"$(nproc)" -L integration \
+      -LE kafka
   done
   ;;
 *)
