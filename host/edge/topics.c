@@ -119,9 +119,11 @@ int rv_topics_find(rd_kafka_t *rk, const rv_topic_need *need, size_t n, int time
             const rd_kafka_metadata_topic_t *mt = &md->topics[k];
             if (strcmp(mt->topic, need[i].name) != 0)
                 continue;
-            if (mt->err && mt->err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+            /* a topic just made may have no leader yet: it is there */
+            int settling = mt->err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE;
+            if (mt->err && mt->err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART && !settling)
                 snprintf(f->error, sizeof f->error, "%s", rd_kafka_err2str(mt->err));
-            else if (!mt->err && mt->partition_cnt > 0) {
+            else if ((!mt->err || settling) && mt->partition_cnt > 0) {
                 f->partitions = mt->partition_cnt;
                 f->replication = mt->partitions[0].replica_cnt;
             }
