@@ -123,6 +123,17 @@ const cf_key *cf_row(const cf_section *s, const char *name);
  * failure why holds the reason, or "" when the node is no integer at all. */
 bool cf_parse_u32(const yaml_node_t *v, const cf_key *k, uint32_t *out, char *why, size_t why_size);
 
+/* ---------------------------------------------------------------- config_rules.c */
+
+/* The rules that span keys, as cf_hook: on a model's mapping, on the model
+ * list, on the schedule, on the default answer. */
+void cf_check_model(loader *l, const cf_key *k, const yaml_node_t *m, const char *kp, void *base);
+void cf_check_model_names(loader *l, const cf_key *k, const yaml_node_t *seq, const char *kp,
+                          void *base);
+void cf_check_schedule(loader *l, const cf_key *k, const yaml_node_t *seq, const char *kp,
+                       void *base);
+void cf_check_default(loader *l, const cf_key *k, const yaml_node_t *m, const char *kp, void *base);
+
 /* ---------------------------------------------------------------- config_yaml.c */
 
 /* Marks from libyaml are 0-based; editors and humans count from 1. */

@@ -1,10 +1,10 @@
 /*
  * config_schema.c - every key of the config file, one row each: its name,
  * type, slot in rv_config, flags, bounds, default, nested table, rule and
- * help text; and the rules that span keys (a model is a plugin or a builtin,
- * model names are unique, the schedule names real models, the listen
- * address parses). The walker (config_walk.c) reads, defaults, frees and
- * documents (docs/config.md) by these rows alone. A new key is one row here.
+ * help text, and the rules of one key (the listen address parses, a plugin
+ * is a file); the rules that span keys are in config_rules.c. The walker
+ * (config_walk.c) reads, defaults, frees and documents (docs/config.md) by
+ * these rows alone. A new key is one row here.
  * Must never hold a default anywhere but in a row, read YAML by hand, or
  * allocate into the config from a rule.
  */
@@ -149,168 +149,6 @@ static void check_listen(loader *l, const cf_key *k, const yaml_node_t *v, const
     char why[RV_ERR_SIZE];
     if (s && rv_hostport_parse(s, &sa, &sa_len, why, sizeof why) != 0)
         cy_report(l, v, kp, "%s", why);
-}
-
-/* ---------------------------------------------------------------- rules across keys */
-
-/* A model is exactly one of a plugin and a builtin; a remote model is
- * neither a builtin nor without its labels, and may name the plugin its
- * scorer runs. */
-static void check_model(loader *l, const cf_key *k, const yaml_node_t *m, const char *kp,
-                        void *base)
-{
-    rv_model_conf *mc = base;
-    mc->line = (int)m->start_mark.line + 1;
-    yaml_node_t *bkey = NULL, *lkey = NULL;
-    const yaml_node_t *plugin = cy_map_get(l, m, "plugin", NULL);
-    const yaml_node_t *builtin = cy_map_get(l, m, "builtin", &bkey);
-    const yaml_node_t *labels = cy_map_get(l, m, "labels", &lkey);
-    if (mc->remote) {
-        if (builtin)
-            cy_report(l, bkey, kp, "a builtin runs in the host; it cannot be remote");
-        if (!labels)
-            cy_report(l, m, kp,
-                      "missing required key: labels (a remote model's answers name them)");
-        return;
-    }
-    if (labels)
-        cy_report(l, lkey, kp, "labels are only for a remote model (a plugin names its own)");
-    if (!plugin && !builtin)
-        cy_report(l, m, kp, "missing required key: one of plugin or builtin");
-    if (plugin && builtin)
-        cy_report(l, bkey, kp, "both plugin and builtin are given; a model is exactly one of them");
-}
-
-/* The index-th mapping item of seq (the walker stores exactly the mapping
- * items, in order) and its position in seq, for the key path; or NULL. */
-static const yaml_node_t *item_at(loader *l, const yaml_node_t *seq, size_t index, size_t *pos)
-{
-    size_t k = 0;
-    for (yaml_node_item_t *it = seq->data.sequence.items.start; it < seq->data.sequence.items.top;
-         it++) {
-        const yaml_node_t *e = cy_node_at(l, *it);
-        if (!e || e->type != YAML_MAPPING_NODE)
-            continue;
-        if (k++ == index) {
-            if (pos)
-                *pos = (size_t)(it - seq->data.sequence.items.start);
-            return e;
-        }
-    }
-    return NULL;
-}
-
-/* The value of key in the index-th mapping item of seq, or NULL. */
-static const yaml_node_t *item_value(loader *l, const yaml_node_t *seq, size_t index,
-                                     const char *key)
-{
-    const yaml_node_t *e = item_at(l, seq, index, NULL);
-    return e ? cy_map_get(l, e, key, NULL) : NULL;
-}
-
-/* Model names are unique; a duplicate points at the first of its name. */
-static void check_model_names(loader *l, const cf_key *k, const yaml_node_t *seq, const char *kp,
-                              void *base)
-{
-    const rv_config *c = base;
-    char ikp[KP_MAX], nkp[KP_MAX];
-    for (size_t i = 0; i < c->n_models; i++) {
-        if (!c->models[i].name)
-            continue;
-        for (size_t j = 0; j < i; j++) {
-            if (!c->models[j].name || strcmp(c->models[j].name, c->models[i].name))
-                continue;
-            size_t pos = 0;
-            const yaml_node_t *e = item_at(l, seq, i, &pos);
-            const yaml_node_t *here = e ? cy_map_get(l, e, "name", NULL) : NULL;
-            const yaml_node_t *first = item_value(l, seq, j, "name");
-            if (!here || !first)
-                break;
-            cy_kp_index(ikp, kp, pos);
-            cy_kp_key(nkp, ikp, "name");
-            cy_report(l, here, nkp, "duplicate model name '%s' (first at line %zu, here line %zu)",
-                      c->models[i].name, first->start_mark.line + 1, here->start_mark.line + 1);
-            break;
-        }
-    }
-}
-
-static void report_schedule(loader *l, const yaml_node_t *seq, const char *kp,
-                            const rv_schedule_item *items, size_t i, const rv_schedule_verdict *v)
-{
-    char ikp[KP_MAX], fkp[KP_MAX];
-    size_t pos = 0;
-    if (!item_at(l, seq, i, &pos))
-        return;
-    cy_kp_index(ikp, kp, pos);
-    const yaml_node_t *mv = item_value(l, seq, i, "model");
-    cy_kp_key(fkp, ikp, "model");
-    if (mv && v->model == RV_SCHEDULE_NO_MODEL)
-        cy_report(l, mv, fkp, "no model named '%s' in models", items[i].model);
-    else if (mv && v->model == RV_SCHEDULE_DECOY)
-        cy_report(l, mv, fkp,
-                  "'%s' is the decoy, which is never chosen; it cannot be in the schedule",
-                  items[i].model);
-    else if (mv && v->model == RV_SCHEDULE_TWICE)
-        cy_report(l, mv, fkp, "model '%s' is already in the schedule", items[i].model);
-    const yaml_node_t *wv = item_value(l, seq, i, "within_ms");
-    const yaml_node_t *wb = item_value(l, seq, v->before, "within_ms");
-    cy_kp_key(fkp, ikp, "within_ms");
-    if (v->decreasing && wv && wb)
-        cy_report(l, wv, fkp,
-                  "within_ms %u is less than %u of the entry before (line %zu); the "
-                  "schedule must be non-decreasing",
-                  (unsigned)items[i].within_ms, (unsigned)items[v->before].within_ms,
-                  wb->start_mark.line + 1);
-}
-
-/* The schedule's rules are schedule.c's, shared with the control stream;
- * here each verdict is put at its place in the file. */
-static void check_schedule(loader *l, const cf_key *k, const yaml_node_t *seq, const char *kp,
-                           void *base)
-{
-    const rv_config *c = l->cfg; /* the models are another section's */
-    size_t n = c->rendezvous.n_schedule, nm = c->n_models;
-    if (n == 0)
-        return;
-    rv_schedule_item *items = calloc(n, sizeof *items);
-    rv_schedule_verdict *verdicts = calloc(n, sizeof *verdicts);
-    rv_schedule_model *models = calloc(nm ? nm : 1, sizeof *models);
-    const cf_key *within = cf_row(k->section, "within_ms");
-    if (!items || !verdicts || !models) {
-        l->oom = true;
-        goto done;
-    }
-    for (size_t m = 0; m < nm; m++) {
-        const rv_model_conf *mc = &c->models[m];
-        models[m].name = mc->name;
-        models[m].is_decoy = mc->builtin && !strcmp(mc->builtin, RV_BUILTIN_DECOY);
-    }
-    for (size_t i = 0; i < n; i++) {
-        const yaml_node_t *wv = item_value(l, seq, i, "within_ms");
-        uint32_t ms = 0;
-        char why[RV_ERR_SIZE];
-        items[i].model = c->rendezvous.schedule[i].model;
-        items[i].within_ms =
-            wv && within && cf_parse_u32(wv, within, &ms, why, sizeof why) ? (int64_t)ms : -1;
-    }
-    if (rv_schedule_check(items, n, models, nm, verdicts) > 0)
-        for (size_t i = 0; i < n; i++)
-            report_schedule(l, seq, kp, items, i, &verdicts[i]);
-done:
-    free(items);
-    free(verdicts);
-    free(models);
-}
-
-/* The default answer is there only when it is whole. */
-static void check_default(loader *l, const cf_key *k, const yaml_node_t *m, const char *kp,
-                          void *base)
-{
-    rv_config *c = base;
-    const yaml_node_t *score = cy_map_get(l, m, "score", NULL);
-    double d;
-    c->rendezvous.has_default = c->rendezvous.default_label && score && cy_parse_number(score, &d);
 }
 
 /* ---------------------------------------------------------------- the rows */
@@ -500,7 +338,7 @@ const cf_section cf_model_section = {
     .keys = model_keys,
     .size = sizeof(rv_model_conf),
     .what = "a mapping describing a model",
-    .check = check_model,
+    .check = cf_check_model,
 };
 
 static const cf_key schedule_keys[] = {
@@ -546,7 +384,7 @@ static const cf_section default_section = {
     .help = "The answer when no schedule entry answered ok in time. Without it such a result "
             "has no answers and the status `error`.",
     .keys = default_keys,
-    .check = check_default,
+    .check = cf_check_default,
 };
 
 static const cf_key rendezvous_keys[] = {
@@ -558,7 +396,7 @@ static const cf_key rendezvous_keys[] = {
      .section = &cf_schedule_section,
      .many = "a sequence of {model, within_ms}",
      .one = "entry",
-     .check = check_schedule,
+     .check = cf_check_schedule,
      .help = "Ordered list of `{model, within_ms}`."},
     {.name = "default",
      .type = CF_SECTION,
@@ -692,7 +530,7 @@ static const cf_key root_keys[] = {
      .section = &cf_model_section,
      .many = "a sequence of models",
      .one = "model",
-     .check = check_model_names,
+     .check = cf_check_model_names,
      .help = "The models, each scoring every request."},
     {.name = "rendezvous",
      .type = CF_SECTION,
