@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "clock.h"
 #include "errbuf.h"
 #include "http.h"
 #include "streams.h"
@@ -104,44 +105,67 @@ static int unreachable(rd_kafka_resp_err_t e)
            e == RD_KAFKA_RESP_ERR__SSL || e == RD_KAFKA_RESP_ERR__RESOLVE;
 }
 
+/* One topic's metadata into *f; the request's own error (none when the
+ * cluster answered, whatever it said of the topic). */
+static rd_kafka_resp_err_t look_up(rd_kafka_t *rk, const char *name, int timeout_ms,
+                                   rv_topic_found *f)
+{
+    *f = (rv_topic_found){.partitions = -1};
+    rd_kafka_topic_t *t = rd_kafka_topic_new(rk, name, NULL);
+    const rd_kafka_metadata_t *md = NULL;
+    rd_kafka_resp_err_t e =
+        t ? rd_kafka_metadata(rk, 0, t, &md, timeout_ms) : rd_kafka_last_error();
+    for (int k = 0; md && k < md->topic_cnt; k++) {
+        const rd_kafka_metadata_topic_t *mt = &md->topics[k];
+        if (strcmp(mt->topic, name) != 0)
+            continue;
+        /* a topic just made may have no leader yet: it is there */
+        int settling = mt->err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE;
+        if (mt->err && mt->err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART && !settling)
+            snprintf(f->error, sizeof f->error, "%s", rd_kafka_err2str(mt->err));
+        else if ((!mt->err || settling) && mt->partition_cnt > 0) {
+            f->partitions = mt->partition_cnt;
+            f->replication = mt->partitions[0].replica_cnt;
+        }
+    }
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    if (t)
+        rd_kafka_topic_destroy(t);
+    return e;
+}
+
+/* How long a topic reported missing is asked for again: each broker has
+ * its own view of the cluster's metadata, and one asked right after the
+ * topics were made may not know them yet. */
+#define SETTLE_MS 5000
+
 int rv_topics_find(rd_kafka_t *rk, const rv_topic_need *need, size_t n, int timeout_ms,
                    const rv_cluster_trouble *trouble, rv_topic_found *found, char *err,
                    size_t err_size)
 {
-    for (size_t i = 0; i < n; i++) {
-        rv_topic_found *f = &found[i];
-        *f = (rv_topic_found){.partitions = -1};
-        rd_kafka_topic_t *t = rd_kafka_topic_new(rk, need[i].name, NULL);
-        const rd_kafka_metadata_t *md = NULL;
-        rd_kafka_resp_err_t e =
-            t ? rd_kafka_metadata(rk, 0, t, &md, timeout_ms) : rd_kafka_last_error();
-        for (int k = 0; md && k < md->topic_cnt; k++) {
-            const rd_kafka_metadata_topic_t *mt = &md->topics[k];
-            if (strcmp(mt->topic, need[i].name) != 0)
-                continue;
-            /* a topic just made may have no leader yet: it is there */
-            int settling = mt->err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE;
-            if (mt->err && mt->err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART && !settling)
-                snprintf(f->error, sizeof f->error, "%s", rd_kafka_err2str(mt->err));
-            else if ((!mt->err || settling) && mt->partition_cnt > 0) {
-                f->partitions = mt->partition_cnt;
-                f->replication = mt->partitions[0].replica_cnt;
+    int64_t until = rv_mono_ms() + SETTLE_MS;
+    for (int first = 1;; first = 0) {
+        size_t missing = 0;
+        for (size_t i = 0; i < n; i++) {
+            rv_topic_found *f = &found[i];
+            if (!first && (f->partitions >= 0 || f->error[0]))
+                continue; /* known already */
+            rd_kafka_resp_err_t e = look_up(rk, need[i].name, timeout_ms, f);
+            if (e && (unreachable(e) || i == 0)) {
+                rd_kafka_poll(rk, 0); /* serves the error callback: why */
+                rv_errf(err, err_size, "the cluster does not answer: %s",
+                        trouble && trouble->why[0] ? trouble->why : rd_kafka_err2str(e));
+                return -1;
             }
+            if (e)
+                snprintf(f->error, sizeof f->error, "%s", rd_kafka_err2str(e));
+            missing += f->partitions < 0 && !f->error[0];
         }
-        if (md)
-            rd_kafka_metadata_destroy(md);
-        if (t)
-            rd_kafka_topic_destroy(t);
-        if (e && (unreachable(e) || i == 0)) {
-            rd_kafka_poll(rk, 0); /* serves the error callback: why */
-            rv_errf(err, err_size, "the cluster does not answer: %s",
-                    trouble && trouble->why[0] ? trouble->why : rd_kafka_err2str(e));
-            return -1;
-        }
-        if (e)
-            snprintf(f->error, sizeof f->error, "%s", rd_kafka_err2str(e));
+        if (!missing || rv_mono_ms() >= until)
+            return 0;
+        rv_sleep_ms(250);
     }
-    return 0;
 }
 
 int rv_topics_check(const rv_config *cfg, const char *bootstrap, int scorer, int timeout_ms,

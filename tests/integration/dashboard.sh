@@ -20,7 +20,9 @@ rendezvous:
 http: {listen: "127.0.0.1:$PORT"}
 YAML
 start_host "$TMP/dash.yaml" "$TMP/dash.log"
-load dash 40000 2>/dev/null &
+# the load goes on until both looks are done: a fixed count could end
+# before a browser slow to start (a loaded machine) has looked once
+load dash 1000000 2>/dev/null &
 loading=$!
 wait_count dash.results 500 60
 
@@ -52,4 +54,5 @@ if [ -n "${RV_SCREENSHOT:-}" ]; then
     --virtual-time-budget=30000 --screenshot="$RV_SCREENSHOT" "$URL/" 2>/dev/null
   echo "screenshot: $RV_SCREENSHOT"
 fi
-wait "$loading"
+kill "$loading" 2>/dev/null || true
+wait "$loading" 2>/dev/null || true
