@@ -44,6 +44,15 @@ print(f"{name}: {n} requests, {sum(count.values())} results, {len(extra)} answer
 PY
 }
 
+# wait_answered NAME: waits (up to 90 s) until NAME-1..NAME-N all have a
+# result; check_results says which do not.
+wait_answered() {
+  for _ in $(seq 900); do
+    [ "$(consume "$1.results" | cut -d, -f1 | sort -u | wc -l)" -ge $N ] && return 0
+    sleep 0.1
+  done
+}
+
 case_sigterm() {
   delivery_service term
   start_host "$TMP/term.yaml" "$TMP/term.log"
@@ -76,11 +85,7 @@ case_kill9() {
   wait
   before=$(consume crash.results | wc -l)
   start_host "$TMP/crash.yaml" "$TMP/crash2.log"
-  for _ in $(seq 900); do
-    consume crash.results >"$TMP/crash.now"
-    [ "$(cut -d, -f1 "$TMP/crash.now" | sort -u | wc -l)" -ge $N ] && break
-    sleep 0.1
-  done
+  wait_answered crash
   stop_host
   check_results crash 0
   pass "kill -9 after $before results, restart: every produced request has a result"
@@ -108,11 +113,7 @@ case_static() {
   t1=$(date +%s%N)
   took=$(((t1 - t0) / 1000000))
   wait "$producing"
-  for _ in $(seq 900); do
-    consume static.results >"$TMP/static.now"
-    [ "$(cut -d, -f1 "$TMP/static.now" | sort -u | wc -l)" -ge $N ] && break
-    sleep 0.1
-  done
+  wait_answered static
   stop_host
   check_results static 0
   if [ "${RV_BROKER:-embedded}" = kafka ]; then

@@ -34,6 +34,14 @@ YAML
   [ -z "${3:-}" ] || echo "http: {listen: \"127.0.0.1:$3\"}" >>"$TMP/$1.yaml"
 }
 
+# refused NAME WHAT: the host of NAME.yaml exits non-zero at start (not
+# stalled past 60 s); sets RC.
+refused() {
+  RC=0
+  timeout 60 "$RV_BIN" -c "$TMP/$1.yaml" >/dev/null 2>"$TMP/$1.log" || RC=$?
+  [ $RC -ne 0 ] && [ $RC -ne 124 ] || fail "the host started or stalled with $2 (exit $RC)"
+}
+
 # 1. Everything over SASL_SSL: requests from Kafka and from HTTP, scored by
 #    the host and by a scorer, results read back.
 sasl_service sec "$KAFKA_DIR/sasl/rv-host.password" "$port"
@@ -60,21 +68,17 @@ pass "host, gateway and scorer over SASL_SSL (SCRAM-SHA-512, the password from a
 # 2. A wrong password: refused at start, and the log says why.
 echo "not-the-password" >"$TMP/wrong.password"
 sasl_service bad "$TMP/wrong.password"
-rc=0
-timeout 60 "$RV_BIN" -c "$TMP/bad.yaml" >/dev/null 2>"$TMP/bad.log" || rc=$?
-[ $rc -ne 0 ] && [ $rc -ne 124 ] || fail "the host started or stalled with a wrong password (exit $rc)"
+refused bad "a wrong password"
 grep -qi "authentication" "$TMP/bad.log" || fail "no reason given: $(grep -v '^%' "$TMP/bad.log" | tail -5)"
-pass "a wrong password: the host exits $rc, saying: $(grep -io '[^:]*authentication[^;]*' "$TMP/bad.log" | head -1 | cut -c1-100)"
+pass "a wrong password: the host exits $RC, saying: $(grep -io '[^:]*authentication[^;]*' "$TMP/bad.log" | head -1 | cut -c1-100)"
 
 # 3. An ACL that denies the results topic: named, in the log.
 bash "$KAFKA" acl "$KAFKA_DIR" --add --deny-principal User:rv-host --operation All --topic acl.results \
   >/dev/null 2>&1 || fail "cannot add the ACL"
 sasl_service acl "$KAFKA_DIR/sasl/rv-host.password"
-rc=0
-timeout 60 "$RV_BIN" -c "$TMP/acl.yaml" >/dev/null 2>"$TMP/acl.log" || rc=$?
-[ $rc -ne 0 ] && [ $rc -ne 124 ] || fail "the host started or stalled with a denied topic (exit $rc)"
+refused acl "a denied topic"
 grep -q "acl.results.*[Aa]uthoriz" "$TMP/acl.log" || fail "the denied topic is not named: $(grep -v '^%' "$TMP/acl.log" | tail -5)"
-pass "an ACL denying acl.results: the host exits $rc, naming the topic: $(grep -o 'acl.results[^;]*' "$TMP/acl.log" | head -1 | cut -c1-100)"
+pass "an ACL denying acl.results: the host exits $RC, naming the topic: $(grep -o 'acl.results[^;]*' "$TMP/acl.log" | head -1 | cut -c1-100)"
 
 # 4. The password is nowhere it could leak.
 "$RV_BIN" check -c "$TMP/sec.yaml" >"$TMP/check.out" 2>&1 || fail "check: $(tail -3 "$TMP/check.out")"
