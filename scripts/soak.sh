@@ -3,8 +3,9 @@
 # timing-bound tests fail first.
 #
 #   bash scripts/soak.sh fresh [N]   the whole test command (scripts/test.sh),
-#                                    each time in a fresh clone of HEAD, N
-#                                    times in a row (default 3)
+#                                    each time in a fresh clone of the commit
+#                                    HEAD was at the start, N times in a row
+#                                    (default 3)
 #   bash scripts/soak.sh busy [N]    the integration tests on the embedded
 #                                    broker, ASan+UBSan build and plain
 #                                    build, N times (default 3) while
@@ -36,9 +37,12 @@ timed() { # name command...: runs it with its output in $log_dir/name.log
 
 case "$mode" in
 fresh)
+  commit=$(git rev-parse HEAD)
+  echo "soak: commit $commit"
   for i in $(seq "$runs"); do
     clone="$log_dir/clone-$i"
     git clone -q . "$clone"
+    git -C "$clone" checkout -q "$commit"
     timed "fresh-$i" bash "$clone/scripts/test.sh"
     rm -rf "$clone"
   done
