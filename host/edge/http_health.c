@@ -60,6 +60,10 @@ int rv_http_readiness(rv_http *h, const rv_generation *g, char *why, size_t size
         snprintf(why, size, "no generation serving");
         return 0;
     }
+    /* A topic refusing records (an ACL, too few replicas): its requests
+     * wait, so do not send more. */
+    if (h->src.output && rv_output_health(h->src.output, why, size) != 0)
+        return 0;
     if (!atomic_load(&h->input_ready)) {
         snprintf(why, size, "the requests consumer is not reading every partition yet");
         return 0;

@@ -181,6 +181,11 @@ enum MHD_Result rv_http_get_metrics(rv_http *h, struct MHD_Connection *c)
                    "stops reading at rendezvous.max_in_flight.");
     rv_prom_gauge(&t, "rendezvous_requests_in_flight", NULL, 0,
                   (double)h->src.in_flight(h->src.ctx));
+    rv_prom_family(&t, "rendezvous_delivery_failures_total", "counter",
+                   "Records the broker refused (each produced again unless the fault was its "
+                   "own); /readyz names the topic and the reason.");
+    rv_prom_counter(&t, "rendezvous_delivery_failures_total", NULL, 0,
+                    h->src.output ? rv_output_failures(h->src.output) : 0);
     rv_prom_family(&t, "rendezvous_remote_scores_total", "counter",
                    "Score records read for remote models, by what became of them: joined (in "
                    "time), late, early (kept until their request comes), unknown (dropped), "

@@ -2,9 +2,11 @@
  * output.h - everything the host writes to streams goes through one
  * idempotent producer. A record may carry an opaque pointer (librdkafka's
  * msg_opaque): once the broker acknowledges the record, the output hands it
- * to the delivery callback given at creation; a record whose delivery
- * failed is logged and counted, and its opaque is never handed back, so
- * whatever it holds stays held (an uncommitted request is read again).
+ * to the delivery callback given at creation. A record the broker refused
+ * is logged and counted and, unless the fault is the record's own, produced
+ * again until it is taken (its opaque then handed back as usual); a record
+ * never taken never hands its opaque back, so whatever it holds stays held
+ * (an uncommitted request is read again after a restart).
  */
 #ifndef RV_OUTPUT_H
 #define RV_OUTPUT_H
@@ -57,5 +59,9 @@ rd_kafka_t *rv_output_handle(rv_output *o);
 
 /* Records whose delivery failed (after the producer's own retries). */
 uint64_t rv_output_failures(const rv_output *o);
+
+/* 0 while no topic is failing; -1 when the last delivery to some topic
+ * failed, with why naming the topic, since when and the broker's reason. */
+int rv_output_health(rv_output *o, char *why, size_t size);
 
 #endif

@@ -2,8 +2,9 @@
 # Broker faults under steady load, with the real binary, kcat and the
 # embedded cluster's fault commands (`rendezvous broker --brokers 3` reading
 # them on its standard input): one broker of three down 5 s, 200 ms RTT on
-# every broker, error responses pushed on Produce and OffsetCommit, the
-# broker process stopped 20 s. Each time every request is answered at least
+# every broker, error responses pushed on Produce and OffsetCommit (among
+# them a refusal, TOPIC_AUTHORIZATION_FAILED), the broker process stopped
+# 20 s. Each time every request is answered at least
 # once, the host stays up, and the duplicates are counted and reported.
 . "$(dirname "$0")/lib.sh"
 FX=$RV_FIXTURE_DIR
@@ -157,6 +158,28 @@ case_errors() {
   pass "NOT_LEADER and REQUEST_TIMED_OUT on Produce and OffsetCommit: every request answered, failed commits made again"
 }
 
+# Produce refused for a reason that can pass (an ACL): the refused records
+# are produced again until they are taken, so every request is answered,
+# none held until a restart; the log names the topic and the reason, and
+# says when it works again. The errors are pushed on the first 30 Produce
+# requests after the load is in, so only the host's are refused.
+case_refused() {
+  faults_service refused
+  fault_broker refused
+  load refused 4000 2>"$TMP/refused.load.err"
+  wait_count refused.requests 4000 30
+  fault refused errors Produce 30 TOPIC_AUTHORIZATION_FAILED
+  start_host "$TMP/refused.yaml" "$TMP/refused.log"
+  answered refused 4000
+  alive "$TMP/refused.log"
+  grep -q "delivery to refused\.[a-z]* failing: .*[Aa]uthoriz" "$TMP/refused.log" ||
+    fail "the refusal is not explained: $(grep output "$TMP/refused.log" | tail -3)"
+  grep -q "delivery to refused\.[a-z]* works again" "$TMP/refused.log" ||
+    fail "no 'works again': $(grep output "$TMP/refused.log" | tail -3)"
+  stop_host
+  pass "TOPIC_AUTHORIZATION_FAILED on 30 Produce requests: every request answered, the refusal logged with its topic and reason, then 'works again'"
+}
+
 # The broker process frozen 20 s: /readyz says so, and is ready again after.
 case_stopped() {
   faults_service stopped "http: {listen: \"127.0.0.1:$PORT_STOP\"}"
@@ -213,5 +236,5 @@ OUT
   pass "broker fault commands: applied ones answered ok, bad ones refused with the reason"
 }
 
-[ $# -gt 0 ] || set -- case_commands case_down case_rtt case_errors case_stopped
+[ $# -gt 0 ] || set -- case_commands case_down case_rtt case_errors case_refused case_stopped
 run_parallel "$@"

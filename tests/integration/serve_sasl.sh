@@ -2,9 +2,10 @@
 # The host, its HTTP gateway and a remote scorer on a real Kafka cluster's
 # SASL_SSL listener (SCRAM-SHA-512, TLS with the cluster's own CA), the
 # password read from a file (streams.kafka_files); a wrong password and a
-# denied topic each explained (the log and /readyz) instead of a silent
-# stall; the password in no log, no endpoint and no `check` output. Needs
-# a real cluster: registered as kafka_serve_sasl only.
+# denied topic each explained (at start: the log and the exit; while
+# serving: the log and /readyz) instead of a silent stall; the password in
+# no log, no endpoint and no `check` output. Needs a real cluster:
+# registered as kafka_serve_sasl only.
 . "$(dirname "$0")/lib.sh"
 [ "${RV_BROKER:-}" = kafka ] || fail "needs RV_BROKER=kafka (a SASL_SSL listener)"
 FX=$RV_FIXTURE_DIR
@@ -60,19 +61,56 @@ code=$(curl -s -o "$TMP/http.body" -w '%{http_code}' -H 'X-Request-Id: web-1' -d
 consume sec.results >"$TMP/sec.results"
 [ "$(grep -c '"model":"remote"' "$TMP/sec.results")" -ge 45 ] ||
   fail "the scorer's answers were not chosen: $(head -2 "$TMP/sec.results")"
-curl -s "http://127.0.0.1:$port/metrics" >"$TMP/metrics"
-curl -s "http://127.0.0.1:$port/v1/models" >"$TMP/models"
-stop_host
 pass "host, gateway and scorer over SASL_SSL (SCRAM-SHA-512, the password from a file): 50 + 1 answered, the scorer's chosen"
 
-# 2. A wrong password: refused at start, and the log says why.
+# 2. The results topic denied to the host while it serves: /readyz says so,
+#    naming the topic and the broker's reason; allowed again, the host
+#    answers every request it held, each once.
+readyz() { curl -s -o "$TMP/readyz" -w '%{http_code}' "http://127.0.0.1:$port/readyz"; }
+deny_results() { # --add | --remove
+  bash "$KAFKA" acl "$KAFKA_DIR" "$1" --force --deny-principal User:rv-host --operation Write \
+    --topic sec.results </dev/null >/dev/null 2>&1 || fail "cannot $1 the ACL"
+}
+deny_results --add
+for i in $(seq 51 80); do echo "sec-$i:{\"x\": $i, \"y\": 1}"; done | kcat -P -b "$BOOTSTRAP" -t sec.requests -K:
+for _ in $(seq 150); do
+  code=$(readyz)
+  [ "$code" = 503 ] && grep -q "sec.results" "$TMP/readyz" && break
+  sleep 0.2
+done
+[ "$code" = 503 ] && grep -qi "authoriz" "$TMP/readyz" ||
+  fail "/readyz while sec.results is denied: $code $(head -1 "$TMP/readyz")"
+wait_log "$TMP/sec.log" "delivery to sec.results failing" 1 30
+said=$(head -1 "$TMP/readyz")
+deny_results --remove
+check_after=$(date +%s)
+wait_count sec.results 80 120
+for _ in $(seq 100); do [ "$(readyz)" = 200 ] && break; sleep 0.2; done
+[ "$(readyz)" = 200 ] || fail "/readyz after the ACL was removed: $(head -1 "$TMP/readyz")"
+check_exactly_once sec 80 || fail "the held requests were not answered once each"
+wait_log "$TMP/sec.log" "delivery to sec.results works again" 1 10
+pass "sec.results denied while serving: /readyz 503 '$said'; allowed again, 30 held requests answered once each within $(($(date +%s) - check_after)) s, /readyz 200"
+
+curl -s "http://127.0.0.1:$port/metrics" >"$TMP/metrics"
+curl -s "http://127.0.0.1:$port/v1/models" >"$TMP/models"
+grep -q '^rendezvous_delivery_failures_total [1-9]' "$TMP/metrics" ||
+  fail "the refused records are not counted: $(grep delivery_failures "$TMP/metrics")"
+stop_host
+
+# 3. A wrong password: the host and the scorer refuse to start, and their
+#    logs say why.
 echo "not-the-password" >"$TMP/wrong.password"
 sasl_service bad "$TMP/wrong.password"
 refused bad "a wrong password"
 grep -qi "authentication" "$TMP/bad.log" || fail "no reason given: $(grep -v '^%' "$TMP/bad.log" | tail -5)"
-pass "a wrong password: the host exits $RC, saying: $(grep -io '[^:]*authentication[^;]*' "$TMP/bad.log" | head -1 | cut -c1-100)"
+RC=0
+timeout 60 "$RV_BIN" scorer -c "$TMP/bad.yaml" --model remote >/dev/null 2>"$TMP/bad-scorer.log" || RC=$?
+[ $RC -ne 0 ] && [ $RC -ne 124 ] || fail "the scorer started or stalled with a wrong password (exit $RC)"
+grep -qi "authentication" "$TMP/bad-scorer.log" ||
+  fail "the scorer gives no reason: $(grep -v '^%' "$TMP/bad-scorer.log" | tail -5)"
+pass "a wrong password: the host and the scorer exit non-zero, saying: $(grep -io '[^:]*authentication[^;]*' "$TMP/bad.log" | head -1 | cut -c1-100)"
 
-# 3. An ACL that denies the results topic: named, in the log.
+# 4. An ACL that denies the results topic: named, in the log.
 bash "$KAFKA" acl "$KAFKA_DIR" --add --deny-principal User:rv-host --operation All --topic acl.results \
   >/dev/null 2>&1 || fail "cannot add the ACL"
 sasl_service acl "$KAFKA_DIR/sasl/rv-host.password"
@@ -80,9 +118,9 @@ refused acl "a denied topic"
 grep -q "acl.results.*[Aa]uthoriz" "$TMP/acl.log" || fail "the denied topic is not named: $(grep -v '^%' "$TMP/acl.log" | tail -5)"
 pass "an ACL denying acl.results: the host exits $RC, naming the topic: $(grep -o 'acl.results[^;]*' "$TMP/acl.log" | head -1 | cut -c1-100)"
 
-# 4. The password is nowhere it could leak.
+# 5. The password is nowhere it could leak.
 "$RV_BIN" check -c "$TMP/sec.yaml" >"$TMP/check.out" 2>&1 || fail "check: $(tail -3 "$TMP/check.out")"
-for f in sec.log sec.log.out scorer.log scorer.out bad.log acl.log metrics models check.out; do
+for f in sec.log sec.log.out scorer.log scorer.out bad.log bad-scorer.log acl.log metrics models check.out; do
   ! grep -qF "$PASSWORD" "$TMP/$f" || fail "the password is in $f"
 done
 pass "the password is in no log, /metrics, /v1/models or check output"
