@@ -18,6 +18,8 @@
 #       librdkafka settings for `kcat -F` in DIR/sasl/USER.conf; prints
 #       bootstrap_sasl=... (also in DIR/bootstrap_sasl). The PLAINTEXT
 #       listener stays open and is a super user (principal User:ANONYMOUS).
+#       RV_KAFKA_JVM (flags) replaces the nodes' JVM sizing, GC and compiler
+#       flags (default: small heap, serial GC, C1 only - light, not fast).
 #   kafka.sh stop DIR               SIGTERM every node, SIGKILL after a timeout
 #   kafka.sh kill DIR N             SIGKILL node N (fault tests)
 #   kafka.sh start-node DIR N       start node N again, wait until it serves
@@ -29,6 +31,11 @@
 #   kafka.sh topic DIR NAME PARTITIONS [key=value...]
 #       Create a topic replicated on every node (at most 3), with topic
 #       configs, and wait until every broker knows its partition leaders.
+#   kafka.sh topics DIR PARTITIONS NAME[:PARTITIONS]...
+#       Create many topics in one Admin API call (Debian's
+#       python3-confluent-kafka: no JVM per topic), PARTITIONS each unless
+#       the name says otherwise, replicated as above; wait until every
+#       partition has a leader.
 #   kafka.sh acl DIR ARGS...        kafka.admin.AclCommand on DIR's cluster,
 #       e.g. acl DIR --add --deny-principal User:rv-host --operation Read --topic T
 #       (--remove asks on stdin unless given --force)
@@ -54,10 +61,11 @@ start_timeout=${RV_KAFKA_START_TIMEOUT:-120}
 stop_timeout=${RV_KAFKA_STOP_TIMEOUT:-30}
 
 # Light on a small machine: serial GC, no C2 compiler threads, no
-# /tmp/hsperfdata files.
-node_jvm=(-Xms64m "-Xmx${RV_KAFKA_HEAP:-384m}" -XX:+UseSerialGC
-  -XX:TieredStopAtLevel=1 -XX:-UsePerfData -XX:+ExitOnOutOfMemoryError
-  -Djava.awt.headless=true
+# /tmp/hsperfdata files. RV_KAFKA_JVM replaces these for a node (the
+# benchmarks give Kafka's own defaults: G1, 1 GiB heap, both compilers).
+# shellcheck disable=SC2206 # RV_KAFKA_JVM is a list of flags
+node_jvm=(${RV_KAFKA_JVM:--Xms64m -Xmx${RV_KAFKA_HEAP:-384m} -XX:+UseSerialGC -XX:TieredStopAtLevel=1}
+  -XX:-UsePerfData -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true
   "-Dlog4j.configuration=file:$here/kafka/log4j.properties")
 tool_jvm=(-Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData
   -Djava.awt.headless=true
@@ -68,7 +76,7 @@ die() {
   log "$*"
   exit 1
 }
-usage() { die "usage: kafka.sh install | start DIR [--nodes 1|3] [--sasl] | stop DIR | kill DIR N | start-node DIR N | pids DIR | topic DIR NAME PARTITIONS [key=value...] | acl DIR ARGS... | run CLASS [ARGS...]"; }
+usage() { die "usage: kafka.sh install | start DIR [--nodes 1|3] [--sasl] | stop DIR | kill DIR N | start-node DIR N | pids DIR | topic DIR NAME PARTITIONS [key=value...] | topics DIR PARTITIONS NAME[:PARTITIONS]... | acl DIR ARGS... | run CLASS [ARGS...]"; }
 
 # ---------------------------------------------------------------- install
 
@@ -513,6 +521,37 @@ cmd_topic() {
   log "topic $name: $partitions partition(s), replication factor $rf"
 }
 
+cmd_topics() {
+  (($# >= 3)) || usage
+  local dir
+  dir=$(cluster_dir "$1")
+  shift
+  [[ $1 =~ ^[1-9][0-9]*$ ]] || die "PARTITIONS must be a positive number"
+  /usr/bin/python3 - "$(<"$dir/bootstrap")" "$(node_count "$dir")" "$@" <<'EOF' ||
+import sys, time
+from confluent_kafka.admin import AdminClient, NewTopic
+bootstrap, nodes, default, names = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
+admin = AdminClient({"bootstrap.servers": bootstrap})
+topics = []
+for n in names:
+    name, _, parts = n.partition(":")
+    topics.append(NewTopic(name, int(parts or default), min(nodes, 3)))
+for name, f in admin.create_topics(topics, operation_timeout=30).items():
+    f.result()
+deadline = time.monotonic() + 30
+while time.monotonic() < deadline:
+    md = admin.list_topics(timeout=10).topics
+    if all(t.topic in md and md[t.topic].partitions and
+           all(p.leader >= 0 for p in md[t.topic].partitions.values()) for t in topics):
+        break
+    time.sleep(0.2)
+else:
+    sys.exit("partitions without a leader after 30 s")
+EOF
+    die "could not create topics ${*:2}"
+  log "$(($# - 1)) topic(s) created"
+}
+
 cmd_acl() {
   (($# >= 1)) || usage
   local dir
@@ -534,6 +573,7 @@ main() {
     start-node) cmd_start_node "$@" ;;
     pids) cmd_pids "$@" ;;
     topic) cmd_topic "$@" ;;
+    topics) cmd_topics "$@" ;;
     acl) cmd_acl "$@" ;;
     run) cmd_run "$@" ;;
     *) usage ;;

@@ -79,28 +79,9 @@ kill_broker() {
 # create_topics NAME[:PARTITIONS]...: on a real cluster, through the Admin
 # API, replicated on up to 3 nodes; waits until each partition has a leader.
 create_topics() {
-  $PY - "$BOOTSTRAP" "${PARTITIONS:-4}" "$@" <<'PY' || fail "cannot create topics $*"
-import sys, time
-from confluent_kafka.admin import AdminClient, NewTopic
-bootstrap, default, names = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
-admin = AdminClient({"bootstrap.servers": bootstrap})
-nodes = len(admin.list_topics(timeout=30).brokers)
-topics = []
-for n in names:
-    name, _, parts = n.partition(":")
-    topics.append(NewTopic(name, int(parts or default), min(nodes, 3)))
-for name, f in admin.create_topics(topics, operation_timeout=30).items():
-    f.result()
-deadline = time.monotonic() + 30
-while time.monotonic() < deadline:
-    md = admin.list_topics(timeout=10).topics
-    if all(t.topic in md and md[t.topic].partitions and
-           all(p.leader >= 0 for p in md[t.topic].partitions.values()) for t in topics):
-        break
-    time.sleep(0.2)
-else:
-    sys.exit("partitions without a leader after 30 s")
-PY
+  [ $# -gt 0 ] || return 0
+  bash "$KAFKA" topics "$KAFKA_DIR" "${PARTITIONS:-4}" "$@" 2>>"$KAFKA_DIR.err" ||
+    fail "cannot create topics $*: $(tail -3 "$KAFKA_DIR.err")"
 }
 
 # Every topic of a service, for start_broker.
