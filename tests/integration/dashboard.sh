@@ -20,17 +20,21 @@ rendezvous:
 http: {listen: "127.0.0.1:$PORT"}
 YAML
 start_host "$TMP/dash.yaml" "$TMP/dash.log"
+echo "host serving $SECONDS s into the test" >"$TMP/timeline"
 # the load goes on until both looks are done: a fixed count could end
 # before a browser slow to start (a loaded machine) has looked once
 load dash 1000000 2>/dev/null &
 loading=$!
 wait_count dash.results 500 60
+echo "500 results $SECONDS s into the test" >>"$TMP/timeline"
 
 # look DOM: the page after it ran N ms (virtual time: its timers fire)
 look() {
+  echo "look $2 starts $SECONDS s into the test" >>"$TMP/timeline"
   timeout 90 chromium --headless --no-sandbox --disable-gpu --enable-logging=stderr --v=0 \
     --virtual-time-budget="$1" --dump-dom "$URL/" 2>"$TMP/chromium-$2.err" >"$TMP/dom-$2.html" ||
     fail "chromium: $(tail -3 "$TMP/chromium-$2.err")"
+  echo "look $2 done $SECONDS s into the test" >>"$TMP/timeline"
 }
 value() { sed -n "s/.*id=\"$1\">\\([^<]*\\)<.*/\\1/p" "$TMP/dom-$2.html" | head -1; }
 look 3000 1
@@ -47,7 +51,8 @@ for n in 1 2; do
   assert_contains "$(value schedule "$n")" "a (100 ms), b (200 ms)" "the schedule on the page"
 done
 r1=$(value requests 1) r2=$(value requests 2)
-[ "$r2" -gt "$r1" ] || fail "requests did not move: $r1 then $r2"
+[ "$r2" -gt "$r1" ] ||
+  fail "requests did not move: $r1 then $r2 ($(paste -sd';' "$TMP/timeline"); the load $(kill -0 $loading 2>/dev/null && echo 'still running' || echo 'had ended'))"
 pass "the dashboard renders in headless Chromium with no console error, shows every model and the schedule, and moves under load ($r1 -> $r2 requests)"
 if [ -n "${RV_SCREENSHOT:-}" ]; then
   chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1280,1100 \
