@@ -18,39 +18,7 @@
 #include "runner.h"
 #include "topics_cmd.h"
 
-static void usage(FILE *out)
-{
-    fputs("usage: rendezvous -c FILE [-b BROKERS] [-v]  serve the service of FILE\n"
-          "       rendezvous check -c FILE              build everything FILE describes, "
-          "print a summary, throw it away\n"
-          "       rendezvous archive cat (DIR | --topic TOPIC -b BROKERS)\n"
-          "                                             print a decoy archive as JSON lines\n"
-          "       rendezvous archive replay (DIR | --topic TOPIC) --to TOPIC -b BROKERS\n"
-          "                                             put archived requests back on a topic\n"
-          "       rendezvous topics -c FILE [-b BROKERS] [--create] [--replication N]\n"
-          "                                             the topics FILE needs, checked on the\n"
-          "                                             cluster; --create makes the missing\n"
-          "       rendezvous config-doc                 print the reference of every config "
-          "key (docs/config.md)\n"
-          "       rendezvous replay -c CANDIDATE.yaml (DIR | --topic TOPIC -b BROKERS)\n"
-          "                         [--labels FILE] [--results FILE] [--json] [--limit N]\n"
-          "                                             the archive through the candidate's\n"
-          "                                             models, offline: a report per model\n"
-          "       rendezvous scorer -c FILE --model NAME [-b BROKERS] [--http HOST:PORT] [-v]\n"
-          "                                             score one model of FILE for its hosts\n"
-          "                                             (remote: true there): its score records\n"
-          "       rendezvous broker [--brokers N] [--partitions P] [--topic NAME]...\n"
-          "                                             run the embedded broker standalone;\n"
-          "                                             prints bootstrap=HOST:PORT first,\n"
-          "                                             then applies fault commands read on\n"
-          "                                             stdin: down ID|all, up ID|all,\n"
-          "                                             rtt ID|all MS, leader TOPIC PART ID,\n"
-          "                                             errors API COUNT CODE, clear API\n"
-          "       rendezvous --help | --version\n"
-          "\n"
-          "Exit status: 0 on success, 1 on a runtime failure, 2 on bad usage or config.\n",
-          out);
-}
+static void usage(FILE *out);
 
 static int cmd_check(int argc, char **argv)
 {
@@ -120,6 +88,16 @@ static int cmd_serve(int argc, char **argv, int scorer)
     return rv_serve(&o);
 }
 
+static int cmd_serve_host(int argc, char **argv)
+{
+    return cmd_serve(argc, argv, 0);
+}
+
+static int cmd_scorer(int argc, char **argv)
+{
+    return cmd_serve(argc, argv, 1);
+}
+
 static int cmd_broker(int argc, char **argv)
 {
     int brokers = 1, partitions = 4, n_topics = 0;
@@ -149,6 +127,73 @@ static int cmd_broker(int argc, char **argv)
     return rc;
 }
 
+/* Every command: its name, what runs it (argv[0] is the command's name),
+ * its arguments and what it does, for usage(). NULL synopsis: not listed
+ * (the model runner is started by the host, not by people). */
+static const struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *args, *synopsis;
+} commands[] = {
+    {"serve", cmd_serve_host, "-c FILE [-b BROKERS] [-v]",
+     "serve the service of FILE (also without the word serve); BROKERS overrides "
+     "streams.brokers"},
+    {"check", cmd_check, "-c FILE",
+     "build everything FILE describes, print a summary, throw it away"},
+    {"archive", rv_archive_main, "cat (DIR | --topic TOPIC -b BROKERS)",
+     "print a decoy archive as JSON lines"},
+    {"archive", NULL, "replay (DIR | --topic TOPIC) --to TOPIC -b BROKERS",
+     "put archived requests back on a topic"},
+    {"topics", rv_topics_main, "-c FILE [-b BROKERS] [--create] [--replication N]",
+     "the topics FILE needs, checked on the cluster; --create makes the missing"},
+    {"replay", rv_replay_main,
+     "-c CANDIDATE.yaml (DIR | --topic TOPIC -b BROKERS) [--labels FILE] [--results FILE] "
+     "[--json] [--limit N]",
+     "the archive through the candidate's models, offline: a report per model"},
+    {"scorer", cmd_scorer, "-c FILE --model NAME [-b BROKERS] [--http HOST:PORT] [-v]",
+     "score one model of FILE for its hosts (remote: true there): its score records"},
+    {"broker", cmd_broker, "[--brokers N] [--partitions P] [--topic NAME[:P]]...",
+     "run the embedded broker standalone; prints bootstrap=HOST:PORT first, then applies fault "
+     "commands read on stdin: down ID|all, up ID|all, rtt ID|all MS, leader TOPIC PART ID, "
+     "errors API COUNT CODE, clear API"},
+    {"config-doc", cmd_config_doc, "", "print the reference of every config key (docs/config.md)"},
+    {"model-runner", rv_runner_main, NULL, NULL},
+};
+
+/* Prints text's words, each after a space, from column col; a word that
+ * would pass column 78 starts a new line indented by indent. */
+static void wrapped(FILE *out, const char *text, int col, int indent)
+{
+    for (const char *w = text + strspn(text, " "); *w; w += strspn(w, " ")) {
+        int len = (int)strcspn(w, " ");
+        if (col + 1 + len > 78) {
+            fprintf(out, "\n%*s%.*s", indent, "", len, w);
+            col = indent + len;
+        } else {
+            fprintf(out, " %.*s", len, w);
+            col += 1 + len;
+        }
+        w += len;
+    }
+    fputc('\n', out);
+}
+
+static void usage(FILE *out)
+{
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
+        const struct command *c = &commands[i];
+        if (!c->synopsis)
+            continue;
+        int col = fprintf(out, "%s rendezvous %s", i ? "      " : "usage:", c->name);
+        wrapped(out, c->args, col, 18);
+        wrapped(out, c->synopsis, fprintf(out, "%11s", ""), 12);
+    }
+    fputs("       rendezvous --help | --version\n"
+          "\n"
+          "Exit status: 0 on success, 1 on a runtime failure, 2 on bad usage or config.\n",
+          out);
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
@@ -160,26 +205,11 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    if (argc >= 2 && strcmp(argv[1], "check") == 0)
-        return cmd_check(argc - 1, argv + 1);
-    if (argc >= 2 && strcmp(argv[1], "archive") == 0)
-        return rv_archive_main(argc - 1, argv + 1);
-    if (argc >= 2 && strcmp(argv[1], "replay") == 0)
-        return rv_replay_main(argc - 1, argv + 1);
-    if (argc >= 2 && strcmp(argv[1], "config-doc") == 0)
-        return cmd_config_doc(argc - 1, argv + 1);
-    if (argc >= 2 && strcmp(argv[1], "model-runner") == 0)
-        return rv_runner_main(argc - 1, argv + 1);
-    if (argc >= 2 && strcmp(argv[1], "topics") == 0)
-        return rv_topics_main(argc - 1, argv + 1);
-    if (argc >= 2 && strcmp(argv[1], "broker") == 0)
-        return cmd_broker(argc - 1, argv + 1);
-    if (argc >= 2 && strcmp(argv[1], "serve") == 0)
-        return cmd_serve(argc - 1, argv + 1, 0);
-    if (argc >= 2 && strcmp(argv[1], "scorer") == 0)
-        return cmd_serve(argc - 1, argv + 1, 1);
-    if (argc >= 2 && argv[1][0] == '-')
-        return cmd_serve(argc, argv, 0);
+    if (argc >= 2 && argv[1][0] == '-') /* `rendezvous -c FILE`: serve */
+        return cmd_serve_host(argc, argv);
+    for (size_t i = 0; argc >= 2 && i < sizeof commands / sizeof *commands; i++)
+        if (commands[i].run && strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
     usage(stderr);
     return 2;
 }

@@ -7,6 +7,9 @@ assert_contains "$out" "plugin ABI 1.0" "--version"
 "$RV_BIN" --help | grep -q "rendezvous check -c FILE" || fail "--help"
 set +e; "$RV_BIN" --no-such-flag 2>/dev/null; rc=$?; set -e
 [ $rc -eq 2 ] || fail "unknown flag should exit 2, got $rc"
+set +e; "$RV_BIN" no-such-command 2>"$TMP/usage"; rc=$?; set -e
+[ $rc -eq 2 ] && grep -q "rendezvous topics -c FILE" "$TMP/usage" ||
+  fail "an unknown command should exit 2 with the usage, got $rc: $(head -2 "$TMP/usage")"
 pass "--version, --help, bad usage"
 
 # The demo config builds: every plugin loaded, created and warmed.
