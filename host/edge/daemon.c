@@ -1,7 +1,8 @@
 /*
- * daemon.c - the serve loop: start-up in dependency order, the loop
- * (signals, reloads, control records, input, commits), and the drain and
- * shut-down in reverse order on SIGTERM. The input stage is input.c. Must never do
+ * daemon.c - serving, in three parts (as nginx's init cycle and process
+ * cycle): serve_start (start-up in dependency order), serve_loop (signals,
+ * reloads, control records, input, commits) and serve_stop (the drain on
+ * SIGTERM), then shutdown_all in reverse order. The input stage is input.c. Must never do
  * heavy work in a signal handler: handlers set flags, this loop acts.
  */
 #include "daemon_internal.h"
@@ -229,10 +230,10 @@ static void shutdown_all(daemon_state *d)
     free(d->stats);
 }
 
-int rv_serve(const rv_serve_options *opts)
+/* The config the options name, in its scorer form for `rendezvous scorer`;
+ * NULL once the errors are printed. */
+static rv_config *load_config(const rv_serve_options *opts)
 {
-    daemon_state d = {.opts = opts, .gen_lock = PTHREAD_MUTEX_INITIALIZER};
-    rv_signals_install();
     rv_errors errs = {0};
     rv_config *cfg = rv_config_load(opts->config_path, &errs);
     if (cfg && opts->scorer_model)
@@ -240,148 +241,186 @@ int rv_serve(const rv_serve_options *opts)
     if (cfg && opts->scorer_http && !(cfg->http.listen = strdup(opts->scorer_http))) {
         rv_config_free(cfg);
         cfg = NULL;
+        fprintf(stderr, "out of memory reading the options\n");
     }
-    if (!cfg) {
-        for (size_t i = 0; i < errs.n; i++)
-            fprintf(stderr, "%s\n", errs.lines[i]);
-        rv_errors_clear(&errs);
-        return 2;
-    }
-    const char *brokers = opts->brokers ? opts->brokers : cfg->streams.brokers;
-    char *bootstrap = d.bootstrap;
-    int rc = 1;
+    for (size_t i = 0; !cfg && i < errs.n; i++)
+        fprintf(stderr, "%s\n", errs.lines[i]);
+    rv_errors_clear(&errs);
+    return cfg;
+}
+
+/* The broker (embedded: started here) and what every generation shares:
+ * the output, the canary monitor, the rendezvous, the recent requests and
+ * the remote waits. 0 or -1 (logged); cfg stays the caller's. */
+static int start_pipeline(daemon_state *d, const rv_config *cfg)
+{
+    const char *brokers = d->opts->brokers ? d->opts->brokers : cfg->streams.brokers;
     char err[512];
-    d.stats = calloc(1, sizeof *d.stats);
-    d.tracker = rv_commit_tracker_new();
-    if (!d.stats || !d.tracker) {
+    d->stats = calloc(1, sizeof *d->stats);
+    d->tracker = rv_commit_tracker_new();
+    if (!d->stats || !d->tracker) {
         rv_error("serve", "out of memory starting the service");
-        rv_config_free(cfg);
-        goto out;
+        return -1;
     }
-    rv_colocate_init(&d.colocate, d.stats);
+    rv_colocate_init(&d->colocate, d->stats);
     if (strcmp(brokers, "embedded") == 0) {
-        if (!(d.broker = rv_broker_start(1, err, sizeof err))) {
+        if (!(d->broker = rv_broker_start(1, err, sizeof err))) {
             rv_error("streams", "%s", err);
-            rv_config_free(cfg);
-            goto out;
+            return -1;
         }
-        snprintf(d.bootstrap, sizeof d.bootstrap, "%s", rv_broker_bootstraps(d.broker));
+        snprintf(d->bootstrap, sizeof d->bootstrap, "%s", rv_broker_bootstraps(d->broker));
         rv_info("streams",
                 "embedded broker (in memory, keeps nothing across restarts): "
                 "bootstrap=%s",
-                bootstrap);
-        if (create_embedded_topics(&d, cfg) != 0) {
-            rv_config_free(cfg);
-            goto out;
-        }
+                d->bootstrap);
+        if (create_embedded_topics(d, cfg) != 0)
+            return -1;
     } else
-        snprintf(d.bootstrap, sizeof d.bootstrap, "%s", brokers);
-
-    rd_kafka_conf_t *pconf = rv_kafka_conf(cfg, bootstrap, 1, err, sizeof err);
-    if (!pconf || !(d.output = rv_output_new(pconf, cfg, rv_inflight_delivered, err, sizeof err))) {
+        snprintf(d->bootstrap, sizeof d->bootstrap, "%s", brokers);
+    rd_kafka_conf_t *pconf = rv_kafka_conf(cfg, d->bootstrap, 1, err, sizeof err);
+    if (!pconf ||
+        !(d->output = rv_output_new(pconf, cfg, rv_inflight_delivered, err, sizeof err))) {
         rv_error("streams", "%s", err);
-        rv_config_free(cfg);
-        goto out;
+        return -1;
     }
-    d.monitor = rv_canary_monitor_new(send_alert, d.output);
+    d->monitor = rv_canary_monitor_new(send_alert, d->output);
     /* a scorer decides nothing anyone reads: no result records */
-    d.rz = rv_rendezvous_start(opts->scorer_model ? NULL : d.output, d.monitor, d.stats);
-    d.recent = rv_recent_new(cfg->reload.warmup_requests);
-    d.remote = d.rz ? rv_remote_new(d.rz) : NULL;
-    if (!d.monitor || !d.rz || !d.recent || !d.remote) {
+    d->rz = rv_rendezvous_start(d->opts->scorer_model ? NULL : d->output, d->monitor, d->stats);
+    d->recent = rv_recent_new(cfg->reload.warmup_requests);
+    d->remote = d->rz ? rv_remote_new(d->rz) : NULL;
+    if (!d->monitor || !d->rz || !d->recent || !d->remote) {
         rv_error("serve", "out of memory starting the pipeline");
-        rv_config_free(cfg);
-        goto out;
+        return -1;
     }
-    d.pipe = (rv_pipeline){d.output, d.rz, {rv_worker_emit, &d.pipe}, d.recent, d.stats, d.remote};
+    d->pipe =
+        (rv_pipeline){d->output, d->rz, {rv_worker_emit, &d->pipe}, d->recent, d->stats, d->remote};
+    return 0;
+}
 
-    rv_generation *first = rv_generation_build(cfg, NULL, &d.pipe.sink, 1, &errs);
+/* Start-up in dependency order: the pipeline, the first generation (which
+ * takes cfg over: from here on the serving generation owns the config),
+ * the consumers, HTTP. 0, or the exit status: 2 for a config the models
+ * refuse, 1 for anything else (logged). cfg is freed on every failure. */
+static int serve_start(daemon_state *d, rv_config *cfg)
+{
+    const rv_serve_options *opts = d->opts;
+    char err[512];
+    if (start_pipeline(d, cfg) != 0) {
+        rv_config_free(cfg);
+        return 1;
+    }
+    rv_errors errs = {0};
+    rv_generation *first = rv_generation_build(cfg, NULL, &d->pipe.sink, 1, &errs);
     if (!first) {
         for (size_t i = 0; i < errs.n; i++)
             rv_error("config", "%s", errs.lines[i]);
         rv_errors_clear(&errs);
-        rc = 2;
-        goto out;
+        return 2;
     }
-    if (rv_generation_warm_and_start(first, &d.pipe, err, sizeof err) != 0) {
+    if (rv_generation_warm_and_start(first, &d->pipe, err, sizeof err) != 0) {
         rv_error("models", "%s", err);
         rv_generation_unref(first);
-        goto out;
+        return 1;
     }
-    swap_generation(&d, first, "started");
-    d.reloader = rv_reloader_new(opts->config_path, opts->scorer_model, &d.pipe, 2);
-    d.watch = rv_watch_new(d.gen->cfg);
-    if (!(d.consumer = rv_input_start(&d, d.gen->cfg, bootstrap)) ||
-        start_remote_reader(&d, d.gen) != 0)
-        goto out;
-
+    swap_generation(d, first, "started");
+    const rv_config *c = d->gen->cfg;
+    d->reloader = rv_reloader_new(opts->config_path, opts->scorer_model, &d->pipe, 2);
+    d->watch = rv_watch_new(c);
+    if (!(d->consumer = rv_input_start(d, c, d->bootstrap)) || start_remote_reader(d, d->gen) != 0)
+        return 1;
     if (!opts->scorer_model) /* schedule changes are the host's */
-        d.control = start_control(d.gen->cfg, bootstrap);
-    if (d.gen->cfg->http.listen) {
+        d->control = start_control(c, d->bootstrap);
+    if (c->http.listen) {
         char reply[512];
-        rv_http_reply_topic(d.gen->cfg, reply, sizeof reply);
+        rv_http_reply_topic(c, reply, sizeof reply);
         rv_http_sources src = {
-            current_generation, last_reload_error, rv_input_lag, rv_input_in_flight, &d, d.stats,
-            d.monitor,          d.output,          d.remote,     !opts->scorer_model};
-        if (!(d.http = rv_http_start(d.gen->cfg, bootstrap, reply, &src, err, sizeof err))) {
+            current_generation, last_reload_error, rv_input_lag, rv_input_in_flight, d, d->stats,
+            d->monitor,         d->output,         d->remote,    !opts->scorer_model};
+        if (!(d->http = rv_http_start(c, d->bootstrap, reply, &src, err, sizeof err))) {
             rv_error("http", "%s", err);
-            goto out;
+            return 1;
         }
     }
     if (opts->scorer_model)
-        rv_info("serve", "service %s model %s scoring: %s -> %s (group %s)", d.gen->cfg->service,
-                opts->scorer_model, d.gen->cfg->streams.requests, d.gen->cfg->streams.scores,
-                d.gen->cfg->streams.group);
+        rv_info("serve", "service %s model %s scoring: %s -> %s (group %s)", c->service,
+                opts->scorer_model, c->streams.requests, c->streams.scores, c->streams.group);
     else
-        rv_info("serve", "service %s serving: %s -> %s", d.gen->cfg->service,
-                d.gen->cfg->streams.requests, d.gen->cfg->streams.results);
-    uint64_t max_in_flight = d.gen->cfg->rendezvous.max_in_flight;
+        rv_info("serve", "service %s serving: %s -> %s", c->service, c->streams.requests,
+                c->streams.results);
+    return 0;
+}
+
+/* The loop, until a stop signal: reloads (SIGHUP or changed files), control
+ * records, the input within max_in_flight, commits every 20 ms. */
+static void serve_loop(daemon_state *d)
+{
+    uint64_t max_in_flight = d->gen->cfg->rendezvous.max_in_flight;
     int64_t last_commit = rv_mono_ms();
     while (!rv_signals_stop()) {
         int hup = rv_signals_take_reload();
-        if (hup || rv_watch_poll(d.watch)) {
+        if (hup || rv_watch_poll(d->watch)) {
             rv_info("reload", "%s: building a new generation from %s",
-                    hup ? "SIGHUP" : "files changed", opts->config_path);
+                    hup ? "SIGHUP" : "files changed", d->opts->config_path);
             rv_notify_reloading();
-            rv_colocate_release(&d.colocate, d.gen); /* the builder runs anywhere */
-            rv_reloader_request(d.reloader, d.gen);
+            rv_colocate_release(&d->colocate, d->gen); /* the builder runs anywhere */
+            rv_reloader_request(d->reloader, d->gen);
         }
         rv_generation *built = NULL;
-        int outcome = rv_reloader_poll(d.reloader, &built, d.gen);
+        int outcome = rv_reloader_poll(d->reloader, &built, d->gen);
         if (outcome > 0) {
-            atomic_fetch_add(&d.stats->reloads_ok, 1);
-            swap_generation(&d, built, "reloaded");
-            start_remote_reader(&d, d.gen);
-            rv_watch_free(d.watch); /* the plugins may have changed */
-            d.watch = rv_watch_new(d.gen->cfg);
+            atomic_fetch_add(&d->stats->reloads_ok, 1);
+            swap_generation(d, built, "reloaded");
+            start_remote_reader(d, d->gen);
+            rv_watch_free(d->watch); /* the plugins may have changed */
+            d->watch = rv_watch_new(d->gen->cfg);
         } else if (outcome < 0)
-            atomic_fetch_add(&d.stats->reloads_failed, 1);
+            atomic_fetch_add(&d->stats->reloads_failed, 1);
         if (outcome != 0) /* swapped, or still the one before */
-            rv_notify_ready(d.gen);
+            rv_notify_ready(d->gen);
         int64_t now_us = rv_mono_us(); /* one clock reading for both */
         rv_notify_watchdog(now_us / 1000);
-        rv_colocate_tick(&d.colocate, d.gen, now_us, rv_reloader_building(d.reloader));
-        size_t room = rv_input_may_read(&d, max_in_flight);
-        poll_control(&d);
+        rv_colocate_tick(&d->colocate, d->gen, now_us, rv_reloader_building(d->reloader));
+        size_t room = rv_input_may_read(d, max_in_flight);
+        poll_control(d);
         rd_kafka_message_t *msgs[RV_INPUT_BATCH];
-        size_t n = room ? rv_input_read(&d, msgs, room) : 0;
+        size_t n = room ? rv_input_read(d, msgs, room) : 0;
         if (n)
-            rv_input_handle(&d, msgs, n);
+            rv_input_handle(d, msgs, n);
         if (rv_mono_ms() - last_commit >= 20) {
-            rv_input_commit(&d, 0);
+            rv_input_commit(d, 0);
             last_commit = rv_mono_ms();
         }
     }
+}
+
+/* After the stop signal: the watchdog bounds what follows; the input
+ * stops fetching, drains, flushes and commits. The exit status: 1 when
+ * requests were left uncommitted. */
+static int serve_stop(daemon_state *d)
+{
     rv_info("serve", "signal %d: stop fetching, drain, flush, commit", rv_signals_stop());
     rv_notify_stopping();
     /* the signal was seen up to a poll (50 ms) ago, and exiting takes a
      * little: the watchdog fires 100 ms before the bound */
-    uint32_t bound = d.gen->cfg->shutdown_timeout_ms;
+    uint32_t bound = d->gen->cfg->shutdown_timeout_ms;
     bound = bound > 200 ? bound - 100 : bound / 2;
-    start_watchdog(&d, bound);
+    start_watchdog(d, bound);
     /* three quarters of the bound to drain, the rest to flush and close */
-    rc = rv_input_drain(&d, (int)(bound - bound / 4)) ? 1 : 0;
-out:
+    return rv_input_drain(d, (int)(bound - bound / 4)) ? 1 : 0;
+}
+
+int rv_serve(const rv_serve_options *opts)
+{
+    daemon_state d = {.opts = opts, .gen_lock = PTHREAD_MUTEX_INITIALIZER};
+    rv_signals_install();
+    rv_config *cfg = load_config(opts);
+    if (!cfg)
+        return 2;
+    int rc = serve_start(&d, cfg);
+    if (rc == 0) {
+        serve_loop(&d);
+        rc = serve_stop(&d);
+    }
     if (d.stats) {
         fputs("summary: ", stderr);
         rv_stats_print(d.stats, stderr);
