@@ -1,6 +1,6 @@
 /*
  * model_proc.c - the host's side of a model process: spawn, watch, kill,
- * reap, restart, replay (its traffic: model_proc_batch.c). Must never
+ * reap, restart, warm up again (its traffic: model_proc_batch.c). Must never
  * block on a process beyond the deadline it set itself (max_score_ms for a
  * batch, START_TIMEOUT_MS for create and warm), never fork the threaded
  * host (posix_spawn of the runner binary, from one thread that lives as
@@ -26,7 +26,7 @@
 #include "log.h"
 #include "poison.h"
 #include "proc_spawn.h"
-#include "tasks.h"
+#include "threads.h"
 
 #define START_TIMEOUT_MS 60000
 #define BACKOFF_FIRST_MS 100
@@ -41,7 +41,7 @@ void rv_proc_set_runner(const char *path)
 
 const char *rv_proc_state_name(rv_proc_state s)
 {
-    static const char *const names[] = {"starting", "live", "restarting", "replaying"};
+    static const char *const names[] = {"starting", "live", "restarting", "warming"};
     return (unsigned)s < 4 ? names[s] : "?";
 }
 
@@ -93,7 +93,7 @@ static int begin(rv_proc *p, char *err, size_t err_size)
     pthread_mutex_lock(&p->status_lock);
     p->pid = pid;
     if (p->nice != 0) /* raising it is always allowed */
-        rv_tasks_renice(pid, p->nice);
+        rv_threads_renice(pid, p->nice);
     pthread_mutex_unlock(&p->status_lock);
     p->start_deadline_ms = rv_mono_ms() + START_TIMEOUT_MS;
     atomic_store(&p->state, RV_PROC_STARTING);
@@ -193,7 +193,7 @@ void rv_proc_gone(rv_proc *p, const char *why, int kind)
     p->last_exit_kind = kind ? kind : RV_PROC_EXIT_STATUS;
     pthread_mutex_unlock(&p->status_lock);
     atomic_fetch_add(&p->exits, 1);
-    rv_replay_free(&p->warm);
+    rv_warmup_free(&p->warm);
     rv_chan_close(&p->ch);
     pthread_mutex_lock(&p->status_lock);
     p->pid = 0;
@@ -265,28 +265,28 @@ static void pin_live(rv_proc *p)
 {
     pthread_mutex_lock(&p->status_lock);
     if (p->cpu >= 0)
-        rv_tasks_pin(p->pid, p->cpu);
+        rv_threads_pin(p->pid, p->cpu);
     pthread_mutex_unlock(&p->status_lock);
 }
 
 static void go_live(rv_proc *p)
 {
-    size_t replayed = p->warm_at;
+    size_t warmed = p->warm_at;
     int64_t took = p->warm.n ? rv_mono_ms() - p->warm_start_ms : 0;
-    rv_replay_free(&p->warm);
+    rv_warmup_free(&p->warm);
     p->live_since_ms = rv_mono_ms();
     pin_live(p);
     atomic_store(&p->state, RV_PROC_LIVE);
     rv_info("models",
             "%s version %s instance %u: model process %d live again (warmed on %zu "
             "recent requests in %lld ms)",
-            p->model, p->version, p->instance, (int)p->pid, replayed, (long long)took);
+            p->model, p->version, p->instance, (int)p->pid, warmed, (long long)took);
 }
 
-/* Sends the next batch of the replay, or goes live when it is done or its
- * budget is spent. Results are not looked at: a replay warms, it does not
- * judge (the first start's replay, on reload, does). */
-static void replay_next(rv_proc *p)
+/* Sends the next batch of the warm-up, or goes live when it is done or its
+ * budget is spent. Results are not looked at: a warm-up warms, it does not
+ * judge (the first start's warm-up, on reload, does). */
+static void warmup_next(rv_proc *p)
 {
     p->warm_at = p->warm_end;
     const rv_request *const *all = (const rv_request *const *)p->warm_batch;
@@ -306,17 +306,17 @@ static void replay_next(rv_proc *p)
     go_live(p);
 }
 
-/* The process answered INIT: its replay of recent requests begins, or it
+/* The process answered INIT: its warm-up on recent requests begins, or it
  * goes live at once when there is none. */
-static void replay_start(rv_proc *p)
+static void warmup_start(rv_proc *p)
 {
     p->warm_at = p->warm_end = 0;
     p->warm_start_ms = rv_mono_ms();
-    if (rv_replay_build(&p->warm, p->recent, p->fx, p->warmup_requests, is_lost, p) != 0)
-        rv_warn("models", "%s instance %u: no replay before traffic (out of memory)", p->model,
+    if (rv_warmup_build(&p->warm, p->recent, p->fx, p->warmup_requests, is_lost, p) != 0)
+        rv_warn("models", "%s instance %u: no warm-up before traffic (out of memory)", p->model,
                 p->instance);
-    atomic_store(&p->state, RV_PROC_REPLAYING);
-    replay_next(p);
+    atomic_store(&p->state, RV_PROC_WARMING);
+    warmup_next(p);
 }
 
 rv_proc_state rv_proc_tick(rv_proc *p)
@@ -338,7 +338,7 @@ rv_proc_state rv_proc_tick(rv_proc *p)
         int r = rv_proc_wait_answer(p, -1);
         char err[RV_ERR_SIZE];
         if (r == 1 && take_init(p, err, sizeof err) == 0)
-            replay_start(p);
+            warmup_start(p);
         else if (r == 1) {
             char why[200];
             rv_errf(why, sizeof why, "restart failed: %s", err);
@@ -347,24 +347,24 @@ rv_proc_state rv_proc_tick(rv_proc *p)
             rv_proc_gone(p, NULL, 0);
         else if (rv_mono_ms() > p->start_deadline_ms)
             rv_proc_gone(p, "killed: create and warm took longer than 60 s", RV_PROC_EXIT_START);
-    } else if (st == RV_PROC_REPLAYING) {
+    } else if (st == RV_PROC_WARMING) {
         int r = rv_proc_wait_answer(p, -1);
         if (r == 1)
-            replay_next(p);
+            warmup_next(p);
         else if (r == -1 || rv_mono_ms() > p->batch_deadline_ms) {
-            /* the batch's requests outlive the replay set that gone frees */
+            /* the batch's requests outlive the warm-up set that gone frees */
             size_t n = p->warm_end - p->warm_at;
-            rv_replay set = p->warm;
-            p->warm = (rv_replay){0};
+            rv_warmup_set set = p->warm;
+            p->warm = (rv_warmup_set){0};
             for (size_t k = 0; k < n; k++)
                 p->warm_batch[k] = &set.reqs[p->warm_at + k];
             char why[160];
             rv_errf(why, sizeof why,
-                    "killed: a replayed batch of %zu took longer than max_score_ms (%u ms)", n,
+                    "killed: a warm-up batch of %zu took longer than max_score_ms (%u ms)", n,
                     p->max_score_ms);
             rv_proc_gone(p, r == -1 ? NULL : why, r == -1 ? 0 : RV_PROC_EXIT_DEADLINE);
             rv_proc_remember_lost(p, (const rv_request *const *)p->warm_batch, n);
-            rv_replay_free(&set);
+            rv_warmup_free(&set);
         }
     }
     return (rv_proc_state)atomic_load(&p->state);
@@ -393,7 +393,7 @@ static void proc_free(rv_proc *p)
         free(p->labels[i]);
     free(p->labels);
     rv_poison_clear(&p->lost);
-    rv_replay_free(&p->warm);
+    rv_warmup_free(&p->warm);
     free(p->warm_batch);
     if (p->fx)
         rv_feature_index_free(p->fx);
@@ -517,7 +517,7 @@ int rv_proc_set_cpu(rv_proc *p, int cpu, const cpu_set_t *all)
     pthread_mutex_lock(&p->status_lock);
     int failed = 0, live = atomic_load(&p->state) == RV_PROC_LIVE;
     if (p->cpu != cpu && p->pid > 0 && live)
-        failed = cpu >= 0 ? rv_tasks_pin(p->pid, cpu) : rv_tasks_unpin(p->pid, p->cpu, all);
+        failed = cpu >= 0 ? rv_threads_pin(p->pid, cpu) : rv_threads_unpin(p->pid, p->cpu, all);
     if (!failed)
         p->cpu = cpu;
     pthread_mutex_unlock(&p->status_lock);
@@ -527,7 +527,7 @@ int rv_proc_set_cpu(rv_proc *p, int cpu, const cpu_set_t *all)
 unsigned long long rv_proc_demand_ns(rv_proc *p)
 {
     pthread_mutex_lock(&p->status_lock);
-    unsigned long long ns = p->pid > 0 ? rv_tasks_demand_ns(p->pid, p->pid) : 0;
+    unsigned long long ns = p->pid > 0 ? rv_threads_demand_ns(p->pid, p->pid) : 0;
     pthread_mutex_unlock(&p->status_lock);
     return ns;
 }
@@ -535,7 +535,7 @@ unsigned long long rv_proc_demand_ns(rv_proc *p)
 int rv_proc_set_nice(rv_proc *p, int nice)
 {
     pthread_mutex_lock(&p->status_lock);
-    int failed = p->nice != nice && p->pid > 0 ? rv_tasks_renice(p->pid, nice) : 0;
+    int failed = p->nice != nice && p->pid > 0 ? rv_threads_renice(p->pid, nice) : 0;
     if (!failed)
         p->nice = nice;
     pthread_mutex_unlock(&p->status_lock);

@@ -33,7 +33,7 @@ typedef enum {
     RV_PROC_STARTING,   /* spawned, creating and warming */
     RV_PROC_LIVE,       /* answering */
     RV_PROC_RESTARTING, /* dead, waiting out its backoff */
-    RV_PROC_REPLAYING,  /* restarted: scoring recent requests before traffic */
+    RV_PROC_WARMING,    /* restarted: scoring recent requests before traffic */
 } rv_proc_state;
 
 const char *rv_proc_state_name(rv_proc_state s);
@@ -118,10 +118,10 @@ int rv_proc_set_nice(rv_proc *p, int nice);
 int rv_proc_set_cpu(rv_proc *p, int cpu, const cpu_set_t *all);
 
 /* What the running process's first thread has asked of a CPU so far
- * (rv_tasks_demand_ns; 0 while there is none). */
+ * (rv_threads_demand_ns; 0 while there is none). */
 unsigned long long rv_proc_demand_ns(rv_proc *p);
 
-/* Where a restart's replay takes its requests from (never one of a batch
+/* Where a restart's warm-up takes its requests from (never one of a batch
  * a process was lost on); recent must outlive p. Call before p is
  * scored: rv_workers_start does. */
 void rv_proc_set_recent(rv_proc *p, rv_recent *recent);

@@ -2,7 +2,7 @@
  * model_proc_internal.h - what the two halves of the host's side of a model
  * process share, and nothing outside host/core/model_proc*.c may include:
  * the process's state, the lifecycle's (model_proc.c: spawn, watch, kill,
- * restart, replay) and the traffic's (model_proc_batch.c: a batch in, its
+ * restart, warm-up) and the traffic's (model_proc_batch.c: a batch in, its
  * answers out).
  */
 #ifndef RV_MODEL_PROC_INTERNAL_H
@@ -31,8 +31,8 @@ struct rv_proc {
     uint32_t n_labels;
     rv_recent *recent;
     uint32_t warmup_requests, warmup_budget_ms;
-    rv_feature_index *fx; /* parses the recent requests a restart replays */
-    rv_poison lost;       /* never sent again, in traffic or a replay */
+    rv_feature_index *fx; /* parses the recent requests a restart warms up on */
+    rv_poison lost;       /* never sent again, in traffic or a warm-up */
 
     rv_channel ch;
     pid_t pid;
@@ -40,8 +40,8 @@ struct rv_proc {
     uint32_t seq;
     uint32_t collected; /* the last answer taken (the driving thread's) */
     int64_t start_deadline_ms, live_since_ms, next_start_ms, backoff_ms;
-    /* REPLAYING: the set, the batch in flight [at, end), its deadline */
-    rv_replay warm;
+    /* WARMING: the set, the batch in flight [at, end), its deadline */
+    rv_warmup_set warm;
     const rv_request **warm_batch;
     size_t warm_at, warm_end;
     int64_t warm_start_ms, batch_deadline_ms;

@@ -131,11 +131,11 @@ size_t rv_recent_visit(rv_recent *r, rv_recent_visit_fn fn, void *ctx)
     return n;
 }
 
-/* ---- replay sets ---- */
+/* ---- warm-up sets ---- */
 
-static void keep_for_replay(void *ctx, const char *id, const uint8_t *body, size_t len)
+static void keep_for_warmup(void *ctx, const char *id, const uint8_t *body, size_t len)
 {
-    rv_replay *rs = ctx;
+    rv_warmup_set *rs = ctx;
     if (rs->n == rs->cap || (rs->skip && rs->skip(rs->skip_ctx, id)))
         return;
     double *f = rs->features + rs->n * rs->n_features;
@@ -163,7 +163,7 @@ static void keep_for_replay(void *ctx, const char *id, const uint8_t *body, size
                                      .partition = -1};
 }
 
-void rv_replay_free(rv_replay *rs)
+void rv_warmup_free(rv_warmup_set *rs)
 {
     for (size_t i = 0; i < rs->n; i++) {
         free(rs->ids[i]);
@@ -173,14 +173,15 @@ void rv_replay_free(rv_replay *rs)
     free(rs->features);
     free(rs->ids);
     free(rs->bodies);
-    *rs = (rv_replay){0};
+    *rs = (rv_warmup_set){0};
 }
 
-int rv_replay_build(rv_replay *rs, rv_recent *recent, const rv_feature_index *ix, size_t want,
+int rv_warmup_build(rv_warmup_set *rs, rv_recent *recent, const rv_feature_index *ix, size_t want,
                     int (*skip)(void *ctx, const char *id), void *skip_ctx)
 {
     size_t nf = rv_feature_index_size(ix);
-    *rs = (rv_replay){.cap = want, .n_features = nf, .ix = ix, .skip = skip, .skip_ctx = skip_ctx};
+    *rs = (rv_warmup_set){
+        .cap = want, .n_features = nf, .ix = ix, .skip = skip, .skip_ctx = skip_ctx};
     if (want == 0 || !recent)
         return 0;
     rs->reqs = calloc(want, sizeof *rs->reqs);
@@ -188,9 +189,9 @@ int rv_replay_build(rv_replay *rs, rv_recent *recent, const rv_feature_index *ix
     rs->ids = calloc(want, sizeof *rs->ids);
     rs->bodies = calloc(want, sizeof *rs->bodies);
     if (!rs->reqs || !rs->features || !rs->ids || !rs->bodies) {
-        rv_replay_free(rs);
+        rv_warmup_free(rs);
         return -1;
     }
-    rv_recent_visit(recent, keep_for_replay, rs);
+    rv_recent_visit(recent, keep_for_warmup, rs);
     return 0;
 }

@@ -39,7 +39,7 @@ size_t rv_recent_visit(rv_recent *r, rv_recent_visit_fn fn, void *ctx);
  * read them), so that scoring them does not hold the ring's lock. A
  * request ix refuses is left out (it would be dead-lettered), and so is
  * one whose id skip (may be NULL) says yes to. */
-typedef struct rv_replay {
+typedef struct rv_warmup_set {
     rv_request *reqs;
     size_t n;
     /* private */
@@ -50,12 +50,12 @@ typedef struct rv_replay {
     const rv_feature_index *ix;
     int (*skip)(void *ctx, const char *id);
     void *skip_ctx;
-} rv_replay;
+} rv_warmup_set;
 
 /* Up to want of the kept requests, oldest first. 0, or -1 on out
  * of memory (then *rs is empty). recent may be NULL (none). */
-int rv_replay_build(rv_replay *rs, rv_recent *recent, const rv_feature_index *ix, size_t want,
+int rv_warmup_build(rv_warmup_set *rs, rv_recent *recent, const rv_feature_index *ix, size_t want,
                     int (*skip)(void *ctx, const char *id), void *skip_ctx);
-void rv_replay_free(rv_replay *rs);
+void rv_warmup_free(rv_warmup_set *rs);
 
 #endif

@@ -19,7 +19,7 @@ static const char *model_state(const rv_model *m)
         rv_proc_get_status(m->instances[i], &ps);
         if (ps.state == RV_PROC_RESTARTING)
             return "restarting";
-        if (ps.state == RV_PROC_STARTING || ps.state == RV_PROC_REPLAYING)
+        if (ps.state == RV_PROC_STARTING || ps.state == RV_PROC_WARMING)
             return rv_model_state_name(RV_MODEL_WARMING);
     }
     return rv_model_state_name(st);

@@ -9,7 +9,7 @@
 #include "clock.h"
 #include "log.h"
 #include "model.h"
-#include "tasks.h"
+#include "threads.h"
 #include "worker.h"
 
 void rv_colocate_init(rv_colocate *c, rv_stats *stats)
@@ -39,7 +39,7 @@ static rv_workers *path_workers(const rv_generation *g)
 static unsigned long long path_demand_ns(const rv_colocate *c, const rv_generation *g)
 {
     rv_workers *ws = path_workers(g);
-    return rv_tasks_demand_ns(getpid(), c->main_tid) + (ws ? rv_workers_demand_ns(ws) : 0);
+    return rv_threads_demand_ns(getpid(), c->main_tid) + (ws ? rv_workers_demand_ns(ws) : 0);
 }
 
 /* A window starts now, from what the path has asked so far. */
@@ -55,7 +55,7 @@ static void keep(rv_colocate *c, const rv_generation *g)
     int cpu = sched_getcpu();
     if (!ws || cpu < 0 || !CPU_ISSET(cpu, &c->all))
         return;
-    int failed = rv_tasks_pin(c->main_tid, cpu);
+    int failed = rv_threads_pin(c->main_tid, cpu);
     if (!failed)
         failed = rv_workers_set_cpu(ws, cpu, &c->all);
     c->cpu = cpu; /* what was kept is let go by the same walk, failed or not */
@@ -72,7 +72,7 @@ static void let_go(rv_colocate *c, const rv_generation *g)
     rv_workers *ws = path_workers(g);
     if (ws)
         rv_workers_set_cpu(ws, -1, &c->all);
-    rv_tasks_unpin(getpid(), c->cpu, &c->all);
+    rv_threads_unpin(getpid(), c->cpu, &c->all);
     c->cpu = -1;
     atomic_store(&c->stats->path_kept, 0);
 }

@@ -34,8 +34,8 @@ struct rv_reloader {
 
 /* ---- warm-up on recent traffic ---- */
 
-static int replay_model(rv_model *m, const rv_replay *rs, uint32_t budget_ms, char *err,
-                        size_t err_size)
+static int warm_model(rv_model *m, const rv_warmup_set *rs, uint32_t budget_ms, char *err,
+                      size_t err_size)
 {
     size_t batch = m->max_batch;
     rv_score_batch sb;
@@ -78,8 +78,8 @@ static int replay_model(rv_model *m, const rv_replay *rs, uint32_t budget_ms, ch
 
 int rv_generation_warm_and_start(rv_generation *g, rv_pipeline *pipe, char *err, size_t err_size)
 {
-    rv_replay rs;
-    if (rv_replay_build(&rs, pipe->recent, g->features, g->cfg->reload.warmup_requests, NULL,
+    rv_warmup_set rs;
+    if (rv_warmup_build(&rs, pipe->recent, g->features, g->cfg->reload.warmup_requests, NULL,
                         NULL) != 0) {
         rv_errf(err, err_size, "warm-up: out of memory");
         return -1;
@@ -91,7 +91,7 @@ int rv_generation_warm_and_start(rv_generation *g, rv_pipeline *pipe, char *err,
             continue;
         int64_t t0 = rv_mono_ms();
         char why[RV_ERR_SIZE];
-        if (replay_model(m, &rs, g->cfg->reload.warmup_budget_ms, why, sizeof why) != 0) {
+        if (warm_model(m, &rs, g->cfg->reload.warmup_budget_ms, why, sizeof why) != 0) {
             rv_errf(err, err_size, "%s:%d: model %s: %s", g->cfg->path, g->cfg->models[i].line,
                     m->name, why);
             rc = -1;
@@ -102,7 +102,7 @@ int rv_generation_warm_and_start(rv_generation *g, rv_pipeline *pipe, char *err,
     for (size_t i = 0; rc == 0 && i < g->n_models; i++)
         if (!g->models[i]->workers && rv_workers_start(g->models[i], pipe, err, err_size) != 0)
             rc = -1;
-    rv_replay_free(&rs);
+    rv_warmup_free(&rs);
     return rc;
 }
 

@@ -25,7 +25,7 @@
 #include "records.h"
 #include "rendezvous.h"
 #include "scoring.h"
-#include "tasks.h"
+#include "threads.h"
 
 /* How often an idle worker looks after its model process: live, and
  * while it restarts (a replay advances a batch per tick). */
@@ -264,7 +264,7 @@ static void wait_isolated(rv_worker *wk)
  * errno when the thread could not take it (it keeps the one it had). */
 static int set_nice_locked(rv_worker *wk, int nice)
 {
-    int failed = wk->nice != nice && wk->tid != 0 ? rv_tasks_nice(wk->tid, nice) : 0;
+    int failed = wk->nice != nice && wk->tid != 0 ? rv_threads_nice(wk->tid, nice) : 0;
     if (!failed)
         wk->nice = nice;
     atomic_store(&wk->behind, wk->nice > 0);
@@ -283,7 +283,7 @@ static void *worker_loop(void *arg)
     wk->nice = 0;
     set_nice_locked(wk, nice);
     if (wk->cpu >= 0) /* kept before the thread ran */
-        rv_tasks_pin(wk->tid, wk->cpu);
+        rv_threads_pin(wk->tid, wk->cpu);
     pthread_mutex_unlock(&wk->lock);
     size_t max = wk->model->max_batch;
     item *batch_items = wk->taken;
@@ -503,7 +503,7 @@ int rv_workers_set_cpu(rv_workers *ws, int cpu, const cpu_set_t *all)
         rv_worker *wk = &ws->w[i];
         pthread_mutex_lock(&wk->lock);
         wk->cpu = cpu;
-        int failed = cpu >= 0 && wk->tid != 0 ? rv_tasks_pin(wk->tid, cpu) : 0;
+        int failed = cpu >= 0 && wk->tid != 0 ? rv_threads_pin(wk->tid, cpu) : 0;
         pthread_mutex_unlock(&wk->lock);
         if (!failed && wk->model->isolated)
             failed = rv_proc_set_cpu(wk->instance, cpu, all);
@@ -521,7 +521,7 @@ unsigned long long rv_workers_demand_ns(rv_workers *ws)
         pthread_mutex_lock(&wk->lock);
         pid_t tid = wk->tid;
         pthread_mutex_unlock(&wk->lock);
-        ns += tid ? rv_tasks_demand_ns(getpid(), tid) : 0;
+        ns += tid ? rv_threads_demand_ns(getpid(), tid) : 0;
         if (wk->model->isolated)
             ns += rv_proc_demand_ns(wk->instance);
     }

@@ -42,12 +42,12 @@ int rv_workers_prioritize(const struct rv_generation *g, int background_nice, ch
 /* Keeps the model's workers and the first thread of each of its model
  * processes on CPU cpu (cpu >= 0); or (cpu < 0) lets its model processes'
  * threads kept there run on every CPU of `all` again (the host's own
- * threads are the caller's: rv_tasks_unpin of the host). 0, or the errno
+ * threads are the caller's: rv_threads_unpin of the host). 0, or the errno
  * of the first that failed. */
 int rv_workers_set_cpu(rv_workers *w, int cpu, const cpu_set_t *all);
 
 /* What the model's workers and the first threads of its model processes
- * have asked of a CPU so far (rv_tasks_demand_ns: ran and waited, ns). */
+ * have asked of a CPU so far (rv_threads_demand_ns: ran and waited, ns). */
 unsigned long long rv_workers_demand_ns(rv_workers *w);
 
 /* The emit() of every model's host services while a pipeline runs: records

@@ -1,7 +1,7 @@
 /*
- * tasks.c - a process's threads, walked through /proc/PID/task.
+ * threads.c - a process's threads, walked through /proc/PID/task.
  */
-#include "tasks.h"
+#include "threads.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -28,22 +28,22 @@ static int each_task(pid_t pid, int (*fn)(pid_t tid, void *arg), void *arg)
     return first;
 }
 
-int rv_tasks_nice(pid_t tid, int nice)
+int rv_threads_nice(pid_t tid, int nice)
 {
     return setpriority(PRIO_PROCESS, (id_t)tid, nice) != 0 ? errno : 0;
 }
 
 static int renice_one(pid_t tid, void *arg)
 {
-    return rv_tasks_nice(tid, *(int *)arg);
+    return rv_threads_nice(tid, *(int *)arg);
 }
 
-int rv_tasks_renice(pid_t pid, int nice)
+int rv_threads_renice(pid_t pid, int nice)
 {
     return each_task(pid, renice_one, &nice);
 }
 
-int rv_tasks_pin(pid_t tid, int cpu)
+int rv_threads_pin(pid_t tid, int cpu)
 {
     cpu_set_t one;
     CPU_ZERO(&one);
@@ -67,13 +67,13 @@ static int unpin_one(pid_t tid, void *arg)
     return sched_setaffinity(tid, sizeof *a->all, a->all) != 0 ? errno : 0;
 }
 
-int rv_tasks_unpin(pid_t pid, int cpu, const cpu_set_t *all)
+int rv_threads_unpin(pid_t pid, int cpu, const cpu_set_t *all)
 {
     unpin_args a = {cpu, all};
     return each_task(pid, unpin_one, &a);
 }
 
-unsigned long long rv_tasks_demand_ns(pid_t pid, pid_t tid)
+unsigned long long rv_threads_demand_ns(pid_t pid, pid_t tid)
 {
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/task/%d/schedstat", (int)pid, (int)tid);
