@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # bench/run.sh SCENARIO - runs one benchmark scenario end to end: starts a
-# standalone embedded broker (`rendezvous broker`), starts what is measured,
-# drives it with rvbench, stops everything and appends the printed tables to
-# $RESULTS (default bench/results.md) and the JSON lines to
-# $RESULTS_JSON (default bench/results.jsonl).
+# broker (BROKER=embedded, the default: a standalone embedded broker,
+# `rendezvous broker`; BROKER=kafka: a real Apache Kafka, scripts/kafka.sh,
+# KAFKA_NODES of them, default 1), starts what is measured, drives it with
+# rvbench, stops everything and appends the printed tables to $RESULTS
+# (default bench/results.md) and the JSON lines to $RESULTS_JSON (default
+# bench/results.jsonl).
 #
 # Scenarios:
 #   limit    bare librdkafka pass-through, 6 records per request (the limit)
@@ -13,10 +15,11 @@
 #            limit unbounded writing the host's bytes, the trivial host;
 #            prints each round's host/limit and their medians
 #   xgboost  the host with the demo models (xgboost, linear, canary, decoy)
-#   peer     xgboost then the Python peer (per message, and in batches of
-#            $PEER_BATCH) on the same broker, then the limit writing the
-#            demo host's records and bytes; prints host/peer and what the
-#            5 x goal asks of that limit
+#   peer     xgboost then the Python peer (per message, in batches of
+#            $PEER_BATCH, and in batches doing the demo host's whole work:
+#            every model, the decoy's copy, the result) on the same broker,
+#            then the limit writing the demo host's records and bytes;
+#            prints host/peer and what the 5 x goal asks of that limit
 #   rates    the trivial host at fixed offered rates ($RATES, requests/s)
 #   reload   the trivial host at $RELOAD_RATE/s, SIGHUP after a model's
 #            params change; latency in $WINDOW_MS windows around the swap
@@ -33,6 +36,12 @@
 #            batching for 1 ms and for 5 ms; prints remote/local
 #   profile  the trivial host under callgrind on a short run, top functions
 #   all      compare, peer, rates (with half the trivial saturation), reload
+#   brokers  the same runs on the embedded broker and then on Kafka
+#            ($BROKER_ROUNDS rounds, default 1): the limit writing the host's
+#            bytes, the trivial and the demo hosts, the three Python peers,
+#            the remote shape and the same model local at $ISO_RATE/s, the
+#            trivial host at half its saturation on that broker; prints
+#            them side by side (kafka/embedded)
 #
 # Environment: BUILD (a Release build of the project, with rendezvous,
 # plugins, tests/fixtures and bench/; default build-bench/ in the source tree,
@@ -49,7 +58,8 @@
 # instead of their default 1 ms (the remote scenario sets its own),
 # FETCH_WAIT (ms) the hosts' consumers' fetch.wait.max.ms instead of their
 # default 10 (the embedded broker holds a fetch that found nothing for all
-# of it, where a real broker answers when data arrives).
+# of it, where a real broker answers when data arrives). KAFKA_JVM: the
+# Kafka nodes' JVM flags (default Kafka's own: G1, 1 GiB heap).
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -66,6 +76,8 @@ PEER_BATCH=${PEER_BATCH:-64}
 RESULTS=${RESULTS:-$SRC/bench/results.md}
 RESULTS_JSON=${RESULTS_JSON:-$SRC/bench/results.jsonl}
 PY=/usr/bin/python3
+BROKER=${BROKER:-embedded}
+KAFKA_JVM=${KAFKA_JVM:--Xms1g -Xmx1g -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent}
 DATA=$SRC/conf/data/breast_cancer.jsonl
 MODELS=$SRC/conf/models
 RV=$BUILD/rendezvous
@@ -79,8 +91,10 @@ TOOLS=${TOOLS:-$BUILD/bench}
 
 WORK=$(mktemp -d /tmp/rvbench-XXXXXX)
 PIDS=()
+KAFKA_DIRS=()
 cleanup() {
   local rc=$?
+  for d in "${KAFKA_DIRS[@]}"; do bash "$SRC/scripts/kafka.sh" stop "$d" >/dev/null 2>&1 || true; done
   for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${PIDS[@]}"; do
     for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
@@ -111,13 +125,26 @@ stop_pid() {
 
 service_topics() { for s in "$@"; do echo "$s.requests $s.scores $s.results $s.archive $s.alerts $s.dead-letter $s.control"; done; }
 
-# start_broker TOPIC... : one broker for the whole invocation, sets BOOTSTRAP
+# start_broker TOPIC... : one broker ($BROKER) for the scenario, sets
+# BOOTSTRAP and BROKER_PIDS (a real cluster's nodes); stop_brokers ends it
 start_broker() {
+  if [ "$BROKER" = kafka ]; then
+    local dir
+    dir=$(mktemp -d "$WORK/kafka-XXXXXX")
+    KAFKA_DIRS+=("$dir")
+    RV_KAFKA_JVM=$KAFKA_JVM bash "$SRC/scripts/kafka.sh" start "$dir" --nodes "${KAFKA_NODES:-1}" \
+      >"$dir.out" 2>"$dir.err" || die "Kafka did not start: $(tail -5 "$dir.err")"
+    BOOTSTRAP=$(sed -n 's/^bootstrap=//p' "$dir.out")
+    bash "$SRC/scripts/kafka.sh" topics "$dir" 4 "$@" 2>>"$dir.err" ||
+      die "cannot create the topics: $(tail -3 "$dir.err")"
+    read -ra BROKER_PIDS <<<"$(bash "$SRC/scripts/kafka.sh" pids "$dir" | awk '{print $2}')"
+    return
+  fi
   local args=()
   for t in "$@"; do args+=(--topic "$t"); done
   "$RV" broker --partitions 4 "${args[@]}" >"$WORK/broker.out" 2>"$WORK/broker.err" &
-  BROKER_PID=$!
-  PIDS+=($BROKER_PID)
+  BROKER_PIDS=($!)
+  PIDS+=($!)
   wait_for "$WORK/broker.out" "^bootstrap=" 30
   BOOTSTRAP=$(sed -n 's/^bootstrap=//p' "$WORK/broker.out" | head -1)
 }
@@ -229,12 +256,28 @@ print(json.dumps(r))
 PY
 }
 
-# cpu_ticks PID: user + system clock ticks of a process so far
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+stop_brokers() { # every process of the scenario, and its Kafka cluster
+  local p d
+  for p in "${PIDS[@]}"; do stop_pid "$p"; done
+  for d in "${KAFKA_DIRS[@]}"; do
+    bash "$SRC/scripts/kafka.sh" stop "$d" >/dev/null 2>&1 || true
+    rm -rf "$d"
+  done
+  PIDS=()
+  KAFKA_DIRS=()
+}
+
+# cpu_ticks PID...: user + system clock ticks of processes so far
+cpu_ticks() {
+  local p t=0
+  for p; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done
+  echo $t
+}
 
 # bench NAME SERVICE ARGS...: runs rvbench on SERVICE's topics, records it
 # with the broker's CPU over the run (the embedded broker is one thread: at
-# 100 % of a core it, not what is measured, sets the pace)
+# 100 % of a core it, not what is measured, sets the pace; a Kafka node has
+# many)
 bench() {
   local name=$1 svc=$2
   shift 2
@@ -244,9 +287,9 @@ bench() {
   cmd+=("$@")
   local rc=0 t0 c0
   t0=$(date +%s%N)
-  c0=$(cpu_ticks "$BROKER_PID")
+  c0=$(cpu_ticks "${BROKER_PIDS[@]}")
   timeout 300 "${cmd[@]}" >"$WORK/$name.table" 2>"$WORK/$name.err" || rc=$?
-  echo "broker cpu             $(( ($(cpu_ticks "$BROKER_PID") - c0) * 100000000000 / $(getconf CLK_TCK) \
+  echo "broker cpu             $(( ($(cpu_ticks "${BROKER_PIDS[@]}") - c0) * 100000000000 / $(getconf CLK_TCK) \
     / ($(date +%s%N) - t0) )) % of one core over the run" >>"$WORK/$name.table"
   cat "$WORK/$name.table"
   [ -s "$WORK/$name.err" ] && sed 's/^/  rvbench: /' "$WORK/$name.err" | head -5 >&2
@@ -317,10 +360,13 @@ run_xgboost() { # NAME SERVICE
   grep 'summary:' "$WORK/$2.log" | tail -1 || true
 }
 
-run_peer() { # NAME SERVICE BATCH
+run_peer() { # NAME SERVICE BATCH [whole]
+  local whole=()
+  [ "${4:-}" != whole ] || whole=(--whole --scores "$2.scores" --archive "$2.archive"
+    --linear "$MODELS/breast_cancer-linear.json" --canary "$MODELS/breast_cancer-canary.json")
   $PY "$SRC/bench/python_peer.py" -b "$BOOTSTRAP" --requests "$2.requests" --results "$2.results" \
     --model "$MODELS/breast_cancer-xgb.json" --features "$MODELS/breast_cancer-linear.json" \
-    --group "$2-peer" --batch "$3" 2>"$WORK/$2.log" &
+    --group "$2-peer" --batch "$3" "${whole[@]}" 2>"$WORK/$2.log" &
   local pid=$!
   PIDS+=($pid)
   wait_for "$WORK/$2.log" "assigned" 60
@@ -487,13 +533,16 @@ scenario_remote() {
 }
 
 scenario_peer() {
-  start_broker $(service_topics px pp pb pl)
+  start_broker $(service_topics px pp pb pw pl)
   run_xgboost xgboost px
   run_peer python-peer pp 0
   run_peer python-peer-batch$PEER_BATCH pb "$PEER_BATCH"
+  run_peer python-peer-whole$PEER_BATCH pw "$PEER_BATCH" whole
   ratio "host (xgboost) / Python peer, per message" "$WORK/xgboost.json" "$WORK/python-peer.json"
   ratio "host (xgboost) / Python peer, batches of $PEER_BATCH" "$WORK/xgboost.json" \
     "$WORK/python-peer-batch$PEER_BATCH.json"
+  ratio "host (xgboost) / Python peer doing the host's whole work, batches of $PEER_BATCH" \
+    "$WORK/xgboost.json" "$WORK/python-peer-whole$PEER_BATCH.json"
   # the demo host writes 5 records per request (xgboost, linear and canary
   # scores, the decoy's copy, the result): the transport's limit for them
   PT_RECORDS=5 PT_BYTES=1 PT_MAX_IN_FLIGHT=1000000 run_limit limit-demo-bytes pl
@@ -566,26 +615,73 @@ scenario_profile() {
   } >>"$RESULTS"
 }
 
+half_of() { # JSON: half its throughput, a whole rate
+  $PY -c "import json,sys; print(int(json.load(open(sys.argv[1]))['throughput'] / 2))" "$1"
+}
+
 scenario_all() {
   scenario_compare
   local half
-  half=$($PY -c "import json,sys; print(int(json.load(open(sys.argv[1]))['throughput'] / 2))" \
-    "$WORK/trivial-1.json")
+  half=$(half_of "$WORK/trivial-1.json")
   # a fresh broker per scenario group: stop the first
-  for p in "${PIDS[@]}"; do stop_pid "$p"; done
-  PIDS=()
+  stop_brokers
   scenario_peer
-  for p in "${PIDS[@]}"; do stop_pid "$p"; done
-  PIDS=()
+  stop_brokers
   RATES="$RATES $half" scenario_rates
-  for p in "${PIDS[@]}"; do stop_pid "$p"; done
-  PIDS=()
+  stop_brokers
   RELOAD_RATE=$half scenario_reload
 }
 
+# The same runs on each broker, side by side; names carry the broker
+# (embedded-trivial-1, kafka-trivial-1, ...).
+scenario_brokers() {
+  local round b n half names=()
+  for round in $(seq "${BROKER_ROUNDS:-1}"); do
+    for b in embedded kafka; do
+      n="${b:0:1}$round" # service prefix: e1, k1, ...
+      BROKER=$b start_broker $(service_topics "${n}l" "${n}t" "${n}x" "${n}p" "${n}b" "${n}w" \
+        "${n}rl" "${n}rr" "${n}h")
+      PT_BYTES=1 PT_MAX_IN_FLIGHT=1000000 run_limit "$b-limit-bytes-$round" "${n}l"
+      run_trivial "$b-trivial-$round" "${n}t"
+      run_xgboost "$b-xgboost-$round" "${n}x"
+      run_peer "$b-python-peer-$round" "${n}p" 0
+      run_peer "$b-python-peer-batch$PEER_BATCH-$round" "${n}b" "$PEER_BATCH"
+      run_peer "$b-python-peer-whole$PEER_BATCH-$round" "${n}w" "$PEER_BATCH" whole
+      run_remote "$b-remote-local-${ISO_RATE}rps-$round" "${n}rl" false 1 --duration "$DURATION" \
+        --rate "$ISO_RATE" --window "$WINDOW"
+      run_remote "$b-remote-remote-${ISO_RATE}rps-$round" "${n}rr" true 1 --duration "$DURATION" \
+        --rate "$ISO_RATE" --window "$WINDOW"
+      half=$(half_of "$WORK/$b-trivial-$round.json")
+      run_rate "$b-trivial-half-$round" "${n}h" "$half"
+      stop_brokers
+    done
+    names+=(limit-bytes trivial xgboost python-peer "python-peer-batch$PEER_BATCH"
+      "python-peer-whole$PEER_BATCH" "remote-local-${ISO_RATE}rps" "remote-remote-${ISO_RATE}rps"
+      trivial-half)
+  done
+  $PY - "$WORK" "${BROKER_ROUNDS:-1}" "${names[@]:0:9}" <<'PY' | tee -a "$RESULTS"
+import json, sys
+work, rounds, names = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+def run(b, name, r):
+    return json.load(open(f"{work}/{b}-{name}-{r}.json"))
+def ms(d, k):
+    return f"{d[k]:.2f}" if d and d.get(k) is not None else "–"
+print("\n| run | round | broker | requests/s | e2e p50 / p99 ms | in-host p50 / p99 ms | kafka / embedded |")
+print("|---|---|---|---|---|---|---|")
+for name in names:
+    for r in range(1, rounds + 1):
+        e, k = run("embedded", name, r), run("kafka", name, r)
+        for b, x in (("embedded", e), ("kafka", k)):
+            lat, host = x.get("latency_e2e"), x.get("latency_host")
+            rel = f"{k['throughput'] / e['throughput']:.2f}" if b == "kafka" and e["throughput"] else ""
+            print(f"| {name} | {r} | {b} | {x['throughput']:,.0f} | {ms(lat, 'p50')} / {ms(lat, 'p99')} "
+                  f"| {ms(host, 'p50')} / {ms(host, 'p99')} | {rel} |")
+PY
+}
+
 case "${1:-}" in
-  limit | trivial | compare | xgboost | peer | rates | reload | isolation | remote | profile | all)
-    echo "rvbench $1: build $BUILD, tools $TOOLS, $(nproc) cores, duration $DURATION s" >&2
+  limit | trivial | compare | xgboost | peer | rates | reload | isolation | remote | profile | all | brokers)
+    echo "rvbench $1: build $BUILD, tools $TOOLS, $(nproc) cores, duration $DURATION s, broker $BROKER" >&2
     "scenario_$1" ;;
   *)
     sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'
