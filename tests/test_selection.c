@@ -1,5 +1,5 @@
 /*
- * test_selection.c - the rendezvous rule (DESIGN.md section 5) case by case,
+ * test_selection.c - the rendezvous rule (docs/design.md, 4. Selection) case by case,
  * plus an exhaustive check against a direct reading of the rule for every
  * combination of three entries' states and a range of elapsed times.
  */

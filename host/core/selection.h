@@ -1,5 +1,5 @@
 /*
- * selection.h - the rendezvous rule of DESIGN.md section 5, as a pure
+ * selection.h - the rendezvous rule (docs/design.md, 4. Selection), as a pure
  * function of the schedule's state and the elapsed time, so that it can be
  * tested exhaustively apart from threads and clocks.
  *

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Delivery as DESIGN.md section 7, under load, with the real binary and kcat:
+# Delivery as docs/design.md, 7. Delivery, under load, with the real binary and kcat:
 # SIGTERM answers every request it consumed and commits them, so a restart
 # in the same group answers nothing twice; kill -9 loses nothing: after a
 # restart every produced request has at least one result.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Hot reload (DESIGN.md section 6) under continuous load, with the real
+# Hot reload (docs/design.md, 3. Generations) under continuous load, with the real
 # binary, a standalone broker and kcat.
 . "$(dirname "$0")/lib.sh"
 FX=$RV_FIXTURE_DIR
