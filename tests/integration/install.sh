@@ -14,10 +14,11 @@ for f in bin/rendezvous include/rendezvous_plugin.h lib/pkgconfig/rendezvous-plu
   lib/rendezvous/plugins/libxgboost_model.so lib/rendezvous/plugins/liblinear_model.so \
   lib/rendezvous/plugins/libtemplate_model.so share/rendezvous/template/template_model.c \
   share/rendezvous/examples/example.yaml share/rendezvous/models/breast_cancer-xgb.json \
-  lib/systemd/system/rendezvous@.service share/doc/rendezvous/README.md; do
+  lib/systemd/system/rendezvous@.service share/doc/rendezvous/README.md \
+  share/doc/rendezvous/docs/kafka.md share/doc/rendezvous/docs/design.md; do
   [ -f "$P/$f" ] || fail "not installed: $PREFIX/$f"
 done
-pass "cmake --install puts the host, plugins, header, pkg-config file, template, models, example config and unit under $PREFIX"
+pass "cmake --install puts the host, plugins, header, pkg-config file, template, models, example config, unit and docs under $PREFIX"
 
 # The shipped config names the installed files by their final paths: run it
 # from the installed tree with those paths under the DESTDIR (and its state
