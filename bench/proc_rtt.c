@@ -19,8 +19,8 @@
 
 #include "clock.h"
 #include "errbuf.h"
-#include "model_proc.h"
-#include "plugin_loader.h"
+#include "proc.h"
+#include "module.h"
 #include "slot.h"
 
 #define MAX_PARAMS 16

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "model_proc.h"
+#include "proc.h"
 
 /* Model processes run the rendezvous binary in its model-runner role, not
  * this test program. */

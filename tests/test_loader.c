@@ -10,7 +10,7 @@
 
 #include "builtins.h"
 #include "generation.h"
-#include "plugin_loader.h"
+#include "module.h"
 #include "test_helpers.h"
 
 static char *state_dir;

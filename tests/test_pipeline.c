@@ -30,7 +30,7 @@
 #include "errbuf.h"
 #include "feature_vector.h"
 #include "generation.h"
-#include "model_proc.h"
+#include "proc.h"
 #include "inflight.h"
 #include "output.h"
 #include "reload.h"

@@ -13,7 +13,7 @@
 
 #include <yajl/yajl_tree.h>
 
-#include "plugin_loader.h"
+#include "module.h"
 #include "test_helpers.h"
 
 #define PARITY_TOL 1e-5

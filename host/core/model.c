@@ -14,7 +14,7 @@
 #include "digest.h"
 #include "errbuf.h"
 #include "log.h"
-#include "model_proc.h"
+#include "proc.h"
 
 /* How long a stopping model process may take to exit before SIGKILL. */
 #define STOP_GRACE_MS 2000

@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "plugin_loader.h"
+#include "module.h"
 #include "records.h"
 
 struct rv_workers;
@@ -52,7 +52,7 @@ struct rv_model {
     size_t n_params;
     uint32_t n_instances; /* as configured */
     uint32_t max_batch, queue_size;
-    int isolated;     /* isolation: process; instances are rv_proc (model_proc.h) */
+    int isolated;     /* isolation: process; instances are rv_proc (proc.h) */
     void **instances; /* n_created live instances */
     uint32_t n_created;
     const char *const *labels; /* of instance 0; all instances must agree */

@@ -23,7 +23,7 @@ extern char **environ;
 
 static char runner_path[4096] = "/proc/self/exe";
 
-void rv_spawn_set_runner(const char *path)
+void rv_proc_spawn_set_runner(const char *path)
 {
     snprintf(runner_path, sizeof runner_path, "%s", path);
 }
@@ -133,8 +133,8 @@ static void spawner_start(void)
     pthread_attr_destroy(&a);
 }
 
-pid_t rv_spawn_runner(const int fds[3], const char *model, uint32_t instance,
-                      uint32_t max_memory_mb, int sandbox, char *err, size_t err_size)
+pid_t rv_proc_spawn_runner(const int fds[3], const char *model, uint32_t instance,
+                           uint32_t max_memory_mb, int sandbox, char *err, size_t err_size)
 {
     pthread_once(&spawner.once, spawner_start);
     if (!spawner.ok) {
@@ -238,7 +238,7 @@ const char *rv_proc_exit_kind_name(int kind)
 
 /* How the process ended, from its pidfd (reaps it): the words, and the
  * kind (its signal, or RV_PROC_EXIT_STATUS). */
-int rv_spawn_reap(int pidfd, char *out, size_t size)
+int rv_proc_spawn_reap(int pidfd, char *out, size_t size)
 {
     siginfo_t si;
     memset(&si, 0, sizeof si);

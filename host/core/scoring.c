@@ -10,7 +10,7 @@
 #include <stdlib.h>
 
 #include "errbuf.h"
-#include "model_proc.h"
+#include "proc.h"
 
 int rv_score_batch_init(rv_score_batch *b, size_t cap)
 {

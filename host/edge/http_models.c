@@ -2,7 +2,7 @@
  * last errors, the schedule and its version, as JSON. */
 #include "http_internal.h"
 
-#include "model_proc.h"
+#include "proc.h"
 
 #include <string.h>
 

@@ -15,7 +15,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
-#include "runner.h"
+#include "proc_runner.h"
 #include "topics_cmd.h"
 
 static void usage(FILE *out);
@@ -157,7 +157,7 @@ static const struct command {
      "commands read on stdin: down ID|all, up ID|all, rtt ID|all MS, leader TOPIC PART ID, "
      "errors API COUNT CODE, clear API"},
     {"config-doc", cmd_config_doc, "", "print the reference of every config key (docs/config.md)"},
-    {"model-runner", rv_runner_main, NULL, NULL},
+    {"model-runner", rv_proc_runner_main, NULL, NULL},
 };
 
 /* Prints text's words, each after a space, from column col; a word that

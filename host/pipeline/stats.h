@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "model_proc.h"
+#include "proc.h"
 #include "selection.h"
 
 #define RV_STATS_MAX_MODELS 64

@@ -19,7 +19,7 @@
 #include "errbuf.h"
 #include "generation.h"
 #include "log.h"
-#include "model_proc.h"
+#include "proc.h"
 #include "pipeline.h"
 #include "remote.h"
 #include "records.h"

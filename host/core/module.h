@@ -1,5 +1,5 @@
 /*
- * plugin_loader.h - turns a plugin file into a checked descriptor.
+ * module.h - turns a plugin file into a checked descriptor.
  *
  * A plugin file is never mapped where the user keeps it: it is copied to
  * <state_dir>/plugins/<sha256>.so and that private copy is dlopen()ed with
@@ -9,8 +9,8 @@
  * header before it reads anything else of the descriptor and says which
  * check failed, with the plugin's values next to the host's.
  */
-#ifndef RV_PLUGIN_LOADER_H
-#define RV_PLUGIN_LOADER_H
+#ifndef RV_MODULE_H
+#define RV_MODULE_H
 
 #include <stdatomic.h>
 #include <stddef.h>

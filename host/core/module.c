@@ -1,11 +1,11 @@
 /*
- * plugin_loader.c - private copy, dlopen, ABI checks, dlclose.
+ * module.c - private copy, dlopen, ABI checks, dlclose.
  *
  * Must never dlopen() the user's original file (overwriting a mapped file
  * crashes the process) and must never read descriptor members beyond the
  * ABI header before the header has been accepted.
  */
-#include "plugin_loader.h"
+#include "module.h"
 
 #include <dlfcn.h>
 #include <errno.h>

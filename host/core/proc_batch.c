@@ -1,5 +1,5 @@
 /*
- * model_proc_batch.c - a model process's traffic: a batch written into its
+ * proc_batch.c - a model process's traffic: a batch written into its
  * channel, the answers and emitted records taken back, the idle wait of
  * the thread that drives it. Every wait ends at the batch's deadline
  * (max_score_ms) or the process's end, and a batch a process died on is
@@ -14,7 +14,7 @@
 
 #include "clock.h"
 #include "errbuf.h"
-#include "model_proc_internal.h"
+#include "proc_internal.h"
 
 /* Fills res[i] of requests [from, to) with an error. */
 static void fail_range(rv_result *const *res, size_t from, size_t to, const char *why)
@@ -48,12 +48,12 @@ static void score_some(rv_proc *p, const rv_request *const *reqs, rv_result *con
         } else if ((i = rv_proc_send_batch(p, reqs, from, n)) == from) { /* larger than the area */
             char why[RV_SLOT_ERROR_SIZE];
             rv_errf(why, sizeof why, "request of %zu bytes does not fit the model channel (%zu)",
-                    rv_chan_request_size(reqs[i]), p->req_size);
+                    rv_proc_channel_request_size(reqs[i]), p->req_size);
             fail_range(res, i, i + 1, why);
             i++;
             continue;
         }
-        rv_chan_hdr *h = p->ch.h;
+        rv_proc_channel_hdr *h = p->ch.h;
         int r = rv_proc_wait_answer(p, p->batch_deadline_ms);
         if (r != 1) {
             char why[160];
@@ -80,16 +80,16 @@ static void score_some(rv_proc *p, const rv_request *const *reqs, rv_result *con
                         *err ? err : "no reason given");
                 continue;
             }
-            rv_chan_ans a;
-            rv_chan_read_answer(&p->ch, (uint32_t)(k - from), &a);
+            rv_proc_channel_ans a;
+            rv_proc_channel_read_answer(&p->ch, (uint32_t)(k - from), &a);
             out->status = a.status == RV_STATUS_OK ? RV_STATUS_OK : RV_STATUS_ERROR;
             out->n_answers = a.n_answers < out->max_answers ? a.n_answers : out->max_answers;
             memcpy(out->answers, a.answers, out->n_answers * sizeof *a.answers);
             rv_errf(out->error, out->error_size, "%s", a.error);
         }
         uint64_t pos = 0;
-        rv_chan_emit e;
-        while (emit && rv_chan_next_emit(&p->ch, h->n, &pos, &e) == 1) {
+        rv_proc_channel_emit e;
+        while (emit && rv_proc_channel_next_emit(&p->ch, h->n, &pos, &e) == 1) {
             size_t k = from + e.about;
             long about = e.about < h->n ? (long)(map ? map[k] : k) : -1;
             emit(emit_ctx, about, e.stream, e.key, e.key_len, e.value, e.value_len);
@@ -101,7 +101,7 @@ static void score_some(rv_proc *p, const rv_request *const *reqs, rv_result *con
 static int holds_lost(const rv_proc *p, const rv_request *const *reqs, size_t n)
 {
     for (size_t i = 0; p->lost.n && i < n; i++)
-        if (rv_poison_why(&p->lost, reqs[i]->id))
+        if (rv_proc_poison_why(&p->lost, reqs[i]->id))
             return 1;
     return 0;
 }
@@ -118,7 +118,7 @@ void rv_proc_score(rv_proc *p, const rv_request *const *reqs, rv_result *const *
     rv_result **s2 = malloc(n * sizeof *s2);
     size_t *map = malloc(n * sizeof *map), m = 0;
     for (size_t i = 0; i < n; i++) {
-        const char *why = rv_poison_why(&p->lost, reqs[i]->id);
+        const char *why = rv_proc_poison_why(&p->lost, reqs[i]->id);
         if (why) {
             char text[RV_SLOT_ERROR_SIZE];
             rv_errf(text, sizeof text,

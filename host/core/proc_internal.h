@@ -1,21 +1,21 @@
 /*
- * model_proc_internal.h - what the two halves of the host's side of a model
- * process share, and nothing outside host/core/model_proc*.c may include:
- * the process's state, the lifecycle's (model_proc.c: spawn, watch, kill,
- * restart, warm-up) and the traffic's (model_proc_batch.c: a batch in, its
+ * proc_internal.h - what the two halves of the host's side of a model
+ * process share, and nothing outside host/core/proc*.c may include:
+ * the process's state, the lifecycle's (proc.c: spawn, watch, kill,
+ * restart, warm-up) and the traffic's (proc_batch.c: a batch in, its
  * answers out).
  */
-#ifndef RV_MODEL_PROC_INTERNAL_H
-#define RV_MODEL_PROC_INTERNAL_H
+#ifndef RV_PROC_INTERNAL_H
+#define RV_PROC_INTERNAL_H
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "channel.h"
-#include "model_proc.h"
-#include "poison.h"
+#include "proc_channel.h"
+#include "proc.h"
+#include "proc_poison.h"
 
 struct rv_proc {
     /* the spec, deep-copied */
@@ -32,9 +32,9 @@ struct rv_proc {
     rv_recent *recent;
     uint32_t warmup_requests, warmup_budget_ms;
     rv_feature_index *fx; /* parses the recent requests a restart warms up on */
-    rv_poison lost;       /* never sent again, in traffic or a warm-up */
+    rv_proc_poison lost;  /* never sent again, in traffic or a warm-up */
 
-    rv_channel ch;
+    rv_proc_channel ch;
     pid_t pid;
     int pidfd;
     uint32_t seq;

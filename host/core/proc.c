@@ -1,14 +1,14 @@
 /*
- * model_proc.c - the host's side of a model process: spawn, watch, kill,
- * reap, restart, warm up again (its traffic: model_proc_batch.c). Must never
+ * proc.c - the host's side of a model process: spawn, watch, kill,
+ * reap, restart, warm up again (its traffic: proc_batch.c). Must never
  * block on a process beyond the deadline it set itself (max_score_ms for a
  * batch, START_TIMEOUT_MS for create and warm), never fork the threaded
  * host (posix_spawn of the runner binary, from one thread that lives as
  * long as the host, since PDEATHSIG follows the spawning thread), and
  * never resend a batch that a process died on.
  */
-#include "model_proc.h"
-#include "model_proc_internal.h"
+#include "proc.h"
+#include "proc_internal.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -24,7 +24,7 @@
 #include "clock.h"
 #include "errbuf.h"
 #include "log.h"
-#include "poison.h"
+#include "proc_poison.h"
 #include "proc_spawn.h"
 #include "threads.h"
 
@@ -36,7 +36,7 @@
 
 void rv_proc_set_runner(const char *path)
 {
-    rv_spawn_set_runner(path);
+    rv_proc_spawn_set_runner(path);
 }
 
 const char *rv_proc_state_name(rv_proc_state s)
@@ -56,30 +56,30 @@ static void send_init(rv_proc *p)
     snprintf(batch, sizeof batch, "%u", p->max_batch);
     const char *head[] = {p->model, p->plugin, p->shown, inst, mem, p->sandbox ? "strict" : "off",
                           batch};
-    rv_chan_hdr *h = p->ch.h;
+    rv_proc_channel_hdr *h = p->ch.h;
     h->op = RV_CHAN_INIT;
     h->n = 0;
     h->req_len = 0;
-    rv_chan_put_strings(&p->ch, head, sizeof head / sizeof *head);
-    rv_chan_put_strings(&p->ch, (const char *const *)p->features, p->n_features);
-    rv_chan_put_strings(&p->ch, (const char *const *)p->params, 2 * p->n_params);
+    rv_proc_channel_put_strings(&p->ch, head, sizeof head / sizeof *head);
+    rv_proc_channel_put_strings(&p->ch, (const char *const *)p->features, p->n_features);
+    rv_proc_channel_put_strings(&p->ch, (const char *const *)p->params, 2 * p->n_params);
     atomic_store_explicit(&h->req_seq, ++p->seq, memory_order_release);
-    rv_chan_wake(p->ch.to_proc);
+    rv_proc_channel_wake(p->ch.to_proc);
 }
 
 /* A new process: channel, spawn, pidfd, INIT sent. 0, or -1 with err. */
 static int begin(rv_proc *p, char *err, size_t err_size)
 {
-    if (rv_chan_create(&p->ch, p->req_size, p->ans_size, err, err_size) != 0)
+    if (rv_proc_channel_create(&p->ch, p->req_size, p->ans_size, err, err_size) != 0)
         return -1;
     /* INIT first: the runner reads it as soon as it is up */
     p->seq = 0;
     p->collected = 0;
     send_init(p);
-    pid_t pid = rv_spawn_runner((int[3]){p->ch.memfd, p->ch.to_proc, p->ch.to_host}, p->model,
-                                p->instance, p->max_memory_mb, p->sandbox, err, err_size);
+    pid_t pid = rv_proc_spawn_runner((int[3]){p->ch.memfd, p->ch.to_proc, p->ch.to_host}, p->model,
+                                     p->instance, p->max_memory_mb, p->sandbox, err, err_size);
     if (pid < 0) {
-        rv_chan_close(&p->ch);
+        rv_proc_channel_close(&p->ch);
         return -1;
     }
     p->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
@@ -87,7 +87,7 @@ static int begin(rv_proc *p, char *err, size_t err_size)
         rv_errf(err, err_size, "pidfd_open: %s", strerror(errno));
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
-        rv_chan_close(&p->ch);
+        rv_proc_channel_close(&p->ch);
         return -1;
     }
     pthread_mutex_lock(&p->status_lock);
@@ -135,11 +135,11 @@ int rv_proc_wait_answer(rv_proc *p, int64_t deadline_ms)
 
 size_t rv_proc_send_batch(rv_proc *p, const rv_request *const *reqs, size_t from, size_t n)
 {
-    rv_chan_hdr *h = p->ch.h;
+    rv_proc_channel_hdr *h = p->ch.h;
     h->op = RV_CHAN_SCORE;
     h->req_len = 0;
     size_t i = from;
-    while (i < n && i - from < p->max_batch && rv_chan_put_request(&p->ch, reqs[i]) == 0)
+    while (i < n && i - from < p->max_batch && rv_proc_channel_put_request(&p->ch, reqs[i]) == 0)
         i++;
     if (i == from)
         return from;
@@ -147,7 +147,7 @@ size_t rv_proc_send_batch(rv_proc *p, const rv_request *const *reqs, size_t from
     h->ans_len = 0;
     h->n_emits = 0;
     atomic_store_explicit(&h->req_seq, ++p->seq, memory_order_release);
-    rv_chan_wake(p->ch.to_proc);
+    rv_proc_channel_wake(p->ch.to_proc);
     p->batch_deadline_ms = rv_mono_ms() + p->max_score_ms;
     return i;
 }
@@ -157,7 +157,7 @@ void rv_proc_remember_lost(rv_proc *p, const rv_request *const *reqs, size_t n)
     char ids[512] = "";
     size_t len = 0;
     for (size_t i = 0; i < n; i++) {
-        rv_poison_add(&p->lost, reqs[i]->id, p->last_exit);
+        rv_proc_poison_add(&p->lost, reqs[i]->id, p->last_exit);
         if (len >= sizeof ids - 40)
             continue;
         int w = snprintf(ids + len, sizeof ids - len, "%s%s", i ? ", " : "", reqs[i]->id);
@@ -170,7 +170,7 @@ void rv_proc_remember_lost(rv_proc *p, const rv_request *const *reqs, size_t n)
 static int is_lost(void *ctx, const char *id)
 {
     const rv_proc *p = ctx;
-    return rv_poison_why(&p->lost, id) != NULL;
+    return rv_proc_poison_why(&p->lost, id) != NULL;
 }
 
 void rv_proc_gone(rv_proc *p, const char *why, int kind)
@@ -181,7 +181,7 @@ void rv_proc_gone(rv_proc *p, const char *why, int kind)
         struct pollfd f = {p->pidfd, POLLIN, 0};
         while (poll(&f, 1, 5000) < 0 && errno == EINTR)
             ;
-        int exited = rv_spawn_reap(p->pidfd, how, sizeof how);
+        int exited = rv_proc_spawn_reap(p->pidfd, how, sizeof how);
         kind = kind ? kind : exited;
         close(p->pidfd);
         p->pidfd = -1;
@@ -194,7 +194,7 @@ void rv_proc_gone(rv_proc *p, const char *why, int kind)
     pthread_mutex_unlock(&p->status_lock);
     atomic_fetch_add(&p->exits, 1);
     rv_warmup_free(&p->warm);
-    rv_chan_close(&p->ch);
+    rv_proc_channel_close(&p->ch);
     pthread_mutex_lock(&p->status_lock);
     p->pid = 0;
     pthread_mutex_unlock(&p->status_lock);
@@ -216,7 +216,7 @@ void rv_proc_gone(rv_proc *p, const char *why, int kind)
  * or -1 with err. */
 static int take_init(rv_proc *p, char *err, size_t err_size)
 {
-    rv_chan_hdr *h = p->ch.h;
+    rv_proc_channel_hdr *h = p->ch.h;
     int32_t rc = h->rc;
     if (rc != RV_OK) {
         char why[RV_ERR_SIZE];
@@ -230,7 +230,7 @@ static int take_init(rv_proc *p, char *err, size_t err_size)
         rv_errf(err, err_size, "out of memory");
         return -1;
     }
-    int n = rv_chan_read_strings(&p->ch, 0, labels, MAX_LABELS);
+    int n = rv_proc_channel_read_strings(&p->ch, 0, labels, MAX_LABELS);
     int ret = 0;
     if (n <= 0) {
         rv_errf(err, err_size,
@@ -392,7 +392,7 @@ static void proc_free(rv_proc *p)
     for (uint32_t i = 0; p->labels && i < p->n_labels; i++)
         free(p->labels[i]);
     free(p->labels);
-    rv_poison_clear(&p->lost);
+    rv_proc_poison_clear(&p->lost);
     rv_warmup_free(&p->warm);
     free(p->warm_batch);
     if (p->fx)
@@ -412,7 +412,7 @@ rv_proc *rv_proc_start(const rv_proc_spec *s, char ***labels, uint32_t *n_labels
     pthread_mutex_init(&p->status_lock, NULL);
     p->cpu = -1;
     p->pidfd = -1;
-    p->ch = (rv_channel){.memfd = -1, .to_proc = -1, .to_host = -1};
+    p->ch = (rv_proc_channel){.memfd = -1, .to_proc = -1, .to_host = -1};
     p->model = dup_or_empty(s->model);
     p->version = dup_or_empty(s->version);
     p->plugin = dup_or_empty(s->plugin);
@@ -454,7 +454,7 @@ rv_proc *rv_proc_start(const rv_proc_spec *s, char ***labels, uint32_t *n_labels
     p->req_size = body * 2 + (size_t)p->max_batch * (1024 + s->n_features * sizeof(double));
     if (p->req_size < ((size_t)1 << 20))
         p->req_size = (size_t)1 << 20;
-    p->ans_size = (size_t)p->max_batch * sizeof(rv_chan_ans) + ((size_t)1 << 20);
+    p->ans_size = (size_t)p->max_batch * sizeof(rv_proc_channel_ans) + ((size_t)1 << 20);
 
     if (begin(p, err, err_size) != 0) {
         proc_free(p);
@@ -465,7 +465,7 @@ rv_proc *rv_proc_start(const rv_proc_spec *s, char ***labels, uint32_t *n_labels
         char how[160] = "";
         if (r != 1) {
             syscall(SYS_pidfd_send_signal, p->pidfd, SIGKILL, NULL, 0);
-            rv_spawn_reap(p->pidfd, how, sizeof how);
+            rv_proc_spawn_reap(p->pidfd, how, sizeof how);
             rv_errf(err, err_size, "model process %s%s", how,
                     r == 0 ? " (killed: create and warm took longer than 60 s)" : "");
         }
@@ -491,10 +491,10 @@ void rv_proc_stop(rv_proc *p, int grace_ms)
         if (poll(&f, 1, grace_ms) <= 0)
             syscall(SYS_pidfd_send_signal, p->pidfd, SIGKILL, NULL, 0);
         char how[128];
-        rv_spawn_reap(p->pidfd, how, sizeof how);
+        rv_proc_spawn_reap(p->pidfd, how, sizeof how);
         close(p->pidfd);
     }
-    rv_chan_close(&p->ch);
+    rv_proc_channel_close(&p->ch);
     proc_free(p);
 }
 

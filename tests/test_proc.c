@@ -1,5 +1,5 @@
 /*
- * test_model_proc.c - model processes through their host-side API, with
+ * test_proc.c - model processes through their host-side API, with
  * real processes of the rendezvous binary running the fixture plugin: a
  * plugin's emit() comes back attributed to its request, a request larger
  * than the channel errors alone, a request a process died on is never
@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "errbuf.h"
-#include "model_proc.h"
+#include "proc.h"
 #include "recent.h"
 #include "slot.h"
 #include "test_helpers.h"
@@ -487,7 +487,7 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("model_proc");
+    Suite *s = suite_create("proc");
     TCase *tc = tcase_create("processes");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, emits_come_back_about_their_request);

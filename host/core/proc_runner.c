@@ -1,11 +1,11 @@
 /*
- * runner.c - a model process. Must never outlive its host (PDEATHSIG,
+ * proc_runner.c - a model process. Must never outlive its host (PDEATHSIG,
  * checked against the parent it was told), never hold an fd but its
  * channel and the standard three, and never load a plugin's code before
  * its limits are set. The sandbox (seccomp) is loaded after the plugin is
  * mapped and before any of its functions runs.
  */
-#include "runner.h"
+#include "proc_runner.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -20,15 +20,15 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "channel.h"
+#include "proc_channel.h"
 #include "errbuf.h"
 #include "log.h"
-#include "plugin_loader.h"
+#include "module.h"
 
 #define MAX_STRINGS 4096
 
 typedef struct runner {
-    rv_channel ch;
+    rv_proc_channel ch;
     const rv_plugin *desc;
     void *instance;
     int created;
@@ -53,7 +53,7 @@ static int services_emit(void *ctx, const rv_request *about, const char *stream,
     uint32_t idx = UINT32_MAX;
     if (about && r->reqs && about >= r->reqs && about < r->reqs + r->n)
         idx = (uint32_t)(about - r->reqs);
-    if (rv_chan_put_emit(&r->ch, r->n, idx, stream, key, key_len, value, value_len) != 0) {
+    if (rv_proc_channel_put_emit(&r->ch, r->n, idx, stream, key, key_len, value, value_len) != 0) {
         rv_log(RV_LOG_WARNING, "runner", "model %s: emit buffer full, record to %s dropped",
                r->name, stream);
         return RV_EAGAIN;
@@ -123,12 +123,12 @@ static int load_sandbox(char *err, size_t err_size)
  * max_batch], the features, the params (key, value, ...). */
 static int do_init(runner *r)
 {
-    rv_chan_hdr *h = r->ch.h;
+    rv_proc_channel_hdr *h = r->ch.h;
     static const char *head[8], *feats[MAX_STRINGS], *kv[MAX_STRINGS];
     uint64_t pos = 0;
-    int nh = rv_chan_get_strings(&r->ch, &pos, head, 8);
-    int nf = rv_chan_get_strings(&r->ch, &pos, feats, MAX_STRINGS);
-    int np = rv_chan_get_strings(&r->ch, &pos, kv, MAX_STRINGS);
+    int nh = rv_proc_channel_get_strings(&r->ch, &pos, head, 8);
+    int nf = rv_proc_channel_get_strings(&r->ch, &pos, feats, MAX_STRINGS);
+    int np = rv_proc_channel_get_strings(&r->ch, &pos, kv, MAX_STRINGS);
     if (nh != 7 || nf < 0 || np < 0 || np % 2) {
         rv_errf(h->err, sizeof h->err, "model process: malformed INIT message");
         return RV_EINVAL;
@@ -176,7 +176,8 @@ static int do_init(runner *r)
                 *err ? err : "no reason given");
         return code;
     }
-    if (!info.labels || rv_chan_put_answer_strings(&r->ch, info.labels, info.n_labels) != 0) {
+    if (!info.labels ||
+        rv_proc_channel_put_answer_strings(&r->ch, info.labels, info.n_labels) != 0) {
         rv_errf(h->err, sizeof h->err, "create declared no labels, or too many");
         return RV_EINVAL;
     }
@@ -192,9 +193,9 @@ static int do_score(runner *r)
     static const rv_request **rptr;
     static uint32_t cap;
     static size_t hcap;
-    rv_chan_hdr *h = r->ch.h;
+    rv_proc_channel_hdr *h = r->ch.h;
     uint32_t n = h->n;
-    size_t nh = rv_chan_count_headers(&r->ch);
+    size_t nh = rv_proc_channel_count_headers(&r->ch);
     if (n > cap) {
         free(reqs);
         free(res);
@@ -215,11 +216,11 @@ static int do_score(runner *r)
         rv_errf(h->err, sizeof h->err, "model process: out of memory for a batch of %u", n);
         return RV_ENOMEM;
     }
-    if (rv_chan_get_requests(&r->ch, reqs, hdrs) != 0) {
+    if (rv_proc_channel_get_requests(&r->ch, reqs, hdrs) != 0) {
         rv_errf(h->err, sizeof h->err, "model process: malformed batch");
         return RV_EINVAL;
     }
-    rv_chan_ans *ans = rv_chan_answers(&r->ch);
+    rv_proc_channel_ans *ans = rv_proc_channel_answers(&r->ch);
     for (uint32_t i = 0; i < n; i++) {
         ans[i].status = RV_STATUS_ERROR;
         ans[i].n_answers = 0;
@@ -263,7 +264,7 @@ static int stop(runner *r)
     return 0;
 }
 
-int rv_runner_main(int argc, char **argv)
+int rv_proc_runner_main(int argc, char **argv)
 {
     long parent = argc >= 3 && strcmp(argv[1], "--parent") == 0 ? strtol(argv[2], NULL, 10) : -1;
     prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -273,7 +274,7 @@ int rv_runner_main(int argc, char **argv)
     }
     runner r = {0};
     char err[RV_ERR_SIZE];
-    if (rv_chan_attach(&r.ch, 3, 4, 5, err, sizeof err) != 0) {
+    if (rv_proc_channel_attach(&r.ch, 3, 4, 5, err, sizeof err) != 0) {
         fprintf(stderr, "model-runner: %s\n", err);
         return 1;
     }
@@ -299,7 +300,7 @@ int rv_runner_main(int argc, char **argv)
         uint32_t seq = atomic_load_explicit(&r.ch.h->req_seq, memory_order_acquire);
         if (seq == done)
             continue;
-        rv_chan_hdr *h = r.ch.h;
+        rv_proc_channel_hdr *h = r.ch.h;
         h->err[0] = '\0';
         h->n_emits = 0;
         h->ans_len = 0;
@@ -311,6 +312,6 @@ int rv_runner_main(int argc, char **argv)
             h->rc = RV_EINVAL;
         done = seq;
         atomic_store_explicit(&h->ans_seq, seq, memory_order_release);
-        rv_chan_wake(r.ch.to_host);
+        rv_proc_channel_wake(r.ch.to_host);
     }
 }

@@ -1,8 +1,8 @@
 /*
- * poison.c - a ring of ids with their FNV-1a hashes. Must stay cheap when
+ * proc_poison.c - a ring of ids with their FNV-1a hashes. Must stay cheap when
  * empty (the common case: one branch per request).
  */
-#include "poison.h"
+#include "proc_poison.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +15,7 @@ static uint64_t id_hash(const char *id)
     return h;
 }
 
-void rv_poison_add(rv_poison *ps, const char *id, const char *why)
+void rv_proc_poison_add(rv_proc_poison *ps, const char *id, const char *why)
 {
     char *idc = strdup(id), *whyc = strdup(why);
     if (!idc || !whyc) {
@@ -28,12 +28,12 @@ void rv_poison_add(rv_poison *ps, const char *id, const char *why)
     ps->e[ps->next].hash = id_hash(id);
     ps->e[ps->next].id = idc;
     ps->e[ps->next].why = whyc;
-    ps->next = (ps->next + 1) % RV_POISON_IDS;
-    if (ps->n < RV_POISON_IDS)
+    ps->next = (ps->next + 1) % RV_PROC_POISON_IDS;
+    if (ps->n < RV_PROC_POISON_IDS)
         ps->n++;
 }
 
-const char *rv_poison_why(const rv_poison *ps, const char *id)
+const char *rv_proc_poison_why(const rv_proc_poison *ps, const char *id)
 {
     if (!ps->n)
         return NULL;
@@ -44,11 +44,11 @@ const char *rv_poison_why(const rv_poison *ps, const char *id)
     return NULL;
 }
 
-void rv_poison_clear(rv_poison *ps)
+void rv_proc_poison_clear(rv_proc_poison *ps)
 {
     for (size_t i = 0; i < ps->n; i++) {
         free(ps->e[i].id);
         free(ps->e[i].why);
     }
-    *ps = (rv_poison){0};
+    *ps = (rv_proc_poison){0};
 }

@@ -1,7 +1,7 @@
 /*
- * model_proc.h - one model instance in a process of its own: the same
- * binary re-executed in the model-runner role (runner.h), fed through a
- * channel (channel.h), watched through a pidfd, and restarted with backoff
+ * proc.h - one model instance in a process of its own: the same
+ * binary re-executed in the model-runner role (proc_runner.h), fed through a
+ * channel (proc_channel.h), watched through a pidfd, and restarted with backoff
  * when it dies.
  *
  * The host decides when a process is gone: it exited or was killed (the
@@ -15,8 +15,8 @@
  * for rv_proc_send (below); the state fields are atomics so that
  * /v1/models can read them from another.
  */
-#ifndef RV_MODEL_PROC_H
-#define RV_MODEL_PROC_H
+#ifndef RV_PROC_H
+#define RV_PROC_H
 
 #include <sched.h>
 #include <stdatomic.h>

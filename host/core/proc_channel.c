@@ -1,9 +1,9 @@
 /*
- * channel.c - the wire format of the shared memory between the host and a
+ * proc_channel.c - the wire format of the shared memory between the host and a
  * model process. Must never read a length or offset the process wrote
  * twice, nor use one before checking it against the area it lies in.
  */
-#include "channel.h"
+#include "proc_channel.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -36,10 +36,11 @@ typedef struct wire_str {
     uint32_t len, pad;
 } wire_str;
 
-int rv_chan_create(rv_channel *c, size_t req_size, size_t ans_size, char *err, size_t err_size)
+int rv_proc_channel_create(rv_proc_channel *c, size_t req_size, size_t ans_size, char *err,
+                           size_t err_size)
 {
-    *c = (rv_channel){.memfd = -1, .to_proc = -1, .to_host = -1};
-    size_t hdr = ALIGN8(sizeof(rv_chan_hdr));
+    *c = (rv_proc_channel){.memfd = -1, .to_proc = -1, .to_host = -1};
+    size_t hdr = ALIGN8(sizeof(rv_proc_channel_hdr));
     req_size = ALIGN8(req_size);
     ans_size = ALIGN8(ans_size);
     size_t size = hdr + req_size + ans_size;
@@ -48,13 +49,13 @@ int rv_chan_create(rv_channel *c, size_t req_size, size_t ans_size, char *err, s
     c->to_host = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (c->memfd < 0 || c->to_proc < 0 || c->to_host < 0 || ftruncate(c->memfd, (off_t)size) != 0) {
         rv_errf(err, err_size, "model channel: %s", strerror(errno));
-        rv_chan_close(c);
+        rv_proc_channel_close(c);
         return -1;
     }
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, c->memfd, 0);
     if (p == MAP_FAILED) {
         rv_errf(err, err_size, "model channel: mmap of %zu bytes: %s", size, strerror(errno));
-        rv_chan_close(c);
+        rv_proc_channel_close(c);
         return -1;
     }
     c->h = p;
@@ -71,11 +72,12 @@ int rv_chan_create(rv_channel *c, size_t req_size, size_t ans_size, char *err, s
     return 0;
 }
 
-int rv_chan_attach(rv_channel *c, int memfd, int to_proc, int to_host, char *err, size_t err_size)
+int rv_proc_channel_attach(rv_proc_channel *c, int memfd, int to_proc, int to_host, char *err,
+                           size_t err_size)
 {
-    *c = (rv_channel){.memfd = memfd, .to_proc = to_proc, .to_host = to_host};
+    *c = (rv_proc_channel){.memfd = memfd, .to_proc = to_proc, .to_host = to_host};
     off_t size = lseek(memfd, 0, SEEK_END);
-    if (size < (off_t)sizeof(rv_chan_hdr)) {
+    if (size < (off_t)sizeof(rv_proc_channel_hdr)) {
         rv_errf(err, err_size, "model channel: %s", size < 0 ? strerror(errno) : "too small");
         return -1;
     }
@@ -85,7 +87,7 @@ int rv_chan_attach(rv_channel *c, int memfd, int to_proc, int to_host, char *err
         return -1;
     }
     c->h = p;
-    const rv_chan_hdr *h = c->h;
+    const rv_proc_channel_hdr *h = c->h;
     if (h->magic != RV_CHAN_MAGIC || h->version != RV_CHAN_VERSION || h->size != (uint64_t)size ||
         h->req_off + h->req_size > h->size || h->ans_off + h->ans_size > h->size) {
         rv_errf(err, err_size, "model channel: bad header");
@@ -98,7 +100,7 @@ int rv_chan_attach(rv_channel *c, int memfd, int to_proc, int to_host, char *err
     return 0;
 }
 
-void rv_chan_close(rv_channel *c)
+void rv_proc_channel_close(rv_proc_channel *c)
 {
     if (c->h)
         munmap(c->h, c->h->size);
@@ -108,10 +110,10 @@ void rv_chan_close(rv_channel *c)
         close(c->to_proc);
     if (c->to_host >= 0)
         close(c->to_host);
-    *c = (rv_channel){.memfd = -1, .to_proc = -1, .to_host = -1};
+    *c = (rv_proc_channel){.memfd = -1, .to_proc = -1, .to_host = -1};
 }
 
-void rv_chan_wake(int efd)
+void rv_proc_channel_wake(int efd)
 {
     uint64_t one = 1;
     while (write(efd, &one, sizeof one) < 0 && errno == EINTR)
@@ -120,7 +122,7 @@ void rv_chan_wake(int efd)
 
 /* ---- host: requests ---- */
 
-size_t rv_chan_request_size(const rv_request *r)
+size_t rv_proc_channel_request_size(const rv_request *r)
 {
     uint64_t n = sizeof(wire_req) + (uint64_t)r->n_features * sizeof(double);
     n += strlen(r->id) + 1 + (r->topic ? strlen(r->topic) : 0) + 1;
@@ -137,9 +139,9 @@ static uint8_t *put(uint8_t *p, const void *src, size_t len)
     return p + len;
 }
 
-int rv_chan_put_request(rv_channel *c, const rv_request *r)
+int rv_proc_channel_put_request(rv_proc_channel *c, const rv_request *r)
 {
-    uint64_t at = c->h->req_len, need = rv_chan_request_size(r);
+    uint64_t at = c->h->req_len, need = rv_proc_channel_request_size(r);
     if (need > c->h->req_size - at)
         return -1;
     uint8_t *base = c->req + at, *p = base;
@@ -222,7 +224,7 @@ static int get_strings(const uint8_t *area, uint64_t len, uint64_t *pos, const c
     return (int)count.len;
 }
 
-int rv_chan_put_strings(rv_channel *c, const char *const *s, size_t n)
+int rv_proc_channel_put_strings(rv_proc_channel *c, const char *const *s, size_t n)
 {
     uint64_t len = c->h->req_len;
     int rc = put_strings(c->req, c->h->req_size, &len, s, n);
@@ -233,16 +235,16 @@ int rv_chan_put_strings(rv_channel *c, const char *const *s, size_t n)
 /* ---- host: answers ---- */
 
 /* The answer area's used length as the process wrote it, read once. */
-static uint64_t ans_len(const rv_channel *c)
+static uint64_t ans_len(const rv_proc_channel *c)
 {
     uint64_t len = *(volatile const uint64_t *)&c->h->ans_len;
     return len > c->h->ans_size ? c->h->ans_size : len;
 }
 
-void rv_chan_read_answer(const rv_channel *c, uint32_t i, rv_chan_ans *out)
+void rv_proc_channel_read_answer(const rv_proc_channel *c, uint32_t i, rv_proc_channel_ans *out)
 {
     if ((uint64_t)(i + 1) * sizeof *out > c->h->ans_size) {
-        *out = (rv_chan_ans){.status = RV_STATUS_ERROR};
+        *out = (rv_proc_channel_ans){.status = RV_STATUS_ERROR};
         snprintf(out->error, sizeof out->error, "model process: answer outside its area");
         return;
     }
@@ -252,9 +254,10 @@ void rv_chan_read_answer(const rv_channel *c, uint32_t i, rv_chan_ans *out)
     out->error[sizeof out->error - 1] = '\0';
 }
 
-int rv_chan_next_emit(const rv_channel *c, uint32_t n_answers, uint64_t *pos, rv_chan_emit *out)
+int rv_proc_channel_next_emit(const rv_proc_channel *c, uint32_t n_answers, uint64_t *pos,
+                              rv_proc_channel_emit *out)
 {
-    uint64_t len = ans_len(c), start = (uint64_t)n_answers * sizeof(rv_chan_ans);
+    uint64_t len = ans_len(c), start = (uint64_t)n_answers * sizeof(rv_proc_channel_ans);
     uint64_t p = *pos ? *pos : start;
     if (p >= len)
         return 0;
@@ -268,24 +271,25 @@ int rv_chan_next_emit(const rv_channel *c, uint32_t n_answers, uint64_t *pos, rv
     const uint8_t *s = c->ans + p + sizeof w;
     if (s[w.stream_len] != '\0' || memchr(s, '\0', w.stream_len))
         return -1;
-    *out = (rv_chan_emit){.about = w.about,
-                          .stream = (const char *)s,
-                          .key = s + body,
-                          .key_len = w.key_len,
-                          .value = s + body + w.key_len,
-                          .value_len = w.value_len};
+    *out = (rv_proc_channel_emit){.about = w.about,
+                                  .stream = (const char *)s,
+                                  .key = s + body,
+                                  .key_len = w.key_len,
+                                  .value = s + body + w.key_len,
+                                  .value_len = w.value_len};
     *pos = ALIGN8(p + sizeof w + body + w.key_len + w.value_len);
     return 1;
 }
 
-int rv_chan_read_strings(const rv_channel *c, uint64_t off, const char **out, size_t max)
+int rv_proc_channel_read_strings(const rv_proc_channel *c, uint64_t off, const char **out,
+                                 size_t max)
 {
     return get_strings(c->ans, ans_len(c), &off, out, max);
 }
 
 /* ---- process ---- */
 
-size_t rv_chan_count_headers(const rv_channel *c)
+size_t rv_proc_channel_count_headers(const rv_proc_channel *c)
 {
     size_t total = 0;
     uint64_t p = 0, len = c->h->req_len;
@@ -306,7 +310,7 @@ size_t rv_chan_count_headers(const rv_channel *c)
     return total;
 }
 
-int rv_chan_get_requests(const rv_channel *c, rv_request *reqs, rv_header *hdrs)
+int rv_proc_channel_get_requests(const rv_proc_channel *c, rv_request *reqs, rv_header *hdrs)
 {
     uint64_t p = 0, len = c->h->req_len;
     if (len > c->h->req_size)
@@ -365,21 +369,23 @@ int rv_chan_get_requests(const rv_channel *c, rv_request *reqs, rv_header *hdrs)
     return 0;
 }
 
-int rv_chan_get_strings(const rv_channel *c, uint64_t *pos, const char **out, size_t max)
+int rv_proc_channel_get_strings(const rv_proc_channel *c, uint64_t *pos, const char **out,
+                                size_t max)
 {
     uint64_t len = c->h->req_len > c->h->req_size ? c->h->req_size : c->h->req_len;
     return get_strings(c->req, len, pos, out, max);
 }
 
-rv_chan_ans *rv_chan_answers(rv_channel *c)
+rv_proc_channel_ans *rv_proc_channel_answers(rv_proc_channel *c)
 {
-    return (rv_chan_ans *)c->ans;
+    return (rv_proc_channel_ans *)c->ans;
 }
 
-int rv_chan_put_emit(rv_channel *c, uint32_t n_answers, uint32_t about, const char *stream,
-                     const void *key, size_t key_len, const void *value, size_t value_len)
+int rv_proc_channel_put_emit(rv_proc_channel *c, uint32_t n_answers, uint32_t about,
+                             const char *stream, const void *key, size_t key_len, const void *value,
+                             size_t value_len)
 {
-    uint64_t start = (uint64_t)n_answers * sizeof(rv_chan_ans);
+    uint64_t start = (uint64_t)n_answers * sizeof(rv_proc_channel_ans);
     uint64_t at = c->h->ans_len < start ? start : c->h->ans_len;
     wire_emit w = {about, (uint32_t)strlen(stream), key_len, value_len};
     uint64_t need = ALIGN8(sizeof w + w.stream_len + 1 + key_len + value_len);
@@ -395,7 +401,7 @@ int rv_chan_put_emit(rv_channel *c, uint32_t n_answers, uint32_t about, const ch
     return 0;
 }
 
-int rv_chan_put_answer_strings(rv_channel *c, const char *const *s, size_t n)
+int rv_proc_channel_put_answer_strings(rv_proc_channel *c, const char *const *s, size_t n)
 {
     uint64_t len = 0;
     int rc = put_strings(c->ans, c->h->ans_size, &len, s, n);
