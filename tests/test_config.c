@@ -1,8 +1,9 @@
 /*
-
-
-
-
+ * test_config.c - the config loader: a full round trip, the defaults, the
+ * configs of config_cases.h refused one by one, and the mistakes that need
+ * more than a text (files, paths, the error list), each pinned to its exact
+ * file:line:column and key path, because a message that points at the
+ * wrong place costs the user more than no message.
  */
 #include "config.h"
 #include "config_cases.h"
