@@ -10,8 +10,8 @@
 
 #include <check.h>
 
-#include <dirent.h>
-#include <errno.h>
+#include "test_helpers.h"
+
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,49 +29,29 @@ static char tmpdir[PATH_MAX];
 static char cfg_path[PATH_MAX + 16];
 static rv_errors errs;
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    ck_assert_msg(f != NULL, "cannot write %s: %s", path, strerror(errno));
-    fputs(text, f);
-    fclose(f);
-}
-
 static void setup(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "%s", "/tmp/rv_test_config.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    char *d = test_tmpdir();
+    snprintf(tmpdir, sizeof tmpdir, "%s", d);
+    free(d);
     snprintf(cfg_path, sizeof cfg_path, "%s/c.yaml", tmpdir);
     char p[PATH_MAX + 16];
     snprintf(p, sizeof p, "%s/p.so", tmpdir);
-    write_file(p, "");
+    test_write_file(p, "");
     snprintf(p, sizeof p, "%s/w.json", tmpdir);
-    write_file(p, "{}");
+    test_write_file(p, "{}");
     memset(&errs, 0, sizeof errs);
 }
 
 static void teardown(void)
 {
     rv_errors_clear(&errs);
-    DIR *d = opendir(tmpdir);
-    if (d) {
-        struct dirent *e;
-        char p[PATH_MAX + 300];
-        while ((e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-                continue;
-            snprintf(p, sizeof p, "%s/%s", tmpdir, e->d_name);
-            if (unlink(p) != 0)
-                rmdir(p);
-        }
-        closedir(d);
-    }
-    rmdir(tmpdir);
+    test_rm_rf(tmpdir);
 }
 
 static rv_config *load_text(const char *yaml)
 {
-    write_file(cfg_path, yaml);
+    test_write_file(cfg_path, yaml);
     return rv_config_load(cfg_path, &errs);
 }
 
@@ -380,7 +360,7 @@ START_TEST(kafka_secret_files)
     rv_errors_clear(&errs);
     char pass[PATH_MAX + 16];
     snprintf(pass, sizeof pass, "%s/kafka.pass", tmpdir);
-    write_file(pass, "s3cret\n");
+    test_write_file(pass, "s3cret\n");
     snprintf(yaml, sizeof yaml,
              "service: s\nstreams:\n  brokers: embedded\n"
              "  kafka_files: { sasl.password: kafka.pass }\n%s",
@@ -596,9 +576,5 @@ static Suite *config_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(config_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return test_run_suite(config_suite());
 }

@@ -20,7 +20,6 @@ __attribute__((constructor)) static void test_set_runner(void)
 }
 #endif
 
-/* A fresh temporary directory; the caller frees the string. */
 /* A fixed-seed pseudo-random sequence (xorshift64) for property tests. */
 static inline uint64_t test_xorshift(uint64_t *s)
 {
@@ -31,6 +30,7 @@ static inline uint64_t test_xorshift(uint64_t *s)
     return *s = x;
 }
 
+/* A fresh temporary directory; the caller frees the string. */
 static inline char *test_tmpdir(void)
 {
     char *d = strdup("/tmp/rv-test-XXXXXX");
@@ -39,6 +39,7 @@ static inline char *test_tmpdir(void)
     return d;
 }
 
+/* Writes text to path (created or truncated); aborts if it cannot. */
 static inline void test_write_file(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
@@ -69,6 +70,7 @@ static inline int test_copy_file(const char *src, const char *dst)
     return 0;
 }
 
+/* Removes dir and everything under it. */
 static inline void test_rm_rf(const char *dir)
 {
     char cmd[4200];
@@ -77,7 +79,6 @@ static inline void test_rm_rf(const char *dir)
         fprintf(stderr, "could not remove %s\n", dir);
 }
 
-/* Runs a suite the way every test program here does; the exit status. */
 #ifdef CHECK_H
 /* The one CPU thread (or process) id is kept on, or -1 when it may run
  * on more than one. */
@@ -92,6 +93,7 @@ static inline int test_kept_on(pid_t id)
     return -1;
 }
 
+/* Runs a suite the way every test program here does; the exit status. */
 static inline int test_run_suite(Suite *s)
 {
     SRunner *sr = srunner_create(s);
