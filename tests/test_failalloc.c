@@ -28,24 +28,21 @@
  */
 #include <check.h>
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check_cmd.h"
 #include "control.h"
 #include "errbuf.h"
 #include "failalloc.h"
+#include "failalloc_loop.h"
 #include "generation.h"
 #include "reload.h"
 #include "test_helpers.h"
-
-#define MAX_N 20000
 
 static char *tmpdir;
 static char gen_cfg_path[4200];
@@ -91,217 +88,6 @@ static void teardown(void)
     free(tmpdir);
 }
 
-/* ---------------------------------------------------------------- harness */
-
-typedef struct op {
-    const char *what;
-    int (*prepare)(void *ctx);                       /* unarmed, may be NULL */
-    void *(*run)(void *ctx, char *msg, size_t size); /* armed: the operation */
-    void (*release)(void *ctx, void *result);        /* unarmed, result != NULL */
-    void (*finish)(void *ctx);                       /* unarmed, always */
-    void (*fingerprint)(void *ctx, void *result, char *out, size_t size);
-    void *ctx;
-    int must_fail; /* the operation fails anyway (a config with mistakes) */
-    char baseline[8192];
-} op;
-
-/* Child exit statuses; out of the range sanitizers and exit(1) use, so
- * that a child that died any other way is never taken for an outcome. */
-enum {
-    OUT_CLEAN_FAIL = 64, /* failed with a message: what is wanted */
-    OUT_NOT_REACHED,     /* N beyond the operation's allocations: the loop ends */
-    OUT_ABSORBED,        /* fired, succeeded with the normal result */
-    OUT_SILENT_DAMAGE,   /* fired, succeeded with another result */
-    OUT_NO_MESSAGE,      /* failed without saying why */
-    OUT_UNEXPECTED,      /* failed though nothing was injected */
-    OUT_LEAK,            /* blocks left after release (counted by failalloc) */
-    OUT_PREPARE,         /* the unarmed preparation failed */
-    OUT_ACCEPTED,        /* fired, and what must fail succeeded */
-    OUT_LSAN = 23,       /* LeakSanitizer's exit code */
-};
-
-static const char *outcome_name(int out)
-{
-    switch (out) {
-    case OUT_CLEAN_FAIL: return "clean failure";
-    case OUT_NOT_REACHED: return "not reached";
-    case OUT_ABSORBED: return "absorbed";
-    case OUT_SILENT_DAMAGE: return "succeeded with a damaged result";
-    case OUT_NO_MESSAGE: return "failed without a message";
-    case OUT_UNEXPECTED: return "failed without an injected failure";
-    case OUT_LEAK: return "leak (blocks left after release)";
-    case OUT_PREPARE: return "preparation failed";
-    case OUT_ACCEPTED: return "succeeded where it must fail";
-    case OUT_LSAN: return "leak reported by LeakSanitizer";
-    default: return "?";
-    }
-}
-
-/* The whole of one attempt, in the child; returns its outcome. */
-static int attempt(op *o, long n)
-{
-    if (o->prepare && o->prepare(o->ctx) != 0)
-        return OUT_PREPARE;
-    char msg[4 * RV_ERR_SIZE] = "";
-    failalloc_arm(n);
-    void *res = o->run(o->ctx, msg, sizeof msg);
-    failalloc_disarm();
-    int fired = failalloc_fired(), out;
-    if (!fired) {
-        /* N is past the operation's last allocation: it ends as it does
-         * when nothing fails */
-        out = !res == !!o->must_fail ? OUT_NOT_REACHED : OUT_UNEXPECTED;
-        if (out == OUT_UNEXPECTED)
-            fprintf(stderr, "failalloc %s: N=%ld: %s\n", o->what, n, res ? "succeeded" : msg);
-    } else if (!res) {
-        out = msg[0] ? OUT_CLEAN_FAIL : OUT_NO_MESSAGE;
-        if (out == OUT_CLEAN_FAIL && !strstr(msg, "memory"))
-            fprintf(stderr,
-                    "failalloc %s: N=%ld: note: the message does not say out of memory: %s\n",
-                    o->what, n, msg);
-    } else if (o->must_fail) {
-        out = OUT_ACCEPTED;
-    } else {
-        char fp[sizeof o->baseline];
-        o->fingerprint(o->ctx, res, fp, sizeof fp);
-        out = strcmp(fp, o->baseline) == 0 ? OUT_ABSORBED : OUT_SILENT_DAMAGE;
-        if (out == OUT_SILENT_DAMAGE)
-            fprintf(stderr, "failalloc %s: N=%ld: result after the failure:\n%s\nnormal:\n%s\n",
-                    o->what, n, fp, o->baseline);
-    }
-    if (res)
-        o->release(o->ctx, res);
-    if (o->finish)
-        o->finish(o->ctx);
-    size_t bytes;
-    long live = failalloc_live_blocks(&bytes);
-    if (live) {
-        fprintf(stderr, "failalloc %s: N=%ld (%s): %ld block(s), %zu bytes left allocated\n",
-                o->what, n, outcome_name(out), live, bytes);
-        if (out == OUT_CLEAN_FAIL || out == OUT_ABSORBED || out == OUT_NOT_REACHED)
-            out = OUT_LEAK;
-    }
-    return out;
-}
-
-static int run_child(op *o, long n, int *signo)
-{
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0)
-        ck_abort_msg("fork: %s", strerror(errno));
-    if (pid == 0)
-        exit(attempt(o, n)); /* exit, not _exit: the leak sanitizer checks at exit */
-    int st;
-    while (waitpid(pid, &st, 0) < 0)
-        if (errno != EINTR)
-            ck_abort_msg("waitpid: %s", strerror(errno));
-    *signo = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-/* One outcome in words, for the report. */
-static int describe(char *out, size_t size, long n, int status, int signo)
-{
-    if (signo)
-        return snprintf(out, size, " N=%ld: killed by signal %d;", n, signo);
-    const char *name = outcome_name(status);
-    if (strcmp(name, "?") != 0)
-        return snprintf(out, size, " N=%ld: %s;", n, name);
-    return snprintf(out, size, " N=%ld: exit status %d (a sanitizer report?);", n, status);
-}
-
-/* What a loop over N found. */
-typedef struct loop_result {
-    long total; /* allocations when nothing fails */
-    long end;   /* the first N not reached */
-    int clean, absorbed, bad;
-    char report[8192]; /* " N=..: outcome;" for every bad N */
-} loop_result;
-
-/* Runs the operation once unarmed (the baseline, which must succeed, or
- * fail when must_fail, and leave nothing behind), then once per N in a
- * child of its own, until an N is not reached. */
-static void run_loop(op *o, loop_result *r)
-{
-    memset(r, 0, sizeof *r);
-    /* baseline, in this process */
-    ck_assert_msg(!o->prepare || o->prepare(o->ctx) == 0, "%s: preparation failed", o->what);
-    char msg[4 * RV_ERR_SIZE] = "";
-    failalloc_arm(0);
-    void *res = o->run(o->ctx, msg, sizeof msg);
-    failalloc_disarm();
-    r->total = failalloc_count();
-    if (o->must_fail) {
-        ck_assert_msg(res == NULL, "%s succeeds", o->what);
-        ck_assert_msg(msg[0], "%s fails without a message", o->what);
-    } else {
-        ck_assert_msg(res != NULL, "%s fails without any injected failure: %s", o->what, msg);
-        o->fingerprint(o->ctx, res, o->baseline, sizeof o->baseline);
-        o->release(o->ctx, res);
-    }
-    if (o->finish)
-        o->finish(o->ctx);
-    size_t bytes;
-    long live = failalloc_live_blocks(&bytes);
-    ck_assert_msg(live == 0, "%s leaks %ld block(s) (%zu bytes) when nothing fails", o->what, live,
-                  bytes);
-    ck_assert_msg(r->total > 0, "%s allocates nothing through the wrappers: --wrap not in effect?",
-                  o->what);
-
-    size_t used = 0;
-    long n, start = getenv("FAILALLOC_START") ? atol(getenv("FAILALLOC_START")) : 1;
-    for (n = start > 0 ? start : 1; n <= MAX_N; n++) {
-        int signo;
-        int out = run_child(o, n, &signo);
-        if (out == OUT_NOT_REACHED)
-            break;
-        if (out == OUT_CLEAN_FAIL) {
-            r->clean++;
-            continue;
-        }
-        if (out == OUT_ABSORBED) {
-            /* no harm seen in the result; shown, since it may still be a
-             * silent degradation the fingerprint does not cover */
-            fprintf(stderr, "failalloc %s: N=%ld: absorbed: succeeded with the normal result\n",
-                    o->what, n);
-            r->absorbed++;
-            continue;
-        }
-        r->bad++;
-        if (used < sizeof r->report - 200)
-            used += (size_t)describe(r->report + used, sizeof r->report - used, n, out, signo);
-    }
-    r->end = n;
-    fprintf(stderr,
-            "failalloc %s: %ld allocation(s) when nothing fails; %d clean failure(s), %d "
-            "absorbed, %d bad; loop ended at N=%ld\n",
-            o->what, r->total, r->clean, r->absorbed, r->bad, n);
-}
-
-/* The loop, and every N must have failed cleanly (or been absorbed). */
-static void run_all(op *o)
-{
-    /* FAILALLOC_N=n runs only that N, in this process: for a debugger
-     * (with CK_FORK=no) */
-    const char *only = getenv("FAILALLOC_N");
-    if (only) {
-        long n = atol(only);
-        int out = attempt(o, n);
-        ck_assert_msg(out == OUT_CLEAN_FAIL || out == OUT_ABSORBED || out == OUT_NOT_REACHED,
-                      "%s: N=%ld: %s", o->what, n, outcome_name(out));
-        return;
-    }
-    static loop_result r;
-    run_loop(o, &r);
-    ck_assert_msg(r.end <= MAX_N, "%s: the loop did not end by N=%d", o->what, MAX_N);
-    ck_assert_msg(r.bad == 0, "%s: %d N(s) did not fail cleanly:%s", o->what, r.bad, r.report);
-    ck_assert_msg(r.clean > 0, "%s: no injected failure made it fail", o->what);
-    /* the same operation allocates the same way every time */
-    ck_assert_int_eq(r.end, r.total + 1);
-}
-
 /* ---------------------------------------------------------------- the harness itself */
 
 /* Three allocations; when the second or third fails, the first leaks. */
@@ -345,7 +131,7 @@ START_TEST(harness_finds_a_leaking_failure_path)
                    .release = leaky_release,
                    .fingerprint = leaky_fp};
     static loop_result r;
-    run_loop(&o, &r);
+    failalloc_run_loop(&o, &r);
     ck_assert_int_eq(r.total, 3);
     ck_assert_int_eq(r.end, 4);
     ck_assert_int_eq(r.clean, 1);
@@ -478,7 +264,7 @@ START_TEST(config_load_out_of_memory)
                    .finish = config_finish,
                    .fingerprint = config_fp,
                    .ctx = &c};
-    run_all(&o);
+    failalloc_run_all(&o);
 }
 END_TEST
 
@@ -494,7 +280,7 @@ START_TEST(config_load_with_errors_out_of_memory)
                    .fingerprint = config_fp,
                    .ctx = &c,
                    .must_fail = 1};
-    run_all(&o);
+    failalloc_run_all(&o);
 }
 END_TEST
 
@@ -567,7 +353,7 @@ START_TEST(generation_build_out_of_memory)
                    .finish = build_finish,
                    .fingerprint = build_fp,
                    .ctx = &b};
-    run_all(&o);
+    failalloc_run_all(&o);
 }
 END_TEST
 
@@ -619,7 +405,7 @@ START_TEST(control_apply_out_of_memory)
                    .release = control_release,
                    .fingerprint = control_fp,
                    .ctx = &c};
-    run_all(&o);
+    failalloc_run_all(&o);
     /* the serving generation is as it was */
     ck_assert_int_eq(atomic_load(&c.g->refs), 1);
     ck_assert_uint_eq(c.g->schedule_version, 1);
@@ -687,7 +473,7 @@ START_TEST(warm_and_start_out_of_memory)
                    .finish = warm_finish,
                    .fingerprint = warm_fp,
                    .ctx = &w};
-    run_all(&o);
+    failalloc_run_all(&o);
 }
 END_TEST
 
