@@ -2,7 +2,7 @@
 # The unit suites under valgrind's memcheck, one process each (CK_FORK=no):
 # no invalid read or write, no use of an uninitialised value, no definite
 # leak. Left out: the suites that start model processes (canary_monitor,
-# control, loader, proc, pipeline, reload, failalloc, xgboost) -
+# control, loader, proc, pipeline, pipeline_cpu, reload, failalloc, xgboost) -
 # Debian's valgrind 3.19 does not know pidfd_open, which a model process
 # needs - and dtoa, whose 10^7-double property would run for an hour under
 # it. All of them run under ASan+UBSan.
