@@ -7,7 +7,8 @@ Layers, lowest first: util, core, pipeline, edge. The builtin models
 (plugins/builtin) are host code of the core layer; the plugin ABI header
 (plugin-api) and the plugin code the builtins share (plugins/common,
 plugins/linear) are below every layer. A module is a .c/.h pair (same stem); a header X_internal.h belongs to
-module X (the private header of a module split over several files).
+module X (the private header of a module split over several files). The
+700-line cap holds for the .c files of tests/ and bench/ too.
 Exits 1 and names every violation."""
 import os
 import re
@@ -84,6 +85,16 @@ def main(src):
     for m in sorted(edges):
         if m not in state:
             visit(m)
+
+    for sub in ("tests", "bench"):  # the same cap for the tests and the benchmarks
+        for dirpath, _, names in os.walk(os.path.join(src, sub)):
+            for name in sorted(names):
+                if name.endswith(".c"):
+                    path = os.path.join(dirpath, name)
+                    n = open(path, encoding="utf-8").read().count("\n")
+                    if n > MAX_LINES:
+                        errors.append(f"{os.path.relpath(path, src)}: {n} lines, over {MAX_LINES}: "
+                                      "split it by concern")
 
     for e in errors:
         print(e)
