@@ -3,8 +3,8 @@
 header of its own layer or of a lower one, no two modules include each
 other in a circle, and no .c file is over 700 lines.
 
-Layers, lowest first: util, core, pipeline, edge. The builtin models
-(plugins/builtin) are host code of the core layer; the plugin ABI header
+Layers, lowest first: util, builtin (the builtin models, plugins/builtin),
+core, pipeline, edge; the plugin ABI header
 (plugin-api) and the plugin code the builtins share (plugins/common,
 plugins/linear) are below every layer. A module is a .c/.h pair (same stem); a header X_internal.h belongs to
 module X (the private header of a module split over several files). The
@@ -14,7 +14,7 @@ import os
 import re
 import sys
 
-LAYERS = ["util", "core", "pipeline", "edge"]
+LAYERS = ["util", "builtin", "core", "pipeline", "edge"]
 MAX_LINES = 700
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
@@ -27,8 +27,9 @@ def main(src):
     host = os.path.join(src, "host")
     layer_of = {}   # header name -> layer index
     files = []      # (path, layer index, module)
-    dirs = [(os.path.join(host, l), i) for i, l in enumerate(LAYERS)]
-    dirs.append((os.path.join(src, "plugins", "builtin"), LAYERS.index("core")))
+    # every layer is a folder of host/ but the builtins', plugins/builtin
+    dirs = [(os.path.join(src, "plugins", "builtin") if l == "builtin" else os.path.join(host, l), i)
+            for i, l in enumerate(LAYERS)]
     for d, i in dirs:
         for name in sorted(os.listdir(d)):
             if name.endswith((".c", ".h")):
