@@ -163,6 +163,15 @@ YAML
   curl -fsS "http://127.0.0.1:$port/metrics" >"$TMP/kill9.metrics"
   grep -Eq '^rendezvous_model_restarts_total\{model="a",reason="SIGKILL"\} [4-9]' "$TMP/kill9.metrics" ||
     fail "kill9: no restarts of a by SIGKILL in /metrics: $(grep restarts "$TMP/kill9.metrics")"
+  # every process back (the last kills' restarts back off longer than the
+  # five 'live again' above): /readyz names no model that cannot answer
+  for _ in $(seq 300); do
+    curl -sS "http://127.0.0.1:$port/readyz" >"$TMP/kill9.readyz" || true
+    head -1 "$TMP/kill9.readyz" | grep -qx "ready: ready" && break
+    sleep 0.1
+  done
+  head -1 "$TMP/kill9.readyz" | grep -qx "ready: ready" ||
+    fail "kill9: not every model back after 30 s: $(head -1 "$TMP/kill9.readyz")"
   send kill9 41 60
   wait_count kill9.results 60 30
   # restarted processes keep their model's place
