@@ -50,7 +50,7 @@ rv_pipeline pipe_;
 atomic_int n_done;
 atomic_int done_per_offset[MAX_REQ];
 
-static void on_done(void *ctx, const rv_inflight *f)
+static void on_done(void *ctx, rv_inflight *f)
 {
     (void)ctx;
     atomic_fetch_add(&n_done, 1);

@@ -26,7 +26,7 @@ static int64_t take_offset(rv_commit_tracker *t, const char *topic, int32_t p)
 
 START_TEST(commits_advance_over_done_prefix_only)
 {
-    rv_commit_tracker *t = rv_commit_tracker_new();
+    rv_commit_tracker *t = rv_commit_tracker_new(NULL);
     uint64_t ep = 0;
     for (int64_t o = 10; o < 15; o++)
         ep = rv_commit_tracker_add(t, "req", 0, o);
@@ -49,7 +49,7 @@ END_TEST
 
 START_TEST(partitions_are_independent_and_revocation_starts_an_epoch)
 {
-    rv_commit_tracker *t = rv_commit_tracker_new();
+    rv_commit_tracker *t = rv_commit_tracker_new(NULL);
     uint64_t e0 = rv_commit_tracker_add(t, "req", 0, 1);
     uint64_t e1 = rv_commit_tracker_add(t, "req", 1, 7);
     rv_commit_tracker_done(t, "req", 1, 7, e1);
@@ -71,7 +71,7 @@ END_TEST
  * take(all) gives every partition that has an offset. */
 START_TEST(a_failed_commit_is_taken_again)
 {
-    rv_commit_tracker *t = rv_commit_tracker_new();
+    rv_commit_tracker *t = rv_commit_tracker_new(NULL);
     uint64_t e0 = rv_commit_tracker_add(t, "req", 0, 5);
     uint64_t e1 = rv_commit_tracker_add(t, "req", 1, 9);
     rv_commit_tracker_done(t, "req", 0, 5, e0);
@@ -106,7 +106,7 @@ END_TEST
 
 START_TEST(many_out_of_order)
 {
-    rv_commit_tracker *t = rv_commit_tracker_new();
+    rv_commit_tracker *t = rv_commit_tracker_new(NULL);
     uint64_t ep = 0;
     for (int64_t o = 0; o < 5000; o++)
         ep = rv_commit_tracker_add(t, "req", 3, o);
@@ -136,7 +136,7 @@ static void *mark_done_later(void *arg)
  * woken by the completion that brings it below, else back at the timeout. */
 START_TEST(wait_below_wakes_on_the_completion_that_makes_room)
 {
-    rv_commit_tracker *t = rv_commit_tracker_new();
+    rv_commit_tracker *t = rv_commit_tracker_new(NULL);
     uint64_t ep = 0;
     for (int64_t o = 0; o < 3; o++)
         ep = rv_commit_tracker_add(t, "req", 0, o);

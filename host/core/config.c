@@ -190,6 +190,12 @@ rv_config *rv_config_scorer(rv_config *cfg, const char *name, rv_errors *errs)
     cfg->rendezvous.schedule[0] = (rv_schedule_entry){model, within};
     free(cfg->streams.group);
     cfg->streams.group = group;
+    char *txn_id = NULL; /* a host's and its scorers' transactions must not fence each other */
+    if (cfg->delivery.transactional_id &&
+        asprintf(&txn_id, "%s.scorer.%s", cfg->delivery.transactional_id, name) >= 0) {
+        free(cfg->delivery.transactional_id);
+        cfg->delivery.transactional_id = txn_id;
+    }
     free(cfg->http.listen); /* the host's; a scorer's comes from its command line */
     cfg->http.listen = NULL;
     return cfg;

@@ -104,6 +104,14 @@ typedef struct rv_config {
     } reload;
 
     struct {
+        char *mode; /* "at_least_once" or "exactly_once" */
+        uint32_t transaction_ms;
+        uint32_t transaction_requests; /* 0: by time alone */
+        uint32_t transaction_timeout_ms;
+        char *transactional_id; /* NULL: <streams.group>.<host name> */
+    } delivery;
+
+    struct {
         char *listen; /* NULL when no http section */
     } http;
 } rv_config;

@@ -81,6 +81,12 @@ static void check_sandbox(loader *l, const cf_key *k, const yaml_node_t *v, cons
     check_choice(l, k, v, kp, base, "strict", "off");
 }
 
+static void check_delivery_mode(loader *l, const cf_key *k, const yaml_node_t *v, const char *kp,
+                                void *base)
+{
+    check_choice(l, k, v, kp, base, "at_least_once", "exactly_once");
+}
+
 static void check_plugin(loader *l, const cf_key *k, const yaml_node_t *v, const char *kp,
                          void *base)
 {
@@ -448,6 +454,55 @@ static const cf_key reload_keys[] = {
     {0},
 };
 
+static const cf_key delivery_keys[] = {
+    {.name = "mode",
+     .type = CF_STRING,
+     .offset = C(delivery.mode),
+     .check = check_delivery_mode,
+     .def = "at_least_once",
+     .help = "`at_least_once`: a request's records are produced as they come and its offset "
+             "committed once the broker has them all; a host killed under load answers some "
+             "requests twice. `exactly_once`: every record a request causes (scores, the "
+             "decoy's copy, its result or dead letter) and the offsets of the requests done "
+             "commit together in one Kafka transaction every `transaction_ms`; a "
+             "`read_committed` reader sees each request's records once. Needs a real Kafka "
+             "cluster (the embedded broker keeps no transaction markers). Read at start: a "
+             "reload does not change it."},
+    {.name = "transaction_ms",
+     .type = CF_U32,
+     .offset = C(delivery.transaction_ms),
+     .flags = CF_POSITIVE,
+     .max = 60000,
+     .def = "100",
+     .help = "With `exactly_once`: a transaction commits this long after it began (a "
+             "`read_committed` reader sees a result up to this much later than it was "
+             "decided)."},
+    {.name = "transaction_requests",
+     .type = CF_U32,
+     .offset = C(delivery.transaction_requests),
+     .def = "10000",
+     .help = "With `exactly_once`: a transaction also commits once it holds this many "
+             "requests (0: by time alone)."},
+    {.name = "transaction_timeout_ms",
+     .type = CF_U32,
+     .offset = C(delivery.transaction_timeout_ms),
+     .flags = CF_POSITIVE,
+     .def = "10000",
+     .help = "With `exactly_once`: the broker aborts a transaction open this long (a host "
+             "killed with a transaction open holds back `read_committed` readers of the "
+             "partitions it wrote until then, unless it is restarted with the same "
+             "`transactional_id` sooner, which aborts it at once). At most the broker's "
+             "`transaction.max.timeout.ms`."},
+    {.name = "transactional_id",
+     .type = CF_STRING,
+     .offset = C(delivery.transactional_id),
+     .help = "With `exactly_once`: the producer's transactional id, the same across restarts "
+             "of this host and different from every other host's (two hosts sharing one "
+             "fence each other). Default: `<streams.group>.<host name>`; a scorer appends "
+             "`.scorer.<model>`."},
+    {0},
+};
+
 static const cf_key http_keys[] = {
     {.name = "listen",
      .type = CF_STRING,
@@ -478,6 +533,12 @@ static const cf_section reload_section = {
     .path = "reload",
     .help = "Reloads (SIGHUP, or a change with `watch: true`).",
     .keys = reload_keys,
+};
+static const cf_section delivery_section = {
+    .path = "delivery",
+    .help = "What a restart or a fault may cost: a request answered twice (at-least-once) or "
+            "never twice (exactly-once, Kafka transactions).",
+    .keys = delivery_keys,
 };
 static const cf_section http_section = {
     .path = "http",
@@ -541,6 +602,10 @@ static const cf_key root_keys[] = {
      .type = CF_SECTION,
      .section = &reload_section,
      .help = "How a reload warms new models."},
+    {.name = "delivery",
+     .type = CF_SECTION,
+     .section = &delivery_section,
+     .help = "At-least-once or exactly-once delivery."},
     {.name = "http",
      .type = CF_SECTION,
      .section = &http_section,

@@ -226,6 +226,8 @@ static void shutdown_all(daemon_state *d)
     rv_canary_monitor_free(d->monitor);
     rv_recent_free(d->recent);
     rv_commit_tracker_free(d->tracker);
+    if (d->txn_offsets)
+        rd_kafka_topic_partition_list_destroy(d->txn_offsets);
     rv_broker_stop(d->broker);
     free(d->stats);
 }
@@ -257,7 +259,7 @@ static int start_pipeline(daemon_state *d, const rv_config *cfg)
     const char *brokers = d->opts->brokers ? d->opts->brokers : cfg->streams.brokers;
     char err[512];
     d->stats = calloc(1, sizeof *d->stats);
-    d->tracker = rv_commit_tracker_new();
+    d->tracker = rv_commit_tracker_new(rv_output_held_free);
     if (!d->stats || !d->tracker) {
         rv_error("serve", "out of memory starting the service");
         return -1;
@@ -275,6 +277,10 @@ static int start_pipeline(daemon_state *d, const rv_config *cfg)
                 d->bootstrap);
         if (create_embedded_topics(d, cfg) != 0)
             return -1;
+        if (strcmp(cfg->delivery.mode, "exactly_once") == 0)
+            rv_warn("delivery", "exactly_once on the embedded broker: transactions commit, but it "
+                                "keeps no transaction markers, so readers see aborted records "
+                                "too (use a Kafka cluster)");
     } else
         snprintf(d->bootstrap, sizeof d->bootstrap, "%s", brokers);
     rd_kafka_conf_t *pconf = rv_kafka_conf(cfg, d->bootstrap, 1, err, sizeof err);
@@ -283,6 +289,9 @@ static int start_pipeline(daemon_state *d, const rv_config *cfg)
         rv_error("streams", "%s", err);
         return -1;
     }
+    if (rv_output_transactional(d->output))
+        rv_info("delivery", "exactly once: one transaction every %u ms or %u requests",
+                cfg->delivery.transaction_ms, cfg->delivery.transaction_requests);
     d->monitor = rv_canary_monitor_new(send_alert, d->output);
     /* a scorer decides nothing anyone reads: no result records */
     d->rz = rv_rendezvous_start(d->opts->scorer_model ? NULL : d->output, d->monitor, d->stats);

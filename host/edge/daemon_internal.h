@@ -63,6 +63,11 @@ typedef struct daemon_state {
     rv_http *http;
     rv_colocate colocate;     /* the preferred model's path on one CPU at low load */
     pthread_mutex_t gen_lock; /* for readers off the control loop (http) */
+    /* exactly-once (input_txn.c): the offsets of the open transaction, how
+     * many requests it holds, when it began */
+    rd_kafka_topic_partition_list_t *txn_offsets;
+    size_t txn_requests;
+    int64_t txn_began_ms;
 } daemon_state;
 
 /* input.c: the requests consumer and what it feeds. */
@@ -86,6 +91,23 @@ int rv_input_commit(daemon_state *d, int sync);
  * commits (retrying until timeout_ms). Nonzero when requests were left in
  * flight or the last commit failed: they will be read again. */
 int rv_input_drain(daemon_state *d, int timeout_ms);
+/* input_txn.c: exactly-once. Produces the records of the requests done
+ * (and every request before them) into the open transaction; commits it
+ * with their offsets every delivery.transaction_ms (or requests; now with
+ * force). On an abort the consumer goes back to the committed offsets and
+ * what was after them is scored again. 0, or -1 when it did not commit. */
+int rv_txn_cycle(daemon_state *d, int force);
+/* A revocation, in the rebalance callback before the partitions are
+ * forgotten: commits what is done; aborts when lost (the group went on
+ * without us). */
+void rv_txn_revoked(daemon_state *d, int lost);
+/* The done callback's part: the request's held records go to the tracker. */
+void rv_txn_request_done(daemon_state *d, rv_inflight *f);
+
+/* Assigns parts (from their committed offsets when so marked) as a
+ * rebalance does, holding them for the remote reader when it runs. */
+void rv_input_reassign(daemon_state *d, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts);
+
 /* The requests consumer's lag, -1 while not reading every partition. */
 int64_t rv_input_lag(void *ctx);
 /* Requests read and not yet done. */

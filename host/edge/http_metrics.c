@@ -172,6 +172,16 @@ enum MHD_Result rv_http_get_metrics(rv_http *h, struct MHD_Connection *c)
                    "Schedule changes by control record.");
     rv_prom_counter(&t, "rendezvous_schedule_changes_total", NULL, 0,
                     atomic_load(&s->schedule_changes));
+    if (h->src.output && rv_output_transactional(h->src.output)) {
+        rv_prom_family(&t, "rendezvous_transactions_total", "counter",
+                       "Exactly-once transactions, by outcome (restarted: the transactional "
+                       "producer was made again after a fatal error).");
+        rv_prom_label tc[] = {{"outcome", "committed"}}, ta[] = {{"outcome", "aborted"}},
+                      tr[] = {{"outcome", "restarted"}};
+        rv_prom_counter(&t, "rendezvous_transactions_total", tc, 1, atomic_load(&s->txn_commits));
+        rv_prom_counter(&t, "rendezvous_transactions_total", ta, 1, atomic_load(&s->txn_aborts));
+        rv_prom_counter(&t, "rendezvous_transactions_total", tr, 1, atomic_load(&s->txn_restarts));
+    }
     int64_t lag = h->src.consumer_lag(h->src.ctx);
     rv_prom_family(&t, "rendezvous_consumer_lag", "gauge",
                    "Requests in the stream not yet read (assigned partitions).");

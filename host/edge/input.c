@@ -17,11 +17,14 @@
 #include "topics.h"
 #include "worker.h"
 
-static void on_request_done(void *ctx, const rv_inflight *f)
+static void on_request_done(void *ctx, rv_inflight *f)
 {
     daemon_state *d = ctx;
-    rv_commit_tracker_done(d->tracker, f->req.topic, f->req.partition, f->req.offset,
-                           f->commit_epoch);
+    if (rv_output_transactional(d->output))
+        rv_txn_request_done(d, f);
+    else
+        rv_commit_tracker_done(d->tracker, f->req.topic, f->req.partition, f->req.offset,
+                               f->commit_epoch);
 }
 
 /* A failed commit is said once, then at most every 10 s with how many more. */
@@ -54,6 +57,8 @@ static void on_committed(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 int rv_input_commit(daemon_state *d, int sync)
 {
+    if (rv_output_transactional(d->output))
+        return rv_txn_cycle(d, sync);
     rd_kafka_topic_partition_list_t *list = rv_commit_tracker_take(d->tracker, sync);
     if (!list)
         return 0;
@@ -118,6 +123,14 @@ static void unhold(daemon_state *d)
     d->held = NULL;
 }
 
+void rv_input_reassign(daemon_state *d, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts)
+{
+    rd_kafka_assign(rk, parts);
+    d->paused = 0;
+    unhold(d);
+    hold(d, rk, parts);
+}
+
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -125,18 +138,18 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         for (int i = 0; i < parts->cnt; i++)
             rv_info("input", "assigned %s [%d]", parts->elems[i].topic, parts->elems[i].partition);
-        rd_kafka_assign(rk, parts);
-        d->paused = 0;
-        unhold(d);
-        hold(d, rk, parts);
+        rv_input_reassign(d, rk, parts);
         if (!d->ready_notified) /* the group joined: serving */
             rv_notify_ready(d->gen);
         d->ready_notified = 1;
         return;
     }
     /* Revoked: commit what is done; what is still in flight will be read
-     * again by the new owner (at-least-once), so forget it here. */
-    rv_input_commit(d, 1);
+     * again by the new owner, so forget it here. */
+    if (rv_output_transactional(d->output))
+        rv_txn_revoked(d, rd_kafka_assignment_lost(rk));
+    else
+        rv_input_commit(d, 1);
     for (int i = 0; i < parts->cnt; i++) {
         rv_info("input", "revoked %s [%d]", parts->elems[i].topic, parts->elems[i].partition);
         rv_commit_tracker_forget(d->tracker, parts->elems[i].topic, parts->elems[i].partition);

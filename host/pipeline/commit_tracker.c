@@ -14,6 +14,7 @@
 typedef struct entry {
     int64_t offset;
     int done;
+    void *payload; /* rv_commit_tracker_done_with's, until the prefix passes it */
 } entry;
 
 typedef struct partition_state {
@@ -34,12 +35,19 @@ struct rv_commit_tracker {
     uint64_t next_epoch;
     uint64_t pending;
     uint64_t wait_limit; /* 0: nobody waits */
+    void (*free_payload)(void *);
+    struct ready {
+        void *payload;
+        size_t part; /* index in parts */
+    } * ready;       /* payloads the prefixes passed, in order, for take_ready */
+    size_t n_ready, cap_ready;
 };
 
-rv_commit_tracker *rv_commit_tracker_new(void)
+rv_commit_tracker *rv_commit_tracker_new(void (*free_payload)(void *))
 {
     rv_commit_tracker *t = calloc(1, sizeof *t);
     if (t) {
+        t->free_payload = free_payload;
         pthread_mutex_init(&t->lock, NULL);
         pthread_condattr_t ca;
         pthread_condattr_init(&ca);
@@ -56,9 +64,16 @@ void rv_commit_tracker_free(rv_commit_tracker *t)
     if (!t)
         return;
     for (size_t i = 0; i < t->n_parts; i++) {
-        free(t->parts[i].topic);
-        free(t->parts[i].ring);
+        partition_state *p = &t->parts[i];
+        for (size_t j = 0; j < p->len && t->free_payload; j++)
+            if (p->ring[(p->head + j) % p->cap].payload)
+                t->free_payload(p->ring[(p->head + j) % p->cap].payload);
+        free(p->topic);
+        free(p->ring);
     }
+    for (size_t i = 0; i < t->n_ready; i++)
+        t->free_payload(t->ready[i].payload);
+    free(t->ready);
     free(t->parts);
     pthread_cond_destroy(&t->below);
     pthread_mutex_destroy(&t->lock);
@@ -105,7 +120,7 @@ static uint64_t add_locked(rv_commit_tracker *t, const char *topic, int32_t part
         }
     }
     if (p && p->len < p->cap) {
-        p->ring[(p->head + p->len) % p->cap] = (entry){offset, 0};
+        p->ring[(p->head + p->len) % p->cap] = (entry){offset, 0, NULL};
         p->len++;
         t->pending++;
         epoch = p->epoch;
@@ -130,35 +145,100 @@ void rv_commit_tracker_add_batch(rv_commit_tracker *t, rv_offset_ref *refs, size
     pthread_mutex_unlock(&t->lock);
 }
 
+/* Appends a payload the prefix passed to the ready list; 0, or -1 out of
+ * memory (the prefix stops before it). */
+static int push_ready(rv_commit_tracker *t, const partition_state *p, void *payload)
+{
+    if (t->n_ready == t->cap_ready) {
+        size_t ncap = t->cap_ready ? t->cap_ready * 2 : 256;
+        struct ready *nr = realloc(t->ready, ncap * sizeof *nr);
+        if (!nr)
+            return -1;
+        t->ready = nr;
+        t->cap_ready = ncap;
+    }
+    t->ready[t->n_ready++] = (struct ready){payload, (size_t)(p - t->parts)};
+    return 0;
+}
+
+static int done_locked(rv_commit_tracker *t, const char *topic, int32_t partition, int64_t offset,
+                       uint64_t epoch, void *payload)
+{
+    partition_state *p = find(t, topic, partition, 0);
+    if (!p || p->epoch != epoch || p->len == 0)
+        return -1;
+    /* offsets are increasing: binary search the deque */
+    size_t lo = 0, hi = p->len;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (p->ring[(p->head + mid) % p->cap].offset < offset)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    entry *e = lo < p->len ? &p->ring[(p->head + lo) % p->cap] : NULL;
+    if (!e || e->offset != offset || e->done)
+        return -1;
+    e->done = 1;
+    e->payload = payload;
+    if (t->pending-- == t->wait_limit)
+        pthread_cond_signal(&t->below);
+    while (p->len > 0 && p->ring[p->head].done) {
+        entry *h = &p->ring[p->head];
+        if (h->payload && push_ready(t, p, h->payload) != 0)
+            break; /* out of memory: the prefix stays here until a later done */
+        h->payload = NULL;
+        p->committable = h->offset + 1;
+        p->dirty = 1;
+        p->head = (p->head + 1) % p->cap;
+        p->len--;
+    }
+    return 0;
+}
+
 void rv_commit_tracker_done(rv_commit_tracker *t, const char *topic, int32_t partition,
                             int64_t offset, uint64_t epoch)
 {
     pthread_mutex_lock(&t->lock);
-    partition_state *p = find(t, topic, partition, 0);
-    if (p && p->epoch == epoch && p->len > 0) {
-        /* offsets are increasing: binary search the deque */
-        size_t lo = 0, hi = p->len;
-        while (lo < hi) {
-            size_t mid = (lo + hi) / 2;
-            if (p->ring[(p->head + mid) % p->cap].offset < offset)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        entry *e = lo < p->len ? &p->ring[(p->head + lo) % p->cap] : NULL;
-        if (e && e->offset == offset && !e->done) {
-            e->done = 1;
-            if (t->pending-- == t->wait_limit)
-                pthread_cond_signal(&t->below);
-            while (p->len > 0 && p->ring[p->head].done) {
-                p->committable = p->ring[p->head].offset + 1;
-                p->dirty = 1;
-                p->head = (p->head + 1) % p->cap;
-                p->len--;
-            }
-        }
+    done_locked(t, topic, partition, offset, epoch, NULL);
+    pthread_mutex_unlock(&t->lock);
+}
+
+int rv_commit_tracker_done_with(rv_commit_tracker *t, const char *topic, int32_t partition,
+                                int64_t offset, uint64_t epoch, void *payload)
+{
+    pthread_mutex_lock(&t->lock);
+    int rc = done_locked(t, topic, partition, offset, epoch, payload);
+    pthread_mutex_unlock(&t->lock);
+    return rc;
+}
+
+void **rv_commit_tracker_take_ready(rv_commit_tracker *t, size_t *n,
+                                    rd_kafka_topic_partition_list_t **offsets)
+{
+    pthread_mutex_lock(&t->lock);
+    void **ready = t->n_ready ? malloc(t->n_ready * sizeof *ready) : NULL;
+    *n = ready ? t->n_ready : 0;
+    for (size_t i = 0; i < *n; i++)
+        ready[i] = t->ready[i].payload;
+    *offsets = NULL;
+    if (t->n_ready && !ready) { /* out of memory: both wait for the next call */
+        pthread_mutex_unlock(&t->lock);
+        return NULL;
+    }
+    t->n_ready = 0;
+    for (size_t i = 0; i < t->n_parts; i++) {
+        partition_state *p = &t->parts[i];
+        if (!p->dirty)
+            continue;
+        if (!*offsets)
+            *offsets = rd_kafka_topic_partition_list_new(4);
+        rd_kafka_topic_partition_list_add(*offsets, p->topic, p->partition)->offset =
+            p->committable;
+        p->dirty = 0;
     }
     pthread_mutex_unlock(&t->lock);
+    return ready;
 }
 
 rd_kafka_topic_partition_list_t *rv_commit_tracker_take(rv_commit_tracker *t, int all)
@@ -200,9 +280,21 @@ void rv_commit_tracker_forget(rv_commit_tracker *t, const char *topic, int32_t p
     pthread_mutex_lock(&t->lock);
     partition_state *p = find(t, topic, partition, 0);
     if (p) {
-        for (size_t i = 0; i < p->len; i++)
-            if (!p->ring[(p->head + i) % p->cap].done)
+        for (size_t i = 0; i < p->len; i++) {
+            entry *e = &p->ring[(p->head + i) % p->cap];
+            if (!e->done)
                 t->pending--;
+            else if (e->payload)
+                t->free_payload(e->payload);
+        }
+        /* passed by the prefix but not taken: their offsets go with them */
+        size_t k = 0, me = (size_t)(p - t->parts);
+        for (size_t i = 0; i < t->n_ready; i++)
+            if (t->ready[i].part == me)
+                t->free_payload(t->ready[i].payload);
+            else
+                t->ready[k++] = t->ready[i];
+        t->n_ready = k;
         if (t->wait_limit && t->pending < t->wait_limit)
             pthread_cond_signal(&t->below);
         p->len = 0;

@@ -6,6 +6,11 @@
  * prefix of done offsets, so a commit never skips a request still in flight.
  * A revoked partition gets a new epoch: late completions from before are
  * ignored rather than mixed with a new owner's offsets.
+ *
+ * For exactly-once delivery an offset may be marked done with a payload
+ * (the records its request caused): the payloads come out in offset order,
+ * each with the prefix that passed it, so that a transaction holds the
+ * records of exactly the requests whose offsets it commits.
  */
 #ifndef RV_COMMIT_TRACKER_H
 #define RV_COMMIT_TRACKER_H
@@ -15,7 +20,9 @@
 
 typedef struct rv_commit_tracker rv_commit_tracker;
 
-rv_commit_tracker *rv_commit_tracker_new(void);
+/* free_payload frees payloads the tracker drops (a forgotten partition, the
+ * end); may be NULL when no payload is ever given. */
+rv_commit_tracker *rv_commit_tracker_new(void (*free_payload)(void *));
 void rv_commit_tracker_free(rv_commit_tracker *t);
 
 /* Registers an offset read from the consumer; returns the epoch to pass to
@@ -37,6 +44,20 @@ void rv_commit_tracker_add_batch(rv_commit_tracker *t, rv_offset_ref *refs, size
 /* Marks an offset done. Thread: any. */
 void rv_commit_tracker_done(rv_commit_tracker *t, const char *topic, int32_t partition,
                             int64_t offset, uint64_t epoch);
+
+/* rv_commit_tracker_done with a payload, kept until every offset before it
+ * is done. 0; or -1 when the offset is unknown or of an older epoch (a
+ * revoked partition): the payload stays the caller's. */
+int rv_commit_tracker_done_with(rv_commit_tracker *t, const char *topic, int32_t partition,
+                                int64_t offset, uint64_t epoch, void *payload);
+
+/* The payloads the done prefixes passed since the last call, in offset
+ * order per partition (*n of them; the array is the caller's to free, NULL
+ * when none), and in *offsets the offsets to commit for exactly them (as
+ * rv_commit_tracker_take, NULL when none advanced). One lock: nothing passes
+ * between the two. */
+void **rv_commit_tracker_take_ready(rv_commit_tracker *t, size_t *n,
+                                    rd_kafka_topic_partition_list_t **offsets);
 
 /* The offsets to commit now (next offset to read, per partition that
  * advanced since the last call, or with all set per partition that has one),

@@ -85,6 +85,7 @@ rv_inflight *rv_inflight_new(rd_kafka_message_t *msg, rv_generation *gen, rv_inf
     f->done_ctx = done_ctx;
     f->heap_pos = SIZE_MAX;
     atomic_init(&f->refs, 1);
+    atomic_init(&f->held, NULL);
     f->arrival_mono_us = read->mono_us;
 
     for (size_t i = 0; i < n_headers; i++) {
@@ -134,6 +135,7 @@ void rv_inflight_release(rv_inflight *f)
         return;
     if (f->done)
         f->done(f->done_ctx, f);
+    rv_output_held_free(atomic_load(&f->held));
     rd_kafka_message_destroy(f->msg);
     free(f->reply_to);
     free(f->reply_key);
@@ -146,6 +148,9 @@ int rv_inflight_send(rv_output *o, rv_inflight *f, rv_stream stream, const char 
                      int32_t partition, const void *key, size_t key_len, const void *value,
                      size_t value_len, rd_kafka_headers_t *headers)
 {
+    if (rv_output_transactional(o))
+        return rv_output_hold(&f->held, stream, topic_name, partition, key, key_len, value,
+                              value_len, headers);
     rv_inflight_ref(f);
     return rv_output_send(o, stream, topic_name, partition, key, key_len, value, value_len, headers,
                           f);

@@ -21,7 +21,8 @@
 #include "slot.h"
 
 typedef struct rv_inflight rv_inflight;
-typedef void (*rv_inflight_done_fn)(void *ctx, const rv_inflight *f);
+/* Called once at the last release; it may take f->held over. */
+typedef void (*rv_inflight_done_fn)(void *ctx, rv_inflight *f);
 
 struct rv_inflight {
     rv_request req;          /* what plugins see; points into the fields below */
@@ -37,6 +38,10 @@ struct rv_inflight {
     rv_inflight_done_fn done; /* called once at the last release */
     void *done_ctx;
     uint64_t commit_epoch; /* the commit tracker's epoch of the partition */
+    /* exactly-once: the records about it, held until the transaction that
+     * commits its offset (rv_output_hold); freed at the last release unless
+     * the done callback took them */
+    rv_held *_Atomic held;
 
     int expired; /* older than input.max_age_ms: decided at once, scored by no model */
 
@@ -69,7 +74,8 @@ void rv_inflight_release(rv_inflight *f);
 /* Produces a record about f (rv_output_send's arguments): f holds a
  * reference until the broker acknowledges the record, so its offset is not
  * committed before. A record that fails keeps its reference: the request
- * stays uncommitted and is read again after a restart. 0 or -1. */
+ * stays uncommitted and is read again after a restart. With an exactly-once
+ * output the record is held in f instead, for its transaction. 0 or -1. */
 int rv_inflight_send(rv_output *o, rv_inflight *f, rv_stream stream, const char *topic_name,
                      int32_t partition, const void *key, size_t key_len, const void *value,
                      size_t value_len, rd_kafka_headers_t *headers);

@@ -7,6 +7,13 @@
  * again until it is taken (its opaque then handed back as usual); a record
  * never taken never hands its opaque back, so whatever it holds stays held
  * (an uncommitted request is read again after a restart).
+ *
+ * With delivery.mode exactly_once the records a request causes are not sent
+ * but held (rv_output_hold) until the request is done and every request
+ * before it too; they are then produced by a second, transactional
+ * producer into the open transaction, which commits with the offsets of
+ * the requests it holds (rv_output_commit). Records caused by no request
+ * (alerts, a gateway's requests) still go through rv_output_send.
  */
 #ifndef RV_OUTPUT_H
 #define RV_OUTPUT_H
@@ -63,5 +70,47 @@ uint64_t rv_output_failures(const rv_output *o);
 /* 0 while no topic is failing; -1 when the last delivery to some topic
  * failed, with why naming the topic, since when and the broker's reason. */
 int rv_output_health(rv_output *o, char *why, size_t size);
+
+/* ---- exactly-once ---- */
+
+/* Whether the output holds the records requests cause for transactions. */
+int rv_output_transactional(const rv_output *o);
+
+/* A record kept for a transaction: a copy of rv_output_send's arguments. */
+typedef struct rv_held rv_held;
+
+/* Pushes a copy of a record onto *list (any thread; headers consumed, also
+ * on failure). 0, or -1 out of memory. */
+int rv_output_hold(rv_held *_Atomic *list, rv_stream stream, const char *topic_name,
+                   int32_t partition, const void *key, size_t key_len, const void *value,
+                   size_t value_len, rd_kafka_headers_t *headers);
+
+/* Produces a list of held records, in the order they were held, into the
+ * open transaction, and frees them. 0; -1 when one was refused at once (the
+ * transaction must abort). */
+int rv_output_send_held(rv_output *o, void *list);
+
+/* Frees a list of held records (a void * for the commit tracker). */
+void rv_output_held_free(void *list);
+
+typedef enum {
+    RV_TXN_OK,    /* committed; the next transaction is open */
+    RV_TXN_RETRY, /* nothing decided (a timeout): the same call again */
+    RV_TXN_ABORT, /* the transaction must be aborted (rv_output_abort) */
+    RV_TXN_FATAL  /* the producer is fenced or broken: rv_output_restart_txn */
+} rv_txn_outcome;
+
+/* Commits the open transaction with offsets (may be NULL), as consumer's
+ * group member (KIP-447: a host that lost its partitions cannot commit),
+ * and begins the next. err says what failed. */
+rv_txn_outcome rv_output_commit(rv_output *o, const rd_kafka_topic_partition_list_t *offsets,
+                                rd_kafka_t *consumer, char *err, size_t size);
+
+/* Aborts the open transaction (nothing of it becomes visible to
+ * read_committed readers) and begins the next. */
+rv_txn_outcome rv_output_abort(rv_output *o, char *err, size_t size);
+
+/* A new transactional producer of the same id, a transaction open. 0 or -1. */
+int rv_output_restart_txn(rv_output *o, char *err, size_t size);
 
 #endif
