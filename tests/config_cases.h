@@ -44,7 +44,7 @@ static const struct bad_config {
      5,
      {{2, 1, "colour",
        "unknown key 'colour' (allowed: service, state_dir, watch, "
-       "shutdown_timeout_ms, streams, input, models, rendezvous, reload, http)"},
+       "shutdown_timeout_ms, streams, input, models, rendezvous, reload, delivery, http)"},
       {5, 3, "streams.dead-letter", "did you mean 'dead_letter'?"},
       {11, 5, "models[0].instance", "allowed: name, plugin, builtin, params"},
       {14, 34, "rendezvous.schedule[0].weight", "allowed: model, within_ms"},
@@ -89,6 +89,16 @@ static const struct bad_config {
       {22, 30, "rendezvous.schedule[0].within_ms", "-1 must be a non-negative integer"},
       {23, 17, "rendezvous.max_in_flight", "expected a positive integer, got null"},
       {24, 7, "http", "expected a mapping, got a scalar"}}},
+    {"transaction_longer_than_its_timeout",
+     "service: s\n" BASE_STREAMS_TO_MODELS "models:\n"
+     "  - {name: m, plugin: p.so}\n"
+     "rendezvous:\n"
+     "  schedule: [{model: m, within_ms: 5}]\n"
+     "delivery:\n"
+     "  mode: exactly_once\n"
+     "  transaction_ms: 20000\n",
+     1,
+     {{12, 19, "delivery", "transaction_ms (20000) must be below transaction_timeout_ms (10000)"}}},
     {"missing_required_top_level", /* No service, streams, input, models or rendezvous: each named once. */
      "# nothing useful\n"
      "watch: false\n",

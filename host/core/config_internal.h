@@ -133,6 +133,8 @@ void cf_check_model_names(loader *l, const cf_key *k, const yaml_node_t *seq, co
 void cf_check_schedule(loader *l, const cf_key *k, const yaml_node_t *seq, const char *kp,
                        void *base);
 void cf_check_default(loader *l, const cf_key *k, const yaml_node_t *m, const char *kp, void *base);
+void cf_check_delivery(loader *l, const cf_key *k, const yaml_node_t *m, const char *kp,
+                       void *base);
 
 /* ---------------------------------------------------------------- config_yaml.c */
 

@@ -164,6 +164,20 @@ done:
 }
 
 /* The default answer is there only when it is whole. */
+/* A transaction must commit before the broker times it out. */
+void cf_check_delivery(loader *l, const cf_key *k, const yaml_node_t *m, const char *kp, void *base)
+{
+    (void)k;
+    const rv_config *c = base;
+    if (c->delivery.transaction_ms < c->delivery.transaction_timeout_ms)
+        return;
+    yaml_node_t *at = cy_map_get(l, m, "transaction_ms", NULL);
+    cy_report(l, at ? at : m, kp,
+              "transaction_ms (%u) must be below transaction_timeout_ms (%u): the broker aborts "
+              "a transaction open longer",
+              c->delivery.transaction_ms, c->delivery.transaction_timeout_ms);
+}
+
 void cf_check_default(loader *l, const cf_key *k, const yaml_node_t *m, const char *kp, void *base)
 {
     rv_config *c = base;

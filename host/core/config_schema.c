@@ -539,6 +539,7 @@ static const cf_section delivery_section = {
     .help = "What a restart or a fault may cost: a request answered twice (at-least-once) or "
             "never twice (exactly-once, Kafka transactions).",
     .keys = delivery_keys,
+    .check = cf_check_delivery,
 };
 static const cf_section http_section = {
     .path = "http",

@@ -218,6 +218,7 @@ static void shutdown_all(daemon_state *d)
         rv_generation_unref(d->gen); /* stops workers, destroys instances */
     rv_remote_free(d->remote);       /* what still waits is answered: a timeout */
     rv_rendezvous_stop(d->rz);
+    rv_txn_stop(d); /* after the consumer's close: its revocation commits */
     rv_output_free(d->output, 10000);
     if (d->has_watchdog) { /* what is left only frees memory: bounded */
         pthread_cancel(d->watchdog);
@@ -226,8 +227,6 @@ static void shutdown_all(daemon_state *d)
     rv_canary_monitor_free(d->monitor);
     rv_recent_free(d->recent);
     rv_commit_tracker_free(d->tracker);
-    if (d->txn_offsets)
-        rd_kafka_topic_partition_list_destroy(d->txn_offsets);
     rv_broker_stop(d->broker);
     free(d->stats);
 }
@@ -337,6 +336,10 @@ static int serve_start(daemon_state *d, rv_config *cfg)
     d->watch = rv_watch_new(c);
     if (!(d->consumer = rv_input_start(d, c, d->bootstrap)) || start_remote_reader(d, d->gen) != 0)
         return 1;
+    if (rv_output_transactional(d->output) && rv_txn_start(d, c) != 0) {
+        rv_error("delivery", "cannot start the transaction thread");
+        return 1;
+    }
     if (!opts->scorer_model) /* schedule changes are the host's */
         d->control = start_control(c, d->bootstrap);
     if (c->http.listen) {

@@ -29,6 +29,8 @@
 #include "streams.h"
 #include "watch.h"
 
+typedef struct rv_txn_loop rv_txn_loop;
+
 typedef struct daemon_state {
     const rv_serve_options *opts;
     rv_broker *broker;
@@ -63,11 +65,7 @@ typedef struct daemon_state {
     rv_http *http;
     rv_colocate colocate;     /* the preferred model's path on one CPU at low load */
     pthread_mutex_t gen_lock; /* for readers off the control loop (http) */
-    /* exactly-once (input_txn.c): the offsets of the open transaction, how
-     * many requests it holds, when it began */
-    rd_kafka_topic_partition_list_t *txn_offsets;
-    size_t txn_requests;
-    int64_t txn_began_ms;
+    rv_txn_loop *txn;         /* exactly-once: the transaction thread (input_txn.c) */
 } daemon_state;
 
 /* input.c: the requests consumer and what it feeds. */
@@ -91,16 +89,19 @@ int rv_input_commit(daemon_state *d, int sync);
  * commits (retrying until timeout_ms). Nonzero when requests were left in
  * flight or the last commit failed: they will be read again. */
 int rv_input_drain(daemon_state *d, int timeout_ms);
-/* input_txn.c: exactly-once. Produces the records of the requests done
- * (and every request before them) into the open transaction; commits it
- * with their offsets every delivery.transaction_ms (or requests; now with
- * force). On an abort the consumer goes back to the committed offsets and
- * what was after them is scored again. 0, or -1 when it did not commit. */
-int rv_txn_cycle(daemon_state *d, int force);
-/* A revocation, in the rebalance callback before the partitions are
- * forgotten: commits what is done; aborts when lost (the group went on
- * without us). */
-void rv_txn_revoked(daemon_state *d, int lost);
+/* input_txn.c: exactly-once. The transaction thread produces the records
+ * of the requests done (and of every request before them) into the open
+ * transaction and commits it with their offsets every
+ * delivery.transaction_ms (or transaction_requests). 0 or -1. */
+int rv_txn_start(daemon_state *d, const rv_config *cfg);
+void rv_txn_stop(daemon_state *d);
+/* The input thread's part, from the serve loop: rewinds the consumer to
+ * the committed offsets after an abort (then -1); with now, commits what is
+ * done and waits for it (0, or -1 when it did not commit). */
+int rv_txn_commit(daemon_state *d, int now);
+/* A revocation, in the rebalance callback: commits what is done (aborts
+ * when lost: the group went on without us), then forgets the partitions. */
+void rv_txn_revoked(daemon_state *d, const rd_kafka_topic_partition_list_t *parts, int lost);
 /* The done callback's part: the request's held records go to the tracker. */
 void rv_txn_request_done(daemon_state *d, rv_inflight *f);
 

@@ -111,6 +111,11 @@ static void result_families(rv_text *t, rv_stats *s, int n)
     percentiles(t, "rendezvous_decision_interval_seconds",
                 "From the chosen model's answer to the result, percentiles since start.",
                 &s->decision);
+    if (atomic_load(&s->txn_commit.count))
+        percentiles(t, "rendezvous_transaction_commit_seconds",
+                    "Exactly-once: sending a transaction's offsets and committing it, "
+                    "percentiles since start.",
+                    &s->txn_commit);
 }
 
 static void canary_families(rv_text *t, rv_canary_monitor *monitor)

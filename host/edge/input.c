@@ -58,7 +58,7 @@ static void on_committed(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 int rv_input_commit(daemon_state *d, int sync)
 {
     if (rv_output_transactional(d->output))
-        return rv_txn_cycle(d, sync);
+        return rv_txn_commit(d, sync);
     rd_kafka_topic_partition_list_t *list = rv_commit_tracker_take(d->tracker, sync);
     if (!list)
         return 0;
@@ -147,7 +147,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     /* Revoked: commit what is done; what is still in flight will be read
      * again by the new owner, so forget it here. */
     if (rv_output_transactional(d->output))
-        rv_txn_revoked(d, rd_kafka_assignment_lost(rk));
+        rv_txn_revoked(d, parts, rd_kafka_assignment_lost(rk));
     else
         rv_input_commit(d, 1);
     for (int i = 0; i < parts->cnt; i++) {

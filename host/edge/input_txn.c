@@ -1,16 +1,23 @@
 /*
- * input_txn.c - exactly-once delivery: the requests consumer's side of the
- * transactions (KIP-447: one transactional producer per host, fenced by
- * the consumer group's generation).
+ * input_txn.c - exactly-once delivery: the transactions of the requests
+ * consumer's output (KIP-447: one transactional producer per host, fenced
+ * by the consumer group's generation).
  *
  * A request's records are held in it (rv_output_hold) until it is done;
  * then they go to the commit tracker with its offset, and come out once
- * every request before it in its partition is done too. The cycle, on the
- * input thread, produces what came out into the open transaction and
- * commits the transaction with exactly those requests' offsets. So a
- * transaction holds all the records of the requests whose offsets it
- * commits and nothing of any other: after a crash or an abort, what is
- * read again had left nothing visible.
+ * every request before it in its partition is done too. The transaction
+ * thread produces what came out into the open transaction and commits the
+ * transaction with exactly those requests' offsets. So a transaction holds
+ * all the records of the requests whose offsets it commits and nothing of
+ * any other: after a crash or an abort, what is read again had left
+ * nothing visible. Committing takes a few round trips to the transaction
+ * coordinator; it happens on this thread so that the input goes on
+ * reading meanwhile.
+ *
+ * The input thread owns the consumer: it rewinds it after an abort (the
+ * transaction thread waits until it has), and around a rebalance it holds
+ * the transaction thread (commit or abort first, then nothing until the
+ * partitions are forgotten).
  */
 #include "daemon_internal.h"
 
@@ -22,6 +29,26 @@
 #include "errbuf.h"
 #include "log.h"
 
+typedef enum { ASK_RUN, ASK_COMMIT_HOLD, ASK_ABORT_HOLD } ask_kind;
+
+struct rv_txn_loop {
+    daemon_state *d;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    /* under lock */
+    int stop;
+    ask_kind ask;                    /* the input thread's */
+    int held;                        /* the transaction thread did what was asked and waits */
+    int held_ok;                     /* what it asked committed */
+    atomic_int rewind;               /* an abort: the input thread rewinds, the loop waits */
+    uint32_t every_ms, max_requests; /* delivery.transaction_*, read at start */
+    /* the transaction thread's */
+    rd_kafka_topic_partition_list_t *offsets; /* of the open transaction */
+    size_t requests;                          /* in it */
+    int64_t began_ms;
+};
+
 void rv_txn_request_done(daemon_state *d, rv_inflight *f)
 {
     rv_held *held = atomic_exchange(&f->held, NULL);
@@ -31,20 +58,20 @@ void rv_txn_request_done(daemon_state *d, rv_inflight *f)
 }
 
 /* Adds offsets (consumed) to the open transaction's. */
-static void merge_offsets(daemon_state *d, rd_kafka_topic_partition_list_t *offs)
+static void merge_offsets(rv_txn_loop *x, rd_kafka_topic_partition_list_t *offs)
 {
     if (!offs)
         return;
-    if (!d->txn_offsets) {
-        d->txn_offsets = offs;
+    if (!x->offsets) {
+        x->offsets = offs;
         return;
     }
     for (int i = 0; i < offs->cnt; i++) {
         rd_kafka_topic_partition_t *o = &offs->elems[i];
         rd_kafka_topic_partition_t *have =
-            rd_kafka_topic_partition_list_find(d->txn_offsets, o->topic, o->partition);
+            rd_kafka_topic_partition_list_find(x->offsets, o->topic, o->partition);
         if (!have)
-            have = rd_kafka_topic_partition_list_add(d->txn_offsets, o->topic, o->partition);
+            have = rd_kafka_topic_partition_list_add(x->offsets, o->topic, o->partition);
         have->offset = o->offset;
     }
     rd_kafka_topic_partition_list_destroy(offs);
@@ -52,50 +79,32 @@ static void merge_offsets(daemon_state *d, rd_kafka_topic_partition_list_t *offs
 
 /* Produces what the tracker's prefixes passed into the open transaction.
  * 0, or -1 when a record was refused at once (the transaction must abort). */
-static int produce_ready(daemon_state *d)
+static int produce_ready(rv_txn_loop *x)
 {
     size_t n;
     rd_kafka_topic_partition_list_t *offs;
-    void **ready = rv_commit_tracker_take_ready(d->tracker, &n, &offs);
+    void **ready = rv_commit_tracker_take_ready(x->d->tracker, &n, &offs);
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
-        if (rc == 0 && rv_output_send_held(d->output, ready[i]) != 0)
+        if (rc == 0 && rv_output_send_held(x->d->output, ready[i]) != 0)
             rc = -1;
         else if (rc != 0)
             rv_output_held_free(ready[i]);
     }
     free(ready);
-    merge_offsets(d, offs);
-    d->txn_requests += n;
+    merge_offsets(x, offs);
+    x->requests += n;
     return rc;
 }
 
-/* Forgets what the open transaction held (aborted): the offsets, and what
- * the prefixes passed since. */
-static void drop_open(daemon_state *d)
+/* The open transaction is over (committed or aborted). */
+static void drop_open(rv_txn_loop *x)
 {
-    if (d->txn_offsets)
-        rd_kafka_topic_partition_list_destroy(d->txn_offsets);
-    d->txn_offsets = NULL;
-    d->txn_requests = 0;
-    d->txn_began_ms = rv_mono_ms();
-}
-
-/* After an abort: every assigned partition is read again from its committed
- * offset; what is in flight from before is forgotten (its records are
- * dropped when it is done). */
-static void rewind_input(daemon_state *d)
-{
-    rd_kafka_topic_partition_list_t *parts = NULL;
-    if (rd_kafka_assignment(d->consumer, &parts) || !parts)
-        return;
-    for (int i = 0; i < parts->cnt; i++) {
-        rv_commit_tracker_forget(d->tracker, parts->elems[i].topic, parts->elems[i].partition);
-        parts->elems[i].offset = RD_KAFKA_OFFSET_INVALID; /* the committed one */
-    }
-    drop_open(d);
-    rv_input_reassign(d, d->consumer, parts);
-    rd_kafka_topic_partition_list_destroy(parts);
+    if (x->offsets)
+        rd_kafka_topic_partition_list_destroy(x->offsets);
+    x->offsets = NULL;
+    x->requests = 0;
+    x->began_ms = rv_mono_ms();
 }
 
 /* The host stops as on SIGTERM (what is done and committed stays so). */
@@ -107,10 +116,11 @@ static void stop_host(const char *why)
 
 /* An abortable error: abort. A fatal one (fenced: another producer of our
  * transactional id, or the broker ended our transaction): a new producer;
- * when that fails too the host stops. Then, unless the partitions are
- * being revoked, rewind. */
-static void recover(daemon_state *d, rv_txn_outcome out, const char *why, int rewind)
+ * when that fails too the host stops. What the transaction held is read
+ * again: the input thread rewinds (unless the partitions are going). */
+static void recover(rv_txn_loop *x, rv_txn_outcome out, const char *why, int rewind)
 {
+    daemon_state *d = x->d;
     char err[RV_ERR_SIZE];
     if (out == RV_TXN_ABORT) {
         atomic_fetch_add(&d->stats->txn_aborts, 1);
@@ -129,58 +139,201 @@ static void recover(daemon_state *d, rv_txn_outcome out, const char *why, int re
         if (rv_output_restart_txn(d->output, err, sizeof err) != 0)
             stop_host(err);
     }
+    drop_open(x);
     if (rewind)
-        rewind_input(d);
-    else
-        drop_open(d);
+        atomic_store(&x->rewind, 1);
 }
 
-/* rv_txn_cycle; rewind 0 in the rebalance callback, where the partitions
- * are going anyway. */
-static int cycle(daemon_state *d, int force, int rewind)
+/* Produces what is ready; commits when due (or now, with force). 0, or -1
+ * when the transaction aborted. */
+static int cycle(rv_txn_loop *x, int force, int rewind)
 {
-    if (produce_ready(d) != 0) {
-        recover(d, RV_TXN_ABORT, "a record was refused", rewind);
+    daemon_state *d = x->d;
+    if (produce_ready(x) != 0) {
+        recover(x, RV_TXN_ABORT, "a record was refused", rewind);
         return -1;
     }
     int64_t now = rv_mono_ms();
-    const rv_config *cfg = d->gen->cfg;
-    if (!force && now - d->txn_began_ms < (int64_t)cfg->delivery.transaction_ms &&
-        (!cfg->delivery.transaction_requests ||
-         d->txn_requests < cfg->delivery.transaction_requests))
+    if (!force && now - x->began_ms < (int64_t)x->every_ms &&
+        (!x->max_requests || x->requests < x->max_requests))
         return 0;
-    if (!d->txn_offsets && !d->txn_requests) {
-        d->txn_began_ms = now; /* nothing in it: nothing to commit */
+    if (!x->offsets && !x->requests) {
+        x->began_ms = now; /* nothing in it: nothing to commit */
         return 0;
     }
     char err[RV_ERR_SIZE];
     rv_txn_outcome out;
     int tries = 0;
-    while ((out = rv_output_commit(d->output, d->txn_offsets, d->consumer, err, sizeof err)) ==
+    int64_t t0 = rv_mono_us();
+    while ((out = rv_output_commit(d->output, x->offsets, d->consumer, err, sizeof err)) ==
                RV_TXN_RETRY &&
            ++tries < 3)
         rv_warn("delivery", "%s: committing again", err);
     if (out == RV_TXN_OK) {
         atomic_fetch_add(&d->stats->txn_commits, 1);
-        drop_open(d);
+        rv_latency_add(&d->stats->txn_commit, rv_mono_us() - t0);
+        drop_open(x);
         return 0;
     }
-    recover(d, out, err, rewind);
+    recover(x, out, err, rewind);
     return -1;
 }
 
-int rv_txn_cycle(daemon_state *d, int force)
+/* What the input thread asked, done once; then it waits to be let go. */
+static void serve_ask(rv_txn_loop *x)
 {
-    return cycle(d, force, 1);
+    ask_kind ask = x->ask;
+    pthread_mutex_unlock(&x->lock);
+    int ok;
+    if (atomic_load(&x->rewind))
+        ok = 0; /* aborted, not rewound: what came out since is not to commit */
+    else if (ask == ASK_COMMIT_HOLD)
+        ok = cycle(x, 1, 0) == 0;
+    else {
+        recover(x, RV_TXN_ABORT, "partitions lost", 0);
+        ok = 0;
+    }
+    pthread_mutex_lock(&x->lock);
+    x->held = 1;
+    x->held_ok = ok;
+    pthread_cond_broadcast(&x->cond);
 }
 
-void rv_txn_revoked(daemon_state *d, int lost)
+static void *txn_loop(void *arg)
 {
-    if (!lost) {
-        cycle(d, 1, 0);
-        return;
+    rv_txn_loop *x = arg;
+    pthread_setname_np(pthread_self(), "rv-txn");
+    pthread_mutex_lock(&x->lock);
+    while (!x->stop) {
+        if (x->ask != ASK_RUN && !x->held)
+            serve_ask(x);
+        else if (x->ask == ASK_RUN && !atomic_load(&x->rewind)) {
+            pthread_mutex_unlock(&x->lock);
+            cycle(x, 0, 1);
+            pthread_mutex_lock(&x->lock);
+        }
+        if (!x->stop) { /* a few ms: what is ready is produced soon after */
+            struct timespec until = rv_timespec_us(rv_mono_us() + 2000);
+            pthread_cond_timedwait(&x->cond, &x->lock, &until);
+        }
     }
-    /* the group went on without us: our offsets would be refused, and
+    pthread_mutex_unlock(&x->lock);
+    return NULL;
+}
+
+int rv_txn_start(daemon_state *d, const rv_config *cfg)
+{
+    rv_txn_loop *x = calloc(1, sizeof *x);
+    if (!x)
+        return -1;
+    x->d = d;
+    x->every_ms = cfg->delivery.transaction_ms;
+    x->max_requests = cfg->delivery.transaction_requests;
+    x->began_ms = rv_mono_ms();
+    pthread_mutex_init(&x->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&x->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    if (pthread_create(&x->thread, NULL, txn_loop, x) != 0) {
+        pthread_cond_destroy(&x->cond);
+        pthread_mutex_destroy(&x->lock);
+        free(x);
+        return -1;
+    }
+    d->txn = x;
+    return 0;
+}
+
+void rv_txn_stop(daemon_state *d)
+{
+    rv_txn_loop *x = d->txn;
+    if (!x)
+        return;
+    pthread_mutex_lock(&x->lock);
+    x->stop = 1;
+    pthread_cond_broadcast(&x->cond);
+    pthread_mutex_unlock(&x->lock);
+    pthread_join(x->thread, NULL);
+    if (x->offsets)
+        rd_kafka_topic_partition_list_destroy(x->offsets);
+    pthread_cond_destroy(&x->cond);
+    pthread_mutex_destroy(&x->lock);
+    free(x);
+    d->txn = NULL;
+}
+
+/* After an abort: every assigned partition is read again from its committed
+ * offset; what is in flight from before is forgotten (its records are
+ * dropped when it is done). */
+static void rewind_input(daemon_state *d)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (rd_kafka_assignment(d->consumer, &parts) || !parts)
+        return;
+    for (int i = 0; i < parts->cnt; i++) {
+        rv_commit_tracker_forget(d->tracker, parts->elems[i].topic, parts->elems[i].partition);
+        parts->elems[i].offset = RD_KAFKA_OFFSET_INVALID; /* the committed one */
+    }
+    rv_input_reassign(d, d->consumer, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+}
+
+/* Asks the transaction thread to commit (or abort) and then wait; returns
+ * whether it committed. */
+static int hold(rv_txn_loop *x, ask_kind ask)
+{
+    pthread_mutex_lock(&x->lock);
+    x->ask = ask;
+    x->held = 0;
+    pthread_cond_broadcast(&x->cond);
+    while (!x->held && !x->stop)
+        pthread_cond_wait(&x->cond, &x->lock);
+    int ok = x->held_ok;
+    pthread_mutex_unlock(&x->lock);
+    return ok;
+}
+
+static void let_go(rv_txn_loop *x)
+{
+    pthread_mutex_lock(&x->lock);
+    x->ask = ASK_RUN;
+    x->held = 0;
+    atomic_store(&x->rewind, 0); /* the partitions it was for are forgotten */
+    pthread_cond_broadcast(&x->cond);
+    pthread_mutex_unlock(&x->lock);
+}
+
+int rv_txn_commit(daemon_state *d, int now)
+{
+    rv_txn_loop *x = d->txn;
+    if (!x)
+        return 0;
+    if (atomic_load(&x->rewind)) {
+        rewind_input(d);
+        pthread_mutex_lock(&x->lock);
+        atomic_store(&x->rewind, 0);
+        pthread_cond_broadcast(&x->cond);
+        pthread_mutex_unlock(&x->lock);
+        return -1;
+    }
+    if (!now)
+        return 0;
+    int ok = hold(x, ASK_COMMIT_HOLD);
+    let_go(x);
+    return ok ? 0 : -1;
+}
+
+void rv_txn_revoked(daemon_state *d, const rd_kafka_topic_partition_list_t *parts, int lost)
+{
+    rv_txn_loop *x = d->txn;
+    if (!x)
+        return;
+    /* lost: the group went on without us, our offsets would be refused and
      * nothing of the open transaction may show */
-    recover(d, RV_TXN_ABORT, "partitions lost", 0);
+    hold(x, lost ? ASK_ABORT_HOLD : ASK_COMMIT_HOLD);
+    for (int i = 0; i < parts->cnt; i++)
+        rv_commit_tracker_forget(d->tracker, parts->elems[i].topic, parts->elems[i].partition);
+    let_go(x);
 }

@@ -107,9 +107,12 @@ void rv_stats_print(rv_stats *s, FILE *out)
         rv_latency_quantile(&s->e2e, 0.99), rv_latency_quantile(&s->e2e, 0.999),
         rv_latency_quantile(&s->decision, 0.5), rv_latency_quantile(&s->decision, 0.99));
     if (s->txn_commits || s->txn_aborts || s->txn_restarts)
-        fprintf(out, "  transactions: %llu committed, %llu aborted, %llu producer restart(s)\n",
+        fprintf(out,
+                "  transactions: %llu committed, %llu aborted, %llu producer restart(s); "
+                "committing p50 %.0f us, p99 %.0f us\n",
                 (unsigned long long)s->txn_commits, (unsigned long long)s->txn_aborts,
-                (unsigned long long)s->txn_restarts);
+                (unsigned long long)s->txn_restarts, rv_latency_quantile(&s->txn_commit, 0.5),
+                rv_latency_quantile(&s->txn_commit, 0.99));
     fprintf(out, "  reloads: %llu ok, %llu failed; schedule changes by control: %llu\n",
             (unsigned long long)s->reloads_ok, (unsigned long long)s->reloads_failed,
             (unsigned long long)s->schedule_changes);
