@@ -6,6 +6,7 @@
 #include <check.h>
 
 #include <pthread.h>
+#include <stdlib.h>
 
 #include "clock.h"
 #include "commit_tracker.h"
@@ -134,6 +135,79 @@ static void *mark_done_later(void *arg)
 
 /* The input's wait at max_in_flight: back at once when below the limit,
  * woken by the completion that brings it below, else back at the timeout. */
+/* Payloads: small ints boxed, freed by counting. */
+static int freed;
+static void free_box(void *p)
+{
+    freed++;
+    free(p);
+}
+static void *box(int v)
+{
+    int *p = malloc(sizeof *p);
+    *p = v;
+    return p;
+}
+
+/* Exactly-once: a payload comes out only once every offset before it in its
+ * partition is done, in offset order, with the offsets that cover exactly
+ * the payloads taken; a forgotten partition's payloads, waiting or passed
+ * and not taken, are freed and never come out. */
+START_TEST(payloads_come_out_in_order_with_their_offsets)
+{
+    freed = 0;
+    rv_commit_tracker *t = rv_commit_tracker_new(free_box);
+    uint64_t e0 = 0, e1 = 0;
+    for (int64_t o = 0; o < 4; o++)
+        e0 = rv_commit_tracker_add(t, "req", 0, o);
+    e1 = rv_commit_tracker_add(t, "req", 1, 50);
+    ck_assert_int_eq(rv_commit_tracker_done_with(t, "req", 0, 2, e0, box(2)), 0);
+    ck_assert_int_eq(rv_commit_tracker_done_with(t, "req", 0, 1, e0, box(1)), 0);
+    size_t n;
+    rd_kafka_topic_partition_list_t *offs;
+    void **ready = rv_commit_tracker_take_ready(t, &n, &offs);
+    ck_assert_uint_eq(n, 0); /* 0 is still in flight: nothing passes */
+    ck_assert_ptr_null(offs);
+    free(ready);
+    rv_commit_tracker_done(t, "req", 0, 0, e0); /* a request without records */
+    ready = rv_commit_tracker_take_ready(t, &n, &offs);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_int_eq(*(int *)ready[0], 1);
+    ck_assert_int_eq(*(int *)ready[1], 2);
+    ck_assert_ptr_nonnull(offs);
+    ck_assert_int_eq(offs->cnt, 1);
+    ck_assert_int_eq(rd_kafka_topic_partition_list_find(offs, "req", 0)->offset, 3);
+    free_box(ready[0]);
+    free_box(ready[1]);
+    free(ready);
+    rd_kafka_topic_partition_list_destroy(offs);
+    /* an older epoch's payload stays the caller's */
+    void *stale = box(9);
+    ck_assert_int_eq(rv_commit_tracker_done_with(t, "req", 1, 50, e1 + 1000, stale), -1);
+    free_box(stale);
+    /* passed but not taken, then forgotten: freed, and no offset comes out */
+    ck_assert_int_eq(rv_commit_tracker_done_with(t, "req", 1, 50, e1, box(50)), 0);
+    int before = freed;
+    rv_commit_tracker_forget(t, "req", 1);
+    ck_assert_int_eq(freed, before + 1);
+    /* waiting behind an offset in flight, then forgotten: freed too */
+    rv_commit_tracker_add(t, "req", 0, 4);
+    rv_commit_tracker_add(t, "req", 0, 5);
+    ck_assert_int_eq(rv_commit_tracker_done_with(t, "req", 0, 5, e0, box(5)), 0);
+    rv_commit_tracker_forget(t, "req", 0);
+    ck_assert_int_eq(freed, before + 2);
+    ready = rv_commit_tracker_take_ready(t, &n, &offs);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_ptr_null(offs);
+    free(ready);
+    /* what is left at the end is freed by the tracker */
+    uint64_t e = rv_commit_tracker_add(t, "req", 2, 0);
+    rv_commit_tracker_done_with(t, "req", 2, 0, e, box(0));
+    rv_commit_tracker_free(t);
+    ck_assert_int_eq(freed, before + 3);
+}
+END_TEST
+
 START_TEST(wait_below_wakes_on_the_completion_that_makes_room)
 {
     rv_commit_tracker *t = rv_commit_tracker_new(NULL);
@@ -164,6 +238,7 @@ int main(void)
     tcase_add_test(tc, a_failed_commit_is_taken_again);
     tcase_add_test(tc, many_out_of_order);
     tcase_add_test(tc, wait_below_wakes_on_the_completion_that_makes_room);
+    tcase_add_test(tc, payloads_come_out_in_order_with_their_offsets);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }

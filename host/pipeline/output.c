@@ -8,10 +8,8 @@
  * host go on where it stopped; meanwhile the topic and the reason are in
  * the log (once, then every 10 s) and in rv_output_health (/readyz).
  */
-#include "output.h"
+#include "output_internal.h"
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -19,73 +17,6 @@
 #include "clock.h"
 #include "errbuf.h"
 #include "log.h"
-
-#define RETRY_FIRST_MS 100
-#define RETRY_MAX_MS 5000
-#define FAILING_LOG_MS 10000
-#define MAX_FAILING 8 /* topics followed at once; more share the last slot */
-
-/* What follows a refused record, for the log. */
-#define AGAIN "each produced again until it is taken; their requests wait"
-#define OWN_FAULT "the record's own fault: its request stays uncommitted"
-#define IN_TXN "the transaction aborts: its requests are scored again"
-
-/* A refused record, kept to be produced again. */
-typedef struct retry {
-    struct retry *next;
-    int64_t due_ms;
-    rd_kafka_topic_t *rkt; /* a reference of its own */
-    int32_t partition;
-    void *key, *value;
-    size_t key_len, value_len;
-    rd_kafka_headers_t *headers;
-    void *opaque;
-} retry;
-
-/* A topic whose last delivery failed. */
-typedef struct failing {
-    char topic[256];
-    char reason[200];
-    int64_t since_ms, logged_ms;
-    uint64_t records;
-    int delay_ms;
-} failing;
-
-/* A record held for a transaction: a copy of rv_output_send's arguments. */
-struct rv_held {
-    rv_held *next;
-    rv_stream stream;
-    char *topic_name; /* NULL: the stream's */
-    int32_t partition;
-    void *key, *value;
-    size_t key_len, value_len;
-    rd_kafka_headers_t *headers;
-};
-
-struct rv_output {
-    rd_kafka_t *rk; /* records outside transactions (all of them at least once) */
-    rd_kafka_topic_t *topics[RV_STREAM_COUNT];
-    /* exactly-once: the transactional producer of the records requests
-     * cause, the conf to make it again, the transaction's state */
-    rd_kafka_t *txn;
-    rd_kafka_topic_t *txn_topics[RV_STREAM_COUNT];
-    rd_kafka_conf_t *txn_conf;
-    char txn_id[512];
-    int txn_timeout_ms;
-    int txn_open;
-    pthread_t poller;
-    atomic_int stop;
-    atomic_uint_fast64_t failures;
-    rv_delivered_fn delivered;
-    pthread_mutex_t prepared_lock;
-    rd_kafka_topic_t *prepared[8]; /* topics looked up ahead, by name */
-    int n_prepared;
-    pthread_mutex_t retry_lock; /* retries, failing, n_failing */
-    retry *retries;
-    failing failing[MAX_FAILING];
-    atomic_int n_failing; /* written under retry_lock; read without it */
-    int has_poller;
-};
 
 /* Errors after which producing the record again cannot help: its own
  * faults, and the producer going away. */
@@ -114,7 +45,7 @@ static failing *find_failing(rv_output *o, const char *topic)
 
 /* A delivery to topic failed (retry_lock held): the topic is failing, its
  * retry delay doubles; the first failure and then one every 10 s logged. */
-static int note_failure(rv_output *o, const char *topic, rd_kafka_resp_err_t e, const char *then)
+int rv_output_note_failure(rv_output *o, const char *topic, rd_kafka_resp_err_t e, const char *then)
 {
     int64_t now = rv_mono_ms();
     failing *f = find_failing(o, topic);
@@ -139,7 +70,7 @@ static int note_failure(rv_output *o, const char *topic, rd_kafka_resp_err_t e, 
 }
 
 /* A delivery to topic succeeded (retry_lock held): it is no longer failing. */
-static void note_success(rv_output *o, const char *topic)
+void rv_output_note_success(rv_output *o, const char *topic)
 {
     failing *f = find_failing(o, topic);
     if (!f)
@@ -200,7 +131,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
     if (msg->err) {
         atomic_fetch_add(&o->failures, 1);
         int again = retriable(msg->err) && !atomic_load(&o->stop);
-        int delay_ms = note_failure(o, topic, msg->err, again ? AGAIN : OWN_FAULT);
+        int delay_ms = rv_output_note_failure(o, topic, msg->err, again ? AGAIN : OWN_FAULT);
         /* Produced again later; or, the fault being the record's own, its
          * request is never released: its offset is not committed, so it is
          * read and scored again after a restart. */
@@ -213,28 +144,10 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
         pthread_mutex_unlock(&o->retry_lock);
         return;
     }
-    note_success(o, topic);
+    rv_output_note_success(o, topic);
     pthread_mutex_unlock(&o->retry_lock);
     if (msg->_private && o->delivered)
         o->delivered(msg->_private);
-}
-
-/* A record of a transaction: no retry (a refused one makes the commit
- * fail, the transaction aborts and its requests are scored again). */
-static void on_txn_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
-{
-    (void)rk;
-    rv_output *o = opaque;
-    if (!msg->err && !atomic_load(&o->n_failing))
-        return;
-    const char *topic = rd_kafka_topic_name(msg->rkt);
-    pthread_mutex_lock(&o->retry_lock);
-    if (msg->err) {
-        atomic_fetch_add(&o->failures, 1);
-        note_failure(o, topic, msg->err, IN_TXN);
-    } else
-        note_success(o, topic);
-    pthread_mutex_unlock(&o->retry_lock);
 }
 
 static void free_retry(retry *r)
@@ -286,7 +199,7 @@ static void produce_retries(rv_output *o)
         if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
             r->due_ms = now + RETRY_FIRST_MS;
         } else {
-            r->due_ms = now + note_failure(o, topic, e, AGAIN);
+            r->due_ms = now + rv_output_note_failure(o, topic, e, AGAIN);
             if (n_stale < MAX_FAILING) {
                 stale[n_stale].rkt = rd_kafka_topic_new(o->rk, topic, NULL);
                 stale[n_stale++].delay_ms = (int)(r->due_ms - now);
@@ -313,52 +226,6 @@ static void *poll_loop(void *arg)
         produce_retries(o);
     }
     return NULL;
-}
-
-/* The transactional producer, made (again) from txn_conf: its id fences
- * an earlier producer of the same id (this host before a restart) and
- * aborts what that left open; then a transaction begins. 0 or -1. */
-static int txn_start(rv_output *o, char *err, size_t err_size)
-{
-    char e[RV_ERR_SIZE];
-    rd_kafka_conf_t *conf = rd_kafka_conf_dup(o->txn_conf);
-    if (!(o->txn = rd_kafka_new(RD_KAFKA_PRODUCER, conf, e, sizeof e))) {
-        rd_kafka_conf_destroy(conf);
-        rv_errf(err, err_size, "cannot create the transactional producer: %s", e);
-        return -1;
-    }
-    for (int i = 0; i < RV_STREAM_COUNT; i++)
-        o->txn_topics[i] = rd_kafka_topic_new(o->txn, rd_kafka_topic_name(o->topics[i]), NULL);
-    rd_kafka_error_t *error = rd_kafka_init_transactions(o->txn, o->txn_timeout_ms + 5000);
-    if (!error)
-        error = rd_kafka_begin_transaction(o->txn);
-    if (error) {
-        rv_errf(err, err_size, "transactional id %s: %s", o->txn_id, rd_kafka_error_string(error));
-        rd_kafka_error_destroy(error);
-        return -1;
-    }
-    o->txn_open = 1;
-    return 0;
-}
-
-/* Destroys the transactional producer, aborting what it holds open (not
- * left to the broker's timeout: read_committed readers would wait for it). */
-static void txn_stop(rv_output *o)
-{
-    if (!o->txn)
-        return;
-    if (o->txn_open) {
-        rd_kafka_error_t *error = rd_kafka_abort_transaction(o->txn, 5000);
-        if (error)
-            rd_kafka_error_destroy(error);
-    }
-    for (int i = 0; i < RV_STREAM_COUNT; i++)
-        if (o->txn_topics[i])
-            rd_kafka_topic_destroy(o->txn_topics[i]);
-    memset(o->txn_topics, 0, sizeof o->txn_topics);
-    rd_kafka_destroy(o->txn);
-    o->txn = NULL;
-    o->txn_open = 0;
 }
 
 rv_output *rv_output_new(rd_kafka_conf_t *conf, const rv_config *cfg, rv_delivered_fn delivered,
@@ -400,7 +267,7 @@ rv_output *rv_output_new(rd_kafka_conf_t *conf, const rv_config *cfg, rv_deliver
             free(o);
             return NULL;
         }
-        rd_kafka_conf_set_dr_msg_cb(o->txn_conf, on_txn_delivery);
+        rd_kafka_conf_set_dr_msg_cb(o->txn_conf, rv_output_on_txn_delivery);
         rd_kafka_conf_set_opaque(o->txn_conf, o);
     }
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
@@ -421,7 +288,7 @@ rv_output *rv_output_new(rd_kafka_conf_t *conf, const rv_config *cfg, rv_deliver
         o->topics[i] = rd_kafka_topic_new(o->rk, names[i], NULL);
     pthread_mutex_init(&o->prepared_lock, NULL);
     pthread_mutex_init(&o->retry_lock, NULL);
-    if (o->txn_conf && txn_start(o, err, err_size) != 0) {
+    if (o->txn_conf && rv_output_txn_start(o, err, err_size) != 0) {
         rv_output_free(o, 0);
         return NULL;
     }
@@ -441,7 +308,7 @@ void rv_output_free(rv_output *o, int timeout_ms)
     atomic_store(&o->stop, 1);
     if (o->has_poller)
         pthread_join(o->poller, NULL);
-    txn_stop(o);
+    rv_output_txn_stop(o);
     if (o->txn_conf)
         rd_kafka_conf_destroy(o->txn_conf);
     size_t kept = 0;
@@ -489,7 +356,8 @@ int rv_output_send(rv_output *o, rv_stream stream, const char *topic_name, int32
         atomic_fetch_add(&o->failures, 1);
         int again = retriable(e) && !atomic_load(&o->stop);
         pthread_mutex_lock(&o->retry_lock);
-        int delay_ms = note_failure(o, rd_kafka_topic_name(rkt), e, again ? AGAIN : OWN_FAULT);
+        int delay_ms =
+            rv_output_note_failure(o, rd_kafka_topic_name(rkt), e, again ? AGAIN : OWN_FAULT);
         if (again) /* as a refused delivery: produced again later */
             keep_for_retry(o, rkt, partition, key, key_len, value, value_len, headers, msg_opaque,
                            delay_ms);
@@ -557,150 +425,4 @@ int rv_output_health(rv_output *o, char *why, size_t size)
     }
     pthread_mutex_unlock(&o->retry_lock);
     return n ? -1 : 0;
-}
-
-/* ---- exactly-once: held records and transactions ---- */
-
-int rv_output_transactional(const rv_output *o)
-{
-    return o->txn_conf != NULL;
-}
-
-int rv_output_hold(rv_held *_Atomic *list, rv_stream stream, const char *topic_name,
-                   int32_t partition, const void *key, size_t key_len, const void *value,
-                   size_t value_len, rd_kafka_headers_t *headers)
-{
-    rv_held *h = calloc(1, sizeof *h);
-    if (!h || (topic_name && !(h->topic_name = strdup(topic_name))) ||
-        (key_len && !(h->key = malloc(key_len))) ||
-        (value_len && !(h->value = malloc(value_len)))) {
-        if (headers)
-            rd_kafka_headers_destroy(headers);
-        rv_output_held_free(h);
-        return -1;
-    }
-    h->stream = stream;
-    h->partition = partition;
-    if (key_len)
-        memcpy(h->key, key, key_len);
-    if (value_len)
-        memcpy(h->value, value, value_len);
-    h->key_len = key_len;
-    h->value_len = value_len;
-    h->headers = headers;
-    h->next = atomic_load(list);
-    while (!atomic_compare_exchange_weak(list, &h->next, h))
-        ;
-    return 0;
-}
-
-void rv_output_held_free(void *list)
-{
-    for (rv_held *h = list, *next; h; h = next) {
-        next = h->next;
-        if (h->headers)
-            rd_kafka_headers_destroy(h->headers);
-        free(h->topic_name);
-        free(h->key);
-        free(h->value);
-        free(h);
-    }
-}
-
-int rv_output_send_held(rv_output *o, void *list)
-{
-    /* held newest first: produced in the order they were made */
-    rv_held *in_order = NULL;
-    for (rv_held *h = list, *next; h; h = next) {
-        next = h->next;
-        h->next = in_order;
-        in_order = h;
-    }
-    int rc = 0;
-    for (rv_held *h = in_order; h && rc == 0; h = h->next) {
-        rd_kafka_topic_t *rkt = h->topic_name ? rd_kafka_topic_new(o->txn, h->topic_name, NULL)
-                                              : o->txn_topics[h->stream];
-        rd_kafka_resp_err_t e;
-        while ((e = rd_kafka_producev(
-                    o->txn, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(h->partition),
-                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_KEY(h->key, h->key_len),
-                    RD_KAFKA_V_VALUE(h->value, h->value_len), RD_KAFKA_V_HEADERS(h->headers),
-                    RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-            rd_kafka_poll(o->txn, 10); /* backpressure: wait for deliveries */
-        if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
-            h->headers = NULL; /* the producer owns them now */
-            h->value = NULL;   /* RD_KAFKA_MSG_F_FREE; the key was copied */
-        } else {
-            atomic_fetch_add(&o->failures, 1);
-            pthread_mutex_lock(&o->retry_lock);
-            note_failure(o, rd_kafka_topic_name(rkt), e, IN_TXN);
-            pthread_mutex_unlock(&o->retry_lock);
-            rc = -1;
-        }
-        if (h->topic_name)
-            rd_kafka_topic_destroy(rkt);
-    }
-    rv_output_held_free(in_order);
-    return rc;
-}
-
-/* What an error of a transactional call means for the transaction. */
-static rv_txn_outcome txn_error(rv_output *o, rd_kafka_error_t *error, const char *what, char *err,
-                                size_t size)
-{
-    rv_errf(err, size, "%s: %s", what, rd_kafka_error_string(error));
-    rv_txn_outcome out = rd_kafka_error_is_fatal(error)             ? RV_TXN_FATAL
-                         : rd_kafka_error_txn_requires_abort(error) ? RV_TXN_ABORT
-                                                                    : RV_TXN_RETRY;
-    rd_kafka_error_destroy(error);
-    if (out == RV_TXN_FATAL)
-        o->txn_open = 0;
-    return out;
-}
-
-rv_txn_outcome rv_output_commit(rv_output *o, const rd_kafka_topic_partition_list_t *offsets,
-                                rd_kafka_t *consumer, char *err, size_t size)
-{
-    if (!o->txn || !o->txn_open) {
-        rv_errf(err, size, "no transaction open");
-        return RV_TXN_FATAL;
-    }
-    int timeout = o->txn_timeout_ms;
-    rd_kafka_error_t *error = NULL;
-    if (offsets && offsets->cnt > 0) {
-        rd_kafka_consumer_group_metadata_t *meta = rd_kafka_consumer_group_metadata(consumer);
-        error = rd_kafka_send_offsets_to_transaction(o->txn, offsets, meta, timeout);
-        rd_kafka_consumer_group_metadata_destroy(meta);
-        if (error)
-            return txn_error(o, error, "sending the offsets to the transaction", err, size);
-    }
-    if ((error = rd_kafka_commit_transaction(o->txn, timeout)))
-        return txn_error(o, error, "committing the transaction", err, size);
-    o->txn_open = 0;
-    if ((error = rd_kafka_begin_transaction(o->txn)))
-        return txn_error(o, error, "beginning a transaction", err, size);
-    o->txn_open = 1;
-    return RV_TXN_OK;
-}
-
-rv_txn_outcome rv_output_abort(rv_output *o, char *err, size_t size)
-{
-    if (!o->txn) {
-        rv_errf(err, size, "no transactional producer");
-        return RV_TXN_FATAL;
-    }
-    rd_kafka_error_t *error = NULL;
-    if (o->txn_open && (error = rd_kafka_abort_transaction(o->txn, o->txn_timeout_ms)))
-        return txn_error(o, error, "aborting the transaction", err, size);
-    o->txn_open = 0;
-    if ((error = rd_kafka_begin_transaction(o->txn)))
-        return txn_error(o, error, "beginning a transaction", err, size);
-    o->txn_open = 1;
-    return RV_TXN_OK;
-}
-
-int rv_output_restart_txn(rv_output *o, char *err, size_t size)
-{
-    txn_stop(o);
-    return txn_start(o, err, size);
 }

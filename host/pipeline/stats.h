@@ -46,8 +46,8 @@ typedef struct rv_stats {
     atomic_uint_fast64_t reloads_ok, reloads_failed, schedule_changes;
     /* exactly-once: transactions committed, aborted, producers made again */
     atomic_uint_fast64_t txn_commits, txn_aborts, txn_restarts;
-    rv_latency_hist e2e;      /* in-host: reading the request -> its result */
-    rv_latency_hist decision; /* the chosen answer in -> its result */
+    rv_latency_hist e2e;        /* in-host: reading the request -> its result */
+    rv_latency_hist decision;   /* the chosen answer in -> its result */
     rv_latency_hist txn_commit; /* exactly-once: sending the offsets and committing */
     atomic_int n_models;
     rv_model_stats models[RV_STATS_MAX_MODELS];
