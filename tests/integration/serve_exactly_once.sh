@@ -3,14 +3,15 @@
 # min.insync.replicas 2), under steady load: a host killed -9 and started
 # again; two hosts sharing the group, one killed -9; a broker killed -9; a
 # zombie (a host frozen past its session while the other takes its
-# partitions, then resumed). After each, a read_committed reader sees every
+# partitions, then resumed); a remote model's scorer (`rendezvous scorer`,
+# exactly-once too) killed -9 and started again. After each, a read_committed reader sees every
 # request's result, each model's score and the decoy's copy exactly once;
 # a read_uncommitted reader of the same topics sees the aborted attempts
 # too (so the check can tell the two). Needs a real cluster: kafka_ only.
 . "$(dirname "$0")/lib.sh"
 [ "${RV_BROKER:-}" = kafka ] || fail "needs RV_BROKER=kafka"
 FX=$RV_FIXTURE_DIR
-CASES=(kill9 pair broker zombie)
+CASES=(kill9 pair broker zombie remote)
 topics=()
 for c in "${CASES[@]}"; do topics+=($(service_topics "eo$c")); done
 RV_KAFKA_NODES=3 start_broker "${topics[@]}"
@@ -219,12 +220,51 @@ case_zombie() {
   pass "a zombie resumed after its partitions moved: its late transaction aborted, every request's records exactly once"
 }
 
+# A remote model a, scored by `rendezvous scorer` (its transactional id the
+# host's with .scorer.a), the scorer killed -9 under load and started again:
+# what its open transaction held never shows, the scorer that follows
+# scores it again, and a's score of every request is there once. Its
+# answers reach the host only at the scorer's commit: a's deadline is long.
+case_remote() {
+  write_service eoremote "$TMP/eoremote.yaml" <<YAML
+models:
+  - {name: a, remote: true, labels: [yes, no, fixture-a], plugin: $FX/ok.so, max_batch: 16}
+  - {name: b, plugin: $FX/ok_b.so, max_batch: 16}
+  - {name: decoy, builtin: decoy}
+rendezvous:
+  schedule: [{model: a, within_ms: 3000}, {model: b, within_ms: 4000}]
+delivery: {mode: exactly_once, transaction_ms: 100, transactional_id: eoremote-h1}
+YAML
+  start_scorer() { # LOG: sets SCORER_PID
+    "$RV_BIN" scorer -c "$TMP/eoremote.yaml" --model a -b "$BOOTSTRAP" >"$1.out" 2>"$1" &
+    SCORER_PID=$!
+    echo "$SCORER_PID" >>"$TMP/pids"
+    wait_log "$1" "model a scoring" 1 60
+  }
+  start_host "$TMP/eoremote.yaml" "$TMP/eoremote.log"
+  start_scorer "$TMP/eoremote-scorer.log"
+  steady eoremote &
+  wait_count eoremote.results 2000 90
+  kill -9 "$SCORER_PID"
+  wait "$SCORER_PID" 2>/dev/null || true
+  start_scorer "$TMP/eoremote-scorer2.log"
+  grep -q "transactional id eoremote-h1.scorer.a\|exactly once" "$TMP/eoremote-scorer2.log" ||
+    fail "the scorer is not exactly-once: $(head -5 "$TMP/eoremote-scorer2.log")"
+  sleep 5
+  local n
+  n=$(stop_steady eoremote)
+  exactly_once eoremote "$n"
+  stop_host
+  kill "$SCORER_PID"
+  pass "a remote model's scorer killed -9 under load and started again: every request's records exactly once"
+}
+
 if [ $# -gt 0 ]; then
   run_parallel "$@"
 else
   # the broker's fault would stall the other cases' start-up (a killed
   # node's partitions, the transaction coordinator's among them, have no
   # leader until its session ends): it runs alone, after
-  run_parallel case_kill9 case_pair case_zombie
+  run_parallel case_kill9 case_pair case_zombie case_remote
   run_parallel case_broker
 fi
