@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "errbuf.h"
+#include "log.h"
 
 /* A record of a transaction: no retry (a refused one makes the commit
  * fail, the transaction aborts and its requests are scored again). */
@@ -29,6 +31,29 @@ void rv_output_on_txn_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, vo
     pthread_mutex_unlock(&o->retry_lock);
 }
 
+/* How long a host waits for its transaction coordinator before it gives
+ * up: a coordinator still loading its partition of __transaction_state
+ * (just created, or moved after a broker failed) answers "retry" for
+ * seconds, more on a loaded cluster. */
+#define TXN_INIT_PATIENCE_MS 120000
+
+/* init_transactions, called again while it fails with a retriable error
+ * (librdkafka: "retry call to resume") and the patience lasts. */
+static rd_kafka_error_t *init_transactions(rv_output *o)
+{
+    int64_t give_up = rv_mono_ms() + TXN_INIT_PATIENCE_MS;
+    for (;;) {
+        int64_t left = give_up - rv_mono_ms();
+        int wait = left < o->txn_timeout_ms + 5000 ? (int)left : o->txn_timeout_ms + 5000;
+        rd_kafka_error_t *error = rd_kafka_init_transactions(o->txn, wait > 1000 ? wait : 1000);
+        if (!error || !rd_kafka_error_is_retriable(error) || rv_mono_ms() >= give_up)
+            return error;
+        rv_warn("output", "transactional id %s: %s; trying again", o->txn_id,
+                rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+    }
+}
+
 /* The transactional producer, made (again) from txn_conf: its id fences
  * an earlier producer of the same id (this host before a restart) and
  * aborts what that left open; then a transaction begins. 0 or -1. */
@@ -43,7 +68,7 @@ int rv_output_txn_start(rv_output *o, char *err, size_t err_size)
     }
     for (int i = 0; i < RV_STREAM_COUNT; i++)
         o->txn_topics[i] = rd_kafka_topic_new(o->txn, rd_kafka_topic_name(o->topics[i]), NULL);
-    rd_kafka_error_t *error = rd_kafka_init_transactions(o->txn, o->txn_timeout_ms + 5000);
+    rd_kafka_error_t *error = init_transactions(o);
     if (!error)
         error = rd_kafka_begin_transaction(o->txn);
     if (error) {

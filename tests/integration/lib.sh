@@ -97,12 +97,20 @@ start_host() {
   "$RV_BIN" -c "$conf" -b "$BOOTSTRAP" >"$log.out" 2>"$log" &
   HOST_PID=$!
   echo "$HOST_PID" >>"$TMP/pids"
-  for _ in $(seq 300); do
-    grep -q "serving:" "$log" 2>/dev/null && return 0
-    kill -0 $HOST_PID 2>/dev/null || fail "host exited at start: $(cat "$log")"
+  wait_serving "$log"
+}
+
+# wait_serving LOG: until the host of HOST_PID logs "serving:" (60 s at
+# most: an exactly-once host waits for its transaction coordinator, which a
+# loaded real cluster may take a while to load; the usual start is < 1 s).
+wait_serving() {
+  local until=$((SECONDS + 60))
+  while ((SECONDS < until)); do
+    grep -q "serving:" "$1" 2>/dev/null && return 0
+    kill -0 $HOST_PID 2>/dev/null || fail "host exited at start: $(cat "$1")"
     sleep 0.05
   done
-  fail "host did not start serving: $(cat "$log")"
+  fail "host did not start serving: $(cat "$1")"
 }
 
 # SIGTERM and wait; fails unless the exit status is 0.

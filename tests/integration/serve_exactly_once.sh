@@ -4,14 +4,15 @@
 # again; two hosts sharing the group, one killed -9; a broker killed -9; a
 # zombie (a host frozen past its session while the other takes its
 # partitions, then resumed); a remote model's scorer (`rendezvous scorer`,
-# exactly-once too) killed -9 and started again. After each, a read_committed reader sees every
+# exactly-once too) killed -9 and started again; a host started while its
+# transaction coordinator cannot answer. After each, a read_committed reader sees every
 # request's result, each model's score and the decoy's copy exactly once;
 # a read_uncommitted reader of the same topics sees the aborted attempts
 # too (so the check can tell the two). Needs a real cluster: kafka_ only.
 . "$(dirname "$0")/lib.sh"
 [ "${RV_BROKER:-}" = kafka ] || fail "needs RV_BROKER=kafka"
 FX=$RV_FIXTURE_DIR
-CASES=(kill9 pair broker zombie remote)
+CASES=(kill9 pair broker zombie remote coord)
 topics=()
 for c in "${CASES[@]}"; do topics+=($(service_topics "eo$c")); done
 RV_KAFKA_NODES=3 start_broker "${topics[@]}"
@@ -259,6 +260,37 @@ YAML
   pass "a remote model's scorer killed -9 under load and started again: every request's records exactly once"
 }
 
+# A host started while its transaction coordinator cannot answer (two of the
+# three nodes down: no quorum, no in-sync replicas for the transaction log)
+# waits for it, then serves exactly once. It used to give up after one
+# init_transactions timeout and exit.
+case_coord() {
+  eo_service eocoord h1
+  sed -i 's|transactional_id: eocoord-h1}|transactional_id: eocoord-h1, transaction_timeout_ms: 2000}|' \
+    "$TMP/eocoord-h1.yaml"
+  bash "$KAFKA" kill "$KAFKA_DIR" 2 2>/dev/null
+  bash "$KAFKA" kill "$KAFKA_DIR" 3 2>/dev/null
+  "$RV_BIN" -c "$TMP/eocoord-h1.yaml" -b "$BOOTSTRAP" >"$TMP/eocoord.log.out" 2>"$TMP/eocoord.log" &
+  HOST_PID=$!
+  echo "$HOST_PID" >>"$TMP/pids"
+  wait_log "$TMP/eocoord.log" "transactional id eocoord-h1: .*trying again" 2 60
+  kill -0 "$HOST_PID" || fail "the host gave up: $(tail -5 "$TMP/eocoord.log")"
+  # together: a node is ready when the metadata names all three
+  bash "$KAFKA" start-node "$KAFKA_DIR" 2 2>"$TMP/eocoord-node2.err" &
+  local node2=$!
+  bash "$KAFKA" start-node "$KAFKA_DIR" 3 2>"$TMP/eocoord-node3.err" ||
+    fail "node 3 did not come back: $(tail -5 "$TMP/eocoord-node3.err")"
+  wait "$node2" || fail "node 2 did not come back: $(tail -5 "$TMP/eocoord-node2.err")"
+  wait_serving "$TMP/eocoord.log"
+  steady eocoord &
+  wait_count eocoord.results 1000 90
+  local n
+  n=$(stop_steady eocoord)
+  exactly_once eocoord "$n"
+  stop_host
+  pass "a host started while its transaction coordinator could not answer waited for it, then served exactly once"
+}
+
 if [ $# -gt 0 ]; then
   run_parallel "$@"
 else
@@ -267,4 +299,5 @@ else
   # leader until its session ends): it runs alone, after
   run_parallel case_kill9 case_pair case_zombie case_remote
   run_parallel case_broker
+  run_parallel case_coord
 fi
