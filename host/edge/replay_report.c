@@ -11,6 +11,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "json.h"
+#include "measures.h"
 #include "stats.h"
 
 struct rv_replay_model {
@@ -171,16 +172,6 @@ static double shift(const rv_replay_report *r, const rv_replay_model *a, const r
     return d;
 }
 
-typedef struct ranked {
-    double score;
-    int positive;
-} ranked;
-
-static int cmp_ranked(const void *a, const void *b)
-{
-    return cmp_double(&((const ranked *)a)->score, &((const ranked *)b)->score);
-}
-
 /* Accuracy of the top label, and the one-vs-rest AUC averaged over the
  * labels that have both positives and negatives (Mann-Whitney, ties
  * halved), over the requests with a true label; -1 when none. */
@@ -189,35 +180,23 @@ static void accuracy_auc(const rv_replay_report *r, const rv_replay_model *m, do
 {
     size_t n = 0, right = 0, labels_used = 0;
     double auc_sum = 0;
-    ranked *v = malloc((r->n + 1) * sizeof *v);
+    rv_ranked *v = malloc((r->n + 1) * sizeof *v);
     for (size_t j = 0; j < r->n; j++)
         if (r->truth[j] && m->ok[j]) {
             n++;
             right += top_name(m, j) && strcmp(top_name(m, j), r->truth[j]) == 0;
         }
     for (uint32_t k = 0; v && k < m->m->n_labels; k++) {
-        size_t c = 0, pos = 0;
+        size_t c = 0;
         for (size_t j = 0; j < r->n; j++)
             if (r->truth[j] && m->ok[j]) {
                 v[c].score = m->scores[j * m->m->n_labels + k];
-                v[c].positive = strcmp(r->truth[j], m->m->labels[k]) == 0;
-                pos += (size_t)v[c++].positive;
+                v[c++].positive = strcmp(r->truth[j], m->m->labels[k]) == 0;
             }
-        if (pos == 0 || pos == c)
+        double label_auc = rv_measures_auc(v, c);
+        if (isnan(label_auc))
             continue;
-        qsort(v, c, sizeof *v, cmp_ranked);
-        double rank_sum = 0;
-        for (size_t i = 0; i < c;) {
-            size_t e = i;
-            while (e < c && v[e].score == v[i].score)
-                e++;
-            double mid = (double)(i + e + 1) / 2.0; /* ranks i+1..e, averaged */
-            for (size_t t = i; t < e; t++)
-                rank_sum += v[t].positive ? mid : 0;
-            i = e;
-        }
-        double np = (double)pos, nn = (double)(c - pos);
-        auc_sum += (rank_sum - np * (np + 1) / 2) / (np * nn);
+        auc_sum += label_auc;
         labels_used++;
     }
     free(v);
