@@ -14,6 +14,7 @@ packages=(
   libmicrohttpd-dev curl hey wrk         # HTTP gateway, its tests and load
   libseccomp-dev                        # the model processes' sandbox
   libsystemd-dev                        # sd_notify: readiness, reload and watchdog for systemd
+  liblmdb-dev                           # the evaluation's on-disk join store (see docs/decisions.md)
   prometheus                            # promtool checks /metrics
   libxgboost-dev                        # XGBoost plugin
   check                                 # unit tests
