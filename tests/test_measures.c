@@ -181,9 +181,9 @@ START_TEST(merged_buckets_measure_as_one)
     static uint32_t truth[N];
     uint64_t seed = 0x5eed3;
     random_answers(&seed, K, N, p, truth);
-    rv_measures_acc *part[3], *all = rv_measures_acc_new(K);
+    rv_measures_acc *part[3], *all = rv_measures_acc_new(K, 0);
     for (int j = 0; j < 3; j++)
-        ck_assert_ptr_nonnull(part[j] = rv_measures_acc_new(K));
+        ck_assert_ptr_nonnull(part[j] = rv_measures_acc_new(K, 0));
     for (size_t i = 0; i < N; i++) {
         ck_assert_int_eq(rv_measures_acc_add(part[i % 3], p + i * K, truth[i]), 0);
         ck_assert_int_eq(rv_measures_acc_add(all, p + i * K, truth[i]), 0);
@@ -201,7 +201,7 @@ START_TEST(merged_buckets_measure_as_one)
         ck_assert(a.precision[k] == b.precision[k] && a.recall[k] == b.recall[k]);
     rv_measures_clear(&a);
     rv_measures_clear(&b);
-    rv_measures_acc *other = rv_measures_acc_new(2);
+    rv_measures_acc *other = rv_measures_acc_new(2, 0);
     ck_assert_int_eq(rv_measures_acc_merge(all, other), -1);
     rv_measures_acc_free(other);
     for (int j = 0; j < 3; j++)
@@ -234,6 +234,14 @@ START_TEST(coarsened_scores_stay_within_the_stated_error)
     ck_assert_msg(fabs(m.auc - exact) <= m.auc_error, "AUC %.12f, exact %.12f, error %.3g", m.auc,
                   exact, m.auc_error);
     rv_measures_clear(&m);
+    /* a bucket of a window keeps fewer: a wider bound, still kept */
+    rv_measures_acc *small = rv_measures_acc_new(2, 256);
+    for (size_t i = 0; i < N; i++)
+        ck_assert_int_eq(rv_measures_acc_add(small, p + 2 * i, truth[i]), 0);
+    ck_assert_int_eq(rv_measures_get(small, &m), 0);
+    ck_assert(m.auc_error > 0 && fabs(m.auc - exact) <= m.auc_error);
+    rv_measures_clear(&m);
+    rv_measures_acc_free(small);
     free(p);
     free(truth);
     free(v);

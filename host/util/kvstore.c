@@ -309,6 +309,29 @@ long rv_kvstore_expire(rv_kvstore *s, int64_t now, long max, rv_kvstore_expired_
     return n;
 }
 
+long rv_kvstore_scan(rv_kvstore *s, const void *prefix, size_t prefix_len, rv_kvstore_each_cb each,
+                     void *opaque, char *err, size_t err_size)
+{
+    if (rv_kvstore_begin(s, err, err_size) != 0)
+        return -1;
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(s->txn, s->values, &c);
+    if (rc)
+        return fail(s, rc, "scan", err, err_size);
+    MDB_val k = {prefix_len, (void *)prefix}, v;
+    long n = 0;
+    for (rc = mdb_cursor_get(c, &k, &v, prefix_len ? MDB_SET_RANGE : MDB_FIRST);
+         rc == 0 && k.mv_size >= prefix_len && memcmp(k.mv_data, prefix, prefix_len) == 0 &&
+         v.mv_size >= 8;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        n++;
+        if (each(opaque, k.mv_data, k.mv_size, (char *)v.mv_data + 8, v.mv_size - 8) != 0)
+            break;
+    }
+    mdb_cursor_close(c);
+    return n;
+}
+
 int rv_kvstore_mark(rv_kvstore *s, const char *name, int64_t *value)
 {
     MDB_val k = {strlen(name), (void *)name}, v;

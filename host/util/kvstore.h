@@ -69,6 +69,14 @@ typedef void (*rv_kvstore_expired_cb)(void *opaque, const void *key, size_t key_
 long rv_kvstore_expire(rv_kvstore *s, int64_t now, long max, rv_kvstore_expired_cb on_expired,
                        void *opaque, char *err, size_t err_size);
 
+/* Calls each(opaque, key, value) for every value whose key starts with
+ * prefix, in key order, in the open transaction (begun if none); each
+ * returns 0 to go on. The count visited, or -1. */
+typedef int (*rv_kvstore_each_cb)(void *opaque, const void *key, size_t key_len, const void *value,
+                                  size_t len);
+long rv_kvstore_scan(rv_kvstore *s, const void *prefix, size_t prefix_len, rv_kvstore_each_cb each,
+                     void *opaque, char *err, size_t err_size);
+
 /* A named mark, in the open transaction: 0 and *value, or -1 when absent. */
 int rv_kvstore_mark(rv_kvstore *s, const char *name, int64_t *value);
 rv_kv_status rv_kvstore_set_mark(rv_kvstore *s, const char *name, int64_t value, char *err,

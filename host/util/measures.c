@@ -29,6 +29,7 @@ typedef struct score_table {
     rv_ranked *pending;
     size_t n_pending, cap_pending;
     int bits; /* fraction bits kept of each score: EXACT_BITS until coarsened */
+    size_t max; /* distinct scores kept */
 } score_table;
 
 struct rv_measures_acc {
@@ -105,10 +106,10 @@ static size_t merge_runs(const score_count *a, size_t na, const score_count *b, 
     return n;
 }
 
-/* Fewer fraction bits until at most RV_MEASURES_MAX_SCORES scores stay. */
+/* Fewer fraction bits until at most t->max scores stay. */
 static void coarsen(score_table *t)
 {
-    while (t->n > RV_MEASURES_MAX_SCORES && t->bits > 0) {
+    while (t->n > t->max && t->bits > 0) {
         t->bits = t->bits > 4 ? t->bits - 4 : 0;
         t->n = merge_runs(t->sorted, t->n, NULL, 0, t->bits, t->sorted);
     }
@@ -156,7 +157,7 @@ static int make_room(score_table *t)
     return 0;
 }
 
-rv_measures_acc *rv_measures_acc_new(size_t n_labels)
+rv_measures_acc *rv_measures_acc_new(size_t n_labels, size_t max_scores)
 {
     if (n_labels == 0)
         return NULL;
@@ -173,8 +174,10 @@ rv_measures_acc *rv_measures_acc_new(size_t n_labels)
     }
     a->actual = a->predicted + n_labels;
     a->hits = a->actual + n_labels;
-    for (size_t t = 0; t < a->n_tables; t++)
+    for (size_t t = 0; t < a->n_tables; t++) {
         a->tables[t].bits = EXACT_BITS;
+        a->tables[t].max = max_scores ? max_scores : RV_MEASURES_MAX_SCORES;
+    }
     return a;
 }
 
@@ -386,7 +389,7 @@ int rv_measures_get(rv_measures_acc *a, rv_measures *m)
 int rv_measures_compute(size_t n_labels, size_t n, const double *p, const uint32_t *truth,
                         rv_measures *m)
 {
-    rv_measures_acc *a = rv_measures_acc_new(n_labels);
+    rv_measures_acc *a = rv_measures_acc_new(n_labels, 0);
     int rc = a ? 0 : -1;
     for (size_t i = 0; rc == 0 && i < n; i++)
         rc = rv_measures_acc_add(a, p + i * n_labels, truth[i]);

@@ -8,8 +8,8 @@
  * An accumulator takes answers one at a time and merges with another
  * (windows are made of buckets): every figure but the AUC is a sum; the
  * AUC needs the scores' order, kept as a sorted table of distinct scores
- * with their positive and negative counts - exact up to
- * RV_MEASURES_MAX_SCORES distinct scores per label, then coarsened (scores
+ * with their positive and negative counts - exact up to a number of
+ * distinct scores per label (RV_MEASURES_MAX_SCORES by default), then coarsened (scores
  * cut to fewer significant bits, which keeps their order) with a bound on
  * the error it can cause. No clocks, no locks; one thread at a time.
  */
@@ -66,9 +66,10 @@ typedef struct rv_measures {
 
 typedef struct rv_measures_acc rv_measures_acc;
 
-/* An empty accumulator of answers over n_labels (>= 1) labels; NULL when
- * out of memory. */
-rv_measures_acc *rv_measures_acc_new(size_t n_labels);
+/* An empty accumulator of answers over n_labels (>= 1) labels, keeping at
+ * most max_scores distinct scores per label exactly (0: the default,
+ * RV_MEASURES_MAX_SCORES; a merge keeps into's); NULL when out of memory. */
+rv_measures_acc *rv_measures_acc_new(size_t n_labels, size_t max_scores);
 void rv_measures_acc_free(rv_measures_acc *a);
 size_t rv_measures_acc_labels(const rv_measures_acc *a);
 uint64_t rv_measures_acc_count(const rv_measures_acc *a);

@@ -1,0 +1,654 @@
+/*
+ * evaluation.c - the join of answers with true labels, over the on-disk
+ * store (util/kvstore.h). Keys: "r/<id>" a request's state (its answers as
+ * probabilities over the evaluation's labels, its label, whether it joined)
+ * and "s/<time><seq>" an answer joined (the log the windows are rebuilt
+ * from). Both expire max_label_delay_ms after they were made. Changes are
+ * queued and applied at commit, so that a transaction the store had to
+ * abort for room is simply applied again.
+ */
+#include "evaluation_internal.h"
+
+#include <math.h>
+#include <stddef.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "errbuf.h"
+#include "kvstore.h"
+
+#define MAX_LABELS 64
+#define MAX_SOURCES 64 /* answers kept per request */
+#define STATE_RESULT 1u
+#define STATE_LABEL 2u
+#define STATE_JOINED 4u
+
+typedef enum { OP_ANSWER, OP_LABEL, OP_OFFSET } op_kind;
+
+/* A queued change. */
+typedef struct op {
+    op_kind kind;
+    char *id;      /* the request's; the mark's name for OP_OFFSET */
+    char *source;  /* OP_ANSWER */
+    char *version; /* OP_ANSWER */
+    uint32_t schedule_version;
+    uint32_t truth; /* OP_LABEL */
+    int64_t value;  /* OP_OFFSET */
+    int64_t now;
+    double p[]; /* OP_ANSWER: n_labels probabilities */
+} op;
+
+/* A request's state, decoded: entries point into the stored value. */
+typedef struct state {
+    unsigned flags;
+    uint32_t truth;
+    uint32_t schedule_version;
+    size_t n;
+    struct {
+        char source[128];
+        char version[64];
+        double p[MAX_LABELS];
+    } e[MAX_SOURCES];
+} state;
+
+struct rv_evaluation {
+    rv_evaluation_settings set;
+    char **labels;
+    rv_kvstore *store;
+    op **queue;
+    size_t n_queue, cap_queue;
+    uint32_t seq;         /* of the log's keys within a millisecond */
+    pthread_mutex_t lock; /* windows and counts */
+    rv_eval_windows *windows;
+    rv_evaluation_counts counts;
+    state st; /* scratch of the feeder thread */
+    unsigned char *buf;
+    size_t cap_buf;
+};
+
+/* ---------------------------------------------------------------- encoding */
+
+static int reserve(rv_evaluation *e, size_t n)
+{
+    if (n <= e->cap_buf)
+        return 0;
+    unsigned char *b = realloc(e->buf, n);
+    if (!b)
+        return -1;
+    e->buf = b;
+    e->cap_buf = n;
+    return 0;
+}
+
+/* state -> e->buf; its length, or 0 when out of memory. Layout: flags u8,
+ * truth u32, schedule version u32, n u16, then per entry source and
+ * version (u8 length, bytes) and n_labels doubles. */
+static size_t encode(rv_evaluation *e, const state *s)
+{
+    size_t k = e->set.n_labels, len = 11;
+    for (size_t i = 0; i < s->n; i++)
+        len += 2 + strlen(s->e[i].source) + strlen(s->e[i].version) + k * sizeof(double);
+    if (reserve(e, len) != 0)
+        return 0;
+    unsigned char *b = e->buf;
+    b[0] = (unsigned char)s->flags;
+    memcpy(b + 1, &s->truth, 4);
+    memcpy(b + 5, &s->schedule_version, 4);
+    uint16_t n = (uint16_t)s->n;
+    memcpy(b + 9, &n, 2);
+    b += 11;
+    for (size_t i = 0; i < s->n; i++) {
+        for (int f = 0; f < 2; f++) {
+            const char *str = f ? s->e[i].version : s->e[i].source;
+            size_t l = strlen(str);
+            *b++ = (unsigned char)l;
+            memcpy(b, str, l);
+            b += l;
+        }
+        memcpy(b, s->e[i].p, k * sizeof(double));
+        b += k * sizeof(double);
+    }
+    return len;
+}
+
+static int decode(const rv_evaluation *e, const unsigned char *b, size_t len, state *s)
+{
+    size_t k = e->set.n_labels;
+    if (len < 11)
+        return -1;
+    uint16_t n;
+    s->flags = b[0];
+    memcpy(&s->truth, b + 1, 4);
+    memcpy(&s->schedule_version, b + 5, 4);
+    memcpy(&n, b + 9, 2);
+    if (n > MAX_SOURCES)
+        return -1;
+    const unsigned char *end = b + len;
+    b += 11;
+    for (size_t i = 0; i < n; i++) {
+        for (int f = 0; f < 2; f++) {
+            if (b >= end || (size_t)(end - b) < 1u + *b)
+                return -1;
+            size_t l = *b++;
+            char *dst = f ? s->e[i].version : s->e[i].source;
+            size_t cap = f ? sizeof s->e[i].version : sizeof s->e[i].source;
+            if (l >= cap)
+                return -1;
+            memcpy(dst, b, l);
+            dst[l] = '\0';
+            b += l;
+        }
+        if ((size_t)(end - b) < k * sizeof(double))
+            return -1;
+        memcpy(s->e[i].p, b, k * sizeof(double));
+        b += k * sizeof(double);
+    }
+    s->n = n;
+    return 0;
+}
+
+/* A joined answer in the log: time i64, schedule version u32, truth u32,
+ * source and version (u8 length, bytes), n_labels doubles. */
+static size_t encode_sample(rv_evaluation *e, const rv_eval_sample *x)
+{
+    size_t k = e->set.n_labels, ls = strlen(x->source), lv = strlen(x->version);
+    size_t len = 18 + ls + lv + k * sizeof(double);
+    if (reserve(e, len) != 0)
+        return 0;
+    unsigned char *b = e->buf;
+    memcpy(b, &x->time_ms, 8);
+    memcpy(b + 8, &x->schedule_version, 4);
+    memcpy(b + 12, &x->truth, 4);
+    b[16] = (unsigned char)ls;
+    memcpy(b + 17, x->source, ls);
+    b[17 + ls] = (unsigned char)lv;
+    memcpy(b + 18 + ls, x->version, lv);
+    memcpy(b + 18 + ls + lv, x->p, k * sizeof(double));
+    return len;
+}
+
+/* ---------------------------------------------------------------- queue */
+
+static int enqueue(rv_evaluation *e, op *o)
+{
+    if (e->n_queue == e->cap_queue) {
+        size_t cap = e->cap_queue ? 2 * e->cap_queue : 256;
+        op **q = realloc(e->queue, cap * sizeof *q);
+        if (!q)
+            return -1;
+        e->queue = q;
+        e->cap_queue = cap;
+    }
+    e->queue[e->n_queue++] = o;
+    return 0;
+}
+
+static void op_free(op *o)
+{
+    if (!o)
+        return;
+    free(o->id);
+    free(o->source);
+    free(o->version);
+    free(o);
+}
+
+static op *op_new(rv_evaluation *e, op_kind kind, const char *id, int64_t now)
+{
+    op *o = calloc(1, sizeof *o + (kind == OP_ANSWER ? e->set.n_labels * sizeof(double) : 0));
+    if (!o || !(o->id = strdup(id))) {
+        free(o);
+        return NULL;
+    }
+    o->kind = kind;
+    o->now = now;
+    return o;
+}
+
+static int label_index(const rv_evaluation *e, const char *label)
+{
+    for (size_t k = 0; k < e->set.n_labels; k++)
+        if (strcmp(e->labels[k], label) == 0)
+            return (int)k;
+    return -1;
+}
+
+/* The answer as a probability per evaluation label: the scores given; the
+ * rest of 1 shared evenly by the labels not given. */
+static void probabilities(const rv_evaluation *e, const rv_evaluation_answer *a, double *p)
+{
+    size_t k = e->set.n_labels, given = 0;
+    double sum = 0;
+    unsigned char has[MAX_LABELS] = {0};
+    for (size_t i = 0; i < a->n; i++) {
+        int j = label_index(e, a->labels[i]);
+        if (j < 0 || has[j] || !isfinite(a->scores[i]))
+            continue;
+        has[j] = 1;
+        p[j] = a->scores[i];
+        sum += a->scores[i];
+        given++;
+    }
+    double rest = given < k && sum < 1 ? (1 - sum) / (double)(k - given) : 0;
+    for (size_t j = 0; j < k; j++)
+        if (!has[j])
+            p[j] = rest;
+}
+
+int rv_evaluation_answer_of(rv_evaluation *e, const char *id, const rv_evaluation_answer *a,
+                            int64_t now_ms)
+{
+    op *o = op_new(e, OP_ANSWER, id, now_ms);
+    if (!o || !(o->source = strdup(a->source)) ||
+        !(o->version = strdup(a->version ? a->version : ""))) {
+        op_free(o);
+        return -1;
+    }
+    o->schedule_version = a->schedule_version;
+    probabilities(e, a, o->p);
+    if (enqueue(e, o) != 0) {
+        op_free(o);
+        return -1;
+    }
+    return 0;
+}
+
+int rv_evaluation_label(rv_evaluation *e, const char *id, const char *label, int64_t now_ms)
+{
+    int j = label_index(e, label);
+    if (j < 0) {
+        pthread_mutex_lock(&e->lock);
+        e->counts.unknown_labels++;
+        pthread_mutex_unlock(&e->lock);
+        return 0;
+    }
+    op *o = op_new(e, OP_LABEL, id, now_ms);
+    if (!o)
+        return -1;
+    o->truth = (uint32_t)j;
+    if (enqueue(e, o) != 0) {
+        op_free(o);
+        return -1;
+    }
+    return 0;
+}
+
+static void offset_name(char *out, size_t size, const char *topic, int32_t partition)
+{
+    snprintf(out, size, "offset/%s/%d", topic, (int)partition);
+}
+
+int rv_evaluation_set_offset(rv_evaluation *e, const char *topic, int32_t partition, int64_t offset)
+{
+    char name[300];
+    offset_name(name, sizeof name, topic, partition);
+    op *o = op_new(e, OP_OFFSET, name, 0);
+    if (!o)
+        return -1;
+    o->value = offset;
+    if (enqueue(e, o) != 0) {
+        op_free(o);
+        return -1;
+    }
+    return 0;
+}
+
+int64_t rv_evaluation_offset(rv_evaluation *e, const char *topic, int32_t partition)
+{
+    char name[300], err[256];
+    int64_t v = -1;
+    offset_name(name, sizeof name, topic, partition);
+    if (rv_kvstore_begin(e->store, err, sizeof err) != 0 ||
+        rv_kvstore_mark(e->store, name, &v) != 0)
+        v = -1;
+    rv_kvstore_abort(e->store);
+    return v;
+}
+
+/* ---------------------------------------------------------------- apply */
+
+/* An answer joined, kept until the commit holds. */
+typedef struct joined {
+    char source[128];
+    char version[64];
+    uint32_t schedule_version, truth;
+    int64_t time_ms;
+    double p[];
+} joined;
+
+/* What one attempt at a commit did. */
+typedef struct batch {
+    rv_evaluation_counts delta;
+    joined **joined;
+    size_t n_joined, cap_joined;
+    char *err;
+    size_t err_size;
+} batch;
+
+static void batch_clear(batch *b)
+{
+    for (size_t i = 0; i < b->n_joined; i++)
+        free(b->joined[i]);
+    b->n_joined = 0;
+    memset(&b->delta, 0, sizeof b->delta);
+}
+
+static int request_key(char *key, size_t size, const char *id)
+{
+    int n = snprintf(key, size, "r/%s", id);
+    return n > 0 && (size_t)n < size && n <= RV_KVSTORE_MAX_KEY ? n : -1;
+}
+
+/* The request's state into e->st (empty when none); its expiry. */
+static void load(rv_evaluation *e, const char *key, size_t key_len, int64_t now, int64_t *expires)
+{
+    size_t len;
+    const void *v = rv_kvstore_get(e->store, key, key_len, &len, expires);
+    if (!v || decode(e, v, len, &e->st) != 0) {
+        memset(&e->st, 0, offsetof(state, e));
+        *expires = now + e->set.max_label_delay_ms;
+    }
+}
+
+static rv_kv_status log_joined(rv_evaluation *e, batch *b, size_t i, int64_t now)
+{
+    size_t k = e->set.n_labels;
+    joined *j = calloc(1, sizeof *j + k * sizeof(double));
+    if (!j)
+        return RV_KV_ERROR;
+    if (b->n_joined == b->cap_joined) {
+        size_t cap = b->cap_joined ? 2 * b->cap_joined : 64;
+        joined **grown = realloc(b->joined, cap * sizeof *grown);
+        if (!grown) {
+            free(j);
+            return RV_KV_ERROR;
+        }
+        b->joined = grown;
+        b->cap_joined = cap;
+    }
+    snprintf(j->source, sizeof j->source, "%s", e->st.e[i].source);
+    snprintf(j->version, sizeof j->version, "%s", e->st.e[i].version);
+    j->schedule_version = e->st.schedule_version;
+    j->truth = e->st.truth;
+    j->time_ms = now;
+    memcpy(j->p, e->st.e[i].p, k * sizeof(double));
+    b->joined[b->n_joined++] = j;
+    rv_eval_sample x = {j->source, j->version, j->schedule_version, j->truth, j->p, now};
+    size_t len = encode_sample(e, &x);
+    unsigned char key[14] = {'s', '/'};
+    uint64_t t = (uint64_t)now ^ (UINT64_C(1) << 63);
+    for (int c = 0; c < 8; c++)
+        key[2 + c] = (unsigned char)(t >> (56 - 8 * c));
+    uint32_t seq = e->seq++;
+    for (int c = 0; c < 4; c++)
+        key[10 + c] = (unsigned char)(seq >> (24 - 8 * c));
+    if (!len)
+        return RV_KV_ERROR;
+    return rv_kvstore_put(e->store, key, sizeof key, e->buf, len, now + e->set.max_label_delay_ms,
+                          b->err, b->err_size);
+}
+
+/* The request in e->st has its label and its result: each answer joins. */
+static rv_kv_status join(rv_evaluation *e, batch *b, int64_t now)
+{
+    for (size_t i = 0; i < e->st.n; i++) {
+        rv_kv_status st = log_joined(e, b, i, now);
+        if (st != RV_KV_OK)
+            return st;
+    }
+    e->st.flags |= STATE_JOINED;
+    e->st.n = 0;
+    b->delta.joined++;
+    return RV_KV_OK;
+}
+
+static rv_kv_status apply(rv_evaluation *e, batch *b, const op *o)
+{
+    if (o->kind == OP_OFFSET)
+        return rv_kvstore_set_mark(e->store, o->id, o->value, b->err, b->err_size);
+    char key[RV_KVSTORE_MAX_KEY + 8];
+    int key_len = request_key(key, sizeof key, o->id);
+    if (key_len < 0)
+        return RV_KV_OK; /* an id too long to keep: never joins */
+    int64_t expires;
+    load(e, key, (size_t)key_len, o->now, &expires);
+    state *st = &e->st;
+    if (o->kind == OP_ANSWER) {
+        if (st->flags & STATE_JOINED) {
+            b->delta.late_answers++;
+            return RV_KV_OK;
+        }
+        b->delta.answers++;
+        size_t i = 0;
+        while (i < st->n && strcmp(st->e[i].source, o->source) != 0)
+            i++;
+        if (i == MAX_SOURCES)
+            return RV_KV_OK;
+        if (i == st->n)
+            st->n++;
+        snprintf(st->e[i].source, sizeof st->e[i].source, "%s", o->source);
+        snprintf(st->e[i].version, sizeof st->e[i].version, "%s", o->version);
+        memcpy(st->e[i].p, o->p, e->set.n_labels * sizeof(double));
+        if (strcmp(o->source, RV_EVALUATION_SERVED) == 0) {
+            st->flags |= STATE_RESULT;
+            st->schedule_version = o->schedule_version;
+        }
+    } else {
+        if (st->flags & (STATE_JOINED | STATE_LABEL)) {
+            b->delta.duplicate_labels++;
+            return RV_KV_OK;
+        }
+        b->delta.labels++;
+        st->flags |= STATE_LABEL;
+        st->truth = o->truth;
+        if (!(st->flags & STATE_RESULT))
+            b->delta.early_labels++;
+    }
+    if ((st->flags & STATE_RESULT) && (st->flags & STATE_LABEL) && !(st->flags & STATE_JOINED)) {
+        rv_kv_status js = join(e, b, o->now);
+        if (js != RV_KV_OK)
+            return js;
+    }
+    size_t len = encode(e, st);
+    if (!len)
+        return RV_KV_ERROR;
+    return rv_kvstore_put(e->store, key, (size_t)key_len, e->buf, len, expires, b->err,
+                          b->err_size);
+}
+
+typedef struct expiring {
+    rv_evaluation *e;
+    batch *b;
+} expiring;
+
+static void on_expired(void *opaque, const void *key, size_t key_len, const void *value, size_t len)
+{
+    expiring *x = opaque;
+    if (key_len < 2 || memcmp(key, "r/", 2) != 0 || decode(x->e, value, len, &x->e->st) != 0)
+        return;
+    unsigned f = x->e->st.flags;
+    if (f & STATE_JOINED)
+        return;
+    if ((f & STATE_LABEL) && !(f & STATE_RESULT))
+        x->b->delta.unmatched_labels++;
+    else if (!(f & STATE_LABEL))
+        x->b->delta.unlabelled++;
+}
+
+/* One attempt: every queued change, the expired, the commit. */
+static rv_kv_status attempt(rv_evaluation *e, batch *b, int64_t now)
+{
+    rv_kv_status st = rv_kvstore_begin(e->store, b->err, b->err_size) ? RV_KV_ERROR : RV_KV_OK;
+    for (size_t i = 0; st == RV_KV_OK && i < e->n_queue; i++)
+        st = apply(e, b, e->queue[i]);
+    if (st == RV_KV_OK) {
+        expiring x = {e, b};
+        if (rv_kvstore_expire(e->store, now, 100000, on_expired, &x, b->err, b->err_size) < 0)
+            st = RV_KV_ERROR;
+    }
+    if (st == RV_KV_OK)
+        st = rv_kvstore_set_mark(e->store, "log/seq", e->seq, b->err, b->err_size);
+    if (st == RV_KV_OK)
+        st = rv_kvstore_commit(e->store, b->err, b->err_size);
+    if (st != RV_KV_OK)
+        rv_kvstore_abort(e->store);
+    return st;
+}
+
+static void add_counts(rv_evaluation_counts *to, const rv_evaluation_counts *d)
+{
+    to->answers += d->answers;
+    to->labels += d->labels;
+    to->joined += d->joined;
+    to->early_labels += d->early_labels;
+    to->duplicate_labels += d->duplicate_labels;
+    to->unmatched_labels += d->unmatched_labels;
+    to->unlabelled += d->unlabelled;
+    to->late_answers += d->late_answers;
+}
+
+int rv_evaluation_commit(rv_evaluation *e, int64_t now_ms, char *err, size_t err_size)
+{
+    batch b = {.err = err, .err_size = err_size};
+    uint32_t seq = e->seq;
+    rv_kv_status st = RV_KV_RETRY;
+    for (int tries = 0; st == RV_KV_RETRY && tries < 4; tries++) {
+        batch_clear(&b);
+        e->seq = seq;
+        st = attempt(e, &b, now_ms);
+    }
+    if (st != RV_KV_OK) {
+        if (st == RV_KV_RETRY)
+            rv_errf(err, err_size, "evaluation store: %zu changes do not fit in %llu bytes",
+                    e->n_queue, (unsigned long long)e->set.store_bytes);
+        e->seq = seq;
+        batch_clear(&b);
+        free(b.joined);
+        return -1;
+    }
+    rv_kvstore_stats ks;
+    rv_kvstore_stats_get(e->store, &ks);
+    pthread_mutex_lock(&e->lock);
+    for (size_t i = 0; i < b.n_joined; i++) {
+        joined *j = b.joined[i];
+        rv_eval_sample x = {j->source, j->version, j->schedule_version, j->truth, j->p, j->time_ms};
+        rv_eval_windows_add(e->windows, &x);
+    }
+    add_counts(&e->counts, &b.delta);
+    e->counts.store_bytes = ks.bytes;
+    e->counts.store_evicted = ks.evicted;
+    pthread_mutex_unlock(&e->lock);
+    batch_clear(&b);
+    free(b.joined);
+    for (size_t i = 0; i < e->n_queue; i++)
+        op_free(e->queue[i]);
+    e->n_queue = 0;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- open */
+
+/* A logged answer back into the windows (at open). */
+static int rebuild(void *opaque, const void *key, size_t key_len, const void *value, size_t len)
+{
+    (void)key;
+    (void)key_len;
+    rv_evaluation *e = opaque;
+    size_t k = e->set.n_labels;
+    const unsigned char *b = value;
+    if (len < 18)
+        return 0;
+    size_t ls = b[16];
+    if (len < 18 + ls || len != 18 + ls + b[17 + ls] + k * sizeof(double))
+        return 0;
+    size_t lv = b[17 + ls];
+    char source[256], version[256];
+    double p[MAX_LABELS];
+    rv_eval_sample x = {source, version, 0, 0, p, 0};
+    memcpy(&x.time_ms, b, 8);
+    memcpy(&x.schedule_version, b + 8, 4);
+    memcpy(&x.truth, b + 12, 4);
+    memcpy(source, b + 17, ls);
+    source[ls] = '\0';
+    memcpy(version, b + 18 + ls, lv);
+    version[lv] = '\0';
+    memcpy(p, b + 18 + ls + lv, k * sizeof(double));
+    if (x.truth < k)
+        rv_eval_windows_add(e->windows, &x);
+    return 0;
+}
+
+rv_evaluation *rv_evaluation_open(const rv_evaluation_settings *s, int64_t now_ms, char *err,
+                                  size_t err_size)
+{
+    (void)now_ms;
+    if (s->n_labels < 2 || s->n_labels > MAX_LABELS) {
+        rv_errf(err, err_size, "evaluation: %zu labels (2 to %d)", s->n_labels, MAX_LABELS);
+        return NULL;
+    }
+    rv_evaluation *e = calloc(1, sizeof *e);
+    if (!e || !(e->labels = calloc(s->n_labels, sizeof *e->labels))) {
+        free(e);
+        rv_errf(err, err_size, "evaluation: out of memory");
+        return NULL;
+    }
+    e->set = *s;
+    pthread_mutex_init(&e->lock, NULL);
+    for (size_t k = 0; k < s->n_labels; k++)
+        if (!(e->labels[k] = strdup(s->labels[k]))) {
+            rv_evaluation_close(e);
+            rv_errf(err, err_size, "evaluation: out of memory");
+            return NULL;
+        }
+    if (!(e->windows = rv_eval_windows_new(s->n_labels)) ||
+        !(e->store = rv_kvstore_open(s->dir, s->store_bytes, err, err_size))) {
+        if (!e->windows)
+            rv_errf(err, err_size, "evaluation: out of memory");
+        rv_evaluation_close(e);
+        return NULL;
+    }
+    int64_t seq = 0;
+    if (rv_kvstore_begin(e->store, err, err_size) != 0 ||
+        rv_kvstore_scan(e->store, "s/", 2, rebuild, e, err, err_size) < 0) {
+        rv_evaluation_close(e);
+        return NULL;
+    }
+    if (rv_kvstore_mark(e->store, "log/seq", &seq) == 0)
+        e->seq = (uint32_t)seq;
+    rv_kvstore_abort(e->store);
+    return e;
+}
+
+void rv_evaluation_close(rv_evaluation *e)
+{
+    if (!e)
+        return;
+    for (size_t i = 0; i < e->n_queue; i++)
+        op_free(e->queue[i]);
+    free(e->queue);
+    rv_kvstore_close(e->store);
+    rv_eval_windows_free(e->windows);
+    for (size_t k = 0; e->labels && k < e->set.n_labels; k++)
+        free(e->labels[k]);
+    free(e->labels);
+    free(e->buf);
+    pthread_mutex_destroy(&e->lock);
+    free(e);
+}
+
+rv_evaluation_figure *rv_evaluation_snapshot(rv_evaluation *e, int64_t now_ms, size_t *n)
+{
+    pthread_mutex_lock(&e->lock);
+    rv_evaluation_figure *f = rv_eval_windows_snapshot(e->windows, now_ms, n);
+    pthread_mutex_unlock(&e->lock);
+    return f;
+}
+
+void rv_evaluation_counts_get(rv_evaluation *e, rv_evaluation_counts *out)
+{
+    pthread_mutex_lock(&e->lock);
+    *out = e->counts;
+    pthread_mutex_unlock(&e->lock);
+}

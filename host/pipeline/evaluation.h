@@ -1,0 +1,112 @@
+/*
+ * evaluation.h - live evaluation: every model's answers (and the answer
+ * served) joined with the true labels that arrive later on the labels
+ * stream, and measured over sliding windows.
+ *
+ * The join: each request's answers wait in an on-disk store (kvstore) for
+ * its label, up to max_label_delay_ms after the request was first seen; a
+ * label that comes first waits as long for its answers. A request is
+ * joined once it has both its label and its result (the result comes
+ * after every answer in time; a score after it is late and not counted).
+ * What cannot join is counted: a label twice (the first counts), a label
+ * not among the evaluation's labels, a label whose request never showed
+ * up, answers whose label never came.
+ *
+ * The measures (util/measures.h), per source (each model, "served" for
+ * the rendezvous' answer): over the last hour (minute buckets), the last
+ * day (hour buckets), since start, and since start per schedule version.
+ * Every joined answer is also logged in the store, so a restart rebuilds
+ * the windows; "since start" is then since the oldest answer kept.
+ *
+ * Changes are batched: the calls below queue, rv_evaluation_commit applies
+ * them in one store transaction with the consumer's offsets (marks) and
+ * only then counts what joined. Thread: one feeder thread makes every call
+ * but rv_evaluation_snapshot and rv_evaluation_counts, which any thread
+ * may call.
+ */
+#ifndef RV_EVALUATION_H
+#define RV_EVALUATION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "measures.h"
+
+typedef struct rv_evaluation rv_evaluation;
+
+typedef struct rv_evaluation_settings {
+    const char *dir;            /* the store's directory */
+    uint64_t store_bytes;       /* its bound */
+    int64_t max_label_delay_ms; /* how long answers wait for a label */
+    size_t n_labels;            /* the labels measured; with two, the */
+    const char *const *labels;  /* second is the positive one */
+} rv_evaluation_settings;
+
+/* One source's answer to a request, as its record gives it. */
+typedef struct rv_evaluation_answer {
+    const char *source;  /* the model, or "served" */
+    const char *version; /* the model's version ("" for none) */
+    uint32_t schedule_version;
+    size_t n;                  /* answers, best first */
+    const char *const *labels; /* their labels */
+    const double *scores;      /* their scores, as probabilities */
+} rv_evaluation_answer;
+
+#define RV_EVALUATION_SERVED "served"
+
+typedef struct rv_evaluation_counts {
+    uint64_t answers;          /* answers taken (scores and results) */
+    uint64_t labels;           /* labels taken */
+    uint64_t joined;           /* requests joined with their label */
+    uint64_t early_labels;     /* labels that came before their result */
+    uint64_t duplicate_labels; /* a second label for a request */
+    uint64_t unknown_labels;   /* a label not among the evaluation's */
+    uint64_t unmatched_labels; /* labels whose request never came (expired) */
+    uint64_t unlabelled;       /* requests whose label never came (expired) */
+    uint64_t late_answers;     /* answers after their request was joined */
+    uint64_t store_bytes;      /* the store's pages in use */
+    uint64_t store_evicted;    /* values evicted to stay within the bound */
+} rv_evaluation_counts;
+
+/* Opens the store (creating it) and rebuilds the windows from the answers
+ * it logged. NULL with err set. */
+rv_evaluation *rv_evaluation_open(const rv_evaluation_settings *s, int64_t now_ms, char *err,
+                                  size_t err_size);
+void rv_evaluation_close(rv_evaluation *e);
+
+/* Queue a change. -1 when out of memory (nothing queued). */
+int rv_evaluation_answer_of(rv_evaluation *e, const char *id, const rv_evaluation_answer *a,
+                            int64_t now_ms);
+int rv_evaluation_label(rv_evaluation *e, const char *id, const char *label, int64_t now_ms);
+/* The next offset to read of a stream's partition, committed with the
+ * changes queued before it. */
+int rv_evaluation_set_offset(rv_evaluation *e, const char *topic, int32_t partition,
+                             int64_t offset);
+/* The committed next offset, or -1 when none is stored. */
+int64_t rv_evaluation_offset(rv_evaluation *e, const char *topic, int32_t partition);
+
+/* Applies what was queued, expires what waited too long, commits. 0, or
+ * -1 with err set (nothing applied; the queue is kept to try again). */
+int rv_evaluation_commit(rv_evaluation *e, int64_t now_ms, char *err, size_t err_size);
+
+typedef enum { RV_EVAL_HOUR, RV_EVAL_DAY, RV_EVAL_START, RV_EVAL_WINDOWS } rv_eval_window;
+const char *rv_evaluation_window_name(rv_eval_window w);
+
+/* One source's measures over one window (schedule_version 0: every
+ * version). Owns m's arrays: rv_evaluation_figures_free. */
+typedef struct rv_evaluation_figure {
+    char source[128];
+    char version[64];
+    rv_eval_window window;
+    uint32_t schedule_version;
+    rv_measures m;
+} rv_evaluation_figure;
+
+/* Every source's measures now: *n figures in a new array, NULL when out
+ * of memory. */
+rv_evaluation_figure *rv_evaluation_snapshot(rv_evaluation *e, int64_t now_ms, size_t *n);
+void rv_evaluation_figures_free(rv_evaluation_figure *f, size_t n);
+
+void rv_evaluation_counts_get(rv_evaluation *e, rv_evaluation_counts *out);
+
+#endif

@@ -1,0 +1,264 @@
+/*
+ * test_evaluation.c - the join of answers with true labels: each source's
+ * measures are those of its answers against the labels (util/measures.c,
+ * itself checked against scikit-learn); a label before its answers, twice,
+ * unknown, never matched; answers never labelled, or late; a restart in
+ * the middle keeps every joined answer, every waiting one and the offsets;
+ * the hour window forgets what is older.
+ */
+#include <check.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "evaluation.h"
+#include "test_helpers.h"
+
+#define DAY_MS 86400000LL
+static const char *const LABELS[] = {"benign", "malignant"};
+static char err[512];
+
+static rv_evaluation *open_at(const char *dir, int64_t now)
+{
+    rv_evaluation_settings s = {dir, 8 << 20, 30 * DAY_MS, 2, LABELS};
+    rv_evaluation *e = rv_evaluation_open(&s, now, err, sizeof err);
+    ck_assert_msg(e, "open: %s", err);
+    return e;
+}
+
+/* source answers id with P(malignant) = pm, as a binary model does: one
+ * answer, its top label. */
+static void answer(rv_evaluation *e, const char *id, const char *source, double pm, int64_t now)
+{
+    const char *label = pm >= 0.5 ? "malignant" : "benign";
+    double score = pm >= 0.5 ? pm : 1 - pm;
+    rv_evaluation_answer a = {source, "v1", 7, 1, &label, &score};
+    ck_assert_int_eq(rv_evaluation_answer_of(e, id, &a, now), 0);
+}
+
+static void commit(rv_evaluation *e, int64_t now)
+{
+    ck_assert_msg(rv_evaluation_commit(e, now, err, sizeof err) == 0, "commit: %s", err);
+}
+
+/* The since-start figure (every schedule version) of source, or NULL. */
+static const rv_measures *since_start(const rv_evaluation_figure *f, size_t n, const char *source)
+{
+    for (size_t i = 0; i < n; i++)
+        if (f[i].window == RV_EVAL_START && f[i].schedule_version == 0 &&
+            strcmp(f[i].source, source) == 0)
+            return &f[i].m;
+    return NULL;
+}
+
+static const rv_measures *in_window(const rv_evaluation_figure *f, size_t n, const char *source,
+                                    rv_eval_window w)
+{
+    for (size_t i = 0; i < n; i++)
+        if (f[i].window == w && f[i].schedule_version == 0 && strcmp(f[i].source, source) == 0)
+            return &f[i].m;
+    return NULL;
+}
+
+static void remove_dir(char *dir)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    free(dir);
+}
+
+START_TEST(each_source_is_measured_on_its_answers)
+{
+    enum { N = 400 };
+    char *dir = test_tmpdir();
+    rv_evaluation *e = open_at(dir, 1000);
+    double pa[2 * N], ps[2 * N];
+    uint32_t truth[N];
+    uint64_t seed = 7;
+    for (int i = 0; i < N; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "r-%d", i);
+        truth[i] = (uint32_t)(test_xorshift(&seed) % 2);
+        double u = (double)(test_xorshift(&seed) % 1000) / 1000.0;
+        double a = truth[i] ? 0.3 + 0.7 * u : 0.7 * u;             /* model a: informative */
+        double c = (double)(test_xorshift(&seed) % 1000) / 1000.0; /* canary: noise */
+        /* as the host reads a one-answer record: the rest of 1 to the other */
+        pa[2 * i] = 1 - a;
+        pa[2 * i + 1] = a >= 0.5 ? a : 1 - (1 - a);
+        ps[2 * i] = 1 - c;
+        ps[2 * i + 1] = c >= 0.5 ? c : 1 - (1 - c);
+        answer(e, id, "a", a, 1000 + i);
+        answer(e, id, "canary", c, 1000 + i);
+        answer(e, id, RV_EVALUATION_SERVED, a, 1000 + i);
+        /* half the labels come in the same batch, half in the next */
+        if (i % 2 == 0)
+            ck_assert_int_eq(rv_evaluation_label(e, id, LABELS[truth[i]], 1000 + i), 0);
+    }
+    commit(e, 2000);
+    for (int i = 1; i < N; i += 2) {
+        char id[32];
+        snprintf(id, sizeof id, "r-%d", i);
+        ck_assert_int_eq(rv_evaluation_label(e, id, LABELS[truth[i]], 3000), 0);
+    }
+    commit(e, 3000);
+    rv_evaluation_counts c;
+    rv_evaluation_counts_get(e, &c);
+    ck_assert_uint_eq(c.joined, N);
+    ck_assert_uint_eq(c.labels, N);
+    ck_assert_uint_eq(c.answers, 3 * N);
+    ck_assert_uint_eq(c.early_labels, 0);
+
+    rv_measures want_a, want_c;
+    ck_assert_int_eq(rv_measures_compute(2, N, pa, truth, &want_a), 0);
+    ck_assert_int_eq(rv_measures_compute(2, N, ps, truth, &want_c), 0);
+    size_t n;
+    rv_evaluation_figure *f = rv_evaluation_snapshot(e, 3000, &n);
+    ck_assert_ptr_nonnull(f);
+    const rv_measures *a = since_start(f, n, "a"), *s = since_start(f, n, RV_EVALUATION_SERVED);
+    const rv_measures *k = since_start(f, n, "canary");
+    ck_assert(a && s && k);
+    ck_assert_uint_eq(a->count, N);
+    ck_assert(a->auc == want_a.auc && a->accuracy == want_a.accuracy);
+    ck_assert(fabs(a->log_loss - want_a.log_loss) < 1e-12 && fabs(a->brier - want_a.brier) < 1e-12);
+    ck_assert(s->auc == want_a.auc); /* served: a's answers */
+    ck_assert(k->auc == want_c.auc && k->auc < a->auc);
+    /* per schedule version too */
+    int per_version = 0;
+    for (size_t i = 0; i < n; i++)
+        per_version +=
+            f[i].schedule_version == 7 && strcmp(f[i].source, "a") == 0 && f[i].m.count == N;
+    ck_assert_int_eq(per_version, 1);
+    rv_evaluation_figures_free(f, n);
+    rv_measures_clear(&want_a);
+    rv_measures_clear(&want_c);
+    rv_evaluation_close(e);
+    remove_dir(dir);
+}
+END_TEST
+
+START_TEST(early_duplicate_unknown_late_and_unmatched_are_counted)
+{
+    char *dir = test_tmpdir();
+    rv_evaluation *e = open_at(dir, 0);
+    /* early: the label first, the answers after */
+    ck_assert_int_eq(rv_evaluation_label(e, "early", "malignant", 10), 0);
+    commit(e, 10);
+    answer(e, "early", "a", 0.9, 20);
+    answer(e, "early", RV_EVALUATION_SERVED, 0.9, 20);
+    /* twice: the first counts */
+    answer(e, "twice", "a", 0.2, 20);
+    answer(e, "twice", RV_EVALUATION_SERVED, 0.2, 20);
+    ck_assert_int_eq(rv_evaluation_label(e, "twice", "benign", 30), 0);
+    ck_assert_int_eq(rv_evaluation_label(e, "twice", "malignant", 40), 0);
+    /* a label the evaluation does not know */
+    ck_assert_int_eq(rv_evaluation_label(e, "twice", "cat", 40), 0);
+    commit(e, 50);
+    /* an answer after the join: late, not measured */
+    answer(e, "twice", "b", 0.9, 60);
+    /* answers never labelled, a label never answered */
+    answer(e, "lonely", "a", 0.5, 60);
+    ck_assert_int_eq(rv_evaluation_label(e, "ghost", "benign", 60), 0);
+    commit(e, 60);
+    rv_evaluation_counts c;
+    rv_evaluation_counts_get(e, &c);
+    ck_assert_uint_eq(c.joined, 2);
+    ck_assert_uint_eq(c.early_labels, 2); /* "early", and "ghost" so far */
+    ck_assert_uint_eq(c.duplicate_labels, 1);
+    ck_assert_uint_eq(c.unknown_labels, 1);
+    ck_assert_uint_eq(c.late_answers, 1);
+    ck_assert_uint_eq(c.unlabelled + c.unmatched_labels, 0);
+    size_t n;
+    rv_evaluation_figure *f = rv_evaluation_snapshot(e, 60, &n);
+    const rv_measures *a = since_start(f, n, "a");
+    ck_assert(a && a->count == 2 && a->accuracy == 1.0); /* "twice" kept "benign" */
+    ck_assert_ptr_null(since_start(f, n, "b"));
+    rv_evaluation_figures_free(f, n);
+    /* 30 days on, what waited expires */
+    commit(e, 60 + 30 * DAY_MS + 1);
+    rv_evaluation_counts_get(e, &c);
+    ck_assert_uint_eq(c.unlabelled, 1);
+    ck_assert_uint_eq(c.unmatched_labels, 1);
+    rv_evaluation_close(e);
+    remove_dir(dir);
+}
+END_TEST
+
+START_TEST(a_restart_keeps_what_was_joined_and_what_waits)
+{
+    char *dir = test_tmpdir();
+    rv_evaluation *e = open_at(dir, 0);
+    answer(e, "r-1", "a", 0.8, 100);
+    answer(e, "r-1", RV_EVALUATION_SERVED, 0.8, 100);
+    ck_assert_int_eq(rv_evaluation_label(e, "r-1", "malignant", 100), 0);
+    answer(e, "r-2", "a", 0.3, 100);
+    answer(e, "r-2", RV_EVALUATION_SERVED, 0.3, 100);
+    ck_assert_int_eq(rv_evaluation_set_offset(e, "svc.labels", 3, 42), 0);
+    commit(e, 100);
+    /* queued, never committed: lost with the process, read again */
+    ck_assert_int_eq(rv_evaluation_label(e, "r-2", "malignant", 150), 0);
+    ck_assert_int_eq(rv_evaluation_set_offset(e, "svc.labels", 3, 43), 0);
+    rv_evaluation_close(e);
+
+    e = open_at(dir, 200);
+    ck_assert_int_eq(rv_evaluation_offset(e, "svc.labels", 3), 42);
+    ck_assert_int_eq(rv_evaluation_offset(e, "svc.labels", 4), -1);
+    size_t n;
+    rv_evaluation_figure *f = rv_evaluation_snapshot(e, 200, &n);
+    const rv_measures *a = since_start(f, n, "a");
+    ck_assert(a && a->count == 1);
+    rv_evaluation_figures_free(f, n);
+    ck_assert_int_eq(rv_evaluation_label(e, "r-2", "benign", 200), 0);
+    commit(e, 200);
+    f = rv_evaluation_snapshot(e, 200, &n);
+    a = since_start(f, n, "a");
+    ck_assert(a && a->count == 2 && a->accuracy == 1.0);
+    rv_evaluation_figures_free(f, n);
+    rv_evaluation_close(e);
+    remove_dir(dir);
+}
+END_TEST
+
+START_TEST(the_hour_forgets_what_the_day_keeps)
+{
+    char *dir = test_tmpdir();
+    int64_t t0 = 10 * DAY_MS;
+    rv_evaluation *e = open_at(dir, t0);
+    for (int i = 0; i < 10; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "r-%d", i);
+        int64_t t = t0 + (i < 5 ? 0 : 2 * 3600000LL); /* five now, five two hours on */
+        answer(e, id, "a", 0.9, t);
+        answer(e, id, RV_EVALUATION_SERVED, 0.9, t);
+        ck_assert_int_eq(rv_evaluation_label(e, id, "malignant", t), 0);
+        commit(e, t);
+    }
+    size_t n;
+    rv_evaluation_figure *f = rv_evaluation_snapshot(e, t0 + 2 * 3600000LL, &n);
+    ck_assert_uint_eq(in_window(f, n, "a", RV_EVAL_HOUR)->count, 5);
+    ck_assert_uint_eq(in_window(f, n, "a", RV_EVAL_DAY)->count, 10);
+    ck_assert_uint_eq(in_window(f, n, "a", RV_EVAL_START)->count, 10);
+    rv_evaluation_figures_free(f, n);
+    f = rv_evaluation_snapshot(e, t0 + 2 * DAY_MS, &n);
+    ck_assert_uint_eq(in_window(f, n, "a", RV_EVAL_HOUR)->count, 0);
+    ck_assert_uint_eq(in_window(f, n, "a", RV_EVAL_DAY)->count, 0);
+    ck_assert_uint_eq(in_window(f, n, "a", RV_EVAL_START)->count, 10);
+    rv_evaluation_figures_free(f, n);
+    rv_evaluation_close(e);
+    remove_dir(dir);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("evaluation");
+    TCase *tc = tcase_create("evaluation");
+    tcase_add_test(tc, each_source_is_measured_on_its_answers);
+    tcase_add_test(tc, early_duplicate_unknown_late_and_unmatched_are_counted);
+    tcase_add_test(tc, a_restart_keeps_what_was_joined_and_what_waits);
+    tcase_add_test(tc, the_hour_forgets_what_the_day_keeps);
+    suite_add_tcase(s, tc);
+    return test_run_suite(s);
+}
