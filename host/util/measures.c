@@ -28,7 +28,7 @@ typedef struct score_table {
     size_t n;
     rv_ranked *pending;
     size_t n_pending, cap_pending;
-    int bits; /* fraction bits kept of each score: EXACT_BITS until coarsened */
+    int bits;   /* fraction bits kept of each score: EXACT_BITS until coarsened */
     size_t max; /* distinct scores kept */
 } score_table;
 
