@@ -44,7 +44,8 @@ static const struct bad_config {
      5,
      {{2, 1, "colour",
        "unknown key 'colour' (allowed: service, state_dir, watch, "
-       "shutdown_timeout_ms, streams, input, models, rendezvous, reload, delivery, http)"},
+       "shutdown_timeout_ms, streams, input, models, rendezvous, reload, delivery, evaluation, "
+       "http)"},
       {5, 3, "streams.dead-letter", "did you mean 'dead_letter'?"},
       {11, 5, "models[0].instance", "allowed: name, plugin, builtin, params"},
       {14, 34, "rendezvous.schedule[0].weight", "allowed: model, within_ms"},
@@ -99,6 +100,17 @@ static const struct bad_config {
      "  transaction_ms: 20000\n",
      1,
      {{12, 19, "delivery", "transaction_ms (20000) must be below transaction_timeout_ms (10000)"}}},
+    {"evaluation_of_one_label_and_no_delay",
+     "service: s\n" BASE_STREAMS_TO_MODELS "models:\n"
+     "  - {name: m, plugin: p.so}\n"
+     "rendezvous:\n"
+     "  schedule: [{model: m, within_ms: 5}]\n"
+     "evaluation:\n"
+     "  labels: [fraud]\n"
+     "  max_label_delay_s: 0\n",
+     2,
+     {{11, 11, "evaluation.labels", "one label cannot be measured"},
+      {12, 22, "evaluation.max_label_delay_s", "must be a positive integer"}}},
     {"missing_required_top_level", /* No service, streams, input, models or rendezvous: each named once. */
      "# nothing useful\n"
      "watch: false\n",

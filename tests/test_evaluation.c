@@ -34,7 +34,12 @@ static void answer(rv_evaluation *e, const char *id, const char *source, double 
 {
     const char *label = pm >= 0.5 ? "malignant" : "benign";
     double score = pm >= 0.5 ? pm : 1 - pm;
-    rv_evaluation_answer a = {source, "v1", 7, 1, &label, &score};
+    rv_evaluation_answer a = {.source = source,
+                              .version = "v1",
+                              .schedule_version = 7,
+                              .n = 1,
+                              .labels = &label,
+                              .scores = &score};
     ck_assert_int_eq(rv_evaluation_answer_of(e, id, &a, now), 0);
 }
 
@@ -186,6 +191,51 @@ START_TEST(early_duplicate_unknown_late_and_unmatched_are_counted)
 }
 END_TEST
 
+/* The streams are read side by side: a result may be read before the
+ * scores of the models it says had answered; the join waits for them. */
+START_TEST(a_result_read_first_waits_for_the_answers_it_names)
+{
+    char *dir = test_tmpdir();
+    rv_evaluation *e = open_at(dir, 0);
+    const char *label = "malignant", *named[] = {"a", "b"};
+    double score = 0.9;
+    rv_evaluation_answer served = {.source = RV_EVALUATION_SERVED,
+                                   .version = "",
+                                   .n = 1,
+                                   .labels = &label,
+                                   .scores = &score,
+                                   .n_expected = 2,
+                                   .expected = named};
+    ck_assert_int_eq(rv_evaluation_answer_of(e, "r-1", &served, 10), 0);
+    ck_assert_int_eq(rv_evaluation_label(e, "r-1", "malignant", 10), 0);
+    answer(e, "r-1", "a", 0.8, 10);
+    commit(e, 10);
+    rv_evaluation_counts c;
+    rv_evaluation_counts_get(e, &c);
+    ck_assert_uint_eq(c.joined, 0); /* b's answer is not read yet */
+    answer(e, "r-1", "b", 0.3, 20);
+    commit(e, 20);
+    rv_evaluation_counts_get(e, &c);
+    ck_assert_uint_eq(c.joined, 1);
+    size_t n;
+    rv_evaluation_figure *f = rv_evaluation_snapshot(e, 20, &n);
+    ck_assert(since_start(f, n, "a") && since_start(f, n, "b") &&
+              since_start(f, n, RV_EVALUATION_SERVED));
+    ck_assert(since_start(f, n, "b")->accuracy == 0.0);
+    rv_evaluation_figures_free(f, n);
+    /* one whose named answer never comes: counted when it expires */
+    ck_assert_int_eq(rv_evaluation_answer_of(e, "r-2", &served, 30), 0);
+    ck_assert_int_eq(rv_evaluation_label(e, "r-2", "benign", 30), 0);
+    commit(e, 30);
+    commit(e, 31 + 30 * DAY_MS);
+    rv_evaluation_counts_get(e, &c);
+    ck_assert_uint_eq(c.incomplete, 1);
+    ck_assert_uint_eq(c.joined, 1);
+    rv_evaluation_close(e);
+    remove_dir(dir);
+}
+END_TEST
+
 START_TEST(a_restart_keeps_what_was_joined_and_what_waits)
 {
     char *dir = test_tmpdir();
@@ -257,6 +307,7 @@ int main(void)
     TCase *tc = tcase_create("evaluation");
     tcase_add_test(tc, each_source_is_measured_on_its_answers);
     tcase_add_test(tc, early_duplicate_unknown_late_and_unmatched_are_counted);
+    tcase_add_test(tc, a_result_read_first_waits_for_the_answers_it_names);
     tcase_add_test(tc, a_restart_keeps_what_was_joined_and_what_waits);
     tcase_add_test(tc, the_hour_forgets_what_the_day_keeps);
     suite_add_tcase(s, tc);

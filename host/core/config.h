@@ -67,6 +67,7 @@ typedef struct rv_config {
         char *alerts;
         char *dead_letter;
         char *control;
+        char *labels;        /* true labels, for evaluation */
         char *group;         /* consumer group */
         uint32_t partitions; /* of topics the embedded broker creates */
         rv_kv *kafka;        /* passed to librdkafka as is */
@@ -110,6 +111,14 @@ typedef struct rv_config {
         uint32_t transaction_timeout_ms;
         char *transactional_id; /* NULL: <streams.group>.<host name> */
     } delivery;
+
+    struct {
+        char **labels; /* NULL when no evaluation section */
+        size_t n_labels;
+        uint32_t max_label_delay_s;
+        uint32_t store_mb;
+        uint32_t interval_ms;
+    } evaluation;
 
     struct {
         char *listen; /* NULL when no http section */

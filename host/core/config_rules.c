@@ -178,6 +178,15 @@ void cf_check_delivery(loader *l, const cf_key *k, const yaml_node_t *m, const c
               c->delivery.transaction_ms, c->delivery.transaction_timeout_ms);
 }
 
+void cf_check_evaluation_labels(loader *l, const cf_key *k, const yaml_node_t *m, const char *kp,
+                                void *base)
+{
+    (void)k;
+    const rv_config *c = base;
+    if (c->evaluation.n_labels == 1)
+        cy_report(l, m, kp, "one label cannot be measured: give at least two");
+}
+
 void cf_check_default(loader *l, const cf_key *k, const yaml_node_t *m, const char *kp, void *base)
 {
     rv_config *c = base;

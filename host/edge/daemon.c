@@ -212,6 +212,7 @@ static void shutdown_all(daemon_state *d)
         rd_kafka_destroy(d->control);
     }
     rv_http_stop(d->http);
+    rv_evaluator_stop(d->evaluator); /* after HTTP: it reads the evaluation */
     rv_reloader_free(d->reloader);
     rv_watch_free(d->watch);
     if (d->gen)
@@ -342,12 +343,25 @@ static int serve_start(daemon_state *d, rv_config *cfg)
     }
     if (!opts->scorer_model) /* schedule changes are the host's */
         d->control = start_control(c, d->bootstrap);
+    if (c->evaluation.labels && !opts->scorer_model &&
+        !(d->evaluator = rv_evaluator_start(c, d->bootstrap, err, sizeof err))) {
+        rv_error("evaluation", "%s", err);
+        return 1;
+    }
     if (c->http.listen) {
         char reply[512];
         rv_http_reply_topic(c, reply, sizeof reply);
-        rv_http_sources src = {
-            current_generation, last_reload_error, rv_input_lag, rv_input_in_flight, d, d->stats,
-            d->monitor,         d->output,         d->remote,    !opts->scorer_model};
+        rv_http_sources src = {current_generation,
+                               last_reload_error,
+                               rv_input_lag,
+                               rv_input_in_flight,
+                               d,
+                               d->stats,
+                               d->monitor,
+                               d->output,
+                               d->remote,
+                               !opts->scorer_model,
+                               rv_evaluator_evaluation(d->evaluator)};
         if (!(d->http = rv_http_start(c, d->bootstrap, reply, &src, err, sizeof err))) {
             rv_error("http", "%s", err);
             return 1;

@@ -22,6 +22,7 @@
 #include "pipeline.h"
 #include "recent.h"
 #include "remote.h"
+#include "evaluator.h"
 #include "remote_reader.h"
 #include "reload.h"
 #include "rendezvous.h"
@@ -55,6 +56,7 @@ typedef struct daemon_state {
     struct timespec shutdown_until;  /* CLOCK_REALTIME */
     rv_remote *remote;               /* remote models' waits (remote.h) */
     rv_remote_reader *remote_reader; /* while any remote model is configured */
+    rv_evaluator *evaluator;         /* with an evaluation section */
     /* requests partitions just assigned, paused until the remote reader has
      * caught up on their scores partitions (input.c); NULL: none */
     rd_kafka_topic_partition_list_t *held;

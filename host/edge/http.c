@@ -91,6 +91,7 @@ static const struct route {
 } routes[] = {
     {"/", get_dashboard},
     {"/v1/stats", rv_http_get_stats},
+    {"/v1/evaluation", rv_http_get_evaluation},
     {"/healthz", get_healthz},
     {"/readyz", rv_http_get_readyz},
     {"/v1/models", rv_http_get_models},
@@ -200,6 +201,7 @@ rv_http *rv_http_start(const rv_config *cfg, const char *bootstrap, const char *
     }
     rv_info("http",
             "listening on http://%s (POST /v1/score, GET / /healthz /readyz /v1/models /v1/stats "
+            "/v1/evaluation "
             "/metrics); replies on %s",
             cfg->http.listen, reply_topic);
     return h;

@@ -8,12 +8,14 @@
  *   GET  /healthz    the process is alive
  *   GET  /readyz     broker reachable and every scheduled model live; why not
  *   GET  /v1/models  models, versions, states, queues, schedule
+ *   GET  /v1/evaluation  each model's measures against true labels
  *   GET  /metrics    Prometheus text format
  */
 #ifndef RV_HTTP_H
 #define RV_HTTP_H
 
 #include "canary_monitor.h"
+#include "evaluation.h"
 #include "generation.h"
 #include "output.h"
 #include "remote.h"
@@ -34,8 +36,9 @@ typedef struct rv_http_sources {
     rv_stats *stats;
     rv_canary_monitor *monitor;
     rv_output *output;
-    rv_remote *remote; /* remote models' waits and scores, for /metrics */
-    int gateway;       /* POST /v1/score served (not by a scorer) */
+    rv_remote *remote;         /* remote models' waits and scores, for /metrics */
+    int gateway;               /* POST /v1/score served (not by a scorer) */
+    rv_evaluation *evaluation; /* GET /v1/evaluation, or NULL: none */
 } rv_http_sources;
 
 typedef struct rv_http rv_http;

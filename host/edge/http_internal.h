@@ -12,6 +12,7 @@
 #include <yajl/yajl_gen.h>
 
 #include "http.h"
+#include "text.h"
 
 #define DEADLINE_MARGIN_MS 1000
 #define MAX_ID 256
@@ -61,6 +62,9 @@ void *rv_http_probe_loop(void *arg);
 /* GET /v1/models and GET /metrics. */
 enum MHD_Result rv_http_get_models(rv_http *h, struct MHD_Connection *c);
 enum MHD_Result rv_http_get_metrics(rv_http *h, struct MHD_Connection *c);
+/* GET /v1/evaluation, and its /metrics families (http_evaluation.c). */
+enum MHD_Result rv_http_get_evaluation(rv_http *h, struct MHD_Connection *c);
+void rv_http_evaluation_metrics(rv_http *h, rv_text *t);
 /* GET /v1/stats (http_stats.c), and GET / (the dashboard page, compiled
  * in from dashboard.html). */
 enum MHD_Result rv_http_get_stats(rv_http *h, struct MHD_Connection *c);

@@ -168,6 +168,7 @@ enum MHD_Result rv_http_get_metrics(rv_http *h, struct MHD_Connection *c)
         rv_generation_unref(g);
     result_families(&t, s, n);
     canary_families(&t, h->src.monitor);
+    rv_http_evaluation_metrics(h, &t);
 
     rv_prom_family(&t, "rendezvous_reloads_total", "counter", "Generation reloads, by outcome.");
     rv_prom_label ok[] = {{"outcome", "ok"}}, failed[] = {{"outcome", "failed"}};

@@ -51,16 +51,23 @@ size_t rv_topics_needed(const rv_config *cfg, int scorer, rv_topic_need out[RV_T
         remote |= cfg->models[i].remote;
     size_t n = 0;
     need(&out[n++], cfg->streams.requests, "requests", RV_PARTS_ANY, "read");
+    int evaluated = cfg->evaluation.labels != NULL;
     need(&out[n++], cfg->streams.scores, "scores",
-         remote || scorer ? RV_PARTS_SAME : RV_PARTS_AT_LEAST,
+         remote || scorer || evaluated ? RV_PARTS_SAME : RV_PARTS_AT_LEAST,
          remote ? "written, and read for the remote models" : "written");
     if (scorer)
         return n;
-    need(&out[n++], cfg->streams.results, "results", RV_PARTS_AT_LEAST, "written");
+    /* the evaluation reads scores, results and labels of one partition
+     * number together (range assignment: equal counts) */
+    need(&out[n++], cfg->streams.results, "results", evaluated ? RV_PARTS_SAME : RV_PARTS_AT_LEAST,
+         "written");
     need(&out[n++], cfg->streams.archive, "archive", RV_PARTS_AT_LEAST, "written by the decoy");
     need(&out[n++], cfg->streams.alerts, "alerts", RV_PARTS_ANY, "written");
     need(&out[n++], cfg->streams.dead_letter, "dead-letter", RV_PARTS_ANY, "written");
     need(&out[n++], cfg->streams.control, "control", RV_PARTS_ANY, "read by every host");
+    if (evaluated)
+        need(&out[n++], cfg->streams.labels, "labels", RV_PARTS_SAME,
+             "read by the evaluation, beside the scores and results of the same partitions");
     if (cfg->http.listen) {
         char reply[RV_TOPIC_NAME_MAX];
         rv_http_reply_topic(cfg, reply, sizeof reply);

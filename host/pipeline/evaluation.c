@@ -19,12 +19,6 @@
 #include "errbuf.h"
 #include "kvstore.h"
 
-#define MAX_LABELS 64
-#define MAX_SOURCES 64 /* answers kept per request */
-#define STATE_RESULT 1u
-#define STATE_LABEL 2u
-#define STATE_JOINED 4u
-
 typedef enum { OP_ANSWER, OP_LABEL, OP_OFFSET } op_kind;
 
 /* A queued change. */
@@ -34,24 +28,14 @@ typedef struct op {
     char *source;  /* OP_ANSWER */
     char *version; /* OP_ANSWER */
     uint32_t schedule_version;
-    uint32_t truth; /* OP_LABEL */
-    int64_t value;  /* OP_OFFSET */
+    uint32_t truth;  /* OP_LABEL */
+    int64_t value;   /* OP_OFFSET */
+    int failed;      /* OP_ANSWER: no answer */
+    char **expected; /* OP_ANSWER of the result */
+    size_t n_expected;
     int64_t now;
     double p[]; /* OP_ANSWER: n_labels probabilities */
 } op;
-
-/* A request's state, decoded: entries point into the stored value. */
-typedef struct state {
-    unsigned flags;
-    uint32_t truth;
-    uint32_t schedule_version;
-    size_t n;
-    struct {
-        char source[128];
-        char version[64];
-        double p[MAX_LABELS];
-    } e[MAX_SOURCES];
-} state;
 
 struct rv_evaluation {
     rv_evaluation_settings set;
@@ -63,111 +47,9 @@ struct rv_evaluation {
     pthread_mutex_t lock; /* windows and counts */
     rv_eval_windows *windows;
     rv_evaluation_counts counts;
-    state st; /* scratch of the feeder thread */
-    unsigned char *buf;
-    size_t cap_buf;
+    rv_eval_state st; /* scratch of the feeder thread */
+    rv_eval_buf buf;
 };
-
-/* ---------------------------------------------------------------- encoding */
-
-static int reserve(rv_evaluation *e, size_t n)
-{
-    if (n <= e->cap_buf)
-        return 0;
-    unsigned char *b = realloc(e->buf, n);
-    if (!b)
-        return -1;
-    e->buf = b;
-    e->cap_buf = n;
-    return 0;
-}
-
-/* state -> e->buf; its length, or 0 when out of memory. Layout: flags u8,
- * truth u32, schedule version u32, n u16, then per entry source and
- * version (u8 length, bytes) and n_labels doubles. */
-static size_t encode(rv_evaluation *e, const state *s)
-{
-    size_t k = e->set.n_labels, len = 11;
-    for (size_t i = 0; i < s->n; i++)
-        len += 2 + strlen(s->e[i].source) + strlen(s->e[i].version) + k * sizeof(double);
-    if (reserve(e, len) != 0)
-        return 0;
-    unsigned char *b = e->buf;
-    b[0] = (unsigned char)s->flags;
-    memcpy(b + 1, &s->truth, 4);
-    memcpy(b + 5, &s->schedule_version, 4);
-    uint16_t n = (uint16_t)s->n;
-    memcpy(b + 9, &n, 2);
-    b += 11;
-    for (size_t i = 0; i < s->n; i++) {
-        for (int f = 0; f < 2; f++) {
-            const char *str = f ? s->e[i].version : s->e[i].source;
-            size_t l = strlen(str);
-            *b++ = (unsigned char)l;
-            memcpy(b, str, l);
-            b += l;
-        }
-        memcpy(b, s->e[i].p, k * sizeof(double));
-        b += k * sizeof(double);
-    }
-    return len;
-}
-
-static int decode(const rv_evaluation *e, const unsigned char *b, size_t len, state *s)
-{
-    size_t k = e->set.n_labels;
-    if (len < 11)
-        return -1;
-    uint16_t n;
-    s->flags = b[0];
-    memcpy(&s->truth, b + 1, 4);
-    memcpy(&s->schedule_version, b + 5, 4);
-    memcpy(&n, b + 9, 2);
-    if (n > MAX_SOURCES)
-        return -1;
-    const unsigned char *end = b + len;
-    b += 11;
-    for (size_t i = 0; i < n; i++) {
-        for (int f = 0; f < 2; f++) {
-            if (b >= end || (size_t)(end - b) < 1u + *b)
-                return -1;
-            size_t l = *b++;
-            char *dst = f ? s->e[i].version : s->e[i].source;
-            size_t cap = f ? sizeof s->e[i].version : sizeof s->e[i].source;
-            if (l >= cap)
-                return -1;
-            memcpy(dst, b, l);
-            dst[l] = '\0';
-            b += l;
-        }
-        if ((size_t)(end - b) < k * sizeof(double))
-            return -1;
-        memcpy(s->e[i].p, b, k * sizeof(double));
-        b += k * sizeof(double);
-    }
-    s->n = n;
-    return 0;
-}
-
-/* A joined answer in the log: time i64, schedule version u32, truth u32,
- * source and version (u8 length, bytes), n_labels doubles. */
-static size_t encode_sample(rv_evaluation *e, const rv_eval_sample *x)
-{
-    size_t k = e->set.n_labels, ls = strlen(x->source), lv = strlen(x->version);
-    size_t len = 18 + ls + lv + k * sizeof(double);
-    if (reserve(e, len) != 0)
-        return 0;
-    unsigned char *b = e->buf;
-    memcpy(b, &x->time_ms, 8);
-    memcpy(b + 8, &x->schedule_version, 4);
-    memcpy(b + 12, &x->truth, 4);
-    b[16] = (unsigned char)ls;
-    memcpy(b + 17, x->source, ls);
-    b[17 + ls] = (unsigned char)lv;
-    memcpy(b + 18 + ls, x->version, lv);
-    memcpy(b + 18 + ls + lv, x->p, k * sizeof(double));
-    return len;
-}
 
 /* ---------------------------------------------------------------- queue */
 
@@ -189,6 +71,9 @@ static void op_free(op *o)
 {
     if (!o)
         return;
+    for (size_t i = 0; i < o->n_expected; i++)
+        free(o->expected[i]);
+    free(o->expected);
     free(o->id);
     free(o->source);
     free(o->version);
@@ -221,7 +106,7 @@ static void probabilities(const rv_evaluation *e, const rv_evaluation_answer *a,
 {
     size_t k = e->set.n_labels, given = 0;
     double sum = 0;
-    unsigned char has[MAX_LABELS] = {0};
+    unsigned char has[RV_EVAL_MAX_LABELS] = {0};
     for (size_t i = 0; i < a->n; i++) {
         int j = label_index(e, a->labels[i]);
         if (j < 0 || has[j] || !isfinite(a->scores[i]))
@@ -247,7 +132,17 @@ int rv_evaluation_answer_of(rv_evaluation *e, const char *id, const rv_evaluatio
         return -1;
     }
     o->schedule_version = a->schedule_version;
+    o->failed = a->failed || a->n == 0;
     probabilities(e, a, o->p);
+    if (a->n_expected && !(o->expected = calloc(a->n_expected, sizeof *o->expected))) {
+        op_free(o);
+        return -1;
+    }
+    for (size_t i = 0; i < a->n_expected; i++, o->n_expected++)
+        if (!(o->expected[i] = strdup(a->expected[i]))) {
+            op_free(o);
+            return -1;
+        }
     if (enqueue(e, o) != 0) {
         op_free(o);
         return -1;
@@ -258,16 +153,10 @@ int rv_evaluation_answer_of(rv_evaluation *e, const char *id, const rv_evaluatio
 int rv_evaluation_label(rv_evaluation *e, const char *id, const char *label, int64_t now_ms)
 {
     int j = label_index(e, label);
-    if (j < 0) {
-        pthread_mutex_lock(&e->lock);
-        e->counts.unknown_labels++;
-        pthread_mutex_unlock(&e->lock);
-        return 0;
-    }
     op *o = op_new(e, OP_LABEL, id, now_ms);
     if (!o)
         return -1;
-    o->truth = (uint32_t)j;
+    o->truth = (uint32_t)j; /* -1: unknown, counted at commit */
     if (enqueue(e, o) != 0) {
         op_free(o);
         return -1;
@@ -346,8 +235,8 @@ static void load(rv_evaluation *e, const char *key, size_t key_len, int64_t now,
 {
     size_t len;
     const void *v = rv_kvstore_get(e->store, key, key_len, &len, expires);
-    if (!v || decode(e, v, len, &e->st) != 0) {
-        memset(&e->st, 0, offsetof(state, e));
+    if (!v || rv_eval_state_decode(v, len, e->set.n_labels, &e->st) != 0) {
+        memset(&e->st, 0, offsetof(rv_eval_state, e));
         *expires = now + e->set.max_label_delay_ms;
     }
 }
@@ -376,7 +265,7 @@ static rv_kv_status log_joined(rv_evaluation *e, batch *b, size_t i, int64_t now
     memcpy(j->p, e->st.e[i].p, k * sizeof(double));
     b->joined[b->n_joined++] = j;
     rv_eval_sample x = {j->source, j->version, j->schedule_version, j->truth, j->p, now};
-    size_t len = encode_sample(e, &x);
+    size_t len = rv_eval_sample_encode(&x, e->set.n_labels, &e->buf);
     unsigned char key[14] = {'s', '/'};
     uint64_t t = (uint64_t)now ^ (UINT64_C(1) << 63);
     for (int c = 0; c < 8; c++)
@@ -386,7 +275,7 @@ static rv_kv_status log_joined(rv_evaluation *e, batch *b, size_t i, int64_t now
         key[10 + c] = (unsigned char)(seq >> (24 - 8 * c));
     if (!len)
         return RV_KV_ERROR;
-    return rv_kvstore_put(e->store, key, sizeof key, e->buf, len, now + e->set.max_label_delay_ms,
+    return rv_kvstore_put(e->store, key, sizeof key, e->buf.b, len, now + e->set.max_label_delay_ms,
                           b->err, b->err_size);
 }
 
@@ -394,67 +283,94 @@ static rv_kv_status log_joined(rv_evaluation *e, batch *b, size_t i, int64_t now
 static rv_kv_status join(rv_evaluation *e, batch *b, int64_t now)
 {
     for (size_t i = 0; i < e->st.n; i++) {
-        rv_kv_status st = log_joined(e, b, i, now);
+        rv_kv_status st = e->st.e[i].seen == 1 ? log_joined(e, b, i, now) : RV_KV_OK;
         if (st != RV_KV_OK)
             return st;
     }
-    e->st.flags |= STATE_JOINED;
+    e->st.flags |= RV_EVAL_JOINED;
     e->st.n = 0;
     b->delta.joined++;
     return RV_KV_OK;
+}
+
+/* The entry of source in st, added (not seen) when absent; RV_EVAL_MAX_SOURCES
+ * when there is no room. */
+static size_t entry(rv_eval_state *st, const char *source)
+{
+    size_t i = 0;
+    while (i < st->n && strcmp(st->e[i].source, source) != 0)
+        i++;
+    if (i == st->n && i < RV_EVAL_MAX_SOURCES) {
+        st->n++;
+        snprintf(st->e[i].source, sizeof st->e[i].source, "%s", source);
+        st->e[i].version[0] = '\0';
+        st->e[i].seen = 0;
+    }
+    return i;
+}
+
+static int all_seen(const rv_eval_state *st)
+{
+    for (size_t i = 0; i < st->n; i++)
+        if (!st->e[i].seen)
+            return 0;
+    return 1;
 }
 
 static rv_kv_status apply(rv_evaluation *e, batch *b, const op *o)
 {
     if (o->kind == OP_OFFSET)
         return rv_kvstore_set_mark(e->store, o->id, o->value, b->err, b->err_size);
+    if (o->kind == OP_LABEL && o->truth >= e->set.n_labels) {
+        b->delta.unknown_labels++;
+        return RV_KV_OK;
+    }
     char key[RV_KVSTORE_MAX_KEY + 8];
     int key_len = request_key(key, sizeof key, o->id);
     if (key_len < 0)
         return RV_KV_OK; /* an id too long to keep: never joins */
     int64_t expires;
     load(e, key, (size_t)key_len, o->now, &expires);
-    state *st = &e->st;
+    rv_eval_state *st = &e->st;
     if (o->kind == OP_ANSWER) {
-        if (st->flags & STATE_JOINED) {
+        if (st->flags & RV_EVAL_JOINED) {
             b->delta.late_answers++;
             return RV_KV_OK;
         }
         b->delta.answers++;
-        size_t i = 0;
-        while (i < st->n && strcmp(st->e[i].source, o->source) != 0)
-            i++;
-        if (i == MAX_SOURCES)
+        size_t i = entry(st, o->source);
+        if (i == RV_EVAL_MAX_SOURCES)
             return RV_KV_OK;
-        if (i == st->n)
-            st->n++;
-        snprintf(st->e[i].source, sizeof st->e[i].source, "%s", o->source);
         snprintf(st->e[i].version, sizeof st->e[i].version, "%s", o->version);
         memcpy(st->e[i].p, o->p, e->set.n_labels * sizeof(double));
+        st->e[i].seen = o->failed ? 2 : 1;
         if (strcmp(o->source, RV_EVALUATION_SERVED) == 0) {
-            st->flags |= STATE_RESULT;
+            st->flags |= RV_EVAL_RESULT;
             st->schedule_version = o->schedule_version;
+            for (size_t x = 0; x < o->n_expected; x++)
+                entry(st, o->expected[x]); /* waits for it, unless read */
         }
     } else {
-        if (st->flags & (STATE_JOINED | STATE_LABEL)) {
+        if (st->flags & (RV_EVAL_JOINED | RV_EVAL_LABEL)) {
             b->delta.duplicate_labels++;
             return RV_KV_OK;
         }
         b->delta.labels++;
-        st->flags |= STATE_LABEL;
+        st->flags |= RV_EVAL_LABEL;
         st->truth = o->truth;
-        if (!(st->flags & STATE_RESULT))
+        if (!(st->flags & RV_EVAL_RESULT))
             b->delta.early_labels++;
     }
-    if ((st->flags & STATE_RESULT) && (st->flags & STATE_LABEL) && !(st->flags & STATE_JOINED)) {
+    if ((st->flags & RV_EVAL_RESULT) && (st->flags & RV_EVAL_LABEL) &&
+        !(st->flags & RV_EVAL_JOINED) && all_seen(st)) {
         rv_kv_status js = join(e, b, o->now);
         if (js != RV_KV_OK)
             return js;
     }
-    size_t len = encode(e, st);
+    size_t len = rv_eval_state_encode(st, e->set.n_labels, &e->buf);
     if (!len)
         return RV_KV_ERROR;
-    return rv_kvstore_put(e->store, key, (size_t)key_len, e->buf, len, expires, b->err,
+    return rv_kvstore_put(e->store, key, (size_t)key_len, e->buf.b, len, expires, b->err,
                           b->err_size);
 }
 
@@ -466,15 +382,61 @@ typedef struct expiring {
 static void on_expired(void *opaque, const void *key, size_t key_len, const void *value, size_t len)
 {
     expiring *x = opaque;
-    if (key_len < 2 || memcmp(key, "r/", 2) != 0 || decode(x->e, value, len, &x->e->st) != 0)
+    if (key_len < 2 || memcmp(key, "r/", 2) != 0 ||
+        rv_eval_state_decode(value, len, x->e->set.n_labels, &x->e->st) != 0)
         return;
     unsigned f = x->e->st.flags;
-    if (f & STATE_JOINED)
+    if (f & RV_EVAL_JOINED)
         return;
-    if ((f & STATE_LABEL) && !(f & STATE_RESULT))
+    if ((f & RV_EVAL_LABEL) && !(f & RV_EVAL_RESULT))
         x->b->delta.unmatched_labels++;
-    else if (!(f & STATE_LABEL))
+    else if (!(f & RV_EVAL_LABEL))
         x->b->delta.unlabelled++;
+    else
+        x->b->delta.incomplete++;
+}
+
+/* The counts kept in the store (all but the store's own figures), by
+ * name, so that a restart goes on counting. */
+/* clang-format off */
+#define COUNT_FIELDS(X) \
+    X(answers) X(labels) X(joined) X(early_labels) X(duplicate_labels) X(unknown_labels) \
+    X(unmatched_labels) X(unlabelled) X(late_answers) X(incomplete)
+/* clang-format on */
+
+static rv_kv_status store_counts(rv_evaluation *e, const rv_evaluation_counts *c, batch *b)
+{
+    rv_kv_status st = RV_KV_OK;
+#define STORE(f)                                                                                   \
+    if (st == RV_KV_OK)                                                                            \
+        st = rv_kvstore_set_mark(e->store, "count/" #f, (int64_t)c->f, b->err, b->err_size);
+    COUNT_FIELDS(STORE)
+#undef STORE
+    return st;
+}
+
+static void load_counts(rv_evaluation *e)
+{
+    int64_t v;
+#define LOAD(f)                                                                                    \
+    if (rv_kvstore_mark(e->store, "count/" #f, &v) == 0)                                           \
+        e->counts.f = (uint64_t)v;
+    COUNT_FIELDS(LOAD)
+#undef LOAD
+}
+
+static void add_counts(rv_evaluation_counts *to, const rv_evaluation_counts *d)
+{
+    to->answers += d->answers;
+    to->labels += d->labels;
+    to->joined += d->joined;
+    to->early_labels += d->early_labels;
+    to->duplicate_labels += d->duplicate_labels;
+    to->unmatched_labels += d->unmatched_labels;
+    to->unlabelled += d->unlabelled;
+    to->late_answers += d->late_answers;
+    to->incomplete += d->incomplete;
+    to->unknown_labels += d->unknown_labels;
 }
 
 /* One attempt: every queued change, the expired, the commit. */
@@ -490,23 +452,16 @@ static rv_kv_status attempt(rv_evaluation *e, batch *b, int64_t now)
     }
     if (st == RV_KV_OK)
         st = rv_kvstore_set_mark(e->store, "log/seq", e->seq, b->err, b->err_size);
+    if (st == RV_KV_OK) {
+        rv_evaluation_counts c = e->counts; /* only this thread changes them */
+        add_counts(&c, &b->delta);
+        st = store_counts(e, &c, b);
+    }
     if (st == RV_KV_OK)
         st = rv_kvstore_commit(e->store, b->err, b->err_size);
     if (st != RV_KV_OK)
         rv_kvstore_abort(e->store);
     return st;
-}
-
-static void add_counts(rv_evaluation_counts *to, const rv_evaluation_counts *d)
-{
-    to->answers += d->answers;
-    to->labels += d->labels;
-    to->joined += d->joined;
-    to->early_labels += d->early_labels;
-    to->duplicate_labels += d->duplicate_labels;
-    to->unmatched_labels += d->unmatched_labels;
-    to->unlabelled += d->unlabelled;
-    to->late_answers += d->late_answers;
 }
 
 int rv_evaluation_commit(rv_evaluation *e, int64_t now_ms, char *err, size_t err_size)
@@ -556,26 +511,10 @@ static int rebuild(void *opaque, const void *key, size_t key_len, const void *va
     (void)key;
     (void)key_len;
     rv_evaluation *e = opaque;
-    size_t k = e->set.n_labels;
-    const unsigned char *b = value;
-    if (len < 18)
-        return 0;
-    size_t ls = b[16];
-    if (len < 18 + ls || len != 18 + ls + b[17 + ls] + k * sizeof(double))
-        return 0;
-    size_t lv = b[17 + ls];
     char source[256], version[256];
-    double p[MAX_LABELS];
-    rv_eval_sample x = {source, version, 0, 0, p, 0};
-    memcpy(&x.time_ms, b, 8);
-    memcpy(&x.schedule_version, b + 8, 4);
-    memcpy(&x.truth, b + 12, 4);
-    memcpy(source, b + 17, ls);
-    source[ls] = '\0';
-    memcpy(version, b + 18 + ls, lv);
-    version[lv] = '\0';
-    memcpy(p, b + 18 + ls + lv, k * sizeof(double));
-    if (x.truth < k)
+    double p[RV_EVAL_MAX_LABELS];
+    rv_eval_sample x;
+    if (rv_eval_sample_decode(value, len, e->set.n_labels, &x, source, version, p) == 0)
         rv_eval_windows_add(e->windows, &x);
     return 0;
 }
@@ -584,8 +523,8 @@ rv_evaluation *rv_evaluation_open(const rv_evaluation_settings *s, int64_t now_m
                                   size_t err_size)
 {
     (void)now_ms;
-    if (s->n_labels < 2 || s->n_labels > MAX_LABELS) {
-        rv_errf(err, err_size, "evaluation: %zu labels (2 to %d)", s->n_labels, MAX_LABELS);
+    if (s->n_labels < 2 || s->n_labels > RV_EVAL_MAX_LABELS) {
+        rv_errf(err, err_size, "evaluation: %zu labels (2 to %d)", s->n_labels, RV_EVAL_MAX_LABELS);
         return NULL;
     }
     rv_evaluation *e = calloc(1, sizeof *e);
@@ -617,6 +556,7 @@ rv_evaluation *rv_evaluation_open(const rv_evaluation_settings *s, int64_t now_m
     }
     if (rv_kvstore_mark(e->store, "log/seq", &seq) == 0)
         e->seq = (uint32_t)seq;
+    load_counts(e);
     rv_kvstore_abort(e->store);
     return e;
 }
@@ -633,7 +573,7 @@ void rv_evaluation_close(rv_evaluation *e)
     for (size_t k = 0; e->labels && k < e->set.n_labels; k++)
         free(e->labels[k]);
     free(e->labels);
-    free(e->buf);
+    free(e->buf.b);
     pthread_mutex_destroy(&e->lock);
     free(e);
 }

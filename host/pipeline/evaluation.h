@@ -50,6 +50,15 @@ typedef struct rv_evaluation_answer {
     size_t n;                  /* answers, best first */
     const char *const *labels; /* their labels */
     const double *scores;      /* their scores, as probabilities */
+    /* no answer (a score record not ok, or no answers): the source is
+     * done with the request, nothing of it is measured */
+    int failed;
+    /* a result's: the models that score the request (each writes one score
+     * record, ok or not); the request joins once all of them are read (the
+     * streams are read side by side, and a model not scheduled, or past its
+     * deadline, answers after the result) */
+    size_t n_expected;
+    const char *const *expected;
 } rv_evaluation_answer;
 
 #define RV_EVALUATION_SERVED "served"
@@ -64,6 +73,7 @@ typedef struct rv_evaluation_counts {
     uint64_t unmatched_labels; /* labels whose request never came (expired) */
     uint64_t unlabelled;       /* requests whose label never came (expired) */
     uint64_t late_answers;     /* answers after their request was joined */
+    uint64_t incomplete;       /* labelled, but an answer its result named never came */
     uint64_t store_bytes;      /* the store's pages in use */
     uint64_t store_evicted;    /* values evicted to stay within the bound */
 } rv_evaluation_counts;

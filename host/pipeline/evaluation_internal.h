@@ -17,6 +17,43 @@ typedef struct rv_eval_sample {
     int64_t time_ms;           /* when it was joined */
 } rv_eval_sample;
 
+#define RV_EVAL_MAX_LABELS 64
+#define RV_EVAL_MAX_SOURCES 64 /* answers kept per request */
+#define RV_EVAL_RESULT 1u      /* rv_eval_state.flags: its result is read */
+#define RV_EVAL_LABEL 2u       /* its label is read */
+#define RV_EVAL_JOINED 4u      /* joined: what is left tells a label twice */
+
+/* A request's state in the store, decoded. */
+typedef struct rv_eval_state {
+    unsigned flags;
+    uint32_t truth;
+    uint32_t schedule_version;
+    size_t n;
+    struct {
+        char source[128];
+        char version[64];
+        int seen; /* 0: named by the result, not read yet; 1: an answer; 2: none */
+        double p[RV_EVAL_MAX_LABELS];
+    } e[RV_EVAL_MAX_SOURCES];
+} rv_eval_state;
+
+/* A growing buffer the encoders write into. */
+typedef struct rv_eval_buf {
+    unsigned char *b;
+    size_t cap;
+} rv_eval_buf;
+
+/* evaluation_codec.c: a request's state and a logged answer as bytes.
+ * Encoders return the length written to out->b (0: out of memory);
+ * decoders 0, or -1 when the bytes are not one. */
+size_t rv_eval_state_encode(const rv_eval_state *s, size_t n_labels, rv_eval_buf *out);
+int rv_eval_state_decode(const void *bytes, size_t len, size_t n_labels, rv_eval_state *s);
+size_t rv_eval_sample_encode(const rv_eval_sample *x, size_t n_labels, rv_eval_buf *out);
+/* x's strings and probabilities are copied into source, version (256
+ * bytes each) and p (n_labels). */
+int rv_eval_sample_decode(const void *bytes, size_t len, size_t n_labels, rv_eval_sample *x,
+                          char *source, char *version, double *p);
+
 typedef struct rv_eval_windows rv_eval_windows;
 
 rv_eval_windows *rv_eval_windows_new(size_t n_labels);

@@ -1,0 +1,245 @@
+/*
+ * evaluator.c - the live evaluation's thread: a consumer of the scores,
+ * results and labels streams in a group of its own (`<group>.evaluation`;
+ * range assignment gives one member the same partition number of all
+ * three), feeding pipeline/evaluation.c, which commits every interval_ms
+ * with the offsets read. Offsets live in the evaluation's store, committed
+ * with what they produced: a partition assigned is read from there (or,
+ * the first time, from its start). It only reads: serving never waits on
+ * it.
+ */
+#include "evaluator.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yajl/yajl_tree.h>
+
+#include "clock.h"
+#include "errbuf.h"
+#include "log.h"
+#include "streams.h"
+
+#define MAX_ANSWERS 16
+#define MAX_EXPECTED 64 /* models a result names */
+
+struct rv_evaluator {
+    rv_evaluation *ev;
+    rd_kafka_t *rk;
+    char *scores, *results, *labels; /* topic names */
+    int interval_ms;
+    pthread_t thread;
+    atomic_int stop;
+    uint64_t unreadable; /* records that are not what their stream holds */
+};
+
+static int64_t now_ms(void)
+{
+    return rv_real_us() / 1000;
+}
+
+static void commit(rv_evaluator *v)
+{
+    char err[RV_ERR_SIZE];
+    if (rv_evaluation_commit(v->ev, now_ms(), err, sizeof err) != 0)
+        rv_warn("evaluation", "%s; trying again", err);
+}
+
+/* Assigned partitions start where the store says they were read to; taken
+ * away, what was read from them is committed first. */
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    rv_evaluator *v = opaque;
+    if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        for (int i = 0; i < parts->cnt; i++) {
+            int64_t at =
+                rv_evaluation_offset(v->ev, parts->elems[i].topic, parts->elems[i].partition);
+            parts->elems[i].offset = at >= 0 ? at : RD_KAFKA_OFFSET_BEGINNING;
+        }
+        rd_kafka_assign(rk, parts);
+        rv_info("evaluation", "reading %d partition(s) of scores, results and labels", parts->cnt);
+    } else {
+        commit(v);
+        rd_kafka_assign(rk, NULL);
+    }
+}
+
+/* The answers of a score or result record as labels and scores. */
+static size_t answers_of(yajl_val root, const char **labels, double *scores)
+{
+    static const char *panswers[] = {"answers", NULL}, *plabel[] = {"label", NULL},
+                      *pscore[] = {"score", NULL};
+    yajl_val a = yajl_tree_get(root, panswers, yajl_t_array);
+    size_t n = 0;
+    for (size_t i = 0; a && i < YAJL_GET_ARRAY(a)->len && n < MAX_ANSWERS; i++) {
+        yajl_val x = YAJL_GET_ARRAY(a)->values[i];
+        const char *label = YAJL_GET_STRING(yajl_tree_get(x, plabel, yajl_t_string));
+        yajl_val score = yajl_tree_get(x, pscore, yajl_t_number);
+        if (!label || !score)
+            continue;
+        labels[n] = label;
+        scores[n++] = YAJL_GET_DOUBLE(score);
+    }
+    return n;
+}
+
+static const char *text_at(yajl_val root, const char *key)
+{
+    const char *path[] = {key, NULL};
+    return YAJL_GET_STRING(yajl_tree_get(root, path, yajl_t_string));
+}
+
+/* One record of one of the three streams into the evaluation. */
+static void take(rv_evaluator *v, const rd_kafka_message_t *m)
+{
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    char *text = malloc(m->len + 1);
+    if (!text)
+        return;
+    memcpy(text, m->payload, m->len);
+    text[m->len] = '\0';
+    yajl_val root = yajl_tree_parse(text, NULL, 0);
+    free(text);
+    const char *id = root ? text_at(root, "id") : NULL;
+    int64_t now = now_ms();
+    int ok = id && id[0];
+    if (ok && strcmp(topic, v->labels) == 0) {
+        const char *label = text_at(root, "label");
+        ok = label && rv_evaluation_label(v->ev, id, label, now) == 0;
+    } else if (ok) {
+        const char *labels[MAX_ANSWERS], *expected[MAX_EXPECTED];
+        double scores[MAX_ANSWERS];
+        rv_evaluation_answer a = {.version = text_at(root, "version")};
+        if (strcmp(topic, v->results) == 0) {
+            static const char *psv[] = {"schedule_version", NULL}, *pmodels[] = {"models", NULL};
+            yajl_val models = yajl_tree_get(root, pmodels, yajl_t_object);
+            for (size_t i = 0;
+                 models && i < YAJL_GET_OBJECT(models)->len && a.n_expected < MAX_EXPECTED; i++) {
+                /* every model writes one score record, but for a request
+                 * too old to be scored */
+                const char *status = text_at(YAJL_GET_OBJECT(models)->values[i], "status");
+                if (status && strcmp(status, "expired") != 0)
+                    expected[a.n_expected++] = YAJL_GET_OBJECT(models)->keys[i];
+            }
+            a.expected = expected;
+            yajl_val sv = yajl_tree_get(root, psv, yajl_t_number);
+            a.source = RV_EVALUATION_SERVED;
+            a.schedule_version = sv && YAJL_IS_INTEGER(sv) ? (uint32_t)YAJL_GET_INTEGER(sv) : 0;
+            a.version = "";
+        } else {
+            const char *status = text_at(root, "status");
+            a.source = text_at(root, "model");
+            ok = a.source && status;
+            a.failed = ok && strcmp(status, "ok") != 0; /* done, with no answer */
+        }
+        if (ok && a.source) {
+            a.n = answers_of(root, labels, scores);
+            a.labels = labels;
+            a.scores = scores;
+            if (!a.version)
+                a.version = "";
+            ok = rv_evaluation_answer_of(v->ev, id, &a, now) == 0;
+        }
+    }
+    if (!ok && v->unreadable++ % 1000 == 0)
+        rv_warn("evaluation", "%s [%d] at %lld: not a record of that stream (%llu so far)", topic,
+                (int)m->partition, (long long)m->offset, (unsigned long long)v->unreadable);
+    rv_evaluation_set_offset(v->ev, topic, m->partition, m->offset + 1);
+    if (root)
+        yajl_tree_free(root);
+}
+
+static void *loop(void *arg)
+{
+    rv_evaluator *v = arg;
+    int64_t next = rv_mono_ms() + v->interval_ms;
+    while (!atomic_load(&v->stop)) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(v->rk, 100);
+        if (m) {
+            if (!m->err)
+                take(v, m);
+            else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                rv_warn("evaluation", "%s", rd_kafka_message_errstr(m));
+            rd_kafka_message_destroy(m);
+        }
+        if (rv_mono_ms() >= next) {
+            commit(v);
+            next = rv_mono_ms() + v->interval_ms;
+        }
+    }
+    commit(v);
+    return NULL;
+}
+
+rv_evaluator *rv_evaluator_start(const rv_config *cfg, const char *bootstrap, char *err,
+                                 size_t err_size)
+{
+    rv_evaluator *v = calloc(1, sizeof *v);
+    char dir[4096], group[600];
+    if (!v) {
+        rv_errf(err, err_size, "evaluation: out of memory");
+        return NULL;
+    }
+    snprintf(dir, sizeof dir, "%s/evaluation", cfg->state_dir);
+    rv_evaluation_settings s = {dir, (uint64_t)cfg->evaluation.store_mb << 20,
+                                (int64_t)cfg->evaluation.max_label_delay_s * 1000,
+                                cfg->evaluation.n_labels,
+                                (const char *const *)cfg->evaluation.labels};
+    v->interval_ms = (int)cfg->evaluation.interval_ms;
+    if (!(v->ev = rv_evaluation_open(&s, now_ms(), err, err_size)) ||
+        !(v->scores = strdup(cfg->streams.scores)) ||
+        !(v->results = strdup(cfg->streams.results)) ||
+        !(v->labels = strdup(cfg->streams.labels))) {
+        if (v->ev && !v->labels)
+            rv_errf(err, err_size, "evaluation: out of memory");
+        rv_evaluator_stop(v);
+        return NULL;
+    }
+    snprintf(group, sizeof group, "%s.evaluation", cfg->streams.group);
+    rv_group_callbacks cb = {.rebalance = on_rebalance, .opaque = v};
+    if (!(v->rk = rv_consumer_new(cfg, bootstrap, RV_CONSUMER_GROUP, group, NULL, 0, &cb, err,
+                                  err_size))) {
+        rv_evaluator_stop(v);
+        return NULL;
+    }
+    rd_kafka_topic_partition_list_t *t = rd_kafka_topic_partition_list_new(3);
+    rd_kafka_topic_partition_list_add(t, v->scores, RD_KAFKA_PARTITION_UA);
+    rd_kafka_topic_partition_list_add(t, v->results, RD_KAFKA_PARTITION_UA);
+    rd_kafka_topic_partition_list_add(t, v->labels, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(v->rk, t);
+    rd_kafka_topic_partition_list_destroy(t);
+    if (e || pthread_create(&v->thread, NULL, loop, v) != 0) {
+        rv_errf(err, err_size, "evaluation: cannot start reading: %s",
+                e ? rd_kafka_err2str(e) : "no thread");
+        rv_evaluator_stop(v);
+        return NULL;
+    }
+    return v;
+}
+
+void rv_evaluator_stop(rv_evaluator *v)
+{
+    if (!v)
+        return;
+    if (v->thread) {
+        atomic_store(&v->stop, 1);
+        pthread_join(v->thread, NULL);
+    }
+    if (v->rk) {
+        rd_kafka_consumer_close(v->rk);
+        rd_kafka_destroy(v->rk);
+    }
+    rv_evaluation_close(v->ev);
+    free(v->scores);
+    free(v->results);
+    free(v->labels);
+    free(v);
+}
+
+rv_evaluation *rv_evaluator_evaluation(rv_evaluator *v)
+{
+    return v ? v->ev : NULL;
+}

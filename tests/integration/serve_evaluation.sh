@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Live evaluation through the real binary: the breast-cancer requests, then
+# their true labels on the labels stream (some before their requests, one
+# twice, one unknown, one for an id never asked). /v1/evaluation's figures
+# per model and for the served answer equal scikit-learn's on the answers
+# the scores and results streams hold and the labels sent (1e-9); a
+# restart keeps every joined answer, and the labels after it join too;
+# /metrics has the gauges.
+. "$(dirname "$0")/lib.sh"
+PLUG=$RV_BUILD_DIR/plugins
+DATA=$RV_SOURCE_DIR/conf/data
+MODELS=$RV_SOURCE_DIR/conf/models
+PORT=$($PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+
+start_broker $(service_topics ev) ev.labels
+features=$($PY -c "import json,sys; print(', '.join(json.load(open(sys.argv[1]))['features']))" \
+  "$MODELS/breast_cancer-canary.json")
+cat >"$TMP/ev.yaml" <<YAML
+service: ev
+state_dir: $TMP/state
+streams: {brokers: embedded}
+input: {features: [$features]}
+models:
+  - {name: linear, plugin: $PLUG/liblinear_model.so, params: {model_file: $MODELS/breast_cancer-linear.json}}
+  - {name: canary, builtin: canary, params: {model_file: $MODELS/breast_cancer-canary.json}}
+rendezvous:
+  schedule: [{model: linear, within_ms: 2000}]
+evaluation: {labels: [benign, malignant], interval_ms: 200}
+http: {listen: "127.0.0.1:$PORT"}
+YAML
+start_host "$TMP/ev.yaml" "$TMP/ev.log"
+
+# ids breast_cancer-N; labels: "id:{json}" lines, keyed by id like the requests
+awk '{ printf "breast_cancer-%d:%s\n", NR - 1, $0 }' "$DATA/breast_cancer.jsonl" >"$TMP/requests"
+n=$(wc -l <"$TMP/requests")
+half=$((n / 2))
+$PY - "$DATA/breast_cancer.expected.jsonl" "$TMP" "$half" <<'PY'
+import json, sys
+expected, tmp, half = sys.argv[1], sys.argv[2], int(sys.argv[3])
+rows = [json.loads(l) for l in open(expected)]
+def line(i, label):
+    return f'{rows[i]["id"]}:{json.dumps({"id": rows[i]["id"], "label": label})}\n'
+with open(f"{tmp}/labels-early", "w") as f:   # the second half's, before their requests
+    for i in range(half, len(rows) - 10):
+        f.write(line(i, rows[i]["label"]))
+with open(f"{tmp}/labels-first", "w") as f:   # the first half's, after
+    for i in range(half):
+        f.write(line(i, rows[i]["label"]))
+    f.write(line(0, "benign" if rows[0]["label"] == "malignant" else "malignant"))  # twice
+    f.write(line(1, "cat"))                                                          # unknown
+    f.write('nobody-1:{"id": "nobody-1", "label": "benign"}\n')                     # never asked
+with open(f"{tmp}/labels-last", "w") as f:    # after the restart
+    for i in range(len(rows) - 10, len(rows)):
+        f.write(line(i, rows[i]["label"]))
+PY
+kcat -P -b "$BOOTSTRAP" -t ev.labels -K: <"$TMP/labels-early"
+kcat -P -b "$BOOTSTRAP" -t ev.requests -K: <"$TMP/requests"
+wait_count ev.results "$n"
+kcat -P -b "$BOOTSTRAP" -t ev.labels -K: <"$TMP/labels-first"
+
+# evaluation JOINED: waits until /v1/evaluation has joined that many
+evaluation() {
+  local got=
+  for _ in $(seq 300); do
+    curl -sf "http://127.0.0.1:$PORT/v1/evaluation" >"$TMP/evaluation.json" 2>/dev/null &&
+      got=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["counts"]["joined"])' \
+        "$TMP/evaluation.json") && [ "$got" -ge "$1" ] && return 0
+    sleep 0.1
+  done
+  fail "/v1/evaluation joined ${got:-nothing}, expected $1: $(tail -5 "$TMP/ev.log")"
+}
+evaluation $((n - 10))
+
+# scikit-learn on what the streams hold: each model's answers, the served
+# one, and the labels as sent (the first of each id, known labels only)
+check() { # JOINED
+  consume ev.scores >"$TMP/scores.jsonl"
+  consume ev.results >"$TMP/results.jsonl"
+  cat "$TMP"/labels-early "$TMP"/labels-first "$@" | cut -d: -f2- >"$TMP/labels.jsonl"
+  $PY - "$TMP" <<'PY'
+import json, sys
+import numpy as np
+from sklearn.metrics import accuracy_score, brier_score_loss, log_loss, roc_auc_score
+tmp = sys.argv[1]
+labels = ["benign", "malignant"]
+truth = {}
+for l in open(f"{tmp}/labels.jsonl"):
+    r = json.loads(l)
+    if r["label"] in labels:
+        truth.setdefault(r["id"], labels.index(r["label"]))
+def prob(answers):   # as the host reads an answer: the rest of 1 to the labels not given
+    p = {a["label"]: a["score"] for a in answers if a["label"] in labels}
+    rest = (1 - sum(p.values())) / (2 - len(p)) if len(p) < 2 and sum(p.values()) < 1 else 0
+    return [p.get(l, rest) for l in labels]
+answers = {}
+for l in open(f"{tmp}/scores.jsonl"):
+    s = json.loads(l)
+    if s["status"] == "ok" and s["model"] in ("linear", "canary"):
+        answers.setdefault(s["model"], {})[s["id"]] = prob(s["answers"])
+for l in open(f"{tmp}/results.jsonl"):
+    r = json.loads(l)
+    answers.setdefault("served", {})[r["id"]] = prob(r["answers"])
+ev = json.load(open(f"{tmp}/evaluation.json"))
+figs = {(f["source"], f["window"]): f for f in ev["figures"] if "schedule_version" not in f}
+for source in ("linear", "canary", "served"):
+    ids = sorted(i for i in answers[source] if i in truth)
+    y = np.array([truth[i] for i in ids])
+    p = np.array([answers[source][i] for i in ids])
+    want = {"count": len(ids), "accuracy": accuracy_score(y, p.argmax(axis=1)),
+            "log_loss": log_loss(y, p, labels=[0, 1]), "brier": brier_score_loss(y, p[:, 1]),
+            "auc": roc_auc_score(y, p[:, 1])}
+    got = figs[(source, "start")]
+    for k, v in want.items():
+        assert abs(got[k] - v) <= 1e-9 * max(1, abs(v)), f"{source} {k}: host {got[k]}, scikit-learn {v}"
+    print(f"{source}: {len(ids)} joined, accuracy {want['accuracy']:.4f}, AUC {want['auc']:.4f}, "
+          f"log loss {want['log_loss']:.4f}, Brier {want['brier']:.4f}: as scikit-learn")
+PY
+}
+check || fail "the figures differ from scikit-learn's"
+$PY - "$TMP/evaluation.json" "$n" <<'PY' || fail "counts"
+import json, sys
+c = json.load(open(sys.argv[1]))["counts"]
+n = int(sys.argv[2])
+want = {"joined": n - 10, "duplicate_labels": 1, "unknown_labels": 1, "late_answers": 0}
+for k, v in want.items():
+    assert c[k] == v, f"{k}: {c[k]}, expected {v} ({c})"
+# the id never asked is early for sure; the second half's labels were sent
+# before their requests, but the three streams are read side by side
+assert 1 <= c["early_labels"] <= n - n // 2 - 10 + 1, c
+print(f"counts: {c}")
+PY
+pass "each model's and the served answer's accuracy, AUC, log loss and Brier as scikit-learn's; early, duplicate, unknown and unmatched labels counted"
+
+curl -sf "http://127.0.0.1:$PORT/metrics" >"$TMP/metrics"
+grep -q 'rendezvous_evaluation_auc{source="linear",window="start"}' "$TMP/metrics" ||
+  fail "no AUC gauge in /metrics: $(grep evaluation "$TMP/metrics" | head -5)"
+pass "/metrics has the evaluation's gauges"
+
+stop_host
+start_host "$TMP/ev.yaml" "$TMP/ev2.log"
+evaluation $((n - 10))
+kcat -P -b "$BOOTSTRAP" -t ev.labels -K: <"$TMP/labels-last"
+evaluation "$n"
+check "$TMP/labels-last" || fail "after the restart, the figures differ from scikit-learn's"
+pass "a restart keeps every joined answer; the labels after it join with the answers stored before"
