@@ -15,9 +15,9 @@ cmake -S . -B build >/dev/null
 cmake --build build -j"$(nproc)" >/dev/null
 
 work=$(mktemp -d /tmp/rendezvous-demo-XXXXXX)
-rm -rf conf/state/archive # the decoy archive of this run only
+rm -rf conf/state/archive conf/state/evaluation # the decoy archive and the evaluation of this run only
 host=""
-trap '[ -z "$host" ] || kill -9 $host 2>/dev/null; [ ! -d "$work/kafka" ] || bash scripts/kafka.sh stop "$work/kafka" >/dev/null 2>&1; rm -rf "$work"' EXIT
+trap '[ -z "$host" ] || kill -9 $host 2>/dev/null || true; [ ! -d "$work/kafka" ] || bash scripts/kafka.sh stop "$work/kafka" >/dev/null 2>&1; rm -rf "$work"' EXIT
 brokers=()
 if [ "${1:-}" = --kafka ]; then
   bootstrap=$(bash scripts/kafka.sh start "$work/kafka" 2>"$work/kafka.log" | sed -n 's/^bootstrap=//p')
@@ -48,6 +48,23 @@ echo "produced $n requests to demo.requests with kcat"
 for _ in $(seq 600); do
   got=$(kcat -C -b "$bootstrap" -t demo.results -o beginning -e -q 2>/dev/null | wc -l)
   [ "$got" -ge "$n" ] && break
+  sleep 0.1
+done
+# the true labels of the held-out rows, as they would come later; the
+# host joins them with every model's answers (GET /v1/evaluation)
+held=$(/usr/bin/python3 -c '
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r.get("split", "test") == "test":
+        print(r["id"] + ":" + json.dumps({"id": r["id"], "label": r["label"]}))' \
+  conf/data/breast_cancer.expected.jsonl | tee "$work/labels" | wc -l)
+kcat -P -b "$bootstrap" -t demo.labels -K: <"$work/labels"
+echo "produced $held true labels (the held-out rows) to demo.labels"
+for _ in $(seq 300); do
+  curl -sf http://127.0.0.1:8470/v1/evaluation >"$work/evaluation.json" 2>/dev/null &&
+    /usr/bin/python3 -c 'import json, sys; sys.exit(json.load(open(sys.argv[1]))["counts"]["joined"] < int(sys.argv[2]))' \
+      "$work/evaluation.json" "$held" && break
   sleep 0.1
 done
 for t in results scores alerts; do

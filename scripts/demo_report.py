@@ -70,13 +70,44 @@ def main():
     print(f"(accuracy on the {len(truth)} held-out rows the models were not trained on; "
           "latency from the host reading the request to the model's answer, or to the "
           "result for the rendezvous)")
+    rc = live_evaluation(d, by_model, results, truth)
     raised = [a for a in alerts if a["type"] == "alert"]
     print(f"\ncanary alerts: {len(raised)}" +
           "".join(f"\n  {a['message']}" for a in raised[:5]))
     if len(set(ids)) != n:
         print(f"ERROR: expected {n} results, got {len(set(ids))}")
         return 1
-    return 0
+    return rc
+
+
+def live_evaluation(d, by_model, results, truth):
+    """The host's own figures (GET /v1/evaluation, since start) beside the
+    accuracy computed here from the streams: they must be the same."""
+    path = os.path.join(d, "evaluation.json")
+    if not os.path.exists(path):
+        print("\nERROR: no live evaluation (GET /v1/evaluation did not answer)")
+        return 1
+    ev = json.load(open(path))
+    figs = {f["source"]: f for f in ev["figures"]
+            if f["window"] == "start" and "schedule_version" not in f}
+    print(f"\nlive evaluation by the host, {ev['counts']['joined']} requests joined with "
+          f"their true labels (GET /v1/evaluation):")
+    print(f"{'source':<12} {'joined':>6} {'accuracy':>9} {'AUC':>7} {'log loss':>9} "
+          f"{'ECE':>6} {'offline accuracy':>17}")
+    rc = 0
+    offline_of = {name: [s for s in recs if s["status"] == "ok" and s["answers"]]
+                  for name, recs in by_model.items()}
+    offline_of["served"] = [r for r in results if r["answers"]]
+    for name in sorted(figs):
+        f = figs[name]
+        held = [s for s in offline_of.get(name, []) if s["id"] in truth]
+        offline = sum(truth[s["id"]] == s["answers"][0]["label"] for s in held) / max(1, len(held))
+        same = abs(offline - f["accuracy"]) < 1e-9 and len(held) == f["count"]
+        rc |= 0 if same else 1
+        print(f"{name:<12} {f['count']:>6} {f['accuracy']:>9.4f} {f['auc']:>7.4f} "
+              f"{f['log_loss']:>9.4f} {f['ece']:>6.3f} {offline:>17.4f}"
+              f"{'' if same else '  ERROR: differs'}")
+    return rc
 
 
 if __name__ == "__main__":
