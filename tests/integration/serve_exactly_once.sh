@@ -297,7 +297,13 @@ else
   # the broker's fault would stall the other cases' start-up (a killed
   # node's partitions, the transaction coordinator's among them, have no
   # leader until its session ends): it runs alone, after
-  run_parallel case_kill9 case_pair case_zombie case_remote
+  run_parallel case_kill9 case_pair case_zombie
+  # alone: in one fresh-clone run, with the four cases in parallel beside
+  # the rest of the suite (host commits then took up to 6 s against a 10 s
+  # transaction timeout), 320 of its archive copies were missing under
+  # read_committed while results and scores were whole; not reproduced in
+  # nine runs since, alone or in parallel. Open in issue 29.
+  run_parallel case_remote
   run_parallel case_broker
   run_parallel case_coord
 fi
