@@ -124,9 +124,10 @@ n = int(sys.argv[2])
 want = {"joined": n - 10, "duplicate_labels": 1, "unknown_labels": 1, "late_answers": 0}
 for k, v in want.items():
     assert c[k] == v, f"{k}: {c[k]}, expected {v} ({c})"
-# the id never asked is early for sure; the second half's labels were sent
-# before their requests, but the three streams are read side by side
-assert 1 <= c["early_labels"] <= n - n // 2 - 10 + 1, c
+# early = read before its result, as the evaluation reads: the id never
+# asked is early for sure; any other may be (the three streams are read
+# side by side, and a loaded host reads the results later)
+assert 1 <= c["early_labels"] <= c["labels"], c
 print(f"counts: {c}")
 PY
 pass "each model's and the served answer's accuracy, AUC, log loss and Brier as scikit-learn's; early, duplicate, unknown and unmatched labels counted"
