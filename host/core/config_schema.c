@@ -290,7 +290,8 @@ static const cf_key model_keys[] = {
      .offset = M(queue_size),
      .flags = CF_POSITIVE,
      .def = "1024",
-     .help = "Bounded queue per instance; a full queue sheds the request for this model only."},
+     .help = "Bounded queue per instance; a full queue sheds the request for this model only. "
+             "The decoy's queue starts at this size and grows instead: it never sheds."},
     {.name = "isolation",
      .type = CF_STRING,
      .offset = M(isolation),

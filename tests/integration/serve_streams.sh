@@ -7,7 +7,8 @@
 . "$(dirname "$0")/lib.sh"
 FX=$RV_FIXTURE_DIR
 
-start_broker $(service_topics arch) arch.replayed $(service_topics bad) $(service_topics exp)
+start_broker $(service_topics arch) arch.replayed $(service_topics bad) $(service_topics exp) \
+  $(service_topics burst)
 
 # Reads every record of topic $2 from $1 with a Kafka client of its own and
 # prints them as Python reprs of (key, headers, value): bytes exactly.
@@ -227,7 +228,37 @@ PY
   pass "max_age_ms: 5 two-minute-old requests answered expired with the default, archived, not scored; 5 fresh ones scored"
 }
 
-run_parallel case_archive case_dead_letter case_expired
+# A burst far larger than the decoy's queue: every request is archived all
+# the same (the decoy's queue grows; it used to shed, leaving holes in the
+# archive whenever the decoy fell behind, as after a rewind under load).
+case_burst() {
+  write_service burst "$TMP/burst.yaml" <<YAML
+models:
+  - {name: a, plugin: $FX/ok.so}
+  - {name: decoy, builtin: decoy, queue_size: 2, max_batch: 1}
+rendezvous:
+  schedule: [{model: a, within_ms: 2000}]
+YAML
+  $PY - "$BOOTSTRAP" <<'PY'
+import sys
+from confluent_kafka import Producer
+p = Producer({"bootstrap.servers": sys.argv[1], "linger.ms": 20})
+for i in range(3000):
+    p.produce("burst.requests", key=f"b-{i}", value=f'{{"x": {i}, "y": 2}}')
+assert p.flush(30) == 0
+PY
+  start_host "$TMP/burst.yaml" "$TMP/burst.log"
+  wait_count burst.results 3000
+  wait_count burst.archive 3000
+  stop_host
+  consume burst.archive | sort | uniq -c | awk '$1 != 1' | head -3 | grep . &&
+    fail "archive copies twice"
+  grep -q "model decoy: ok 3000, error 0, shed 0," "$TMP/burst.log" ||
+    fail "the decoy shed: $(grep "model decoy:" "$TMP/burst.log")"
+  pass "3000 requests at once into a decoy queue of 2: all 3000 archived, none shed"
+}
+
+run_parallel case_archive case_dead_letter case_expired case_burst
 
 # Scores and results go to the request's partition number: fewer result
 # partitions than request partitions is refused at start, clearly.
