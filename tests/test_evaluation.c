@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "evaluation.h"
+#include "evaluation_alerts.h"
 #include "test_helpers.h"
 
 #define DAY_MS 86400000LL
@@ -22,7 +23,7 @@ static char err[512];
 
 static rv_evaluation *open_at(const char *dir, int64_t now)
 {
-    rv_evaluation_settings s = {dir, 8 << 20, 30 * DAY_MS, 2, LABELS};
+    rv_evaluation_settings s = {dir, 8 << 20, 30 * DAY_MS, 2, LABELS, 4};
     rv_evaluation *e = rv_evaluation_open(&s, now, err, sizeof err);
     ck_assert_msg(e, "open: %s", err);
     return e;
@@ -301,11 +302,104 @@ START_TEST(the_hour_forgets_what_the_day_keeps)
 }
 END_TEST
 
+/* A source's first window holds its first baseline_answers (4 here) and
+ * then no more, also when rebuilt from the store's log at open. */
+START_TEST(the_first_window_keeps_the_first_answers)
+{
+    char *dir = test_tmpdir();
+    int64_t t0 = 10 * DAY_MS;
+    rv_evaluation *e = open_at(dir, t0);
+    for (int i = 0; i < 10; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "r-%d", i);
+        answer(e, id, "a", i < 4 ? 0.9 : 0.1, t0 + i); /* right four times, then wrong */
+        answer(e, id, RV_EVALUATION_SERVED, 0.9, t0 + i);
+        ck_assert_int_eq(rv_evaluation_label(e, id, "malignant", t0 + i), 0);
+        commit(e, t0 + i);
+    }
+    for (int reopened = 0; reopened < 2; reopened++) {
+        size_t n;
+        rv_evaluation_figure *f = rv_evaluation_snapshot(e, t0 + 10, &n);
+        const rv_measures *first = in_window(f, n, "a", RV_EVAL_FIRST);
+        const rv_measures *start = in_window(f, n, "a", RV_EVAL_START);
+        ck_assert(first && start);
+        ck_assert_uint_eq(first->count, 4);
+        ck_assert_double_eq(first->accuracy, 1.0);
+        ck_assert_uint_eq(start->count, 10);
+        ck_assert_double_eq_tol(start->accuracy, 0.4, 1e-12);
+        rv_evaluation_figures_free(f, n);
+        rv_evaluation_close(e);
+        e = open_at(dir, t0 + 20);
+    }
+    rv_evaluation_close(e);
+    remove_dir(dir);
+}
+END_TEST
+
+/* A figure of the last hour or the first window, for the alerts. */
+static rv_evaluation_figure fig(const char *source, rv_eval_window w, uint64_t count, double acc)
+{
+    rv_evaluation_figure f = {.window = w};
+    snprintf(f.source, sizeof f.source, "%s", source);
+    snprintf(f.version, sizeof f.version, "v1");
+    f.m.count = count;
+    f.m.accuracy = acc;
+    return f;
+}
+
+/* Below the canary by more than the margin: raised once, cleared once;
+ * below its own first window: the same; too few answers, or a first
+ * window not yet full: not compared. */
+START_TEST(alerts_are_raised_and_cleared_once)
+{
+    rv_eval_alerts *a = rv_eval_alerts_new("canary", 0.05, 100, 1000);
+    rv_eval_alert out[8];
+    /* a: 0.90 against the canary's 0.96 (threshold 0.91): below it; its
+     * first window 0.90 is not full (999) */
+    rv_evaluation_figure f[] = {
+        fig("canary", RV_EVAL_HOUR, 500, 0.96), fig("a", RV_EVAL_HOUR, 500, 0.90),
+        fig("a", RV_EVAL_FIRST, 999, 0.99), fig("b", RV_EVAL_HOUR, 99, 0.10),
+        fig("canary", RV_EVAL_FIRST, 1000, 0.1)};
+    size_t n = sizeof f / sizeof *f;
+    ck_assert_uint_eq(rv_eval_alerts_check(a, f, n, out, 8), 1);
+    ck_assert_int_eq(out[0].raised, 1);
+    ck_assert_int_eq(out[0].check, RV_EVAL_BELOW_CANARY);
+    ck_assert_str_eq(out[0].source, "a");
+    ck_assert_str_eq(out[0].reference, "canary");
+    ck_assert_double_eq_tol(out[0].threshold, 0.91, 1e-12);
+    ck_assert_uint_eq(out[0].count, 500);
+    ck_assert_uint_eq(rv_eval_alerts_check(a, f, n, out, 8), 0); /* still below: said once */
+    /* the first window full at 0.99: a is below that too */
+    f[2].m.count = 1000;
+    ck_assert_uint_eq(rv_eval_alerts_check(a, f, n, out, 8), 1);
+    ck_assert_int_eq(out[0].check, RV_EVAL_BELOW_FIRST);
+    ck_assert_str_eq(out[0].reference, "a");
+    /* recovered against the canary only (0.92 >= 0.91; < 0.94) */
+    f[1].m.accuracy = 0.92;
+    ck_assert_uint_eq(rv_eval_alerts_check(a, f, n, out, 8), 1);
+    ck_assert_int_eq(out[0].raised, 0);
+    ck_assert_int_eq(out[0].check, RV_EVAL_BELOW_CANARY);
+    /* and against its first window */
+    f[1].m.accuracy = 0.95;
+    ck_assert_uint_eq(rv_eval_alerts_check(a, f, n, out, 8), 1);
+    ck_assert_int_eq(out[0].raised, 0);
+    ck_assert_int_eq(out[0].check, RV_EVAL_BELOW_FIRST);
+    /* the canary with too few answers compares nothing: no change */
+    f[0].m.count = 50;
+    f[1].m.accuracy = 0.5;
+    ck_assert_uint_eq(rv_eval_alerts_check(a, f, n, out, 8), 1); /* below first only */
+    ck_assert_int_eq(out[0].check, RV_EVAL_BELOW_FIRST);
+    rv_eval_alerts_free(a);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("evaluation");
     TCase *tc = tcase_create("evaluation");
     tcase_add_test(tc, each_source_is_measured_on_its_answers);
+    tcase_add_test(tc, the_first_window_keeps_the_first_answers);
+    tcase_add_test(tc, alerts_are_raised_and_cleared_once);
     tcase_add_test(tc, early_duplicate_unknown_late_and_unmatched_are_counted);
     tcase_add_test(tc, a_result_read_first_waits_for_the_answers_it_names);
     tcase_add_test(tc, a_restart_keeps_what_was_joined_and_what_waits);

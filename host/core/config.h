@@ -68,6 +68,7 @@ typedef struct rv_config {
         char *dead_letter;
         char *control;
         char *labels;        /* true labels, for evaluation */
+        char *evaluation;    /* the evaluation's figures */
         char *group;         /* consumer group */
         uint32_t partitions; /* of topics the embedded broker creates */
         rv_kv *kafka;        /* passed to librdkafka as is */
@@ -118,6 +119,11 @@ typedef struct rv_config {
         uint32_t max_label_delay_s;
         uint32_t store_mb;
         uint32_t interval_ms;
+        uint32_t report_s;
+        uint32_t baseline_answers;
+        double alert_margin;
+        uint32_t alert_min_answers;
+        bool in_host;
     } evaluation;
 
     struct {

@@ -135,6 +135,9 @@ void cf_check_schedule(loader *l, const cf_key *k, const yaml_node_t *seq, const
 void cf_check_default(loader *l, const cf_key *k, const yaml_node_t *m, const char *kp, void *base);
 void cf_check_delivery(loader *l, const cf_key *k, const yaml_node_t *m, const char *kp,
                        void *base);
+/* config_schema_evaluation.c: the evaluation section's table. */
+extern const cf_section cf_evaluation_section;
+
 void cf_check_evaluation_labels(loader *l, const cf_key *k, const yaml_node_t *m, const char *kp,
                                 void *base);
 

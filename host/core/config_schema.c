@@ -180,6 +180,7 @@ static const cf_key streams_keys[] = {
     TOPIC("dead_letter", dead_letter, "dead-letter"),
     TOPIC("control", control, "control"),
     TOPIC("labels", labels, "labels"),
+    TOPIC("evaluation", evaluation, "evaluation"),
     {.name = "group",
      .type = CF_STRING,
      .offset = C(streams.group),
@@ -516,42 +517,6 @@ static const cf_key http_keys[] = {
     {0},
 };
 
-static const cf_key evaluation_keys[] = {
-    {.name = "labels",
-     .type = CF_LIST,
-     .offset = C(evaluation.labels),
-     .n_offset = C(evaluation.n_labels),
-     .flags = CF_REQUIRED | CF_NONEMPTY | CF_UNIQUE,
-     .check = cf_check_evaluation_labels,
-     .many = "a sequence of labels",
-     .one = "label",
-     .help = "The labels measured, at least two; with two, the second is the positive one "
-             "(AUC, Brier score). A true label not among them is counted and left out."},
-    {.name = "max_label_delay_s",
-     .type = CF_U32,
-     .offset = C(evaluation.max_label_delay_s),
-     .flags = CF_POSITIVE,
-     .def = "2592000",
-     .help = "How long a request's answers wait for its label (and a label for its "
-             "answers), in seconds: 30 days by default."},
-    {.name = "store_mb",
-     .type = CF_U32,
-     .offset = C(evaluation.store_mb),
-     .flags = CF_POSITIVE,
-     .max = 1048576,
-     .def = "1024",
-     .help = "The on-disk join store's bound (`<state_dir>/evaluation`, LMDB), in MiB: past "
-             "half of it, the answers soonest to expire are evicted (counted)."},
-    {.name = "interval_ms",
-     .type = CF_U32,
-     .offset = C(evaluation.interval_ms),
-     .flags = CF_POSITIVE,
-     .max = 3600000,
-     .def = "1000",
-     .help = "How often what was read is joined, stored and measured."},
-    {0},
-};
-
 static const cf_section streams_section = {
     .path = "streams",
     .help = "The Kafka side: brokers, topic names, client settings.",
@@ -578,12 +543,6 @@ static const cf_section delivery_section = {
             "never twice (exactly-once, Kafka transactions).",
     .keys = delivery_keys,
     .check = cf_check_delivery,
-};
-static const cf_section evaluation_section = {
-    .path = "evaluation",
-    .help = "Live evaluation: each model's answers, and the one served, joined with the true "
-            "labels of the labels stream and measured; none without this section.",
-    .keys = evaluation_keys,
 };
 static const cf_section http_section = {
     .path = "http",
@@ -653,7 +612,7 @@ static const cf_key root_keys[] = {
      .help = "At-least-once or exactly-once delivery."},
     {.name = "evaluation",
      .type = CF_SECTION,
-     .section = &evaluation_section,
+     .section = &cf_evaluation_section,
      .help = "Live evaluation against true labels; none without this section."},
     {.name = "http",
      .type = CF_SECTION,

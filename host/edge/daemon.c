@@ -343,7 +343,7 @@ static int serve_start(daemon_state *d, rv_config *cfg)
     }
     if (!opts->scorer_model) /* schedule changes are the host's */
         d->control = start_control(c, d->bootstrap);
-    if (c->evaluation.labels && !opts->scorer_model &&
+    if (c->evaluation.labels && c->evaluation.in_host && !opts->scorer_model &&
         !(d->evaluator = rv_evaluator_start(c, d->bootstrap, err, sizeof err))) {
         rv_error("evaluation", "%s", err);
         return 1;

@@ -5,8 +5,10 @@
  * three), feeding pipeline/evaluation.c, which commits every interval_ms
  * with the offsets read. Offsets live in the evaluation's store, committed
  * with what they produced: a partition assigned is read from there (or,
- * the first time, from its start). It only reads: serving never waits on
- * it.
+ * the first time, from its start). Every report_s it writes each source's
+ * figures to the evaluation stream and the alerts that changed
+ * (pipeline/evaluation_alerts.h) to the alerts stream, on a producer of its
+ * own. Serving never waits on it.
  */
 #include "evaluator.h"
 
@@ -19,7 +21,10 @@
 
 #include "clock.h"
 #include "errbuf.h"
+#include "evaluation_alerts.h"
+#include "jsonw.h"
 #include "log.h"
+#include "records.h"
 #include "streams.h"
 
 #define MAX_ANSWERS 16
@@ -29,7 +34,12 @@ struct rv_evaluator {
     rv_evaluation *ev;
     rd_kafka_t *rk;
     char *scores, *results, *labels; /* topic names */
-    int interval_ms;
+    int interval_ms, report_ms;
+    rd_kafka_t *out; /* the figures and the alerts */
+    char *figures_topic, *alerts_topic;
+    char **label_names; /* the evaluation's labels */
+    size_t n_labels;
+    rv_eval_alerts *alerts;
     pthread_t thread;
     atomic_int stop;
     uint64_t unreadable; /* records that are not what their stream holds */
@@ -152,10 +162,79 @@ static void take(rv_evaluator *v, const rd_kafka_message_t *m)
         yajl_tree_free(root);
 }
 
+static void produce(rv_evaluator *v, const char *topic, const char *key, const void *value,
+                    size_t len)
+{
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        v->out, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_KEY(key, strlen(key)), RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_END);
+    if (e)
+        rv_warn("evaluation", "%s: cannot produce: %s", topic, rd_kafka_err2str(e));
+}
+
+/* An alert that changed, as the canary's are: to the alerts stream, and
+ * said in the log. */
+static void alert(rv_evaluator *v, const rv_eval_alert *a, rv_jw *w)
+{
+    char message[512];
+    int canary = a->check == RV_EVAL_BELOW_CANARY;
+    snprintf(message, sizeof message,
+             "%s: accuracy over the last hour %.4f (%llu answers) is %sbelow %.4f (%s's accuracy "
+             "minus the margin)",
+             a->source, a->value, (unsigned long long)a->count, a->raised ? "" : "no longer ",
+             a->threshold, canary ? "the canary" : "its first window");
+    rv_alert_fields f = {.raised = a->raised,
+                         .check = rv_eval_check_name(a->check),
+                         .model = a->source,
+                         .version = a->version,
+                         .canary = a->reference,
+                         .value = a->value,
+                         .threshold = a->threshold,
+                         .window = (uint32_t)a->count,
+                         .message = message};
+    rv_jw_restart(w);
+    rv_record_alert(w, &f);
+    if (!w->oom)
+        produce(v, v->alerts_topic, a->source, w->buf, w->len);
+    if (a->raised)
+        rv_warn("evaluation", "alert: %s", message);
+    else
+        rv_info("evaluation", "clear: %s", message);
+}
+
+/* Each source's figures to the evaluation stream, then the alerts. */
+static void report(rv_evaluator *v)
+{
+    size_t n;
+    int64_t now = now_ms();
+    rv_evaluation_figure *f = rv_evaluation_snapshot(v->ev, now, &n);
+    if (!f)
+        return;
+    rv_jw w;
+    rv_jw_init(&w);
+    for (size_t i = 0; i < n; i++) {
+        rv_jw_restart(&w);
+        rv_jw_map_open(&w);
+        rv_jw_kv_string(&w, "type", "evaluation");
+        rv_jw_kv_int(&w, "time", now);
+        rv_evaluation_figure_fields(&w, &f[i], (const char *const *)v->label_names, v->n_labels);
+        rv_jw_map_close(&w);
+        if (!w.oom)
+            produce(v, v->figures_topic, f[i].source, w.buf, w.len);
+    }
+    rv_eval_alert changed[16];
+    size_t k;
+    while ((k = rv_eval_alerts_check(v->alerts, f, n, changed, 16)) > 0)
+        for (size_t i = 0; i < k; i++)
+            alert(v, &changed[i], &w);
+    rv_jw_free(&w);
+    rv_evaluation_figures_free(f, n);
+}
+
 static void *loop(void *arg)
 {
     rv_evaluator *v = arg;
-    int64_t next = rv_mono_ms() + v->interval_ms;
+    int64_t next = rv_mono_ms() + v->interval_ms, next_report = rv_mono_ms() + v->report_ms;
     while (!atomic_load(&v->stop)) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(v->rk, 100);
         if (m) {
@@ -169,8 +248,14 @@ static void *loop(void *arg)
             commit(v);
             next = rv_mono_ms() + v->interval_ms;
         }
+        if (rv_mono_ms() >= next_report) {
+            report(v);
+            next_report = rv_mono_ms() + v->report_ms;
+        }
+        rd_kafka_poll(v->out, 0);
     }
     commit(v);
+    report(v);
     return NULL;
 }
 
@@ -184,17 +269,43 @@ rv_evaluator *rv_evaluator_start(const rv_config *cfg, const char *bootstrap, ch
         return NULL;
     }
     snprintf(dir, sizeof dir, "%s/evaluation", cfg->state_dir);
-    rv_evaluation_settings s = {dir, (uint64_t)cfg->evaluation.store_mb << 20,
+    rv_evaluation_settings s = {dir,
+                                (uint64_t)cfg->evaluation.store_mb << 20,
                                 (int64_t)cfg->evaluation.max_label_delay_s * 1000,
                                 cfg->evaluation.n_labels,
-                                (const char *const *)cfg->evaluation.labels};
+                                (const char *const *)cfg->evaluation.labels,
+                                cfg->evaluation.baseline_answers};
     v->interval_ms = (int)cfg->evaluation.interval_ms;
+    v->report_ms = (int)cfg->evaluation.report_s * 1000;
+    const char *canary = NULL;
+    for (size_t i = 0; i < cfg->n_models && !canary; i++)
+        if (cfg->models[i].builtin && strcmp(cfg->models[i].builtin, "canary") == 0)
+            canary = cfg->models[i].name;
+    v->n_labels = cfg->evaluation.n_labels;
+    int copied = (v->label_names = calloc(v->n_labels, sizeof *v->label_names)) != NULL;
+    for (size_t i = 0; copied && i < v->n_labels; i++)
+        copied = (v->label_names[i] = strdup(cfg->evaluation.labels[i])) != NULL;
     if (!(v->ev = rv_evaluation_open(&s, now_ms(), err, err_size)) ||
         !(v->scores = strdup(cfg->streams.scores)) ||
         !(v->results = strdup(cfg->streams.results)) ||
-        !(v->labels = strdup(cfg->streams.labels))) {
-        if (v->ev && !v->labels)
+        !(v->labels = strdup(cfg->streams.labels)) ||
+        !(v->figures_topic = strdup(cfg->streams.evaluation)) ||
+        !(v->alerts_topic = strdup(cfg->streams.alerts)) || !copied ||
+        !(v->alerts = rv_eval_alerts_new(canary, cfg->evaluation.alert_margin,
+                                         cfg->evaluation.alert_min_answers,
+                                         cfg->evaluation.baseline_answers))) {
+        if (v->ev)
             rv_errf(err, err_size, "evaluation: out of memory");
+        rv_evaluator_stop(v);
+        return NULL;
+    }
+    rd_kafka_conf_t *pconf = rv_kafka_conf(cfg, bootstrap, 1, err, err_size);
+    char why[RV_ERR_SIZE];
+    if (!pconf || !(v->out = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, why, sizeof why))) {
+        if (pconf) {
+            rd_kafka_conf_destroy(pconf);
+            rv_errf(err, err_size, "evaluation: cannot create its producer: %s", why);
+        }
         rv_evaluator_stop(v);
         return NULL;
     }
@@ -232,7 +343,17 @@ void rv_evaluator_stop(rv_evaluator *v)
         rd_kafka_consumer_close(v->rk);
         rd_kafka_destroy(v->rk);
     }
+    if (v->out) {
+        rd_kafka_flush(v->out, 10000);
+        rd_kafka_destroy(v->out);
+    }
     rv_evaluation_close(v->ev);
+    rv_eval_alerts_free(v->alerts);
+    for (size_t i = 0; v->label_names && i < v->n_labels; i++)
+        free(v->label_names[i]);
+    free(v->label_names);
+    free(v->figures_topic);
+    free(v->alerts_topic);
     free(v->scores);
     free(v->results);
     free(v->labels);

@@ -14,65 +14,6 @@
 #include "json.h"
 #include "prom.h"
 
-static void number(yajl_gen j, const char *name, double v)
-{
-    rv_json_string(j, name);
-    if (isfinite(v))
-        yajl_gen_double(j, v);
-    else
-        yajl_gen_null(j);
-}
-
-static void integer(yajl_gen j, const char *name, uint64_t v)
-{
-    rv_json_string(j, name);
-    yajl_gen_integer(j, (long long)v);
-}
-
-static void per_label(yajl_gen j, const char *name, const rv_config *cfg, const double *v)
-{
-    rv_json_string(j, name);
-    yajl_gen_map_open(j);
-    for (size_t k = 0; k < cfg->evaluation.n_labels; k++)
-        number(j, cfg->evaluation.labels[k], v[k]);
-    yajl_gen_map_close(j);
-}
-
-static void figure(yajl_gen j, const rv_config *cfg, const rv_evaluation_figure *f)
-{
-    const rv_measures *m = &f->m;
-    yajl_gen_map_open(j);
-    rv_json_string(j, "source");
-    rv_json_string(j, f->source);
-    rv_json_string(j, "version");
-    rv_json_string(j, f->version);
-    rv_json_string(j, "window");
-    rv_json_string(j, rv_evaluation_window_name(f->window));
-    if (f->schedule_version)
-        integer(j, "schedule_version", f->schedule_version);
-    integer(j, "count", m->count);
-    number(j, "accuracy", m->accuracy);
-    number(j, "log_loss", m->log_loss);
-    number(j, "brier", m->brier);
-    number(j, "auc", m->auc);
-    number(j, "auc_error", m->auc_error);
-    number(j, "ece", m->ece);
-    per_label(j, "precision", cfg, m->precision);
-    per_label(j, "recall", cfg, m->recall);
-    rv_json_string(j, "calibration");
-    yajl_gen_array_open(j);
-    for (int b = 0; b < RV_MEASURES_BINS; b++) {
-        yajl_gen_map_open(j);
-        number(j, "from", (double)b / RV_MEASURES_BINS);
-        integer(j, "count", m->bins[b].count);
-        number(j, "confidence", m->bins[b].confidence);
-        number(j, "accuracy", m->bins[b].accuracy);
-        yajl_gen_map_close(j);
-    }
-    yajl_gen_array_close(j);
-    yajl_gen_map_close(j);
-}
-
 enum MHD_Result rv_http_get_evaluation(rv_http *h, struct MHD_Connection *c)
 {
     rv_evaluation *ev = h->src.evaluation;
@@ -84,36 +25,44 @@ enum MHD_Result rv_http_get_evaluation(rv_http *h, struct MHD_Connection *c)
         return rv_http_respond_error(c, 500, "out of memory");
     rv_evaluation_counts k;
     rv_evaluation_counts_get(ev, &k);
-    yajl_gen j = rv_json_gen_new();
-    yajl_gen_map_open(j);
-    rv_json_string(j, "labels");
-    yajl_gen_array_open(j);
+    rv_jw w;
+    rv_jw_init(&w);
+    rv_jw_map_open(&w);
+    rv_jw_string(&w, "labels");
+    rv_jw_array_open(&w);
     for (size_t i = 0; i < h->cfg->evaluation.n_labels; i++)
-        rv_json_string(j, h->cfg->evaluation.labels[i]);
-    yajl_gen_array_close(j);
-    rv_json_string(j, "counts");
-    yajl_gen_map_open(j);
-    integer(j, "answers", k.answers);
-    integer(j, "labels", k.labels);
-    integer(j, "joined", k.joined);
-    integer(j, "early_labels", k.early_labels);
-    integer(j, "duplicate_labels", k.duplicate_labels);
-    integer(j, "unknown_labels", k.unknown_labels);
-    integer(j, "unmatched_labels", k.unmatched_labels);
-    integer(j, "unlabelled", k.unlabelled);
-    integer(j, "late_answers", k.late_answers);
-    integer(j, "incomplete", k.incomplete);
-    integer(j, "store_bytes", k.store_bytes);
-    integer(j, "store_evicted", k.store_evicted);
-    yajl_gen_map_close(j);
-    rv_json_string(j, "figures");
-    yajl_gen_array_open(j);
-    for (size_t i = 0; i < n; i++)
-        figure(j, h->cfg, &f[i]);
-    yajl_gen_array_close(j);
-    yajl_gen_map_close(j);
+        rv_jw_string(&w, h->cfg->evaluation.labels[i]);
+    rv_jw_array_close(&w);
+    rv_jw_string(&w, "counts");
+    rv_jw_map_open(&w);
+    /* clang-format off */
+    const struct { const char *name; uint64_t v; } counts[] = {
+        {"answers", k.answers}, {"labels", k.labels}, {"joined", k.joined},
+        {"early_labels", k.early_labels}, {"duplicate_labels", k.duplicate_labels},
+        {"unknown_labels", k.unknown_labels}, {"unmatched_labels", k.unmatched_labels},
+        {"unlabelled", k.unlabelled}, {"late_answers", k.late_answers},
+        {"incomplete", k.incomplete}, {"store_bytes", k.store_bytes},
+        {"store_evicted", k.store_evicted},
+    };
+    /* clang-format on */
+    for (size_t i = 0; i < sizeof counts / sizeof *counts; i++)
+        rv_jw_kv_int(&w, counts[i].name, (long long)counts[i].v);
+    rv_jw_map_close(&w);
+    rv_jw_string(&w, "figures");
+    rv_jw_array_open(&w);
+    for (size_t i = 0; i < n; i++) {
+        rv_jw_map_open(&w);
+        rv_evaluation_figure_fields(&w, &f[i], (const char *const *)h->cfg->evaluation.labels,
+                                    h->cfg->evaluation.n_labels);
+        rv_jw_map_close(&w);
+    }
+    rv_jw_array_close(&w);
+    rv_jw_map_close(&w);
     rv_evaluation_figures_free(f, n);
-    return rv_http_respond_json(c, j);
+    enum MHD_Result r = w.oom ? rv_http_respond_error(c, 500, "out of memory")
+                              : rv_http_respond(c, 200, "application/json", w.buf, w.len);
+    rv_jw_free(&w);
+    return r;
 }
 
 void rv_http_evaluation_metrics(rv_http *h, rv_text *t)

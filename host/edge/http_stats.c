@@ -14,21 +14,6 @@
 #include "json.h"
 #include "records.h"
 
-static void number(yajl_gen j, const char *name, double v)
-{
-    rv_json_string(j, name);
-    if (isfinite(v))
-        yajl_gen_double(j, v);
-    else
-        yajl_gen_null(j);
-}
-
-static void integer(yajl_gen j, const char *name, uint64_t v)
-{
-    rv_json_string(j, name);
-    yajl_gen_integer(j, (long long)v);
-}
-
 static void deciles(yajl_gen j, const char *name, const double *q)
 {
     rv_json_string(j, name);
@@ -44,19 +29,20 @@ enum MHD_Result rv_http_get_stats(rv_http *h, struct MHD_Connection *c)
     yajl_gen j = rv_json_gen_new();
     yajl_gen_map_open(j);
     /* the host's clock: rates over it hold whatever the browser's does */
-    integer(j, "at_ms", (uint64_t)rv_mono_ms());
-    integer(j, "requests", atomic_load(&s->requests));
-    integer(j, "dead_letters", atomic_load(&s->dead_letters));
-    integer(j, "in_flight", h->src.in_flight(h->src.ctx));
+    rv_json_integer_field(j, "at_ms", (uint64_t)rv_mono_ms());
+    rv_json_integer_field(j, "requests", atomic_load(&s->requests));
+    rv_json_integer_field(j, "dead_letters", atomic_load(&s->dead_letters));
+    rv_json_integer_field(j, "in_flight", h->src.in_flight(h->src.ctx));
     int64_t lag = h->src.consumer_lag(h->src.ctx);
-    integer(j, "lag", lag < 0 ? 0 : (uint64_t)lag);
+    rv_json_integer_field(j, "lag", lag < 0 ? 0 : (uint64_t)lag);
     rv_json_string(j, "results_by_reason");
     yajl_gen_map_open(j);
     for (int r = 0; r < RV_REASON_COUNT; r++)
-        integer(j, rv_reason_name((rv_reason)r), atomic_load(&s->results_by_reason[r]));
+        rv_json_integer_field(j, rv_reason_name((rv_reason)r),
+                              atomic_load(&s->results_by_reason[r]));
     yajl_gen_map_close(j);
-    number(j, "in_host_p50_us", rv_latency_quantile(&s->e2e, 0.5));
-    number(j, "in_host_p99_us", rv_latency_quantile(&s->e2e, 0.99));
+    rv_json_number_field(j, "in_host_p50_us", rv_latency_quantile(&s->e2e, 0.5));
+    rv_json_number_field(j, "in_host_p99_us", rv_latency_quantile(&s->e2e, 0.99));
     rv_json_string(j, "models");
     yajl_gen_array_open(j);
     int n = atomic_load(&s->n_models);
@@ -68,15 +54,15 @@ enum MHD_Result rv_http_get_stats(rv_http *h, struct MHD_Connection *c)
         rv_json_string(j, "by_status");
         yajl_gen_map_open(j);
         for (int st = RV_SLOT_OK; st < RV_SLOT_STATUS_COUNT; st++)
-            integer(j, rv_slot_status_name(st), atomic_load(&m->by_status[st]));
+            rv_json_integer_field(j, rv_slot_status_name(st), atomic_load(&m->by_status[st]));
         yajl_gen_map_close(j);
-        integer(j, "chosen", atomic_load(&m->chosen));
-        number(j, "latency_p50_us", rv_latency_quantile(&m->latency, 0.5));
-        number(j, "latency_p99_us", rv_latency_quantile(&m->latency, 0.99));
+        rv_json_integer_field(j, "chosen", atomic_load(&m->chosen));
+        rv_json_number_field(j, "latency_p50_us", rv_latency_quantile(&m->latency, 0.5));
+        rv_json_number_field(j, "latency_p99_us", rv_latency_quantile(&m->latency, 0.99));
         uint64_t restarts = 0;
         for (int k = 0; k < RV_PROC_EXIT_KINDS; k++)
             restarts += atomic_load(&m->restarts_by[k]);
-        integer(j, "restarts", restarts);
+        rv_json_integer_field(j, "restarts", restarts);
         yajl_gen_map_close(j);
     }
     yajl_gen_array_close(j);
@@ -90,10 +76,10 @@ enum MHD_Result rv_http_get_stats(rv_http *h, struct MHD_Connection *c)
         yajl_gen_map_open(j);
         rv_json_string(j, "model");
         rv_json_string(j, gauges[i].model);
-        number(j, "agreement", gauges[i].agreement);
-        number(j, "score_shift", gauges[i].score_shift);
-        number(j, "drift", gauges[i].drift);
-        integer(j, "compared", gauges[i].compared);
+        rv_json_number_field(j, "agreement", gauges[i].agreement);
+        rv_json_number_field(j, "score_shift", gauges[i].score_shift);
+        rv_json_number_field(j, "drift", gauges[i].drift);
+        rv_json_integer_field(j, "compared", gauges[i].compared);
         rv_json_string(j, "alerts");
         rv_json_string(j, gauges[i].alerts);
         deciles(j, "q_model", gauges[i].q_model);

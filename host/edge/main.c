@@ -12,6 +12,7 @@
 #include "broker_cmd.h"
 #include "replay_cmd.h"
 #include "check_cmd.h"
+#include "evaluate_cmd.h"
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
@@ -152,6 +153,9 @@ static const struct command {
      "the archive through the candidate's models, offline: a report per model"},
     {"scorer", cmd_scorer, "-c FILE --model NAME [-b BROKERS] [--http HOST:PORT] [-v]",
      "score one model of FILE for its hosts (remote: true there): its score records"},
+    {"evaluate", rv_evaluate_main, "-c FILE [-b BROKERS] [-v]",
+     "the live evaluation of FILE's service as a process of its own (evaluation.in_host: "
+     "false for its hosts): the figures and alerts it writes"},
     {"broker", cmd_broker, "[--brokers N] [--partitions P] [--topic NAME[:P]]...",
      "run the embedded broker standalone; prints bootstrap=HOST:PORT first, then applies fault "
      "commands read on stdin: down ID|all, up ID|all, rtt ID|all MS, leader TOPIC PART ID, "

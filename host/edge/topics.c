@@ -68,6 +68,9 @@ size_t rv_topics_needed(const rv_config *cfg, int scorer, rv_topic_need out[RV_T
     if (evaluated)
         need(&out[n++], cfg->streams.labels, "labels", RV_PARTS_SAME,
              "read by the evaluation, beside the scores and results of the same partitions");
+    if (evaluated)
+        need(&out[n++], cfg->streams.evaluation, "evaluation", RV_PARTS_ANY,
+             "the evaluation's figures, written every report_s");
     if (cfg->http.listen) {
         char reply[RV_TOPIC_NAME_MAX];
         rv_http_reply_topic(cfg, reply, sizeof reply);

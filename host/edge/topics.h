@@ -19,7 +19,7 @@ typedef enum {
     RV_PARTS_SAME,     /* joined by partition number (a remote model's scores) */
 } rv_parts_rule;
 
-#define RV_TOPICS_MAX 9
+#define RV_TOPICS_MAX 12
 #define RV_TOPIC_NAME_MAX 256
 
 typedef struct rv_topic_need {

@@ -541,7 +541,7 @@ rv_evaluation *rv_evaluation_open(const rv_evaluation_settings *s, int64_t now_m
             rv_errf(err, err_size, "evaluation: out of memory");
             return NULL;
         }
-    if (!(e->windows = rv_eval_windows_new(s->n_labels)) ||
+    if (!(e->windows = rv_eval_windows_new(s->n_labels, s->baseline_answers)) ||
         !(e->store = rv_kvstore_open(s->dir, s->store_bytes, err, err_size))) {
         if (!e->windows)
             rv_errf(err, err_size, "evaluation: out of memory");

@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "jsonw.h"
 #include "measures.h"
 
 typedef struct rv_evaluation rv_evaluation;
@@ -40,6 +41,7 @@ typedef struct rv_evaluation_settings {
     int64_t max_label_delay_ms; /* how long answers wait for a label */
     size_t n_labels;            /* the labels measured; with two, the */
     const char *const *labels;  /* second is the positive one */
+    uint64_t baseline_answers;  /* in a source's "first" window */
 } rv_evaluation_settings;
 
 /* One source's answer to a request, as its record gives it. */
@@ -99,7 +101,14 @@ int64_t rv_evaluation_offset(rv_evaluation *e, const char *topic, int32_t partit
  * -1 with err set (nothing applied; the queue is kept to try again). */
 int rv_evaluation_commit(rv_evaluation *e, int64_t now_ms, char *err, size_t err_size);
 
-typedef enum { RV_EVAL_HOUR, RV_EVAL_DAY, RV_EVAL_START, RV_EVAL_WINDOWS } rv_eval_window;
+/* first: a source's first baseline_answers joined answers, then frozen */
+typedef enum {
+    RV_EVAL_HOUR,
+    RV_EVAL_DAY,
+    RV_EVAL_START,
+    RV_EVAL_FIRST,
+    RV_EVAL_WINDOWS
+} rv_eval_window;
 const char *rv_evaluation_window_name(rv_eval_window w);
 
 /* One source's measures over one window (schedule_version 0: every
@@ -118,5 +127,10 @@ rv_evaluation_figure *rv_evaluation_snapshot(rv_evaluation *e, int64_t now_ms, s
 void rv_evaluation_figures_free(rv_evaluation_figure *f, size_t n);
 
 void rv_evaluation_counts_get(rv_evaluation *e, rv_evaluation_counts *out);
+
+/* evaluation_json.c: f's fields (source, version, window, count, the
+ * measures, per label, the reliability table) into an open JSON map. */
+void rv_evaluation_figure_fields(rv_jw *w, const rv_evaluation_figure *f, const char *const *labels,
+                                 size_t n_labels);
 
 #endif

@@ -56,7 +56,7 @@ int rv_eval_sample_decode(const void *bytes, size_t len, size_t n_labels, rv_eva
 
 typedef struct rv_eval_windows rv_eval_windows;
 
-rv_eval_windows *rv_eval_windows_new(size_t n_labels);
+rv_eval_windows *rv_eval_windows_new(size_t n_labels, uint64_t baseline);
 void rv_eval_windows_free(rv_eval_windows *w);
 /* 0, or -1 when out of memory (then some windows may miss it). */
 int rv_eval_windows_add(rv_eval_windows *w, const rv_eval_sample *x);

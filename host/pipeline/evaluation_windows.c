@@ -1,7 +1,9 @@
 /*
  * evaluation_windows.c - the joined answers measured per source over the
  * last hour (60 minute buckets), the last day (24 hour buckets), since
- * start, and since start per schedule version. A bucket is an accumulator
+ * start, since start per schedule version, and its first answers (the
+ * "first" window: the first `baseline` joined, then frozen; what a model is
+ * compared with later). A bucket is an accumulator
  * (util/measures.h) reset when its slot comes round again; a window is its
  * live buckets merged when asked. No store, no clock: times are given.
  */
@@ -29,7 +31,7 @@ typedef struct version_acc {
 typedef struct source {
     char name[128];
     char version[64]; /* the last seen */
-    rv_measures_acc *start;
+    rv_measures_acc *start, *first;
     bucket minutes[60], hours[24];
     version_acc *versions;
     size_t n_versions;
@@ -37,21 +39,25 @@ typedef struct source {
 
 struct rv_eval_windows {
     size_t n_labels;
+    uint64_t baseline; /* answers in a source's first window */
     source *sources;
     size_t n_sources;
 };
 
-rv_eval_windows *rv_eval_windows_new(size_t n_labels)
+rv_eval_windows *rv_eval_windows_new(size_t n_labels, uint64_t baseline)
 {
     rv_eval_windows *w = calloc(1, sizeof *w);
-    if (w)
+    if (w) {
         w->n_labels = n_labels;
+        w->baseline = baseline;
+    }
     return w;
 }
 
 static void source_free(source *s)
 {
     rv_measures_acc_free(s->start);
+    rv_measures_acc_free(s->first);
     for (size_t i = 0; i < 60; i++)
         rv_measures_acc_free(s->minutes[i].acc);
     for (size_t i = 0; i < 24; i++)
@@ -83,8 +89,11 @@ static source *find_source(rv_eval_windows *w, const char *name)
     source *s = &w->sources[w->n_sources];
     memset(s, 0, sizeof *s);
     snprintf(s->name, sizeof s->name, "%s", name);
-    if (!(s->start = rv_measures_acc_new(w->n_labels, 0)))
+    if (!(s->start = rv_measures_acc_new(w->n_labels, 0)) ||
+        !(s->first = rv_measures_acc_new(w->n_labels, 0))) {
+        source_free(s);
         return NULL;
+    }
     w->n_sources++;
     return s;
 }
@@ -129,12 +138,12 @@ int rv_eval_windows_add(rv_eval_windows *w, const rv_eval_sample *x)
     if (x->version[0])
         snprintf(s->version, sizeof s->version, "%s", x->version);
     int64_t t = x->time_ms < 0 ? 0 : x->time_ms;
-    rv_measures_acc *accs[4] = {s->start, bucket_for(s->minutes, 60, t / MINUTE_MS, w->n_labels),
+    rv_measures_acc *accs[5] = {s->start, bucket_for(s->minutes, 60, t / MINUTE_MS, w->n_labels),
                                 bucket_for(s->hours, 24, t / HOUR_MS, w->n_labels),
-                                x->schedule_version ? version_for(w, s, x->schedule_version)
-                                                    : NULL};
+                                x->schedule_version ? version_for(w, s, x->schedule_version) : NULL,
+                                rv_measures_acc_count(s->first) < w->baseline ? s->first : NULL};
     int rc = 0;
-    for (size_t i = 0; i < 4; i++) {
+    for (size_t i = 0; i < 5; i++) {
         if (i < 3 && !accs[i])
             rc = -1;
         else if (accs[i] && rv_measures_acc_add(accs[i], x->p, x->truth) != 0)
@@ -194,6 +203,8 @@ rv_evaluation_figure *rv_eval_windows_snapshot(rv_eval_windows *w, int64_t now_m
             rc = figure(&out, n, s, RV_EVAL_DAY, 0, day);
         if (rc == 0)
             rc = figure(&out, n, s, RV_EVAL_START, 0, s->start);
+        if (rc == 0)
+            rc = figure(&out, n, s, RV_EVAL_FIRST, 0, s->first);
         for (size_t v = 0; rc == 0 && v < s->n_versions; v++)
             rc = figure(&out, n, s, RV_EVAL_START, s->versions[v].schedule_version,
                         s->versions[v].acc);
@@ -217,6 +228,6 @@ void rv_evaluation_figures_free(rv_evaluation_figure *f, size_t n)
 
 const char *rv_evaluation_window_name(rv_eval_window w)
 {
-    static const char *const names[] = {"hour", "day", "start"};
+    static const char *const names[] = {"hour", "day", "start", "first"};
     return w < RV_EVAL_WINDOWS ? names[w] : "?";
 }

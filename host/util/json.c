@@ -24,6 +24,21 @@ void rv_json_string(yajl_gen g, const char *s)
     yajl_gen_string(g, (const unsigned char *)s, strlen(s));
 }
 
+void rv_json_number_field(yajl_gen g, const char *name, double v)
+{
+    rv_json_string(g, name);
+    if (isfinite(v))
+        yajl_gen_double(g, v);
+    else
+        yajl_gen_null(g);
+}
+
+void rv_json_integer_field(yajl_gen g, const char *name, uint64_t v)
+{
+    rv_json_string(g, name);
+    yajl_gen_integer(g, (long long)v);
+}
+
 /* Checked before writing so that a failure does not leave the generator
  * half-way through a string. */
 bool rv_utf8_valid(const unsigned char *s, size_t len)

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <yajl/yajl_gen.h>
 
 /* A generator with UTF-8 validation on, so that bytes that are not UTF-8
@@ -15,6 +16,10 @@
 yajl_gen rv_json_gen_new(void);
 
 void rv_json_string(yajl_gen g, const char *s);
+
+/* "name": v in a map; a number that is not finite is written null. */
+void rv_json_number_field(yajl_gen g, const char *name, double v);
+void rv_json_integer_field(yajl_gen g, const char *name, uint64_t v);
 
 /* Appends "name": "..." when bytes are valid UTF-8, else
  * "name_b64": "<base64>". */

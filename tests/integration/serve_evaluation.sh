@@ -12,7 +12,7 @@ DATA=$RV_SOURCE_DIR/conf/data
 MODELS=$RV_SOURCE_DIR/conf/models
 PORT=$($PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
-start_broker $(service_topics ev) ev.labels
+start_broker $(service_topics ev) ev.labels ev.evaluation
 features=$($PY -c "import json,sys; print(', '.join(json.load(open(sys.argv[1]))['features']))" \
   "$MODELS/breast_cancer-canary.json")
 cat >"$TMP/ev.yaml" <<YAML

@@ -1,0 +1,95 @@
+/*
+ * config_schema_evaluation.c - the keys of the evaluation section (live
+ * evaluation against true labels), rows as in config_schema.c.
+ */
+#include "config_internal.h"
+
+#include <stddef.h>
+
+#define C(f) offsetof(rv_config, f)
+
+static void check_fraction(loader *l, const cf_key *k, const yaml_node_t *v, const char *kp,
+                           void *base)
+{
+    double d = *(const double *)cf_slot(base, k);
+    if (!(d >= 0 && d <= 1))
+        cy_report(l, v, kp, "%g is not between 0 and 1", d);
+}
+
+static const cf_key evaluation_keys[] = {
+    {.name = "labels",
+     .type = CF_LIST,
+     .offset = C(evaluation.labels),
+     .n_offset = C(evaluation.n_labels),
+     .flags = CF_REQUIRED | CF_NONEMPTY | CF_UNIQUE,
+     .check = cf_check_evaluation_labels,
+     .many = "a sequence of labels",
+     .one = "label",
+     .help = "The labels measured, at least two; with two, the second is the positive one "
+             "(AUC, Brier score). A true label not among them is counted and left out."},
+    {.name = "max_label_delay_s",
+     .type = CF_U32,
+     .offset = C(evaluation.max_label_delay_s),
+     .flags = CF_POSITIVE,
+     .def = "2592000",
+     .help = "How long a request's answers wait for its label (and a label for its "
+             "answers), in seconds: 30 days by default."},
+    {.name = "store_mb",
+     .type = CF_U32,
+     .offset = C(evaluation.store_mb),
+     .flags = CF_POSITIVE,
+     .max = 1048576,
+     .def = "1024",
+     .help = "The on-disk join store's bound (`<state_dir>/evaluation`, LMDB), in MiB: past "
+             "half of it, the answers soonest to expire are evicted (counted)."},
+    {.name = "interval_ms",
+     .type = CF_U32,
+     .offset = C(evaluation.interval_ms),
+     .flags = CF_POSITIVE,
+     .max = 3600000,
+     .def = "1000",
+     .help = "How often what was read is joined, stored and measured."},
+    {.name = "report_s",
+     .type = CF_U32,
+     .offset = C(evaluation.report_s),
+     .flags = CF_POSITIVE,
+     .def = "60",
+     .help = "How often each source's figures are written to the evaluation stream (one "
+             "record per source and window) and the alerts checked, in seconds."},
+    {.name = "baseline_answers",
+     .type = CF_U32,
+     .offset = C(evaluation.baseline_answers),
+     .flags = CF_POSITIVE,
+     .def = "1000",
+     .help = "A source's first window: its first this many joined answers, then frozen; what "
+             "its last hour is compared with."},
+    {.name = "alert_margin",
+     .type = CF_NUMBER,
+     .offset = C(evaluation.alert_margin),
+     .def = "0.05",
+     .check = check_fraction,
+     .help = "An `alert` (check `accuracy_below_canary` or `accuracy_below_first`) when a "
+             "source's accuracy over the last hour is below the canary's, or below its own first "
+             "window's, by more than this; a `clear` once it is not."},
+    {.name = "alert_min_answers",
+     .type = CF_U32,
+     .offset = C(evaluation.alert_min_answers),
+     .flags = CF_POSITIVE,
+     .def = "100",
+     .help = "Joined answers the last hour must hold (the source's and the canary's) before "
+             "it is compared; a first window is compared once it is full."},
+    {.name = "in_host",
+     .type = CF_BOOL,
+     .offset = C(evaluation.in_host),
+     .def = "true",
+     .help = "Run the evaluation in the host; `false` when `rendezvous evaluate` runs it "
+             "(a process of its own, so that evaluation never slows serving)."},
+    {0},
+};
+
+const cf_section cf_evaluation_section = {
+    .path = "evaluation",
+    .help = "Live evaluation: each model's answers, and the one served, joined with the true "
+            "labels of the labels stream and measured; none without this section.",
+    .keys = evaluation_keys,
+};

@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# The live evaluation as its own role: hosts with evaluation.in_host: false
+# leave it to `rendezvous evaluate`, which writes each source's figures to
+# the evaluation stream every report_s and raises and clears accuracy
+# alerts on the alerts stream. Three phases of the breast-cancer requests,
+# their labels chosen from the answers the scores stream holds: A labelled
+# as the canary answered (the linear model falls below the canary), B as
+# the linear model answered (it recovers: clear), C against it (below its
+# own first window). The alerts are what the rule
+# says on the figures computed here, and the last records' figures are
+# these. Also: the role refuses the embedded broker and a config without
+# an evaluation section, and stops on SIGTERM.
+. "$(dirname "$0")/lib.sh"
+PLUG=$RV_BUILD_DIR/plugins
+DATA=$RV_SOURCE_DIR/conf/data
+MODELS=$RV_SOURCE_DIR/conf/models
+
+start_broker $(service_topics eva) eva.labels eva.evaluation
+features=$($PY -c "import json,sys; print(', '.join(json.load(open(sys.argv[1]))['features']))" \
+  "$MODELS/breast_cancer-canary.json")
+cat >"$TMP/eva.yaml" <<YAML
+service: eva
+state_dir: $TMP/state
+streams: {brokers: embedded}
+input: {features: [$features]}
+models:
+  - {name: linear, plugin: $PLUG/liblinear_model.so, params: {model_file: $MODELS/breast_cancer-linear.json}}
+  - {name: canary, builtin: canary, params: {model_file: $MODELS/breast_cancer-canary.json}}
+rendezvous:
+  schedule: [{model: linear, within_ms: 2000}]
+evaluation: {labels: [benign, malignant], interval_ms: 200, report_s: 1, baseline_answers: 100,
+             alert_margin: 0.01, alert_min_answers: 50, in_host: false}
+YAML
+
+# refused: the embedded broker (no -b), and a config without evaluation
+st=0
+"$RV_BIN" evaluate -c "$TMP/eva.yaml" 2>"$TMP/refused.err" || st=$?
+[ "$st" -eq 2 ] && grep -q "embedded" "$TMP/refused.err" ||
+  fail "evaluate on the embedded broker: status $st, $(cat "$TMP/refused.err")"
+sed '/^evaluation:/,$d' "$TMP/eva.yaml" >"$TMP/none.yaml"
+st=0
+"$RV_BIN" evaluate -c "$TMP/none.yaml" -b "$BOOTSTRAP" 2>"$TMP/none.err" || st=$?
+[ "$st" -eq 2 ] && grep -q "no evaluation section" "$TMP/none.err" ||
+  fail "evaluate without an evaluation section: status $st, $(cat "$TMP/none.err")"
+pass "evaluate refuses the embedded broker and a config without an evaluation section (status 2)"
+
+start_host "$TMP/eva.yaml" "$TMP/eva.log"
+"$RV_BIN" evaluate -c "$TMP/eva.yaml" -b "$BOOTSTRAP" >"$TMP/role.out" 2>"$TMP/role.log" &
+ROLE_PID=$!
+echo "$ROLE_PID" >>"$TMP/pids"
+wait_log "$TMP/role.log" "evaluating" 1 30
+
+n=$(wc -l <"$DATA/breast_cancer.jsonl")
+total=0
+# phase NAME WHO: the requests as NAME-<row>, then each one's label: the
+# top answer of model WHO ("linear" or "canary"), or with "!linear" the
+# other label than linear's
+phase() {
+  awk -v p="$1" '{ printf "%s-%d:%s\n", p, NR - 1, $0 }' "$DATA/breast_cancer.jsonl" |
+    kcat -P -b "$BOOTSTRAP" -t eva.requests -K:
+  total=$((total + n))
+  wait_count eva.results "$total" 60
+  wait_count eva.scores $((2 * total)) 60
+  consume eva.scores >"$TMP/scores.jsonl"
+  $PY - "$TMP/scores.jsonl" "$1" "$2" >"$TMP/labels-$1" <<'PY'
+import json, sys
+path, phase, who = sys.argv[1:]
+other = {"benign": "malignant", "malignant": "benign"}
+top = {}
+for l in open(path):
+    s = json.loads(l)
+    if s["id"].startswith(phase + "-") and s["status"] == "ok":
+        top[(s["id"], s["model"])] = s["answers"][0]["label"]
+for (i, m), label in sorted(top.items()):
+    if m == who.lstrip("!"):
+        print(f'{i}:{json.dumps({"id": i, "label": other[label] if who[0] == "!" else label})}')
+PY
+  kcat -P -b "$BOOTSTRAP" -t eva.labels -K: <"$TMP/labels-$1"
+  cat "$TMP/labels-$1" >>"$TMP/labels"
+}
+
+# latest SOURCE WINDOW COUNT: waits until the role's last record of that
+# source and window counts COUNT joined answers, then one report more (its
+# alerts come with the figures); prints that record
+latest() {
+  local got=
+  for _ in $(seq 600); do
+    consume eva.evaluation >"$TMP/evaluation.jsonl"
+    got=$($PY - "$TMP/evaluation.jsonl" "$1" "$2" <<'PY'
+import json, sys
+last = None
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    if r["source"] == sys.argv[2] and r["window"] == sys.argv[3] and "schedule_version" not in r:
+        last = r
+print(last["count"] if last else 0)
+PY
+)
+    [ "$got" -ge "$3" ] && sleep 2.5 && return 0
+    sleep 0.2
+  done
+  fail "$1 over the $2: ${got:-no} answers joined in the role's records, expected $3: $(tail -3 "$TMP/role.log")"
+}
+
+# expect_alerts PHASE...: after these phases, the alerts the role wrote for
+# the linear model, folded in order, leave raised what the rule gives on
+# the figures computed here from the scores and the labels (its first
+# window's accuracy as the role's records give it: its first 100 joined)
+expect_alerts() {
+  consume eva.scores >"$TMP/scores.jsonl"
+  consume eva.alerts >"$TMP/alerts.jsonl"
+  $PY - "$TMP" "$@" <<'PY'
+import json, sys
+tmp, phases = sys.argv[1], sys.argv[2:]
+truth = {}
+for l in open(f"{tmp}/labels"):
+    r = json.loads(l.split(":", 1)[1])
+    truth[r["id"]] = r["label"]
+top = {}
+for l in open(f"{tmp}/scores.jsonl"):
+    s = json.loads(l)
+    if s["status"] == "ok":
+        top[(s["id"], s["model"])] = s["answers"][0]["label"]
+def acc(model):
+    ids = [i for i in truth if i.split("-")[0] in phases]
+    return sum(top[(i, model)] == truth[i] for i in ids) / len(ids)
+first = [json.loads(l) for l in open(f"{tmp}/evaluation.jsonl")]
+first = [r for r in first if r["source"] == "linear" and r["window"] == "first"][-1]
+assert first["count"] == 100, first
+lin, can = acc("linear"), acc("canary")
+want = set()
+if lin < can - 0.01:
+    want.add("accuracy_below_canary")
+if lin < first["accuracy"] - 0.01:
+    want.add("accuracy_below_first")
+got, changes = set(), []
+for a in map(json.loads, open(f"{tmp}/alerts.jsonl")):
+    if a["model"] == "linear" and a["check"].startswith("accuracy_"):
+        changes.append((a["type"], a["check"]))
+        (got.add if a["type"] == "alert" else got.discard)(a["check"])
+print(f"after {' '.join(phases)}: linear {lin:.4f}, canary {can:.4f}, linear's first window "
+      f"{first['accuracy']:.4f}; raised {sorted(got)}; changes {changes}")
+assert got == want, f"raised for linear: {sorted(got)}, the rule gives {sorted(want)}"
+PY
+}
+
+phase A canary
+latest linear hour "$n"
+expect_alerts A || fail "phase A's alerts"
+grep -q '"accuracy_below_canary"' "$TMP/alerts.jsonl" ||
+  fail "labelled as the canary answered, the linear model is not below it: nothing was tested"
+phase B linear
+latest linear hour $((2 * n))
+expect_alerts A B || fail "phase B's alerts"
+grep -q '"type":"clear","check":"accuracy_below_canary"' "$TMP/alerts.jsonl" ||
+  fail "no clear: $(cat "$TMP/alerts.jsonl")"
+phase C '!linear'
+latest linear hour $((3 * n))
+expect_alerts A B C || fail "phase C's alerts"
+grep -q '"accuracy_below_first"' "$TMP/alerts.jsonl" ||
+  fail "labelled against the linear model, it is not below its first window: nothing was tested"
+pass "accuracy alerts raised and cleared as the rule gives on the figures (below the canary, below its own first window)"
+
+# the last record's figures are those of every label sent
+$PY - "$TMP" <<'PY' || fail "the evaluation records' figures"
+import json, sys
+tmp = sys.argv[1]
+truth = {}
+for l in open(f"{tmp}/labels"):
+    r = json.loads(l.split(":", 1)[1])
+    truth[r["id"]] = r["label"]
+top = {}
+for l in open(f"{tmp}/scores.jsonl"):
+    s = json.loads(l)
+    if s["status"] == "ok":
+        top[(s["id"], s["model"])] = s["answers"][0]["label"]
+last = {}
+for l in open(f"{tmp}/evaluation.jsonl"):
+    r = json.loads(l)
+    assert r["type"] == "evaluation" and r["time"] > 0, r
+    if "schedule_version" not in r:
+        last[(r["source"], r["window"])] = r
+for model in ("linear", "canary"):
+    want = sum(top[(i, model)] == t for i, t in truth.items()) / len(truth)
+    for window in ("hour", "day", "start"):
+        r = last[(model, window)]
+        assert r["count"] == len(truth), (model, window, r["count"], len(truth))
+        assert abs(r["accuracy"] - want) < 1e-9, (model, window, r["accuracy"], want)
+    assert last[(model, "first")]["count"] == 100, last[(model, "first")]
+print(f"{len(truth)} joined; the last records' accuracy is every label's")
+PY
+pass "the evaluation stream's records hold each source's figures per window"
+
+grep -q "partition(s) of scores, results and labels" "$TMP/eva.log" &&
+  fail "the host evaluates too, with in_host: false"
+kill -TERM "$ROLE_PID"
+st=0
+wait "$ROLE_PID" || st=$?
+[ "$st" -eq 0 ] || fail "evaluate exited $st on SIGTERM: $(tail -3 "$TMP/role.log")"
+stop_host
+pass "the host leaves the evaluation to the role (in_host: false); the role stops on SIGTERM"
