@@ -336,6 +336,31 @@ START_TEST(the_first_window_keeps_the_first_answers)
 }
 END_TEST
 
+/* A backlog bigger than the store (a flood of labels for requests never
+ * seen) commits in parts, evicting the oldest waits; it used to be
+ * refused whole, again and again. */
+START_TEST(a_backlog_larger_than_the_store_commits)
+{
+    char *dir = test_tmpdir();
+    int64_t t0 = 10 * DAY_MS;
+    rv_evaluation *e = open_at(dir, t0);
+    for (int i = 0; i < 200000; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "flood-%d", i);
+        ck_assert_int_eq(rv_evaluation_label(e, id, "benign", t0 + i / 1000), 0);
+    }
+    commit(e, t0 + 200);
+    ck_assert_uint_eq(rv_evaluation_queued(e), 0);
+    rv_evaluation_counts c;
+    rv_evaluation_counts_get(e, &c);
+    ck_assert_uint_eq(c.labels, 200000);
+    ck_assert_uint_gt(c.store_evicted, 0);
+    ck_assert_uint_le(c.store_bytes, 4u << 20); /* half of the 8 MiB bound */
+    rv_evaluation_close(e);
+    remove_dir(dir);
+}
+END_TEST
+
 /* A figure of the last hour or the first window, for the alerts. */
 static rv_evaluation_figure fig(const char *source, rv_eval_window w, uint64_t count, double acc)
 {
@@ -400,6 +425,7 @@ int main(void)
     tcase_add_test(tc, each_source_is_measured_on_its_answers);
     tcase_add_test(tc, the_first_window_keeps_the_first_answers);
     tcase_add_test(tc, alerts_are_raised_and_cleared_once);
+    tcase_add_test(tc, a_backlog_larger_than_the_store_commits);
     tcase_add_test(tc, early_duplicate_unknown_late_and_unmatched_are_counted);
     tcase_add_test(tc, a_result_read_first_waits_for_the_answers_it_names);
     tcase_add_test(tc, a_restart_keeps_what_was_joined_and_what_waits);

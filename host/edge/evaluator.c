@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <yajl/yajl_tree.h>
 
 #include "clock.h"
@@ -26,9 +27,12 @@
 #include "log.h"
 #include "records.h"
 #include "streams.h"
+#include "threads.h"
 
 #define MAX_ANSWERS 16
 #define MAX_EXPECTED 64 /* models a result names */
+#define EVALUATION_NICE 10
+#define MAX_QUEUED 65536 /* changes read and not committed: then commit at once */
 
 struct rv_evaluator {
     rv_evaluation *ev;
@@ -234,6 +238,11 @@ static void report(rv_evaluator *v)
 static void *loop(void *arg)
 {
     rv_evaluator *v = arg;
+    pthread_setname_np(pthread_self(), "rv-evaluation");
+    /* behind serving: a CPU both want goes to the request path first */
+    int e = rv_threads_nice(gettid(), EVALUATION_NICE);
+    if (e)
+        rv_warn("evaluation", "cannot lower its thread's priority: %s", strerror(e));
     int64_t next = rv_mono_ms() + v->interval_ms, next_report = rv_mono_ms() + v->report_ms;
     while (!atomic_load(&v->stop)) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(v->rk, 100);
@@ -244,7 +253,7 @@ static void *loop(void *arg)
                 rv_warn("evaluation", "%s", rd_kafka_message_errstr(m));
             rd_kafka_message_destroy(m);
         }
-        if (rv_mono_ms() >= next) {
+        if (rv_mono_ms() >= next || rv_evaluation_queued(v->ev) >= MAX_QUEUED) {
             commit(v);
             next = rv_mono_ms() + v->interval_ms;
         }

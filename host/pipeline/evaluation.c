@@ -21,6 +21,9 @@
 
 typedef enum { OP_ANSWER, OP_LABEL, OP_OFFSET } op_kind;
 
+/* Changes committed in one store transaction at most. */
+#define COMMIT_PART 16384
+
 /* A queued change. */
 typedef struct op {
     op_kind kind;
@@ -34,6 +37,7 @@ typedef struct op {
     char **expected; /* OP_ANSWER of the result */
     size_t n_expected;
     int64_t now;
+    size_t seq; /* its place in the queue */
     double p[]; /* OP_ANSWER: n_labels probabilities */
 } op;
 
@@ -317,30 +321,20 @@ static int all_seen(const rv_eval_state *st)
     return 1;
 }
 
-static rv_kv_status apply(rv_evaluation *e, batch *b, const op *o)
+/* One change to the request's state in e->st (loaded): 1 when it changed
+ * the state, 0 when not (counted only), or the join's failure as -1. */
+static int change(rv_evaluation *e, batch *b, const op *o)
 {
-    if (o->kind == OP_OFFSET)
-        return rv_kvstore_set_mark(e->store, o->id, o->value, b->err, b->err_size);
-    if (o->kind == OP_LABEL && o->truth >= e->set.n_labels) {
-        b->delta.unknown_labels++;
-        return RV_KV_OK;
-    }
-    char key[RV_KVSTORE_MAX_KEY + 8];
-    int key_len = request_key(key, sizeof key, o->id);
-    if (key_len < 0)
-        return RV_KV_OK; /* an id too long to keep: never joins */
-    int64_t expires;
-    load(e, key, (size_t)key_len, o->now, &expires);
     rv_eval_state *st = &e->st;
     if (o->kind == OP_ANSWER) {
         if (st->flags & RV_EVAL_JOINED) {
             b->delta.late_answers++;
-            return RV_KV_OK;
+            return 0;
         }
         b->delta.answers++;
         size_t i = entry(st, o->source);
         if (i == RV_EVAL_MAX_SOURCES)
-            return RV_KV_OK;
+            return 0;
         snprintf(st->e[i].version, sizeof st->e[i].version, "%s", o->version);
         memcpy(st->e[i].p, o->p, e->set.n_labels * sizeof(double));
         st->e[i].seen = o->failed ? 2 : 1;
@@ -353,7 +347,7 @@ static rv_kv_status apply(rv_evaluation *e, batch *b, const op *o)
     } else {
         if (st->flags & (RV_EVAL_JOINED | RV_EVAL_LABEL)) {
             b->delta.duplicate_labels++;
-            return RV_KV_OK;
+            return 0;
         }
         b->delta.labels++;
         st->flags |= RV_EVAL_LABEL;
@@ -362,16 +356,76 @@ static rv_kv_status apply(rv_evaluation *e, batch *b, const op *o)
             b->delta.early_labels++;
     }
     if ((st->flags & RV_EVAL_RESULT) && (st->flags & RV_EVAL_LABEL) &&
-        !(st->flags & RV_EVAL_JOINED) && all_seen(st)) {
-        rv_kv_status js = join(e, b, o->now);
-        if (js != RV_KV_OK)
-            return js;
+        !(st->flags & RV_EVAL_JOINED) && all_seen(st) && join(e, b, o->now) != RV_KV_OK)
+        return -1;
+    return 1;
+}
+
+/* The changes ops[0..n) (one request's, in the order they were queued):
+ * its state loaded once, changed, stored once. */
+static rv_kv_status apply(rv_evaluation *e, batch *b, op *const *ops, size_t n)
+{
+    char key[RV_KVSTORE_MAX_KEY + 8];
+    int key_len = request_key(key, sizeof key, ops[0]->id);
+    if (key_len < 0)
+        return RV_KV_OK; /* an id too long to keep: never joins */
+    int64_t expires;
+    load(e, key, (size_t)key_len, ops[0]->now, &expires);
+    int changed = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (ops[i]->kind == OP_LABEL && ops[i]->truth >= e->set.n_labels) {
+            b->delta.unknown_labels++;
+            continue;
+        }
+        int c = change(e, b, ops[i]);
+        if (c < 0)
+            return RV_KV_ERROR;
+        changed |= c;
     }
-    size_t len = rv_eval_state_encode(st, e->set.n_labels, &e->buf);
+    if (!changed)
+        return RV_KV_OK;
+    size_t len = rv_eval_state_encode(&e->st, e->set.n_labels, &e->buf);
     if (!len)
         return RV_KV_ERROR;
     return rv_kvstore_put(e->store, key, (size_t)key_len, e->buf.b, len, expires, b->err,
                           b->err_size);
+}
+
+/* The queue in request order (each request's changes in the order they
+ * came), so that a request's state is read and written once a commit. */
+static int by_request(const void *pa, const void *pb)
+{
+    const op *a = *(op *const *)pa, *b = *(op *const *)pb;
+    int c = strcmp(a->id, b->id);
+    return c ? c : (a->seq > b->seq) - (a->seq < b->seq);
+}
+
+/* The queued changes q[0..nq): the offsets, then each request's. */
+static rv_kv_status apply_queue(rv_evaluation *e, batch *b, op **q, size_t nq)
+{
+    size_t n = 0;
+    rv_kv_status st = RV_KV_OK;
+    for (size_t i = 0; i < nq; i++) {
+        q[i]->seq = i;
+        if (q[i]->kind == OP_OFFSET && st == RV_KV_OK)
+            st = rv_kvstore_set_mark(e->store, q[i]->id, q[i]->value, b->err, b->err_size);
+        else if (q[i]->kind != OP_OFFSET)
+            n++;
+    }
+    op **sorted = n ? malloc(n * sizeof *sorted) : NULL;
+    if (n && !sorted)
+        return RV_KV_ERROR;
+    for (size_t i = 0, k = 0; i < nq; i++)
+        if (q[i]->kind != OP_OFFSET)
+            sorted[k++] = q[i];
+    qsort(sorted, n, sizeof *sorted, by_request);
+    for (size_t i = 0, j; st == RV_KV_OK && i < n; i = j) {
+        for (j = i + 1; j < n && strcmp(sorted[j]->id, sorted[i]->id) == 0; j++)
+            ;
+        st = apply(e, b, sorted + i, j - i);
+    }
+    free(sorted);
+    return st;
 }
 
 typedef struct expiring {
@@ -439,12 +493,12 @@ static void add_counts(rv_evaluation_counts *to, const rv_evaluation_counts *d)
     to->unknown_labels += d->unknown_labels;
 }
 
-/* One attempt: every queued change, the expired, the commit. */
-static rv_kv_status attempt(rv_evaluation *e, batch *b, int64_t now)
+/* One attempt: the queued changes q[0..n), the expired, the commit. */
+static rv_kv_status attempt(rv_evaluation *e, batch *b, op **q, size_t n, int64_t now)
 {
     rv_kv_status st = rv_kvstore_begin(e->store, b->err, b->err_size) ? RV_KV_ERROR : RV_KV_OK;
-    for (size_t i = 0; st == RV_KV_OK && i < e->n_queue; i++)
-        st = apply(e, b, e->queue[i]);
+    if (st == RV_KV_OK)
+        st = apply_queue(e, b, q, n);
     if (st == RV_KV_OK) {
         expiring x = {e, b};
         if (rv_kvstore_expire(e->store, now, 100000, on_expired, &x, b->err, b->err_size) < 0)
@@ -464,7 +518,10 @@ static rv_kv_status attempt(rv_evaluation *e, batch *b, int64_t now)
     return st;
 }
 
-int rv_evaluation_commit(rv_evaluation *e, int64_t now_ms, char *err, size_t err_size)
+/* q[0..n) committed in one store transaction (tried again while room is
+ * being made): RV_KV_OK, RV_KV_RETRY when they do not fit, or an error. */
+static rv_kv_status commit_part(rv_evaluation *e, op **q, size_t n, int64_t now_ms, char *err,
+                                size_t err_size)
 {
     batch b = {.err = err, .err_size = err_size};
     uint32_t seq = e->seq;
@@ -472,35 +529,63 @@ int rv_evaluation_commit(rv_evaluation *e, int64_t now_ms, char *err, size_t err
     for (int tries = 0; st == RV_KV_RETRY && tries < 4; tries++) {
         batch_clear(&b);
         e->seq = seq;
-        st = attempt(e, &b, now_ms);
+        st = attempt(e, &b, q, n, now_ms);
     }
-    if (st != RV_KV_OK) {
-        if (st == RV_KV_RETRY)
-            rv_errf(err, err_size, "evaluation store: %zu changes do not fit in %llu bytes",
-                    e->n_queue, (unsigned long long)e->set.store_bytes);
+    if (st == RV_KV_OK) {
+        rv_kvstore_stats ks;
+        rv_kvstore_stats_get(e->store, &ks);
+        pthread_mutex_lock(&e->lock);
+        for (size_t i = 0; i < b.n_joined; i++) {
+            joined *j = b.joined[i];
+            rv_eval_sample x = {j->source, j->version, j->schedule_version,
+                                j->truth,  j->p,       j->time_ms};
+            rv_eval_windows_add(e->windows, &x);
+        }
+        add_counts(&e->counts, &b.delta);
+        e->counts.store_bytes = ks.bytes;
+        e->counts.store_evicted = ks.evicted;
+        pthread_mutex_unlock(&e->lock);
+    } else
         e->seq = seq;
-        batch_clear(&b);
-        free(b.joined);
-        return -1;
-    }
-    rv_kvstore_stats ks;
-    rv_kvstore_stats_get(e->store, &ks);
-    pthread_mutex_lock(&e->lock);
-    for (size_t i = 0; i < b.n_joined; i++) {
-        joined *j = b.joined[i];
-        rv_eval_sample x = {j->source, j->version, j->schedule_version, j->truth, j->p, j->time_ms};
-        rv_eval_windows_add(e->windows, &x);
-    }
-    add_counts(&e->counts, &b.delta);
-    e->counts.store_bytes = ks.bytes;
-    e->counts.store_evicted = ks.evicted;
-    pthread_mutex_unlock(&e->lock);
     batch_clear(&b);
     free(b.joined);
-    for (size_t i = 0; i < e->n_queue; i++)
+    return st;
+}
+
+int rv_evaluation_commit(rv_evaluation *e, int64_t now_ms, char *err, size_t err_size)
+{
+    /* in parts of at most COMMIT_PART changes, halved while a part does not
+     * fit in the store: a backlog (a flood of labels, a restart far behind)
+     * is committed as far as it fits instead of never */
+    size_t done = 0, part = COMMIT_PART;
+    int rc = 0;
+    do {
+        size_t n = e->n_queue - done < part ? e->n_queue - done : part;
+        rv_kv_status st = commit_part(e, e->queue + done, n, now_ms, err, err_size);
+        if (st == RV_KV_OK)
+            done += n;
+        else if (st == RV_KV_RETRY && n > 1)
+            part = n / 2;
+        else if (st == RV_KV_RETRY) {
+            rv_errf(err, err_size, "evaluation store: a change does not fit in %llu bytes: dropped",
+                    (unsigned long long)e->set.store_bytes);
+            done += n;
+            rc = -1;
+        } else {
+            rc = -1;
+            break;
+        }
+    } while (done < e->n_queue);
+    for (size_t i = 0; i < done; i++)
         op_free(e->queue[i]);
-    e->n_queue = 0;
-    return 0;
+    memmove(e->queue, e->queue + done, (e->n_queue - done) * sizeof *e->queue);
+    e->n_queue -= done;
+    return rc;
+}
+
+size_t rv_evaluation_queued(const rv_evaluation *e)
+{
+    return e->n_queue;
 }
 
 /* ---------------------------------------------------------------- open */

@@ -97,9 +97,14 @@ int rv_evaluation_set_offset(rv_evaluation *e, const char *topic, int32_t partit
 /* The committed next offset, or -1 when none is stored. */
 int64_t rv_evaluation_offset(rv_evaluation *e, const char *topic, int32_t partition);
 
-/* Applies what was queued, expires what waited too long, commits. 0, or
- * -1 with err set (nothing applied; the queue is kept to try again). */
+/* Applies what was queued, expires what waited too long, commits, in
+ * parts when the queue is long or does not fit in the store at once. 0, or
+ * -1 with err set (what was not applied stays queued to try again; a
+ * single change too big for the store is dropped). */
 int rv_evaluation_commit(rv_evaluation *e, int64_t now_ms, char *err, size_t err_size);
+/* Changes queued, not yet committed (the feeder commits early past a
+ * bound, so that a backlog is not held in memory). */
+size_t rv_evaluation_queued(const rv_evaluation *e);
 
 /* first: a source's first baseline_answers joined answers, then frozen */
 typedef enum {

@@ -74,43 +74,58 @@ static int fail(rv_kvstore *s, int rc, const char *what, char *err, size_t err_s
     return RV_KV_ERROR;
 }
 
-/* Evicts the values soonest to expire, in a transaction of its own, while
- * more than limit bytes are in use; down to target. 0 or an LMDB error. */
-static int make_room(rv_kvstore *s, uint64_t limit, uint64_t target)
+/* Evicts up to max values soonest to expire in one transaction; *n how
+ * many, *used the bytes in use after. 0 or an LMDB error. */
+static int evict_some(rv_kvstore *s, uint64_t max, uint64_t *n, uint64_t *used)
 {
     MDB_txn *txn;
+    MDB_cursor *c;
     int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
     if (rc)
         return rc;
-    if (used_bytes(s, txn) <= limit) {
-        mdb_txn_abort(txn);
-        return 0;
-    }
-    MDB_cursor *c;
     if ((rc = mdb_cursor_open(txn, s->expiry, &c))) {
         mdb_txn_abort(txn);
         return rc;
     }
     MDB_val k, v;
-    uint64_t n = 0;
-    while ((rc = mdb_cursor_get(c, &k, &v, MDB_FIRST)) == 0) {
+    *n = 0;
+    while (*n < max && (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST)) == 0) {
         MDB_val key = {k.mv_size - 8, (char *)k.mv_data + 8};
         if ((rc = mdb_del(txn, s->values, &key, NULL)) && rc != MDB_NOTFOUND)
             break;
         if ((rc = mdb_cursor_del(c, 0)))
             break;
-        n++;
-        if (n % 256 == 0 && used_bytes(s, txn) <= target)
-            break;
+        ++*n;
     }
     mdb_cursor_close(c);
     if (rc && rc != MDB_NOTFOUND) {
         mdb_txn_abort(txn);
         return rc;
     }
-    if ((rc = mdb_txn_commit(txn)))
+    *used = used_bytes(s, txn);
+    return mdb_txn_commit(txn);
+}
+
+/* Evicts the values soonest to expire while more than limit bytes are in
+ * use, down to target, in small transactions of their own: one big one
+ * needs room for every page it copies, which a full store does not have.
+ * 0 or an LMDB error. */
+static int make_room(rv_kvstore *s, uint64_t limit, uint64_t target)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc)
         return rc;
-    s->evicted += n;
+    uint64_t used = used_bytes(s, txn);
+    mdb_txn_abort(txn);
+    if (used <= limit)
+        return 0;
+    uint64_t n;
+    do {
+        if ((rc = evict_some(s, 256, &n, &used)))
+            return rc;
+        s->evicted += n;
+    } while (n > 0 && used > target);
     return 0;
 }
 

@@ -12,7 +12,7 @@ DATA=$RV_SOURCE_DIR/conf/data
 MODELS=$RV_SOURCE_DIR/conf/models
 PORT=$($PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
-start_broker $(service_topics ev) ev.labels ev.evaluation
+start_broker $(service_topics ev) ev.labels ev.evaluation $(service_topics evf) evf.labels evf.evaluation
 features=$($PY -c "import json,sys; print(', '.join(json.load(open(sys.argv[1]))['features']))" \
   "$MODELS/breast_cancer-canary.json")
 cat >"$TMP/ev.yaml" <<YAML
@@ -144,3 +144,41 @@ kcat -P -b "$BOOTSTRAP" -t ev.labels -K: <"$TMP/labels-last"
 evaluation "$n"
 check "$TMP/labels-last" || fail "after the restart, the figures differ from scikit-learn's"
 pass "a restart keeps every joined answer; the labels after it join with the answers stored before"
+
+# A label flood: 300,000 labels for requests never sent (each would wait 30
+# days for its answers) into a store bounded at 4 MiB. The store's file
+# stays within the bound, the oldest waits are evicted and counted, and the
+# host serves throughout.
+stop_host
+sed -e 's/^service: ev$/service: evf/' -e "s|$TMP/state|$TMP/state-flood|" \
+  -e 's/interval_ms: 200}/interval_ms: 200, store_mb: 4}/' "$TMP/ev.yaml" >"$TMP/evf.yaml"
+grep -q "store_mb: 4" "$TMP/evf.yaml" || fail "flood config not written"
+start_host "$TMP/evf.yaml" "$TMP/evf.log"
+$PY -c 'import json
+for i in range(300000):
+    print(f"flood-{i}:" + json.dumps({"id": f"flood-{i}", "label": "benign"}))' >"$TMP/flood"
+kcat -P -b "$BOOTSTRAP" -t evf.labels -K: <"$TMP/flood"
+head -20 "$TMP/requests" | kcat -P -b "$BOOTSTRAP" -t evf.requests -K:
+wait_count evf.results 20
+labels_read() {
+  curl -sf "http://127.0.0.1:$PORT/v1/evaluation" >"$TMP/flood.json" 2>/dev/null &&
+    $PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["counts"]["labels"])' "$TMP/flood.json"
+}
+for _ in $(seq 600); do
+  [ "$(labels_read || echo 0)" -ge 300000 ] && break
+  sleep 0.2
+done
+size=$(stat -c %s "$TMP/state-flood/evaluation/data.mdb")
+$PY - "$TMP/flood.json" "$size" <<'PY' || fail "the store's bound under a label flood"
+import json, sys
+c = json.load(open(sys.argv[1]))["counts"]
+size = int(sys.argv[2])
+assert c["labels"] >= 300000, c
+assert size <= 4 << 20, f"the store's file is {size} bytes, over 4 MiB"
+assert c["store_bytes"] <= 2 << 20, c       # evicted past half of the bound
+assert c["store_evicted"] > 0, c
+print(f"300,000 labels for unknown ids: file {size:,} bytes (bound 4 MiB), "
+      f"{c['store_bytes']:,} in use, {c['store_evicted']:,} evicted")
+PY
+stop_host
+pass "a flood of 300,000 waiting labels: the store stays within 4 MiB, the oldest waits evicted and counted, requests served"
