@@ -8,11 +8,40 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
 #include "json.h"
 #include "prom.h"
+
+/* "series": {source: [{at_ms, count, accuracy, auc}, ...]}: the last hour
+ * minute by minute, for the dashboard's charts. */
+static void series(rv_jw *w, rv_evaluation *ev, int64_t now)
+{
+    size_t n;
+    rv_evaluation_series *x = rv_evaluation_series_get(ev, now, &n);
+    rv_jw_string(w, "series");
+    rv_jw_map_open(w);
+    for (size_t i = 0; x && i < n; i++) {
+        rv_jw_string(w, x[i].source);
+        rv_jw_array_open(w);
+        for (size_t k = 0; k < x[i].n; k++) {
+            const rv_evaluation_point *p = &x[i].points[k];
+            rv_jw_map_open(w);
+            rv_jw_kv_int(w, "at_ms", p->at_ms);
+            rv_jw_kv_int(w, "count", (long long)p->count);
+            rv_jw_string(w, "accuracy");
+            rv_jw_double(w, p->accuracy);
+            rv_jw_string(w, "auc");
+            rv_jw_double(w, p->auc);
+            rv_jw_map_close(w);
+        }
+        rv_jw_array_close(w);
+    }
+    rv_jw_map_close(w);
+    free(x);
+}
 
 enum MHD_Result rv_http_get_evaluation(rv_http *h, struct MHD_Connection *c)
 {
@@ -20,7 +49,8 @@ enum MHD_Result rv_http_get_evaluation(rv_http *h, struct MHD_Connection *c)
     if (!ev)
         return rv_http_respond_error(c, 404, "no evaluation: the config has no evaluation section");
     size_t n;
-    rv_evaluation_figure *f = rv_evaluation_snapshot(ev, rv_real_us() / 1000, &n);
+    int64_t now = rv_real_us() / 1000;
+    rv_evaluation_figure *f = rv_evaluation_snapshot(ev, now, &n);
     if (!f)
         return rv_http_respond_error(c, 500, "out of memory");
     rv_evaluation_counts k;
@@ -57,6 +87,7 @@ enum MHD_Result rv_http_get_evaluation(rv_http *h, struct MHD_Connection *c)
         rv_jw_map_close(&w);
     }
     rv_jw_array_close(&w);
+    series(&w, ev, now);
     rv_jw_map_close(&w);
     rv_evaluation_figures_free(f, n);
     enum MHD_Result r = w.oom ? rv_http_respond_error(c, 500, "out of memory")

@@ -671,6 +671,14 @@ rv_evaluation_figure *rv_evaluation_snapshot(rv_evaluation *e, int64_t now_ms, s
     return f;
 }
 
+rv_evaluation_series *rv_evaluation_series_get(rv_evaluation *e, int64_t now_ms, size_t *n)
+{
+    pthread_mutex_lock(&e->lock);
+    rv_evaluation_series *x = rv_eval_windows_series(e->windows, now_ms, n);
+    pthread_mutex_unlock(&e->lock);
+    return x;
+}
+
 void rv_evaluation_counts_get(rv_evaluation *e, rv_evaluation_counts *out)
 {
     pthread_mutex_lock(&e->lock);

@@ -133,6 +133,21 @@ void rv_evaluation_figures_free(rv_evaluation_figure *f, size_t n);
 
 void rv_evaluation_counts_get(rv_evaluation *e, rv_evaluation_counts *out);
 
+/* Each source's last hour minute by minute (the minutes with answers),
+ * for a chart over time. */
+typedef struct rv_evaluation_point {
+    int64_t at_ms; /* the minute's start */
+    uint64_t count;
+    double accuracy, auc;
+} rv_evaluation_point;
+typedef struct rv_evaluation_series {
+    char source[128];
+    size_t n;
+    rv_evaluation_point points[60];
+} rv_evaluation_series;
+/* *n series in a new array (free()), NULL when out of memory. */
+rv_evaluation_series *rv_evaluation_series_get(rv_evaluation *e, int64_t now_ms, size_t *n);
+
 /* evaluation_json.c: f's fields (source, version, window, count, the
  * measures, per label, the reliability table) into an open JSON map. */
 void rv_evaluation_figure_fields(rv_jw *w, const rv_evaluation_figure *f, const char *const *labels,

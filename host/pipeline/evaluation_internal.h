@@ -61,5 +61,6 @@ void rv_eval_windows_free(rv_eval_windows *w);
 /* 0, or -1 when out of memory (then some windows may miss it). */
 int rv_eval_windows_add(rv_eval_windows *w, const rv_eval_sample *x);
 rv_evaluation_figure *rv_eval_windows_snapshot(rv_eval_windows *w, int64_t now_ms, size_t *n);
+rv_evaluation_series *rv_eval_windows_series(rv_eval_windows *w, int64_t now_ms, size_t *n);
 
 #endif

@@ -219,6 +219,31 @@ rv_evaluation_figure *rv_eval_windows_snapshot(rv_eval_windows *w, int64_t now_m
     return out ? out : calloc(1, sizeof *out);
 }
 
+rv_evaluation_series *rv_eval_windows_series(rv_eval_windows *w, int64_t now_ms, size_t *n)
+{
+    *n = 0;
+    rv_evaluation_series *out = calloc(w->n_sources ? w->n_sources : 1, sizeof *out);
+    if (!out)
+        return NULL;
+    int64_t now = (now_ms < 0 ? 0 : now_ms) / MINUTE_MS;
+    for (size_t i = 0; i < w->n_sources; i++) {
+        const source *s = &w->sources[i];
+        rv_evaluation_series *x = &out[(*n)++];
+        snprintf(x->source, sizeof x->source, "%s", s->name);
+        for (int64_t m = now - 59; m <= now; m++) {
+            const bucket *b = &s->minutes[(size_t)(m % 60)];
+            rv_measures fig;
+            if (m < 0 || !b->acc || b->index != m || rv_measures_acc_count(b->acc) == 0 ||
+                rv_measures_get(b->acc, &fig) != 0)
+                continue;
+            x->points[x->n++] =
+                (rv_evaluation_point){m * MINUTE_MS, fig.count, fig.accuracy, fig.auc};
+            rv_measures_clear(&fig);
+        }
+    }
+    return out;
+}
+
 void rv_evaluation_figures_free(rv_evaluation_figure *f, size_t n)
 {
     for (size_t i = 0; f && i < n; i++)

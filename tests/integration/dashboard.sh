@@ -2,12 +2,14 @@
 # The dashboard (GET /) in a real headless Chromium under load: it renders
 # with no console error, shows the running config's models and schedule,
 # and its numbers move between two looks; it may fetch nothing but the host.
+# With labels on the labels stream, its evaluation panel shows each model's
+# accuracy per minute and a row per source.
 . "$(dirname "$0")/lib.sh"
 FX=$RV_FIXTURE_DIR
 read -r PORT < <($PY -c '
 import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 URL=http://127.0.0.1:$PORT
-start_broker $(service_topics dash)
+start_broker $(service_topics dash) dash.labels dash.evaluation
 echo '{"kind": "logistic", "features": ["x", "y"], "labels": ["no", "yes"], "coef": [[0.4, 0.2]], "intercept": [-0.5]}' >"$TMP/canary.json"
 write_service dash "$TMP/dash.yaml" <<YAML
 models:
@@ -17,6 +19,7 @@ models:
   - {name: decoy, builtin: decoy}
 rendezvous:
   schedule: [{model: a, within_ms: 100}, {model: b, within_ms: 200}]
+evaluation: {labels: ["no", "yes"], interval_ms: 200}
 http: {listen: "127.0.0.1:$PORT"}
 YAML
 start_host "$TMP/dash.yaml" "$TMP/dash.log"
@@ -27,6 +30,10 @@ load dash 1000000 2>/dev/null &
 loading=$!
 wait_count dash.results 500 60
 echo "500 results $SECONDS s into the test" >>"$TMP/timeline"
+$PY -c 'import json
+for i in range(1, 3001):
+    print(f"dash-{i}:" + json.dumps({"id": f"dash-{i}", "label": "yes" if i % 3 else "no"}))' |
+  kcat -P -b "$BOOTSTRAP" -t dash.labels -K:
 
 # look DOM: the page after it ran N ms (virtual time: its timers fire)
 look() {
@@ -50,12 +57,18 @@ for n in 1 2; do
   done
   assert_contains "$(value schedule "$n")" "a (100 ms), b (200 ms)" "the schedule on the page"
 done
+grep -q '<section class="wide" id="evaluation">' "$TMP/dom-2.html" ||
+  fail "the evaluation panel is hidden: $(grep -o '<section[^>]*id="evaluation"[^>]*>' "$TMP/dom-2.html")"
+for src in a b canary served; do
+  grep -q "<tr data-source=\"$src\">" "$TMP/dom-2.html" || fail "no evaluation row for $src"
+  grep -q "<polyline[^>]*data-source=\"$src\"" "$TMP/dom-2.html" || fail "no accuracy line for $src"
+done
 r1=$(value requests 1) r2=$(value requests 2)
 [ "$r2" -gt "$r1" ] ||
   fail "requests did not move: $r1 then $r2 ($(paste -sd';' "$TMP/timeline"); the load $(kill -0 $loading 2>/dev/null && echo 'still running' || echo 'had ended'))"
-pass "the dashboard renders in headless Chromium with no console error, shows every model and the schedule, and moves under load ($r1 -> $r2 requests)"
+pass "the dashboard renders in headless Chromium with no console error, shows every model and the schedule, and moves under load ($r1 -> $r2 requests); its evaluation panel has a row and a line per source"
 if [ -n "${RV_SCREENSHOT:-}" ]; then
-  chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1280,1100 \
+  chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1280,1600 \
     --virtual-time-budget=30000 --screenshot="$RV_SCREENSHOT" "$URL/" 2>/dev/null
   echo "screenshot: $RV_SCREENSHOT"
 fi
