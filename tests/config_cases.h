@@ -47,7 +47,7 @@ static const struct bad_config {
        "shutdown_timeout_ms, streams, input, models, rendezvous, reload, delivery, evaluation, "
        "http)"},
       {5, 3, "streams.dead-letter", "did you mean 'dead_letter'?"},
-      {11, 5, "models[0].instance", "allowed: name, plugin, builtin, params"},
+      {11, 5, "models[0].instance", "allowed: name, plugin, sha256, builtin, params"},
       {14, 34, "rendezvous.schedule[0].weight", "allowed: model, within_ms"},
       {15, 41, "rendezvous.default.colour", "unknown key 'colour'"}}},
     {"wrong_types",

@@ -30,7 +30,7 @@ static rv_module *load_fixture(const char *name, char *err, size_t err_size)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s.so", RV_FIXTURE_DIR, name);
-    return rv_module_load(path, state_dir, err, err_size);
+    return rv_module_load(path, NULL, state_dir, err, err_size);
 }
 
 START_TEST(ok_plugin_loads_from_private_copy)
@@ -150,7 +150,7 @@ START_TEST(overwritten_plugin_file_loads_new_code_and_old_keeps_working)
         .struct_size = sizeof args, .model_name = "m", .feature_names = feat, .n_features = 1};
 
     ck_assert_int_eq(test_copy_file(src_a, path), 0);
-    rv_module *a = rv_module_load(path, state_dir, err, sizeof err);
+    rv_module *a = rv_module_load(path, NULL, state_dir, err, sizeof err);
     ck_assert_msg(a != NULL, "%s", err);
     rv_model_info info_a;
     void *inst_a;
@@ -159,9 +159,16 @@ START_TEST(overwritten_plugin_file_loads_new_code_and_old_keeps_working)
 
     /* Rewrite the same path with other code, as `cp new.so model.so` does. */
     ck_assert_int_eq(test_copy_file(src_b, path), 0);
-    rv_module *b = rv_module_load(path, state_dir, err, sizeof err);
+    rv_module *b = rv_module_load(path, NULL, state_dir, err, sizeof err);
     ck_assert_msg(b != NULL, "%s", err);
     ck_assert_str_ne(a->sha256, b->sha256);
+    /* Pinned to a's digest, the file (b's code now) is refused with both. */
+    ck_assert_ptr_null(rv_module_load(path, a->sha256, state_dir, err, sizeof err));
+    ck_assert_msg(strstr(err, "refused") && strstr(err, a->sha256) && strstr(err, b->sha256), "%s",
+                  err);
+    rv_module *pinned = rv_module_load(path, b->sha256, state_dir, err, sizeof err);
+    ck_assert_msg(pinned != NULL, "%s", err);
+    rv_module_unref(pinned);
     rv_model_info info_b;
     void *inst_b;
     ck_assert_int_eq(b->desc->create(&args, &info_b, &inst_b, err, sizeof err), RV_OK);

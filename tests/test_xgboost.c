@@ -26,7 +26,7 @@ static void setup(void)
 {
     state_dir = test_tmpdir();
     char err[1024] = "";
-    mod = rv_module_load(RV_PLUGIN_DIR "/libxgboost_model.so", state_dir, err, sizeof err);
+    mod = rv_module_load(RV_PLUGIN_DIR "/libxgboost_model.so", NULL, state_dir, err, sizeof err);
     ck_assert_msg(mod != NULL, "%s", err);
 }
 

@@ -29,6 +29,7 @@ typedef struct rv_kv {
 typedef struct rv_model_conf {
     char *name;
     char *plugin;  /* absolute path of the .so, NULL for a builtin */
+    char *sha256;  /* the plugin's pinned digest (hex), or NULL */
     char *builtin; /* "canary" or "decoy", NULL for a plugin */
     rv_kv *params; /* values that name existing files are absolute paths */
     size_t n_params;

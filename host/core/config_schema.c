@@ -87,6 +87,15 @@ static void check_delivery_mode(loader *l, const cf_key *k, const yaml_node_t *v
     check_choice(l, k, v, kp, base, "at_least_once", "exactly_once");
 }
 
+static void check_sha256(loader *l, const cf_key *k, const yaml_node_t *v, const char *kp,
+                         void *base)
+{
+    const char *s = slot_text(k, base);
+    size_t n = s ? strspn(s, "0123456789abcdef") : 0;
+    if (s && (n != 64 || s[n]))
+        cy_report(l, v, kp, "'%s' is not a SHA-256 in hex (64 digits 0-9, a-f)", s);
+}
+
 static void check_plugin(loader *l, const cf_key *k, const yaml_node_t *v, const char *kp,
                          void *base)
 {
@@ -261,6 +270,12 @@ static const cf_key model_keys[] = {
      .check = check_plugin,
      .help = "The model's shared object, an existing file. Exactly one of `plugin` and "
              "`builtin`."},
+    {.name = "sha256",
+     .type = CF_STRING,
+     .offset = M(sha256),
+     .check = check_sha256,
+     .help = "The plugin pinned: the SHA-256 of its file, 64 hex digits (`rendezvous check` "
+             "prints it). A file with another digest is refused, at start and at reload."},
     {.name = "builtin",
      .type = CF_STRING,
      .offset = M(builtin),

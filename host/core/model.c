@@ -50,8 +50,9 @@ static int model_hashes(const rv_config *cfg, const rv_model_conf *mc, char vers
                         char identity[RV_SHA256_HEX], char *err, size_t err_size)
 {
     char sha[RV_SHA256_HEX];
-    if (mc->plugin) {
-        if (rv_sha256_file(mc->plugin, sha, err, err_size) != 0)
+    if (mc->plugin) { /* pinned: checked here too, as a reload may reuse the model */
+        if (rv_sha256_file(mc->plugin, sha, err, err_size) != 0 ||
+            rv_module_check_pin(mc->plugin, sha, mc->sha256, err, err_size) != 0)
             return -1;
     } else if (mc->builtin)
         rv_errf(sha, sizeof sha, "builtin:%s", mc->builtin);
@@ -367,7 +368,7 @@ rv_model *rv_model_build(const rv_config *cfg, const rv_model_conf *mc, const rv
         }
         goto encode;
     }
-    m->module = mc->plugin ? rv_module_load(mc->plugin, cfg->state_dir, err, err_size)
+    m->module = mc->plugin ? rv_module_load(mc->plugin, mc->sha256, cfg->state_dir, err, err_size)
                            : rv_module_builtin(mc->builtin, err, err_size);
     if (!m->module)
         goto fail;

@@ -201,7 +201,18 @@ static int check_owner(const char *path, char *err, size_t err_size)
     return 0;
 }
 
-rv_module *rv_module_load(const char *path, const char *state_dir, char *err, size_t err_size)
+int rv_module_check_pin(const char *path, const char *sha, const char *pinned, char *err,
+                        size_t err_size)
+{
+    if (!pinned || strcmp(pinned, sha) == 0)
+        return 0;
+    rv_errf(err, err_size, "plugin %s: refused: its sha256 is %s, the config pins %s", path, sha,
+            pinned);
+    return -1;
+}
+
+rv_module *rv_module_load(const char *path, const char *pinned, const char *state_dir, char *err,
+                          size_t err_size)
 {
     char why[1024];
     size_t len;
@@ -214,6 +225,10 @@ rv_module *rv_module_load(const char *path, const char *state_dir, char *err, si
     }
     char sha[65];
     rv_sha256_hex(data, len, sha);
+    if (rv_module_check_pin(path, sha, pinned, err, err_size) != 0) {
+        free(data);
+        return NULL;
+    }
 
     char dir[4096], dest[4200];
     snprintf(dir, sizeof dir, "%s/plugins", state_dir);

@@ -34,9 +34,15 @@ const rv_plugin *rv_module_open(const char *file, const char *shown, void **hand
                                 size_t err_size);
 
 /* Loads the plugin at path: refused when group- or world-writable or owned
- * by a user other than root and this one. On failure returns NULL and writes the reason
+ * by a user other than root and this one, or when pinned (a hex SHA-256,
+ * or NULL) is not its content's digest. On failure returns NULL and writes the reason
  * (which check failed, and why) into err. */
-rv_module *rv_module_load(const char *path, const char *state_dir, char *err, size_t err_size);
+rv_module *rv_module_load(const char *path, const char *pinned, const char *state_dir, char *err,
+                          size_t err_size);
+/* 0 when pinned is NULL or equals sha (the digest of the file at path);
+ * else -1 with both digests in err. */
+int rv_module_check_pin(const char *path, const char *sha, const char *pinned, char *err,
+                        size_t err_size);
 
 /* Wraps a descriptor compiled into the host (canary, decoy); the same ABI
  * checks apply. */

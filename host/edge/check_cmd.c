@@ -33,6 +33,8 @@ void rv_generation_print(const rv_generation *g, FILE *out)
         for (uint32_t l = 0; l < m->n_labels; l++)
             fprintf(out, "%s%s", l ? ", " : "", m->labels[l]);
         fprintf(out, "]\n");
+        if (m->module && m->module->source_path) /* to pin it: sha256 on the model */
+            fprintf(out, "    plugin %s sha256 %s\n", m->module->source_path, m->module->sha256);
     }
     fprintf(out, "  schedule:");
     for (size_t i = 0; i < g->n_schedule; i++)

@@ -70,6 +70,28 @@ expect_refused "$RV_FIXTURE_DIR/ok.so" "fail_create: 'true'" "create failed"
 expect_refused "$RV_FIXTURE_DIR/ok.so" "fail_warm: 'true'" "warm failed"
 pass "bad plugins refused with the failed check"
 
+# Pinned plugins: check prints each plugin's digest; pinned to it, the
+# config builds; pinned to another file's, it is refused with both.
+write_conf "$RV_FIXTURE_DIR/ok.so" ""
+digest=$(sha256sum "$RV_FIXTURE_DIR/ok.so" | cut -d' ' -f1)
+other=$(sha256sum "$RV_FIXTURE_DIR/ok_b.so" | cut -d' ' -f1)
+out=$("$RV_BIN" check -c "$TMP/bad.yaml" 2>&1) || fail "check: $out"
+assert_contains "$out" "plugin $RV_FIXTURE_DIR/ok.so sha256 $digest" "check prints the digest"
+sed -i "s|^    plugin: .*|&\n    sha256: $digest|" "$TMP/bad.yaml"
+out=$("$RV_BIN" check -c "$TMP/bad.yaml" 2>&1) || fail "pinned to its own digest: $out"
+sed -i "s|sha256: $digest|sha256: $other|" "$TMP/bad.yaml"
+set +e; err=$("$RV_BIN" check -c "$TMP/bad.yaml" 2>&1); rc=$?; set -e
+[ $rc -eq 2 ] || fail "a plugin pinned to another digest should be refused (rc $rc)"
+assert_contains "$err" "refused: its sha256 is $digest, the config pins $other" "both digests"
+set +e; err=$(timeout 60 "$RV_BIN" -c "$TMP/bad.yaml" 2>&1); rc=$?; set -e
+[ $rc -eq 2 ] || fail "a host whose plugin is pinned to another digest should not start (rc $rc)"
+assert_contains "$err" "refused: its sha256 is $digest, the config pins $other" "both digests at start"
+sed -i "s|sha256: $other|sha256: NOTHEX|" "$TMP/bad.yaml"
+set +e; err=$("$RV_BIN" check -c "$TMP/bad.yaml" 2>&1); rc=$?; set -e
+[ $rc -eq 2 ] || fail "a malformed digest should be refused (rc $rc)"
+assert_contains "$err" "'NOTHEX' is not a SHA-256 in hex" "malformed digest"
+pass "pinned plugins: check prints the digest; the pinned file builds, another is refused with both digests"
+
 # Model files: missing, corrupt, or with another feature count than the
 # config declares are refused by check with a clear message.
 PLUG=$RV_BUILD_DIR/plugins

@@ -78,6 +78,10 @@ case_faults() {
   fault "missing plugin" "plugin '$TMP/does-not-exist.so' not found"
   reload_service faults "$FX/major_mismatch.so" ""
   fault "ABI major mismatch" "major version: plugin has 2, host has 1"
+  local other
+  other=$(sha256sum "$FX/ok_b.so" | cut -d' ' -f1)
+  reload_service faults "$FX/ok.so, sha256: $other" ""
+  fault "plugin pinned to another digest" "refused: its sha256 is $(sha256sum "$FX/ok.so" | cut -d' ' -f1), the config pins $other"
   reload_service faults "$FX/ok.so" "fail_create: 'true'"
   fault "create fails" "create failed"
   reload_service faults "$FX/ok.so" "fail_warm: 'true'"
