@@ -80,8 +80,8 @@ PY
 }
 
 # latest SOURCE WINDOW COUNT: waits until the role's last record of that
-# source and window counts COUNT joined answers, then one report more (its
-# alerts come with the figures); prints that record
+# source and window counts COUNT joined answers, then for that report's
+# other records and alerts; $TMP/evaluation.jsonl holds every record then
 latest() {
   local got=
   for _ in $(seq 600); do
@@ -96,7 +96,11 @@ for l in open(sys.argv[1]):
 print(last["count"] if last else 0)
 PY
 )
-    [ "$got" -ge "$3" ] && sleep 2.5 && return 0
+    if [ "$got" -ge "$3" ]; then
+      sleep 2.5 # the other sources' records (other partitions) and the alerts of that report
+      consume eva.evaluation >"$TMP/evaluation.jsonl"
+      return 0
+    fi
     sleep 0.2
   done
   fail "$1 over the $2: ${got:-no} answers joined in the role's records, expected $3: $(tail -3 "$TMP/role.log")"
