@@ -130,6 +130,10 @@ typedef struct rv_config {
     struct {
         char *listen; /* NULL when no http section */
     } http;
+
+    struct {
+        char *key_file; /* schedule changes must be signed with it; NULL: need not */
+    } control;
 } rv_config;
 
 /* The list of errors of one load. Each message is a whole line:

@@ -115,6 +115,20 @@ static void check_plugin(loader *l, const cf_key *k, const yaml_node_t *v, const
     *slot = NULL;
 }
 
+static void check_key_file(loader *l, const cf_key *k, const yaml_node_t *v, const char *kp,
+                           void *base)
+{
+    const char *path = slot_text(k, base);
+    struct stat st;
+    errno = 0;
+    if (path && (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || access(path, R_OK) != 0))
+        cy_report(l, v, kp, "cannot read the key file '%s' (resolved to %s): %s", cy_scalar_text(v),
+                  path, errno ? strerror(errno) : "not a regular file");
+    else if (path && st.st_size < 16)
+        cy_report(l, v, kp, "the key file %s holds %lld bytes: a key needs at least 16", path,
+                  (long long)st.st_size);
+}
+
 static void check_builtin(loader *l, const cf_key *k, const yaml_node_t *v, const char *kp,
                           void *base)
 {
@@ -532,6 +546,19 @@ static const cf_key http_keys[] = {
     {0},
 };
 
+static const cf_key control_keys[] = {
+    {.name = "key_file",
+     .type = CF_PATH,
+     .offset = C(control.key_file),
+     .flags = CF_REQUIRED,
+     .check = check_key_file,
+     .help = "A secret of at least 16 bytes (one trailing newline is not part of it): every "
+             "control record must carry `rv-signature: sha256=<hex HMAC-SHA256 of its value "
+             "with this key>`; others are refused and alerted. Read at each record: a new key "
+             "needs no reload."},
+    {0},
+};
+
 static const cf_section streams_section = {
     .path = "streams",
     .help = "The Kafka side: brokers, topic names, client settings.",
@@ -558,6 +585,12 @@ static const cf_section delivery_section = {
             "never twice (exactly-once, Kafka transactions).",
     .keys = delivery_keys,
     .check = cf_check_delivery,
+};
+static const cf_section control_section = {
+    .path = "control",
+    .help = "Who may change the schedule through the control stream; anyone who can write to "
+            "it without this section.",
+    .keys = control_keys,
 };
 static const cf_section http_section = {
     .path = "http",
@@ -633,6 +666,10 @@ static const cf_key root_keys[] = {
      .type = CF_SECTION,
      .section = &http_section,
      .help = "The HTTP endpoints; none without this section."},
+    {.name = "control",
+     .type = CF_SECTION,
+     .section = &control_section,
+     .help = "Signed schedule changes; unsigned ones are applied without this section."},
     {0},
 };
 

@@ -261,6 +261,20 @@ void rv_record_process_alert(rv_jw *w, const rv_process_alert_fields *a)
     rv_jw_map_close(w);
 }
 
+void rv_record_control_alert(rv_jw *w, const char *topic, int32_t partition, int64_t offset,
+                             const char *reason)
+{
+    rv_jw_map_open(w);
+    rv_jw_kv_string(w, "type", "alert");
+    rv_jw_kv_string(w, "check", "control_signature");
+    rv_jw_kv_string(w, "topic", topic);
+    rv_jw_kv_int(w, "partition", partition);
+    rv_jw_kv_int(w, "offset", offset);
+    rv_jw_kv_string(w, "reason", reason);
+    rv_jw_kv_string(w, "message", "a control record was refused; the schedule is unchanged");
+    rv_jw_map_close(w);
+}
+
 rd_kafka_headers_t *rv_record_dead_letter_headers(const rd_kafka_headers_t *src, const char *reason,
                                                   const rv_request *r)
 {

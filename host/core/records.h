@@ -107,6 +107,11 @@ typedef struct rv_process_alert_fields {
 } rv_process_alert_fields;
 void rv_record_process_alert(rv_jw *w, const rv_process_alert_fields *a);
 
+/* A control record refused (unsigned, wrongly signed), alerts stream:
+ * where it was and why. */
+void rv_record_control_alert(rv_jw *w, const char *topic, int32_t partition, int64_t offset,
+                             const char *reason);
+
 /* The headers of a dead-letter record: the request's own (copied from src,
  * may be NULL) plus rv-error, rv-id and the source's topic, partition and
  * offset. The value and key are the request's own bytes. NULL on out of

@@ -19,6 +19,7 @@
 #include "errbuf.h"
 #include "inflight.h"
 #include "log.h"
+#include "records.h"
 #include "signals.h"
 #include "topics.h"
 #include "worker.h"
@@ -143,6 +144,35 @@ static rd_kafka_t *start_control(const rv_config *cfg, const char *bootstrap)
     return rk;
 }
 
+/* Whether the record carries a good rv-signature (control.key_file). */
+static int signed_by(const char *key_file, const rd_kafka_message_t *msg, char *err,
+                     size_t err_size)
+{
+    rd_kafka_headers_t *h = NULL;
+    const void *sig = NULL;
+    size_t sig_len = 0;
+    if (rd_kafka_message_headers(msg, &h) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        rd_kafka_header_get_last(h, "rv-signature", &sig, &sig_len) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        sig = NULL;
+    return rv_control_verify(key_file, sig, sig_len, msg->payload, msg->len, err, err_size) == 0;
+}
+
+/* An unsigned or wrongly signed control record: logged and alerted, never
+ * applied. */
+static void refuse_control(daemon_state *d, const rd_kafka_message_t *msg, const char *why)
+{
+    const char *topic = rd_kafka_topic_name(msg->rkt);
+    rv_error("control", "record at %s [%d] @%lld refused, schedule unchanged: %s", topic,
+             msg->partition, (long long)msg->offset, why);
+    atomic_fetch_add(&d->stats->control_refused, 1);
+    rv_jw w;
+    rv_jw_init(&w);
+    rv_record_control_alert(&w, topic, msg->partition, msg->offset, why);
+    if (!w.oom)
+        send_alert(d->output, "control", w.buf, w.len);
+    rv_jw_free(&w);
+}
+
 static void poll_control(daemon_state *d)
 {
     rd_kafka_message_t *msg;
@@ -154,6 +184,12 @@ static void poll_control(daemon_state *d)
             continue;
         }
         char err[512];
+        const char *key_file = d->gen->cfg->control.key_file;
+        if (key_file && !signed_by(key_file, msg, err, sizeof err)) {
+            refuse_control(d, msg, err);
+            rd_kafka_message_destroy(msg);
+            continue;
+        }
         rv_generation *g = rv_control_apply(d->gen, msg->payload, msg->len, err, sizeof err);
         if (g) {
             atomic_fetch_add(&d->stats->schedule_changes, 1);

@@ -178,6 +178,10 @@ enum MHD_Result rv_http_get_metrics(rv_http *h, struct MHD_Connection *c)
                    "Schedule changes by control record.");
     rv_prom_counter(&t, "rendezvous_schedule_changes_total", NULL, 0,
                     atomic_load(&s->schedule_changes));
+    rv_prom_family(&t, "rendezvous_control_refused_total", "counter",
+                   "Control records refused for their signature (control.key_file).");
+    rv_prom_counter(&t, "rendezvous_control_refused_total", NULL, 0,
+                    atomic_load(&s->control_refused));
     if (h->src.output && rv_output_transactional(h->src.output)) {
         rv_prom_family(&t, "rendezvous_transactions_total", "counter",
                        "Exactly-once transactions, by outcome (restarted: the transactional "

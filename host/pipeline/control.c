@@ -7,9 +7,11 @@
  */
 #include "control.h"
 
+#include "digest.h"
 #include "errbuf.h"
 #include "schedule.h"
 
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,4 +132,37 @@ rv_generation *rv_control_apply(const rv_generation *g, const void *value, size_
         out = apply_schedule(g, sched, err, err_size);
     yajl_tree_free(root);
     return out;
+}
+
+int rv_control_verify(const char *key_file, const char *signature, size_t signature_len,
+                      const void *value, size_t len, char *err, size_t err_size)
+{
+    static const char prefix[] = "sha256=";
+    const size_t want = sizeof prefix - 1 + RV_SHA256_HEX - 1;
+    if (!signature) {
+        rv_errf(err, err_size, "unsigned: no rv-signature header (control.key_file is set)");
+        return -1;
+    }
+    char why[512];
+    size_t key_len;
+    char *key = rv_file_read(key_file, &key_len, why, sizeof why);
+    if (!key) {
+        rv_errf(err, err_size, "cannot read control.key_file: %s", why);
+        return -1;
+    }
+    if (key_len && key[key_len - 1] == '\n')
+        key_len--;
+    char mac[RV_SHA256_HEX], expected[sizeof prefix + RV_SHA256_HEX];
+    rv_hmac_sha256_hex(key, key_len, value, len, mac);
+    OPENSSL_cleanse(key, key_len);
+    free(key);
+    snprintf(expected, sizeof expected, "%s%s", prefix, mac);
+    int ok = signature_len == want && CRYPTO_memcmp(signature, expected, want) == 0;
+    OPENSSL_cleanse(expected, sizeof expected);
+    OPENSSL_cleanse(mac, sizeof mac);
+    if (!ok)
+        rv_errf(err, err_size,
+                "bad signature: rv-signature is not sha256=<HMAC-SHA256 of this record's value "
+                "with control.key_file> (another key, or another record's signature)");
+    return ok ? 0 : -1;
 }

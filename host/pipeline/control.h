@@ -21,4 +21,12 @@
 rv_generation *rv_control_apply(const rv_generation *g, const void *value, size_t len, char *err,
                                 size_t err_size);
 
+/* With control.key_file, a record counts only with the header
+ *   rv-signature: sha256=<hex HMAC-SHA256 of its value with the key>
+ * (signature: the header's value, NULL when absent). 0 when it holds, -1
+ * with the reason in err (no key or signature is ever written there). The
+ * key file is read each time: a new key needs no reload. */
+int rv_control_verify(const char *key_file, const char *signature, size_t signature_len,
+                      const void *value, size_t len, char *err, size_t err_size);
+
 #endif

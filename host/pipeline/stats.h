@@ -44,6 +44,7 @@ typedef struct rv_stats {
     atomic_uint_fast64_t results_by_reason[RV_REASON_COUNT]; /* by rv_reason */
     atomic_uint_fast64_t results_error;
     atomic_uint_fast64_t reloads_ok, reloads_failed, schedule_changes;
+    atomic_uint_fast64_t control_refused; /* unsigned or wrongly signed control records */
     /* exactly-once: transactions committed, aborted, producers made again */
     atomic_uint_fast64_t txn_commits, txn_aborts, txn_restarts;
     rv_latency_hist e2e;        /* in-host: reading the request -> its result */

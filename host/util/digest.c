@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,15 @@ void rv_sha256_hex(const void *data, size_t len, char out[RV_SHA256_HEX])
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int md_len = 0;
     EVP_Digest(data, len, md, &md_len, EVP_sha256(), NULL);
+    to_hex(md, out);
+}
+
+void rv_hmac_sha256_hex(const void *key, size_t key_len, const void *data, size_t len,
+                        char out[RV_SHA256_HEX])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int md_len = 0;
+    HMAC(EVP_sha256(), key, (int)key_len, data, len, md, &md_len);
     to_hex(md, out);
 }
 

@@ -13,6 +13,10 @@
 /* Hex SHA-256 of len bytes at data. */
 void rv_sha256_hex(const void *data, size_t len, char out[RV_SHA256_HEX]);
 
+/* Hex HMAC-SHA256 of len bytes at data with the key. */
+void rv_hmac_sha256_hex(const void *key, size_t key_len, const void *data, size_t len,
+                        char out[RV_SHA256_HEX]);
+
 /* Reads a whole regular file into a new buffer (NUL-terminated, *len bytes
  * of content). NULL with err set. */
 char *rv_file_read(const char *path, size_t *len, char *err, size_t err_size);
