@@ -45,6 +45,13 @@
 #            prints exactly-once/at-least-once of throughput and each run's
 #            e2e latency (rvbench reads the results read_committed,
 #            librdkafka's default)
+#   evaluation  the live evaluation's cost to serving: the demo's models
+#            (xgboost scenario) at $EVAL_RATE/s (5000) with a true label for
+#            every request at the same rate (a producer of its own), with
+#            the evaluation in the host, in its own process (`rendezvous
+#            evaluate` at nice 10) and without, in turn, $EVAL_ROUNDS (3)
+#            rounds; prints each run's in-host p50/p99, p99 over the one
+#            without, and how many answers the evaluation joined
 #   profile  the trivial host under callgrind on a short run, top functions
 #   all      compare, peer, rates (with half the trivial saturation), reload
 #   brokers  the same runs on the embedded broker and then on Kafka
@@ -233,6 +240,7 @@ rendezvous:
     - {model: linear-v1, within_ms: 4000}
   default: {label: review, score: 0.5}
   max_in_flight: 10000
+${EVAL:+evaluation: $EVAL}
 YAML
 }
 
@@ -501,6 +509,7 @@ rendezvous:
     - {model: linear-v1, within_ms: 4000}
   default: {label: review, score: 0.5}
   max_in_flight: 10000
+${EVAL:+evaluation: $EVAL}
 YAML
 }
 
@@ -742,8 +751,85 @@ for kind in ("", "-rate"):
 PY
 }
 
+# label_load SERVICE RATE N: N true labels (ids b-0.., the label of the
+# data row rvbench sends under that id) on SERVICE.labels at RATE/s
+label_load() {
+  $PY - "$BOOTSTRAP" "$1" "$2" "$3" "$SRC/conf/data/breast_cancer.expected.jsonl" <<'PY'
+import json, sys, time
+from confluent_kafka import Producer
+bootstrap, svc, rate, n, expected = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+rows = [json.loads(l)["label"] for l in open(expected)]
+p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+t0 = time.monotonic()
+for i in range(n):
+    wait = t0 + i / rate - time.monotonic()
+    if wait > 0:
+        time.sleep(wait)
+    p.produce(f"{svc}.labels", key=f"b-{i}", value=json.dumps({"id": f"b-{i}", "label": rows[i % len(rows)]}))
+    p.poll(0)
+p.flush(30)
+PY
+}
+
+# The evaluation in the host, in its own process (`rendezvous evaluate`,
+# at nice 10) and off, in turn, with labels in all three.
+scenario_evaluation() {
+  local rate=${EVAL_RATE:-5000} rounds=${EVAL_ROUNDS:-3} svcs=() round m order svc ev lp role
+  local modes=(on role off)
+  for round in $(seq "$rounds"); do for m in "${modes[@]}"; do svcs+=("ev$m$round"); done; done
+  start_broker $(service_topics "${svcs[@]}") $(for s in "${svcs[@]}"; do echo "$s.labels $s.evaluation"; done)
+  for round in $(seq "$rounds"); do
+    order="on role off"
+    [ $((round % 2)) -eq 1 ] || order="off role on"
+    for m in $order; do
+      svc=ev$m$round
+      ev="{labels: [benign, malignant], report_s: 5, in_host: $([ "$m" = on ] && echo true || echo false)}"
+      [ "$m" != off ] || ev=
+      EVAL=$ev xgboost_yaml "$svc" "$WORK/$svc.yaml"
+      start_host "$svc" "$WORK/$svc.yaml"
+      role=
+      if [ "$m" = role ]; then
+        nice -n 10 "$RV" evaluate -c "$WORK/$svc.yaml" -b "$BOOTSTRAP" 2>"$WORK/$svc.role.log" &
+        role=$!
+        PIDS+=($role)
+      fi
+      label_load "$svc" "$rate" $((rate * DURATION + 1000)) &
+      lp=$!
+      bench "evaluation-$m-$round" "$svc" --duration "$DURATION" --rate "$rate" --window "$WINDOW"
+      wait "$lp" || true
+      stop_pid "$HOST_PID"
+      [ -z "$role" ] || stop_pid "$role"
+      timeout 60 kcat -C -b "$BOOTSTRAP" -t "$svc.evaluation" -o beginning -e -q >"$WORK/$svc.evaluation" \
+        2>/dev/null || true
+    done
+  done
+  $PY - "$WORK" "$rounds" <<'PY' | tee -a "$RESULTS"
+import json, statistics, sys
+work, rounds = sys.argv[1], int(sys.argv[2])
+def joined(svc):
+    n = 0
+    for l in open(f"{work}/{svc}.evaluation"):
+        x = json.loads(l)
+        if x["source"] == "served" and x["window"] == "start" and "schedule_version" not in x:
+            n = x["count"]
+    return n
+print("\n| round | in-host p50 / p99 ms: in the host | own process | off | p99 / off: host, process | joined: host, process |")
+print("|---|---|---|---|---|---|")
+ratios = {"on": [], "role": []}
+for r in range(1, rounds + 1):
+    lat = {m: json.load(open(f"{work}/evaluation-{m}-{r}.json"))["latency_host"] for m in ("on", "role", "off")}
+    for m in ratios:
+        ratios[m].append(lat[m]["p99"] / lat["off"]["p99"])
+    cell = lambda m: f"{lat[m]['p50']:.3f} / {lat[m]['p99']:.3f}"
+    print(f"| {r} | {cell('on')} | {cell('role')} | {cell('off')} | "
+          f"{ratios['on'][-1]:.2f}, {ratios['role'][-1]:.2f} | {joined(f'evon{r}'):,}, {joined(f'evrole{r}'):,} |")
+print(f"\n**evaluation / off, in-host p99, median of {rounds} rounds: in the host "
+      f"{statistics.median(ratios['on']):.2f}, in its own process {statistics.median(ratios['role']):.2f}**")
+PY
+}
+
 case "${1:-}" in
-  limit | trivial | compare | xgboost | peer | rates | reload | isolation | remote | profile | all | brokers | delivery)
+  limit | trivial | compare | xgboost | peer | rates | reload | isolation | remote | profile | all | brokers | delivery | evaluation)
     echo "rvbench $1: build $BUILD, tools $TOOLS, $(nproc) cores, duration $DURATION s, broker $BROKER" >&2
     "scenario_$1" ;;
   *)
