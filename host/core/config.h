@@ -128,7 +128,8 @@ typedef struct rv_config {
     } evaluation;
 
     struct {
-        char *listen; /* NULL when no http section */
+        char *listen;      /* NULL when no http section */
+        char *tokens_file; /* bearer tokens and their scopes; NULL: every endpoint open */
     } http;
 
     struct {

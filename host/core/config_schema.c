@@ -122,9 +122,9 @@ static void check_key_file(loader *l, const cf_key *k, const yaml_node_t *v, con
     struct stat st;
     errno = 0;
     if (path && (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || access(path, R_OK) != 0))
-        cy_report(l, v, kp, "cannot read the key file '%s' (resolved to %s): %s", cy_scalar_text(v),
+        cy_report(l, v, kp, "cannot read the file '%s' (resolved to %s): %s", cy_scalar_text(v),
                   path, errno ? strerror(errno) : "not a regular file");
-    else if (path && st.st_size < 16)
+    else if (path && strcmp(k->name, "key_file") == 0 && st.st_size < 16)
         cy_report(l, v, kp, "the key file %s holds %lld bytes: a key needs at least 16", path,
                   (long long)st.st_size);
 }
@@ -543,6 +543,14 @@ static const cf_key http_keys[] = {
      .check = check_listen,
      .help = "`HOST:PORT` to listen on: an IPv4 address, `[IPv6]` or `localhost`; port 1 to "
              "65535."},
+    {.name = "tokens_file",
+     .type = CF_PATH,
+     .offset = C(http.tokens_file),
+     .check = check_key_file,
+     .help = "Bearer tokens: lines of `<sha256 of the token, hex> <scopes> [name=N] [rate=R] "
+             "[concurrent=C]`, scopes among `score` (POST /v1/score), `read` (the dashboard, "
+             "/v1/models, /v1/stats, /v1/evaluation) and `metrics`; `/healthz` and `/readyz` "
+             "stay open. Without it every endpoint is open. Read again when it changes."},
     {0},
 };
 

@@ -7,6 +7,10 @@
  */
 #include "http_internal.h"
 
+#include <netinet/in.h>
+
+#include <arpa/inet.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -85,18 +89,33 @@ static enum MHD_Result get_dashboard(rv_http *h, struct MHD_Connection *c)
     return ret;
 }
 
+/* Each with the scope a token needs for it (0: open to all, for probes). */
 static const struct route {
     const char *path;
     enum MHD_Result (*get)(rv_http *h, struct MHD_Connection *c);
+    unsigned scope;
 } routes[] = {
-    {"/", get_dashboard},
-    {"/v1/stats", rv_http_get_stats},
-    {"/v1/evaluation", rv_http_get_evaluation},
-    {"/healthz", get_healthz},
-    {"/readyz", rv_http_get_readyz},
-    {"/v1/models", rv_http_get_models},
-    {"/metrics", rv_http_get_metrics},
+    {"/", get_dashboard, RV_SCOPE_READ},
+    {"/v1/stats", rv_http_get_stats, RV_SCOPE_READ},
+    {"/v1/evaluation", rv_http_get_evaluation, RV_SCOPE_READ},
+    {"/healthz", get_healthz, 0},
+    {"/readyz", rv_http_get_readyz, 0},
+    {"/v1/models", rv_http_get_models, RV_SCOPE_READ},
+    {"/metrics", rv_http_get_metrics, RV_SCOPE_METRICS},
 };
+
+/* A refusal, counted by status. */
+static enum MHD_Result refuse(rv_http *h, struct MHD_Connection *c, const rv_http_grant *g)
+{
+    int k = g->status == MHD_HTTP_UNAUTHORIZED ? 0 : g->status == MHD_HTTP_FORBIDDEN ? 1 : 2;
+    atomic_fetch_add(&h->refused[k], 1);
+    return rv_http_refuse(c, g);
+}
+
+static const char *authorization(struct MHD_Connection *c)
+{
+    return MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+}
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload_data,
@@ -112,6 +131,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             if (!(u = calloc(1, sizeof *u)))
                 return MHD_NO;
             *con_cls = u;
+            rv_http_authorize(h->auth, authorization(c), RV_SCOPE_SCORE, &u->grant);
+            if (u->grant.status) /* before the body is read */
+                return refuse(h, c, &u->grant);
             return MHD_YES;
         }
         if (*upload_size) {
@@ -125,17 +147,28 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         return rv_http_respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "%s %s: method not allowed",
                                      method, url);
-    for (size_t i = 0; i < sizeof routes / sizeof *routes; i++)
+    const struct route *r = NULL;
+    for (size_t i = 0; i < sizeof routes / sizeof *routes && !r; i++)
         if (strcmp(url, routes[i].path) == 0)
-            return routes[i].get(h, c);
-    return rv_http_respond_error(c, MHD_HTTP_NOT_FOUND, "no such endpoint: %s", url);
+            r = &routes[i];
+    rv_http_grant g; /* an unknown path needs read too: no probing without a token */
+    rv_http_authorize(h->auth, authorization(c), r ? r->scope : RV_SCOPE_READ, &g);
+    if (g.status)
+        return refuse(h, c, &g);
+    enum MHD_Result ret =
+        r ? r->get(h, c)
+          : rv_http_respond_error(c, MHD_HTTP_NOT_FOUND, "no such endpoint: %s", url);
+    rv_http_auth_done(h->auth, &g);
+    return ret;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     rv_upload *u = *con_cls;
+    rv_http *h = cls;
     if (u) {
+        rv_http_auth_done(h->auth, &u->grant);
         free(u->body);
         free(u);
         *con_cls = NULL;
@@ -145,6 +178,14 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 void rv_http_reply_topic(const rv_config *cfg, char *out, size_t size)
 {
     snprintf(out, size, "%s.gateway-replies", cfg->service);
+}
+
+static int loopback(const struct sockaddr_storage *sa)
+{
+    if (sa->ss_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+    return sa->ss_family == AF_INET6 &&
+           IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
 }
 
 rv_http *rv_http_start(const rv_config *cfg, const char *bootstrap, const char *reply_topic,
@@ -164,6 +205,16 @@ rv_http *rv_http_start(const rv_config *cfg, const char *bootstrap, const char *
     }
     h->src = *src;
     h->cfg = cfg;
+    if (cfg->http.tokens_file &&
+        !(h->auth = rv_http_auth_open(cfg->http.tokens_file, err, err_size))) {
+        free(h);
+        return NULL;
+    }
+    if (!h->auth && !loopback(&sa))
+        rv_warn("http",
+                "%s is reachable from other hosts and has no http.tokens_file: anyone who "
+                "reaches it can score and read every model",
+                cfg->http.listen);
     h->max_body = cfg->input.max_body_bytes;
     h->reply_topic = strdup(reply_topic);
     h->requests_topic = strdup(cfg->streams.requests);
@@ -223,6 +274,7 @@ void rv_http_stop(rv_http *h)
     rd_kafka_destroy(h->replies);
     pthread_mutex_destroy(&h->lock);
     pthread_cond_destroy(&h->cond);
+    rv_http_auth_free(h->auth);
     free(h->reply_topic);
     free(h->requests_topic);
     free(h);

@@ -13,9 +13,12 @@
 
 #include "http.h"
 #include "text.h"
+#include "tokens.h"
 
 #define DEADLINE_MARGIN_MS 1000
 #define MAX_ID 256
+
+typedef struct rv_http_auth rv_http_auth;
 
 /* A gateway call waiting for its result. */
 typedef struct waiter {
@@ -40,10 +43,33 @@ struct rv_http {
     char *requests_topic;
     uint32_t max_body;
     atomic_uint_fast64_t next_id;
-    pthread_mutex_t lock; /* guards waiters */
+    rv_http_auth *auth;              /* NULL: no http.tokens_file, every endpoint open */
+    atomic_uint_fast64_t refused[3]; /* 401, 403, 429 */
+    pthread_mutex_t lock;            /* guards waiters */
     pthread_cond_t cond;
     waiter *waiters;
 };
+
+/* auth (http_auth.c): bearer tokens and their scopes and limits. */
+typedef struct rv_http_grant {
+    int status;      /* 0: allowed; 401, 403 or 429 */
+    int retry_after; /* seconds, with 429 */
+    char why[200];   /* the refusal's reason: never the token */
+    int held;        /* counts in its token's requests in flight */
+    size_t index;
+    uint64_t version;
+} rv_http_grant;
+/* NULL with err when the file cannot be read or parsed. */
+rv_http_auth *rv_http_auth_open(const char *path, char *err, size_t err_size);
+void rv_http_auth_free(rv_http_auth *a);
+/* Whether the Authorization header's token has scope (0: an open endpoint);
+ * without a (no tokens_file) everything is allowed. */
+void rv_http_authorize(rv_http_auth *a, const char *authorization, unsigned scope,
+                       rv_http_grant *g);
+/* The request of an allowed grant ended. */
+void rv_http_auth_done(rv_http_auth *a, rv_http_grant *g);
+/* The refusal: 401 with WWW-Authenticate, 403, or 429 with Retry-After. */
+enum MHD_Result rv_http_refuse(struct MHD_Connection *c, const rv_http_grant *g);
 
 /* A whole response from a buffer (copied). */
 enum MHD_Result rv_http_respond(struct MHD_Connection *c, unsigned status, const char *type,
@@ -76,6 +102,7 @@ typedef struct rv_upload {
     char *body;
     size_t len, cap;
     int too_large;
+    rv_http_grant grant; /* released when the request ends */
 } rv_upload;
 /* Appends a piece of the body (kept up to max_body). 0, or -1 on out of
  * memory. */

@@ -178,6 +178,14 @@ enum MHD_Result rv_http_get_metrics(rv_http *h, struct MHD_Connection *c)
                    "Schedule changes by control record.");
     rv_prom_counter(&t, "rendezvous_schedule_changes_total", NULL, 0,
                     atomic_load(&s->schedule_changes));
+    rv_prom_family(&t, "rendezvous_http_refused_total", "counter",
+                   "HTTP requests refused: no or unknown token (401), a scope missing (403), "
+                   "over a token's limits (429).");
+    static const char *const refused[] = {"401", "403", "429"};
+    for (int i = 0; i < 3; i++) {
+        rv_prom_label l[] = {{"status", refused[i]}};
+        rv_prom_counter(&t, "rendezvous_http_refused_total", l, 1, atomic_load(&h->refused[i]));
+    }
     rv_prom_family(&t, "rendezvous_control_refused_total", "counter",
                    "Control records refused for their signature (control.key_file).");
     rv_prom_counter(&t, "rendezvous_control_refused_total", NULL, 0,

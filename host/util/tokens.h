@@ -1,0 +1,49 @@
+/*
+ * tokens.h - the HTTP listener's bearer tokens, from a file of lines
+ *
+ *   # sha256 of the token (hex)                                      scopes
+ *   9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 score,read name=fraud-api rate=500 concurrent=32
+ *
+ * scopes: score, read, metrics (comma-separated); then optional name=,
+ * rate= (requests per second, 0: no limit) and concurrent= (requests at
+ * once, 0: no limit). Blank lines and '#' comments are skipped. Only hashes
+ * are kept, so the file holds no token; a token is found by hashing it and
+ * comparing the hash with every entry in constant time.
+ */
+#ifndef RV_TOKENS_H
+#define RV_TOKENS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum { RV_SCOPE_SCORE = 1u, RV_SCOPE_READ = 2u, RV_SCOPE_METRICS = 4u };
+
+typedef struct rv_token {
+    unsigned char hash[32];
+    unsigned scopes;
+    char name[64]; /* for logs and metrics: never the token */
+    uint32_t rate, concurrent;
+} rv_token;
+
+typedef struct rv_tokens {
+    rv_token *t;
+    size_t n;
+} rv_tokens;
+
+/* Parses the file's text. 0, or -1 with "line N: reason" in err (out is
+ * then empty). */
+int rv_tokens_parse(const char *text, size_t len, rv_tokens *out, char *err, size_t err_size);
+void rv_tokens_free(rv_tokens *t);
+
+/* The entry of the token (len bytes), or NULL. Every entry is compared,
+ * each in constant time. */
+const rv_token *rv_tokens_find(const rv_tokens *t, const char *token, size_t len);
+
+/* The token of an Authorization header value ("Bearer <token>", the
+ * scheme in any case), *len its length; NULL when it is not one. */
+const char *rv_bearer_token(const char *header, size_t *len);
+
+/* "score", "read", "metrics" */
+const char *rv_scope_name(unsigned scope);
+
+#endif

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Who may call the HTTP listener: bearer tokens from http.tokens_file, each
+# with scopes and limits, against hostile clients with curl — no token, a
+# wrong one, one lacking the scope, one over its rate, one revoked by
+# rewriting the file — each refused with its status while every legitimate
+# request around them is answered; probes stay open; a bad new file leaves
+# the tokens in force; no token is in any log. A listener reachable from
+# other hosts without tokens warns at start.
+. "$(dirname "$0")/lib.sh"
+FX=$RV_FIXTURE_DIR
+read -r PORT PORT_OPEN < <($PY -c '
+import socket
+s = [socket.socket() for _ in range(2)]
+for x in s: x.bind(("127.0.0.1", 0))
+print(*(x.getsockname()[1] for x in s))')
+URL=http://127.0.0.1:$PORT
+start_broker $(service_topics auth) $(service_topics open)
+
+rnd() { $PY -c 'import secrets; print(secrets.token_urlsafe(24))'; }
+hash() { printf %s "$1" | sha256sum | cut -d' ' -f1; }
+SCORER=$(rnd) READER=$(rnd) LIMITED=$(rnd) METRICS=$(rnd)
+tokens() { # the file, with the scorer's line unless "revoked"
+  {
+    echo "# the gateway's callers"
+    [ "${1:-}" = revoked ] || echo "$(hash "$SCORER") score name=scorer"
+    echo "$(hash "$READER") read name=reader"
+    echo "$(hash "$LIMITED") score name=limited rate=5"
+    echo "$(hash "$METRICS") metrics,read name=prometheus"
+  } >"$TMP/tokens.new"
+  mv "$TMP/tokens.new" "$TMP/tokens" # at once, as an editor or a deploy does
+}
+tokens
+write_service auth "$TMP/auth.yaml" <<YAML
+models:
+  - {name: a, plugin: $FX/ok.so}
+rendezvous:
+  schedule: [{model: a, within_ms: 2000}]
+http: {listen: "127.0.0.1:$PORT", tokens_file: $TMP/tokens}
+YAML
+start_host "$TMP/auth.yaml" "$TMP/auth.log"
+for _ in $(seq 200); do
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/readyz")" = 200 ] && break
+  sleep 0.05
+done
+
+BODY=$TMP/body
+call() { # TOKEN-or-"" METHOD PATH: prints the status; headers in $TMP/headers
+  local auth=()
+  [ -z "$1" ] || auth=(-H "Authorization: Bearer $1")
+  if [ "$2" = POST ]; then
+    curl -s -D "$TMP/headers" -o "$BODY" -w '%{http_code}' "${auth[@]}" -d '{"x": 1, "y": 2}' "$URL$3"
+  else
+    curl -s -D "$TMP/headers" -o "$BODY" -w '%{http_code}' "${auth[@]}" "$URL$3"
+  fi
+}
+expect() { # STATUS TOKEN METHOD PATH WHAT
+  local got
+  got=$(call "$2" "$3" "$4")
+  [ "$got" = "$1" ] || fail "$5: $3 $4 gave $got, expected $1: $(cat "$BODY")"
+}
+answered=0
+legit() { expect 200 "$SCORER" POST /v1/score "a legitimate call"; answered=$((answered + 1)); }
+
+[ "$(call "" GET /healthz)" = 200 ] && [ "$(call "" GET /readyz)" = 200 ] || fail "probes need no token"
+legit
+expect 401 "" POST /v1/score "no token"
+grep -qi '^WWW-Authenticate: Bearer realm="rendezvous"' "$TMP/headers" || fail "401 without WWW-Authenticate"
+legit
+expect 401 "not-$SCORER" POST /v1/score "a wrong token"
+expect 401 "" GET /v1/models "no token for a read"
+expect 401 "" GET /nowhere "no token for an unknown path"
+legit
+expect 403 "$READER" POST /v1/score "a token without the score scope"
+grep -q "lacks the scope 'score'" "$BODY" || fail "403 does not name the scope: $(cat "$BODY")"
+expect 403 "$READER" GET /metrics "a token without the metrics scope"
+expect 200 "$READER" GET /v1/models "the reader reads"
+expect 200 "$READER" GET / "the reader sees the dashboard"
+expect 200 "$METRICS" GET /metrics "the metrics token"
+legit
+pass "no token, a wrong one and a missing scope: 401 (with WWW-Authenticate), 401, 403 naming the scope; probes open; legitimate calls answered"
+
+# rate=5: a burst of 20 gets 5 or so through, then 429 with Retry-After
+ok=0 limited=0
+for _ in $(seq 20); do
+  case $(call "$LIMITED" POST /v1/score) in
+    200) ok=$((ok + 1)) ;;
+    429) limited=$((limited + 1)); grep -qi '^Retry-After: 1' "$TMP/headers" || fail "429 without Retry-After" ;;
+    *) fail "limited token: $(cat "$BODY")" ;;
+  esac
+done
+[ "$ok" -ge 1 ] && [ "$ok" -le 8 ] && [ "$limited" -ge 12 ] ||
+  fail "rate 5/s over a burst of 20: $ok answered, $limited refused"
+legit
+pass "a token over its rate (5/s): $ok of 20 answered, $limited refused with 429 and Retry-After; others unaffected"
+
+# revoked by rewriting the file: refused within the next look (1 s)
+tokens revoked
+for _ in $(seq 40); do
+  [ "$(call "$SCORER" POST /v1/score)" = 401 ] && break
+  sleep 0.1
+done
+[ "$(call "$SCORER" POST /v1/score)" = 401 ] || fail "the revoked token still scores"
+wait_log "$TMP/auth.log" "changed: 3 bearer token(s) now" 1
+expect 200 "$READER" GET /v1/models "the reader after the revocation"
+# a file that does not parse: said with its line, the tokens before stay
+printf '%s\nnot a token line\n' "$(hash "$READER") read" >"$TMP/tokens.new"
+mv "$TMP/tokens.new" "$TMP/tokens"
+for _ in $(seq 40); do # the file is looked at on requests, once a second at most
+  expect 200 "$READER" GET /v1/models "the reader after a bad file"
+  grep -q "tokens: line 2: expected the token's SHA-256" "$TMP/auth.log" && break
+  sleep 0.1
+done
+grep -q "tokens: line 2: expected the token's SHA-256.*the tokens before it stay in force" "$TMP/auth.log" ||
+  fail "the bad file is not reported with its line: $(grep tokens "$TMP/auth.log" | tail -2)"
+expect 200 "$LIMITED" POST /v1/score "the limited token after a bad file"
+pass "revoked by rewriting the file (no restart); a bad new file is refused with its line and the tokens in force stay"
+
+curl -s -H "Authorization: Bearer $METRICS" "$URL/metrics" >"$TMP/metrics"
+grep -q 'rendezvous_http_refused_total{status="401"} [1-9]' "$TMP/metrics" ||
+  fail "refusals not counted: $(grep refused "$TMP/metrics")"
+stop_host
+for t in "$SCORER" "$READER" "$LIMITED" "$METRICS"; do
+  ! grep -rqF -- "$t" "$TMP/auth.log" "$TMP/auth.log.out" || fail "a token is in the log"
+  ! grep -rqF -- "$(hash "$t")" "$TMP/auth.log" "$TMP/auth.log.out" || fail "a token's hash is in the log"
+done
+pass "$answered legitimate calls answered among the refusals; refusals counted in /metrics; no token nor hash in any log"
+
+# a tokens file that does not parse: the host does not start, and says why
+printf 'garbage\n' >"$TMP/tokens"
+st=0
+timeout 60 "$RV_BIN" -c "$TMP/auth.yaml" -b "$BOOTSTRAP" 2>"$TMP/bad-start.log" >/dev/null || st=$?
+[ "$st" -ne 0 ] && grep -q "tokens: line 1: expected the token's SHA-256" "$TMP/bad-start.log" ||
+  fail "a bad tokens file at start: status $st, $(grep -i token "$TMP/bad-start.log")"
+pass "a tokens file that does not parse stops the start with its line"
+
+# a listener reachable from other hosts, without tokens: a warning at start
+write_service open "$TMP/open.yaml" <<YAML
+models:
+  - {name: a, plugin: $FX/ok.so}
+rendezvous:
+  schedule: [{model: a, within_ms: 2000}]
+http: {listen: "0.0.0.0:$PORT_OPEN"}
+YAML
+start_host "$TMP/open.yaml" "$TMP/open.log"
+grep -q "is reachable from other hosts and has no http.tokens_file" "$TMP/open.log" ||
+  fail "no warning for an open listener: $(grep http "$TMP/open.log")"
+stop_host
+pass "an HTTP listener on 0.0.0.0 without tokens warns at start"
