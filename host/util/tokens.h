@@ -2,7 +2,7 @@
  * tokens.h - the HTTP listener's bearer tokens, from a file of lines
  *
  *   # sha256 of the token (hex)                                      scopes
- *   9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 score,read name=fraud-api rate=500 concurrent=32
+ *   7f2a6f0b5ae27f4e9dae6a537851577b49397b019a1153426901cba195bccc2c score,read name=fraud-api rate=500 concurrent=32
  *
  * scopes: score, read, metrics (comma-separated); then optional name=,
  * rate= (requests per second, 0: no limit) and concurrent= (requests at
