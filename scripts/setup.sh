@@ -12,6 +12,7 @@ packages=(
   libssl-dev                            # SHA-256, base64
   zlib1g-dev                            # CRC-32 of archive records
   libmicrohttpd-dev curl hey wrk         # HTTP gateway, its tests and load
+  libgnutls28-dev                       # its TLS (client certificates are checked with GnuTLS)
   libseccomp-dev                        # the model processes' sandbox
   libsystemd-dev                        # sd_notify: readiness, reload and watchdog for systemd
   liblmdb-dev                           # the evaluation's on-disk join store (see docs/decisions.md)

@@ -128,8 +128,10 @@ typedef struct rv_config {
     } evaluation;
 
     struct {
-        char *listen;      /* NULL when no http section */
-        char *tokens_file; /* bearer tokens and their scopes; NULL: every endpoint open */
+        char *listen;               /* NULL when no http section */
+        char *tokens_file;          /* bearer tokens and their scopes; NULL: every endpoint open */
+        char *cert_file, *key_file; /* TLS (PEM); NULL: plain HTTP */
+        char *client_ca_file;       /* client certificates must chain to it; NULL: none asked */
     } http;
 
     struct {

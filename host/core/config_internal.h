@@ -135,11 +135,14 @@ void cf_check_schedule(loader *l, const cf_key *k, const yaml_node_t *seq, const
 void cf_check_default(loader *l, const cf_key *k, const yaml_node_t *m, const char *kp, void *base);
 void cf_check_delivery(loader *l, const cf_key *k, const yaml_node_t *m, const char *kp,
                        void *base);
-/* config_schema_evaluation.c: the evaluation section's table. */
-extern const cf_section cf_evaluation_section;
+/* config_schema_evaluation.c: the evaluation section's table;
+ * config_schema_access.c: the http and control sections'. */
+extern const cf_section cf_evaluation_section, cf_http_section, cf_control_section;
 
 void cf_check_evaluation_labels(loader *l, const cf_key *k, const yaml_node_t *m, const char *kp,
                                 void *base);
+void cf_check_http_tls(loader *l, const cf_key *k, const yaml_node_t *m, const char *kp,
+                       void *base);
 
 /* ---------------------------------------------------------------- config_yaml.c */
 

@@ -194,3 +194,13 @@ void cf_check_default(loader *l, const cf_key *k, const yaml_node_t *m, const ch
     double d;
     c->rendezvous.has_default = c->rendezvous.default_label && score && cy_parse_number(score, &d);
 }
+
+void cf_check_http_tls(loader *l, const cf_key *k, const yaml_node_t *m, const char *kp, void *base)
+{
+    (void)k;
+    const rv_config *c = base;
+    if (!c->http.cert_file != !c->http.key_file)
+        cy_report(l, m, kp, "cert_file and key_file go together: TLS needs both");
+    else if (c->http.client_ca_file && !c->http.cert_file)
+        cy_report(l, m, kp, "client_ca_file needs TLS: give cert_file and key_file too");
+}

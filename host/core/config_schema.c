@@ -12,7 +12,6 @@
 
 #include "builtins.h"
 #include "errbuf.h"
-#include "hostport.h"
 #include "schedule.h"
 
 #include <errno.h>
@@ -115,20 +114,6 @@ static void check_plugin(loader *l, const cf_key *k, const yaml_node_t *v, const
     *slot = NULL;
 }
 
-static void check_key_file(loader *l, const cf_key *k, const yaml_node_t *v, const char *kp,
-                           void *base)
-{
-    const char *path = slot_text(k, base);
-    struct stat st;
-    errno = 0;
-    if (path && (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || access(path, R_OK) != 0))
-        cy_report(l, v, kp, "cannot read the file '%s' (resolved to %s): %s", cy_scalar_text(v),
-                  path, errno ? strerror(errno) : "not a regular file");
-    else if (path && strcmp(k->name, "key_file") == 0 && st.st_size < 16)
-        cy_report(l, v, kp, "the key file %s holds %lld bytes: a key needs at least 16", path,
-                  (long long)st.st_size);
-}
-
 static void check_builtin(loader *l, const cf_key *k, const yaml_node_t *v, const char *kp,
                           void *base)
 {
@@ -165,19 +150,6 @@ static void check_secret_files(loader *l, const cf_key *k, const yaml_node_t *m,
             break;
         }
     }
-}
-
-/* Checked by the listener's own parser, so that a typo fails the reload,
- * not the bind after it. */
-static void check_listen(loader *l, const cf_key *k, const yaml_node_t *v, const char *kp,
-                         void *base)
-{
-    const char *s = slot_text(k, base);
-    struct sockaddr_storage sa;
-    socklen_t sa_len;
-    char why[RV_ERR_SIZE];
-    if (s && rv_hostport_parse(s, &sa, &sa_len, why, sizeof why) != 0)
-        cy_report(l, v, kp, "%s", why);
 }
 
 /* ---------------------------------------------------------------- the rows */
@@ -535,38 +507,6 @@ static const cf_key delivery_keys[] = {
     {0},
 };
 
-static const cf_key http_keys[] = {
-    {.name = "listen",
-     .type = CF_STRING,
-     .offset = C(http.listen),
-     .flags = CF_REQUIRED,
-     .check = check_listen,
-     .help = "`HOST:PORT` to listen on: an IPv4 address, `[IPv6]` or `localhost`; port 1 to "
-             "65535."},
-    {.name = "tokens_file",
-     .type = CF_PATH,
-     .offset = C(http.tokens_file),
-     .check = check_key_file,
-     .help = "Bearer tokens: lines of `<sha256 of the token, hex> <scopes> [name=N] [rate=R] "
-             "[concurrent=C]`, scopes among `score` (POST /v1/score), `read` (the dashboard, "
-             "/v1/models, /v1/stats, /v1/evaluation) and `metrics`; `/healthz` and `/readyz` "
-             "stay open. Without it every endpoint is open. Read again when it changes."},
-    {0},
-};
-
-static const cf_key control_keys[] = {
-    {.name = "key_file",
-     .type = CF_PATH,
-     .offset = C(control.key_file),
-     .flags = CF_REQUIRED,
-     .check = check_key_file,
-     .help = "A secret of at least 16 bytes (one trailing newline is not part of it): every "
-             "control record must carry `rv-signature: sha256=<hex HMAC-SHA256 of its value "
-             "with this key>`; others are refused and alerted. Read at each record: a new key "
-             "needs no reload."},
-    {0},
-};
-
 static const cf_section streams_section = {
     .path = "streams",
     .help = "The Kafka side: brokers, topic names, client settings.",
@@ -594,19 +534,6 @@ static const cf_section delivery_section = {
     .keys = delivery_keys,
     .check = cf_check_delivery,
 };
-static const cf_section control_section = {
-    .path = "control",
-    .help = "Who may change the schedule through the control stream; anyone who can write to "
-            "it without this section.",
-    .keys = control_keys,
-};
-static const cf_section http_section = {
-    .path = "http",
-    .help = "The HTTP gateway, health, models and metrics endpoints; none without this "
-            "section.",
-    .keys = http_keys,
-};
-
 static const cf_key root_keys[] = {
     {.name = "service",
      .type = CF_STRING,
@@ -672,11 +599,11 @@ static const cf_key root_keys[] = {
      .help = "Live evaluation against true labels; none without this section."},
     {.name = "http",
      .type = CF_SECTION,
-     .section = &http_section,
+     .section = &cf_http_section,
      .help = "The HTTP endpoints; none without this section."},
     {.name = "control",
      .type = CF_SECTION,
-     .section = &control_section,
+     .section = &cf_control_section,
      .help = "Signed schedule changes; unsigned ones are applied without this section."},
     {0},
 };

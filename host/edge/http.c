@@ -112,9 +112,20 @@ static enum MHD_Result refuse(rv_http *h, struct MHD_Connection *c, const rv_htt
     return rv_http_refuse(c, g);
 }
 
-static const char *authorization(struct MHD_Connection *c)
+/* Whether the caller may use an endpoint of that scope (0: open): its
+ * client certificate (with client_ca_file), then its bearer token. */
+static void gate(rv_http *h, struct MHD_Connection *c, unsigned scope, rv_http_grant *g)
 {
-    return MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (scope && !rv_http_client_trusted(h, c)) {
+        memset(g, 0, sizeof *g);
+        g->status = MHD_HTTP_FORBIDDEN;
+        snprintf(g->why, sizeof g->why,
+                 "a client certificate from a trusted CA is required (http.client_ca_file)");
+        return;
+    }
+    rv_http_authorize(
+        h->auth, MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+        scope, g);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -131,7 +142,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             if (!(u = calloc(1, sizeof *u)))
                 return MHD_NO;
             *con_cls = u;
-            rv_http_authorize(h->auth, authorization(c), RV_SCOPE_SCORE, &u->grant);
+            gate(h, c, RV_SCOPE_SCORE, &u->grant);
             if (u->grant.status) /* before the body is read */
                 return refuse(h, c, &u->grant);
             return MHD_YES;
@@ -152,7 +163,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (strcmp(url, routes[i].path) == 0)
             r = &routes[i];
     rv_http_grant g; /* an unknown path needs read too: no probing without a token */
-    rv_http_authorize(h->auth, authorization(c), r ? r->scope : RV_SCOPE_READ, &g);
+    gate(h, c, r ? r->scope : RV_SCOPE_READ, &g);
     if (g.status)
         return refuse(h, c, &g);
     enum MHD_Result ret =
@@ -205,16 +216,22 @@ rv_http *rv_http_start(const rv_config *cfg, const char *bootstrap, const char *
     }
     h->src = *src;
     h->cfg = cfg;
-    if (cfg->http.tokens_file &&
-        !(h->auth = rv_http_auth_open(cfg->http.tokens_file, err, err_size))) {
+    if (rv_http_tls_load(h, cfg, err, err_size) != 0) {
         free(h);
         return NULL;
     }
-    if (!h->auth && !loopback(&sa))
-        rv_warn("http",
-                "%s is reachable from other hosts and has no http.tokens_file: anyone who "
-                "reaches it can score and read every model",
-                cfg->http.listen);
+    if (cfg->http.tokens_file &&
+        !(h->auth = rv_http_auth_open(cfg->http.tokens_file, err, err_size))) {
+        rv_http_tls_free(h);
+        free(h);
+        return NULL;
+    }
+    if (!loopback(&sa) && (!h->auth || !h->tls_key))
+        rv_warn("http", "%s is reachable from other hosts%s%s", cfg->http.listen,
+                h->auth ? ""
+                        : " and has no http.tokens_file: anyone who reaches it can score "
+                          "and read every model",
+                h->tls_key ? "" : "; it speaks plain HTTP (no http.cert_file)");
     h->max_body = cfg->input.max_body_bytes;
     h->reply_topic = strdup(reply_topic);
     h->requests_topic = strdup(cfg->streams.requests);
@@ -240,21 +257,25 @@ rv_http *rv_http_start(const rv_config *cfg, const char *bootstrap, const char *
     pthread_create(&h->reader, NULL, rv_http_reply_loop, h);
     pthread_create(&h->prober, NULL, rv_http_probe_loop, h);
 
-    h->mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                                  MHD_USE_ERROR_LOG | (sa.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
-                              0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &sa,
-                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_END);
+    struct MHD_OptionItem tls[4];
+    rv_http_tls_options(h, tls);
+    h->mhd = MHD_start_daemon(
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+            (sa.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) | (h->tls_key ? MHD_USE_TLS : 0),
+        0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, h, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_ARRAY, tls,
+        MHD_OPTION_END);
     if (!h->mhd) {
         rv_errf(err, err_size, "cannot listen on %s: %s", cfg->http.listen, strerror(errno));
         rv_http_stop(h);
         return NULL;
     }
     rv_info("http",
-            "listening on http://%s (POST /v1/score, GET / /healthz /readyz /v1/models /v1/stats "
-            "/v1/evaluation "
-            "/metrics); replies on %s",
-            cfg->http.listen, reply_topic);
+            "listening on %s://%s (POST /v1/score, GET / /healthz /readyz /v1/models /v1/stats "
+            "/v1/evaluation /metrics)%s%s; replies on %s",
+            h->tls_key ? "https" : "http", cfg->http.listen,
+            h->tls_ca ? ", client certificates required" : "",
+            h->auth ? ", bearer tokens required" : "", reply_topic);
     return h;
 }
 
@@ -275,6 +296,7 @@ void rv_http_stop(rv_http *h)
     pthread_mutex_destroy(&h->lock);
     pthread_cond_destroy(&h->cond);
     rv_http_auth_free(h->auth);
+    rv_http_tls_free(h);
     free(h->reply_topic);
     free(h->requests_topic);
     free(h);

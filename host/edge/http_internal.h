@@ -43,9 +43,10 @@ struct rv_http {
     char *requests_topic;
     uint32_t max_body;
     atomic_uint_fast64_t next_id;
-    rv_http_auth *auth;              /* NULL: no http.tokens_file, every endpoint open */
-    atomic_uint_fast64_t refused[3]; /* 401, 403, 429 */
-    pthread_mutex_t lock;            /* guards waiters */
+    rv_http_auth *auth;                /* NULL: no http.tokens_file, every endpoint open */
+    char *tls_cert, *tls_key, *tls_ca; /* PEM; NULL: plain HTTP, no client certificates */
+    atomic_uint_fast64_t refused[3];   /* 401, 403, 429 */
+    pthread_mutex_t lock;              /* guards waiters */
     pthread_cond_t cond;
     waiter *waiters;
 };
@@ -70,6 +71,15 @@ void rv_http_authorize(rv_http_auth *a, const char *authorization, unsigned scop
 void rv_http_auth_done(rv_http_auth *a, rv_http_grant *g);
 /* The refusal: 401 with WWW-Authenticate, 403, or 429 with Retry-After. */
 enum MHD_Result rv_http_refuse(struct MHD_Connection *c, const rv_http_grant *g);
+
+/* tls (http_tls.c): the listener's certificate, key and client CAs. */
+int rv_http_tls_load(rv_http *h, const rv_config *cfg, char *err, size_t err_size);
+void rv_http_tls_free(rv_http *h);
+/* The daemon's TLS options into out (ended by MHD_OPTION_END); how many. */
+size_t rv_http_tls_options(const rv_http *h, struct MHD_OptionItem out[4]);
+/* Whether the connection's client presented a certificate of the client
+ * CAs (always, without client_ca_file). */
+int rv_http_client_trusted(const rv_http *h, struct MHD_Connection *c);
 
 /* A whole response from a buffer (copied). */
 enum MHD_Result rv_http_respond(struct MHD_Connection *c, unsigned status, const char *type,

@@ -8,13 +8,13 @@
 # other hosts without tokens warns at start.
 . "$(dirname "$0")/lib.sh"
 FX=$RV_FIXTURE_DIR
-read -r PORT PORT_OPEN < <($PY -c '
+read -r PORT PORT_OPEN PORT_TLS < <($PY -c '
 import socket
-s = [socket.socket() for _ in range(2)]
+s = [socket.socket() for _ in range(3)]
 for x in s: x.bind(("127.0.0.1", 0))
 print(*(x.getsockname()[1] for x in s))')
 URL=http://127.0.0.1:$PORT
-start_broker $(service_topics auth) $(service_topics open)
+start_broker $(service_topics auth) $(service_topics open) $(service_topics tls)
 
 rnd() { $PY -c 'import secrets; print(secrets.token_urlsafe(24))'; }
 hash() { printf %s "$1" | sha256sum | cut -d' ' -f1; }
@@ -146,3 +146,76 @@ grep -q "is reachable from other hosts and has no http.tokens_file" "$TMP/open.l
   fail "no warning for an open listener: $(grep http "$TMP/open.log")"
 stop_host
 pass "an HTTP listener on 0.0.0.0 without tokens warns at start"
+
+# TLS with client certificates (openssl makes two CAs, the server's and the
+# clients' certificates)
+pki() {
+  local d=$TMP/pki
+  mkdir -p "$d"
+  for ca in ca other; do
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=test $ca" \
+      -keyout "$d/$ca.key" -out "$d/$ca.pem" 2>/dev/null
+  done
+  cert() { # NAME CA SUBJ [EXT]
+    openssl req -newkey rsa:2048 -nodes -subj "$3" -keyout "$d/$1.key" -out "$d/$1.csr" 2>/dev/null
+    printf '%s\n' "${4:-basicConstraints=CA:FALSE}" >"$d/$1.ext"
+    openssl x509 -req -in "$d/$1.csr" -CA "$d/$2.pem" -CAkey "$d/$2.key" -CAcreateserial -days 2 \
+      -extfile "$d/$1.ext" -out "$d/$1.pem" 2>/dev/null
+  }
+  cert server ca "/CN=127.0.0.1" "subjectAltName=IP:127.0.0.1"
+  cert client ca "/CN=fraud-api"
+  cert stranger other "/CN=stranger"
+}
+pki
+tokens
+write_service tls "$TMP/tls.yaml" <<YAML
+models:
+  - {name: a, plugin: $FX/ok.so}
+rendezvous:
+  schedule: [{model: a, within_ms: 2000}]
+http: {listen: "127.0.0.1:$PORT_TLS", tokens_file: $TMP/tokens, cert_file: $TMP/pki/server.pem,
+       key_file: $TMP/pki/server.key, client_ca_file: $TMP/pki/ca.pem}
+YAML
+start_host "$TMP/tls.yaml" "$TMP/tls.log"
+TURL=https://127.0.0.1:$PORT_TLS
+tcall() { # CERT-or-"" PATH [curl args]: the status (000: no HTTP answer)
+  local who=$1 path=$2 c=()
+  shift 2
+  [ -z "$who" ] || c=(--cert "$TMP/pki/$who.pem" --key "$TMP/pki/$who.key")
+  curl -s -o "$BODY" -w '%{http_code}' --cacert "$TMP/pki/ca.pem" "${c[@]}" "$@" "$TURL$path" || true
+}
+for _ in $(seq 200); do [ "$(tcall "" /readyz)" = 200 ] && break; sleep 0.05; done
+tlegit() {
+  [ "$(tcall client /v1/score -H "Authorization: Bearer $SCORER" -d '{"x": 1, "y": 2}')" = 200 ] ||
+    fail "a trusted client with its token over TLS: $(cat "$BODY")"
+}
+tlegit
+[ "$(tcall "" /healthz)" = 200 ] || fail "healthz over TLS without a client certificate"
+st=$(tcall "" /v1/score -H "Authorization: Bearer $SCORER" -d '{"x": 1}')
+[ "$st" = 403 ] && grep -q "client certificate" "$BODY" || fail "no client certificate: $st $(cat "$BODY")"
+tlegit
+stranger=$(tcall stranger /v1/score -H "Authorization: Bearer $SCORER" -d '{"x": 1}')
+[ "$stranger" = 403 ] || [ "$stranger" = 000 ] || fail "a client of another CA: $stranger $(cat "$BODY")"
+st=$(tcall client /v1/score -d '{"x": 1}')
+[ "$st" = 401 ] || fail "a trusted client without a token: $st"
+st=$(curl -s -o /dev/null -w '%{http_code}' -m 5 -d '{"x": 1}' "http://127.0.0.1:$PORT_TLS/v1/score" || true)
+[ "$st" = 000 ] || fail "plain HTTP to the TLS port was answered: $st"
+tlegit
+# 200 connections that never finish a handshake, held while a trusted
+# client calls
+$PY - "$PORT_TLS" "$TMP/flood.ready" <<'PY' &
+import socket, sys, time
+held = []
+for _ in range(200):
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+    s.send(b"\x16\x03\x01")  # the first bytes of a ClientHello, and no more
+    held.append(s)
+open(sys.argv[2], "w").write("ready")
+time.sleep(8)
+PY
+flood=$!
+for _ in $(seq 100); do [ -s "$TMP/flood.ready" ] && break; sleep 0.1; done
+for _ in 1 2 3 4 5; do tlegit; done
+wait "$flood" || fail "the slow handshakes could not be held"
+stop_host
+pass "TLS with client certificates: no certificate 403, another CA's refused ($stranger), no token 401, plain HTTP not answered; 200 stalled handshakes held while a trusted client is answered"
