@@ -418,7 +418,8 @@ static rv_kv_status apply_queue(rv_evaluation *e, batch *b, op **q, size_t nq)
     for (size_t i = 0, k = 0; i < nq; i++)
         if (q[i]->kind != OP_OFFSET)
             sorted[k++] = q[i];
-    qsort(sorted, n, sizeof *sorted, by_request);
+    if (n)
+        qsort(sorted, n, sizeof *sorted, by_request);
     for (size_t i = 0, j; st == RV_KV_OK && i < n; i = j) {
         for (j = i + 1; j < n && strcmp(sorted[j]->id, sorted[i]->id) == 0; j++)
             ;
