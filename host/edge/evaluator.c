@@ -113,7 +113,8 @@ static void take(rv_evaluator *v, const rd_kafka_message_t *m)
     char *text = malloc(m->len + 1);
     if (!text)
         return;
-    memcpy(text, m->payload, m->len);
+    if (m->len) /* an empty record has no payload */
+        memcpy(text, m->payload, m->len);
     text[m->len] = '\0';
     yajl_val root = yajl_tree_parse(text, NULL, 0);
     free(text);

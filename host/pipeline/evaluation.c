@@ -577,10 +577,12 @@ int rv_evaluation_commit(rv_evaluation *e, int64_t now_ms, char *err, size_t err
             break;
         }
     } while (done < e->n_queue);
-    for (size_t i = 0; i < done; i++)
-        op_free(e->queue[i]);
-    memmove(e->queue, e->queue + done, (e->n_queue - done) * sizeof *e->queue);
-    e->n_queue -= done;
+    if (done) { /* (an empty queue may have no array yet) */
+        for (size_t i = 0; i < done; i++)
+            op_free(e->queue[i]);
+        memmove(e->queue, e->queue + done, (e->n_queue - done) * sizeof *e->queue);
+        e->n_queue -= done;
+    }
     return rc;
 }
 
