@@ -18,19 +18,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <yajl/yajl_tree.h>
 
 #include "clock.h"
 #include "errbuf.h"
 #include "evaluation_alerts.h"
+#include "evaluator_read.h"
 #include "jsonw.h"
 #include "log.h"
 #include "records.h"
 #include "streams.h"
 #include "threads.h"
 
-#define MAX_ANSWERS 16
-#define MAX_EXPECTED 64 /* models a result names */
 #define EVALUATION_NICE 10
 #define MAX_QUEUED 65536 /* changes read and not committed: then commit at once */
 
@@ -44,6 +42,7 @@ struct rv_evaluator {
     char **label_names; /* the evaluation's labels */
     size_t n_labels;
     rv_eval_alerts *alerts;
+    rv_eval_record rec; /* the record being read (the thread's) */
     pthread_t thread;
     atomic_int stop;
     uint64_t unreadable; /* records that are not what their stream holds */
@@ -81,90 +80,43 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
     }
 }
 
-/* The answers of a score or result record as labels and scores. */
-static size_t answers_of(yajl_val root, const char **labels, double *scores)
-{
-    static const char *panswers[] = {"answers", NULL}, *plabel[] = {"label", NULL},
-                      *pscore[] = {"score", NULL};
-    yajl_val a = yajl_tree_get(root, panswers, yajl_t_array);
-    size_t n = 0;
-    for (size_t i = 0; a && i < YAJL_GET_ARRAY(a)->len && n < MAX_ANSWERS; i++) {
-        yajl_val x = YAJL_GET_ARRAY(a)->values[i];
-        const char *label = YAJL_GET_STRING(yajl_tree_get(x, plabel, yajl_t_string));
-        yajl_val score = yajl_tree_get(x, pscore, yajl_t_number);
-        if (!label || !score)
-            continue;
-        labels[n] = label;
-        scores[n++] = YAJL_GET_DOUBLE(score);
-    }
-    return n;
-}
-
-static const char *text_at(yajl_val root, const char *key)
-{
-    const char *path[] = {key, NULL};
-    return YAJL_GET_STRING(yajl_tree_get(root, path, yajl_t_string));
-}
-
 /* One record of one of the three streams into the evaluation. */
 static void take(rv_evaluator *v, const rd_kafka_message_t *m)
 {
     const char *topic = rd_kafka_topic_name(m->rkt);
-    char *text = malloc(m->len + 1);
-    if (!text)
-        return;
-    if (m->len) /* an empty record has no payload */
-        memcpy(text, m->payload, m->len);
-    text[m->len] = '\0';
-    yajl_val root = yajl_tree_parse(text, NULL, 0);
-    free(text);
-    const char *id = root ? text_at(root, "id") : NULL;
+    rv_eval_record *r = &v->rec;
+    int ok = rv_eval_record_read(m->payload ? m->payload : "", m->len, r) == 0 && r->id && r->id[0];
     int64_t now = now_ms();
-    int ok = id && id[0];
-    if (ok && strcmp(topic, v->labels) == 0) {
-        const char *label = text_at(root, "label");
-        ok = label && rv_evaluation_label(v->ev, id, label, now) == 0;
-    } else if (ok) {
-        const char *labels[MAX_ANSWERS], *expected[MAX_EXPECTED];
-        double scores[MAX_ANSWERS];
-        rv_evaluation_answer a = {.version = text_at(root, "version")};
+    if (ok && strcmp(topic, v->labels) == 0)
+        ok = r->label && rv_evaluation_label(v->ev, r->id, r->label, now) == 0;
+    else if (ok) {
+        const char *expected[RV_EVAL_READ_MODELS];
+        rv_evaluation_answer a = {.version = r->version ? r->version : "",
+                                  .n = r->n_answers,
+                                  .labels = r->labels,
+                                  .scores = r->scores};
         if (strcmp(topic, v->results) == 0) {
-            static const char *psv[] = {"schedule_version", NULL}, *pmodels[] = {"models", NULL};
-            yajl_val models = yajl_tree_get(root, pmodels, yajl_t_object);
-            for (size_t i = 0;
-                 models && i < YAJL_GET_OBJECT(models)->len && a.n_expected < MAX_EXPECTED; i++) {
-                /* every model writes one score record, but for a request
-                 * too old to be scored */
-                const char *status = text_at(YAJL_GET_OBJECT(models)->values[i], "status");
-                if (status && strcmp(status, "expired") != 0)
-                    expected[a.n_expected++] = YAJL_GET_OBJECT(models)->keys[i];
-            }
+            /* every model writes one score record, but for a request too
+             * old to be scored */
+            for (size_t i = 0; i < r->n_models; i++)
+                if (strcmp(r->model_status[i], "expired") != 0)
+                    expected[a.n_expected++] = r->models[i];
             a.expected = expected;
-            yajl_val sv = yajl_tree_get(root, psv, yajl_t_number);
             a.source = RV_EVALUATION_SERVED;
-            a.schedule_version = sv && YAJL_IS_INTEGER(sv) ? (uint32_t)YAJL_GET_INTEGER(sv) : 0;
+            a.schedule_version = r->has_schedule_version ? (uint32_t)r->schedule_version : 0;
             a.version = "";
         } else {
-            const char *status = text_at(root, "status");
-            a.source = text_at(root, "model");
-            ok = a.source && status;
-            a.failed = ok && strcmp(status, "ok") != 0; /* done, with no answer */
+            a.source = r->model;
+            ok = r->model && r->status;
+            a.failed = ok && strcmp(r->status, "ok") != 0; /* done, with no answer */
         }
-        if (ok && a.source) {
-            a.n = answers_of(root, labels, scores);
-            a.labels = labels;
-            a.scores = scores;
-            if (!a.version)
-                a.version = "";
-            ok = rv_evaluation_answer_of(v->ev, id, &a, now) == 0;
-        }
+        if (ok)
+            ok = rv_evaluation_answer_of(v->ev, r->id, &a, now) == 0;
     }
     if (!ok && v->unreadable++ % 1000 == 0)
         rv_warn("evaluation", "%s [%d] at %lld: not a record of that stream (%llu so far)", topic,
                 (int)m->partition, (long long)m->offset, (unsigned long long)v->unreadable);
     rv_evaluation_set_offset(v->ev, topic, m->partition, m->offset + 1);
-    if (root)
-        yajl_tree_free(root);
 }
 
 static void produce(rv_evaluator *v, const char *topic, const char *key, const void *value,

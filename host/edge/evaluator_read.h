@@ -1,0 +1,37 @@
+/*
+ * evaluator_read.h - the few fields the evaluation needs of a score,
+ * result or label record, read by a streaming parse (yajl's callbacks): no
+ * tree is built for the thousands of records a second it reads. As
+ * yajl_tree_get would find them: a root key's first occurrence, of the
+ * right type.
+ */
+#ifndef RV_EVALUATOR_READ_H
+#define RV_EVALUATOR_READ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RV_EVAL_READ_ANSWERS 16 /* answers kept, the first valid ones */
+#define RV_EVAL_READ_MODELS 64  /* models a result names */
+
+typedef struct rv_eval_record {
+    /* root strings; NULL when absent or not a string */
+    const char *id, *model, *version, *status, *label;
+    int has_schedule_version; /* an integer */
+    int64_t schedule_version;
+    size_t n_answers; /* answers with a string label and a number score */
+    const char *labels[RV_EVAL_READ_ANSWERS];
+    double scores[RV_EVAL_READ_ANSWERS];
+    size_t n_models; /* entries of "models" whose value has a string status */
+    const char *models[RV_EVAL_READ_MODELS];
+    const char *model_status[RV_EVAL_READ_MODELS];
+    /* the strings above live here */
+    char store[8192];
+    size_t used;
+} rv_eval_record;
+
+/* 0 when json is a JSON object (what it holds of the fields is in r), -1
+ * when it is not, or its strings do not fit. */
+int rv_eval_record_read(const void *json, size_t len, rv_eval_record *r);
+
+#endif
