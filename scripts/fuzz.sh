@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-60}
 shift || true
 harnesses=("$@")
-[ ${#harnesses[@]} -gt 0 ] || harnesses=(body config archive control http tokens)
+[ ${#harnesses[@]} -gt 0 ] || harnesses=(body config archive control http tokens evalrecord)
 
 CC=clang cmake -S . -B build-fuzz -DRV_FUZZ=ON -DRV_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build-fuzz -j"$(nproc)" --target "${harnesses[@]/#/fuzz_}"
