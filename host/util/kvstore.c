@@ -120,9 +120,13 @@ static int make_room(rv_kvstore *s, uint64_t limit, uint64_t target)
     mdb_txn_abort(txn);
     if (used <= limit)
         return 0;
-    uint64_t n;
+    uint64_t n, batch = 256;
     do {
-        if ((rc = evict_some(s, 256, &n, &used)))
+        /* a store full to the last page has no room even for the copies a
+         * deletion makes: fewer at a time */
+        while ((rc = evict_some(s, batch, &n, &used)) == MDB_MAP_FULL && batch > 1)
+            batch /= 16;
+        if (rc)
             return rc;
         s->evicted += n;
     } while (n > 0 && used > target);
@@ -220,9 +224,11 @@ rv_kv_status rv_kvstore_commit(rv_kvstore *s, char *err, size_t err_size)
     s->txn = NULL;
     if (rc)
         return change_failed(s, rc, "commit", err, err_size);
-    if ((rc = make_room(s, HIGH_WATER(s), LOW_WATER(s))))
-        rv_errf(err, err_size, "store: making room: %s", mdb_strerror(rc));
-    return rc ? RV_KV_ERROR : RV_KV_OK;
+    /* committed: room not made now is made by the next change that needs
+     * it (a failure here is not the commit's: the caller must not apply
+     * the same changes again) */
+    make_room(s, HIGH_WATER(s), LOW_WATER(s));
+    return RV_KV_OK;
 }
 
 void rv_kvstore_abort(rv_kvstore *s)
