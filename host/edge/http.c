@@ -215,7 +215,6 @@ rv_http *rv_http_start(const rv_config *cfg, const char *bootstrap, const char *
         return NULL;
     }
     h->src = *src;
-    h->cfg = cfg;
     if (rv_http_tls_load(h, cfg, err, err_size) != 0) {
         free(h);
         return NULL;

@@ -58,10 +58,12 @@ enum MHD_Result rv_http_get_evaluation(rv_http *h, struct MHD_Connection *c)
     rv_jw w;
     rv_jw_init(&w);
     rv_jw_map_open(&w);
+    size_t n_labels;
+    const char *const *labels = rv_evaluation_labels(ev, &n_labels);
     rv_jw_string(&w, "labels");
     rv_jw_array_open(&w);
-    for (size_t i = 0; i < h->cfg->evaluation.n_labels; i++)
-        rv_jw_string(&w, h->cfg->evaluation.labels[i]);
+    for (size_t i = 0; i < n_labels; i++)
+        rv_jw_string(&w, labels[i]);
     rv_jw_array_close(&w);
     rv_jw_string(&w, "counts");
     rv_jw_map_open(&w);
@@ -82,8 +84,7 @@ enum MHD_Result rv_http_get_evaluation(rv_http *h, struct MHD_Connection *c)
     rv_jw_array_open(&w);
     for (size_t i = 0; i < n; i++) {
         rv_jw_map_open(&w);
-        rv_evaluation_figure_fields(&w, &f[i], (const char *const *)h->cfg->evaluation.labels,
-                                    h->cfg->evaluation.n_labels);
+        rv_evaluation_figure_fields(&w, &f[i], labels, n_labels);
         rv_jw_map_close(&w);
     }
     rv_jw_array_close(&w);

@@ -31,7 +31,6 @@ typedef struct waiter {
 
 struct rv_http {
     rv_http_sources src;
-    const rv_config *cfg; /* the first generation's: listen, topics, limits */
     struct MHD_Daemon *mhd;
     rd_kafka_t *replies; /* reads the reply topic, every partition, no group */
     pthread_t reader, prober;

@@ -688,3 +688,9 @@ void rv_evaluation_counts_get(rv_evaluation *e, rv_evaluation_counts *out)
     *out = e->counts;
     pthread_mutex_unlock(&e->lock);
 }
+
+const char *const *rv_evaluation_labels(const rv_evaluation *e, size_t *n)
+{
+    *n = e->set.n_labels;
+    return (const char *const *)e->labels;
+}

@@ -133,6 +133,10 @@ void rv_evaluation_figures_free(rv_evaluation_figure *f, size_t n);
 
 void rv_evaluation_counts_get(rv_evaluation *e, rv_evaluation_counts *out);
 
+/* The labels measured (*n of them), the evaluation's own copy: valid until
+ * it closes. */
+const char *const *rv_evaluation_labels(const rv_evaluation *e, size_t *n);
+
 /* Each source's last hour minute by minute (the minutes with answers),
  * for a chart over time. */
 typedef struct rv_evaluation_point {

@@ -145,6 +145,16 @@ evaluation "$n"
 check "$TMP/labels-last" || fail "after the restart, the figures differ from scikit-learn's"
 pass "a restart keeps every joined answer; the labels after it join with the answers stored before"
 
+# A reload frees the first generation and its config: /v1/evaluation keeps
+# answering with its labels (it read them from that config once).
+kill -HUP "$HOST_PID"
+wait_log "$TMP/ev2.log" "reloaded: generation 2" 1
+for _ in $(seq 20); do curl -sf "http://127.0.0.1:$PORT/v1/evaluation" >"$TMP/after-reload.json" || break; sleep 0.1; done
+kill -0 "$HOST_PID" 2>/dev/null || fail "the host died on /v1/evaluation after a reload: $(tail -30 "$TMP/ev2.log")"
+$PY -c 'import json,sys; e = json.load(open(sys.argv[1])); assert e["labels"] == ["benign", "malignant"], e["labels"]' \
+  "$TMP/after-reload.json" || fail "/v1/evaluation after a reload: $(head -c 300 "$TMP/after-reload.json")"
+pass "/v1/evaluation after a reload: the labels of the evaluation, not of a freed config"
+
 # A label flood: 300,000 labels for requests never sent (each would wait 30
 # days for its answers) into a store bounded at 4 MiB. The store's file
 # stays within the bound, the oldest waits are evicted and counted, and the
