@@ -1,8 +1,9 @@
 /*
  * test_tokens.c - the bearer token file and the Authorization header: a
  * file parses into hashes, scopes and limits; each mistake is refused with
- * its line; a token is found by its hash and only by it; a header gives its
- * token only in the Bearer form.
+ * its line; a token is found by its hash and only by it; a client
+ * certificate's subject only among subjects; a header gives its token only
+ * in the Bearer form.
  */
 #include <check.h>
 
@@ -31,20 +32,65 @@ START_TEST(a_file_gives_scopes_names_and_limits)
     rv_tokens t;
     ck_assert_msg(rv_tokens_parse(text, strlen(text), &t, err, sizeof err) == 0, "%s", err);
     ck_assert_uint_eq(t.n, 2);
-    const rv_token *x = rv_tokens_find(&t, "alpha-token", 11);
+    const rv_token *x = rv_tokens_find(&t, RV_TOKEN_BEARER, "alpha-token", 11);
     ck_assert_ptr_nonnull(x);
     ck_assert_uint_eq(x->scopes, RV_SCOPE_SCORE | RV_SCOPE_READ);
     ck_assert_str_eq(x->name, "fraud-api");
     ck_assert_uint_eq(x->rate, 50);
     ck_assert_uint_eq(x->concurrent, 4);
-    const rv_token *y = rv_tokens_find(&t, "beta-token", 10);
+    const rv_token *y = rv_tokens_find(&t, RV_TOKEN_BEARER, "beta-token", 10);
     ck_assert_ptr_nonnull(y);
     ck_assert_uint_eq(y->scopes, RV_SCOPE_METRICS);
     ck_assert_str_eq(y->name, "line-4"); /* unnamed: its line */
-    ck_assert_ptr_null(rv_tokens_find(&t, "alpha-toke", 10));
-    ck_assert_ptr_null(rv_tokens_find(&t, "alpha-tokenx", 12));
-    ck_assert_ptr_null(rv_tokens_find(&t, "", 0));
+    ck_assert_ptr_null(rv_tokens_find(&t, RV_TOKEN_BEARER, "alpha-toke", 10));
+    ck_assert_ptr_null(rv_tokens_find(&t, RV_TOKEN_BEARER, "alpha-tokenx", 12));
+    ck_assert_ptr_null(rv_tokens_find(&t, RV_TOKEN_BEARER, "", 0));
     rv_tokens_free(&t);
+}
+END_TEST
+
+START_TEST(a_subject_line_grants_a_client_certificate_and_only_it)
+{
+    char a[200], text[600];
+    line_for(a, sizeof a, "alpha-token", "score");
+    snprintf(text, sizeof text,
+             "%ssubject:\"CN=fraud api,O=Example Bank\" read,score name=fraud-api rate=7\n"
+             "subject:CN=churn metrics\n",
+             a);
+    rv_tokens t;
+    ck_assert_msg(rv_tokens_parse(text, strlen(text), &t, err, sizeof err) == 0, "%s", err);
+    ck_assert_uint_eq(t.n, 3);
+    const char *dn = "CN=fraud api,O=Example Bank";
+    const rv_token *x = rv_tokens_find(&t, RV_TOKEN_SUBJECT, dn, strlen(dn));
+    ck_assert_ptr_nonnull(x);
+    ck_assert_uint_eq(x->scopes, RV_SCOPE_SCORE | RV_SCOPE_READ);
+    ck_assert_str_eq(x->name, "fraud-api");
+    ck_assert_uint_eq(x->rate, 7);
+    const rv_token *y = rv_tokens_find(&t, RV_TOKEN_SUBJECT, "CN=churn", 8);
+    ck_assert(y && y->scopes == RV_SCOPE_METRICS);
+    /* a bearer token that spells a subject is not that client, nor the
+     * other way round */
+    ck_assert_ptr_null(rv_tokens_find(&t, RV_TOKEN_BEARER, dn, strlen(dn)));
+    ck_assert_ptr_null(rv_tokens_find(&t, RV_TOKEN_BEARER, "CN=churn", 8));
+    ck_assert_ptr_null(rv_tokens_find(&t, RV_TOKEN_SUBJECT, "alpha-token", 11));
+    ck_assert_ptr_nonnull(rv_tokens_find(&t, RV_TOKEN_BEARER, "alpha-token", 11));
+    /* the whole name, exactly */
+    ck_assert_ptr_null(rv_tokens_find(&t, RV_TOKEN_SUBJECT, "CN=fraud api", 12));
+    ck_assert_ptr_null(rv_tokens_find(&t, RV_TOKEN_SUBJECT, "cn=churn", 8));
+    rv_tokens_free(&t);
+    static const struct {
+        const char *text, *want;
+    } bad[] = {
+        {"subject:\"CN=a read\n", "quote is not closed"},
+        {"subject:\"\" read\n", "empty subject"},
+        {"subject: read\n", "empty subject"},
+        {"subject:CN=a\n", "no scopes"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        ck_assert_int_eq(rv_tokens_parse(bad[i].text, strlen(bad[i].text), &t, err, sizeof err),
+                         -1);
+        ck_assert_msg(strstr(err, bad[i].want), "case %zu: %s", i, err);
+    }
 }
 END_TEST
 
@@ -112,6 +158,7 @@ int main(void)
     Suite *s = suite_create("tokens");
     TCase *tc = tcase_create("tokens");
     tcase_add_test(tc, a_file_gives_scopes_names_and_limits);
+    tcase_add_test(tc, a_subject_line_grants_a_client_certificate_and_only_it);
     tcase_add_test(tc, each_mistake_is_refused_with_its_line);
     tcase_add_test(tc, only_the_bearer_form_gives_a_token);
     suite_add_tcase(s, tc);

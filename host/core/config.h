@@ -132,6 +132,7 @@ typedef struct rv_config {
         char *tokens_file;          /* bearer tokens and their scopes; NULL: every endpoint open */
         char *cert_file, *key_file; /* TLS (PEM); NULL: plain HTTP */
         char *client_ca_file;       /* client certificates must chain to it; NULL: none asked */
+        uint32_t max_connections_per_ip; /* 0: no limit */
     } http;
 
     struct {

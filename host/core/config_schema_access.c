@@ -63,13 +63,15 @@ static const cf_key http_keys[] = {
      .help = "Bearer tokens: lines of `<sha256 of the token, hex> <scopes> [name=N] [rate=R] "
              "[concurrent=C]`, scopes among `score` (POST /v1/score), `read` (the dashboard, "
              "/v1/models, /v1/stats, /v1/evaluation) and `metrics`; `/healthz` and `/readyz` "
-             "stay open. Without it every endpoint is open. Read again when it changes."},
+             "stay open. Without it every endpoint is open. Read again when it changes and on "
+             "SIGHUP."},
     {.name = "cert_file",
      .type = CF_PATH,
      .offset = C(http.cert_file),
      .check = check_key_file,
      .help = "TLS: the server's certificate chain (PEM); with `key_file`, the listener speaks "
-             "HTTPS only."},
+             "HTTPS only. SIGHUP reads the certificate, key and client CAs again (a key that is "
+             "not the certificate's is refused, and the ones in use stay)."},
     {.name = "key_file",
      .type = CF_PATH,
      .offset = C(http.key_file),
@@ -80,7 +82,15 @@ static const cf_key http_keys[] = {
      .offset = C(http.client_ca_file),
      .check = check_key_file,
      .help = "TLS: clients must present a certificate that chains to these CAs (PEM); "
-             "others get 403 (`/healthz` and `/readyz` stay open)."},
+             "others get 403 (`/healthz` and `/readyz` stay open). A verified client's subject "
+             "may stand for a token: `subject:\"CN=...\"` lines in `tokens_file`."},
+    {.name = "max_connections_per_ip",
+     .type = CF_U32,
+     .offset = C(http.max_connections_per_ip),
+     .def = "256",
+     .help = "Connections one client address may hold at once (each holds a thread); more are "
+             "closed at accept, so one caller's stalled or slow connections leave room for the "
+             "others. 0: no limit."},
     {0},
 };
 

@@ -426,6 +426,8 @@ static void serve_loop(daemon_state *d)
             rv_notify_reloading();
             rv_colocate_release(&d->colocate, d->gen); /* the builder runs anywhere */
             rv_reloader_request(d->reloader, d->gen);
+            if (hup)
+                rv_http_reload(d->http);
         }
         rv_generation *built = NULL;
         int outcome = rv_reloader_poll(d->reloader, &built, d->gen);

@@ -52,17 +52,22 @@ enum MHD_Result rv_http_respond_error(struct MHD_Connection *c, unsigned status,
     va_start(ap, fmt);
     rv_verrf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    /* the reason is ours: escape quotes and control characters */
     char body[2 * RV_ERR_SIZE + 16];
-    size_t o = 0;
-    o += (size_t)snprintf(body + o, sizeof body - o, "{\"error\":\"");
-    for (const char *p = msg; *p && o < sizeof body - 8; p++) {
+    return rv_http_respond(c, status, "application/json", body,
+                           rv_http_error_body(msg, body, sizeof body));
+}
+
+size_t rv_http_error_body(const char *msg, char *body, size_t size)
+{
+    /* the reason may hold what a client sent: escape quotes and control
+     * characters */
+    size_t o = (size_t)snprintf(body, size, "{\"error\":\"");
+    for (const char *p = msg; *p && o < size - 8; p++) {
         if (*p == '"' || *p == '\\')
             body[o++] = '\\';
         body[o++] = (*p >= 0x20) ? *p : ' ';
     }
-    o += (size_t)snprintf(body + o, sizeof body - o, "\"}\n");
-    return rv_http_respond(c, status, "application/json", body, o);
+    return o + (size_t)snprintf(body + o, size - o, "\"}\n");
 }
 
 static enum MHD_Result get_healthz(rv_http *h, struct MHD_Connection *c)
@@ -113,10 +118,12 @@ static enum MHD_Result refuse(rv_http *h, struct MHD_Connection *c, const rv_htt
 }
 
 /* Whether the caller may use an endpoint of that scope (0: open): its
- * client certificate (with client_ca_file), then its bearer token. */
+ * client certificate (with client_ca_file), then its bearer token or the
+ * certificate's subject. */
 static void gate(rv_http *h, struct MHD_Connection *c, unsigned scope, rv_http_grant *g)
 {
-    if (scope && !rv_http_client_trusted(h, c)) {
+    char subject[512];
+    if (scope && rv_http_tls_client(h->tls, c, subject, sizeof subject) != 0) {
         memset(g, 0, sizeof *g);
         g->status = MHD_HTTP_FORBIDDEN;
         snprintf(g->why, sizeof g->why,
@@ -125,7 +132,7 @@ static void gate(rv_http *h, struct MHD_Connection *c, unsigned scope, rv_http_g
     }
     rv_http_authorize(
         h->auth, MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
-        scope, g);
+        scope ? subject : NULL, scope, g);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -215,22 +222,19 @@ rv_http *rv_http_start(const rv_config *cfg, const char *bootstrap, const char *
         return NULL;
     }
     h->src = *src;
-    if (rv_http_tls_load(h, cfg, err, err_size) != 0) {
+    if ((cfg->http.cert_file && !(h->tls = rv_http_tls_open(cfg, err, err_size))) ||
+        (cfg->http.tokens_file &&
+         !(h->auth = rv_http_auth_open(cfg->http.tokens_file, err, err_size)))) {
+        rv_http_tls_free(h->tls);
         free(h);
         return NULL;
     }
-    if (cfg->http.tokens_file &&
-        !(h->auth = rv_http_auth_open(cfg->http.tokens_file, err, err_size))) {
-        rv_http_tls_free(h);
-        free(h);
-        return NULL;
-    }
-    if (!loopback(&sa) && (!h->auth || !h->tls_key))
+    if (!loopback(&sa) && (!h->auth || !h->tls))
         rv_warn("http", "%s is reachable from other hosts%s%s", cfg->http.listen,
                 h->auth ? ""
                         : " and has no http.tokens_file: anyone who reaches it can score "
                           "and read every model",
-                h->tls_key ? "" : "; it speaks plain HTTP (no http.cert_file)");
+                h->tls ? "" : "; it speaks plain HTTP (no http.cert_file)");
     h->max_body = cfg->input.max_body_bytes;
     h->reply_topic = strdup(reply_topic);
     h->requests_topic = strdup(cfg->streams.requests);
@@ -256,14 +260,15 @@ rv_http *rv_http_start(const rv_config *cfg, const char *bootstrap, const char *
     pthread_create(&h->reader, NULL, rv_http_reply_loop, h);
     pthread_create(&h->prober, NULL, rv_http_probe_loop, h);
 
-    struct MHD_OptionItem tls[4];
-    rv_http_tls_options(h, tls);
+    struct MHD_OptionItem tls[3];
+    rv_http_tls_options(h->tls, tls);
     h->mhd = MHD_start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
-            (sa.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) | (h->tls_key ? MHD_USE_TLS : 0),
+            (sa.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) | (h->tls ? MHD_USE_TLS : 0),
         0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, h, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_ARRAY, tls,
-        MHD_OPTION_END);
+        on_completed, h, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->http.max_connections_per_ip,
+        MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
     if (!h->mhd) {
         rv_errf(err, err_size, "cannot listen on %s: %s", cfg->http.listen, strerror(errno));
         rv_http_stop(h);
@@ -272,10 +277,20 @@ rv_http *rv_http_start(const rv_config *cfg, const char *bootstrap, const char *
     rv_info("http",
             "listening on %s://%s (POST /v1/score, GET / /healthz /readyz /v1/models /v1/stats "
             "/v1/evaluation /metrics)%s%s; replies on %s",
-            h->tls_key ? "https" : "http", cfg->http.listen,
-            h->tls_ca ? ", client certificates required" : "",
+            h->tls ? "https" : "http", cfg->http.listen,
+            cfg->http.client_ca_file ? ", client certificates required" : "",
             h->auth ? ", bearer tokens required" : "", reply_topic);
     return h;
+}
+
+void rv_http_reload(rv_http *h)
+{
+    if (!h)
+        return;
+    char err[RV_ERR_SIZE];
+    if (h->tls && rv_http_tls_reload(h->tls, err, sizeof err) != 0)
+        rv_error("http", "%s; the certificate, key and client CAs in use stay", err);
+    rv_http_auth_reload(h->auth);
 }
 
 void rv_http_stop(rv_http *h)
@@ -295,7 +310,7 @@ void rv_http_stop(rv_http *h)
     pthread_mutex_destroy(&h->lock);
     pthread_cond_destroy(&h->cond);
     rv_http_auth_free(h->auth);
-    rv_http_tls_free(h);
+    rv_http_tls_free(h->tls);
     free(h->reply_topic);
     free(h->requests_topic);
     free(h);

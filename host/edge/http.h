@@ -48,6 +48,9 @@ typedef struct rv_http rv_http;
 rv_http *rv_http_start(const rv_config *cfg, const char *bootstrap, const char *reply_topic,
                        const rv_http_sources *src, char *err, size_t err_size);
 void rv_http_stop(rv_http *h);
+/* SIGHUP: the TLS certificate, key and client CAs, and the tokens file,
+ * read again; what fails to load is logged and the ones in use stay. */
+void rv_http_reload(rv_http *h);
 
 /* The reply topic of a service's gateway. */
 void rv_http_reply_topic(const rv_config *cfg, char *out, size_t size);

@@ -1,6 +1,7 @@
 /*
- * http_auth.c - who may call which endpoint: the bearer tokens of
- * http.tokens_file (util/tokens.h), each with its scopes and limits. The
+ * http_auth.c - who may call which endpoint: the bearer tokens and client
+ * certificate subjects of http.tokens_file (util/tokens.h), each with its
+ * scopes and limits; a bearer token, when given, decides. The
  * file is read again when it changes (looked at once a second at most), so
  * a token is revoked without a restart; a new file that does not parse
  * leaves the tokens in force and is logged with its line. No token, and no
@@ -100,11 +101,12 @@ void rv_http_auth_free(rv_http_auth *a)
     free(a);
 }
 
-/* With a->lock held: the file again if it changed. */
-static void look(rv_http_auth *a)
+/* With a->lock held: the file again if it changed (looked at once a
+ * second at most, unless now). */
+static void look(rv_http_auth *a, int now_anyway)
 {
     int64_t now = rv_mono_us();
-    if (now - a->looked_us < 1000000)
+    if (now - a->looked_us < 1000000 && !now_anyway)
         return;
     a->looked_us = now;
     struct stat st;
@@ -123,7 +125,8 @@ static void look(rv_http_auth *a)
     }
 }
 
-void rv_http_authorize(rv_http_auth *a, const char *authorization, unsigned scope, rv_http_grant *g)
+void rv_http_authorize(rv_http_auth *a, const char *authorization, const char *subject,
+                       unsigned scope, rv_http_grant *g)
 {
     memset(g, 0, sizeof *g);
     if (!a || !scope)
@@ -131,12 +134,20 @@ void rv_http_authorize(rv_http_auth *a, const char *authorization, unsigned scop
     size_t len;
     const char *token = rv_bearer_token(authorization, &len);
     pthread_mutex_lock(&a->lock);
-    look(a);
-    const rv_token *t = token ? rv_tokens_find(&a->tokens, token, len) : NULL;
+    look(a, 0);
+    const rv_token *t = token ? rv_tokens_find(&a->tokens, RV_TOKEN_BEARER, token, len)
+                        : subject && *subject
+                            ? rv_tokens_find(&a->tokens, RV_TOKEN_SUBJECT, subject, strlen(subject))
+                            : NULL;
     if (!t) {
         g->status = MHD_HTTP_UNAUTHORIZED;
-        snprintf(g->why, sizeof g->why, "%s",
-                 token ? "unknown token" : "no bearer token (Authorization: Bearer <token>)");
+        if (token)
+            snprintf(g->why, sizeof g->why, "unknown token");
+        else if (subject && *subject) /* the client's own, and no secret */
+            snprintf(g->why, sizeof g->why,
+                     "no bearer token, and no subject:\"%.100s\" line in the tokens file", subject);
+        else
+            snprintf(g->why, sizeof g->why, "no bearer token (Authorization: Bearer <token>)");
     } else if (!(t->scopes & scope)) {
         g->status = MHD_HTTP_FORBIDDEN;
         snprintf(g->why, sizeof g->why, "token %s lacks the scope '%s'", t->name,
@@ -173,6 +184,15 @@ void rv_http_authorize(rv_http_auth *a, const char *authorization, unsigned scop
     pthread_mutex_unlock(&a->lock);
 }
 
+void rv_http_auth_reload(rv_http_auth *a)
+{
+    if (!a)
+        return;
+    pthread_mutex_lock(&a->lock);
+    look(a, 1);
+    pthread_mutex_unlock(&a->lock);
+}
+
 void rv_http_auth_done(rv_http_auth *a, rv_http_grant *g)
 {
     if (!a || !g->held)
@@ -186,10 +206,9 @@ void rv_http_auth_done(rv_http_auth *a, rv_http_grant *g)
 
 enum MHD_Result rv_http_refuse(struct MHD_Connection *c, const rv_http_grant *g)
 {
-    char body[512];
-    int n = snprintf(body, sizeof body, "{\"error\": \"%s\"}\n", g->why);
+    char body[2 * sizeof g->why + 16];
     struct MHD_Response *r = MHD_create_response_from_buffer(
-        (size_t)(n < (int)sizeof body ? n : (int)sizeof body - 1), body, MHD_RESPMEM_MUST_COPY);
+        rv_http_error_body(g->why, body, sizeof body), body, MHD_RESPMEM_MUST_COPY);
     if (!r)
         return MHD_NO;
     MHD_add_response_header(r, "Content-Type", "application/json");

@@ -19,6 +19,7 @@
 #define MAX_ID 256
 
 typedef struct rv_http_auth rv_http_auth;
+typedef struct rv_http_tls rv_http_tls;
 
 /* A gateway call waiting for its result. */
 typedef struct waiter {
@@ -42,10 +43,10 @@ struct rv_http {
     char *requests_topic;
     uint32_t max_body;
     atomic_uint_fast64_t next_id;
-    rv_http_auth *auth;                /* NULL: no http.tokens_file, every endpoint open */
-    char *tls_cert, *tls_key, *tls_ca; /* PEM; NULL: plain HTTP, no client certificates */
-    atomic_uint_fast64_t refused[3];   /* 401, 403, 429 */
-    pthread_mutex_t lock;              /* guards waiters */
+    rv_http_auth *auth;              /* NULL: no http.tokens_file, every endpoint open */
+    rv_http_tls *tls;                /* NULL: plain HTTP */
+    atomic_uint_fast64_t refused[3]; /* 401, 403, 429 */
+    pthread_mutex_t lock;            /* guards waiters */
     pthread_cond_t cond;
     waiter *waiters;
 };
@@ -62,29 +63,43 @@ typedef struct rv_http_grant {
 /* NULL with err when the file cannot be read or parsed. */
 rv_http_auth *rv_http_auth_open(const char *path, char *err, size_t err_size);
 void rv_http_auth_free(rv_http_auth *a);
-/* Whether the Authorization header's token has scope (0: an open endpoint);
- * without a (no tokens_file) everything is allowed. */
-void rv_http_authorize(rv_http_auth *a, const char *authorization, unsigned scope,
-                       rv_http_grant *g);
+/* Whether the Authorization header's token has scope (0: an open endpoint),
+ * or without one, the verified client certificate's subject ("" or NULL:
+ * none); without a (no tokens_file) everything is allowed. */
+void rv_http_authorize(rv_http_auth *a, const char *authorization, const char *subject,
+                       unsigned scope, rv_http_grant *g);
+/* The tokens file again now if it changed (SIGHUP). */
+void rv_http_auth_reload(rv_http_auth *a);
 /* The request of an allowed grant ended. */
 void rv_http_auth_done(rv_http_auth *a, rv_http_grant *g);
 /* The refusal: 401 with WWW-Authenticate, 403, or 429 with Retry-After. */
 enum MHD_Result rv_http_refuse(struct MHD_Connection *c, const rv_http_grant *g);
 
-/* tls (http_tls.c): the listener's certificate, key and client CAs. */
-int rv_http_tls_load(rv_http *h, const rv_config *cfg, char *err, size_t err_size);
-void rv_http_tls_free(rv_http *h);
+/* tls (http_tls.c): the listener's certificate, key and client CAs, read
+ * from cfg's http.cert_file, key_file and client_ca_file. NULL with err
+ * when one cannot be read, or the key is not the certificate's. */
+rv_http_tls *rv_http_tls_open(const rv_config *cfg, char *err, size_t err_size);
+void rv_http_tls_free(rv_http_tls *t);
+/* Reads the same files again; on any failure (said in err) the ones in
+ * use stay. 0 or -1. */
+int rv_http_tls_reload(rv_http_tls *t, char *err, size_t err_size);
 /* The daemon's TLS options into out (ended by MHD_OPTION_END); how many. */
-size_t rv_http_tls_options(const rv_http *h, struct MHD_OptionItem out[4]);
-/* Whether the connection's client presented a certificate of the client
- * CAs (always, without client_ca_file). */
-int rv_http_client_trusted(const rv_http *h, struct MHD_Connection *c);
+size_t rv_http_tls_options(const rv_http_tls *t, struct MHD_OptionItem out[3]);
+/* When the certificate in use expires (seconds since the epoch). */
+int64_t rv_http_tls_expires(rv_http_tls *t);
+/* With client CAs: 0 when the connection's client presented a
+ * certificate they verify, its subject (RFC 4514) then in subject; -1
+ * when it did not. Without (or without TLS): 0 and "". */
+int rv_http_tls_client(rv_http_tls *t, struct MHD_Connection *c, char *subject, size_t size);
 
 /* A whole response from a buffer (copied). */
 enum MHD_Result rv_http_respond(struct MHD_Connection *c, unsigned status, const char *type,
                                 const char *body, size_t len);
 /* 200 with the JSON document j has written; frees j. */
 enum MHD_Result rv_http_respond_json(struct MHD_Connection *c, yajl_gen j);
+/* {"error": "<msg, escaped>"}\n into body (size >= 2 * strlen(msg) + 16
+ * holds it whole); its length. */
+size_t rv_http_error_body(const char *msg, char *body, size_t size);
 /* {"error": "<reason>"} with the status. */
 enum MHD_Result rv_http_respond_error(struct MHD_Connection *c, unsigned status, const char *fmt,
                                       ...) __attribute__((format(printf, 3, 4)));

@@ -56,16 +56,54 @@ static int parse_u32(const char *s, size_t n, uint32_t *out)
     return 0;
 }
 
+static void sha256(const char *s, size_t len, unsigned char out[32])
+{
+    unsigned char h[EVP_MAX_MD_SIZE];
+    unsigned int hlen = 0;
+    EVP_Digest(s, len, h, &hlen, EVP_sha256(), NULL);
+    memcpy(out, h, 32);
+    OPENSSL_cleanse(h, sizeof h);
+}
+
+/* subject:DN or subject:"DN" at *p: its hash into t. 0, or -1 with err. */
+static int parse_subject(const char **p, const char *end, rv_token *t, char *err, size_t err_size)
+{
+    const char *s = *p + 8, *stop;
+    if (s < end && *s == '"') {
+        s++;
+        if (!(stop = memchr(s, '"', (size_t)(end - s)))) {
+            rv_errf(err, err_size, "the subject's quote is not closed");
+            return -1;
+        }
+        *p = stop + 1;
+    } else {
+        field(p, end, &s);
+        s += 8;
+        stop = *p;
+    }
+    if (stop == s) {
+        rv_errf(err, err_size, "an empty subject (subject:\"CN=...,O=...\")");
+        return -1;
+    }
+    t->kind = RV_TOKEN_SUBJECT;
+    sha256(s, (size_t)(stop - s), t->hash);
+    return 0;
+}
+
 /* One non-empty line into t. 0, or -1 with the reason in err. */
 static int parse_line(const char *p, const char *end, rv_token *t, char *err, size_t err_size)
 {
     const char *f;
-    size_t n = field(&p, end, &f);
-    if (n != 64) {
-        rv_errf(err, err_size, "expected the token's SHA-256 in hex (64 digits) first");
+    size_t n;
+    if (end - p >= 8 && memcmp(p, "subject:", 8) == 0) {
+        if (parse_subject(&p, end, t, err, err_size) != 0)
+            return -1;
+    } else if ((n = field(&p, end, &f)) != 64) {
+        rv_errf(err, err_size,
+                "expected the token's SHA-256 in hex (64 digits) or subject:\"DN\" first");
         return -1;
     }
-    for (size_t i = 0; i < 32; i++) {
+    for (size_t i = 0; t->kind == RV_TOKEN_BEARER && i < 32; i++) {
         int hi = hexval(f[2 * i]), lo = hexval(f[2 * i + 1]);
         if (hi < 0 || lo < 0) {
             rv_errf(err, err_size, "the SHA-256 is not lowercase hex");
@@ -168,14 +206,13 @@ void rv_tokens_free(rv_tokens *t)
     *t = (rv_tokens){0};
 }
 
-const rv_token *rv_tokens_find(const rv_tokens *t, const char *token, size_t len)
+const rv_token *rv_tokens_find(const rv_tokens *t, int kind, const char *value, size_t len)
 {
-    unsigned char h[EVP_MAX_MD_SIZE];
-    unsigned int hlen = 0;
-    EVP_Digest(token, len, h, &hlen, EVP_sha256(), NULL);
+    unsigned char h[32];
+    sha256(value, len, h);
     const rv_token *found = NULL;
     for (size_t i = 0; i < t->n; i++) /* no early exit: every entry costs the same */
-        if (CRYPTO_memcmp(h, t->t[i].hash, 32) == 0 && !found)
+        if ((CRYPTO_memcmp(h, t->t[i].hash, 32) == 0) & (t->t[i].kind == kind) && !found)
             found = &t->t[i];
     OPENSSL_cleanse(h, sizeof h);
     return found;

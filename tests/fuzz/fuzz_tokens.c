@@ -46,7 +46,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t hl = strlen(header); /* the header up to a NUL in the input */
         if (tok < header || tok + len > header + hl || len == 0 || memchr(tok, ' ', len))
             abort();
-        rv_tokens_find(&t, tok, len);
+        rv_tokens_find(&t, RV_TOKEN_BEARER, tok, len);
+        rv_tokens_find(&t, RV_TOKEN_SUBJECT, tok, len);
     }
     rv_tokens_free(&t);
     free(header);

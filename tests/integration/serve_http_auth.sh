@@ -163,18 +163,28 @@ pki() {
       -extfile "$d/$1.ext" -out "$d/$1.pem" 2>/dev/null
   }
   cert server ca "/CN=127.0.0.1" "subjectAltName=IP:127.0.0.1"
+  cert renewed ca "/CN=127.0.0.1" "subjectAltName=IP:127.0.0.1"
   cert client ca "/CN=fraud-api"
+  cert mapped ca "/CN=churn job/O=Example Bank"
   cert stranger other "/CN=stranger"
 }
 pki
 tokens
+# a client certificate's subject may stand for a token: as RFC 4514 (and
+# openssl's RFC2253 option) write it, "O=Example Bank,CN=churn job"
+subject=$(openssl x509 -noout -subject -nameopt RFC2253 -in "$TMP/pki/mapped.pem" | sed 's/^subject=//')
+echo "subject:\"$subject\" score name=churn-job" >>"$TMP/tokens"
+cp "$TMP/pki/server.pem" "$TMP/pki/serving.pem"
+cp "$TMP/pki/server.key" "$TMP/pki/serving.key"
+cp "$TMP/pki/ca.pem" "$TMP/pki/clients.pem"
 write_service tls "$TMP/tls.yaml" <<YAML
 models:
   - {name: a, plugin: $FX/ok.so}
 rendezvous:
   schedule: [{model: a, within_ms: 2000}]
-http: {listen: "127.0.0.1:$PORT_TLS", tokens_file: $TMP/tokens, cert_file: $TMP/pki/server.pem,
-       key_file: $TMP/pki/server.key, client_ca_file: $TMP/pki/ca.pem}
+http: {listen: "127.0.0.1:$PORT_TLS", tokens_file: $TMP/tokens, cert_file: $TMP/pki/serving.pem,
+       key_file: $TMP/pki/serving.key, client_ca_file: $TMP/pki/clients.pem,
+       max_connections_per_ip: 50}
 YAML
 start_host "$TMP/tls.yaml" "$TMP/tls.log"
 TURL=https://127.0.0.1:$PORT_TLS
@@ -201,21 +211,73 @@ st=$(tcall client /v1/score -d '{"x": 1}')
 st=$(curl -s -o /dev/null -w '%{http_code}' -m 5 -d '{"x": 1}' "http://127.0.0.1:$PORT_TLS/v1/score" || true)
 [ "$st" = 000 ] || fail "plain HTTP to the TLS port was answered: $st"
 tlegit
-# 200 connections that never finish a handshake, held while a trusted
-# client calls
+st=$(tcall mapped /v1/score -d '{"x": 1, "y": 2}')
+[ "$st" = 200 ] || fail "a client whose subject the tokens file maps to score: $st $(cat "$BODY")"
+st=$(tcall mapped /v1/models)
+[ "$st" = 403 ] && grep -q "churn-job lacks the scope 'read'" "$BODY" ||
+  fail "the mapped subject without the read scope: $st $(cat "$BODY")"
+st=$(tcall client /v1/score -H "Authorization: Bearer not-a-token" -d '{"x": 1}')
+[ "$st" = 401 ] || fail "a wrong bearer token beside a trusted certificate: $st"
+tlegit
+pass "TLS with client certificates: no certificate 403, another CA's refused ($stranger), no token 401, plain HTTP not answered; a certificate's subject in the tokens file stands for a token, with its scopes"
+
+# 200 connections from one address (127.0.0.2) that never finish a
+# handshake: 50 held (max_connections_per_ip), the rest closed at accept,
+# while a trusted client from another address is answered
 $PY - "$PORT_TLS" "$TMP/flood.ready" <<'PY' &
-import socket, sys, time
-held = []
+import errno, socket, sys, time
+conns = []
 for _ in range(200):
-    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+    s = socket.socket()
+    s.bind(("127.0.0.2", 0))
+    s.connect(("127.0.0.1", int(sys.argv[1])))
     s.send(b"\x16\x03\x01")  # the first bytes of a ClientHello, and no more
-    held.append(s)
-open(sys.argv[2], "w").write("ready")
-time.sleep(8)
+    conns.append(s)
+time.sleep(1)
+held = 0
+for s in conns:
+    s.setblocking(False)
+    try:
+        held += s.recv(1) != b""  # closed: EOF
+    except BlockingIOError:
+        held += 1
+    except ConnectionResetError:
+        pass
+open(sys.argv[2], "w").write(f"{held}")
+time.sleep(6)
 PY
 flood=$!
 for _ in $(seq 100); do [ -s "$TMP/flood.ready" ] && break; sleep 0.1; done
 for _ in 1 2 3 4 5; do tlegit; done
-wait "$flood" || fail "the slow handshakes could not be held"
+wait "$flood" || fail "the slow handshakes could not be made"
+held=$(cat "$TMP/flood.ready")
+[ "$held" -le 50 ] && [ "$held" -ge 40 ] || fail "one address held $held of 200 stalled connections, limit 50"
+pass "200 stalled handshakes from one address: $held held (limit 50), the rest closed; a trusted client from another answered"
+
+# SIGHUP reads the certificate, key and client CAs again; a key that is not
+# the certificate's is refused and the ones in use stay
+served_cert() { # the certificate the listener presents now (SHA-256)
+  openssl s_client -connect "127.0.0.1:$PORT_TLS" -CAfile "$TMP/pki/ca.pem" -cert "$TMP/pki/client.pem" \
+    -key "$TMP/pki/client.key" </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256
+}
+fp() { openssl x509 -noout -fingerprint -sha256 -in "$1"; }
+[ "$(served_cert)" = "$(fp "$TMP/pki/server.pem")" ] || fail "the listener does not present its certificate"
+cp "$TMP/pki/renewed.pem" "$TMP/pki/serving.pem" # the renewed certificate, the old key
+kill -HUP "$HOST_PID"
+wait_log "$TMP/tls.log" "is not the key of http.cert_file.*the certificate, key and client CAs in use stay" 1
+[ "$(served_cert)" = "$(fp "$TMP/pki/server.pem")" ] || fail "a mismatched key replaced the certificate"
+tlegit
+cp "$TMP/pki/renewed.key" "$TMP/pki/serving.key"
+kill -HUP "$HOST_PID"
+wait_log "$TMP/tls.log" "http: reloaded: certificate" 1
+[ "$(served_cert)" = "$(fp "$TMP/pki/renewed.pem")" ] || fail "SIGHUP did not bring the renewed certificate"
+tlegit
+cp "$TMP/pki/other.pem" "$TMP/pki/clients.pem" # now only the other CA's clients
+kill -HUP "$HOST_PID"
+wait_log "$TMP/tls.log" "http: reloaded: certificate" 2
+st=$(tcall client /v1/score -H "Authorization: Bearer $SCORER" -d '{"x": 1}')
+[ "$st" = 403 ] || fail "a client of a CA no longer trusted: $st"
+st=$(tcall stranger /v1/score -H "Authorization: Bearer $SCORER" -d '{"x": 1, "y": 2}')
+[ "$st" = 200 ] || fail "a client of the CA trusted after SIGHUP: $st $(cat "$BODY")"
 stop_host
-pass "TLS with client certificates: no certificate 403, another CA's refused ($stranger), no token 401, plain HTTP not answered; 200 stalled handshakes held while a trusted client is answered"
+pass "SIGHUP: a key that is not the certificate's refused (the old certificate served on), a renewed certificate and key taken, client CAs replaced, without a restart"
