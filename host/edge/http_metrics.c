@@ -186,6 +186,13 @@ enum MHD_Result rv_http_get_metrics(rv_http *h, struct MHD_Connection *c)
         rv_prom_label l[] = {{"status", refused[i]}};
         rv_prom_counter(&t, "rendezvous_http_refused_total", l, 1, atomic_load(&h->refused[i]));
     }
+    if (h->tls) {
+        rv_prom_family(&t, "rendezvous_http_certificate_expiry_seconds", "gauge",
+                       "When the listener's TLS certificate expires (Unix time): alert well "
+                       "before, then renew it and send SIGHUP.");
+        rv_prom_gauge(&t, "rendezvous_http_certificate_expiry_seconds", NULL, 0,
+                      (double)rv_http_tls_expires(h->tls));
+    }
     rv_prom_family(&t, "rendezvous_control_refused_total", "counter",
                    "Control records refused for their signature (control.key_file).");
     rv_prom_counter(&t, "rendezvous_control_refused_total", NULL, 0,

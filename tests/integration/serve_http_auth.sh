@@ -272,6 +272,13 @@ kill -HUP "$HOST_PID"
 wait_log "$TMP/tls.log" "http: reloaded: certificate" 1
 [ "$(served_cert)" = "$(fp "$TMP/pki/renewed.pem")" ] || fail "SIGHUP did not bring the renewed certificate"
 tlegit
+want=$(date -d "$(openssl x509 -noout -enddate -in "$TMP/pki/renewed.pem" | cut -d= -f2)" +%s)
+curl -s --cacert "$TMP/pki/ca.pem" --cert "$TMP/pki/client.pem" --key "$TMP/pki/client.key" \
+  -H "Authorization: Bearer $METRICS" "$TURL/metrics" >"$TMP/tls-metrics"
+$PY -c 'import sys
+v = [l for l in open(sys.argv[1]) if l.startswith("rendezvous_http_certificate_expiry_seconds ")]
+assert v and abs(float(v[0].split()[1]) - int(sys.argv[2])) < 1, v' "$TMP/tls-metrics" "$want" ||
+  fail "/metrics does not give the renewed certificate's expiry ($want)"
 cp "$TMP/pki/other.pem" "$TMP/pki/clients.pem" # now only the other CA's clients
 kill -HUP "$HOST_PID"
 wait_log "$TMP/tls.log" "http: reloaded: certificate" 2
