@@ -286,5 +286,17 @@ st=$(tcall client /v1/score -H "Authorization: Bearer $SCORER" -d '{"x": 1}')
 [ "$st" = 403 ] || fail "a client of a CA no longer trusted: $st"
 st=$(tcall stranger /v1/score -H "Authorization: Bearer $SCORER" -d '{"x": 1, "y": 2}')
 [ "$st" = 200 ] || fail "a client of the CA trusted after SIGHUP: $st $(cat "$BODY")"
+# a token revoked over TLS, taken by SIGHUP
+tokens revoked
+kill -HUP "$HOST_PID"
+wait_log "$TMP/tls.log" "changed: 3 bearer token(s) now" 1
+st=$(tcall stranger /v1/score -H "Authorization: Bearer $SCORER" -d '{"x": 1}')
+[ "$st" = 401 ] || fail "a token revoked at SIGHUP still scores over TLS: $st"
+st=$(tcall stranger /v1/score -H "Authorization: Bearer $LIMITED" -d '{"x": 1, "y": 2}')
+[ "$st" = 200 ] || fail "a token in force after the revocation: $st $(cat "$BODY")"
 stop_host
-pass "SIGHUP: a key that is not the certificate's refused (the old certificate served on), a renewed certificate and key taken, client CAs replaced, without a restart"
+for t in "$SCORER" "$READER" "$LIMITED" "$METRICS"; do
+  ! grep -qF -- "$t" "$TMP/tls.log" "$TMP/tls.log.out" || fail "a token is in the TLS host's log"
+  ! grep -qF -- "$(hash "$t")" "$TMP/tls.log" "$TMP/tls.log.out" || fail "a hash is in the TLS host's log"
+done
+pass "SIGHUP: a key that is not the certificate's refused (the old certificate served on), a renewed certificate and key taken, client CAs replaced, a token revoked, without a restart; no token nor hash in the log"
