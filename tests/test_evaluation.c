@@ -101,13 +101,13 @@ START_TEST(each_source_is_measured_on_its_answers)
         answer(e, id, RV_EVALUATION_SERVED, a, 1000 + i);
         /* half the labels come in the same batch, half in the next */
         if (i % 2 == 0)
-            ck_assert_int_eq(rv_evaluation_label(e, id, LABELS[truth[i]], 1000 + i), 0);
+            ck_assert_int_eq(rv_evaluation_label(e, id, LABELS[truth[i]], 0, 1000 + i), 0);
     }
     commit(e, 2000);
     for (int i = 1; i < N; i += 2) {
         char id[32];
         snprintf(id, sizeof id, "r-%d", i);
-        ck_assert_int_eq(rv_evaluation_label(e, id, LABELS[truth[i]], 3000), 0);
+        ck_assert_int_eq(rv_evaluation_label(e, id, LABELS[truth[i]], 0, 3000), 0);
     }
     commit(e, 3000);
     rv_evaluation_counts c;
@@ -150,23 +150,23 @@ START_TEST(early_duplicate_unknown_late_and_unmatched_are_counted)
     char *dir = test_tmpdir();
     rv_evaluation *e = open_at(dir, 0);
     /* early: the label first, the answers after */
-    ck_assert_int_eq(rv_evaluation_label(e, "early", "malignant", 10), 0);
+    ck_assert_int_eq(rv_evaluation_label(e, "early", "malignant", 0, 10), 0);
     commit(e, 10);
     answer(e, "early", "a", 0.9, 20);
     answer(e, "early", RV_EVALUATION_SERVED, 0.9, 20);
     /* twice: the first counts */
     answer(e, "twice", "a", 0.2, 20);
     answer(e, "twice", RV_EVALUATION_SERVED, 0.2, 20);
-    ck_assert_int_eq(rv_evaluation_label(e, "twice", "benign", 30), 0);
-    ck_assert_int_eq(rv_evaluation_label(e, "twice", "malignant", 40), 0);
+    ck_assert_int_eq(rv_evaluation_label(e, "twice", "benign", 0, 30), 0);
+    ck_assert_int_eq(rv_evaluation_label(e, "twice", "malignant", 0, 40), 0);
     /* a label the evaluation does not know */
-    ck_assert_int_eq(rv_evaluation_label(e, "twice", "cat", 40), 0);
+    ck_assert_int_eq(rv_evaluation_label(e, "twice", "cat", 0, 40), 0);
     commit(e, 50);
     /* an answer after the join: late, not measured */
     answer(e, "twice", "b", 0.9, 60);
     /* answers never labelled, a label never answered */
     answer(e, "lonely", "a", 0.5, 60);
-    ck_assert_int_eq(rv_evaluation_label(e, "ghost", "benign", 60), 0);
+    ck_assert_int_eq(rv_evaluation_label(e, "ghost", "benign", 0, 60), 0);
     commit(e, 60);
     rv_evaluation_counts c;
     rv_evaluation_counts_get(e, &c);
@@ -208,7 +208,7 @@ START_TEST(a_result_read_first_waits_for_the_answers_it_names)
                                    .n_expected = 2,
                                    .expected = named};
     ck_assert_int_eq(rv_evaluation_answer_of(e, "r-1", &served, 10), 0);
-    ck_assert_int_eq(rv_evaluation_label(e, "r-1", "malignant", 10), 0);
+    ck_assert_int_eq(rv_evaluation_label(e, "r-1", "malignant", 0, 10), 0);
     answer(e, "r-1", "a", 0.8, 10);
     commit(e, 10);
     rv_evaluation_counts c;
@@ -226,7 +226,7 @@ START_TEST(a_result_read_first_waits_for_the_answers_it_names)
     rv_evaluation_figures_free(f, n);
     /* one whose named answer never comes: counted when it expires */
     ck_assert_int_eq(rv_evaluation_answer_of(e, "r-2", &served, 30), 0);
-    ck_assert_int_eq(rv_evaluation_label(e, "r-2", "benign", 30), 0);
+    ck_assert_int_eq(rv_evaluation_label(e, "r-2", "benign", 0, 30), 0);
     commit(e, 30);
     commit(e, 31 + 30 * DAY_MS);
     rv_evaluation_counts_get(e, &c);
@@ -243,13 +243,13 @@ START_TEST(a_restart_keeps_what_was_joined_and_what_waits)
     rv_evaluation *e = open_at(dir, 0);
     answer(e, "r-1", "a", 0.8, 100);
     answer(e, "r-1", RV_EVALUATION_SERVED, 0.8, 100);
-    ck_assert_int_eq(rv_evaluation_label(e, "r-1", "malignant", 100), 0);
+    ck_assert_int_eq(rv_evaluation_label(e, "r-1", "malignant", 0, 100), 0);
     answer(e, "r-2", "a", 0.3, 100);
     answer(e, "r-2", RV_EVALUATION_SERVED, 0.3, 100);
     ck_assert_int_eq(rv_evaluation_set_offset(e, "svc.labels", 3, 42), 0);
     commit(e, 100);
     /* queued, never committed: lost with the process, read again */
-    ck_assert_int_eq(rv_evaluation_label(e, "r-2", "malignant", 150), 0);
+    ck_assert_int_eq(rv_evaluation_label(e, "r-2", "malignant", 0, 150), 0);
     ck_assert_int_eq(rv_evaluation_set_offset(e, "svc.labels", 3, 43), 0);
     rv_evaluation_close(e);
 
@@ -261,7 +261,7 @@ START_TEST(a_restart_keeps_what_was_joined_and_what_waits)
     const rv_measures *a = since_start(f, n, "a");
     ck_assert(a && a->count == 1);
     rv_evaluation_figures_free(f, n);
-    ck_assert_int_eq(rv_evaluation_label(e, "r-2", "benign", 200), 0);
+    ck_assert_int_eq(rv_evaluation_label(e, "r-2", "benign", 0, 200), 0);
     commit(e, 200);
     f = rv_evaluation_snapshot(e, 200, &n);
     a = since_start(f, n, "a");
@@ -283,7 +283,7 @@ START_TEST(the_hour_forgets_what_the_day_keeps)
         int64_t t = t0 + (i < 5 ? 0 : 2 * 3600000LL); /* five now, five two hours on */
         answer(e, id, "a", 0.9, t);
         answer(e, id, RV_EVALUATION_SERVED, 0.9, t);
-        ck_assert_int_eq(rv_evaluation_label(e, id, "malignant", t), 0);
+        ck_assert_int_eq(rv_evaluation_label(e, id, "malignant", 0, t), 0);
         commit(e, t);
     }
     size_t n;
@@ -304,6 +304,47 @@ END_TEST
 
 /* A source's first window holds its first baseline_answers (4 here) and
  * then no more, also when rebuilt from the store's log at open. */
+/* A label's time places its joined answers in the windows: a backlog of
+ * labels read late lands in the hours they belong to, also after a
+ * restart; a time in the future counts as now, one older than the delay
+ * as the delay's start; and an answer older than a window's span (out of
+ * order) does not empty the newer bucket in its slot. */
+START_TEST(a_labels_time_places_its_answers)
+{
+    char *dir = test_tmpdir();
+    const int64_t H = 3600000, now = 10 * DAY_MS;
+    rv_evaluation *e = open_at(dir, now);
+    const char *ids[] = {"now", "2h-ago", "25h-ago", "future", "ancient"};
+    const int64_t times[] = {0, now - 2 * H, now - 25 * H, now + 5 * H, 1};
+    for (size_t i = 0; i < 5; i++) {
+        answer(e, ids[i], "a", 0.9, now);
+        answer(e, ids[i], RV_EVALUATION_SERVED, 0.9, now);
+        ck_assert_int_eq(rv_evaluation_label(e, ids[i], "malignant", times[i], now), 0);
+    }
+    /* an hour ago: the minute slot of now, an hour older; joined after the
+     * others (a commit takes requests in the order of their ids) */
+    answer(e, "x-60m-ago", "a", 0.9, now);
+    answer(e, "x-60m-ago", RV_EVALUATION_SERVED, 0.9, now);
+    ck_assert_int_eq(rv_evaluation_label(e, "x-60m-ago", "malignant", now - 60 * 60000, now), 0);
+    commit(e, now);
+    for (int restarted = 0; restarted < 2; restarted++) {
+        size_t n;
+        rv_evaluation_figure *f = rv_evaluation_snapshot(e, now, &n);
+        const rv_measures *hour = in_window(f, n, "a", RV_EVAL_HOUR),
+                          *day = in_window(f, n, "a", RV_EVAL_DAY);
+        ck_assert(hour && day && since_start(f, n, "a"));
+        ck_assert_uint_eq(hour->count, 2); /* now and the future one */
+        ck_assert_uint_eq(day->count, 4);  /* and 2 h, 60 min ago */
+        ck_assert_uint_eq(since_start(f, n, "a")->count, 6);
+        rv_evaluation_figures_free(f, n);
+        rv_evaluation_close(e);
+        e = open_at(dir, now);
+    }
+    rv_evaluation_close(e);
+    remove_dir(dir);
+}
+END_TEST
+
 START_TEST(the_first_window_keeps_the_first_answers)
 {
     char *dir = test_tmpdir();
@@ -314,7 +355,7 @@ START_TEST(the_first_window_keeps_the_first_answers)
         snprintf(id, sizeof id, "r-%d", i);
         answer(e, id, "a", i < 4 ? 0.9 : 0.1, t0 + i); /* right four times, then wrong */
         answer(e, id, RV_EVALUATION_SERVED, 0.9, t0 + i);
-        ck_assert_int_eq(rv_evaluation_label(e, id, "malignant", t0 + i), 0);
+        ck_assert_int_eq(rv_evaluation_label(e, id, "malignant", 0, t0 + i), 0);
         commit(e, t0 + i);
     }
     for (int reopened = 0; reopened < 2; reopened++) {
@@ -347,7 +388,7 @@ START_TEST(a_backlog_larger_than_the_store_commits)
     for (int i = 0; i < 200000; i++) {
         char id[32];
         snprintf(id, sizeof id, "flood-%d", i);
-        ck_assert_int_eq(rv_evaluation_label(e, id, "benign", t0 + i / 1000), 0);
+        ck_assert_int_eq(rv_evaluation_label(e, id, "benign", 0, t0 + i / 1000), 0);
     }
     commit(e, t0 + 200);
     ck_assert_uint_eq(rv_evaluation_queued(e), 0);
@@ -430,6 +471,7 @@ int main(void)
     tcase_add_test(tc, a_result_read_first_waits_for_the_answers_it_names);
     tcase_add_test(tc, a_restart_keeps_what_was_joined_and_what_waits);
     tcase_add_test(tc, the_hour_forgets_what_the_day_keeps);
+    tcase_add_test(tc, a_labels_time_places_its_answers);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }

@@ -29,7 +29,6 @@
 #include "streams.h"
 #include "threads.h"
 
-#define EVALUATION_NICE 10
 #define MAX_QUEUED 65536 /* changes read and not committed: then commit at once */
 
 struct rv_evaluator {
@@ -88,7 +87,8 @@ static void take(rv_evaluator *v, const rd_kafka_message_t *m)
     int ok = rv_eval_record_read(m->payload ? m->payload : "", m->len, r) == 0 && r->id && r->id[0];
     int64_t now = now_ms();
     if (ok && strcmp(topic, v->labels) == 0)
-        ok = r->label && rv_evaluation_label(v->ev, r->id, r->label, now) == 0;
+        ok = r->label &&
+             rv_evaluation_label(v->ev, r->id, r->label, r->has_time ? r->time : 0, now) == 0;
     else if (ok) {
         const char *expected[RV_EVAL_READ_MODELS];
         rv_evaluation_answer a = {.version = r->version ? r->version : "",
@@ -192,8 +192,8 @@ static void *loop(void *arg)
 {
     rv_evaluator *v = arg;
     pthread_setname_np(pthread_self(), "rv-evaluation");
-    /* behind serving: a CPU both want goes to the request path first */
-    int e = rv_threads_nice(gettid(), EVALUATION_NICE);
+    /* behind serving: it runs on CPU time the request path does not want */
+    int e = rv_threads_idle();
     if (e)
         rv_warn("evaluation", "cannot lower its thread's priority: %s", strerror(e));
     int64_t next = rv_mono_ms() + v->interval_ms, next_report = rv_mono_ms() + v->report_ms;
@@ -262,6 +262,8 @@ rv_evaluator *rv_evaluator_start(const rv_config *cfg, const char *bootstrap, ch
         return NULL;
     }
     rd_kafka_conf_t *pconf = rv_kafka_conf(cfg, bootstrap, 1, err, err_size);
+    if (pconf)
+        rv_kafka_conf_idle(pconf);
     char why[RV_ERR_SIZE];
     if (!pconf || !(v->out = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, why, sizeof why))) {
         if (pconf) {
@@ -272,7 +274,7 @@ rv_evaluator *rv_evaluator_start(const rv_config *cfg, const char *bootstrap, ch
         return NULL;
     }
     snprintf(group, sizeof group, "%s.evaluation", cfg->streams.group);
-    rv_group_callbacks cb = {.rebalance = on_rebalance, .opaque = v};
+    rv_group_callbacks cb = {.rebalance = on_rebalance, .opaque = v, .background = 1};
     if (!(v->rk = rv_consumer_new(cfg, bootstrap, RV_CONSUMER_GROUP, group, NULL, 0, &cb, err,
                                   err_size))) {
         rv_evaluator_stop(v);

@@ -26,7 +26,7 @@ typedef struct reader {
     int full; /* a string did not fit */
 } reader;
 
-enum { SEEN_ANSWERS = 1, SEEN_MODELS = 2, SEEN_SV = 4 };
+enum { SEEN_ANSWERS = 1, SEEN_MODELS = 2, SEEN_SV = 4, SEEN_TIME = 8 };
 
 static const char *keep(reader *x, const unsigned char *s, size_t n)
 {
@@ -80,14 +80,16 @@ static int on_number(void *ctx, const char *s, size_t n)
         return 1;
     memcpy(text, s, n);
     text[n] = '\0';
-    if (x->depth == 1 && strcmp(x->key1, "schedule_version") == 0 && !(x->seen & SEEN_SV)) {
-        x->seen |= SEEN_SV;
+    int sv = strcmp(x->key1, "schedule_version") == 0, time = strcmp(x->key1, "time") == 0;
+    unsigned bit = sv ? SEEN_SV : time ? SEEN_TIME : 0;
+    if (x->depth == 1 && bit && !(x->seen & bit)) {
+        x->seen |= bit;
         char *end;
         errno = 0;
         long long v = strtoll(text, &end, 10);
         if (!*end && errno == 0) {
-            x->r->has_schedule_version = 1;
-            x->r->schedule_version = v;
+            *(sv ? &x->r->has_schedule_version : &x->r->has_time) = 1;
+            *(sv ? &x->r->schedule_version : &x->r->time) = v;
         }
     } else if (x->depth == 3 && x->in == IN_ANSWERS && strcmp(x->key3, "score") == 0 &&
                !x->has_score) {

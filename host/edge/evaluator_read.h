@@ -19,6 +19,8 @@ typedef struct rv_eval_record {
     const char *id, *model, *version, *status, *label;
     int has_schedule_version; /* an integer */
     int64_t schedule_version;
+    int has_time; /* "time": an integer (ms since the epoch) */
+    int64_t time;
     size_t n_answers; /* answers with a string label and a number score */
     const char *labels[RV_EVAL_READ_ANSWERS];
     double scores[RV_EVAL_READ_ANSWERS];

@@ -7,6 +7,7 @@
 
 #include "clock.h"
 #include "errbuf.h"
+#include "threads.h"
 
 #include <librdkafka/rdkafka_mock.h>
 #include <pthread.h>
@@ -286,6 +287,25 @@ int rv_assign_whole(rd_kafka_t *rk, const char *topic, int timeout_ms, int64_t *
     return assign_all(rk, topic, timeout_ms, ends, err, err_size);
 }
 
+static rd_kafka_resp_err_t idle_thread(rd_kafka_t *rk, rd_kafka_thread_type_t type,
+                                       const char *name, void *opaque)
+{
+    (void)rk, (void)type, (void)name, (void)opaque;
+    return rv_threads_idle() == 0 ? RD_KAFKA_RESP_ERR_NO_ERROR : RD_KAFKA_RESP_ERR__FAIL;
+}
+
+static rd_kafka_resp_err_t idle_client(rd_kafka_t *rk, const rd_kafka_conf_t *conf, void *opaque,
+                                       char *errstr, size_t errstr_size)
+{
+    (void)conf, (void)opaque, (void)errstr, (void)errstr_size;
+    return rd_kafka_interceptor_add_on_thread_start(rk, "rv-idle", idle_thread, NULL);
+}
+
+void rv_kafka_conf_idle(rd_kafka_conf_t *conf)
+{
+    rd_kafka_conf_interceptor_add_on_new(conf, "rv-idle", idle_client, NULL);
+}
+
 rd_kafka_t *rv_consumer_new(const rv_config *cfg, const char *bootstrap, rv_consumer_kind kind,
                             const char *group, const char *topic, int timeout_ms,
                             const rv_group_callbacks *cb, char *err, size_t err_size)
@@ -314,6 +334,17 @@ rd_kafka_t *rv_consumer_new(const rv_config *cfg, const char *bootstrap, rv_cons
         if (cb->committed)
             rd_kafka_conf_set_offset_commit_cb(conf, cb->committed);
         rd_kafka_conf_set_opaque(conf, cb->opaque);
+        if (cb->background) {
+            rv_kafka_conf_idle(conf);
+            if (rd_kafka_conf_set(conf, "fetch.wait.max.ms", "500", e, sizeof e) !=
+                    RD_KAFKA_CONF_OK ||
+                rd_kafka_conf_set(conf, "fetch.min.bytes", "1048576", e, sizeof e) !=
+                    RD_KAFKA_CONF_OK) {
+                rv_errf(err, err_size, "consumer %s: %s", group, e);
+                rd_kafka_conf_destroy(conf);
+                return NULL;
+            }
+        }
     }
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e);
     if (!rk) {

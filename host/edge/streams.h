@@ -32,6 +32,10 @@ struct rd_kafka_mock_cluster_s *rv_broker_mock(rv_broker *b);
 rd_kafka_conf_t *rv_kafka_conf(const rv_config *cfg, const char *bootstrap, int producer, char *err,
                                size_t err_size);
 
+/* Every thread of a client made from conf runs only on CPU time nothing
+ * else wants (SCHED_IDLE): for work that must never slow serving. */
+void rv_kafka_conf_idle(rd_kafka_conf_t *conf);
+
 /* How a consumer reads. */
 typedef enum {
     /* In the consumer group `group`, offsets committed by the host only
@@ -52,6 +56,10 @@ typedef struct rv_group_callbacks {
     /* the outcome of an asynchronous commit */
     void (*committed)(rd_kafka_t *, rd_kafka_resp_err_t, rd_kafka_topic_partition_list_t *, void *);
     void *opaque;
+    /* work that must never slow serving: the consumer's threads at
+     * SCHED_IDLE (rv_kafka_conf_idle), and its fetches in large batches
+     * (up to 1 MiB or 500 ms), fewer for the broker to answer */
+    int background;
 } rv_group_callbacks;
 
 /* The one way the host makes a consumer: rv_kafka_conf(), then the settings

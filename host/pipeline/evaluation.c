@@ -37,6 +37,7 @@ typedef struct op {
     char **expected; /* OP_ANSWER of the result */
     size_t n_expected;
     int64_t now;
+    int64_t at; /* OP_LABEL: when the outcome was known */
     size_t seq; /* its place in the queue */
     double p[]; /* OP_ANSWER: n_labels probabilities */
 } op;
@@ -154,13 +155,16 @@ int rv_evaluation_answer_of(rv_evaluation *e, const char *id, const rv_evaluatio
     return 0;
 }
 
-int rv_evaluation_label(rv_evaluation *e, const char *id, const char *label, int64_t now_ms)
+int rv_evaluation_label(rv_evaluation *e, const char *id, const char *label, int64_t time_ms,
+                        int64_t now_ms)
 {
     int j = label_index(e, label);
     op *o = op_new(e, OP_LABEL, id, now_ms);
     if (!o)
         return -1;
     o->truth = (uint32_t)j; /* -1: unknown, counted at commit */
+    int64_t oldest = now_ms - e->set.max_label_delay_ms;
+    o->at = time_ms <= 0 || time_ms > now_ms ? now_ms : time_ms < oldest ? oldest : time_ms;
     if (enqueue(e, o) != 0) {
         op_free(o);
         return -1;
@@ -265,10 +269,12 @@ static rv_kv_status log_joined(rv_evaluation *e, batch *b, size_t i, int64_t now
     snprintf(j->version, sizeof j->version, "%s", e->st.e[i].version);
     j->schedule_version = e->st.schedule_version;
     j->truth = e->st.truth;
-    j->time_ms = now;
+    /* in the windows when its outcome was known; in the log's order and
+     * expiry when it joined */
+    j->time_ms = e->st.flags & RV_EVAL_TIMED ? e->st.truth_ms : now;
     memcpy(j->p, e->st.e[i].p, k * sizeof(double));
     b->joined[b->n_joined++] = j;
-    rv_eval_sample x = {j->source, j->version, j->schedule_version, j->truth, j->p, now};
+    rv_eval_sample x = {j->source, j->version, j->schedule_version, j->truth, j->p, j->time_ms};
     size_t len = rv_eval_sample_encode(&x, e->set.n_labels, &e->buf);
     unsigned char key[14] = {'s', '/'};
     uint64_t t = (uint64_t)now ^ (UINT64_C(1) << 63);
@@ -350,8 +356,9 @@ static int change(rv_evaluation *e, batch *b, const op *o)
             return 0;
         }
         b->delta.labels++;
-        st->flags |= RV_EVAL_LABEL;
+        st->flags |= RV_EVAL_LABEL | RV_EVAL_TIMED;
         st->truth = o->truth;
+        st->truth_ms = o->at;
         if (!(st->flags & RV_EVAL_RESULT))
             b->delta.early_labels++;
     }
@@ -482,16 +489,9 @@ static void load_counts(rv_evaluation *e)
 
 static void add_counts(rv_evaluation_counts *to, const rv_evaluation_counts *d)
 {
-    to->answers += d->answers;
-    to->labels += d->labels;
-    to->joined += d->joined;
-    to->early_labels += d->early_labels;
-    to->duplicate_labels += d->duplicate_labels;
-    to->unmatched_labels += d->unmatched_labels;
-    to->unlabelled += d->unlabelled;
-    to->late_answers += d->late_answers;
-    to->incomplete += d->incomplete;
-    to->unknown_labels += d->unknown_labels;
+#define ADD(f) to->f += d->f;
+    COUNT_FIELDS(ADD)
+#undef ADD
 }
 
 /* One attempt: the queued changes q[0..n), the expired, the commit. */

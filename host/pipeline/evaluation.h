@@ -86,10 +86,14 @@ rv_evaluation *rv_evaluation_open(const rv_evaluation_settings *s, int64_t now_m
                                   size_t err_size);
 void rv_evaluation_close(rv_evaluation *e);
 
-/* Queue a change. -1 when out of memory (nothing queued). */
+/* Queue a change. -1 when out of memory (nothing queued). A label's
+ * time_ms is when its outcome was known (0: now): its joined answers count
+ * in the hour and day windows of that time, taken within the last
+ * max_label_delay_ms and not after now. */
 int rv_evaluation_answer_of(rv_evaluation *e, const char *id, const rv_evaluation_answer *a,
                             int64_t now_ms);
-int rv_evaluation_label(rv_evaluation *e, const char *id, const char *label, int64_t now_ms);
+int rv_evaluation_label(rv_evaluation *e, const char *id, const char *label, int64_t time_ms,
+                        int64_t now_ms);
 /* The next offset to read of a stream's partition, committed with the
  * changes queued before it. */
 int rv_evaluation_set_offset(rv_evaluation *e, const char *topic, int32_t partition,

@@ -21,11 +21,12 @@ static int reserve(rv_eval_buf *out, size_t n)
     return 0;
 }
 
-/* Layout: flags u8, truth u32, schedule version u32, n u16, then per entry
- * source and version (u8 length, bytes), seen u8 and n_labels doubles. */
+/* Layout: flags u8, truth u32, schedule version u32, n u16, with
+ * RV_EVAL_TIMED truth_ms i64, then per entry source and version (u8
+ * length, bytes), seen u8 and n_labels doubles. */
 size_t rv_eval_state_encode(const rv_eval_state *s, size_t n_labels, rv_eval_buf *out)
 {
-    size_t len = 11;
+    size_t head = s->flags & RV_EVAL_TIMED ? 19 : 11, len = head;
     for (size_t i = 0; i < s->n; i++)
         len += 3 + strlen(s->e[i].source) + strlen(s->e[i].version) + n_labels * sizeof(double);
     if (reserve(out, len) != 0)
@@ -36,7 +37,9 @@ size_t rv_eval_state_encode(const rv_eval_state *s, size_t n_labels, rv_eval_buf
     memcpy(b + 5, &s->schedule_version, 4);
     uint16_t n = (uint16_t)s->n;
     memcpy(b + 9, &n, 2);
-    b += 11;
+    if (s->flags & RV_EVAL_TIMED)
+        memcpy(b + 11, &s->truth_ms, 8);
+    b += head;
     for (size_t i = 0; i < s->n; i++) {
         for (int f = 0; f < 2; f++) {
             const char *str = f ? s->e[i].version : s->e[i].source;
@@ -65,6 +68,13 @@ int rv_eval_state_decode(const void *bytes, size_t len, size_t n_labels, rv_eval
     if (n > RV_EVAL_MAX_SOURCES)
         return -1;
     b += 11;
+    s->truth_ms = 0;
+    if (s->flags & RV_EVAL_TIMED) {
+        if (len < 19)
+            return -1;
+        memcpy(&s->truth_ms, b, 8);
+        b += 8;
+    }
     for (size_t i = 0; i < n; i++) {
         for (int f = 0; f < 2; f++) {
             if (b >= end || (size_t)(end - b) < 1u + *b)

@@ -22,11 +22,13 @@ typedef struct rv_eval_sample {
 #define RV_EVAL_RESULT 1u      /* rv_eval_state.flags: its result is read */
 #define RV_EVAL_LABEL 2u       /* its label is read */
 #define RV_EVAL_JOINED 4u      /* joined: what is left tells a label twice */
+#define RV_EVAL_TIMED 8u       /* truth_ms is stored (states of older stores lack it) */
 
 /* A request's state in the store, decoded. */
 typedef struct rv_eval_state {
     unsigned flags;
     uint32_t truth;
+    int64_t truth_ms; /* when its outcome was known (with RV_EVAL_TIMED) */
     uint32_t schedule_version;
     size_t n;
     struct {

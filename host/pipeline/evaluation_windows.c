@@ -9,6 +9,7 @@
  */
 #include "evaluation_internal.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,13 +99,20 @@ static source *find_source(rv_eval_windows *w, const char *name)
     return s;
 }
 
+/* bucket_for: older than the window holds (a mark, never an accumulator) */
+static max_align_t too_old_mark;
+#define TOO_OLD ((rv_measures_acc *)&too_old_mark)
+
 /* The bucket of slot index % n for time index, emptied if it held an
- * older one. NULL when out of memory. */
+ * older one; TOO_OLD when it holds a newer one (a time out of order, older
+ * than the whole window: not counted there). NULL when out of memory. */
 static rv_measures_acc *bucket_for(bucket *slots, size_t n, int64_t index, size_t n_labels)
 {
     bucket *b = &slots[(size_t)(index % (int64_t)n)];
     if (b->acc && b->index == index)
         return b->acc;
+    if (b->acc && b->index > index)
+        return TOO_OLD;
     rv_measures_acc *fresh = rv_measures_acc_new(n_labels, BUCKET_SCORES);
     if (!fresh)
         return NULL;
@@ -146,7 +154,7 @@ int rv_eval_windows_add(rv_eval_windows *w, const rv_eval_sample *x)
     for (size_t i = 0; i < 5; i++) {
         if (i < 3 && !accs[i])
             rc = -1;
-        else if (accs[i] && rv_measures_acc_add(accs[i], x->p, x->truth) != 0)
+        else if (accs[i] && accs[i] != TOO_OLD && rv_measures_acc_add(accs[i], x->p, x->truth) != 0)
             rc = -1;
     }
     return rc;

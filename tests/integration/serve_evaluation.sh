@@ -35,11 +35,11 @@ awk '{ printf "breast_cancer-%d:%s\n", NR - 1, $0 }' "$DATA/breast_cancer.jsonl"
 n=$(wc -l <"$TMP/requests")
 half=$((n / 2))
 $PY - "$DATA/breast_cancer.expected.jsonl" "$TMP" "$half" <<'PY'
-import json, sys
+import json, sys, time
 expected, tmp, half = sys.argv[1], sys.argv[2], int(sys.argv[3])
 rows = [json.loads(l) for l in open(expected)]
-def line(i, label):
-    return f'{rows[i]["id"]}:{json.dumps({"id": rows[i]["id"], "label": label})}\n'
+def line(i, label, **more):
+    return f'{rows[i]["id"]}:{json.dumps({"id": rows[i]["id"], "label": label, **more})}\n'
 with open(f"{tmp}/labels-early", "w") as f:   # the second half's, before their requests
     for i in range(half, len(rows) - 10):
         f.write(line(i, rows[i]["label"]))
@@ -49,9 +49,9 @@ with open(f"{tmp}/labels-first", "w") as f:   # the first half's, after
     f.write(line(0, "benign" if rows[0]["label"] == "malignant" else "malignant"))  # twice
     f.write(line(1, "cat"))                                                          # unknown
     f.write('nobody-1:{"id": "nobody-1", "label": "benign"}\n')                     # never asked
-with open(f"{tmp}/labels-last", "w") as f:    # after the restart
+with open(f"{tmp}/labels-last", "w") as f:    # after the restart, outcomes of two days ago
     for i in range(len(rows) - 10, len(rows)):
-        f.write(line(i, rows[i]["label"]))
+        f.write(line(i, rows[i]["label"], time=int(time.time() * 1000) - 2 * 86400000))
 PY
 kcat -P -b "$BOOTSTRAP" -t ev.labels -K: <"$TMP/labels-early"
 kcat -P -b "$BOOTSTRAP" -t ev.requests -K: <"$TMP/requests"
@@ -143,7 +143,15 @@ evaluation $((n - 10))
 kcat -P -b "$BOOTSTRAP" -t ev.labels -K: <"$TMP/labels-last"
 evaluation "$n"
 check "$TMP/labels-last" || fail "after the restart, the figures differ from scikit-learn's"
-pass "a restart keeps every joined answer; the labels after it join with the answers stored before"
+$PY - "$TMP/evaluation.json" "$n" <<'PY' || fail "a label's time does not place its answers"
+import json, sys
+figs = {(f["source"], f["window"]): f["count"] for f in json.load(open(sys.argv[1]))["figures"]
+        if "schedule_version" not in f}
+n = int(sys.argv[2])
+assert figs[("linear", "start")] == n and figs[("linear", "hour")] == n - 10, figs
+assert figs[("linear", "day")] == n - 10, figs
+PY
+pass "a restart keeps every joined answer; the labels after it join with the answers stored before; those whose outcome came two days ago count since start, not in the last hour or day"
 
 # A reload frees the first generation and its config: /v1/evaluation keeps
 # answering with its labels (it read them from that config once).
