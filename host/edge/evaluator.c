@@ -1,8 +1,8 @@
 /*
  * evaluator.c - the live evaluation's thread: a consumer of the scores,
- * results and labels streams in a group of its own (`<group>.evaluation`;
- * range assignment gives one member the same partition number of all
- * three), feeding pipeline/evaluation.c, which commits every interval_ms
+ * results and labels streams (and the HTTP gateway's replies, results
+ * too) in a group of its own (`<group>.evaluation`; range assignment gives
+ * one member the same partition number of all of them), feeding pipeline/evaluation.c, which commits every interval_ms
  * with the offsets read. Offsets live in the evaluation's store, committed
  * with what they produced: a partition assigned is read from there (or,
  * the first time, from its start). Every report_s it writes each source's
@@ -23,6 +23,7 @@
 #include "errbuf.h"
 #include "evaluation_alerts.h"
 #include "evaluator_read.h"
+#include "http.h"
 #include "jsonw.h"
 #include "log.h"
 #include "records.h"
@@ -35,6 +36,7 @@ struct rv_evaluator {
     rv_evaluation *ev;
     rd_kafka_t *rk;
     char *scores, *results, *labels; /* topic names */
+    char *replies;                   /* the gateway's results, or NULL: no http */
     int interval_ms, report_ms;
     rd_kafka_t *out; /* the figures and the alerts */
     char *figures_topic, *alerts_topic;
@@ -95,7 +97,7 @@ static void take(rv_evaluator *v, const rd_kafka_message_t *m)
                                   .n = r->n_answers,
                                   .labels = r->labels,
                                   .scores = r->scores};
-        if (strcmp(topic, v->results) == 0) {
+        if (strcmp(topic, v->results) == 0 || (v->replies && strcmp(topic, v->replies) == 0)) {
             /* every model writes one score record, but for a request too
              * old to be scored */
             for (size_t i = 0; i < r->n_models; i++)
@@ -231,6 +233,8 @@ rv_evaluator *rv_evaluator_start(const rv_config *cfg, const char *bootstrap, ch
         return NULL;
     }
     snprintf(dir, sizeof dir, "%s/evaluation", cfg->state_dir);
+    char reply[512];
+    rv_http_reply_topic(cfg, reply, sizeof reply);
     rv_evaluation_settings s = {dir,
                                 (uint64_t)cfg->evaluation.store_mb << 20,
                                 (int64_t)cfg->evaluation.max_label_delay_s * 1000,
@@ -251,6 +255,7 @@ rv_evaluator *rv_evaluator_start(const rv_config *cfg, const char *bootstrap, ch
         !(v->scores = strdup(cfg->streams.scores)) ||
         !(v->results = strdup(cfg->streams.results)) ||
         !(v->labels = strdup(cfg->streams.labels)) ||
+        (cfg->http.listen && !(v->replies = strdup(reply))) ||
         !(v->figures_topic = strdup(cfg->streams.evaluation)) ||
         !(v->alerts_topic = strdup(cfg->streams.alerts)) || !copied ||
         !(v->alerts = rv_eval_alerts_new(canary, cfg->evaluation.alert_margin,
@@ -284,6 +289,8 @@ rv_evaluator *rv_evaluator_start(const rv_config *cfg, const char *bootstrap, ch
     rd_kafka_topic_partition_list_add(t, v->scores, RD_KAFKA_PARTITION_UA);
     rd_kafka_topic_partition_list_add(t, v->results, RD_KAFKA_PARTITION_UA);
     rd_kafka_topic_partition_list_add(t, v->labels, RD_KAFKA_PARTITION_UA);
+    if (v->replies)
+        rd_kafka_topic_partition_list_add(t, v->replies, RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t e = rd_kafka_subscribe(v->rk, t);
     rd_kafka_topic_partition_list_destroy(t);
     if (e || pthread_create(&v->thread, NULL, loop, v) != 0) {
@@ -321,6 +328,7 @@ void rv_evaluator_stop(rv_evaluator *v)
     free(v->scores);
     free(v->results);
     free(v->labels);
+    free(v->replies);
     free(v);
 }
 

@@ -254,6 +254,16 @@ rv_http *rv_http_start(const rv_config *cfg, const char *bootstrap, const char *
         free(h);
         return NULL;
     }
+    /* replies on their request's partition number, where the evaluation
+     * reads them beside the labels, when the reply topic has that many */
+    int rp = rv_topic_partitions(h->replies, reply_topic, 5000),
+        qp = rv_topic_partitions(h->replies, cfg->streams.requests, 5000);
+    h->reply_on_request_partition = rp > 0 && qp > 0 && rp >= qp;
+    if (!h->reply_on_request_partition && cfg->evaluation.labels)
+        rv_warn("http",
+                "%s has %d partition(s), %s %d: results of POST /v1/score go to any partition, "
+                "and the evaluation may not join them with their labels (rendezvous topics)",
+                reply_topic, rp, cfg->streams.requests, qp);
     rv_output_prepare_topic(src->output, reply_topic);
     rv_output_prepare_topic(src->output, cfg->streams.requests);
     atomic_store(&h->broker_ok, 1);

@@ -122,6 +122,8 @@ enum MHD_Result rv_http_post_score(rv_http *h, struct MHD_Connection *c, rv_uplo
     rd_kafka_header_add(hdrs, "rv-id", -1, w->id, -1);
     rd_kafka_header_add(hdrs, "rv-reply-to", -1, h->reply_topic, -1);
     rd_kafka_header_add(hdrs, "rv-reply-key", -1, w->reply_key, -1);
+    if (h->reply_on_request_partition) /* the evaluation joins it with the label there */
+        rd_kafka_header_add(hdrs, "rv-reply-partition", -1, "request", -1);
     int sent =
         rv_output_send(h->src.output, RV_STREAM_RESULTS, h->requests_topic, RD_KAFKA_PARTITION_UA,
                        w->id, strlen(w->id), u->body, u->len, hdrs, NULL);

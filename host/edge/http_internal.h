@@ -41,6 +41,7 @@ struct rv_http {
     atomic_int input_ready;   /* the requests consumer reads every partition */
     char *reply_topic;
     char *requests_topic;
+    int reply_on_request_partition; /* the reply topic has the requests' partition numbers */
     uint32_t max_body;
     atomic_uint_fast64_t next_id;
     rv_http_auth *auth;              /* NULL: no http.tokens_file, every endpoint open */

@@ -208,6 +208,20 @@ static int partition_count(const rd_kafka_metadata_t *md, const char *topic)
     return -1;
 }
 
+int rv_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms)
+{
+    rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
+    const rd_kafka_metadata_t *md = NULL;
+    int n = -1;
+    if (t && rd_kafka_metadata(rk, 0, t, &md, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        n = partition_count(md, topic);
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    if (t)
+        rd_kafka_topic_destroy(t);
+    return n;
+}
+
 /* Assigns every partition of topic to rk, from its current end or, when
  * ends is not NULL, from its start, with each partition's current end in
  * (*ends)[p] (allocated). The partition count, or -1 with err. */

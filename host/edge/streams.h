@@ -85,6 +85,10 @@ int rv_assign_from_end(rd_kafka_t *rk, const char *topic, int timeout_ms, char *
 int rv_assign_whole(rd_kafka_t *rk, const char *topic, int timeout_ms, int64_t **ends, char *err,
                     size_t err_size);
 
+/* The partition count of topic (metadata asked for up to timeout_ms), or
+ * -1. */
+int rv_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms);
+
 /* A partition's low and high watermarks, asked again (for up to
  * timeout_ms) while the answer says the cluster is still settling: on a
  * real cluster a topic just created, or whose leader just moved, answers

@@ -74,7 +74,9 @@ size_t rv_topics_needed(const rv_config *cfg, int scorer, rv_topic_need out[RV_T
     if (cfg->http.listen) {
         char reply[RV_TOPIC_NAME_MAX];
         rv_http_reply_topic(cfg, reply, sizeof reply);
-        need(&out[n++], reply, "gateway-replies", RV_PARTS_ANY, "the HTTP gateway's replies");
+        need(&out[n++], reply, "gateway-replies", evaluated ? RV_PARTS_SAME : RV_PARTS_ANY,
+             evaluated ? "the HTTP gateway's replies, read by the evaluation beside the labels"
+                       : "the HTTP gateway's replies");
     }
     return n;
 }

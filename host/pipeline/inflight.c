@@ -101,6 +101,9 @@ rv_inflight *rv_inflight_new(rd_kafka_message_t *msg, rv_generation *gen, rv_inf
             f->reply_to = strndup(value, len);
         else if (strcmp(name, "rv-reply-key") == 0 && value && len > 0 && !f->reply_key)
             f->reply_key = strndup(value, len);
+        else if (strcmp(name, "rv-reply-partition") == 0 && len == 7 &&
+                 memcmp(value, "request", 7) == 0)
+            f->reply_on_request_partition = 1;
     }
 
     rd_kafka_timestamp_type_t tstype;

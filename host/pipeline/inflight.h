@@ -29,8 +29,9 @@ struct rv_inflight {
     rd_kafka_message_t *msg; /* owns topic name, key and body */
     rv_header *headers;      /* headers, features and id: in the same block */
     char *id;
-    char *reply_to;  /* results topic from rv-reply-to, or NULL */
-    char *reply_key; /* the result's key there, from rv-reply-key, or NULL: the id */
+    char *reply_to;                 /* results topic from rv-reply-to, or NULL */
+    char *reply_key;                /* the result's key there, from rv-reply-key, or NULL: the id */
+    int reply_on_request_partition; /* rv-reply-partition: request (the gateway's) */
     double *features;
     rv_generation *gen;      /* reference, NULL for a dead-letter-only request */
     int64_t arrival_mono_us; /* CLOCK_MONOTONIC, starts the rendezvous clock */

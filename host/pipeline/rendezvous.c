@@ -65,8 +65,9 @@ static void produce_result(rv_output *out, rv_inflight *f, const char *buf, size
 {
     if (f->reply_to) {
         const char *key = f->reply_key ? f->reply_key : f->id;
-        rv_inflight_send(out, f, RV_STREAM_RESULTS, f->reply_to, RD_KAFKA_PARTITION_UA, key,
-                         strlen(key), buf, len, NULL);
+        rv_inflight_send(out, f, RV_STREAM_RESULTS, f->reply_to,
+                         f->reply_on_request_partition ? f->req.partition : RD_KAFKA_PARTITION_UA,
+                         key, strlen(key), buf, len, NULL);
     } else
         rv_inflight_send(out, f, RV_STREAM_RESULTS, NULL, f->req.partition, f->id, strlen(f->id),
                          buf, len, NULL);

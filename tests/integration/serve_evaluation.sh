@@ -163,6 +163,44 @@ $PY -c 'import json,sys; e = json.load(open(sys.argv[1])); assert e["labels"] ==
   "$TMP/after-reload.json" || fail "/v1/evaluation after a reload: $(head -c 300 "$TMP/after-reload.json")"
 pass "/v1/evaluation after a reload: the labels of the evaluation, not of a freed config"
 
+# Requests scored over HTTP: their results go to the gateway's reply topic,
+# on the request's partition number, and join with their labels there too
+$PY - "$DATA/breast_cancer.expected.jsonl" "$TMP/requests" "$PORT" "$TMP/labels-http" <<'PY' ||
+import json, sys, urllib.request
+rows = [json.loads(l) for l in open(sys.argv[1])]
+bodies = [l.split(":", 1)[1] for l in open(sys.argv[2])]
+with open(sys.argv[4], "w") as f:
+    for i in range(20):
+        rid = f"http-{i}"
+        req = urllib.request.Request(f"http://127.0.0.1:{sys.argv[3]}/v1/score", bodies[i].encode(),
+                                     {"Content-Type": "application/json", "X-Request-Id": rid})
+        assert json.load(urllib.request.urlopen(req, timeout=10))["id"] == rid
+        f.write(f'{rid}:{json.dumps({"id": rid, "label": rows[i]["label"]})}\n')
+PY
+  fail "POST /v1/score"
+kcat -P -b "$BOOTSTRAP" -t ev.labels -K: <"$TMP/labels-http"
+evaluation $((n + 20))
+$PY - "$TMP/evaluation.json" "$n" <<'PY' || fail "the served answers of HTTP requests are not evaluated"
+import json, sys
+figs = {(f["source"], f["window"]): f["count"] for f in json.load(open(sys.argv[1]))["figures"]
+        if "schedule_version" not in f}
+n = int(sys.argv[2])
+assert figs[("served", "start")] == n + 20 and figs[("linear", "start")] == n + 20, figs
+PY
+part_of() { # TOPIC key|value COUNT: "id partition" of each HTTP request (requests: their key;
+  # results: their id), of the topic's first COUNT records
+  timeout 60 kcat -C -b "$BOOTSTRAP" -t "$1" -o beginning -c "$3" -q -f '%p %k %s\n' 2>/dev/null |
+    $PY -c 'import json, sys
+for l in sys.stdin:
+    f = l.split(" ", 2)  # a body ending in a newline prints an empty line more
+    if len(f) == 3:
+        print(f[1] if sys.argv[1] == "key" else json.loads(f[2])["id"], f[0])' "$2" | grep '^http-' | sort
+}
+requests=$(part_of ev.requests key $((n + 20))) replies=$(part_of ev.gateway-replies value 20)
+[ "$(grep -c . <<<"$requests")" = 20 ] && [ "$requests" = "$replies" ] ||
+  fail "HTTP results not on their requests' partition numbers: $(tr '\n' ' ' <<<"$replies"); requests: $(tr '\n' ' ' <<<"$requests")"
+pass "20 requests scored over HTTP: their results on their requests' partition numbers; their served answers (on the gateway's reply topic) and each model's join with their labels"
+
 # A label flood: 300,000 labels for requests never sent (each would wait 30
 # days for its answers) into a store bounded at 4 MiB. The store's file
 # stays within the bound, the oldest waits are evicted and counted, and the
