@@ -1,23 +1,27 @@
 /*
  * evaluate_cmd.c - `rendezvous evaluate`: the evaluator thread
- * (evaluator.h) until SIGTERM or SIGINT.
+ * (evaluator.h) until SIGTERM or SIGINT, and with --http its figures over
+ * HTTP (the config's http TLS and tokens apply).
  */
 #include "evaluate_cmd.h"
 
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "errbuf.h"
 #include "evaluator.h"
+#include "http.h"
 #include "log.h"
 #include "signals.h"
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: rendezvous evaluate -c FILE [-b BROKERS] [-v]\n");
+    fprintf(stderr, "usage: rendezvous evaluate -c FILE [-b BROKERS] [-H HOST:PORT] [-v]\n"
+                    "  -H, --http HOST:PORT  serve /v1/evaluation and /metrics there\n");
     return 2;
 }
 
@@ -35,14 +39,17 @@ int rv_evaluate_main(int argc, char **argv)
 {
     static const struct option opts[] = {{"config", required_argument, 0, 'c'},
                                          {"brokers", required_argument, 0, 'b'},
+                                         {"http", required_argument, 0, 'H'},
                                          {"verbose", no_argument, 0, 'v'},
                                          {0, 0, 0, 0}};
-    const char *path = NULL, *brokers = NULL;
+    const char *path = NULL, *brokers = NULL, *http_listen = NULL;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:b:v", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:b:H:v", opts, NULL)) != -1) {
         if (c == 'c')
             path = optarg;
+        else if (c == 'H')
+            http_listen = optarg;
         else if (c == 'b')
             brokers = optarg;
         else if (c == 'v')
@@ -84,12 +91,24 @@ int rv_evaluate_main(int argc, char **argv)
         rv_config_free(cfg);
         return 1;
     }
+    rv_http *http = NULL;
+    if (http_listen) { /* the hosts' listen address is theirs: this one is given */
+        free(cfg->http.listen);
+        if (!(cfg->http.listen = strdup(http_listen)) ||
+            !(http = rv_http_start_evaluation(cfg, rv_evaluator_evaluation(v), err, sizeof err))) {
+            rv_error("http", "%s", cfg->http.listen ? err : "out of memory");
+            rv_evaluator_stop(v);
+            rv_config_free(cfg);
+            return 1;
+        }
+    }
     rv_info("evaluation", "service %s evaluating: %s, %s and %s -> %s (group %s.evaluation)",
             cfg->service, cfg->streams.scores, cfg->streams.results, cfg->streams.labels,
             cfg->streams.evaluation, cfg->streams.group);
     while (!rv_signals_stop())
         usleep(100 * 1000);
     rv_info("evaluation", "stopping (signal %d): committing what was read", rv_signals_stop());
+    rv_http_stop(http);
     rv_evaluator_stop(v);
     rv_config_free(cfg);
     return 0;

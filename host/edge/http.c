@@ -75,6 +75,12 @@ static enum MHD_Result get_healthz(rv_http *h, struct MHD_Connection *c)
     return rv_http_respond(c, MHD_HTTP_OK, "text/plain", "alive\n", 6);
 }
 
+/* The role is ready once it runs: its evaluation started before it listened. */
+static enum MHD_Result get_evaluating(rv_http *h, struct MHD_Connection *c)
+{
+    return rv_http_respond(c, MHD_HTTP_OK, "text/plain", "ready: evaluating\n", 18);
+}
+
 /* The GET (and HEAD) endpoints. POST /v1/score reads a body first and is
  * routed before this table. */
 /* The page may load nothing but itself and the host's endpoints. */
@@ -99,14 +105,22 @@ static const struct route {
     const char *path;
     enum MHD_Result (*get)(rv_http *h, struct MHD_Connection *c);
     unsigned scope;
-} routes[] = {
-    {"/", get_dashboard, RV_SCOPE_READ},
-    {"/v1/stats", rv_http_get_stats, RV_SCOPE_READ},
-    {"/v1/evaluation", rv_http_get_evaluation, RV_SCOPE_READ},
-    {"/healthz", get_healthz, 0},
-    {"/readyz", rv_http_get_readyz, 0},
-    {"/v1/models", rv_http_get_models, RV_SCOPE_READ},
-    {"/metrics", rv_http_get_metrics, RV_SCOPE_METRICS},
+} routes[] =
+    {
+        {"/", get_dashboard, RV_SCOPE_READ},
+        {"/v1/stats", rv_http_get_stats, RV_SCOPE_READ},
+        {"/v1/evaluation", rv_http_get_evaluation, RV_SCOPE_READ},
+        {"/healthz", get_healthz, 0},
+        {"/readyz", rv_http_get_readyz, 0},
+        {"/v1/models", rv_http_get_models, RV_SCOPE_READ},
+        {"/metrics", rv_http_get_metrics, RV_SCOPE_METRICS},
+},
+  evaluate_routes[] = {
+      /* rendezvous evaluate */
+      {"/v1/evaluation", rv_http_get_evaluation, RV_SCOPE_READ},
+      {"/healthz", get_healthz, 0},
+      {"/readyz", get_evaluating, 0},
+      {"/metrics", rv_http_get_evaluation_metrics, RV_SCOPE_METRICS},
 };
 
 /* A refusal, counted by status. */
@@ -143,7 +157,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (strcmp(method, "POST") == 0 && strcmp(url, "/v1/score") == 0) {
         if (!h->src.gateway)
             return rv_http_respond_error(c, MHD_HTTP_NOT_FOUND,
-                                         "a scorer answers no requests: POST to its host");
+                                         "%s answers no requests: POST to a host",
+                                         h->evaluate_role ? "the evaluation" : "a scorer");
         rv_upload *u = *con_cls;
         if (!u) {
             if (!(u = calloc(1, sizeof *u)))
@@ -165,10 +180,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         return rv_http_respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "%s %s: method not allowed",
                                      method, url);
-    const struct route *r = NULL;
-    for (size_t i = 0; i < sizeof routes / sizeof *routes && !r; i++)
-        if (strcmp(url, routes[i].path) == 0)
-            r = &routes[i];
+    const struct route *table = h->evaluate_role ? evaluate_routes : routes, *r = NULL;
+    size_t n = h->evaluate_role ? sizeof evaluate_routes / sizeof *evaluate_routes
+                                : sizeof routes / sizeof *routes;
+    for (size_t i = 0; i < n && !r; i++)
+        if (strcmp(url, table[i].path) == 0)
+            r = &table[i];
     rv_http_grant g; /* an unknown path needs read too: no probing without a token */
     gate(h, c, r ? r->scope : RV_SCOPE_READ, &g);
     if (g.status)
@@ -206,13 +223,13 @@ static int loopback(const struct sockaddr_storage *sa)
            IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
 }
 
-rv_http *rv_http_start(const rv_config *cfg, const char *bootstrap, const char *reply_topic,
-                       const rv_http_sources *src, char *err, size_t err_size)
+/* What any listener has: its address, TLS and tokens. NULL with err. */
+static rv_http *listener_new(const rv_config *cfg, struct sockaddr_storage *sa, char *err,
+                             size_t err_size)
 {
-    struct sockaddr_storage sa;
     socklen_t sa_len;
     char why[RV_ERR_SIZE];
-    if (rv_hostport_parse(cfg->http.listen, &sa, &sa_len, why, sizeof why) != 0) {
+    if (rv_hostport_parse(cfg->http.listen, sa, &sa_len, why, sizeof why) != 0) {
         rv_errf(err, err_size, "http.listen: %s", why);
         return NULL;
     }
@@ -221,7 +238,6 @@ rv_http *rv_http_start(const rv_config *cfg, const char *bootstrap, const char *
         rv_errf(err, err_size, "out of memory");
         return NULL;
     }
-    h->src = *src;
     if ((cfg->http.cert_file && !(h->tls = rv_http_tls_open(cfg, err, err_size))) ||
         (cfg->http.tokens_file &&
          !(h->auth = rv_http_auth_open(cfg->http.tokens_file, err, err_size)))) {
@@ -229,29 +245,62 @@ rv_http *rv_http_start(const rv_config *cfg, const char *bootstrap, const char *
         free(h);
         return NULL;
     }
-    if (!loopback(&sa) && (!h->auth || !h->tls))
+    if (!loopback(sa) && (!h->auth || !h->tls))
         rv_warn("http", "%s is reachable from other hosts%s%s", cfg->http.listen,
                 h->auth ? ""
-                        : " and has no http.tokens_file: anyone who reaches it can score "
-                          "and read every model",
+                        : " and has no http.tokens_file: anyone who reaches it can call every "
+                          "endpoint",
                 h->tls ? "" : "; it speaks plain HTTP (no http.cert_file)");
-    h->max_body = cfg->input.max_body_bytes;
-    h->reply_topic = strdup(reply_topic);
-    h->requests_topic = strdup(cfg->streams.requests);
     pthread_mutex_init(&h->lock, NULL);
     pthread_cond_init(&h->cond, NULL);
+    return h;
+}
 
-    char e[RV_ERR_SIZE], group[300];
+/* Starts the daemon on sa. 0, or -1 with err (h is then stopped). */
+static int listen_now(rv_http *h, const rv_config *cfg, struct sockaddr_storage *sa, char *err,
+                      size_t err_size)
+{
+    struct MHD_OptionItem tls[3];
+    rv_http_tls_options(h->tls, tls);
+    h->mhd = MHD_start_daemon(
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+            (sa->ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) | (h->tls ? MHD_USE_TLS : 0),
+        0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, h, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->http.max_connections_per_ip,
+        MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
+    if (!h->mhd) {
+        rv_errf(err, err_size, "cannot listen on %s: %s", cfg->http.listen, strerror(errno));
+        rv_http_stop(h);
+        return -1;
+    }
+    rv_info("http", "listening on %s://%s (%s)%s%s", h->tls ? "https" : "http", cfg->http.listen,
+            h->evaluate_role ? "GET /healthz /readyz /v1/evaluation /metrics"
+                             : "POST /v1/score, GET / /healthz /readyz /v1/models /v1/stats "
+                               "/v1/evaluation /metrics",
+            cfg->http.client_ca_file ? ", client certificates required" : "",
+            h->auth ? ", bearer tokens required" : "");
+    return 0;
+}
+
+rv_http *rv_http_start(const rv_config *cfg, const char *bootstrap, const char *reply_topic,
+                       const rv_http_sources *src, char *err, size_t err_size)
+{
+    struct sockaddr_storage sa;
+    rv_http *h = listener_new(cfg, &sa, err, err_size);
+    if (!h)
+        return NULL;
+    h->src = *src;
+    h->max_body = cfg->input.max_body_bytes;
+    char e[RV_ERR_SIZE] = "out of memory", group[300];
     rv_errf(group, sizeof group, "%s-gateway-%ld", cfg->service, (long)getpid());
     /* every partition of the reply topic, from its end, no group */
-    if (!(h->replies = rv_consumer_new(cfg, bootstrap, RV_CONSUMER_TAIL, group, reply_topic, 10000,
+    if (!(h->reply_topic = strdup(reply_topic)) ||
+        !(h->requests_topic = strdup(cfg->streams.requests)) ||
+        !(h->replies = rv_consumer_new(cfg, bootstrap, RV_CONSUMER_TAIL, group, reply_topic, 10000,
                                        NULL, e, sizeof e))) {
         rv_errf(err, err_size, "gateway replies: %s", e);
-        pthread_mutex_destroy(&h->lock);
-        pthread_cond_destroy(&h->cond);
-        free(h->reply_topic);
-        free(h->requests_topic);
-        free(h);
+        rv_http_stop(h);
         return NULL;
     }
     /* replies on their request's partition number, where the evaluation
@@ -267,30 +316,31 @@ rv_http *rv_http_start(const rv_config *cfg, const char *bootstrap, const char *
     rv_output_prepare_topic(src->output, reply_topic);
     rv_output_prepare_topic(src->output, cfg->streams.requests);
     atomic_store(&h->broker_ok, 1);
-    pthread_create(&h->reader, NULL, rv_http_reply_loop, h);
-    pthread_create(&h->prober, NULL, rv_http_probe_loop, h);
-
-    struct MHD_OptionItem tls[3];
-    rv_http_tls_options(h->tls, tls);
-    h->mhd = MHD_start_daemon(
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
-            (sa.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) | (h->tls ? MHD_USE_TLS : 0),
-        0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, h, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->http.max_connections_per_ip,
-        MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
-    if (!h->mhd) {
-        rv_errf(err, err_size, "cannot listen on %s: %s", cfg->http.listen, strerror(errno));
+    if (pthread_create(&h->reader, NULL, rv_http_reply_loop, h) == 0)
+        h->threads |= 1;
+    if (pthread_create(&h->prober, NULL, rv_http_probe_loop, h) == 0)
+        h->threads |= 2;
+    if (h->threads != 3) {
+        rv_errf(err, err_size, "gateway: cannot start its threads");
         rv_http_stop(h);
         return NULL;
     }
-    rv_info("http",
-            "listening on %s://%s (POST /v1/score, GET / /healthz /readyz /v1/models /v1/stats "
-            "/v1/evaluation /metrics)%s%s; replies on %s",
-            h->tls ? "https" : "http", cfg->http.listen,
-            cfg->http.client_ca_file ? ", client certificates required" : "",
-            h->auth ? ", bearer tokens required" : "", reply_topic);
+    if (listen_now(h, cfg, &sa, err, err_size) != 0)
+        return NULL;
+    rv_info("http", "gateway replies on %s", reply_topic);
     return h;
+}
+
+rv_http *rv_http_start_evaluation(const rv_config *cfg, rv_evaluation *evaluation, char *err,
+                                  size_t err_size)
+{
+    struct sockaddr_storage sa;
+    rv_http *h = listener_new(cfg, &sa, err, err_size);
+    if (!h)
+        return NULL;
+    h->evaluate_role = 1;
+    h->src.evaluation = evaluation;
+    return listen_now(h, cfg, &sa, err, err_size) == 0 ? h : NULL;
 }
 
 void rv_http_reload(rv_http *h)
@@ -313,10 +363,14 @@ void rv_http_stop(rv_http *h)
     pthread_mutex_unlock(&h->lock);
     if (h->mhd)
         MHD_stop_daemon(h->mhd);
-    pthread_join(h->reader, NULL);
-    pthread_join(h->prober, NULL);
-    rd_kafka_consumer_close(h->replies);
-    rd_kafka_destroy(h->replies);
+    if (h->threads & 1)
+        pthread_join(h->reader, NULL);
+    if (h->threads & 2)
+        pthread_join(h->prober, NULL);
+    if (h->replies) {
+        rd_kafka_consumer_close(h->replies);
+        rd_kafka_destroy(h->replies);
+    }
     pthread_mutex_destroy(&h->lock);
     pthread_cond_destroy(&h->cond);
     rv_http_auth_free(h->auth);

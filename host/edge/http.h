@@ -47,6 +47,10 @@ typedef struct rv_http rv_http;
  * (the embedded broker creates it). NULL with err on failure. */
 rv_http *rv_http_start(const rv_config *cfg, const char *bootstrap, const char *reply_topic,
                        const rv_http_sources *src, char *err, size_t err_size);
+/* The listener of `rendezvous evaluate` on cfg's http.listen (its TLS and
+ * tokens too): GET /healthz /readyz /v1/evaluation /metrics. */
+rv_http *rv_http_start_evaluation(const rv_config *cfg, rv_evaluation *evaluation, char *err,
+                                  size_t err_size);
 void rv_http_stop(rv_http *h);
 /* SIGHUP: the TLS certificate, key and client CAs, and the tokens file,
  * read again; what fails to load is logged and the ones in use stay. */

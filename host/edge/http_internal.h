@@ -42,6 +42,8 @@ struct rv_http {
     char *reply_topic;
     char *requests_topic;
     int reply_on_request_partition; /* the reply topic has the requests' partition numbers */
+    int threads;                    /* started: 1 the reply reader, 2 the prober */
+    int evaluate_role;              /* `rendezvous evaluate`'s: its endpoints only */
     uint32_t max_body;
     atomic_uint_fast64_t next_id;
     rv_http_auth *auth;              /* NULL: no http.tokens_file, every endpoint open */
@@ -113,6 +115,9 @@ void *rv_http_probe_loop(void *arg);
 /* GET /v1/models and GET /metrics. */
 enum MHD_Result rv_http_get_models(rv_http *h, struct MHD_Connection *c);
 enum MHD_Result rv_http_get_metrics(rv_http *h, struct MHD_Connection *c);
+/* GET /metrics of `rendezvous evaluate`: the evaluation's and the
+ * listener's families. */
+enum MHD_Result rv_http_get_evaluation_metrics(rv_http *h, struct MHD_Connection *c);
 /* GET /v1/evaluation, and its /metrics families (http_evaluation.c). */
 enum MHD_Result rv_http_get_evaluation(rv_http *h, struct MHD_Connection *c);
 void rv_http_evaluation_metrics(rv_http *h, rv_text *t);

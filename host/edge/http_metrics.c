@@ -149,6 +149,45 @@ static void canary_families(rv_text *t, rv_canary_monitor *monitor)
     }
 }
 
+/* The text in Prometheus' format, freed. */
+static enum MHD_Result respond(struct MHD_Connection *c, rv_text *t)
+{
+    enum MHD_Result r = t->oom ? rv_http_respond(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain",
+                                                 "out of memory\n", 14)
+                               : rv_http_respond(c, MHD_HTTP_OK, "text/plain; version=0.0.4",
+                                                 rv_text_str(t), t->len);
+    rv_text_free(t);
+    return r;
+}
+
+/* The listener's own: refusals, and when its certificate expires. */
+static void listener_families(rv_http *h, rv_text *t)
+{
+    rv_prom_family(t, "rendezvous_http_refused_total", "counter",
+                   "HTTP requests refused: no or unknown token (401), a scope missing (403), "
+                   "over a token's limits (429).");
+    static const char *const refused[] = {"401", "403", "429"};
+    for (int i = 0; i < 3; i++) {
+        rv_prom_label l[] = {{"status", refused[i]}};
+        rv_prom_counter(t, "rendezvous_http_refused_total", l, 1, atomic_load(&h->refused[i]));
+    }
+    if (h->tls) {
+        rv_prom_family(t, "rendezvous_http_certificate_expiry_seconds", "gauge",
+                       "When the listener's TLS certificate expires (Unix time): alert well "
+                       "before, then renew it and send SIGHUP.");
+        rv_prom_gauge(t, "rendezvous_http_certificate_expiry_seconds", NULL, 0,
+                      (double)rv_http_tls_expires(h->tls));
+    }
+}
+
+enum MHD_Result rv_http_get_evaluation_metrics(rv_http *h, struct MHD_Connection *c)
+{
+    rv_text t = {0};
+    rv_http_evaluation_metrics(h, &t);
+    listener_families(h, &t);
+    return respond(c, &t);
+}
+
 enum MHD_Result rv_http_get_metrics(rv_http *h, struct MHD_Connection *c)
 {
     rv_stats *s = h->src.stats;
@@ -178,21 +217,7 @@ enum MHD_Result rv_http_get_metrics(rv_http *h, struct MHD_Connection *c)
                    "Schedule changes by control record.");
     rv_prom_counter(&t, "rendezvous_schedule_changes_total", NULL, 0,
                     atomic_load(&s->schedule_changes));
-    rv_prom_family(&t, "rendezvous_http_refused_total", "counter",
-                   "HTTP requests refused: no or unknown token (401), a scope missing (403), "
-                   "over a token's limits (429).");
-    static const char *const refused[] = {"401", "403", "429"};
-    for (int i = 0; i < 3; i++) {
-        rv_prom_label l[] = {{"status", refused[i]}};
-        rv_prom_counter(&t, "rendezvous_http_refused_total", l, 1, atomic_load(&h->refused[i]));
-    }
-    if (h->tls) {
-        rv_prom_family(&t, "rendezvous_http_certificate_expiry_seconds", "gauge",
-                       "When the listener's TLS certificate expires (Unix time): alert well "
-                       "before, then renew it and send SIGHUP.");
-        rv_prom_gauge(&t, "rendezvous_http_certificate_expiry_seconds", NULL, 0,
-                      (double)rv_http_tls_expires(h->tls));
-    }
+    listener_families(h, &t);
     rv_prom_family(&t, "rendezvous_control_refused_total", "counter",
                    "Control records refused for their signature (control.key_file).");
     rv_prom_counter(&t, "rendezvous_control_refused_total", NULL, 0,
@@ -245,13 +270,5 @@ enum MHD_Result rv_http_get_metrics(rv_http *h, struct MHD_Connection *c)
                   atomic_load(&s->path_share_permille) / 1000.0);
     rv_prom_family(&t, "rendezvous_up", "gauge", "1 while the broker answers.");
     rv_prom_gauge(&t, "rendezvous_up", NULL, 0, atomic_load(&h->broker_ok));
-    if (t.oom) {
-        rv_text_free(&t);
-        return rv_http_respond(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", "out of memory\n",
-                               14);
-    }
-    enum MHD_Result r =
-        rv_http_respond(c, MHD_HTTP_OK, "text/plain; version=0.0.4", rv_text_str(&t), t.len);
-    rv_text_free(&t);
-    return r;
+    return respond(c, &t);
 }

@@ -45,7 +45,9 @@ st=0
 pass "evaluate refuses the embedded broker and a config without an evaluation section (status 2)"
 
 start_host "$TMP/eva.yaml" "$TMP/eva.log"
-"$RV_BIN" evaluate -c "$TMP/eva.yaml" -b "$BOOTSTRAP" >"$TMP/role.out" 2>"$TMP/role.log" &
+ROLE_PORT=$($PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$RV_BIN" evaluate -c "$TMP/eva.yaml" -b "$BOOTSTRAP" --http "127.0.0.1:$ROLE_PORT" >"$TMP/role.out" \
+  2>"$TMP/role.log" &
 ROLE_PID=$!
 echo "$ROLE_PID" >>"$TMP/pids"
 wait_log "$TMP/role.log" "evaluating" 1 30
@@ -194,6 +196,32 @@ for model in ("linear", "canary"):
 print(f"{len(truth)} joined; the last records' accuracy is every label's")
 PY
 pass "the evaluation stream's records hold each source's figures per window"
+
+# the role over HTTP: its figures, what its last records say, and /metrics
+RURL=http://127.0.0.1:$ROLE_PORT
+curl -sf "$RURL/v1/evaluation" >"$TMP/role-evaluation.json" || fail "the role's /v1/evaluation"
+curl -sf "$RURL/metrics" >"$TMP/role-metrics" || fail "the role's /metrics"
+$PY - "$TMP/role-evaluation.json" "$TMP/evaluation.jsonl" <<'PY' || fail "the role's /v1/evaluation and its records differ"
+import json, sys
+figs = {(f["source"], f["window"]): f for f in json.load(open(sys.argv[1]))["figures"]
+        if "schedule_version" not in f}
+last = {}
+for l in open(sys.argv[2]):
+    r = json.loads(l)
+    if "schedule_version" not in r:
+        last[(r["source"], r["window"])] = r
+for model in ("linear", "canary"):
+    got, want = figs[(model, "start")], last[(model, "start")]
+    assert got["count"] == want["count"] and abs(got["accuracy"] - want["accuracy"]) < 1e-12, (got, want)
+PY
+grep -q 'rendezvous_evaluation_accuracy{source="linear",window="start"}' "$TMP/role-metrics" &&
+  grep -q 'rendezvous_http_refused_total' "$TMP/role-metrics" || fail "the role's /metrics: $(head -5 "$TMP/role-metrics")"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$RURL/healthz")" = 200 ] &&
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "$RURL/readyz")" = 200 ] &&
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "$RURL/v1/models")" = 404 ] &&
+  [ "$(curl -s -o /dev/null -w '%{http_code}' -d '{}' "$RURL/v1/score")" = 404 ] ||
+  fail "the role's probes answer, and it has no host endpoints"
+pass "the role over HTTP (--http): /v1/evaluation as its records, /metrics with the evaluation's gauges, probes; no host endpoints"
 
 grep -q "partition(s) of scores, results and labels" "$TMP/eva.log" &&
   fail "the host evaluates too, with in_host: false"
