@@ -123,6 +123,7 @@ typedef struct rv_config {
         uint32_t report_s;
         uint32_t baseline_answers;
         double alert_margin;
+        double sample; /* the share of requests evaluated (by id), 0 < sample <= 1 */
         uint32_t alert_min_answers;
         bool in_host;
     } evaluation;

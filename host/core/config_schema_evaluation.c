@@ -16,6 +16,14 @@ static void check_fraction(loader *l, const cf_key *k, const yaml_node_t *v, con
         cy_report(l, v, kp, "%g is not between 0 and 1", d);
 }
 
+static void check_sample(loader *l, const cf_key *k, const yaml_node_t *v, const char *kp,
+                         void *base)
+{
+    double d = *(const double *)cf_slot(base, k);
+    if (!(d > 0 && d <= 1))
+        cy_report(l, v, kp, "%g is not a share of the requests: above 0, at most 1", d);
+}
+
 static const cf_key evaluation_keys[] = {
     {.name = "labels",
      .type = CF_LIST,
@@ -78,6 +86,14 @@ static const cf_key evaluation_keys[] = {
      .def = "100",
      .help = "Joined answers the last hour must hold (the source's and the canary's) before "
              "it is compared; a first window is compared once it is full."},
+    {.name = "sample",
+     .type = CF_NUMBER,
+     .offset = C(evaluation.sample),
+     .def = "1",
+     .check = check_sample,
+     .help = "The share of requests evaluated, chosen by a hash of the request id (the same on "
+             "every host, the role and after a restart): 0.1 keeps a tenth of the store and "
+             "of the work. Counts and figures are of those requests."},
     {.name = "in_host",
      .type = CF_BOOL,
      .offset = C(evaluation.in_host),

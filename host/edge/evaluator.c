@@ -37,6 +37,7 @@ struct rv_evaluator {
     rd_kafka_t *rk;
     char *scores, *results, *labels; /* topic names */
     char *replies;                   /* the gateway's results, or NULL: no http */
+    uint32_t sample_cut;             /* an id is evaluated when its hash % 1e6 is below */
     int interval_ms, report_ms;
     rd_kafka_t *out; /* the figures and the alerts */
     char *figures_topic, *alerts_topic;
@@ -81,6 +82,18 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
     }
 }
 
+/* Whether request id is among those evaluated (evaluation.sample): by
+ * its FNV-1a hash, so every record of it, on any host, agrees. */
+static int sampled(const rv_evaluator *v, const char *id)
+{
+    if (v->sample_cut >= 1000000)
+        return 1;
+    uint64_t h = 14695981039346656037ull;
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+        h = (h ^ *p) * 1099511628211ull;
+    return h % 1000000 < v->sample_cut;
+}
+
 /* One record of one of the three streams into the evaluation. */
 static void take(rv_evaluator *v, const rd_kafka_message_t *m)
 {
@@ -88,7 +101,9 @@ static void take(rv_evaluator *v, const rd_kafka_message_t *m)
     rv_eval_record *r = &v->rec;
     int ok = rv_eval_record_read(m->payload ? m->payload : "", m->len, r) == 0 && r->id && r->id[0];
     int64_t now = now_ms();
-    if (ok && strcmp(topic, v->labels) == 0)
+    if (ok && !sampled(v, r->id))
+        ; /* not one of those evaluated */
+    else if (ok && strcmp(topic, v->labels) == 0)
         ok = r->label &&
              rv_evaluation_label(v->ev, r->id, r->label, r->has_time ? r->time : 0, now) == 0;
     else if (ok) {
@@ -242,6 +257,7 @@ rv_evaluator *rv_evaluator_start(const rv_config *cfg, const char *bootstrap, ch
                                 (const char *const *)cfg->evaluation.labels,
                                 cfg->evaluation.baseline_answers};
     v->interval_ms = (int)cfg->evaluation.interval_ms;
+    v->sample_cut = (uint32_t)(cfg->evaluation.sample * 1000000 + 0.5);
     v->report_ms = (int)cfg->evaluation.report_s * 1000;
     const char *canary = NULL;
     for (size_t i = 0; i < cfg->n_models && !canary; i++)

@@ -12,7 +12,8 @@ DATA=$RV_SOURCE_DIR/conf/data
 MODELS=$RV_SOURCE_DIR/conf/models
 PORT=$($PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
-start_broker $(service_topics ev) ev.labels ev.evaluation $(service_topics evf) evf.labels evf.evaluation
+start_broker $(service_topics ev) ev.labels ev.evaluation $(service_topics evf) evf.labels evf.evaluation \
+  $(service_topics evs) evs.labels evs.evaluation
 features=$($PY -c "import json,sys; print(', '.join(json.load(open(sys.argv[1]))['features']))" \
   "$MODELS/breast_cancer-canary.json")
 cat >"$TMP/ev.yaml" <<YAML
@@ -238,3 +239,46 @@ print(f"300,000 labels for unknown ids: file {size:,} bytes (bound 4 MiB), "
 PY
 stop_host
 pass "a flood of 300,000 waiting labels: the store stays within 4 MiB, the oldest waits evicted and counted, requests served"
+
+# sample: 0.25: the requests whose id hashes (FNV-1a) below a quarter are
+# evaluated, the others not; every record of a request agrees
+sed -e 's/^service: ev$/service: evs/' -e "s|$TMP/state|$TMP/state-sample|" \
+  -e 's/interval_ms: 200}/interval_ms: 200, sample: 0.25}/' "$TMP/ev.yaml" >"$TMP/evs.yaml"
+grep -q "sample: 0.25" "$TMP/evs.yaml" || fail "sample config not written"
+start_host "$TMP/evs.yaml" "$TMP/evs.log"
+sed 's/^[^:]*://' "$TMP/labels-first" "$TMP/labels-early" "$TMP/labels-last" | grep -v '"cat"\|nobody' |
+  $PY -c 'import json, sys
+seen = set()
+for l in sys.stdin:
+    r = json.loads(l)
+    if r["id"] not in seen:
+        seen.add(r["id"])
+        print(r["id"] + ":" + json.dumps({"id": r["id"], "label": r["label"]}))' >"$TMP/labels-all"
+kcat -P -b "$BOOTSTRAP" -t evs.requests -K: <"$TMP/requests"
+wait_count evs.results "$n"
+kcat -P -b "$BOOTSTRAP" -t evs.labels -K: <"$TMP/labels-all"
+want=$($PY -c 'import sys
+def fnv(s):
+    h = 14695981039346656037
+    for b in s.encode():
+        h = ((h ^ b) * 1099511628211) % 2**64
+    return h
+print(sum(fnv(l.split(":", 1)[0]) % 1000000 < 250000 for l in open(sys.argv[1])))' "$TMP/labels-all")
+for _ in $(seq 300); do
+  curl -sf "http://127.0.0.1:$PORT/v1/evaluation" >"$TMP/sample.json" 2>/dev/null &&
+    [ "$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["counts"]["joined"])' "$TMP/sample.json")" -ge "$want" ] && break
+  sleep 0.1
+done
+sleep 1 # nothing more joins
+curl -sf "http://127.0.0.1:$PORT/v1/evaluation" >"$TMP/sample.json"
+$PY - "$TMP/sample.json" "$want" "$n" <<'PY' || fail "sample: 0.25"
+import json, sys
+e = json.load(open(sys.argv[1]))
+want, n = int(sys.argv[2]), int(sys.argv[3])
+figs = {(f["source"], f["window"]): f["count"] for f in e["figures"] if "schedule_version" not in f}
+assert e["counts"]["joined"] == want and figs[("served", "start")] == want, (want, e["counts"], figs)
+assert 0.15 * n < want < 0.35 * n, want
+print(f"sample 0.25: {want} of {n} requests evaluated, as the id hash gives")
+PY
+stop_host
+pass "evaluation.sample 0.25: exactly the requests whose id hash falls in the quarter are evaluated"
