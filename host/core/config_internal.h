@@ -117,6 +117,11 @@ void cf_string_defaults(loader *l, const cf_section *s, void *base);
 void cf_free(const cf_section *s, void *base);
 /* The slot of k in base. */
 void *cf_slot(void *base, const cf_key *k);
+/* The text a CF_STRING or CF_PATH key's slot holds (NULL: not given). */
+static inline const char *cf_slot_text(const cf_key *k, void *base)
+{
+    return *(char **)cf_slot(base, k);
+}
 /* The row of that name in s, or NULL. */
 const cf_key *cf_row(const cf_section *s, const char *name);
 /* Integers: plain decimal within [CF_POSITIVE ? 1 : 0, max]. Pure; on

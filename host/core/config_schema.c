@@ -27,16 +27,11 @@
 
 /* ---------------------------------------------------------------- rules of one key */
 
-static const char *slot_text(const cf_key *k, void *base)
-{
-    return *(char **)cf_slot(base, k);
-}
-
 static void check_service(loader *l, const cf_key *k, const yaml_node_t *v, const char *kp,
                           void *base)
 {
     /* The service name becomes part of topic names by default. */
-    const char *s = slot_text(k, base);
+    const char *s = cf_slot_text(k, base);
     if (s && !cy_valid_topic(s))
         cy_report(l, v, kp,
                   "'%s' may contain only letters, digits, '.', '_' and '-' (it names topics)", s);
@@ -45,7 +40,7 @@ static void check_service(loader *l, const cf_key *k, const yaml_node_t *v, cons
 static void check_topic(loader *l, const cf_key *k, const yaml_node_t *v, const char *kp,
                         void *base)
 {
-    const char *s = slot_text(k, base);
+    const char *s = cf_slot_text(k, base);
     if (s && !cy_valid_topic(s))
         cy_report(l, v, kp,
                   "'%s' is not a valid topic name (letters, digits, '.', '_', '-'; at most 249)",
@@ -55,7 +50,7 @@ static void check_topic(loader *l, const cf_key *k, const yaml_node_t *v, const 
 static void check_format(loader *l, const cf_key *k, const yaml_node_t *v, const char *kp,
                          void *base)
 {
-    const char *s = slot_text(k, base);
+    const char *s = cf_slot_text(k, base);
     if (s && strcmp(s, "json"))
         cy_report(l, v, kp, "unsupported format '%s' (only json)", s);
 }
@@ -63,7 +58,7 @@ static void check_format(loader *l, const cf_key *k, const yaml_node_t *v, const
 static void check_choice(loader *l, const cf_key *k, const yaml_node_t *v, const char *kp,
                          void *base, const char *a, const char *b)
 {
-    const char *s = slot_text(k, base);
+    const char *s = cf_slot_text(k, base);
     if (s && strcmp(s, a) != 0 && strcmp(s, b) != 0)
         cy_report(l, v, kp, "'%s' is neither %s nor %s", s, a, b);
 }
@@ -89,7 +84,7 @@ static void check_delivery_mode(loader *l, const cf_key *k, const yaml_node_t *v
 static void check_sha256(loader *l, const cf_key *k, const yaml_node_t *v, const char *kp,
                          void *base)
 {
-    const char *s = slot_text(k, base);
+    const char *s = cf_slot_text(k, base);
     size_t n = s ? strspn(s, "0123456789abcdef") : 0;
     if (s && (n != 64 || s[n]))
         cy_report(l, v, kp, "'%s' is not a SHA-256 in hex (64 digits 0-9, a-f)", s);
@@ -117,7 +112,7 @@ static void check_plugin(loader *l, const cf_key *k, const yaml_node_t *v, const
 static void check_builtin(loader *l, const cf_key *k, const yaml_node_t *v, const char *kp,
                           void *base)
 {
-    const char *s = slot_text(k, base);
+    const char *s = cf_slot_text(k, base);
     if (!s || cy_in_list(rv_builtin_names, s))
         return;
     char *list = cy_join_list(l, rv_builtin_names);

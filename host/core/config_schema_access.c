@@ -16,23 +16,37 @@
 
 #define C(f) offsetof(rv_config, f)
 
-static const char *slot_text(const cf_key *k, void *base)
+/* A file the host reads: its size in *size. 0, or -1 (reported). */
+static int readable(loader *l, const cf_key *k, const yaml_node_t *v, const char *kp, void *base,
+                    off_t *size)
 {
-    return *(char **)cf_slot(base, k);
-}
-
-static void check_key_file(loader *l, const cf_key *k, const yaml_node_t *v, const char *kp,
-                           void *base)
-{
-    const char *path = slot_text(k, base);
+    const char *path = cf_slot_text(k, base);
     struct stat st;
     errno = 0;
-    if (path && (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || access(path, R_OK) != 0))
+    if (path && (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || access(path, R_OK) != 0)) {
         cy_report(l, v, kp, "cannot read the file '%s' (resolved to %s): %s", cy_scalar_text(v),
                   path, errno ? strerror(errno) : "not a regular file");
-    else if (path && strcmp(k->name, "key_file") == 0 && st.st_size < 16)
-        cy_report(l, v, kp, "the key file %s holds %lld bytes: a key needs at least 16", path,
-                  (long long)st.st_size);
+        return -1;
+    }
+    *size = path ? st.st_size : 0;
+    return 0;
+}
+
+static void check_readable(loader *l, const cf_key *k, const yaml_node_t *v, const char *kp,
+                           void *base)
+{
+    off_t size;
+    readable(l, k, v, kp, base, &size);
+}
+
+/* A shared secret: readable, and long enough to be one. */
+static void check_secret(loader *l, const cf_key *k, const yaml_node_t *v, const char *kp,
+                         void *base)
+{
+    off_t size;
+    if (readable(l, k, v, kp, base, &size) == 0 && cf_slot_text(k, base) && size < 16)
+        cy_report(l, v, kp, "the key file %s holds %lld bytes: a key needs at least 16",
+                  cf_slot_text(k, base), (long long)size);
 }
 
 /* Checked by the listener's own parser, so that a typo fails the reload,
@@ -40,7 +54,7 @@ static void check_key_file(loader *l, const cf_key *k, const yaml_node_t *v, con
 static void check_listen(loader *l, const cf_key *k, const yaml_node_t *v, const char *kp,
                          void *base)
 {
-    const char *s = slot_text(k, base);
+    const char *s = cf_slot_text(k, base);
     struct sockaddr_storage sa;
     socklen_t sa_len;
     char why[RV_ERR_SIZE];
@@ -59,7 +73,7 @@ static const cf_key http_keys[] = {
     {.name = "tokens_file",
      .type = CF_PATH,
      .offset = C(http.tokens_file),
-     .check = check_key_file,
+     .check = check_readable,
      .help = "Bearer tokens: lines of `<sha256 of the token, hex> <scopes> [name=N] [rate=R] "
              "[concurrent=C]`, scopes among `score` (POST /v1/score), `read` (the dashboard, "
              "/v1/models, /v1/stats, /v1/evaluation) and `metrics`; `/healthz` and `/readyz` "
@@ -68,19 +82,19 @@ static const cf_key http_keys[] = {
     {.name = "cert_file",
      .type = CF_PATH,
      .offset = C(http.cert_file),
-     .check = check_key_file,
+     .check = check_readable,
      .help = "TLS: the server's certificate chain (PEM); with `key_file`, the listener speaks "
              "HTTPS only. SIGHUP reads the certificate, key and client CAs again (a key that is "
              "not the certificate's is refused, and the ones in use stay)."},
     {.name = "key_file",
      .type = CF_PATH,
      .offset = C(http.key_file),
-     .check = check_key_file,
+     .check = check_readable,
      .help = "TLS: the server's private key (PEM), unencrypted."},
     {.name = "client_ca_file",
      .type = CF_PATH,
      .offset = C(http.client_ca_file),
-     .check = check_key_file,
+     .check = check_readable,
      .help = "TLS: clients must present a certificate that chains to these CAs (PEM); "
              "others get 403 (`/healthz` and `/readyz` stay open). A verified client's subject "
              "may stand for a token: `subject:\"CN=...\"` lines in `tokens_file`."},
@@ -99,7 +113,7 @@ static const cf_key control_keys[] = {
      .type = CF_PATH,
      .offset = C(control.key_file),
      .flags = CF_REQUIRED,
-     .check = check_key_file,
+     .check = check_secret,
      .help = "A secret of at least 16 bytes (one trailing newline is not part of it): every "
              "control record must carry `rv-signature: sha256=<hex HMAC-SHA256 of its value "
              "with this key>`; others are refused and alerted. Read at each record: a new key "
