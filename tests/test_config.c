@@ -376,6 +376,24 @@ START_TEST(kafka_secret_files)
 }
 END_TEST
 
+/* A control key shorter than 16 bytes is refused; a TLS key file of any
+ * size is the TLS library's to judge. */
+START_TEST(a_secret_needs_sixteen_bytes)
+{
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/short.key", tmpdir);
+    test_write_file(path, "0123456789\n");
+    const char *yaml =
+        "service: s\nstreams: {brokers: embedded}\ninput: {features: [a]}\n"
+        "models: [{name: m, plugin: p.so}]\n"
+        "rendezvous: {schedule: [{model: m, within_ms: 5}]}\n"
+        "http: {listen: \"127.0.0.1:1\", cert_file: short.key, key_file: short.key}\n"
+        "control: {key_file: short.key}\n";
+    expect_fails(yaml, 1);
+    expect_error(7, 21, "control.key_file", "a key needs at least 16");
+}
+END_TEST
+
 START_TEST(plugin_not_found_names_resolved_path)
 {
     char want[PATH_MAX + 100], real[PATH_MAX];
@@ -570,6 +588,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, relative_config_path_resolves_against_its_dir);
     tcase_add_test(tc, remote_models);
     tcase_add_test(tc, kafka_secret_files);
+    tcase_add_test(tc, a_secret_needs_sixteen_bytes);
     suite_add_tcase(s, tc);
     return s;
 }
