@@ -349,6 +349,7 @@ rv_model *rv_model_build(const rv_config *cfg, const rv_model_conf *mc, const rv
     pthread_mutex_init(&m->error_lock, NULL);
     m->is_canary = mc->builtin && strcmp(mc->builtin, RV_BUILTIN_CANARY) == 0;
     m->is_decoy = mc->builtin && strcmp(mc->builtin, RV_BUILTIN_DECOY) == 0;
+    m->never_shed = m->is_decoy; /* an archive with holes would defeat its purpose */
     m->n_instances = mc->instances;
     m->max_batch = mc->max_batch;
     m->queue_size = mc->queue_size;

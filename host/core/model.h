@@ -45,6 +45,7 @@ struct rv_model {
     char *name;
     rv_module *module;
     int is_canary, is_decoy;
+    int never_shed;               /* its queue grows rather than shed a request (the decoy's) */
     int is_remote;                /* scored elsewhere (remote.h): no module, no instances */
     char version[9];              /* short content hash, shown in records */
     char identity[RV_SHA256_HEX]; /* what must match for a reload to reuse the model */

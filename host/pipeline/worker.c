@@ -418,11 +418,10 @@ static rv_worker *least_loaded(rv_workers *ws)
 }
 
 /* With wk->lock held: room for at least `need` queued requests, the queue
- * in order from index 0. The decoy's queue grows instead of shedding: it
- * holds only requests in flight anyway (16 bytes each, bounded by
- * rendezvous.max_in_flight and what a rewind leaves queued), and an archive
- * with holes would defeat its purpose. Out of memory: it stays as it is
- * (and sheds). */
+ * in order from index 0, for a model that never sheds (the decoy): its
+ * queue holds only requests in flight anyway (16 bytes each, bounded by
+ * rendezvous.max_in_flight and what a rewind leaves queued). Out of
+ * memory: it stays as it is (and sheds). */
 static void grow(rv_worker *wk, size_t need)
 {
     size_t cap = wk->cap;
@@ -456,7 +455,7 @@ size_t rv_workers_dispatch(rv_workers *ws, rv_inflight *const *fs, size_t n, siz
         size_t want = n - done < per ? n - done : per;
         rv_worker *best = least_loaded(ws);
         pthread_mutex_lock(&best->lock);
-        if (best->model->is_decoy && best->cap - best->len < want)
+        if (best->model->never_shed && best->cap - best->len < want)
             grow(best, best->len + want);
         size_t take = best->cap - best->len < want ? best->cap - best->len : want;
         for (size_t j = 0; j < take; j++) {
