@@ -6,8 +6,7 @@
 # accuracy per minute and a row per source.
 . "$(dirname "$0")/lib.sh"
 FX=$RV_FIXTURE_DIR
-read -r PORT < <($PY -c '
-import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+read -r PORT < <(free_ports 1)
 URL=http://127.0.0.1:$PORT
 start_broker $(service_topics dash) dash.labels dash.evaluation
 echo '{"kind": "logistic", "features": ["x", "y"], "labels": ["no", "yes"], "coef": [[0.4, 0.2]], "intercept": [-0.5]}' >"$TMP/canary.json"

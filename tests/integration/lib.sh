@@ -90,6 +90,14 @@ service_topics() {
   echo "$s.requests $s.scores $s.results $s.archive $s.alerts $s.dead-letter $s.control $s.gateway-replies"
 }
 
+# free_ports N: N TCP ports free on 127.0.0.1 now, on one line.
+free_ports() {
+  $PY -c 'import socket, sys
+s = [socket.socket() for _ in range(int(sys.argv[1]))]
+for x in s: x.bind(("127.0.0.1", 0))
+print(*(x.getsockname()[1] for x in s))' "${1:-1}"
+}
+
 # Starts the host on config $1 against $BOOTSTRAP, log in $2; waits until it
 # serves. Sets HOST_PID.
 start_host() {

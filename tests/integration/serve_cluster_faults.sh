@@ -10,7 +10,7 @@
 [ "${RV_BROKER:-}" = kafka ] || fail "needs RV_BROKER=kafka"
 FX=$RV_FIXTURE_DIR
 RV_KAFKA_NODES=3 start_broker $(service_topics flt)
-port=$($PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_ports 1)
 write_service flt "$TMP/flt.yaml" <<YAML
 models:
   - {name: a, plugin: $FX/ok.so}

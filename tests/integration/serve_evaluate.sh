@@ -45,7 +45,7 @@ st=0
 pass "evaluate refuses the embedded broker and a config without an evaluation section (status 2)"
 
 start_host "$TMP/eva.yaml" "$TMP/eva.log"
-ROLE_PORT=$($PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+ROLE_PORT=$(free_ports 1)
 "$RV_BIN" evaluate -c "$TMP/eva.yaml" -b "$BOOTSTRAP" --http "127.0.0.1:$ROLE_PORT" >"$TMP/role.out" \
   2>"$TMP/role.log" &
 ROLE_PID=$!

@@ -10,7 +10,7 @@
 PLUG=$RV_BUILD_DIR/plugins
 DATA=$RV_SOURCE_DIR/conf/data
 MODELS=$RV_SOURCE_DIR/conf/models
-PORT=$($PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+PORT=$(free_ports 1)
 
 start_broker $(service_topics ev) ev.labels ev.evaluation $(service_topics evf) evf.labels evf.evaluation \
   $(service_topics evs) evs.labels evs.evaluation

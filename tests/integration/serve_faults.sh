@@ -8,8 +8,7 @@
 # once, the host stays up, and the duplicates are counted and reported.
 . "$(dirname "$0")/lib.sh"
 FX=$RV_FIXTURE_DIR
-read -r PORT_STOP < <($PY -c '
-import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+read -r PORT_STOP < <(free_ports 1)
 
 # fault_broker NAME: a 3-broker embedded cluster holding NAME's topics, its
 # commands written on fd 7, its replies in $TMP/NAME.broker. Sets BOOTSTRAP

@@ -6,11 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 FX=$RV_FIXTURE_DIR
 # Free ports at once (all held while chosen, so they differ).
-read -r PORT_WEB PORT_SLOW PORT_BP < <($PY -c '
-import socket
-s = [socket.socket() for _ in range(3)]
-for x in s: x.bind(("127.0.0.1", 0))
-print(*(x.getsockname()[1] for x in s))')
+read -r PORT_WEB PORT_SLOW PORT_BP < <(free_ports 3)
 
 start_broker $(service_topics web) $(service_topics slow) $(service_topics bp)
 

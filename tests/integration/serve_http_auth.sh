@@ -8,11 +8,7 @@
 # other hosts without tokens warns at start.
 . "$(dirname "$0")/lib.sh"
 FX=$RV_FIXTURE_DIR
-read -r PORT PORT_OPEN PORT_TLS < <($PY -c '
-import socket
-s = [socket.socket() for _ in range(3)]
-for x in s: x.bind(("127.0.0.1", 0))
-print(*(x.getsockname()[1] for x in s))')
+read -r PORT PORT_OPEN PORT_TLS < <(free_ports 3)
 URL=http://127.0.0.1:$PORT
 start_broker $(service_topics auth) $(service_topics open) $(service_topics tls)
 

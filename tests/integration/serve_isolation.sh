@@ -119,7 +119,7 @@ case_bomb() { fault_case bomb bomb "model process" ", max_memory_mb: 256"; }
 # back. Then the host killed -9: no model process is left 2 s later.
 case_kill9() {
   local port
-  port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  port=$(free_ports 1)
   write_service kill9 "$TMP/kill9.yaml" <<YAML
 http: {listen: "127.0.0.1:$port"}
 reload: {warmup_requests: 16}

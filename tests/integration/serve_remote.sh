@@ -156,7 +156,7 @@ case_scorer() {
   chosen rsc $((N + 1)) $((2 * N)) linear-v1 fallback 1.0
   pass "scorers killed -9: the local fallback answers every request, once"
   local port url
-  port=$($PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  port=$(free_ports 1)
   url=http://127.0.0.1:$port
   start_scorer "$TMP/sc3.log" --http "127.0.0.1:$port"
   wait_log "$TMP/sc3.log" "assigned rsc.requests" 4 60

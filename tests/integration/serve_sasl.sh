@@ -14,7 +14,7 @@ KAFKA_SASL=1 start_broker $(service_topics sec) $(service_topics bad) $(service_
 SASL_BOOTSTRAP=$(sed -n 's/^bootstrap_sasl=//p' "$KAFKA_DIR.out")
 [ -n "$SASL_BOOTSTRAP" ] || fail "no SASL_SSL listener: $(cat "$KAFKA_DIR.out")"
 PASSWORD=$(cat "$KAFKA_DIR/sasl/rv-host.password")
-port=$($PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_ports 1)
 
 sasl_service() { # name password-file [port]
   write_service "$1" "$TMP/$1.yaml" <<YAML

@@ -10,7 +10,7 @@
 FX=$RV_FIXTURE_DIR
 command -v valgrind >/dev/null || fail "valgrind is not installed (scripts/setup.sh)"
 
-PORT=$($PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+PORT=$(free_ports 1)
 URL=http://127.0.0.1:$PORT
 start_broker $(service_topics vg)
 vg_service() { # SCORE of model a
