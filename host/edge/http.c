@@ -101,26 +101,28 @@ static enum MHD_Result get_dashboard(rv_http *h, struct MHD_Connection *c)
 }
 
 /* Each with the scope a token needs for it (0: open to all, for probes). */
-static const struct route {
+struct route {
     const char *path;
     enum MHD_Result (*get)(rv_http *h, struct MHD_Connection *c);
     unsigned scope;
-} routes[] =
-    {
-        {"/", get_dashboard, RV_SCOPE_READ},
-        {"/v1/stats", rv_http_get_stats, RV_SCOPE_READ},
-        {"/v1/evaluation", rv_http_get_evaluation, RV_SCOPE_READ},
-        {"/healthz", get_healthz, 0},
-        {"/readyz", rv_http_get_readyz, 0},
-        {"/v1/models", rv_http_get_models, RV_SCOPE_READ},
-        {"/metrics", rv_http_get_metrics, RV_SCOPE_METRICS},
-},
-  evaluate_routes[] = {
-      /* rendezvous evaluate */
-      {"/v1/evaluation", rv_http_get_evaluation, RV_SCOPE_READ},
-      {"/healthz", get_healthz, 0},
-      {"/readyz", get_evaluating, 0},
-      {"/metrics", rv_http_get_evaluation_metrics, RV_SCOPE_METRICS},
+};
+
+static const struct route routes[] = {
+    {"/", get_dashboard, RV_SCOPE_READ},
+    {"/v1/stats", rv_http_get_stats, RV_SCOPE_READ},
+    {"/v1/evaluation", rv_http_get_evaluation, RV_SCOPE_READ},
+    {"/healthz", get_healthz, 0},
+    {"/readyz", rv_http_get_readyz, 0},
+    {"/v1/models", rv_http_get_models, RV_SCOPE_READ},
+    {"/metrics", rv_http_get_metrics, RV_SCOPE_METRICS},
+};
+
+/* `rendezvous evaluate`'s */
+static const struct route evaluate_routes[] = {
+    {"/v1/evaluation", rv_http_get_evaluation, RV_SCOPE_READ},
+    {"/healthz", get_healthz, 0},
+    {"/readyz", get_evaluating, 0},
+    {"/metrics", rv_http_get_evaluation_metrics, RV_SCOPE_METRICS},
 };
 
 /* A refusal, counted by status. */
