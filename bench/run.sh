@@ -244,6 +244,7 @@ rendezvous:
     - {model: linear-v1, within_ms: 4000}
   default: {label: review, score: 0.5}
   max_in_flight: 10000
+${COLOCATE:+  colocate: $COLOCATE}
 ${EVAL:+evaluation: $EVAL}
 YAML
 }
@@ -846,10 +847,14 @@ PY
 }
 
 # The evaluation in the host, in its own process (`rendezvous evaluate`,
-# at nice 10) and off, in turn, with labels in all three.
+# at nice 10) and off, in turn, with labels in all three. HOST_CPU=0, with
+# the script itself under `taskset -c 1`: the host alone on CPU 0 (no
+# co-location), the broker, the load, the labels and the role on the other,
+# as when the broker is a machine of its own.
 scenario_evaluation() {
   local rate=${EVAL_RATE:-5000} rounds=${EVAL_ROUNDS:-3} svcs=() round m order svc ev lp role
-  local modes=(on role off)
+  local modes=(on role off) pin=()
+  [ -z "${HOST_CPU:-}" ] || { pin=(taskset -c "$HOST_CPU"); COLOCATE=false; }
   for round in $(seq "$rounds"); do for m in "${modes[@]}"; do svcs+=("ev$m$round"); done; done
   start_broker $(service_topics "${svcs[@]}") $(for s in "${svcs[@]}"; do echo "$s.labels $s.evaluation"; done)
   for round in $(seq "$rounds"); do
@@ -860,7 +865,7 @@ scenario_evaluation() {
       ev="{labels: [benign, malignant], report_s: 5, in_host: $([ "$m" = on ] && echo true || echo false)}"
       [ "$m" != off ] || ev=
       EVAL=$ev xgboost_yaml "$svc" "$WORK/$svc.yaml"
-      start_host "$svc" "$WORK/$svc.yaml"
+      start_host "$svc" "$WORK/$svc.yaml" "${pin[@]}"
       role=
       if [ "$m" = role ]; then
         nice -n 10 "$RV" evaluate -c "$WORK/$svc.yaml" -b "$BOOTSTRAP" 2>"$WORK/$svc.role.log" &

@@ -209,8 +209,8 @@ static void *loop(void *arg)
 {
     rv_evaluator *v = arg;
     pthread_setname_np(pthread_self(), "rv-evaluation");
-    /* behind serving: it runs on CPU time the request path does not want */
-    int e = rv_threads_idle();
+    /* behind serving: a CPU both want goes to the request path first */
+    int e = rv_threads_nice(gettid(), RV_BACKGROUND_NICE);
     if (e)
         rv_warn("evaluation", "cannot lower its thread's priority: %s", strerror(e));
     int64_t next = rv_mono_ms() + v->interval_ms, next_report = rv_mono_ms() + v->report_ms;
@@ -284,7 +284,7 @@ rv_evaluator *rv_evaluator_start(const rv_config *cfg, const char *bootstrap, ch
     }
     rd_kafka_conf_t *pconf = rv_kafka_conf(cfg, bootstrap, 1, err, err_size);
     if (pconf)
-        rv_kafka_conf_idle(pconf);
+        rv_kafka_conf_background(pconf);
     char why[RV_ERR_SIZE];
     if (!pconf || !(v->out = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, why, sizeof why))) {
         if (pconf) {

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct rv_broker {
     rd_kafka_t *rk; /* owns the mock cluster */
@@ -301,23 +302,24 @@ int rv_assign_whole(rd_kafka_t *rk, const char *topic, int timeout_ms, int64_t *
     return assign_all(rk, topic, timeout_ms, ends, err, err_size);
 }
 
-static rd_kafka_resp_err_t idle_thread(rd_kafka_t *rk, rd_kafka_thread_type_t type,
-                                       const char *name, void *opaque)
+static rd_kafka_resp_err_t background_thread(rd_kafka_t *rk, rd_kafka_thread_type_t type,
+                                             const char *name, void *opaque)
 {
     (void)rk, (void)type, (void)name, (void)opaque;
-    return rv_threads_idle() == 0 ? RD_KAFKA_RESP_ERR_NO_ERROR : RD_KAFKA_RESP_ERR__FAIL;
+    return rv_threads_nice(gettid(), RV_BACKGROUND_NICE) == 0 ? RD_KAFKA_RESP_ERR_NO_ERROR
+                                                              : RD_KAFKA_RESP_ERR__FAIL;
 }
 
-static rd_kafka_resp_err_t idle_client(rd_kafka_t *rk, const rd_kafka_conf_t *conf, void *opaque,
-                                       char *errstr, size_t errstr_size)
+static rd_kafka_resp_err_t background_client(rd_kafka_t *rk, const rd_kafka_conf_t *conf,
+                                             void *opaque, char *errstr, size_t errstr_size)
 {
     (void)conf, (void)opaque, (void)errstr, (void)errstr_size;
-    return rd_kafka_interceptor_add_on_thread_start(rk, "rv-idle", idle_thread, NULL);
+    return rd_kafka_interceptor_add_on_thread_start(rk, "rv-background", background_thread, NULL);
 }
 
-void rv_kafka_conf_idle(rd_kafka_conf_t *conf)
+void rv_kafka_conf_background(rd_kafka_conf_t *conf)
 {
-    rd_kafka_conf_interceptor_add_on_new(conf, "rv-idle", idle_client, NULL);
+    rd_kafka_conf_interceptor_add_on_new(conf, "rv-background", background_client, NULL);
 }
 
 rd_kafka_t *rv_consumer_new(const rv_config *cfg, const char *bootstrap, rv_consumer_kind kind,
@@ -349,7 +351,7 @@ rd_kafka_t *rv_consumer_new(const rv_config *cfg, const char *bootstrap, rv_cons
             rd_kafka_conf_set_offset_commit_cb(conf, cb->committed);
         rd_kafka_conf_set_opaque(conf, cb->opaque);
         if (cb->background) {
-            rv_kafka_conf_idle(conf);
+            rv_kafka_conf_background(conf);
             if (rd_kafka_conf_set(conf, "fetch.wait.max.ms", "500", e, sizeof e) !=
                     RD_KAFKA_CONF_OK ||
                 rd_kafka_conf_set(conf, "fetch.min.bytes", "1048576", e, sizeof e) !=

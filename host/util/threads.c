@@ -5,7 +5,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -32,12 +31,6 @@ static int each_task(pid_t pid, int (*fn)(pid_t tid, void *arg), void *arg)
 int rv_threads_nice(pid_t tid, int nice)
 {
     return setpriority(PRIO_PROCESS, (id_t)tid, nice) != 0 ? errno : 0;
-}
-
-int rv_threads_idle(void)
-{
-    struct sched_param p = {0};
-    return pthread_setschedparam(pthread_self(), SCHED_IDLE, &p);
 }
 
 static int renice_one(pid_t tid, void *arg)

@@ -12,11 +12,6 @@
 /* Sets the nice value of thread tid: 0 or errno. */
 int rv_threads_nice(pid_t tid, int nice);
 
-/* The calling thread runs only on CPU time no other thread wants
- * (SCHED_IDLE, below every nice value; a thread it starts inherits it).
- * 0 or errno. */
-int rv_threads_idle(void);
-
 /* Sets the nice value of every thread of process pid (a plugin's own
  * threads too): 0, or the errno of the first that failed (EACCES: lowering
  * a nice value needs CAP_SYS_NICE or a raised RLIMIT_NICE). */
