@@ -850,7 +850,8 @@ PY
 # at nice 10) and off, in turn, with labels in all three. HOST_CPU=0, with
 # the script itself under `taskset -c 1`: the host alone on CPU 0 (no
 # co-location), the broker, the load, the labels and the role on the other,
-# as when the broker is a machine of its own.
+# as when the broker is a machine of its own. EVAL_SAMPLE: the
+# evaluation's sample (evaluation.sample).
 scenario_evaluation() {
   local rate=${EVAL_RATE:-5000} rounds=${EVAL_ROUNDS:-3} svcs=() round m order svc ev lp role
   local modes=(on role off) pin=()
@@ -862,7 +863,7 @@ scenario_evaluation() {
     [ $((round % 2)) -eq 1 ] || order="off role on"
     for m in $order; do
       svc=ev$m$round
-      ev="{labels: [benign, malignant], report_s: 5, in_host: $([ "$m" = on ] && echo true || echo false)}"
+      ev="{labels: [benign, malignant], report_s: 5${EVAL_SAMPLE:+, sample: $EVAL_SAMPLE}, in_host: $([ "$m" = on ] && echo true || echo false)}"
       [ "$m" != off ] || ev=
       EVAL=$ev xgboost_yaml "$svc" "$WORK/$svc.yaml"
       start_host "$svc" "$WORK/$svc.yaml" "${pin[@]}"
