@@ -23,29 +23,6 @@
 /* The size of ABI 1.0's descriptor: the least a plugin may declare. */
 #define RV_PLUGIN_MIN_SIZE (offsetof(rv_plugin, destroy) + sizeof(void (*)(void *)))
 
-static int mkdir_p(const char *dir, char *err, size_t err_size)
-{
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s", dir) >= (int)sizeof tmp) {
-        rv_errf(err, err_size, "path too long: %s", dir);
-        return -1;
-    }
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-            goto fail;
-        *p = '/';
-    }
-    if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-        goto fail;
-    return 0;
-fail:
-    rv_errf(err, err_size, "cannot create directory %s: %s", tmp, strerror(errno));
-    return -1;
-}
-
 /* Writes the private copy unless a file of that content name exists; the
  * rename makes a half-written copy impossible to load. */
 static int write_private_copy(const char *dest, const char *data, size_t len, char *err,
@@ -233,7 +210,7 @@ rv_module *rv_module_load(const char *path, const char *pinned, const char *stat
     char dir[4096], dest[4200];
     snprintf(dir, sizeof dir, "%s/plugins", state_dir);
     snprintf(dest, sizeof dest, "%s/%s.so", dir, sha);
-    int rc = mkdir_p(dir, why, sizeof why);
+    int rc = rv_mkdir_p(dir, 0755, why, sizeof why);
     if (rc == 0)
         rc = write_private_copy(dest, data, len, why, sizeof why);
     free(data);

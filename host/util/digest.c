@@ -1,5 +1,6 @@
 /*
- * digest.c - SHA-256 through libcrypto's EVP interface. Must never map or
+ * digest.c - SHA-256 through libcrypto's EVP interface, and the file helpers
+ * around it (read a file whole, make a directory and its parents). Must never map or
  * keep a file open: it reads the content once and lets go.
  */
 #include "digest.h"
@@ -41,6 +42,29 @@ void rv_hmac_sha256_hex(const void *key, size_t key_len, const void *data, size_
     unsigned int md_len = 0;
     HMAC(EVP_sha256(), key, (int)key_len, data, len, md, &md_len);
     to_hex(md, out);
+}
+
+int rv_mkdir_p(const char *dir, unsigned mode, char *err, size_t err_size)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s", dir) >= (int)sizeof tmp) {
+        rv_errf(err, err_size, "path too long: %s", dir);
+        return -1;
+    }
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, (mode_t)mode) != 0 && errno != EEXIST)
+            goto fail;
+        *p = '/';
+    }
+    if (mkdir(tmp, (mode_t)mode) != 0 && errno != EEXIST)
+        goto fail;
+    return 0;
+fail:
+    rv_errf(err, err_size, "cannot create directory %s: %s", tmp, strerror(errno));
+    return -1;
 }
 
 char *rv_file_read(const char *path, size_t *len, char *err, size_t err_size)

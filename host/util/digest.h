@@ -21,6 +21,9 @@ void rv_hmac_sha256_hex(const void *key, size_t key_len, const void *data, size_
  * of content). NULL with err set. */
 char *rv_file_read(const char *path, size_t *len, char *err, size_t err_size);
 
+/* Makes dir and its missing parents with mode. 0, or -1 with err set. */
+int rv_mkdir_p(const char *dir, unsigned mode, char *err, size_t err_size);
+
 /* Hex SHA-256 of a file's content. 0, or -1 with err set. */
 int rv_sha256_file(const char *path, char out[RV_SHA256_HEX], char *err, size_t err_size);
 

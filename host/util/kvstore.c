@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "digest.h"
 #include "errbuf.h"
 
 /* Copy-on-write needs free pages beside the live ones (a transaction
@@ -147,8 +148,9 @@ static rv_kv_status change_failed(rv_kvstore *s, int rc, const char *what, char 
 
 rv_kvstore *rv_kvstore_open(const char *dir, uint64_t max_bytes, char *err, size_t err_size)
 {
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        rv_errf(err, err_size, "store %s: %s", dir, strerror(errno));
+    char why[RV_ERR_SIZE];
+    if (rv_mkdir_p(dir, 0700, why, sizeof why) != 0) {
+        rv_errf(err, err_size, "store %s: %s", dir, why);
         return NULL;
     }
     rv_kvstore *s = calloc(1, sizeof *s);

@@ -62,7 +62,16 @@ PY
 # has exactly one result, and at least MIN_SHARE of them chose MODEL for REASON.
 chosen() {
   wait_count "$1.results" "$3" 60
-  consume "$1.results" >"$TMP/$1.results"
+  # a kill before leaves results twice, which wait_count counts: wait for
+  # every id of the range itself (30 s at most)
+  for _ in $(seq 60); do
+    consume "$1.results" >"$TMP/$1.results"
+    $PY -c 'import json, sys
+seen = {json.loads(l)["id"] for l in open(sys.argv[1])}
+sys.exit(any(f"{sys.argv[2]}-{i}" not in seen for i in range(int(sys.argv[3]), int(sys.argv[4]) + 1)))' \
+      "$TMP/$1.results" "$1" "$2" "$3" && break
+    sleep 0.5
+  done
   $PY - "$TMP/$1.results" "$@" <<'PY'
 import collections, json, sys
 path, name, first, last, model, reason, share = sys.argv[1:]
