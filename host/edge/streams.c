@@ -223,9 +223,6 @@ int rv_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms)
     return n;
 }
 
-/* Assigns every partition of topic to rk, from its current end or, when
- * ends is not NULL, from its start, with each partition's current end in
- * (*ends)[p] (allocated). The partition count, or -1 with err. */
 rd_kafka_resp_err_t rv_query_watermarks(rd_kafka_t *rk, const char *topic, int32_t p, int64_t *lo,
                                         int64_t *hi, int timeout_ms)
 {
@@ -244,16 +241,14 @@ rd_kafka_resp_err_t rv_query_watermarks(rd_kafka_t *rk, const char *topic, int32
     }
 }
 
+/* Assigns every partition of topic to rk, from its current end or, when
+ * ends is not NULL, from its start, with each partition's current end in
+ * (*ends)[p] (allocated). The partition count, or -1 with err. */
 static int assign_all(rd_kafka_t *rk, const char *topic, int timeout_ms, int64_t **ends, char *err,
                       size_t err_size)
 {
-    rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
-    const rd_kafka_metadata_t *md = NULL;
-    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, t, &md, timeout_ms);
-    int parts = e ? -1 : partition_count(md, topic);
-    if (md)
-        rd_kafka_metadata_destroy(md);
-    rd_kafka_topic_destroy(t);
+    rd_kafka_resp_err_t e;
+    int parts = rv_topic_partitions(rk, topic, timeout_ms);
     if (parts <= 0) {
         rv_errf(err, err_size, "topic %s does not exist or has no partitions", topic);
         return -1;

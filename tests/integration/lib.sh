@@ -90,6 +90,47 @@ service_topics() {
   echo "$s.requests $s.scores $s.results $s.archive $s.alerts $s.dead-letter $s.control $s.gateway-replies"
 }
 
+# evaluated_yaml SERVICE STATE_DIR EVALUATION [MORE]: on stdout, a config of
+# the demo's linear model and canary on the breast-cancer features with
+# that evaluation map, and MORE lines after it (an http section).
+evaluated_yaml() {
+  local models=$RV_SOURCE_DIR/conf/models features
+  features=$($PY -c "import json,sys; print(', '.join(json.load(open(sys.argv[1]))['features']))" \
+    "$models/breast_cancer-canary.json")
+  cat <<YAML
+service: $1
+state_dir: $2
+streams: {brokers: embedded}
+input: {features: [$features]}
+models:
+  - {name: linear, plugin: $RV_BUILD_DIR/plugins/liblinear_model.so, params: {model_file: $models/breast_cancer-linear.json}}
+  - {name: canary, builtin: canary, params: {model_file: $models/breast_cancer-canary.json}}
+rendezvous:
+  schedule: [{model: linear, within_ms: 2000}]
+evaluation: $3
+${4:-}
+YAML
+}
+
+# score_over_http PORT N REQUESTS LABELS: POST /v1/score the bodies of the
+# first N lines of REQUESTS ("id:body", the breast-cancer rows in order) as
+# http-0..http-N-1, and write each one's true label to LABELS ("id:{json}").
+score_over_http() {
+  $PY - "$RV_SOURCE_DIR/conf/data/breast_cancer.expected.jsonl" "$3" "$1" "$4" "$2" <<'PY' ||
+import json, sys, urllib.request
+rows = [json.loads(l) for l in open(sys.argv[1])]
+bodies = [l.split(":", 1)[1].strip() for l in open(sys.argv[2])]
+with open(sys.argv[4], "w") as f:
+    for i in range(int(sys.argv[5])):
+        rid = f"http-{i}"
+        req = urllib.request.Request(f"http://127.0.0.1:{sys.argv[3]}/v1/score", bodies[i].encode(),
+                                     {"Content-Type": "application/json", "X-Request-Id": rid})
+        assert json.load(urllib.request.urlopen(req, timeout=10))["id"] == rid
+        f.write(f'{rid}:{json.dumps({"id": rid, "label": rows[i]["label"]})}\n')
+PY
+    fail "POST /v1/score"
+}
+
 # free_ports N: N TCP ports free on 127.0.0.1 now, on one line.
 free_ports() {
   $PY -c 'import socket, sys

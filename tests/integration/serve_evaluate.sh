@@ -11,26 +11,11 @@
 # these. Also: the role refuses the embedded broker and a config without
 # an evaluation section, and stops on SIGTERM.
 . "$(dirname "$0")/lib.sh"
-PLUG=$RV_BUILD_DIR/plugins
 DATA=$RV_SOURCE_DIR/conf/data
-MODELS=$RV_SOURCE_DIR/conf/models
 
 start_broker $(service_topics eva) eva.labels eva.evaluation
-features=$($PY -c "import json,sys; print(', '.join(json.load(open(sys.argv[1]))['features']))" \
-  "$MODELS/breast_cancer-canary.json")
-cat >"$TMP/eva.yaml" <<YAML
-service: eva
-state_dir: $TMP/state
-streams: {brokers: embedded}
-input: {features: [$features]}
-models:
-  - {name: linear, plugin: $PLUG/liblinear_model.so, params: {model_file: $MODELS/breast_cancer-linear.json}}
-  - {name: canary, builtin: canary, params: {model_file: $MODELS/breast_cancer-canary.json}}
-rendezvous:
-  schedule: [{model: linear, within_ms: 2000}]
-evaluation: {labels: [benign, malignant], interval_ms: 200, report_s: 1, baseline_answers: 100,
-             alert_margin: 0.01, alert_min_answers: 50, in_host: false}
-YAML
+evaluated_yaml eva "$TMP/state" "{labels: [benign, malignant], interval_ms: 200, report_s: 1, \
+baseline_answers: 100, alert_margin: 0.01, alert_min_answers: 50, in_host: false}" >"$TMP/eva.yaml"
 
 # refused: the embedded broker (no -b), and a config without evaluation
 st=0

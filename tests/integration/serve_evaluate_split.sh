@@ -7,28 +7,13 @@
 # (whose results go to the gateway's reply topic on their request's
 # partition number). The members' joined counts add up to every request.
 . "$(dirname "$0")/lib.sh"
-PLUG=$RV_BUILD_DIR/plugins
 DATA=$RV_SOURCE_DIR/conf/data
-MODELS=$RV_SOURCE_DIR/conf/models
 read -r PORT PORT_A PORT_B < <(free_ports 3)
 
 start_broker $(service_topics evm) evm.labels evm.evaluation
-features=$($PY -c "import json,sys; print(', '.join(json.load(open(sys.argv[1]))['features']))" \
-  "$MODELS/breast_cancer-canary.json")
 config() { # STATE_DIR
-  cat <<YAML
-service: evm
-state_dir: $1
-streams: {brokers: embedded}
-input: {features: [$features]}
-models:
-  - {name: linear, plugin: $PLUG/liblinear_model.so, params: {model_file: $MODELS/breast_cancer-linear.json}}
-  - {name: canary, builtin: canary, params: {model_file: $MODELS/breast_cancer-canary.json}}
-rendezvous:
-  schedule: [{model: linear, within_ms: 2000}]
-evaluation: {labels: [benign, malignant], interval_ms: 200, report_s: 1, in_host: false}
-http: {listen: "127.0.0.1:$PORT"}
-YAML
+  evaluated_yaml evm "$1" "{labels: [benign, malignant], interval_ms: 200, report_s: 1, in_host: false}" \
+    "http: {listen: \"127.0.0.1:$PORT\"}"
 }
 config "$TMP/state-host" >"$TMP/host.yaml"
 config "$TMP/state-a" >"$TMP/a.yaml"
@@ -53,22 +38,12 @@ awk '{ printf "s-%d:%s\n", NR - 1, $0 }' "$DATA/breast_cancer.jsonl" >"$TMP/requ
 n=$(wc -l <"$TMP/requests")
 kcat -P -b "$BOOTSTRAP" -t evm.requests -K: <"$TMP/requests"
 wait_count evm.results "$n"
-$PY - "$DATA/breast_cancer.expected.jsonl" "$TMP/requests" "$PORT" "$TMP/labels" <<'PY' ||
-import json, sys, urllib.request
-rows = [json.loads(l) for l in open(sys.argv[1])]
-bodies = [l.split(":", 1)[1].strip() for l in open(sys.argv[2])]
-with open(sys.argv[4], "w") as f:
-    for i, row in enumerate(rows):
-        f.write(f's-{i}:{json.dumps({"id": f"s-{i}", "label": row["label"]})}\n')
-    for i in range(40):
-        rid = f"http-{i}"
-        req = urllib.request.Request(f"http://127.0.0.1:{sys.argv[3]}/v1/score", bodies[i].encode(),
-                                     {"Content-Type": "application/json", "X-Request-Id": rid})
-        assert json.load(urllib.request.urlopen(req, timeout=10))["id"] == rid
-        f.write(f'{rid}:{json.dumps({"id": rid, "label": rows[i]["label"]})}\n')
-PY
-  fail "POST /v1/score"
-kcat -P -b "$BOOTSTRAP" -t evm.labels -K: <"$TMP/labels"
+score_over_http "$PORT" 40 "$TMP/requests" "$TMP/labels-http"
+$PY -c 'import json, sys
+for i, l in enumerate(open(sys.argv[1])):
+    print(f"s-{i}:" + json.dumps({"id": f"s-{i}", "label": json.loads(l)["label"]}))' \
+  "$DATA/breast_cancer.expected.jsonl" | cat - "$TMP/labels-http" |
+  kcat -P -b "$BOOTSTRAP" -t evm.labels -K:
 total=$((n + 40))
 
 joined() { # PORT: the member's joined requests

@@ -7,28 +7,13 @@
 # restart keeps every joined answer, and the labels after it join too;
 # /metrics has the gauges.
 . "$(dirname "$0")/lib.sh"
-PLUG=$RV_BUILD_DIR/plugins
 DATA=$RV_SOURCE_DIR/conf/data
-MODELS=$RV_SOURCE_DIR/conf/models
 PORT=$(free_ports 1)
 
 start_broker $(service_topics ev) ev.labels ev.evaluation $(service_topics evf) evf.labels evf.evaluation \
   $(service_topics evs) evs.labels evs.evaluation
-features=$($PY -c "import json,sys; print(', '.join(json.load(open(sys.argv[1]))['features']))" \
-  "$MODELS/breast_cancer-canary.json")
-cat >"$TMP/ev.yaml" <<YAML
-service: ev
-state_dir: $TMP/state
-streams: {brokers: embedded}
-input: {features: [$features]}
-models:
-  - {name: linear, plugin: $PLUG/liblinear_model.so, params: {model_file: $MODELS/breast_cancer-linear.json}}
-  - {name: canary, builtin: canary, params: {model_file: $MODELS/breast_cancer-canary.json}}
-rendezvous:
-  schedule: [{model: linear, within_ms: 2000}]
-evaluation: {labels: [benign, malignant], interval_ms: 200}
-http: {listen: "127.0.0.1:$PORT"}
-YAML
+evaluated_yaml ev "$TMP/state" "{labels: [benign, malignant], interval_ms: 200}" \
+  "http: {listen: \"127.0.0.1:$PORT\"}" >"$TMP/ev.yaml"
 start_host "$TMP/ev.yaml" "$TMP/ev.log"
 
 # ids breast_cancer-N; labels: "id:{json}" lines, keyed by id like the requests
@@ -166,19 +151,7 @@ pass "/v1/evaluation after a reload: the labels of the evaluation, not of a free
 
 # Requests scored over HTTP: their results go to the gateway's reply topic,
 # on the request's partition number, and join with their labels there too
-$PY - "$DATA/breast_cancer.expected.jsonl" "$TMP/requests" "$PORT" "$TMP/labels-http" <<'PY' ||
-import json, sys, urllib.request
-rows = [json.loads(l) for l in open(sys.argv[1])]
-bodies = [l.split(":", 1)[1] for l in open(sys.argv[2])]
-with open(sys.argv[4], "w") as f:
-    for i in range(20):
-        rid = f"http-{i}"
-        req = urllib.request.Request(f"http://127.0.0.1:{sys.argv[3]}/v1/score", bodies[i].encode(),
-                                     {"Content-Type": "application/json", "X-Request-Id": rid})
-        assert json.load(urllib.request.urlopen(req, timeout=10))["id"] == rid
-        f.write(f'{rid}:{json.dumps({"id": rid, "label": rows[i]["label"]})}\n')
-PY
-  fail "POST /v1/score"
+score_over_http "$PORT" 20 "$TMP/requests" "$TMP/labels-http"
 kcat -P -b "$BOOTSTRAP" -t ev.labels -K: <"$TMP/labels-http"
 evaluation $((n + 20))
 $PY - "$TMP/evaluation.json" "$n" <<'PY' || fail "the served answers of HTTP requests are not evaluated"
