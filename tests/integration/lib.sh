@@ -36,6 +36,7 @@ start_broker() {
   fi
   local args=()
   for t in "$@"; do args+=(--topic "$t"); done
+  : >"$TMP/broker.out" # read below, maybe before the broker's shell opens it
   "$RV_BIN" broker --partitions "${PARTITIONS:-4}" "${args[@]}" >"$TMP/broker.out" 2>"$TMP/broker.err" &
   BROKER_PID=$!
   cleanup_hooks+=("kill $BROKER_PID 2>/dev/null; wait $BROKER_PID 2>/dev/null")

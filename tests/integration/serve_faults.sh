@@ -17,6 +17,7 @@ fault_broker() {
   local out=$TMP/$1.broker args=()
   for t in $(service_topics "$1"); do args+=(--topic "$t"); done
   mkfifo "$TMP/$1.fifo"
+  : >"$out" # read below before the broker's shell opens it (after the fifo)
   "$RV_BIN" broker --brokers 3 --partitions 4 "${args[@]}" <"$TMP/$1.fifo" >"$out" 2>"$out.err" &
   BROKER_PID=$!
   echo "$BROKER_PID" >>"$TMP/pids"
@@ -222,6 +223,7 @@ case_stopped() {
 # broker goes on.
 case_commands() {
   local out=$TMP/commands.out
+  : >"$out" # counted below, maybe before the broker's shell opens it
   printf '%s\n' "down 9" "bogus 1" "rtt all x" "errors Produce 2 NOPE" "leader t 99 1" \
     "down 2" "rtt all 200" "errors OffsetCommit 3 REQUEST_TIMED_OUT" "up 2" |
     "$RV_BIN" broker --brokers 3 --topic t:2 >"$out" 2>/dev/null &
