@@ -851,16 +851,17 @@ PY
 # the script itself under `taskset -c 1`: the host alone on CPU 0 (no
 # co-location), the broker, the load, the labels and the role on the other,
 # as when the broker is a machine of its own. EVAL_SAMPLE: the
-# evaluation's sample (evaluation.sample).
+# evaluation's sample (evaluation.sample). EVAL_MODES: which of "on role
+# off" to run (off always among them).
 scenario_evaluation() {
   local rate=${EVAL_RATE:-5000} rounds=${EVAL_ROUNDS:-3} svcs=() round m order svc ev lp role
-  local modes=(on role off) pin=()
+  local modes=(${EVAL_MODES:-on role off}) pin=()
   [ -z "${HOST_CPU:-}" ] || { pin=(taskset -c "$HOST_CPU"); COLOCATE=false; }
   for round in $(seq "$rounds"); do for m in "${modes[@]}"; do svcs+=("ev$m$round"); done; done
   start_broker $(service_topics "${svcs[@]}") $(for s in "${svcs[@]}"; do echo "$s.labels $s.evaluation"; done)
   for round in $(seq "$rounds"); do
-    order="on role off"
-    [ $((round % 2)) -eq 1 ] || order="off role on"
+    order="${modes[*]}"
+    [ $((round % 2)) -eq 1 ] || order="$(printf '%s\n' "${modes[@]}" | tac | xargs)"
     for m in $order; do
       svc=ev$m$round
       ev="{labels: [benign, malignant], report_s: 5${EVAL_SAMPLE:+, sample: $EVAL_SAMPLE}, in_host: $([ "$m" = on ] && echo true || echo false)}"
@@ -884,7 +885,7 @@ scenario_evaluation() {
     done
   done
   $PY - "$WORK" "$rounds" <<'PY' | tee -a "$RESULTS"
-import json, statistics, sys
+import json, os, statistics, sys
 work, rounds = sys.argv[1], int(sys.argv[2])
 def joined(svc):
     n = 0
@@ -893,18 +894,22 @@ def joined(svc):
         if x["source"] == "served" and x["window"] == "start" and "schedule_version" not in x:
             n = x["count"]
     return n
-print("\n| round | in-host p50 / p99 ms: in the host | own process | off | p99 / off: host, process | joined: host, process |")
-print("|---|---|---|---|---|---|")
-ratios = {"on": [], "role": []}
+ran = [m for m in ("on", "role") if os.path.exists(f"{work}/evaluation-{m}-1.json")]
+name = {"on": "in the host", "role": "own process"}
+print("\n| round | in-host p50 / p99 ms: " + " | ".join(name[m] for m in ran) + " | off | p99 / off: "
+      + ", ".join(name[m] for m in ran) + " | joined: " + ", ".join(name[m] for m in ran) + " |")
+print("|---" * (2 * len(ran) + 3) + "|")
+ratios = {m: [] for m in ran}
 for r in range(1, rounds + 1):
-    lat = {m: json.load(open(f"{work}/evaluation-{m}-{r}.json"))["latency_host"] for m in ("on", "role", "off")}
-    for m in ratios:
+    lat = {m: json.load(open(f"{work}/evaluation-{m}-{r}.json"))["latency_host"] for m in ran + ["off"]}
+    for m in ran:
         ratios[m].append(lat[m]["p99"] / lat["off"]["p99"])
     cell = lambda m: f"{lat[m]['p50']:.3f} / {lat[m]['p99']:.3f}"
-    print(f"| {r} | {cell('on')} | {cell('role')} | {cell('off')} | "
-          f"{ratios['on'][-1]:.2f}, {ratios['role'][-1]:.2f} | {joined(f'evon{r}'):,}, {joined(f'evrole{r}'):,} |")
-print(f"\n**evaluation / off, in-host p99, median of {rounds} rounds: in the host "
-      f"{statistics.median(ratios['on']):.2f}, in its own process {statistics.median(ratios['role']):.2f}**")
+    print(f"| {r} | " + " | ".join(cell(m) for m in ran + ["off"]) + " | "
+          + ", ".join(f"{ratios[m][-1]:.2f}" for m in ran) + " | "
+          + ", ".join(f"{joined(f'ev{m}{r}'):,}" for m in ran) + " |")
+print(f"\n**evaluation / off, in-host p99, median of {rounds} rounds: "
+      + ", ".join(f"{name[m]} {statistics.median(ratios[m]):.2f}" for m in ran) + "**")
 PY
 }
 

@@ -106,7 +106,8 @@ void start(const char *models, const char *rendezvous)
     ck_assert_msg(output != NULL, "%s", err);
     rz = rv_rendezvous_start(output, monitor, stats);
     ck_assert_ptr_nonnull(rz);
-    pipe_ = (rv_pipeline){output, rz, {rv_worker_emit, &pipe_}, NULL, stats, rv_remote_new(rz)};
+    pipe_ =
+        (rv_pipeline){output, rz, {rv_worker_emit, &pipe_}, NULL, stats, rv_remote_new(rz), NULL};
     ck_assert_ptr_nonnull(pipe_.remote);
     gen = rv_generation_build(cfg, NULL, &pipe_.sink, 1, &errs);
     for (size_t i = 0; i < errs.n; i++)

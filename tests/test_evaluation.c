@@ -4,14 +4,17 @@
  * itself checked against scikit-learn); a label before its answers, twice,
  * unknown, never matched; answers never labelled, or late; a restart in
  * the middle keeps every joined answer, every waiting one and the offsets;
- * the hour window forgets what is older.
+ * the hour window forgets what is older; answers tapped from serving
+ * threads count as the same answers read.
  */
 #include <check.h>
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "evaluation.h"
 #include "evaluation_alerts.h"
@@ -23,7 +26,7 @@ static char err[512];
 
 static rv_evaluation *open_at(const char *dir, int64_t now)
 {
-    rv_evaluation_settings s = {dir, 8 << 20, 30 * DAY_MS, 2, LABELS, 4};
+    rv_evaluation_settings s = {dir, 8 << 20, 30 * DAY_MS, 2, LABELS, 4, 1};
     rv_evaluation *e = rv_evaluation_open(&s, now, err, sizeof err);
     ck_assert_msg(e, "open: %s", err);
     return e;
@@ -194,6 +197,125 @@ END_TEST
 
 /* The streams are read side by side: a result may be read before the
  * scores of the models it says had answered; the join waits for them. */
+/* Answers tapped by serving threads (rv_evaluation_tap, from four threads
+ * at once) join and measure as the same answers read (answer_of). */
+typedef struct tapper {
+    rv_evaluation *e;
+    int from, step, n;
+    const double *pm;
+} tapper;
+
+static void as_answer(const char *source, double pm, const char **label, double *score,
+                      rv_evaluation_answer *a)
+{
+    *label = pm >= 0.5 ? "malignant" : "benign";
+    *score = pm >= 0.5 ? pm : 1 - pm;
+    *a = (rv_evaluation_answer){.source = source,
+                                .version = "v1",
+                                .schedule_version = 7,
+                                .n = 1,
+                                .labels = label,
+                                .scores = score};
+}
+
+static void *tap_some(void *arg)
+{
+    const tapper *t = arg;
+    static const char *const named[] = {"a"};
+    for (int i = t->from; i < t->n; i += t->step) {
+        char id[32];
+        snprintf(id, sizeof id, "r-%d", i);
+        const char *label;
+        double score;
+        rv_evaluation_answer a;
+        as_answer("a", t->pm[i], &label, &score, &a);
+        if (rv_evaluation_tap(t->e, id, &a) != 0)
+            return (void *)1;
+        as_answer(RV_EVALUATION_SERVED, t->pm[i], &label, &score, &a);
+        a.n_expected = 1;
+        a.expected = named;
+        if (rv_evaluation_tap(t->e, id, &a) != 0)
+            return (void *)1;
+    }
+    return NULL;
+}
+
+START_TEST(tapped_answers_join_as_read_ones)
+{
+    enum { N = 2000, THREADS = 4 };
+    char *dir_read = test_tmpdir(), *dir_tap = test_tmpdir();
+    int64_t now = (int64_t)time(NULL) * 1000;
+    rv_evaluation *read = open_at(dir_read, now), *tapped = open_at(dir_tap, now);
+    static double pm[N];
+    uint64_t seed = 11;
+    for (int i = 0; i < N; i++)
+        pm[i] = (double)(test_xorshift(&seed) % 1000) / 1000.0;
+    static const char *const named[] = {"a"};
+    for (int i = 0; i < N; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "r-%d", i);
+        const char *label;
+        double score;
+        rv_evaluation_answer a;
+        as_answer("a", pm[i], &label, &score, &a);
+        ck_assert_int_eq(rv_evaluation_answer_of(read, id, &a, now), 0);
+        as_answer(RV_EVALUATION_SERVED, pm[i], &label, &score, &a);
+        a.n_expected = 1;
+        a.expected = named;
+        ck_assert_int_eq(rv_evaluation_answer_of(read, id, &a, now), 0);
+    }
+    pthread_t th[THREADS];
+    tapper t[THREADS];
+    for (int k = 0; k < THREADS; k++) {
+        t[k] = (tapper){tapped, k, THREADS, N, pm};
+        ck_assert_int_eq(pthread_create(&th[k], NULL, tap_some, &t[k]), 0);
+    }
+    size_t taken = 0;
+    for (int k = 0; k < THREADS; k++) {
+        void *failed;
+        pthread_join(th[k], &failed);
+        ck_assert_ptr_null(failed);
+        taken += rv_evaluation_take_tapped(tapped); /* while the others still tap */
+    }
+    taken += rv_evaluation_take_tapped(tapped);
+    ck_assert_uint_eq(taken, 2 * N);
+    for (int i = 0; i < N; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "r-%d", i);
+        const char *truth = LABELS[(i * 7) % 3 == 0];
+        ck_assert_int_eq(rv_evaluation_label(read, id, truth, 0, now), 0);
+        ck_assert_int_eq(rv_evaluation_label(tapped, id, truth, 0, now), 0);
+    }
+    commit(read, now);
+    commit(tapped, now);
+    rv_evaluation_counts cr, ct;
+    rv_evaluation_counts_get(read, &cr);
+    rv_evaluation_counts_get(tapped, &ct);
+    ck_assert_uint_eq(ct.joined, N);
+    ck_assert_uint_eq(ct.answers, 2 * N);
+    ck_assert_uint_eq(ct.dropped_answers, 0);
+    ck_assert_uint_eq(cr.joined, N);
+    size_t nr, nt;
+    rv_evaluation_figure *fr = rv_evaluation_snapshot(read, now, &nr),
+                         *ft = rv_evaluation_snapshot(tapped, now, &nt);
+    const char *sources[] = {"a", RV_EVALUATION_SERVED};
+    for (int k = 0; k < 2; k++) {
+        const rv_measures *r = since_start(fr, nr, sources[k]),
+                          *x = since_start(ft, nt, sources[k]);
+        ck_assert(r && x);
+        ck_assert_uint_eq(x->count, N);
+        ck_assert(x->auc == r->auc && x->accuracy == r->accuracy && x->log_loss == r->log_loss &&
+                  x->brier == r->brier);
+    }
+    rv_evaluation_figures_free(fr, nr);
+    rv_evaluation_figures_free(ft, nt);
+    rv_evaluation_close(read);
+    rv_evaluation_close(tapped);
+    remove_dir(dir_read);
+    remove_dir(dir_tap);
+}
+END_TEST
+
 START_TEST(a_result_read_first_waits_for_the_answers_it_names)
 {
     char *dir = test_tmpdir();
@@ -469,6 +591,7 @@ int main(void)
     tcase_add_test(tc, a_backlog_larger_than_the_store_commits);
     tcase_add_test(tc, early_duplicate_unknown_late_and_unmatched_are_counted);
     tcase_add_test(tc, a_result_read_first_waits_for_the_answers_it_names);
+    tcase_add_test(tc, tapped_answers_join_as_read_ones);
     tcase_add_test(tc, a_restart_keeps_what_was_joined_and_what_waits);
     tcase_add_test(tc, the_hour_forgets_what_the_day_keeps);
     tcase_add_test(tc, a_labels_time_places_its_answers);

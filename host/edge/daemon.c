@@ -248,7 +248,6 @@ static void shutdown_all(daemon_state *d)
         rd_kafka_destroy(d->control);
     }
     rv_http_stop(d->http);
-    rv_evaluator_stop(d->evaluator); /* after HTTP: it reads the evaluation */
     rv_reloader_free(d->reloader);
     rv_watch_free(d->watch);
     if (d->gen)
@@ -257,6 +256,9 @@ static void shutdown_all(daemon_state *d)
     rv_rendezvous_stop(d->rz);
     rv_txn_stop(d); /* after the consumer's close: its revocation commits */
     rv_output_free(d->output, 10000);
+    /* after HTTP, which reads it, and after the last answer was told and
+     * the last record delivered */
+    rv_evaluator_stop(d->evaluator);
     if (d->has_watchdog) { /* what is left only frees memory: bounded */
         pthread_cancel(d->watchdog);
         pthread_join(d->watchdog, NULL);
@@ -337,8 +339,8 @@ static int start_pipeline(daemon_state *d, const rv_config *cfg)
         rv_error("serve", "out of memory starting the pipeline");
         return -1;
     }
-    d->pipe =
-        (rv_pipeline){d->output, d->rz, {rv_worker_emit, &d->pipe}, d->recent, d->stats, d->remote};
+    d->pipe = (rv_pipeline){d->output, d->rz, {rv_worker_emit, &d->pipe}, d->recent, d->stats,
+                            d->remote, NULL};
     return 0;
 }
 
@@ -379,10 +381,16 @@ static int serve_start(daemon_state *d, rv_config *cfg)
     }
     if (!opts->scorer_model) /* schedule changes are the host's */
         d->control = start_control(c, d->bootstrap);
-    if (c->evaluation.labels && c->evaluation.in_host && !opts->scorer_model &&
-        !(d->evaluator = rv_evaluator_start(c, d->bootstrap, err, sizeof err))) {
-        rv_error("evaluation", "%s", err);
-        return 1;
+    if (c->evaluation.labels && c->evaluation.in_host && !opts->scorer_model) {
+        if (!(d->evaluator = rv_evaluator_start(c, d->bootstrap, d->consumer, err, sizeof err))) {
+            rv_error("evaluation", "%s", err);
+            return 1;
+        }
+        /* told each answer and delivery from here on: nothing is read yet */
+        rv_evaluation *ev = rv_evaluator_evaluation(d->evaluator);
+        rv_output_watch(d->output, rv_evaluator_delivered, d->evaluator);
+        atomic_store(&d->pipe.evaluation, ev);
+        rv_rendezvous_set_evaluation(d->rz, ev);
     }
     if (c->http.listen) {
         char reply[512];

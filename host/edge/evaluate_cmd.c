@@ -85,7 +85,7 @@ int rv_evaluate_main(int argc, char **argv)
                 path);
     rv_signals_install();
     char err[RV_ERR_SIZE];
-    rv_evaluator *v = rv_evaluator_start(cfg, brokers, err, sizeof err);
+    rv_evaluator *v = rv_evaluator_start(cfg, brokers, NULL, err, sizeof err);
     if (!v) {
         rv_error("evaluation", "%s", err);
         rv_config_free(cfg);

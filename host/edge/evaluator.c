@@ -9,6 +9,17 @@
  * figures to the evaluation stream and the alerts that changed
  * (pipeline/evaluation_alerts.h) to the alerts stream, on a producer of its
  * own. Serving never waits on it.
+ *
+ * In the host (rv_evaluator_start with a requests consumer), it reads
+ * none of what the host writes: the host tells it each answer as it sends
+ * it (rv_evaluation_tap), and each record delivered (rv_evaluator_delivered),
+ * whose offsets are committed as read once their answers are taken. It
+ * reads only the labels, of the partitions the host's requests consumer
+ * owns (it follows that assignment every 100 ms, as the remote scores
+ * reader does); and, for a partition newly owned, the answers written
+ * after the store's read positions and before now (a host stopped hard,
+ * or another's), from the scores, results and replies streams, until it
+ * reaches where they ended.
  */
 #include "evaluator.h"
 
@@ -31,13 +42,32 @@
 #include "threads.h"
 
 #define MAX_QUEUED 65536 /* changes read and not committed: then commit at once */
+#define MAX_PARTITIONS 4096
+
+/* What the host writes and the evaluation reads back when it catches up. */
+enum { OUT_SCORES, OUT_RESULTS, OUT_REPLIES, N_OUT };
+
+/* In the host: the labels partitions that follow the requests', and where
+ * each of the host's own streams is. */
+typedef struct follow {
+    rd_kafka_t *requests; /* the host's requests consumer */
+    char *requests_topic;
+    unsigned char have[MAX_PARTITIONS];
+    /* catching up: read to this offset (the end when assigned); -1: not */
+    int64_t end[N_OUT][MAX_PARTITIONS];
+    /* the last and the first offset delivered of each since the partition
+     * was assigned, -1 none; written by delivery reports */
+    _Atomic int64_t delivered[N_OUT][MAX_PARTITIONS], first[N_OUT][MAX_PARTITIONS];
+    int64_t marked[N_OUT][MAX_PARTITIONS]; /* the read position last queued */
+    int64_t snap[N_OUT][MAX_PARTITIONS];   /* take_tapped's */
+} follow;
 
 struct rv_evaluator {
     rv_evaluation *ev;
     rd_kafka_t *rk;
     char *scores, *results, *labels; /* topic names */
     char *replies;                   /* the gateway's results, or NULL: no http */
-    uint32_t sample_cut;             /* an id is evaluated when its hash % 1e6 is below */
+    follow *fw;                      /* in the host; NULL: a role of its own */
     int interval_ms, report_ms;
     rd_kafka_t *out; /* the figures and the alerts */
     char *figures_topic, *alerts_topic;
@@ -82,18 +112,6 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
     }
 }
 
-/* Whether request id is among those evaluated (evaluation.sample): by
- * its FNV-1a hash, so every record of it, on any host, agrees. */
-static int sampled(const rv_evaluator *v, const char *id)
-{
-    if (v->sample_cut >= 1000000)
-        return 1;
-    uint64_t h = 14695981039346656037ull;
-    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
-        h = (h ^ *p) * 1099511628211ull;
-    return h % 1000000 < v->sample_cut;
-}
-
 /* One record of one of the three streams into the evaluation. */
 static void take(rv_evaluator *v, const rd_kafka_message_t *m)
 {
@@ -101,7 +119,7 @@ static void take(rv_evaluator *v, const rd_kafka_message_t *m)
     rv_eval_record *r = &v->rec;
     int ok = rv_eval_record_read(m->payload ? m->payload : "", m->len, r) == 0 && r->id && r->id[0];
     int64_t now = now_ms();
-    if (ok && !sampled(v, r->id))
+    if (ok && !rv_evaluation_sampled(v->ev, r->id))
         ; /* not one of those evaluated */
     else if (ok && strcmp(topic, v->labels) == 0)
         ok = r->label &&
@@ -134,6 +152,202 @@ static void take(rv_evaluator *v, const rd_kafka_message_t *m)
         rv_warn("evaluation", "%s [%d] at %lld: not a record of that stream (%llu so far)", topic,
                 (int)m->partition, (long long)m->offset, (unsigned long long)v->unreadable);
     rv_evaluation_set_offset(v->ev, topic, m->partition, m->offset + 1);
+}
+
+/* ---------------------------------------------------------------- in the host */
+
+static const char *out_topic(const rv_evaluator *v, int s)
+{
+    return s == OUT_SCORES ? v->scores : s == OUT_RESULTS ? v->results : v->replies;
+}
+
+static int out_index(const rv_evaluator *v, const char *topic)
+{
+    for (int s = 0; s < N_OUT; s++)
+        if (out_topic(v, s) && strcmp(out_topic(v, s), topic) == 0)
+            return s;
+    return -1;
+}
+
+void rv_evaluator_delivered(void *ctx, const char *topic, int32_t partition, int64_t offset)
+{
+    rv_evaluator *v = ctx;
+    int s = v->fw ? out_index(v, topic) : -1;
+    if (s < 0 || partition < 0 || partition >= MAX_PARTITIONS)
+        return;
+    _Atomic int64_t *d = &v->fw->delivered[s][partition];
+    int64_t was = atomic_load(d);
+    while (offset > was && !atomic_compare_exchange_weak(d, &was, offset))
+        ;
+    d = &v->fw->first[s][partition];
+    was = atomic_load(d);
+    while ((was < 0 || offset < was) && !atomic_compare_exchange_weak(d, &was, offset))
+        ;
+}
+
+static void unassign(rv_evaluator *v, rd_kafka_topic_partition_list_t *l)
+{
+    rd_kafka_error_t *e = l->cnt ? rd_kafka_incremental_unassign(v->rk, l) : NULL;
+    if (e) {
+        rv_warn("evaluation", "cannot stop reading: %s", rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    }
+}
+
+/* A partition of the host's streams read up to where it ended when
+ * assigned: from here on its answers are tapped. */
+static void caught_up(rv_evaluator *v, int s, int32_t p)
+{
+    v->fw->end[s][p] = -1;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, out_topic(v, s), p);
+    unassign(v, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    rv_info("evaluation", "%s [%d]: caught up, its answers now come from the host", out_topic(v, s),
+            (int)p);
+}
+
+/* What the host told: its answers queued, then the read positions its
+ * deliveries reached before them (an answer is tapped before its record
+ * is produced, so every record delivered by then has its answer in). */
+static void take_tapped(rv_evaluator *v)
+{
+    follow *fw = v->fw;
+    for (int32_t p = 0; p < MAX_PARTITIONS; p++)
+        for (int s = 0; s < N_OUT; s++)
+            fw->snap[s][p] =
+                fw->have[p] && fw->end[s][p] < 0 ? atomic_load(&fw->delivered[s][p]) : -1;
+    rv_evaluation_take_tapped(v->ev);
+    for (int32_t p = 0; p < MAX_PARTITIONS; p++)
+        for (int s = 0; s < N_OUT; s++)
+            if (fw->snap[s][p] >= 0 && fw->snap[s][p] + 1 > fw->marked[s][p] &&
+                rv_evaluation_set_offset(v->ev, out_topic(v, s), p, fw->snap[s][p] + 1) == 0)
+                fw->marked[s][p] = fw->snap[s][p] + 1;
+}
+
+/* Whether a partition catching up has reached `at`: the end it had when
+ * assigned, or the first record the host itself wrote there since (its
+ * answer was tapped). */
+static int reached(const follow *fw, int s, int32_t p, int64_t at)
+{
+    int64_t first = atomic_load(&fw->first[s][p]);
+    return at >= fw->end[s][p] || (first >= 0 && at >= first);
+}
+
+/* A record read: 1 when it is taken in, 0 when its answer comes from the
+ * host (a partition catching up reached it). */
+static int read_back(rv_evaluator *v, const rd_kafka_message_t *m)
+{
+    int s = out_index(v, rd_kafka_topic_name(m->rkt));
+    int32_t p = m->partition;
+    if (s < 0 || p < 0 || p >= MAX_PARTITIONS)
+        return 1; /* a label */
+    if (v->fw->end[s][p] < 0)
+        return 0; /* read before it was unassigned */
+    if (reached(v->fw, s, p, m->offset)) {
+        caught_up(v, s, p);
+        return 0;
+    }
+    v->fw->marked[s][p] = m->offset + 1;
+    if (m->offset + 1 >= v->fw->end[s][p])
+        caught_up(v, s, p);
+    return 1;
+}
+
+/* Also caught up once the read position passes the end (its last records
+ * may be a transaction's markers, never delivered). */
+static void caught_up_by_position(rv_evaluator *v)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(4);
+    for (int32_t p = 0; p < MAX_PARTITIONS; p++)
+        for (int s = 0; s < N_OUT; s++)
+            if (v->fw->end[s][p] >= 0)
+                rd_kafka_topic_partition_list_add(l, out_topic(v, s), p);
+    if (l->cnt > 0 && rd_kafka_position(v->rk, l) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        for (int i = 0; i < l->cnt; i++) {
+            int s = out_index(v, l->elems[i].topic);
+            int32_t p = l->elems[i].partition;
+            if (l->elems[i].offset >= 0 && reached(v->fw, s, p, l->elems[i].offset))
+                caught_up(v, s, p);
+        }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* Partition p newly owned: its labels from the store's position, and what
+ * the host's streams hold after the store's positions, up to their end. */
+static void start_following(rv_evaluator *v, int32_t p, rd_kafka_topic_partition_list_t *add)
+{
+    follow *fw = v->fw;
+    int64_t at = rv_evaluation_offset(v->ev, v->labels, p);
+    rd_kafka_topic_partition_list_add(add, v->labels, p)->offset =
+        at >= 0 ? at : RD_KAFKA_OFFSET_BEGINNING;
+    for (int s = 0; s < N_OUT; s++) {
+        const char *topic = out_topic(v, s);
+        int64_t from = topic ? rv_evaluation_offset(v->ev, topic, p) : -1, lo = 0, hi = -1;
+        fw->end[s][p] = -1;
+        fw->marked[s][p] = from;
+        if (!topic || rv_query_watermarks(v->rk, topic, p, &lo, &hi, 5000) != 0)
+            continue;                 /* not known: what the host writes from now on */
+        from = from > lo ? from : lo; /* none stored: all of it, as the role reads */
+        if (hi > from) {
+            fw->end[s][p] = hi;
+            rd_kafka_topic_partition_list_add(add, topic, p)->offset = from;
+            rv_info("evaluation", "%s [%d]: reading back the answers from %lld to %lld", topic,
+                    (int)p, (long long)from, (long long)hi);
+        }
+    }
+}
+
+/* The labels partitions follow the requests consumer's assignment; one
+ * taken away is committed first. */
+static void sync_assignment(rv_evaluator *v)
+{
+    follow *fw = v->fw;
+    rd_kafka_topic_partition_list_t *req = NULL;
+    if (rd_kafka_assignment(fw->requests, &req) != RD_KAFKA_RESP_ERR_NO_ERROR || !req)
+        return;
+    unsigned char want[MAX_PARTITIONS] = {0};
+    for (int i = 0; i < req->cnt; i++)
+        if (!strcmp(req->elems[i].topic, fw->requests_topic) && req->elems[i].partition >= 0 &&
+            req->elems[i].partition < MAX_PARTITIONS)
+            want[req->elems[i].partition] = 1;
+    rd_kafka_topic_partition_list_destroy(req);
+    rd_kafka_topic_partition_list_t *add = rd_kafka_topic_partition_list_new(4),
+                                    *drop = rd_kafka_topic_partition_list_new(4);
+    int committed = 0;
+    for (int32_t p = 0; p < MAX_PARTITIONS; p++) {
+        if (want[p] && !fw->have[p]) {
+            start_following(v, p, add);
+            fw->have[p] = 1;
+        } else if (!want[p] && fw->have[p]) {
+            if (!committed++) {
+                take_tapped(v);
+                commit(v);
+            }
+            rd_kafka_topic_partition_list_add(drop, v->labels, p);
+            for (int s = 0; s < N_OUT; s++)
+                if (fw->end[s][p] >= 0)
+                    rd_kafka_topic_partition_list_add(drop, out_topic(v, s), p);
+            for (int s = 0; s < N_OUT; s++) {
+                fw->end[s][p] = -1;
+                atomic_store(&fw->first[s][p], -1); /* another host writes there now */
+            }
+            fw->have[p] = 0;
+        }
+    }
+    rd_kafka_error_t *e = add->cnt ? rd_kafka_incremental_assign(v->rk, add) : NULL;
+    if (e) {
+        rv_warn("evaluation", "cannot read the labels: %s", rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+        for (int i = 0; i < add->cnt; i++)
+            fw->have[add->elems[i].partition] = 0; /* tried again */
+    } else if (add->cnt)
+        rv_info("evaluation", "reading %d partition(s): the labels and what the host wrote",
+                add->cnt);
+    unassign(v, drop);
+    rd_kafka_topic_partition_list_destroy(add);
+    rd_kafka_topic_partition_list_destroy(drop);
+    caught_up_by_position(v);
 }
 
 static void produce(rv_evaluator *v, const char *topic, const char *key, const void *value,
@@ -214,16 +428,25 @@ static void *loop(void *arg)
     if (e)
         rv_warn("evaluation", "cannot lower its thread's priority: %s", strerror(e));
     int64_t next = rv_mono_ms() + v->interval_ms, next_report = rv_mono_ms() + v->report_ms;
+    int64_t synced = 0;
     while (!atomic_load(&v->stop)) {
+        if (v->fw && rv_mono_ms() - synced >= 100) {
+            sync_assignment(v);
+            take_tapped(v);
+            synced = rv_mono_ms();
+        }
         rd_kafka_message_t *m = rd_kafka_consumer_poll(v->rk, 100);
         if (m) {
-            if (!m->err)
-                take(v, m);
-            else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            if (!m->err) {
+                if (!v->fw || read_back(v, m))
+                    take(v, m);
+            } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                 rv_warn("evaluation", "%s", rd_kafka_message_errstr(m));
             rd_kafka_message_destroy(m);
         }
         if (rv_mono_ms() >= next || rv_evaluation_queued(v->ev) >= MAX_QUEUED) {
+            if (v->fw)
+                take_tapped(v);
             commit(v);
             next = rv_mono_ms() + v->interval_ms;
         }
@@ -233,13 +456,47 @@ static void *loop(void *arg)
         }
         rd_kafka_poll(v->out, 0);
     }
+    if (v->fw)
+        take_tapped(v);
     commit(v);
     report(v);
     return NULL;
 }
 
-rv_evaluator *rv_evaluator_start(const rv_config *cfg, const char *bootstrap, char *err,
-                                 size_t err_size)
+/* In the host: a consumer in no group, assigned by sync_assignment. */
+static rv_evaluator *follow_requests(rv_evaluator *v, const rv_config *cfg, const char *bootstrap,
+                                     rd_kafka_t *requests, const char *group, char *err,
+                                     size_t err_size)
+{
+    rv_group_callbacks cb = {.background = 1};
+    if (!(v->fw = calloc(1, sizeof *v->fw)) ||
+        !(v->fw->requests_topic = strdup(cfg->streams.requests))) {
+        rv_errf(err, err_size, "evaluation: out of memory");
+        rv_evaluator_stop(v);
+        return NULL;
+    }
+    v->fw->requests = requests;
+    for (int s = 0; s < N_OUT; s++)
+        for (int32_t p = 0; p < MAX_PARTITIONS; p++) {
+            atomic_init(&v->fw->delivered[s][p], -1);
+            atomic_init(&v->fw->first[s][p], -1);
+            v->fw->end[s][p] = -1;
+        }
+    if (!(v->rk = rv_consumer_new(cfg, bootstrap, RV_CONSUMER_TAIL, group, NULL, 0, &cb, err,
+                                  err_size))) {
+        rv_evaluator_stop(v);
+        return NULL;
+    }
+    if (pthread_create(&v->thread, NULL, loop, v) != 0) {
+        rv_errf(err, err_size, "evaluation: cannot start its thread");
+        rv_evaluator_stop(v);
+        return NULL;
+    }
+    return v;
+}
+
+rv_evaluator *rv_evaluator_start(const rv_config *cfg, const char *bootstrap, rd_kafka_t *requests,
+                                 char *err, size_t err_size)
 {
     rv_evaluator *v = calloc(1, sizeof *v);
     char dir[4096], group[600];
@@ -255,9 +512,9 @@ rv_evaluator *rv_evaluator_start(const rv_config *cfg, const char *bootstrap, ch
                                 (int64_t)cfg->evaluation.max_label_delay_s * 1000,
                                 cfg->evaluation.n_labels,
                                 (const char *const *)cfg->evaluation.labels,
-                                cfg->evaluation.baseline_answers};
+                                cfg->evaluation.baseline_answers,
+                                cfg->evaluation.sample};
     v->interval_ms = (int)cfg->evaluation.interval_ms;
-    v->sample_cut = (uint32_t)(cfg->evaluation.sample * 1000000 + 0.5);
     v->report_ms = (int)cfg->evaluation.report_s * 1000;
     const char *canary = NULL;
     for (size_t i = 0; i < cfg->n_models && !canary; i++)
@@ -296,16 +553,21 @@ rv_evaluator *rv_evaluator_start(const rv_config *cfg, const char *bootstrap, ch
     }
     snprintf(group, sizeof group, "%s.evaluation", cfg->streams.group);
     rv_group_callbacks cb = {.rebalance = on_rebalance, .opaque = v, .background = 1};
+    if (requests) /* in the host: assigned as the requests are, in no group */
+        return follow_requests(v, cfg, bootstrap, requests, group, err, err_size);
     if (!(v->rk = rv_consumer_new(cfg, bootstrap, RV_CONSUMER_GROUP, group, NULL, 0, &cb, err,
                                   err_size))) {
         rv_evaluator_stop(v);
         return NULL;
     }
     rd_kafka_topic_partition_list_t *t = rd_kafka_topic_partition_list_new(3);
-    rd_kafka_topic_partition_list_add(t, v->scores, RD_KAFKA_PARTITION_UA);
-    rd_kafka_topic_partition_list_add(t, v->results, RD_KAFKA_PARTITION_UA);
-    rd_kafka_topic_partition_list_add(t, v->labels, RD_KAFKA_PARTITION_UA);
-    if (v->replies)
+    if (!getenv("RV_EXP_LABELS_ONLY")) {
+        rd_kafka_topic_partition_list_add(t, v->scores, RD_KAFKA_PARTITION_UA);
+        rd_kafka_topic_partition_list_add(t, v->results, RD_KAFKA_PARTITION_UA);
+    }
+    if (!getenv("RV_EXP_NONE"))
+        rd_kafka_topic_partition_list_add(t, v->labels, RD_KAFKA_PARTITION_UA);
+    if (v->replies && !getenv("RV_EXP_LABELS_ONLY"))
         rd_kafka_topic_partition_list_add(t, v->replies, RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t e = rd_kafka_subscribe(v->rk, t);
     rd_kafka_topic_partition_list_destroy(t);
@@ -345,6 +607,9 @@ void rv_evaluator_stop(rv_evaluator *v)
     free(v->results);
     free(v->labels);
     free(v->replies);
+    if (v->fw)
+        free(v->fw->requests_topic);
+    free(v->fw);
     free(v);
 }
 

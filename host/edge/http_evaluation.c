@@ -74,7 +74,7 @@ enum MHD_Result rv_http_get_evaluation(rv_http *h, struct MHD_Connection *c)
         {"unknown_labels", k.unknown_labels}, {"unmatched_labels", k.unmatched_labels},
         {"unlabelled", k.unlabelled}, {"late_answers", k.late_answers},
         {"incomplete", k.incomplete}, {"store_bytes", k.store_bytes},
-        {"store_evicted", k.store_evicted},
+        {"store_evicted", k.store_evicted}, {"dropped_answers", k.dropped_answers},
     };
     /* clang-format on */
     for (size_t i = 0; i < sizeof counts / sizeof *counts; i++)

@@ -345,16 +345,15 @@ rd_kafka_t *rv_consumer_new(const rv_config *cfg, const char *bootstrap, rv_cons
         if (cb->committed)
             rd_kafka_conf_set_offset_commit_cb(conf, cb->committed);
         rd_kafka_conf_set_opaque(conf, cb->opaque);
-        if (cb->background) {
-            rv_kafka_conf_background(conf);
-            if (rd_kafka_conf_set(conf, "fetch.wait.max.ms", "500", e, sizeof e) !=
-                    RD_KAFKA_CONF_OK ||
-                rd_kafka_conf_set(conf, "fetch.min.bytes", "1048576", e, sizeof e) !=
-                    RD_KAFKA_CONF_OK) {
-                rv_errf(err, err_size, "consumer %s: %s", group, e);
-                rd_kafka_conf_destroy(conf);
-                return NULL;
-            }
+    }
+    if (cb && cb->background) {
+        rv_kafka_conf_background(conf);
+        if (rd_kafka_conf_set(conf, "fetch.wait.max.ms", "500", e, sizeof e) != RD_KAFKA_CONF_OK ||
+            rd_kafka_conf_set(conf, "fetch.min.bytes", "1048576", e, sizeof e) !=
+                RD_KAFKA_CONF_OK) {
+            rv_errf(err, err_size, "consumer %s: %s", group, e);
+            rd_kafka_conf_destroy(conf);
+            return NULL;
         }
     }
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e);

@@ -53,7 +53,8 @@ typedef enum {
     RV_CONSUMER_TAIL,
 } rv_consumer_kind;
 
-/* A group consumer's callbacks (either may be NULL), served by its poll. */
+/* A group consumer's callbacks (either may be NULL), served by its poll;
+ * `background` applies to a tail consumer too. */
 typedef struct rv_group_callbacks {
     void (*rebalance)(rd_kafka_t *, rd_kafka_resp_err_t, rd_kafka_topic_partition_list_t *, void *);
     /* the outcome of an asynchronous commit */

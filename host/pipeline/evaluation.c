@@ -9,6 +9,9 @@
  */
 #include "evaluation_internal.h"
 
+/* Changes committed in one store transaction at most. */
+#define COMMIT_PART 16384
+
 #include <math.h>
 #include <stddef.h>
 #include <pthread.h>
@@ -18,191 +21,6 @@
 
 #include "errbuf.h"
 #include "kvstore.h"
-
-typedef enum { OP_ANSWER, OP_LABEL, OP_OFFSET } op_kind;
-
-/* Changes committed in one store transaction at most. */
-#define COMMIT_PART 16384
-
-/* A queued change. */
-typedef struct op {
-    op_kind kind;
-    char *id;      /* the request's; the mark's name for OP_OFFSET */
-    char *source;  /* OP_ANSWER */
-    char *version; /* OP_ANSWER */
-    uint32_t schedule_version;
-    uint32_t truth;  /* OP_LABEL */
-    int64_t value;   /* OP_OFFSET */
-    int failed;      /* OP_ANSWER: no answer */
-    char **expected; /* OP_ANSWER of the result */
-    size_t n_expected;
-    int64_t now;
-    int64_t at; /* OP_LABEL: when the outcome was known */
-    size_t seq; /* its place in the queue */
-    double p[]; /* OP_ANSWER: n_labels probabilities */
-} op;
-
-struct rv_evaluation {
-    rv_evaluation_settings set;
-    char **labels;
-    rv_kvstore *store;
-    op **queue;
-    size_t n_queue, cap_queue;
-    uint32_t seq;         /* of the log's keys within a millisecond */
-    pthread_mutex_t lock; /* windows and counts */
-    rv_eval_windows *windows;
-    rv_evaluation_counts counts;
-    rv_eval_state st; /* scratch of the feeder thread */
-    rv_eval_buf buf;
-};
-
-/* ---------------------------------------------------------------- queue */
-
-static int enqueue(rv_evaluation *e, op *o)
-{
-    if (e->n_queue == e->cap_queue) {
-        size_t cap = e->cap_queue ? 2 * e->cap_queue : 256;
-        op **q = realloc(e->queue, cap * sizeof *q);
-        if (!q)
-            return -1;
-        e->queue = q;
-        e->cap_queue = cap;
-    }
-    e->queue[e->n_queue++] = o;
-    return 0;
-}
-
-static void op_free(op *o)
-{
-    if (!o)
-        return;
-    for (size_t i = 0; i < o->n_expected; i++)
-        free(o->expected[i]);
-    free(o->expected);
-    free(o->id);
-    free(o->source);
-    free(o->version);
-    free(o);
-}
-
-static op *op_new(rv_evaluation *e, op_kind kind, const char *id, int64_t now)
-{
-    op *o = calloc(1, sizeof *o + (kind == OP_ANSWER ? e->set.n_labels * sizeof(double) : 0));
-    if (!o || !(o->id = strdup(id))) {
-        free(o);
-        return NULL;
-    }
-    o->kind = kind;
-    o->now = now;
-    return o;
-}
-
-static int label_index(const rv_evaluation *e, const char *label)
-{
-    for (size_t k = 0; k < e->set.n_labels; k++)
-        if (strcmp(e->labels[k], label) == 0)
-            return (int)k;
-    return -1;
-}
-
-/* The answer as a probability per evaluation label: the scores given; the
- * rest of 1 shared evenly by the labels not given. */
-static void probabilities(const rv_evaluation *e, const rv_evaluation_answer *a, double *p)
-{
-    size_t k = e->set.n_labels, given = 0;
-    double sum = 0;
-    unsigned char has[RV_EVAL_MAX_LABELS] = {0};
-    for (size_t i = 0; i < a->n; i++) {
-        int j = label_index(e, a->labels[i]);
-        if (j < 0 || has[j] || !isfinite(a->scores[i]))
-            continue;
-        has[j] = 1;
-        p[j] = a->scores[i];
-        sum += a->scores[i];
-        given++;
-    }
-    double rest = given < k && sum < 1 ? (1 - sum) / (double)(k - given) : 0;
-    for (size_t j = 0; j < k; j++)
-        if (!has[j])
-            p[j] = rest;
-}
-
-int rv_evaluation_answer_of(rv_evaluation *e, const char *id, const rv_evaluation_answer *a,
-                            int64_t now_ms)
-{
-    op *o = op_new(e, OP_ANSWER, id, now_ms);
-    if (!o || !(o->source = strdup(a->source)) ||
-        !(o->version = strdup(a->version ? a->version : ""))) {
-        op_free(o);
-        return -1;
-    }
-    o->schedule_version = a->schedule_version;
-    o->failed = a->failed || a->n == 0;
-    probabilities(e, a, o->p);
-    if (a->n_expected && !(o->expected = calloc(a->n_expected, sizeof *o->expected))) {
-        op_free(o);
-        return -1;
-    }
-    for (size_t i = 0; i < a->n_expected; i++, o->n_expected++)
-        if (!(o->expected[i] = strdup(a->expected[i]))) {
-            op_free(o);
-            return -1;
-        }
-    if (enqueue(e, o) != 0) {
-        op_free(o);
-        return -1;
-    }
-    return 0;
-}
-
-int rv_evaluation_label(rv_evaluation *e, const char *id, const char *label, int64_t time_ms,
-                        int64_t now_ms)
-{
-    int j = label_index(e, label);
-    op *o = op_new(e, OP_LABEL, id, now_ms);
-    if (!o)
-        return -1;
-    o->truth = (uint32_t)j; /* -1: unknown, counted at commit */
-    int64_t oldest = now_ms - e->set.max_label_delay_ms;
-    o->at = time_ms <= 0 || time_ms > now_ms ? now_ms : time_ms < oldest ? oldest : time_ms;
-    if (enqueue(e, o) != 0) {
-        op_free(o);
-        return -1;
-    }
-    return 0;
-}
-
-static void offset_name(char *out, size_t size, const char *topic, int32_t partition)
-{
-    snprintf(out, size, "offset/%s/%d", topic, (int)partition);
-}
-
-int rv_evaluation_set_offset(rv_evaluation *e, const char *topic, int32_t partition, int64_t offset)
-{
-    char name[300];
-    offset_name(name, sizeof name, topic, partition);
-    op *o = op_new(e, OP_OFFSET, name, 0);
-    if (!o)
-        return -1;
-    o->value = offset;
-    if (enqueue(e, o) != 0) {
-        op_free(o);
-        return -1;
-    }
-    return 0;
-}
-
-int64_t rv_evaluation_offset(rv_evaluation *e, const char *topic, int32_t partition)
-{
-    char name[300], err[256];
-    int64_t v = -1;
-    offset_name(name, sizeof name, topic, partition);
-    if (rv_kvstore_begin(e->store, err, sizeof err) != 0 ||
-        rv_kvstore_mark(e->store, name, &v) != 0)
-        v = -1;
-    rv_kvstore_abort(e->store);
-    return v;
-}
 
 /* ---------------------------------------------------------------- apply */
 
@@ -579,7 +397,7 @@ int rv_evaluation_commit(rv_evaluation *e, int64_t now_ms, char *err, size_t err
     } while (done < e->n_queue);
     if (done) { /* (an empty queue may have no array yet) */
         for (size_t i = 0; i < done; i++)
-            op_free(e->queue[i]);
+            rv_eval_op_free(e->queue[i]);
         memmove(e->queue, e->queue + done, (e->n_queue - done) * sizeof *e->queue);
         e->n_queue -= done;
     }
@@ -623,6 +441,9 @@ rv_evaluation *rv_evaluation_open(const rv_evaluation_settings *s, int64_t now_m
     }
     e->set = *s;
     pthread_mutex_init(&e->lock, NULL);
+    pthread_mutex_init(&e->tap_lock, NULL);
+    e->sample_cut =
+        s->sample > 0 && s->sample < 1 ? (uint32_t)(s->sample * 1000000 + 0.5) : 1000000;
     for (size_t k = 0; k < s->n_labels; k++)
         if (!(e->labels[k] = strdup(s->labels[k]))) {
             rv_evaluation_close(e);
@@ -654,8 +475,11 @@ void rv_evaluation_close(rv_evaluation *e)
     if (!e)
         return;
     for (size_t i = 0; i < e->n_queue; i++)
-        op_free(e->queue[i]);
+        rv_eval_op_free(e->queue[i]);
     free(e->queue);
+    free(e->tap_in.b);
+    free(e->tap_out.b);
+    pthread_mutex_destroy(&e->tap_lock);
     rv_kvstore_close(e->store);
     rv_eval_windows_free(e->windows);
     for (size_t k = 0; e->labels && k < e->set.n_labels; k++)
@@ -687,6 +511,7 @@ void rv_evaluation_counts_get(rv_evaluation *e, rv_evaluation_counts *out)
     pthread_mutex_lock(&e->lock);
     *out = e->counts;
     pthread_mutex_unlock(&e->lock);
+    out->dropped_answers = atomic_load(&e->tap_dropped);
 }
 
 const char *const *rv_evaluation_labels(const rv_evaluation *e, size_t *n)

@@ -33,6 +33,9 @@
 #include "jsonw.h"
 #include "measures.h"
 
+struct rv_model;
+struct rv_slot;
+
 typedef struct rv_evaluation rv_evaluation;
 
 typedef struct rv_evaluation_settings {
@@ -42,6 +45,7 @@ typedef struct rv_evaluation_settings {
     size_t n_labels;            /* the labels measured; with two, the */
     const char *const *labels;  /* second is the positive one */
     uint64_t baseline_answers;  /* in a source's "first" window */
+    double sample;              /* the share of requests evaluated (0 or 1: all) */
 } rv_evaluation_settings;
 
 /* One source's answer to a request, as its record gives it. */
@@ -78,6 +82,7 @@ typedef struct rv_evaluation_counts {
     uint64_t incomplete;       /* labelled, but an answer its result named never came */
     uint64_t store_bytes;      /* the store's pages in use */
     uint64_t store_evicted;    /* values evicted to stay within the bound */
+    uint64_t dropped_answers;  /* tapped answers not kept (no memory, or far behind) */
 } rv_evaluation_counts;
 
 /* Opens the store (creating it) and rebuilds the windows from the answers
@@ -94,6 +99,21 @@ int rv_evaluation_answer_of(rv_evaluation *e, const char *id, const rv_evaluatio
                             int64_t now_ms);
 int rv_evaluation_label(rv_evaluation *e, const char *id, const char *label, int64_t time_ms,
                         int64_t now_ms);
+/* Whether request id is among those evaluated (settings.sample): by its
+ * FNV-1a hash, so every record of it, on any host, agrees. */
+int rv_evaluation_sampled(const rv_evaluation *e, const char *id);
+
+/* From any thread (a serving one): an answer the host itself gives,
+ * queued for the feeder (rv_evaluation_take_tapped) instead of read back
+ * from the broker; an id not sampled is left out. -1 when it cannot be
+ * kept (out of memory, or RV_EVAL_MAX_TAPPED waiting): counted. The
+ * answer's strings are copied. */
+int rv_evaluation_tap(rv_evaluation *e, const char *id, const rv_evaluation_answer *a);
+/* The same for a model's answer in its slot (its score record's). */
+int rv_evaluation_tap_slot(rv_evaluation *e, const char *id, const struct rv_model *m,
+                           const struct rv_slot *s);
+/* The feeder: queues what was tapped, as answers read; returns how many. */
+size_t rv_evaluation_take_tapped(rv_evaluation *e);
 /* The next offset to read of a stream's partition, committed with the
  * changes queued before it. */
 int rv_evaluation_set_offset(rv_evaluation *e, const char *topic, int32_t partition,

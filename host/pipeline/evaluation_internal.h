@@ -1,11 +1,16 @@
 /*
- * evaluation_internal.h - what evaluation.c (the join over the store) and
- * evaluation_windows.c (the measures over time) share.
+ * evaluation_internal.h - what evaluation.c (the join over the store),
+ * evaluation_queue.c (the changes waiting for it) and evaluation_windows.c
+ * (the measures over time) share.
  */
 #ifndef RV_EVALUATION_INTERNAL_H
 #define RV_EVALUATION_INTERNAL_H
 
+#include <pthread.h>
+#include <stdatomic.h>
+
 #include "evaluation.h"
+#include "kvstore.h"
 
 /* One answer joined with its request's true label. */
 typedef struct rv_eval_sample {
@@ -57,6 +62,55 @@ int rv_eval_sample_decode(const void *bytes, size_t len, size_t n_labels, rv_eva
                           char *source, char *version, double *p);
 
 typedef struct rv_eval_windows rv_eval_windows;
+
+/* ---- the join's state (evaluation.c), its queue (evaluation_queue.c) */
+
+typedef enum { OP_ANSWER, OP_LABEL, OP_OFFSET } op_kind;
+
+/* A queued change. */
+typedef struct op {
+    op_kind kind;
+    char *id;      /* the request's; the mark's name for OP_OFFSET */
+    char *source;  /* OP_ANSWER */
+    char *version; /* OP_ANSWER */
+    uint32_t schedule_version;
+    uint32_t truth;  /* OP_LABEL */
+    int64_t value;   /* OP_OFFSET */
+    int failed;      /* OP_ANSWER: no answer */
+    char **expected; /* OP_ANSWER of the result */
+    size_t n_expected;
+    int64_t now;
+    int64_t at; /* OP_LABEL: when the outcome was known */
+    size_t seq; /* its place in the queue */
+    double p[]; /* OP_ANSWER: n_labels probabilities */
+} op;
+
+struct rv_evaluation {
+    rv_evaluation_settings set;
+    char **labels;
+    rv_kvstore *store;
+    op **queue;
+    size_t n_queue, cap_queue;
+    uint32_t seq;         /* of the log's keys within a millisecond */
+    pthread_mutex_t lock; /* windows and counts */
+    rv_eval_windows *windows;
+    rv_evaluation_counts counts;
+    rv_eval_state st; /* scratch of the feeder thread */
+    rv_eval_buf buf;
+    uint32_t sample_cut;      /* an id is evaluated when its hash % 1e6 is below */
+    pthread_mutex_t tap_lock; /* tap_in, tap_len: answers from serving threads */
+    rv_eval_buf tap_in;       /* tap_len bytes of records (evaluation_queue.c) */
+    size_t tap_len;
+    rv_eval_buf tap_out; /* the feeder's: the buffer taken last, swapped back in empty */
+    atomic_uint_fast64_t tap_dropped; /* tapped answers not kept (no memory, or too many) */
+};
+
+/* Bytes of answers tapped and not taken yet, at most (the feeder is far
+ * behind): about 1 million answers */
+#define RV_EVAL_MAX_TAPPED (256u << 20)
+
+/* evaluation_queue.c: a change made and queued; freed. */
+void rv_eval_op_free(op *o);
 
 rv_eval_windows *rv_eval_windows_new(size_t n_labels, uint64_t baseline);
 void rv_eval_windows_free(rv_eval_windows *w);

@@ -121,6 +121,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
 {
     (void)rk;
     rv_output *o = opaque;
+    rv_output_tell_watch(o, msg);
     if (!msg->err && !atomic_load(&o->n_failing)) {
         if (msg->_private && o->delivered)
             o->delivered(msg->_private);
@@ -148,6 +149,21 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
     pthread_mutex_unlock(&o->retry_lock);
     if (msg->_private && o->delivered)
         o->delivered(msg->_private);
+}
+
+void rv_output_tell_watch(rv_output *o, const rd_kafka_message_t *msg)
+{
+    rv_delivery_watch_fn watch = msg->err ? NULL : atomic_load(&o->watch);
+    if (watch)
+        watch(atomic_load(&o->watch_ctx), rd_kafka_topic_name(msg->rkt), msg->partition,
+              msg->offset);
+}
+
+void rv_output_watch(rv_output *o, rv_delivery_watch_fn fn, void *ctx)
+{
+    atomic_store(&o->watch, NULL);
+    atomic_store(&o->watch_ctx, ctx);
+    atomic_store(&o->watch, fn);
 }
 
 static void free_retry(retry *r)

@@ -37,6 +37,14 @@ typedef struct rv_output rv_output;
  * record that carried one. */
 typedef void (*rv_delivered_fn)(void *msg_opaque);
 
+/* Told of every record delivered: its topic, partition and offset (the
+ * output's poll thread; the live evaluation's read positions). */
+typedef void (*rv_delivery_watch_fn)(void *ctx, const char *topic, int32_t partition,
+                                     int64_t offset);
+
+/* Sets (fn NULL: clears) who is told of deliveries. */
+void rv_output_watch(rv_output *o, rv_delivery_watch_fn fn, void *ctx);
+
 /* conf is consumed (also on failure). delivered may be NULL. */
 rv_output *rv_output_new(rd_kafka_conf_t *conf, const rv_config *cfg, rv_delivered_fn delivered,
                          char *err, size_t err_size);

@@ -69,6 +69,8 @@ struct rv_output {
     atomic_int stop;
     atomic_uint_fast64_t failures;
     rv_delivered_fn delivered;
+    _Atomic(rv_delivery_watch_fn) watch; /* with watch_ctx, set before it */
+    void *_Atomic watch_ctx;
     pthread_mutex_t prepared_lock;
     rd_kafka_topic_t *prepared[8]; /* topics looked up ahead, by name */
     int n_prepared;
@@ -84,6 +86,8 @@ struct rv_output {
  * with then (what follows). Returns the delay. */
 int rv_output_note_failure(rv_output *o, const char *topic, rd_kafka_resp_err_t e,
                            const char *then);
+/* A record delivered: told to the watch, if any. */
+void rv_output_tell_watch(rv_output *o, const rd_kafka_message_t *msg);
 /* A delivery to topic succeeded (retry_lock held): it is no longer failing. */
 void rv_output_note_success(rv_output *o, const char *topic);
 

@@ -19,6 +19,7 @@ void rv_output_on_txn_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, vo
 {
     (void)rk;
     rv_output *o = opaque;
+    rv_output_tell_watch(o, msg);
     if (!msg->err && !atomic_load(&o->n_failing))
         return;
     const char *topic = rd_kafka_topic_name(msg->rkt);

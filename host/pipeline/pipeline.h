@@ -20,6 +20,9 @@ typedef struct rv_pipeline {
     rv_recent *recent;        /* the last requests read, for warm-up; may be NULL */
     rv_stats *stats;          /* model process restarts are counted here; may be NULL */
     struct rv_remote *remote; /* where remote models' requests wait; NULL: none allowed */
+    /* the live evaluation in this host, told each answer as it is sent
+     * (rather than reading it back); NULL: none */
+    _Atomic(struct rv_evaluation *) evaluation;
 } rv_pipeline;
 
 #endif

@@ -14,6 +14,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "clock.h"
+#include "evaluation.h"
 #include "log.h"
 
 const char *const rv_remote_outcome_names[RV_REMOTE_OUTCOMES] = {"joined",  "late",    "early",
@@ -179,8 +180,8 @@ static void copy_text(char *dst, size_t size, const char *s)
 }
 
 /* Fills f's slot from p, in the terms of the slot's model (its labels);
- * publishes the status last. */
-static void fill(rv_inflight *f, size_t slot, const parsed *p, int64_t now_us)
+ * publishes the status last, then tells the live evaluation, if any. */
+static void fill(rv_remote *r, rv_inflight *f, size_t slot, const parsed *p, int64_t now_us)
 {
     rv_model *m = f->gen->models[slot];
     rv_slot *s = &f->slots[slot];
@@ -218,6 +219,9 @@ static void fill(rv_inflight *f, size_t slot, const parsed *p, int64_t now_us)
     }
     s->latency_us = now_us - f->arrival_mono_us;
     atomic_store_explicit(&s->status, status, memory_order_release);
+    rv_evaluation *ev = rv_rendezvous_evaluation(r->rz);
+    if (ev)
+        rv_evaluation_tap_slot(ev, f->id, m, s);
 }
 
 /* Late: past the model's own deadline (its answer cannot be chosen). */
@@ -264,7 +268,7 @@ void rv_remote_expect(rv_remote *r, rv_inflight *const *fs, size_t n, size_t slo
             unhash(r, &r->early, early);
             pthread_mutex_unlock(&r->lock);
             if (ok) {
-                fill(f, slot, &p, now);
+                fill(r, f, slot, &p, now);
                 atomic_fetch_add(&r->counts[RV_REMOTE_JOINED], 1);
             }
             yajl_tree_free(p.root);
@@ -356,7 +360,7 @@ rv_remote_outcome rv_remote_receive(rv_remote *r, const rv_generation *current, 
     size_t slot = e->slot;
     pthread_mutex_unlock(&r->lock);
     out = is_late(f, slot, now_us) ? RV_REMOTE_LATE : RV_REMOTE_JOINED;
-    fill(f, slot, &p, now_us);
+    fill(r, f, slot, &p, now_us);
     rv_rendezvous_post(r->rz, &(rv_answered){f, slot}, 1); /* our reference passes on */
 done:
     yajl_tree_free(p.root);

@@ -18,6 +18,7 @@
 
 #include "canary_monitor.h"
 #include "clock.h"
+#include "evaluation.h"
 #include "log.h"
 #include "records.h"
 #include "stats.h"
@@ -108,7 +109,47 @@ struct rv_rendezvous {
     rv_outbox outbox;  /* results decided, not yet produced */
     size_t n_open;     /* requests opened and not yet complete */
     atomic_int behind; /* answers were posted from behind: the thread's sleep is bounded */
+    _Atomic(rv_evaluation *) evaluation;
 };
+
+void rv_rendezvous_set_evaluation(rv_rendezvous *rz, rv_evaluation *e)
+{
+    atomic_store_explicit(&rz->evaluation, e, memory_order_release);
+}
+
+rv_evaluation *rv_rendezvous_evaluation(rv_rendezvous *rz)
+{
+    return atomic_load_explicit(&rz->evaluation, memory_order_acquire);
+}
+
+/* The result r as the evaluation's "served" answer: the chosen model's
+ * answers, or the default; waiting for every model not expired. */
+static void tap_result(rv_evaluation *e, const rv_result_fields *r, const rv_model *m,
+                       const char *const *scored, size_t n_scored)
+{
+    const char *labels[RV_MAX_ANSWERS];
+    double scores[RV_MAX_ANSWERS];
+    size_t n = 0;
+    if (m && r->answer)
+        for (uint32_t i = 0; i < r->answer->n_answers && i < RV_MAX_ANSWERS; i++)
+            if (r->answer->answers[i].label < m->n_labels) {
+                labels[n] = m->labels[r->answer->answers[i].label];
+                scores[n++] = r->answer->answers[i].score;
+            }
+    if (!m && r->default_label) {
+        labels[n] = r->default_label;
+        scores[n++] = r->default_score;
+    }
+    rv_evaluation_answer a = {.source = RV_EVALUATION_SERVED,
+                              .version = "",
+                              .schedule_version = r->schedule_version,
+                              .n = n,
+                              .labels = labels,
+                              .scores = scores,
+                              .n_expected = n_scored,
+                              .expected = scored};
+    rv_evaluation_tap(e, r->id, &a);
+}
 
 /* How long answers posted from behind (rv_rendezvous_post_behind) about
  * requests already decided may wait for a round: their request's release
@@ -215,12 +256,16 @@ static void send_result(rv_rendezvous *rz, rv_inflight *f, int chosen, int64_t e
     const rv_config *cfg = gen->cfg;
     const rv_model *m = chosen >= 0 ? gen->models[gen->schedule[chosen]] : NULL;
     rv_result_model models[gen->n_models ? gen->n_models : 1];
-    size_t n = 0;
+    const char *scored[gen->n_models ? gen->n_models : 1]; /* each writes a score record */
+    size_t n = 0, n_scored = 0;
     for (size_t i = 0; i < gen->n_models; i++) {
         if (gen->models[i]->is_decoy)
             continue;
         int st = atomic_load_explicit(&f->slots[i].status, memory_order_acquire);
-        models[n++] = (rv_result_model){&gen->models[i]->json, status_at(gen, f, i, elapsed),
+        const char *status = status_at(gen, f, i, elapsed);
+        if (strcmp(status, "expired") != 0)
+            scored[n_scored++] = gen->models[i]->name;
+        models[n++] = (rv_result_model){&gen->models[i]->json, status,
                                         st == RV_SLOT_PENDING ? -1 : f->slots[i].latency_us};
     }
     rv_result_fields r = {
@@ -243,6 +288,9 @@ static void send_result(rv_rendezvous *rz, rv_inflight *f, int chosen, int64_t e
         rv_error("rendezvous", "out of memory: no result record for request %s", f->id);
         return;
     }
+    rv_evaluation *ev = rv_rendezvous_evaluation(rz);
+    if (ev) /* before the record: told before it can be delivered */
+        tap_result(ev, &r, m, scored, n_scored);
     if (outbox_add(&rz->outbox, f, w->buf, w->len) != 0)
         produce_result(rz->out, f, w->buf, w->len); /* out of memory: at once */
 

@@ -18,11 +18,16 @@
 
 typedef struct rv_rendezvous rv_rendezvous;
 struct rv_canary_monitor;
+struct rv_evaluation;
 struct rv_stats;
 
 /* With out NULL it decides but writes no result (`rendezvous scorer`). */
 rv_rendezvous *rv_rendezvous_start(rv_output *out, struct rv_canary_monitor *monitor,
                                    struct rv_stats *stats);
+/* The live evaluation to tell each result (and remote answer) as it is
+ * sent; NULL: none. */
+void rv_rendezvous_set_evaluation(rv_rendezvous *rz, struct rv_evaluation *e);
+struct rv_evaluation *rv_rendezvous_evaluation(rv_rendezvous *rz);
 /* Processes what is queued, then stops the thread. */
 void rv_rendezvous_stop(rv_rendezvous *rz);
 

@@ -17,6 +17,7 @@
 
 #include "clock.h"
 #include "errbuf.h"
+#include "evaluation.h"
 #include "generation.h"
 #include "log.h"
 #include "proc.h"
@@ -92,6 +93,9 @@ static void send_score(rv_pipeline *pipe, rv_jw *w, rv_model *m, rv_inflight *f,
         rv_error("models", "%s: out of memory: no score record for request %s", m->name, f->id);
         return;
     }
+    rv_evaluation *ev = atomic_load_explicit(&pipe->evaluation, memory_order_acquire);
+    if (ev) /* before the record: told before it can be delivered */
+        rv_evaluation_tap_slot(ev, f->id, m, &f->slots[slot]);
     rv_inflight_send(pipe->output, f, RV_STREAM_SCORES, NULL, f->req.partition, f->id,
                      strlen(f->id), w->buf, w->len, NULL);
 }

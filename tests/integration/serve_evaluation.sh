@@ -5,13 +5,14 @@
 # per model and for the served answer equal scikit-learn's on the answers
 # the scores and results streams hold and the labels sent (1e-9); a
 # restart keeps every joined answer, and the labels after it join too;
-# /metrics has the gauges.
+# /metrics has the gauges; a host killed before its evaluation committed
+# what it was told reads it back at its next start.
 . "$(dirname "$0")/lib.sh"
 DATA=$RV_SOURCE_DIR/conf/data
 PORT=$(free_ports 1)
 
 start_broker $(service_topics ev) ev.labels ev.evaluation $(service_topics evf) evf.labels evf.evaluation \
-  $(service_topics evs) evs.labels evs.evaluation
+  $(service_topics evs) evs.labels evs.evaluation $(service_topics evk) evk.labels evk.evaluation
 evaluated_yaml ev "$TMP/state" "{labels: [benign, malignant], interval_ms: 200}" \
   "http: {listen: \"127.0.0.1:$PORT\"}" >"$TMP/ev.yaml"
 start_host "$TMP/ev.yaml" "$TMP/ev.log"
@@ -255,3 +256,41 @@ print(f"sample 0.25: {want} of {n} requests evaluated, as the id hash gives")
 PY
 stop_host
 pass "evaluation.sample 0.25: exactly the requests whose id hash falls in the quarter are evaluated"
+
+# A host killed before its evaluation committed anything it was told (its
+# answers come from the host itself, not read back): the next start finds
+# no read position in the store, reads back what the host wrote, and every
+# answer joins its label, none twice.
+sed -e 's/^service: ev$/service: evk/' -e "s|$TMP/state|$TMP/state-kill|" \
+  -e 's/interval_ms: 200}/interval_ms: 600000}/' "$TMP/ev.yaml" >"$TMP/evk.yaml"
+grep -q "interval_ms: 600000" "$TMP/evk.yaml" || fail "kill config not written"
+start_host "$TMP/evk.yaml" "$TMP/evk.log"
+kcat -P -b "$BOOTSTRAP" -t evk.requests -K: <"$TMP/requests"
+wait_count evk.results "$n"
+sleep 0.5 # the last deliveries reported
+kill -KILL "$HOST_PID"
+wait "$HOST_PID" 2>/dev/null || true
+sed 's/interval_ms: 600000}/interval_ms: 200}/' "$TMP/evk.yaml" >"$TMP/evk2.yaml"
+start_host "$TMP/evk2.yaml" "$TMP/evk2.log"
+kcat -P -b "$BOOTSTRAP" -t evk.labels -K: <"$TMP/labels-all"
+want=$(wc -l <"$TMP/labels-all")
+for _ in $(seq 300); do
+  curl -sf "http://127.0.0.1:$PORT/v1/evaluation" >"$TMP/kill.json" 2>/dev/null &&
+    [ "$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["counts"]["joined"])' "$TMP/kill.json")" -ge "$want" ] && break
+  sleep 0.1
+done
+sleep 1 # nothing more joins
+curl -sf "http://127.0.0.1:$PORT/v1/evaluation" >"$TMP/kill.json"
+$PY - "$TMP/kill.json" "$want" <<'PY' || fail "after a kill, answers lost"
+import json, sys
+e = json.load(open(sys.argv[1]))
+want = int(sys.argv[2])
+figs = {(f["source"], f["window"]): f["count"] for f in e["figures"] if "schedule_version" not in f}
+c = e["counts"]
+assert c["joined"] == want and figs[("served", "start")] == want and figs[("linear", "start")] == want, (want, c, figs)
+assert c["late_answers"] == 0 and c["incomplete"] == 0, c
+print(f"after a kill: {want} of {want} labelled requests joined, read back from the streams")
+PY
+grep -q "reading back the answers" "$TMP/evk2.log" || fail "nothing read back: $(grep evaluation "$TMP/evk2.log" | head -5)"
+stop_host
+pass "a host killed before its evaluation committed: the next start reads back what it wrote, and every labelled request joins"

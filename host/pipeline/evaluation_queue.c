@@ -1,0 +1,348 @@
+/*
+ * evaluation_queue.c - the changes waiting for the next commit: answers,
+ * labels and read positions from the feeder thread, and answers tapped
+ * from serving threads (the host's own, when the evaluation runs in it:
+ * nothing read back from the broker), which the feeder takes in.
+ */
+#include "evaluation_internal.h"
+
+#include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "model.h"
+#include "slot.h"
+
+static int enqueue(rv_evaluation *e, op *o)
+{
+    if (e->n_queue == e->cap_queue) {
+        size_t cap = e->cap_queue ? 2 * e->cap_queue : 256;
+        op **q = realloc(e->queue, cap * sizeof *q);
+        if (!q)
+            return -1;
+        e->queue = q;
+        e->cap_queue = cap;
+    }
+    e->queue[e->n_queue++] = o;
+    return 0;
+}
+
+void rv_eval_op_free(op *o)
+{
+    if (!o)
+        return;
+    for (size_t i = 0; i < o->n_expected; i++)
+        free(o->expected[i]);
+    free(o->expected);
+    free(o->id);
+    free(o->source);
+    free(o->version);
+    free(o);
+}
+
+static op *op_new(rv_evaluation *e, op_kind kind, const char *id, int64_t now)
+{
+    op *o = calloc(1, sizeof *o + (kind == OP_ANSWER ? e->set.n_labels * sizeof(double) : 0));
+    if (!o || !(o->id = strdup(id))) {
+        free(o);
+        return NULL;
+    }
+    o->kind = kind;
+    o->now = now;
+    return o;
+}
+
+static int label_index(const rv_evaluation *e, const char *label)
+{
+    for (size_t k = 0; k < e->set.n_labels; k++)
+        if (strcmp(e->labels[k], label) == 0)
+            return (int)k;
+    return -1;
+}
+
+/* The answer as a probability per evaluation label: the scores given; the
+ * rest of 1 shared evenly by the labels not given. */
+static void probabilities(const rv_evaluation *e, const rv_evaluation_answer *a, double *p)
+{
+    size_t k = e->set.n_labels, given = 0;
+    double sum = 0;
+    unsigned char has[RV_EVAL_MAX_LABELS] = {0};
+    for (size_t i = 0; i < a->n; i++) {
+        int j = label_index(e, a->labels[i]);
+        if (j < 0 || has[j] || !isfinite(a->scores[i]))
+            continue;
+        has[j] = 1;
+        p[j] = a->scores[i];
+        sum += a->scores[i];
+        given++;
+    }
+    double rest = given < k && sum < 1 ? (1 - sum) / (double)(k - given) : 0;
+    for (size_t j = 0; j < k; j++)
+        if (!has[j])
+            p[j] = rest;
+}
+
+/* An answer as a change, its probabilities over the evaluation's labels. */
+static op *answer_op(rv_evaluation *e, const char *id, const rv_evaluation_answer *a,
+                     int64_t now_ms)
+{
+    op *o = op_new(e, OP_ANSWER, id, now_ms);
+    if (!o || !(o->source = strdup(a->source)) ||
+        !(o->version = strdup(a->version ? a->version : ""))) {
+        rv_eval_op_free(o);
+        return NULL;
+    }
+    o->schedule_version = a->schedule_version;
+    o->failed = a->failed || a->n == 0;
+    probabilities(e, a, o->p);
+    if (a->n_expected && !(o->expected = calloc(a->n_expected, sizeof *o->expected))) {
+        rv_eval_op_free(o);
+        return NULL;
+    }
+    for (size_t i = 0; i < a->n_expected; i++, o->n_expected++)
+        if (!(o->expected[i] = strdup(a->expected[i]))) {
+            rv_eval_op_free(o);
+            return NULL;
+        }
+    return o;
+}
+
+int rv_evaluation_answer_of(rv_evaluation *e, const char *id, const rv_evaluation_answer *a,
+                            int64_t now_ms)
+{
+    op *o = answer_op(e, id, a, now_ms);
+    if (!o || enqueue(e, o) != 0) {
+        rv_eval_op_free(o);
+        return -1;
+    }
+    return 0;
+}
+
+int rv_evaluation_sampled(const rv_evaluation *e, const char *id)
+{
+    if (e->sample_cut >= 1000000)
+        return 1;
+    uint64_t h = 14695981039346656037ull;
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+        h = (h ^ *p) * 1099511628211ull;
+    return h % 1000000 < e->sample_cut;
+}
+
+/* A tapped answer in the tap buffer: this head, then n_labels doubles
+ * (its probabilities), its id, source and version, then each expected
+ * model's name after its uint16_t length; padded to 8 bytes. */
+typedef struct tap_head {
+    uint32_t size; /* of the whole record */
+    uint32_t schedule_version;
+    int64_t now;
+    uint16_t id_len, source_len, version_len, n_expected;
+    uint8_t failed;
+} tap_head;
+
+static size_t text_len(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    return n < UINT16_MAX ? n : UINT16_MAX;
+}
+
+static unsigned char *put(unsigned char *at, const void *bytes, size_t n)
+{
+    if (n)
+        memcpy(at, bytes, n);
+    return at + n;
+}
+
+/* Serving threads allocate and free nothing here: the record is copied
+ * into a buffer that only grows (to the backlog's size, the first few
+ * intervals), and the feeder, which takes it, makes the changes in its own
+ * memory. */
+int rv_evaluation_tap(rv_evaluation *e, const char *id, const rv_evaluation_answer *a)
+{
+    if (!rv_evaluation_sampled(e, id))
+        return 0;
+    double p[RV_EVAL_MAX_LABELS];
+    probabilities(e, a, p);
+    tap_head h = {
+        .schedule_version = a->schedule_version,
+        .now = rv_real_us() / 1000,
+        .id_len = (uint16_t)text_len(id),
+        .source_len = (uint16_t)text_len(a->source),
+        .version_len = (uint16_t)text_len(a->version),
+        .n_expected =
+            (uint16_t)(a->n_expected < RV_EVAL_MAX_SOURCES ? a->n_expected : RV_EVAL_MAX_SOURCES),
+        .failed = a->failed || a->n == 0};
+    size_t size =
+        sizeof h + e->set.n_labels * sizeof(double) + h.id_len + h.source_len + h.version_len;
+    for (size_t i = 0; i < h.n_expected; i++)
+        size += sizeof(uint16_t) + text_len(a->expected[i]);
+    size = (size + 7) & ~(size_t)7;
+    h.size = (uint32_t)size;
+    pthread_mutex_lock(&e->tap_lock);
+    int kept = e->tap_len + size <= RV_EVAL_MAX_TAPPED;
+    if (kept && e->tap_len + size > e->tap_in.cap) {
+        size_t cap = e->tap_in.cap ? 2 * e->tap_in.cap : 1 << 20;
+        while (cap < e->tap_len + size)
+            cap *= 2;
+        unsigned char *b = realloc(e->tap_in.b, cap);
+        if ((kept = b != NULL)) {
+            e->tap_in.b = b;
+            e->tap_in.cap = cap;
+        }
+    }
+    if (kept) {
+        unsigned char *at = e->tap_in.b + e->tap_len;
+        at = put(at, &h, sizeof h);
+        at = put(at, p, e->set.n_labels * sizeof(double));
+        at = put(at, id, h.id_len);
+        at = put(at, a->source, h.source_len);
+        at = put(at, a->version, h.version_len);
+        for (size_t i = 0; i < h.n_expected; i++) {
+            uint16_t n = (uint16_t)text_len(a->expected[i]);
+            at = put(at, &n, sizeof n);
+            at = put(at, a->expected[i], n);
+        }
+        e->tap_len += size;
+    } else
+        atomic_fetch_add(&e->tap_dropped, 1);
+    pthread_mutex_unlock(&e->tap_lock);
+    return kept ? 0 : -1;
+}
+
+int rv_evaluation_tap_slot(rv_evaluation *e, const char *id, const rv_model *m, const rv_slot *s)
+{
+    int status = atomic_load_explicit(&s->status, memory_order_acquire);
+    const char *labels[RV_MAX_ANSWERS];
+    double scores[RV_MAX_ANSWERS];
+    size_t n = 0;
+    for (uint32_t i = 0; status == RV_SLOT_OK && i < s->n_answers && i < RV_MAX_ANSWERS; i++)
+        if (s->answers[i].label < m->n_labels) {
+            labels[n] = m->labels[s->answers[i].label];
+            scores[n++] = s->answers[i].score;
+        }
+    rv_evaluation_answer a = {.source = m->name,
+                              .version = m->version,
+                              .n = n,
+                              .labels = labels,
+                              .scores = scores,
+                              .failed = status != RV_SLOT_OK};
+    return rv_evaluation_tap(e, id, &a);
+}
+
+static char *text(const unsigned char **at, size_t n)
+{
+    char *t = malloc(n + 1);
+    if (t) {
+        memcpy(t, *at, n);
+        t[n] = '\0';
+    }
+    *at += n;
+    return t;
+}
+
+/* A tapped record as an answer change, or NULL when out of memory. */
+static op *tapped_op(rv_evaluation *e, const unsigned char *at)
+{
+    tap_head h;
+    memcpy(&h, at, sizeof h);
+    at += sizeof h;
+    op *o = calloc(1, sizeof *o + e->set.n_labels * sizeof(double));
+    if (!o)
+        return NULL;
+    o->kind = OP_ANSWER;
+    o->now = h.now;
+    o->schedule_version = h.schedule_version;
+    o->failed = h.failed;
+    memcpy(o->p, at, e->set.n_labels * sizeof(double));
+    at += e->set.n_labels * sizeof(double);
+    o->id = text(&at, h.id_len);
+    o->source = text(&at, h.source_len);
+    o->version = text(&at, h.version_len);
+    int ok = o->id && o->source && o->version &&
+             (!h.n_expected || (o->expected = calloc(h.n_expected, sizeof *o->expected)));
+    for (size_t i = 0; ok && i < h.n_expected; i++, o->n_expected++) {
+        uint16_t n;
+        memcpy(&n, at, sizeof n);
+        at += sizeof n;
+        ok = (o->expected[i] = text(&at, n)) != NULL;
+    }
+    if (!ok) {
+        rv_eval_op_free(o);
+        return NULL;
+    }
+    return o;
+}
+
+size_t rv_evaluation_take_tapped(rv_evaluation *e)
+{
+    pthread_mutex_lock(&e->tap_lock);
+    rv_eval_buf taken = e->tap_in;
+    size_t len = e->tap_len;
+    e->tap_in = e->tap_out; /* empty: its room is used again */
+    e->tap_len = 0;
+    pthread_mutex_unlock(&e->tap_lock);
+    size_t n = 0;
+    for (size_t off = 0; off < len; n++) {
+        uint32_t size;
+        memcpy(&size, taken.b + off, sizeof size);
+        op *o = tapped_op(e, taken.b + off);
+        if (!o || enqueue(e, o) != 0) {
+            rv_eval_op_free(o);
+            atomic_fetch_add(&e->tap_dropped, 1);
+        }
+        off += size;
+    }
+    e->tap_out = taken;
+    return n;
+}
+
+int rv_evaluation_label(rv_evaluation *e, const char *id, const char *label, int64_t time_ms,
+                        int64_t now_ms)
+{
+    int j = label_index(e, label);
+    op *o = op_new(e, OP_LABEL, id, now_ms);
+    if (!o)
+        return -1;
+    o->truth = (uint32_t)j; /* -1: unknown, counted at commit */
+    int64_t oldest = now_ms - e->set.max_label_delay_ms;
+    o->at = time_ms <= 0 || time_ms > now_ms ? now_ms : time_ms < oldest ? oldest : time_ms;
+    if (enqueue(e, o) != 0) {
+        rv_eval_op_free(o);
+        return -1;
+    }
+    return 0;
+}
+
+static void offset_name(char *out, size_t size, const char *topic, int32_t partition)
+{
+    snprintf(out, size, "offset/%s/%d", topic, (int)partition);
+}
+
+int rv_evaluation_set_offset(rv_evaluation *e, const char *topic, int32_t partition, int64_t offset)
+{
+    char name[300];
+    offset_name(name, sizeof name, topic, partition);
+    op *o = op_new(e, OP_OFFSET, name, 0);
+    if (!o)
+        return -1;
+    o->value = offset;
+    if (enqueue(e, o) != 0) {
+        rv_eval_op_free(o);
+        return -1;
+    }
+    return 0;
+}
+
+int64_t rv_evaluation_offset(rv_evaluation *e, const char *topic, int32_t partition)
+{
+    char name[300], err[256];
+    int64_t v = -1;
+    offset_name(name, sizeof name, topic, partition);
+    if (rv_kvstore_begin(e->store, err, sizeof err) != 0 ||
+        rv_kvstore_mark(e->store, name, &v) != 0)
+        v = -1;
+    rv_kvstore_abort(e->store);
+    return v;
+}
