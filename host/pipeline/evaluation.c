@@ -52,8 +52,21 @@ static void batch_clear(batch *b)
 
 static int request_key(char *key, size_t size, const char *id)
 {
-    int n = snprintf(key, size, "r/%s", id);
-    return n > 0 && (size_t)n < size && n <= RV_KVSTORE_MAX_KEY ? n : -1;
+    size_t n = strlen(id) + 2;
+    if (n >= size || n > RV_KVSTORE_MAX_KEY)
+        return -1;
+    memcpy(key, "r/", 2);
+    memcpy(key + 2, id, n - 2 + 1);
+    return (int)n;
+}
+
+/* s into dst[size], cut to fit (as snprintf "%s", without its cost: this
+ * runs for every answer). */
+static void copy(char *dst, size_t size, const char *s)
+{
+    size_t n = strnlen(s, size - 1);
+    memcpy(dst, s, n);
+    dst[n] = '\0';
 }
 
 /* The request's state into e->st (empty when none); its expiry. */
@@ -83,8 +96,8 @@ static rv_kv_status log_joined(rv_evaluation *e, batch *b, size_t i, int64_t now
         b->joined = grown;
         b->cap_joined = cap;
     }
-    snprintf(j->source, sizeof j->source, "%s", e->st.e[i].source);
-    snprintf(j->version, sizeof j->version, "%s", e->st.e[i].version);
+    copy(j->source, sizeof j->source, e->st.e[i].source);
+    copy(j->version, sizeof j->version, e->st.e[i].version);
     j->schedule_version = e->st.schedule_version;
     j->truth = e->st.truth;
     /* in the windows when its outcome was known; in the log's order and
@@ -130,7 +143,7 @@ static size_t entry(rv_eval_state *st, const char *source)
         i++;
     if (i == st->n && i < RV_EVAL_MAX_SOURCES) {
         st->n++;
-        snprintf(st->e[i].source, sizeof st->e[i].source, "%s", source);
+        copy(st->e[i].source, sizeof st->e[i].source, source);
         st->e[i].version[0] = '\0';
         st->e[i].seen = 0;
     }
@@ -159,7 +172,7 @@ static int change(rv_evaluation *e, batch *b, const op *o)
         size_t i = entry(st, o->source);
         if (i == RV_EVAL_MAX_SOURCES)
             return 0;
-        snprintf(st->e[i].version, sizeof st->e[i].version, "%s", o->version);
+        copy(st->e[i].version, sizeof st->e[i].version, o->version);
         memcpy(st->e[i].p, o->p, e->set.n_labels * sizeof(double));
         st->e[i].seen = o->failed ? 2 : 1;
         if (strcmp(o->source, RV_EVALUATION_SERVED) == 0) {
@@ -216,11 +229,14 @@ static rv_kv_status apply(rv_evaluation *e, batch *b, op *const *ops, size_t n)
                           b->err_size);
 }
 
-/* The queue in request order (each request's changes in the order they
- * came), so that a request's state is read and written once a commit. */
+/* The queue grouped by request (by its id's hash, then the id; each
+ * request's changes in the order they came), so that a request's state is
+ * read and written once a commit. */
 static int by_request(const void *pa, const void *pb)
 {
     const op *a = *(op *const *)pa, *b = *(op *const *)pb;
+    if (a->hash != b->hash)
+        return a->hash < b->hash ? -1 : 1;
     int c = strcmp(a->id, b->id);
     return c ? c : (a->seq > b->seq) - (a->seq < b->seq);
 }
@@ -246,7 +262,9 @@ static rv_kv_status apply_queue(rv_evaluation *e, batch *b, op **q, size_t nq)
     if (n)
         qsort(sorted, n, sizeof *sorted, by_request);
     for (size_t i = 0, j; st == RV_KV_OK && i < n; i = j) {
-        for (j = i + 1; j < n && strcmp(sorted[j]->id, sorted[i]->id) == 0; j++)
+        for (j = i + 1; j < n && sorted[j]->hash == sorted[i]->hash &&
+                        strcmp(sorted[j]->id, sorted[i]->id) == 0;
+             j++)
             ;
         st = apply(e, b, sorted + i, j - i);
     }

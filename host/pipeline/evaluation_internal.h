@@ -77,12 +77,13 @@ typedef struct op {
     uint32_t truth;  /* OP_LABEL */
     int64_t value;   /* OP_OFFSET */
     int failed;      /* OP_ANSWER: no answer */
-    char **expected; /* OP_ANSWER of the result */
+    char **expected; /* OP_ANSWER of the result (the strings in the op's block) */
     size_t n_expected;
     int64_t now;
-    int64_t at; /* OP_LABEL: when the outcome was known */
-    size_t seq; /* its place in the queue */
-    double p[]; /* OP_ANSWER: n_labels probabilities */
+    int64_t at;    /* OP_LABEL: when the outcome was known */
+    size_t seq;    /* its place in the queue */
+    uint64_t hash; /* of id (rv_eval_id_hash) */
+    double p[];    /* OP_ANSWER: n_labels probabilities */
 } op;
 
 struct rv_evaluation {
@@ -111,6 +112,8 @@ struct rv_evaluation {
 
 /* evaluation_queue.c: a change made and queued; freed. */
 void rv_eval_op_free(op *o);
+/* An id's FNV-1a hash: what the sample and the queue's order go by. */
+uint64_t rv_eval_id_hash(const char *id);
 
 rv_eval_windows *rv_eval_windows_new(size_t n_labels, uint64_t baseline);
 void rv_eval_windows_free(rv_eval_windows *w);

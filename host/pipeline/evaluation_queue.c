@@ -32,27 +32,70 @@ static int enqueue(rv_evaluation *e, op *o)
 
 void rv_eval_op_free(op *o)
 {
-    if (!o)
-        return;
-    for (size_t i = 0; i < o->n_expected; i++)
-        free(o->expected[i]);
-    free(o->expected);
-    free(o->id);
-    free(o->source);
-    free(o->version);
     free(o);
+}
+
+uint64_t rv_eval_id_hash(const char *id)
+{
+    uint64_t h = 14695981039346656037ull;
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+        h = (h ^ *p) * 1099511628211ull;
+    return h;
+}
+
+/* A string of a change: n bytes at s. */
+typedef struct piece {
+    const char *s;
+    size_t n;
+} piece;
+
+static piece piece_of(const char *s)
+{
+    return (piece){s ? s : "", s ? strlen(s) : 0};
+}
+
+static char *put_text(char **at, piece t)
+{
+    char *start = *at;
+    if (t.n)
+        memcpy(start, t.s, t.n);
+    start[t.n] = '\0';
+    *at += t.n + 1;
+    return start;
+}
+
+/* A change in one allocation: the op, an answer's probabilities (left 0),
+ * its expected names' array, then its strings. NULL when out of memory. */
+static op *op_make(rv_evaluation *e, op_kind kind, int64_t now, piece id, piece source,
+                   piece version, const piece *expected, size_t n_expected)
+{
+    size_t np = kind == OP_ANSWER ? e->set.n_labels : 0, text = id.n + 1;
+    if (kind == OP_ANSWER)
+        text += source.n + 1 + version.n + 1;
+    for (size_t i = 0; i < n_expected; i++)
+        text += expected[i].n + 1;
+    op *o = calloc(1, sizeof *o + np * sizeof(double) + n_expected * sizeof(char *) + text);
+    if (!o)
+        return NULL;
+    o->kind = kind;
+    o->now = now;
+    o->expected = (char **)((char *)(o + 1) + np * sizeof(double));
+    char *at = (char *)(o->expected + n_expected);
+    o->id = put_text(&at, id);
+    o->hash = rv_eval_id_hash(o->id);
+    if (kind == OP_ANSWER) {
+        o->source = put_text(&at, source);
+        o->version = put_text(&at, version);
+    }
+    for (; o->n_expected < n_expected; o->n_expected++)
+        o->expected[o->n_expected] = put_text(&at, expected[o->n_expected]);
+    return o;
 }
 
 static op *op_new(rv_evaluation *e, op_kind kind, const char *id, int64_t now)
 {
-    op *o = calloc(1, sizeof *o + (kind == OP_ANSWER ? e->set.n_labels * sizeof(double) : 0));
-    if (!o || !(o->id = strdup(id))) {
-        free(o);
-        return NULL;
-    }
-    o->kind = kind;
-    o->now = now;
-    return o;
+    piece none = {"", 0};
+    return op_make(e, kind, now, piece_of(id), none, none, NULL, 0);
 }
 
 static int label_index(const rv_evaluation *e, const char *label)
@@ -89,24 +132,17 @@ static void probabilities(const rv_evaluation *e, const rv_evaluation_answer *a,
 static op *answer_op(rv_evaluation *e, const char *id, const rv_evaluation_answer *a,
                      int64_t now_ms)
 {
-    op *o = op_new(e, OP_ANSWER, id, now_ms);
-    if (!o || !(o->source = strdup(a->source)) ||
-        !(o->version = strdup(a->version ? a->version : ""))) {
-        rv_eval_op_free(o);
+    piece expected[RV_EVAL_MAX_SOURCES];
+    size_t n_expected = a->n_expected < RV_EVAL_MAX_SOURCES ? a->n_expected : RV_EVAL_MAX_SOURCES;
+    for (size_t i = 0; i < n_expected; i++)
+        expected[i] = piece_of(a->expected[i]);
+    op *o = op_make(e, OP_ANSWER, now_ms, piece_of(id), piece_of(a->source), piece_of(a->version),
+                    expected, n_expected);
+    if (!o)
         return NULL;
-    }
     o->schedule_version = a->schedule_version;
     o->failed = a->failed || a->n == 0;
     probabilities(e, a, o->p);
-    if (a->n_expected && !(o->expected = calloc(a->n_expected, sizeof *o->expected))) {
-        rv_eval_op_free(o);
-        return NULL;
-    }
-    for (size_t i = 0; i < a->n_expected; i++, o->n_expected++)
-        if (!(o->expected[i] = strdup(a->expected[i]))) {
-            rv_eval_op_free(o);
-            return NULL;
-        }
     return o;
 }
 
@@ -123,12 +159,7 @@ int rv_evaluation_answer_of(rv_evaluation *e, const char *id, const rv_evaluatio
 
 int rv_evaluation_sampled(const rv_evaluation *e, const char *id)
 {
-    if (e->sample_cut >= 1000000)
-        return 1;
-    uint64_t h = 14695981039346656037ull;
-    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
-        h = (h ^ *p) * 1099511628211ull;
-    return h % 1000000 < e->sample_cut;
+    return e->sample_cut >= 1000000 || rv_eval_id_hash(id) % 1000000 < e->sample_cut;
 }
 
 /* A tapped answer in the tap buffer: this head, then n_labels doubles
@@ -231,13 +262,10 @@ int rv_evaluation_tap_slot(rv_evaluation *e, const char *id, const rv_model *m, 
     return rv_evaluation_tap(e, id, &a);
 }
 
-static char *text(const unsigned char **at, size_t n)
+/* The next n bytes of a tapped record as a piece. */
+static piece take_piece(const unsigned char **at, size_t n)
 {
-    char *t = malloc(n + 1);
-    if (t) {
-        memcpy(t, *at, n);
-        t[n] = '\0';
-    }
+    piece t = {(const char *)*at, n};
     *at += n;
     return t;
 }
@@ -248,30 +276,22 @@ static op *tapped_op(rv_evaluation *e, const unsigned char *at)
     tap_head h;
     memcpy(&h, at, sizeof h);
     at += sizeof h;
-    op *o = calloc(1, sizeof *o + e->set.n_labels * sizeof(double));
-    if (!o)
-        return NULL;
-    o->kind = OP_ANSWER;
-    o->now = h.now;
-    o->schedule_version = h.schedule_version;
-    o->failed = h.failed;
-    memcpy(o->p, at, e->set.n_labels * sizeof(double));
+    const unsigned char *p = at;
     at += e->set.n_labels * sizeof(double);
-    o->id = text(&at, h.id_len);
-    o->source = text(&at, h.source_len);
-    o->version = text(&at, h.version_len);
-    int ok = o->id && o->source && o->version &&
-             (!h.n_expected || (o->expected = calloc(h.n_expected, sizeof *o->expected)));
-    for (size_t i = 0; ok && i < h.n_expected; i++, o->n_expected++) {
+    piece id = take_piece(&at, h.id_len), source = take_piece(&at, h.source_len),
+          version = take_piece(&at, h.version_len), expected[RV_EVAL_MAX_SOURCES];
+    for (size_t i = 0; i < h.n_expected; i++) {
         uint16_t n;
         memcpy(&n, at, sizeof n);
         at += sizeof n;
-        ok = (o->expected[i] = text(&at, n)) != NULL;
+        expected[i] = take_piece(&at, n);
     }
-    if (!ok) {
-        rv_eval_op_free(o);
+    op *o = op_make(e, OP_ANSWER, h.now, id, source, version, expected, h.n_expected);
+    if (!o)
         return NULL;
-    }
+    o->schedule_version = h.schedule_version;
+    o->failed = h.failed;
+    memcpy(o->p, p, e->set.n_labels * sizeof(double));
     return o;
 }
 
