@@ -851,8 +851,8 @@ PY
 # the script itself under `taskset -c 1`: the host alone on CPU 0 (no
 # co-location), the broker, the load, the labels and the role on the other,
 # as when the broker is a machine of its own. EVAL_SAMPLE: the
-# evaluation's sample (evaluation.sample). EVAL_MODES: which of "on role
-# off" to run (off always among them).
+# evaluation's sample (evaluation.sample), EVAL_INTERVAL its interval_ms.
+# EVAL_MODES: which of "on role off" to run (off always among them).
 scenario_evaluation() {
   local rate=${EVAL_RATE:-5000} rounds=${EVAL_ROUNDS:-3} svcs=() round m order svc ev lp role
   local modes=(${EVAL_MODES:-on role off}) pin=()
@@ -864,7 +864,7 @@ scenario_evaluation() {
     [ $((round % 2)) -eq 1 ] || order="$(printf '%s\n' "${modes[@]}" | tac | xargs)"
     for m in $order; do
       svc=ev$m$round
-      ev="{labels: [benign, malignant], report_s: 5${EVAL_SAMPLE:+, sample: $EVAL_SAMPLE}, in_host: $([ "$m" = on ] && echo true || echo false)}"
+      ev="{labels: [benign, malignant], report_s: 5${EVAL_SAMPLE:+, sample: $EVAL_SAMPLE}${EVAL_INTERVAL:+, interval_ms: $EVAL_INTERVAL}, in_host: $([ "$m" = on ] && echo true || echo false)}"
       [ "$m" != off ] || ev=
       EVAL=$ev xgboost_yaml "$svc" "$WORK/$svc.yaml"
       start_host "$svc" "$WORK/$svc.yaml" "${pin[@]}"
