@@ -303,15 +303,9 @@ static void start_following(rv_evaluator *v, int32_t p, rd_kafka_topic_partition
 static void sync_assignment(rv_evaluator *v)
 {
     follow *fw = v->fw;
-    rd_kafka_topic_partition_list_t *req = NULL;
-    if (rd_kafka_assignment(fw->requests, &req) != RD_KAFKA_RESP_ERR_NO_ERROR || !req)
+    unsigned char want[MAX_PARTITIONS];
+    if (rv_assigned_partitions(fw->requests, fw->requests_topic, want, MAX_PARTITIONS) != 0)
         return;
-    unsigned char want[MAX_PARTITIONS] = {0};
-    for (int i = 0; i < req->cnt; i++)
-        if (!strcmp(req->elems[i].topic, fw->requests_topic) && req->elems[i].partition >= 0 &&
-            req->elems[i].partition < MAX_PARTITIONS)
-            want[req->elems[i].partition] = 1;
-    rd_kafka_topic_partition_list_destroy(req);
     rd_kafka_topic_partition_list_t *add = rd_kafka_topic_partition_list_new(4),
                                     *drop = rd_kafka_topic_partition_list_new(4);
     int committed = 0;

@@ -61,15 +61,9 @@ static void catch_up_by_position(rv_remote_reader *rr)
  * now, each new one from RV_REMOTE_LOOKBACK_MS ago; drops the others. */
 static void sync_assignment(rv_remote_reader *rr)
 {
-    rd_kafka_topic_partition_list_t *req = NULL;
-    if (rd_kafka_assignment(rr->requests, &req) != RD_KAFKA_RESP_ERR_NO_ERROR || !req)
+    unsigned char want[MAX_PARTITIONS];
+    if (rv_assigned_partitions(rr->requests, rr->requests_topic, want, MAX_PARTITIONS) != 0)
         return;
-    unsigned char want[MAX_PARTITIONS] = {0};
-    for (int i = 0; i < req->cnt; i++)
-        if (!strcmp(req->elems[i].topic, rr->requests_topic) && req->elems[i].partition >= 0 &&
-            req->elems[i].partition < MAX_PARTITIONS)
-            want[req->elems[i].partition] = 1;
-    rd_kafka_topic_partition_list_destroy(req);
     rd_kafka_topic_partition_list_t *add = rd_kafka_topic_partition_list_new(4),
                                     *drop = rd_kafka_topic_partition_list_new(4);
     int64_t since = rv_real_us() / 1000 - RV_REMOTE_LOOKBACK_MS;

@@ -317,6 +317,20 @@ void rv_kafka_conf_background(rd_kafka_conf_t *conf)
     rd_kafka_conf_interceptor_add_on_new(conf, "rv-background", background_client, NULL);
 }
 
+int rv_assigned_partitions(rd_kafka_t *rk, const char *topic, unsigned char *owned, int max)
+{
+    rd_kafka_topic_partition_list_t *l = NULL;
+    if (rd_kafka_assignment(rk, &l) != RD_KAFKA_RESP_ERR_NO_ERROR || !l)
+        return -1;
+    memset(owned, 0, (size_t)max);
+    for (int i = 0; i < l->cnt; i++)
+        if (!strcmp(l->elems[i].topic, topic) && l->elems[i].partition >= 0 &&
+            l->elems[i].partition < max)
+            owned[l->elems[i].partition] = 1;
+    rd_kafka_topic_partition_list_destroy(l);
+    return 0;
+}
+
 rd_kafka_t *rv_consumer_new(const rv_config *cfg, const char *bootstrap, rv_consumer_kind kind,
                             const char *group, const char *topic, int timeout_ms,
                             const rv_group_callbacks *cb, char *err, size_t err_size)

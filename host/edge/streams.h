@@ -67,6 +67,12 @@ typedef struct rv_group_callbacks {
     int background;
 } rv_group_callbacks;
 
+/* The partitions of topic that consumer rk is assigned now, as
+ * owned[p] = 1 for p < max (owned zeroed first). -1 when the assignment
+ * cannot be read. Those that follow the requests consumer's assignment
+ * (the remote scores reader, the evaluation in the host) ask it this. */
+int rv_assigned_partitions(rd_kafka_t *rk, const char *topic, unsigned char *owned, int max);
+
 /* The one way the host makes a consumer: rv_kafka_conf(), then the settings
  * of its kind, every return code checked. For RV_CONSUMER_GROUP, cb (may be
  * NULL) is set and the main queue is redirected to the consumer's; for

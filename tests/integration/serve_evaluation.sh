@@ -58,6 +58,18 @@ evaluation() {
 }
 evaluation $((n - 10))
 
+# settled WANT FILE: /v1/evaluation into FILE once it has joined WANT (30 s
+# at most), and a second later, when nothing more joins
+settled() {
+  for _ in $(seq 300); do
+    curl -sf "http://127.0.0.1:$PORT/v1/evaluation" >"$2" 2>/dev/null &&
+      [ "$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["counts"]["joined"])' "$2")" -ge "$1" ] && break
+    sleep 0.1
+  done
+  sleep 1
+  curl -sf "http://127.0.0.1:$PORT/v1/evaluation" >"$2"
+}
+
 # scikit-learn on what the streams hold: each model's answers, the served
 # one, and the labels as sent (the first of each id, known labels only)
 check() { # JOINED
@@ -238,13 +250,7 @@ def fnv(s):
         h = ((h ^ b) * 1099511628211) % 2**64
     return h
 print(sum(fnv(l.split(":", 1)[0]) % 1000000 < 250000 for l in open(sys.argv[1])))' "$TMP/labels-all")
-for _ in $(seq 300); do
-  curl -sf "http://127.0.0.1:$PORT/v1/evaluation" >"$TMP/sample.json" 2>/dev/null &&
-    [ "$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["counts"]["joined"])' "$TMP/sample.json")" -ge "$want" ] && break
-  sleep 0.1
-done
-sleep 1 # nothing more joins
-curl -sf "http://127.0.0.1:$PORT/v1/evaluation" >"$TMP/sample.json"
+settled "$want" "$TMP/sample.json"
 $PY - "$TMP/sample.json" "$want" "$n" <<'PY' || fail "sample: 0.25"
 import json, sys
 e = json.load(open(sys.argv[1]))
@@ -274,13 +280,7 @@ sed 's/interval_ms: 600000}/interval_ms: 200}/' "$TMP/evk.yaml" >"$TMP/evk2.yaml
 start_host "$TMP/evk2.yaml" "$TMP/evk2.log"
 kcat -P -b "$BOOTSTRAP" -t evk.labels -K: <"$TMP/labels-all"
 want=$(wc -l <"$TMP/labels-all")
-for _ in $(seq 300); do
-  curl -sf "http://127.0.0.1:$PORT/v1/evaluation" >"$TMP/kill.json" 2>/dev/null &&
-    [ "$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["counts"]["joined"])' "$TMP/kill.json")" -ge "$want" ] && break
-  sleep 0.1
-done
-sleep 1 # nothing more joins
-curl -sf "http://127.0.0.1:$PORT/v1/evaluation" >"$TMP/kill.json"
+settled "$want" "$TMP/kill.json"
 $PY - "$TMP/kill.json" "$want" <<'PY' || fail "after a kill, answers lost"
 import json, sys
 e = json.load(open(sys.argv[1]))
