@@ -51,7 +51,10 @@
 #            the evaluation in the host, in its own process (`rendezvous
 #            evaluate` at nice 10) and without, in turn, $EVAL_ROUNDS (3)
 #            rounds; prints each run's in-host p50/p99, p99 over the one
-#            without, and how many answers the evaluation joined
+#            without, and how many answers the evaluation joined.
+#            EVAL_MODES="on off again" adds a second run without ("again"):
+#            its ratio to the first is the machine's noise, measured in the
+#            same invocation
 #   https    POST /v1/score with wrk ($HTTP_CONC, default 16, callers with
 #            keep-alive, $DURATION s each) on the trivial host, over plain
 #            HTTP and over TLS with a bearer token, alternating, $HTTP_ROUNDS
@@ -852,7 +855,8 @@ PY
 # co-location), the broker, the load, the labels and the role on the other,
 # as when the broker is a machine of its own. EVAL_SAMPLE: the
 # evaluation's sample (evaluation.sample), EVAL_INTERVAL its interval_ms.
-# EVAL_MODES: which of "on role off" to run (off always among them).
+# EVAL_MODES: which of "on role off again" to run (off always among
+# them; "again" is off once more, an A/A baseline).
 scenario_evaluation() {
   local rate=${EVAL_RATE:-5000} rounds=${EVAL_ROUNDS:-3} svcs=() round m order svc ev lp role
   local modes=(${EVAL_MODES:-on role off}) pin=()
@@ -865,7 +869,7 @@ scenario_evaluation() {
     for m in $order; do
       svc=ev$m$round
       ev="{labels: [benign, malignant], report_s: 5${EVAL_SAMPLE:+, sample: $EVAL_SAMPLE}${EVAL_INTERVAL:+, interval_ms: $EVAL_INTERVAL}, in_host: $([ "$m" = on ] && echo true || echo false)}"
-      [ "$m" != off ] || ev=
+      [ "$m" != off ] && [ "$m" != again ] || ev=
       EVAL=$ev xgboost_yaml "$svc" "$WORK/$svc.yaml"
       start_host "$svc" "$WORK/$svc.yaml" "${pin[@]}"
       role=
@@ -894,8 +898,8 @@ def joined(svc):
         if x["source"] == "served" and x["window"] == "start" and "schedule_version" not in x:
             n = x["count"]
     return n
-ran = [m for m in ("on", "role") if os.path.exists(f"{work}/evaluation-{m}-1.json")]
-name = {"on": "in the host", "role": "own process"}
+ran = [m for m in ("on", "role", "again") if os.path.exists(f"{work}/evaluation-{m}-1.json")]
+name = {"on": "in the host", "role": "own process", "again": "off again (A/A)"}
 print("\n| round | in-host p50 / p99 ms: " + " | ".join(name[m] for m in ran) + " | off | p99 / off: "
       + ", ".join(name[m] for m in ran) + " | joined: " + ", ".join(name[m] for m in ran) + " |")
 print("|---" * (2 * len(ran) + 3) + "|")
@@ -907,7 +911,7 @@ for r in range(1, rounds + 1):
     cell = lambda m: f"{lat[m]['p50']:.3f} / {lat[m]['p99']:.3f}"
     print(f"| {r} | " + " | ".join(cell(m) for m in ran + ["off"]) + " | "
           + ", ".join(f"{ratios[m][-1]:.2f}" for m in ran) + " | "
-          + ", ".join(f"{joined(f'ev{m}{r}'):,}" for m in ran) + " |")
+          + ", ".join(f"{joined(f'ev{m}{r}'):,}" if m != "again" else "-" for m in ran) + " |")
 print(f"\n**evaluation / off, in-host p99, median of {rounds} rounds: "
       + ", ".join(f"{name[m]} {statistics.median(ratios[m]):.2f}" for m in ran) + "**")
 PY

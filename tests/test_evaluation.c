@@ -18,6 +18,7 @@
 
 #include "evaluation.h"
 #include "evaluation_alerts.h"
+#include "kvstore.h"
 #include "test_helpers.h"
 
 #define DAY_MS 86400000LL
@@ -365,6 +366,8 @@ START_TEST(a_restart_keeps_what_was_joined_and_what_waits)
     rv_evaluation *e = open_at(dir, 0);
     answer(e, "r-1", "a", 0.8, 100);
     answer(e, "r-1", RV_EVALUATION_SERVED, 0.8, 100);
+    ck_assert_int_eq(rv_evaluation_set_offset(e, "svc.labels", 3, 41), 0);
+    ck_assert_int_eq(rv_evaluation_set_offset(e, "svc.labels", 5, 7), 0);
     ck_assert_int_eq(rv_evaluation_label(e, "r-1", "malignant", 0, 100), 0);
     answer(e, "r-2", "a", 0.3, 100);
     answer(e, "r-2", RV_EVALUATION_SERVED, 0.3, 100);
@@ -378,6 +381,7 @@ START_TEST(a_restart_keeps_what_was_joined_and_what_waits)
     e = open_at(dir, 200);
     ck_assert_int_eq(rv_evaluation_offset(e, "svc.labels", 3), 42);
     ck_assert_int_eq(rv_evaluation_offset(e, "svc.labels", 4), -1);
+    ck_assert_int_eq(rv_evaluation_offset(e, "svc.labels", 5), 7);
     size_t n;
     rv_evaluation_figure *f = rv_evaluation_snapshot(e, 200, &n);
     const rv_measures *a = since_start(f, n, "a");
@@ -388,6 +392,49 @@ START_TEST(a_restart_keeps_what_was_joined_and_what_waits)
     f = rv_evaluation_snapshot(e, 200, &n);
     a = since_start(f, n, "a");
     ck_assert(a && a->count == 2 && a->accuracy == 1.0);
+    rv_evaluation_figures_free(f, n);
+    rv_evaluation_close(e);
+    remove_dir(dir);
+}
+END_TEST
+
+/* A store written before the log was batched holds one joined answer a
+ * value ("s/<time><seq>"): it is rebuilt from as well, before the
+ * batches. */
+START_TEST(a_store_with_answers_logged_one_by_one_is_rebuilt)
+{
+    char *dir = test_tmpdir();
+    rv_kvstore *s = rv_kvstore_open(dir, 8 << 20, err, sizeof err);
+    ck_assert_msg(s, "%s", err);
+    /* time i64, schedule version u32, truth u32, source and version (u8
+     * length, bytes), the labels' probabilities */
+    unsigned char v[18 + 1 + 2 + 2 * sizeof(double)], *b = v;
+    int64_t time_ms = 50;
+    uint32_t sv = 7, truth = 1;
+    double p[2] = {0.2, 0.8};
+    memcpy(b, &time_ms, 8);
+    memcpy(b + 8, &sv, 4);
+    memcpy(b + 12, &truth, 4);
+    memcpy(b + 16, "\001a\002v1", 5);
+    memcpy(b + 21, p, sizeof p);
+    unsigned char key[14] = {'s', '/', 0x80};
+    ck_assert_int_eq(rv_kvstore_put(s, key, sizeof key, v, sizeof v, 30 * DAY_MS, err, sizeof err),
+                     RV_KV_OK);
+    ck_assert_int_eq(rv_kvstore_commit(s, err, sizeof err), RV_KV_OK);
+    rv_kvstore_close(s);
+
+    rv_evaluation *e = open_at(dir, 100);
+    answer(e, "r-2", "a", 0.3, 100);
+    answer(e, "r-2", RV_EVALUATION_SERVED, 0.3, 100);
+    ck_assert_int_eq(rv_evaluation_label(e, "r-2", "benign", 0, 100), 0);
+    commit(e, 100);
+    rv_evaluation_close(e);
+    e = open_at(dir, 200);
+    size_t n;
+    rv_evaluation_figure *f = rv_evaluation_snapshot(e, 200, &n);
+    const rv_measures *a = since_start(f, n, "a");
+    ck_assert(a && a->count == 2 && a->accuracy == 1.0);
+    ck_assert_double_eq_tol(a->log_loss, -(log(0.8) + log(0.7)) / 2, 1e-12);
     rv_evaluation_figures_free(f, n);
     rv_evaluation_close(e);
     remove_dir(dir);
@@ -593,6 +640,7 @@ int main(void)
     tcase_add_test(tc, a_result_read_first_waits_for_the_answers_it_names);
     tcase_add_test(tc, tapped_answers_join_as_read_ones);
     tcase_add_test(tc, a_restart_keeps_what_was_joined_and_what_waits);
+    tcase_add_test(tc, a_store_with_answers_logged_one_by_one_is_rebuilt);
     tcase_add_test(tc, the_hour_forgets_what_the_day_keeps);
     tcase_add_test(tc, a_labels_time_places_its_answers);
     suite_add_tcase(s, tc);

@@ -109,6 +109,8 @@ START_TEST(values_expire_in_expiry_order)
     put(s, "middle", "x", 500);
     put(s, "moved", "x", 10);
     put(s, "moved", "x", 2000); /* its old expiry no longer counts */
+    put(s, "again", "x", 3000);
+    put(s, "again", "y", 3000); /* the same expiry: its entry kept as it is */
     ck_assert_int_eq(rv_kvstore_commit(s, err, sizeof err), RV_KV_OK);
     int called = 0;
     ck_assert_int_eq(rv_kvstore_expire(s, 500, 100, count_expired, &called, err, sizeof err), 2);
@@ -127,7 +129,15 @@ START_TEST(values_expire_in_expiry_order)
     rv_kvstore_stats st;
     rv_kvstore_stats_get(s, &st);
     ck_assert_uint_eq(st.expired, 3);
-    ck_assert_uint_eq(st.entries, 1);
+    ck_assert_uint_eq(st.entries, 2);
+    const char *v = get(s, "again", &e);
+    ck_assert(v && strcmp(v, "y") == 0 && e == 3000);
+    ck_assert_int_eq(rv_kvstore_expire(s, 2500, 100, NULL, NULL, err, sizeof err), 1);
+    ck_assert_int_eq(rv_kvstore_expire(s, 3000, 100, NULL, NULL, err, sizeof err), 1);
+    ck_assert_ptr_null(get(s, "again", &e));
+    ck_assert_int_eq(rv_kvstore_commit(s, err, sizeof err), RV_KV_OK);
+    rv_kvstore_stats_get(s, &st);
+    ck_assert_uint_eq(st.entries, 0);
     rv_kvstore_close(s);
     remove_store(dir);
 }

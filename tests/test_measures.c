@@ -17,6 +17,53 @@
 
 #define CLOSE(a, b) (fabs((a) - (b)) <= 1e-9 * fmax(1.0, fabs(b)))
 
+static int by_score(const void *a, const void *b)
+{
+    double x = ((const rv_ranked *)a)->score, y = ((const rv_ranked *)b)->score;
+    return (x > y) - (x < y);
+}
+
+/* The radix sort orders as qsort does: probabilities with ties, all equal,
+ * negatives, zeros of both signs, subnormals, infinities, few and many. */
+START_TEST(the_sort_orders_as_qsort)
+{
+    static const double odd[] = {0.0, -0.0, 1e-310, -1e-310, INFINITY, -INFINITY,
+                                 1.0, -1.0, 0.5,    1e300,   -1e300,   0.25};
+    srand(7);
+    size_t sizes[] = {0, 1, 2, 3, 17, 4096, 10000};
+    for (int kind = 0; kind < 4; kind++)
+        for (size_t z = 0; z < sizeof sizes / sizeof *sizes; z++) {
+            size_t n = sizes[z];
+            rv_ranked *v = malloc((n + 1) * sizeof *v), *w = malloc((n + 1) * sizeof *w);
+            for (size_t i = 0; i < n; i++) {
+                double x = kind == 0   ? (double)rand() / RAND_MAX
+                           : kind == 1 ? (double)(rand() % 20) / 19 /* many ties */
+                           : kind == 2 ? 0.375                      /* all equal */
+                                       : odd[(size_t)rand() % (sizeof odd / sizeof *odd)] *
+                                             (1 + rand() % 3);
+                v[i] = w[i] = (rv_ranked){x, rand() & 1};
+            }
+            rv_measures_sort(v, n);
+            qsort(w, n, sizeof *w, by_score);
+            for (size_t i = 0; i < n; i++)
+                ck_assert_msg(v[i].score == w[i].score, "kind %d, n %zu, at %zu: %g, not %g", kind,
+                              n, i, v[i].score, w[i].score);
+            /* the same entries, not only the same scores: each run of equal
+             * scores has as many positives (ties may come in any order) */
+            for (size_t i = 0, j; i < n; i = j) {
+                size_t pv = 0, pw = 0;
+                for (j = i; j < n && v[j].score == v[i].score; j++) {
+                    pv += (size_t)v[j].positive;
+                    pw += (size_t)w[j].positive;
+                }
+                ck_assert_uint_eq(pv, pw);
+            }
+            free(v);
+            free(w);
+        }
+}
+END_TEST
+
 START_TEST(perfect_and_inverted_answers)
 {
     double p[] = {0.9, 0.1, 0.2, 0.8, 0.7, 0.3, 0.4, 0.6};
@@ -252,6 +299,7 @@ int main(void)
 {
     Suite *s = suite_create("measures");
     TCase *tc = tcase_create("measures");
+    tcase_add_test(tc, the_sort_orders_as_qsort);
     tcase_add_test(tc, perfect_and_inverted_answers);
     tcase_add_test(tc, ties_count_half);
     tcase_add_test(tc, undefined_figures_are_nan);

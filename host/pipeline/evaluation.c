@@ -2,8 +2,8 @@
  * evaluation.c - the join of answers with true labels, over the on-disk
  * store (util/kvstore.h). Keys: "r/<id>" a request's state (its answers as
  * probabilities over the evaluation's labels, its label, whether it joined)
- * and "s/<time><seq>" an answer joined (the log the windows are rebuilt
- * from). Both expire max_label_delay_ms after they were made. Changes are
+ * and "j/<time><seq>" the answers a commit joined (the log the windows are
+ * rebuilt from; "s/<time><seq>", one answer each, in older stores). Both expire max_label_delay_ms after they were made. Changes are
  * queued and applied at commit, so that a transaction the store had to
  * abort for room is simply applied again.
  */
@@ -80,6 +80,8 @@ static void load(rv_evaluation *e, const char *key, size_t key_len, int64_t now,
     }
 }
 
+/* Answer i of the request in e->st joined: kept in the batch, logged at
+ * the end of the commit (log_batch). */
 static rv_kv_status log_joined(rv_evaluation *e, batch *b, size_t i, int64_t now)
 {
     size_t k = e->set.n_labels;
@@ -105,17 +107,29 @@ static rv_kv_status log_joined(rv_evaluation *e, batch *b, size_t i, int64_t now
     j->time_ms = e->st.flags & RV_EVAL_TIMED ? e->st.truth_ms : now;
     memcpy(j->p, e->st.e[i].p, k * sizeof(double));
     b->joined[b->n_joined++] = j;
-    rv_eval_sample x = {j->source, j->version, j->schedule_version, j->truth, j->p, j->time_ms};
-    size_t len = rv_eval_sample_encode(&x, e->set.n_labels, &e->buf);
-    unsigned char key[14] = {'s', '/'};
+    return RV_KV_OK;
+}
+
+/* The answers the batch joined, as one value of the log ("j/<time><seq>"):
+ * one insert a commit instead of one an answer. */
+static rv_kv_status log_batch(rv_evaluation *e, batch *b, int64_t now)
+{
+    if (!b->n_joined)
+        return RV_KV_OK;
+    size_t len = 0;
+    for (size_t i = 0; i < b->n_joined; i++) {
+        joined *j = b->joined[i];
+        rv_eval_sample x = {j->source, j->version, j->schedule_version, j->truth, j->p, j->time_ms};
+        if (rv_eval_samples_append(&x, e->set.n_labels, &e->buf, &len) != 0)
+            return RV_KV_ERROR;
+    }
+    unsigned char key[14] = {'j', '/'};
     uint64_t t = (uint64_t)now ^ (UINT64_C(1) << 63);
     for (int c = 0; c < 8; c++)
         key[2 + c] = (unsigned char)(t >> (56 - 8 * c));
     uint32_t seq = e->seq++;
     for (int c = 0; c < 4; c++)
         key[10 + c] = (unsigned char)(seq >> (24 - 8 * c));
-    if (!len)
-        return RV_KV_ERROR;
     return rv_kvstore_put(e->store, key, sizeof key, e->buf.b, len, now + e->set.max_label_delay_ms,
                           b->err, b->err_size);
 }
@@ -241,18 +255,45 @@ static int by_request(const void *pa, const void *pb)
     return c ? c : (a->seq > b->seq) - (a->seq < b->seq);
 }
 
+/* The offsets among q[0..nq), each stream partition's last (a label
+ * read queues its partition's next offset: thousands a second of one mark);
+ * *n the other changes. */
+static rv_kv_status apply_offsets(rv_evaluation *e, batch *b, op **q, size_t nq, size_t *n)
+{
+    size_t n_offsets = 0, size = 16;
+    for (size_t i = 0; i < nq; i++)
+        n_offsets += q[i]->kind == OP_OFFSET;
+    *n = nq - n_offsets;
+    if (!n_offsets)
+        return RV_KV_OK;
+    while (size < 2 * n_offsets)
+        size *= 2;
+    const op **set = calloc(size, sizeof *set); /* the names set, by hash */
+    if (!set)
+        return RV_KV_ERROR;
+    rv_kv_status st = RV_KV_OK;
+    for (size_t i = nq; i-- > 0 && st == RV_KV_OK;) {
+        if (q[i]->kind != OP_OFFSET)
+            continue;
+        size_t h = (size_t)q[i]->hash & (size - 1);
+        while (set[h] && (set[h]->hash != q[i]->hash || strcmp(set[h]->id, q[i]->id) != 0))
+            h = (h + 1) & (size - 1);
+        if (set[h])
+            continue; /* a later offset of the same partition is set */
+        set[h] = q[i];
+        st = rv_kvstore_set_mark(e->store, q[i]->id, q[i]->value, b->err, b->err_size);
+    }
+    free(set);
+    return st;
+}
+
 /* The queued changes q[0..nq): the offsets, then each request's. */
 static rv_kv_status apply_queue(rv_evaluation *e, batch *b, op **q, size_t nq)
 {
-    size_t n = 0;
-    rv_kv_status st = RV_KV_OK;
-    for (size_t i = 0; i < nq; i++) {
+    size_t n;
+    for (size_t i = 0; i < nq; i++)
         q[i]->seq = i;
-        if (q[i]->kind == OP_OFFSET && st == RV_KV_OK)
-            st = rv_kvstore_set_mark(e->store, q[i]->id, q[i]->value, b->err, b->err_size);
-        else if (q[i]->kind != OP_OFFSET)
-            n++;
-    }
+    rv_kv_status st = apply_offsets(e, b, q, nq, &n);
     op **sorted = n ? malloc(n * sizeof *sorted) : NULL;
     if (n && !sorted)
         return RV_KV_ERROR;
@@ -336,6 +377,8 @@ static rv_kv_status attempt(rv_evaluation *e, batch *b, op **q, size_t n, int64_
     rv_kv_status st = rv_kvstore_begin(e->store, b->err, b->err_size) ? RV_KV_ERROR : RV_KV_OK;
     if (st == RV_KV_OK)
         st = apply_queue(e, b, q, n);
+    if (st == RV_KV_OK)
+        st = log_batch(e, b, now);
     if (st == RV_KV_OK) {
         expiring x = {e, b};
         if (rv_kvstore_expire(e->store, now, 100000, on_expired, &x, b->err, b->err_size) < 0)
@@ -429,16 +472,21 @@ size_t rv_evaluation_queued(const rv_evaluation *e)
 
 /* ---------------------------------------------------------------- open */
 
-/* A logged answer back into the windows (at open). */
+/* Logged answers back into the windows (at open): "s/" one answer a value
+ * (stores written before the log was batched), "j/" a commit's. */
 static int rebuild(void *opaque, const void *key, size_t key_len, const void *value, size_t len)
 {
-    (void)key;
-    (void)key_len;
     rv_evaluation *e = opaque;
     char source[256], version[256];
     double p[RV_EVAL_MAX_LABELS];
     rv_eval_sample x;
-    if (rv_eval_sample_decode(value, len, e->set.n_labels, &x, source, version, p) == 0)
+    if (key_len && *(const char *)key == 's') {
+        if (rv_eval_sample_decode(value, len, e->set.n_labels, &x, source, version, p) == 0)
+            rv_eval_windows_add(e->windows, &x);
+        return 0;
+    }
+    for (size_t at = 0;
+         rv_eval_samples_next(value, len, &at, e->set.n_labels, &x, source, version, p) == 0;)
         rv_eval_windows_add(e->windows, &x);
     return 0;
 }
@@ -477,7 +525,8 @@ rv_evaluation *rv_evaluation_open(const rv_evaluation_settings *s, int64_t now_m
     }
     int64_t seq = 0;
     if (rv_kvstore_begin(e->store, err, err_size) != 0 ||
-        rv_kvstore_scan(e->store, "s/", 2, rebuild, e, err, err_size) < 0) {
+        rv_kvstore_scan(e->store, "s/", 2, rebuild, e, err, err_size) < 0 ||
+        rv_kvstore_scan(e->store, "j/", 2, rebuild, e, err, err_size) < 0) {
         rv_evaluation_close(e);
         return NULL;
     }

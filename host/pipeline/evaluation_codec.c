@@ -1,7 +1,7 @@
 /*
  * evaluation_codec.c - the evaluation's values in its store, as bytes: a
  * request's state (its answers as probabilities, its label, how far it
- * got) and a joined answer of the log. Host byte order: the store is
+ * got) and the joined answers of the log. Host byte order: the store is
  * local to the host that wrote it.
  */
 #include "evaluation_internal.h"
@@ -99,14 +99,16 @@ int rv_eval_state_decode(const void *bytes, size_t len, size_t n_labels, rv_eval
 }
 
 /* Layout: time i64, schedule version u32, truth u32, source and version
- * (u8 length, bytes), n_labels doubles. */
-size_t rv_eval_sample_encode(const rv_eval_sample *x, size_t n_labels, rv_eval_buf *out)
+ * (u8 length, bytes), n_labels doubles; written at out->b + at. The length,
+ * or 0. */
+static size_t sample_encode_at(const rv_eval_sample *x, size_t n_labels, rv_eval_buf *out,
+                               size_t at)
 {
     size_t ls = strlen(x->source), lv = strlen(x->version);
     size_t len = 18 + ls + lv + n_labels * sizeof(double);
-    if (ls > 255 || lv > 255 || reserve(out, len) != 0)
+    if (ls > 255 || lv > 255 || reserve(out, at + len) != 0)
         return 0;
-    unsigned char *b = out->b;
+    unsigned char *b = out->b + at;
     memcpy(b, &x->time_ms, 8);
     memcpy(b + 8, &x->schedule_version, 4);
     memcpy(b + 12, &x->truth, 4);
@@ -116,6 +118,34 @@ size_t rv_eval_sample_encode(const rv_eval_sample *x, size_t n_labels, rv_eval_b
     memcpy(b + 18 + ls, x->version, lv);
     memcpy(b + 18 + ls + lv, x->p, n_labels * sizeof(double));
     return len;
+}
+
+/* Samples in a row: each a u16 length, then the sample. */
+int rv_eval_samples_append(const rv_eval_sample *x, size_t n_labels, rv_eval_buf *out, size_t *len)
+{
+    if (reserve(out, *len + 2) != 0)
+        return -1;
+    size_t n = sample_encode_at(x, n_labels, out, *len + 2);
+    if (!n || n > UINT16_MAX)
+        return -1;
+    uint16_t l = (uint16_t)n;
+    memcpy(out->b + *len, &l, 2);
+    *len += 2 + n;
+    return 0;
+}
+
+int rv_eval_samples_next(const void *bytes, size_t len, size_t *at, size_t n_labels,
+                         rv_eval_sample *x, char *source, char *version, double *p)
+{
+    const unsigned char *b = bytes;
+    uint16_t l;
+    if (*at > len || len - *at < 2)
+        return -1;
+    memcpy(&l, b + *at, 2);
+    if (len - *at - 2 < l || rv_eval_sample_decode(b + *at + 2, l, n_labels, x, source, version, p))
+        return -1;
+    *at += 2 + (size_t)l;
+    return 0;
 }
 
 int rv_eval_sample_decode(const void *bytes, size_t len, size_t n_labels, rv_eval_sample *x,

@@ -55,11 +55,16 @@ typedef struct rv_eval_buf {
  * decoders 0, or -1 when the bytes are not one. */
 size_t rv_eval_state_encode(const rv_eval_state *s, size_t n_labels, rv_eval_buf *out);
 int rv_eval_state_decode(const void *bytes, size_t len, size_t n_labels, rv_eval_state *s);
-size_t rv_eval_sample_encode(const rv_eval_sample *x, size_t n_labels, rv_eval_buf *out);
 /* x's strings and probabilities are copied into source, version (256
  * bytes each) and p (n_labels). */
 int rv_eval_sample_decode(const void *bytes, size_t len, size_t n_labels, rv_eval_sample *x,
                           char *source, char *version, double *p);
+/* A log value holds samples in a row. Append: x after the *len bytes in
+ * out, *len grown; 0 or -1. Next: the sample at *at (then past it) as
+ * rv_eval_sample_decode; -1 at the end or when the bytes are not one. */
+int rv_eval_samples_append(const rv_eval_sample *x, size_t n_labels, rv_eval_buf *out, size_t *len);
+int rv_eval_samples_next(const void *bytes, size_t len, size_t *at, size_t n_labels,
+                         rv_eval_sample *x, char *source, char *version, double *p);
 
 typedef struct rv_eval_windows rv_eval_windows;
 

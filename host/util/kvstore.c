@@ -252,16 +252,21 @@ const void *rv_kvstore_get(rv_kvstore *s, const void *key, size_t key_len, size_
     return (const char *)v.mv_data + 8;
 }
 
-/* Removes key's entry in the expiry index, if it has a value. */
-static int unindex(rv_kvstore *s, MDB_val *k)
+/* Removes key's entry in the expiry index, if it has a value, unless its
+ * expiry is *keep (then *kept is set: the entry stays as it is). */
+static int unindex(rv_kvstore *s, MDB_val *k, const int64_t *keep, int *kept)
 {
     MDB_val v;
+    *kept = 0;
     int rc = mdb_get(s->txn, s->values, k, &v);
     if (rc == MDB_NOTFOUND)
         return 0;
     if (rc)
         return rc;
-    MDB_val ek = expiry_key(s, get_be64(v.mv_data), k->mv_data, k->mv_size);
+    int64_t expires = get_be64(v.mv_data);
+    if ((*kept = keep && expires == *keep))
+        return 0;
+    MDB_val ek = expiry_key(s, expires, k->mv_data, k->mv_size);
     rc = mdb_del(s->txn, s->expiry, &ek, NULL);
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
@@ -276,13 +281,16 @@ rv_kv_status rv_kvstore_put(rv_kvstore *s, const void *key, size_t key_len, cons
     if (rv_kvstore_begin(s, err, err_size) != 0)
         return RV_KV_ERROR;
     MDB_val k = {key_len, (void *)key}, v = {8 + len, NULL}, none = {0, NULL};
-    int rc = unindex(s, &k);
+    int indexed;
+    int rc = unindex(s, &k, &expires, &indexed);
     if (!rc)
         rc = mdb_put(s->txn, s->values, &k, &v, MDB_RESERVE);
     if (!rc) {
         put_be64(v.mv_data, expires);
         if (len)
             memcpy((char *)v.mv_data + 8, value, len);
+    }
+    if (!rc && !indexed) {
         MDB_val ek = expiry_key(s, expires, key, key_len);
         rc = mdb_put(s->txn, s->expiry, &ek, &none, 0);
     }
@@ -297,7 +305,8 @@ rv_kv_status rv_kvstore_del(rv_kvstore *s, const void *key, size_t key_len, char
     if (rv_kvstore_begin(s, err, err_size) != 0)
         return RV_KV_ERROR;
     MDB_val k = {key_len, (void *)key};
-    int rc = unindex(s, &k);
+    int kept;
+    int rc = unindex(s, &k, NULL, &kept);
     if (!rc && (rc = mdb_del(s->txn, s->values, &k, NULL)) == MDB_NOTFOUND)
         rc = 0;
     return rc ? change_failed(s, rc, "delete", err, err_size) : RV_KV_OK;

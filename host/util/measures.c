@@ -43,10 +43,73 @@ struct rv_measures_acc {
     score_table *tables;
 };
 
+/* A double's bits as an unsigned number in the doubles' order (negatives
+ * reversed below the positives). */
+static uint64_t order_key(double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, sizeof u);
+    return u >> 63 ? ~u : u | (UINT64_C(1) << 63);
+}
+
+/* A radix sort, a byte a pass (least significant first), skipping the
+ * bytes every key shares: the scores of a flush mostly share their
+ * exponent. It runs for every answer of every window, where qsort's
+ * compares through a pointer were a tenth of the evaluation's time. */
+static int sort_ranked(rv_ranked *v, size_t n)
+{
+    if (n < 2)
+        return 0;
+    rv_ranked *tmp = malloc(n * sizeof *tmp);
+    uint64_t *keys = malloc(2 * n * sizeof *keys);
+    if (!tmp || !keys) {
+        free(tmp);
+        free(keys);
+        return -1;
+    }
+    uint64_t *k = keys, *k2 = keys + n, same = ~UINT64_C(0);
+    for (size_t i = 0; i < n; i++) {
+        k[i] = order_key(v[i].score);
+        same &= ~(k[i] ^ k[0]);
+    }
+    rv_ranked *src = v, *dst = tmp;
+    for (int shift = 0; shift < 64; shift += 8) {
+        if (((same >> shift) & 0xff) == 0xff)
+            continue; /* every key has this byte */
+        size_t count[257] = {0};
+        for (size_t i = 0; i < n; i++)
+            count[((k[i] >> shift) & 0xff) + 1]++;
+        for (int b = 0; b < 256; b++)
+            count[b + 1] += count[b];
+        for (size_t i = 0; i < n; i++) {
+            size_t at = count[(k[i] >> shift) & 0xff]++;
+            dst[at] = src[i];
+            k2[at] = k[i];
+        }
+        rv_ranked *t = src;
+        src = dst;
+        dst = t;
+        uint64_t *tk = k;
+        k = k2;
+        k2 = tk;
+    }
+    if (src != v)
+        memcpy(v, src, n * sizeof *v);
+    free(tmp);
+    free(keys);
+    return 0;
+}
+
 static int cmp_ranked(const void *a, const void *b)
 {
     double x = ((const rv_ranked *)a)->score, y = ((const rv_ranked *)b)->score;
     return (x > y) - (x < y);
+}
+
+void rv_measures_sort(rv_ranked *v, size_t n)
+{
+    if (sort_ranked(v, n) != 0)
+        qsort(v, n, sizeof *v, cmp_ranked); /* no memory for the radix sort's */
 }
 
 double rv_measures_auc(rv_ranked *v, size_t n)
@@ -56,7 +119,7 @@ double rv_measures_auc(rv_ranked *v, size_t n)
         pos += v[i].positive != 0;
     if (pos == 0 || pos == n)
         return NAN;
-    qsort(v, n, sizeof *v, cmp_ranked);
+    rv_measures_sort(v, n);
     double rank_sum = 0;
     for (size_t i = 0; i < n;) {
         size_t e = i;
@@ -128,7 +191,7 @@ static int flush(score_table *t)
         free(out);
         return -1;
     }
-    qsort(t->pending, t->n_pending, sizeof *t->pending, cmp_ranked);
+    rv_measures_sort(t->pending, t->n_pending);
     for (size_t i = 0; i < t->n_pending; i++)
         run[i] = (score_count){t->pending[i].score, t->pending[i].positive != 0,
                                t->pending[i].positive == 0};

@@ -100,6 +100,10 @@ typedef struct rv_ranked {
     int positive;
 } rv_ranked;
 
+/* Sorts v by score, ascending (a radix sort on the doubles' bits, in
+ * linear time; qsort when out of memory for it). */
+void rv_measures_sort(rv_ranked *v, size_t n);
+
 /* The ROC AUC of n ranked scores: the Mann-Whitney statistic, ties counted
  * half (roc_auc_score). Sorts v by score. NAN unless both kinds occur. */
 double rv_measures_auc(rv_ranked *v, size_t n);
