@@ -220,7 +220,8 @@ START_TEST(four_labels_as_sklearn)
 END_TEST
 
 /* Answers split over three accumulators and merged measure the same as
- * all of them in one. */
+ * all of them in one, and as all of them added to two at once (and to no
+ * NULL one). */
 START_TEST(merged_buckets_measure_as_one)
 {
     enum { N = 9000, K = 3 };
@@ -229,11 +230,23 @@ START_TEST(merged_buckets_measure_as_one)
     uint64_t seed = 0x5eed3;
     random_answers(&seed, K, N, p, truth);
     rv_measures_acc *part[3], *all = rv_measures_acc_new(K, 0);
+    rv_measures_acc *twice[3] = {NULL, rv_measures_acc_new(K, 0), rv_measures_acc_new(K, 0)};
     for (int j = 0; j < 3; j++)
         ck_assert_ptr_nonnull(part[j] = rv_measures_acc_new(K, 0));
     for (size_t i = 0; i < N; i++) {
         ck_assert_int_eq(rv_measures_acc_add(part[i % 3], p + i * K, truth[i]), 0);
         ck_assert_int_eq(rv_measures_acc_add(all, p + i * K, truth[i]), 0);
+        ck_assert_int_eq(rv_measures_acc_add_to(twice, 3, p + i * K, truth[i]), 0);
+    }
+    for (int j = 1; j < 3; j++) {
+        rv_measures x, y;
+        ck_assert_int_eq(rv_measures_get(twice[j], &x), 0);
+        ck_assert_int_eq(rv_measures_get(all, &y), 0);
+        ck_assert(x.count == y.count && x.accuracy == y.accuracy && x.log_loss == y.log_loss);
+        ck_assert(x.brier == y.brier && x.ece == y.ece && x.auc == y.auc);
+        rv_measures_clear(&x);
+        rv_measures_clear(&y);
+        rv_measures_acc_free(twice[j]);
     }
     ck_assert_int_eq(rv_measures_acc_merge(part[0], part[1]), 0);
     ck_assert_int_eq(rv_measures_acc_merge(part[0], part[2]), 0);

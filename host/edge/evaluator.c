@@ -42,6 +42,7 @@
 #include "threads.h"
 
 #define MAX_QUEUED 65536 /* changes read and not committed: then commit at once */
+#define POLL_BATCH 256   /* records taken between two looks at the clock */
 #define MAX_PARTITIONS 4096
 
 /* What the host writes and the evaluation reads back when it catches up. */
@@ -429,8 +430,10 @@ static void *loop(void *arg)
             take_tapped(v);
             synced = rv_mono_ms();
         }
+        /* what has come, up to a bound, before the clocks are looked at
+         * again: labels come thousands a second */
         rd_kafka_message_t *m = rd_kafka_consumer_poll(v->rk, 100);
-        if (m) {
+        for (int n = 0; m; m = ++n < POLL_BATCH ? rd_kafka_consumer_poll(v->rk, 0) : NULL) {
             if (!m->err) {
                 if (!v->fw || read_back(v, m))
                     take(v, m);

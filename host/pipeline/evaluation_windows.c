@@ -150,14 +150,11 @@ int rv_eval_windows_add(rv_eval_windows *w, const rv_eval_sample *x)
                                 bucket_for(s->hours, 24, t / HOUR_MS, w->n_labels),
                                 x->schedule_version ? version_for(w, s, x->schedule_version) : NULL,
                                 rv_measures_acc_count(s->first) < w->baseline ? s->first : NULL};
-    int rc = 0;
-    for (size_t i = 0; i < 5; i++) {
-        if (i < 3 && !accs[i])
-            rc = -1;
-        else if (accs[i] && accs[i] != TOO_OLD && rv_measures_acc_add(accs[i], x->p, x->truth) != 0)
-            rc = -1;
-    }
-    return rc;
+    int rc = !accs[1] || !accs[2] ? -1 : 0; /* (a bucket out of memory) */
+    for (size_t i = 1; i < 3; i++)
+        if (accs[i] == TOO_OLD)
+            accs[i] = NULL;
+    return rv_measures_acc_add_to(accs, 5, x->p, x->truth) != 0 ? -1 : rc;
 }
 
 /* The live buckets of a window merged: those whose index is within n of

@@ -166,7 +166,7 @@ rv_kvstore *rv_kvstore_open(const char *dir, uint64_t max_bytes, char *err, size
     if (!rc)
         rc = mdb_env_set_mapsize(s->env, (size_t)s->max_bytes);
     if (!rc)
-        rc = mdb_env_open(s->env, dir, 0, 0600);
+        rc = mdb_env_open(s->env, dir, MDB_NOMETASYNC, 0600);
     if (!rc)
         rc = mdb_txn_begin(s->env, NULL, 0, &txn);
     if (!rc)

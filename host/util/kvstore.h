@@ -3,7 +3,9 @@
  * plus named 64-bit marks (a consumer's offsets, kept in the same
  * transaction as the state they produced), in LMDB (Debian's liblmdb): a
  * single memory-mapped file, copy-on-write, whole transactions or nothing
- * after a crash.
+ * after a crash. A commit outlives the process at once; the machine's crash
+ * may take back the last one (one sync a commit, not two: MDB_NOMETASYNC),
+ * never leave half of one.
  *
  * Bounded in bytes: the file never grows past max_bytes; once the pages in
  * use pass half of that (copy-on-write needs the rest), the values soonest

@@ -317,32 +317,52 @@ static double ratio(uint64_t a, uint64_t b)
     return b ? (double)a / (double)b : NAN;
 }
 
+int rv_measures_acc_add_to(rv_measures_acc *const *accs, size_t n, const double *p, uint32_t truth)
+{
+    size_t first = 0;
+    while (first < n && !accs[first])
+        first++;
+    if (first == n)
+        return 0;
+    size_t n_labels = accs[first]->n_labels;
+    double top;
+    uint32_t guess = top_label(p, n_labels, &top);
+    int hit = guess == truth;
+    double ll = log_loss_of(p, n_labels, truth), brier = brier_of(p, n_labels, truth);
+    int bin = (int)(top * RV_MEASURES_BINS);
+    bin = bin < 0 ? 0 : bin >= RV_MEASURES_BINS ? RV_MEASURES_BINS - 1 : bin;
+    int rc = 0;
+    for (size_t i = first; i < n; i++) {
+        rv_measures_acc *a = accs[i];
+        int room = a != NULL;
+        for (size_t t = 0; room && t < a->n_tables; t++)
+            room = make_room(&a->tables[t]) == 0;
+        if (!room) {
+            rc = a ? -1 : rc;
+            continue;
+        }
+        a->count++;
+        a->right += (uint64_t)hit;
+        a->predicted[guess]++;
+        a->actual[truth]++;
+        a->hits[guess] += (uint64_t)hit;
+        a->log_loss += ll;
+        a->brier += brier;
+        a->bin_count[bin]++;
+        a->bin_conf[bin] += top;
+        a->bin_right[bin] += (uint64_t)hit;
+        for (size_t t = 0; t < a->n_tables; t++) {
+            score_table *st = &a->tables[t];
+            size_t k = table_label(a, t);
+            st->pending[st->n_pending++] = (rv_ranked){cut(p[k], st->bits), truth == k};
+        }
+    }
+    return rc;
+}
+
 int rv_measures_acc_add(rv_measures_acc *a, const double *p, uint32_t truth)
 {
-    for (size_t t = 0; t < a->n_tables; t++)
-        if (make_room(&a->tables[t]) != 0)
-            return -1;
-    double top;
-    uint32_t guess = top_label(p, a->n_labels, &top);
-    int hit = guess == truth;
-    a->count++;
-    a->right += (uint64_t)hit;
-    a->predicted[guess]++;
-    a->actual[truth]++;
-    a->hits[guess] += (uint64_t)hit;
-    a->log_loss += log_loss_of(p, a->n_labels, truth);
-    a->brier += brier_of(p, a->n_labels, truth);
-    int b = (int)(top * RV_MEASURES_BINS);
-    b = b < 0 ? 0 : b >= RV_MEASURES_BINS ? RV_MEASURES_BINS - 1 : b;
-    a->bin_count[b]++;
-    a->bin_conf[b] += top;
-    a->bin_right[b] += (uint64_t)hit;
-    for (size_t t = 0; t < a->n_tables; t++) {
-        score_table *st = &a->tables[t];
-        size_t k = table_label(a, t);
-        st->pending[st->n_pending++] = (rv_ranked){cut(p[k], st->bits), truth == k};
-    }
-    return 0;
+    return rv_measures_acc_add_to(&a, 1, p, truth);
 }
 
 int rv_measures_acc_merge(rv_measures_acc *into, rv_measures_acc *from)

@@ -77,6 +77,10 @@ uint64_t rv_measures_acc_count(const rv_measures_acc *a);
 /* Adds one answer: p the probability of each label, truth the index of
  * the true one (< n_labels). 0, or -1 when out of memory (nothing added). */
 int rv_measures_acc_add(rv_measures_acc *a, const double *p, uint32_t truth);
+/* The same answer added to each of accs[0..n) (same labels; NULL ones
+ * skipped), its figures worked out once. 0, or -1 when one could not take
+ * it (out of memory; the others have it). */
+int rv_measures_acc_add_to(rv_measures_acc *const *accs, size_t n, const double *p, uint32_t truth);
 
 /* Adds every answer of from (same number of labels) to into. 0, or -1
  * when out of memory or the labels differ (into unchanged). */
