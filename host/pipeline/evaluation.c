@@ -3,9 +3,10 @@
  * store (util/kvstore.h). Keys: "r/<id>" a request's state (its answers as
  * probabilities over the evaluation's labels, its label, whether it joined)
  * and "j/<time><seq>" the answers a commit joined (the log the windows are
- * rebuilt from; "s/<time><seq>", one answer each, in older stores). Both expire max_label_delay_ms after they were made. Changes are
- * queued and applied at commit, so that a transaction the store had to
- * abort for room is simply applied again.
+ * rebuilt from; "s/<time><seq>", one answer each, in older stores). Both
+ * expire max_label_delay_ms after they were made. Changes are queued and
+ * applied at commit, so that a transaction the store had to abort for room
+ * is simply applied again.
  */
 #include "evaluation_internal.h"
 
