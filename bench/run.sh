@@ -889,7 +889,7 @@ scenario_evaluation() {
     done
   done
   $PY - "$WORK" "$rounds" <<'PY' | tee -a "$RESULTS"
-import json, os, statistics, sys
+import json, os, random, statistics, sys
 work, rounds = sys.argv[1], int(sys.argv[2])
 def joined(svc):
     n = 0
@@ -914,14 +914,13 @@ for r in range(1, rounds + 1):
           + ", ".join(f"{joined(f'ev{m}{r}'):,}" if m != "again" else "-" for m in ran) + " |")
 # how far the median can be trusted: the rounds resampled (a bootstrap,
 # fixed seed), the 5th and 95th percentiles of the resampled medians
-import random
 rng = random.Random(1)
 def interval(xs):
     meds = sorted(statistics.median(rng.choices(xs, k=len(xs))) for _ in range(2000))
-    return meds[100], meds[1899]
+    return f"{meds[100]:.2f}–{meds[1899]:.2f}"
 print(f"\n**evaluation / off, in-host p99, median of {rounds} rounds (90 % bootstrap interval): "
-      + ", ".join(f"{name[m]} {statistics.median(ratios[m]):.2f} ({interval(ratios[m])[0]:.2f}"
-                  f"–{interval(ratios[m])[1]:.2f})" for m in ran) + "**")
+      + ", ".join(f"{name[m]} {statistics.median(ratios[m]):.2f} ({interval(ratios[m])})"
+                  for m in ran) + "**")
 PY
 }
 
