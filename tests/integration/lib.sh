@@ -132,12 +132,24 @@ PY
     fail "POST /v1/score"
 }
 
-# free_ports N: N TCP ports free on 127.0.0.1 now, on one line.
+# free_ports N: N TCP ports free on every address now, on one line. They
+# are drawn below the kernel's ephemeral range: a port the kernel hands out
+# (bind to 0) is also what the next outgoing connection of any process may
+# take as its local port before the host under test binds it; below that
+# range only an explicit bind can take it (and scripts/kafka.sh draws its
+# brokers' from 20000-32000).
 free_ports() {
-  $PY -c 'import socket, sys
-s = [socket.socket() for _ in range(int(sys.argv[1]))]
-for x in s: x.bind(("127.0.0.1", 0))
-print(*(x.getsockname()[1] for x in s))' "${1:-1}"
+  $PY -c 'import random, socket, sys
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+got = []
+while len(got) < int(sys.argv[1]):
+    port = random.randrange(10000, min(low, 20000))
+    if port in got: continue
+    try:
+        with socket.socket() as s: s.bind(("0.0.0.0", port))
+    except OSError: continue
+    got.append(port)
+print(*got)' "${1:-1}"
 }
 
 # Starts the host on config $1 against $BOOTSTRAP, log in $2; waits until it
