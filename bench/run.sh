@@ -50,11 +50,13 @@
 #            every request at the same rate (a producer of its own), with
 #            the evaluation in the host, in its own process (`rendezvous
 #            evaluate` at nice 10) and without, in turn, $EVAL_ROUNDS (3)
-#            rounds; prints each run's in-host p50/p99, p99 over the one
-#            without, and how many answers the evaluation joined.
-#            EVAL_MODES="on off again" adds a second run without ("again"):
-#            its ratio to the first is the machine's noise, measured in the
-#            same invocation
+#            rounds, a host started for each run (EVAL_KEEP=1: a host per
+#            mode kept and loaded in turn, with BROKER=kafka); prints each
+#            run's in-host p50/p99 and host CPU, p99 over the one without
+#            (median and bootstrap interval), and how many requests the
+#            evaluation joined. EVAL_MODES="on off again" adds a second run
+#            without ("again"): its ratio to the first is the machine's
+#            noise, measured in the same invocation
 #   https    POST /v1/score with wrk ($HTTP_CONC, default 16, callers with
 #            keep-alive, $DURATION s each) on the trivial host, over plain
 #            HTTP and over TLS with a bearer token, alternating, $HTTP_ROUNDS
@@ -293,6 +295,13 @@ stop_brokers() { # every process of the scenario, and its Kafka cluster
   done
   PIDS=()
   KAFKA_DIRS=()
+}
+
+# pin_tree CPUS PID: every thread of PID and of its descendants on CPUS
+pin_tree() {
+  local p
+  taskset -a -p -c "$1" "$2" >/dev/null 2>&1 || true
+  for p in $(pgrep -P "$2"); do pin_tree "$1" "$p"; done
 }
 
 # cpu_ticks PID...: user + system clock ticks of processes so far
@@ -759,13 +768,15 @@ for kind in ("", "-rate"):
 PY
 }
 
-# label_load SERVICE RATE N: N true labels (ids b-0.., the label of the
-# data row rvbench sends under that id) on SERVICE.labels at RATE/s
+# label_load SERVICE RATE N [PREFIX]: N true labels (ids PREFIX0.., b-0..
+# without one: the label of the data row rvbench sends under that id) on
+# SERVICE.labels at RATE/s
 label_load() {
-  $PY - "$BOOTSTRAP" "$1" "$2" "$3" "$SRC/conf/data/breast_cancer.expected.jsonl" <<'PY'
+  $PY - "$BOOTSTRAP" "$1" "$2" "$3" "$SRC/conf/data/breast_cancer.expected.jsonl" "${4:-b-}" <<'PY'
 import json, sys, time
 from confluent_kafka import Producer
 bootstrap, svc, rate, n, expected = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+prefix = sys.argv[6]
 rows = [json.loads(l)["label"] for l in open(expected)]
 p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
 t0 = time.monotonic()
@@ -773,7 +784,7 @@ for i in range(n):
     wait = t0 + i / rate - time.monotonic()
     if wait > 0:
         time.sleep(wait)
-    p.produce(f"{svc}.labels", key=f"b-{i}", value=json.dumps({"id": f"b-{i}", "label": rows[i % len(rows)]}))
+    p.produce(f"{svc}.labels", key=f"{prefix}{i}", value=json.dumps({"id": f"{prefix}{i}", "label": rows[i % len(rows)]}))
     p.poll(0)
 p.flush(30)
 PY
@@ -849,49 +860,117 @@ print(f"\n**POST /v1/score, {conc} callers with keep-alive: TLS with a token / p
 PY
 }
 
+# eval_host MODE SERVICE: SERVICE's config for MODE (the evaluation in the
+# host, in a role, or none), its host started (HOST_PID) under "${pin[@]}"
+# and, for "role", `rendezvous evaluate` at nice 10 (ROLE_PID, else empty)
+eval_host() {
+  local m=$1 svc=$2 ev
+  ev="{labels: [benign, malignant], report_s: 5${EVAL_SAMPLE:+, sample: $EVAL_SAMPLE}${EVAL_INTERVAL:+, interval_ms: $EVAL_INTERVAL}, in_host: $([ "$m" = on ] && echo true || echo false)}"
+  [ "$m" != off ] && [ "$m" != again ] || ev=
+  EVAL=$ev xgboost_yaml "$svc" "$WORK/$svc.yaml"
+  start_host "$svc" "$WORK/$svc.yaml" "${pin[@]}"
+  ROLE_PID=
+  if [ "$m" = role ]; then
+    nice -n 10 "$RV" evaluate -c "$WORK/$svc.yaml" -b "$BOOTSTRAP" 2>"$WORK/$svc.role.log" &
+    ROLE_PID=$!
+    PIDS+=($ROLE_PID)
+  fi
+}
+
 # The evaluation in the host, in its own process (`rendezvous evaluate`,
-# at nice 10) and off, in turn, with labels in all three. HOST_CPU=0, with
-# the script itself under `taskset -c 1`: the host alone on CPU 0 (no
-# co-location), the broker, the load, the labels and the role on the other,
-# as when the broker is a machine of its own. EVAL_SAMPLE: the
-# evaluation's sample (evaluation.sample), EVAL_INTERVAL its interval_ms.
-# EVAL_MODES: which of "on role off again" to run (off always among
-# them; "again" is off once more, an A/A baseline).
+# at nice 10) and off, in turn, a slice of $DURATION s each with labels in
+# all, the order reversed every other round. By default a host is started
+# for each slice, on topics of its own. EVAL_KEEP=1: one host per mode,
+# all started first and kept, warmed by a slice not measured, then loaded
+# in turn (ids new each slice, a second between slices for the evaluation
+# to commit what it took): no host start in the noise, and a kept host is
+# what serves. Kept hosts want BROKER=kafka: on the embedded broker the
+# evaluating host's latencies collapse after about 200,000 requests
+# (docs/PERFORMANCE.md), on Kafka they stay flat past a million.
+# HOST_CPU=0, with the script itself under `taskset -c 1`: the loaded host
+# (its threads and its model processes) alone on CPU 0; the broker, the
+# load, the labels, the role and the idle kept hosts on the other, as when
+# the broker is a machine of its own, and what an idle host still does (an
+# evaluation finishing its last commit, a report) is not charged to the one
+# measured. EVAL_SAMPLE: the evaluation's sample (evaluation.sample),
+# EVAL_INTERVAL its interval_ms. EVAL_MODES: which of "on role off again"
+# to run (off always among them; "again" is off once more, an A/A
+# baseline: the noise the ratios are to be read against).
 scenario_evaluation() {
-  local rate=${EVAL_RATE:-5000} rounds=${EVAL_ROUNDS:-3} svcs=() round m order svc ev lp role
-  local modes=(${EVAL_MODES:-on role off}) pin=()
+  local rate=${EVAL_RATE:-5000} rounds=${EVAL_ROUNDS:-3} keep=${EVAL_KEEP:-} svcs=() round m order svc
+  local modes=(${EVAL_MODES:-on role off}) pin=() rest first=1 id=b- lp c0 t0
+  declare -A host=() role=()
   [ -z "${HOST_CPU:-}" ] || { pin=(taskset -c "$HOST_CPU"); COLOCATE=false; }
-  for round in $(seq "$rounds"); do for m in "${modes[@]}"; do svcs+=("ev$m$round"); done; done
+  rest=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' /proc/$$/status)
+  if [ -n "$keep" ]; then
+    first=0 # round 0: the warm-up, not measured
+    for m in "${modes[@]}"; do svcs+=("ev$m"); done
+  else
+    for round in $(seq "$rounds"); do for m in "${modes[@]}"; do svcs+=("ev$m$round"); done; done
+  fi
   start_broker $(service_topics "${svcs[@]}") $(for s in "${svcs[@]}"; do echo "$s.labels $s.evaluation"; done)
-  for round in $(seq "$rounds"); do
+  if [ -n "$keep" ]; then
+    for m in "${modes[@]}"; do
+      eval_host "$m" "ev$m"
+      host[$m]=$HOST_PID role[$m]=$ROLE_PID
+    done
+  fi
+  for round in $(seq "$first" "$rounds"); do
     order="${modes[*]}"
     [ $((round % 2)) -eq 1 ] || order="$(printf '%s\n' "${modes[@]}" | tac | xargs)"
     for m in $order; do
-      svc=ev$m$round
-      ev="{labels: [benign, malignant], report_s: 5${EVAL_SAMPLE:+, sample: $EVAL_SAMPLE}${EVAL_INTERVAL:+, interval_ms: $EVAL_INTERVAL}, in_host: $([ "$m" = on ] && echo true || echo false)}"
-      [ "$m" != off ] && [ "$m" != again ] || ev=
-      EVAL=$ev xgboost_yaml "$svc" "$WORK/$svc.yaml"
-      start_host "$svc" "$WORK/$svc.yaml" "${pin[@]}"
-      role=
-      if [ "$m" = role ]; then
-        nice -n 10 "$RV" evaluate -c "$WORK/$svc.yaml" -b "$BOOTSTRAP" 2>"$WORK/$svc.role.log" &
-        role=$!
-        PIDS+=($role)
+      if [ -n "$keep" ]; then
+        svc=ev$m id=r$round-
+        if [ -n "${HOST_CPU:-}" ]; then
+          for lp in "${modes[@]}"; do
+            [ "$lp" = "$m" ] && pin_tree "$HOST_CPU" "${host[$lp]}" || pin_tree "$rest" "${host[$lp]}"
+          done
+        fi
+      else
+        svc=ev$m$round
+        eval_host "$m" "$svc"
+        host[$m]=$HOST_PID role[$m]=$ROLE_PID
       fi
-      label_load "$svc" "$rate" $((rate * DURATION + 1000)) &
+      label_load "$svc" "$rate" $((rate * DURATION + 1000)) "$id" &
       lp=$!
-      bench "evaluation-$m-$round" "$svc" --duration "$DURATION" --rate "$rate" --window "$WINDOW"
+      if [ "$round" -eq 0 ]; then
+        timeout 300 "$TOOLS/rvbench" -b "$BOOTSTRAP" --requests "$svc.requests" --results "$svc.results" \
+          --data "$DATA" --duration "$DURATION" --rate "$rate" --window "$WINDOW" --id-prefix "$id" \
+          --json "$WORK/evaluation-$m-0.json" >/dev/null 2>&1 || true
+      else
+        t0=$(date +%s%N)
+        c0=$(cpu_ticks "${host[$m]}")
+        bench "evaluation-$m-$round" "$svc" --duration "$DURATION" --rate "$rate" --window "$WINDOW" \
+          --id-prefix "$id"
+        echo $(( ($(cpu_ticks "${host[$m]}") - c0) * 100000000000 / $(getconf CLK_TCK) / ($(date +%s%N) - t0) )) \
+          >"$WORK/evaluation-$m-$round.cpu"
+      fi
       wait "$lp" || true
-      stop_pid "$HOST_PID"
-      [ -z "$role" ] || stop_pid "$role"
-      timeout 60 kcat -C -b "$BOOTSTRAP" -t "$svc.evaluation" -o beginning -e -q >"$WORK/$svc.evaluation" \
-        2>/dev/null || true
+      if [ -n "$keep" ]; then
+        sleep 1
+      else
+        stop_pid "${host[$m]}"
+        [ -z "${role[$m]}" ] || stop_pid "${role[$m]}"
+        timeout 60 kcat -C -b "$BOOTSTRAP" -t "$svc.evaluation" -o beginning -e -q >"$WORK/$svc.evaluation" \
+          2>/dev/null || true
+      fi
     done
   done
-  $PY - "$WORK" "$rounds" <<'PY' | tee -a "$RESULTS"
+  if [ -n "$keep" ]; then
+    sleep 6 # a last report of each evaluation (report_s 5)
+    for m in "${modes[@]}"; do
+      timeout 60 kcat -C -b "$BOOTSTRAP" -t "ev$m.evaluation" -o beginning -e -q >"$WORK/ev$m.evaluation" \
+        2>/dev/null || true
+      stop_pid "${host[$m]}"
+      [ -z "${role[$m]}" ] || stop_pid "${role[$m]}"
+    done
+  fi
+  $PY - "$WORK" "$rounds" "$keep" <<'PY' | tee -a "$RESULTS"
 import json, os, random, statistics, sys
-work, rounds = sys.argv[1], int(sys.argv[2])
-def joined(svc):
+work, rounds, keep = sys.argv[1], int(sys.argv[2]), bool(sys.argv[3])
+def joined(m): # by the evaluation of mode m: of its one kept host, or of each run's
+    return sum(joined_by(f"ev{m}{r}") for r in range(1, rounds + 1)) if not keep else joined_by(f"ev{m}")
+def joined_by(svc):
     n = 0
     for l in open(f"{work}/{svc}.evaluation"):
         x = json.loads(l)
@@ -900,18 +979,27 @@ def joined(svc):
     return n
 ran = [m for m in ("on", "role", "again") if os.path.exists(f"{work}/evaluation-{m}-1.json")]
 name = {"on": "in the host", "role": "own process", "again": "off again (A/A)"}
-print("\n| round | in-host p50 / p99 ms: " + " | ".join(name[m] for m in ran) + " | off | p99 / off: "
-      + ", ".join(name[m] for m in ran) + " | joined: " + ", ".join(name[m] for m in ran) + " |")
-print("|---" * (2 * len(ran) + 3) + "|")
-ratios = {m: [] for m in ran}
+print("\n| round | in-host p50 / p99 ms (host CPU %): " + " | ".join(name[m] for m in ran)
+      + " | off | p99 / off: " + ", ".join(name[m] for m in ran) + " |")
+print("|---" * (len(ran) + 3) + "|")
+ratios, sent = {m: [] for m in ran}, {m: 0 for m in ran + ["off"]}
+for m in sent:
+    if os.path.exists(f"{work}/evaluation-{m}-0.json"):
+        sent[m] += json.load(open(f"{work}/evaluation-{m}-0.json"))["sent"]
 for r in range(1, rounds + 1):
-    lat = {m: json.load(open(f"{work}/evaluation-{m}-{r}.json"))["latency_host"] for m in ran + ["off"]}
+    run = {m: json.load(open(f"{work}/evaluation-{m}-{r}.json")) for m in ran + ["off"]}
+    lat = {m: run[m]["latency_host"] for m in run}
+    for m in run:
+        sent[m] += run[m]["sent"]
     for m in ran:
         ratios[m].append(lat[m]["p99"] / lat["off"]["p99"])
-    cell = lambda m: f"{lat[m]['p50']:.3f} / {lat[m]['p99']:.3f}"
+    cpu = lambda m: open(f"{work}/evaluation-{m}-{r}.cpu").read().strip()
+    cell = lambda m: f"{lat[m]['p50']:.3f} / {lat[m]['p99']:.3f} ({cpu(m)})"
     print(f"| {r} | " + " | ".join(cell(m) for m in ran + ["off"]) + " | "
-          + ", ".join(f"{ratios[m][-1]:.2f}" for m in ran) + " | "
-          + ", ".join(f"{joined(f'ev{m}{r}'):,}" if m != "again" else "-" for m in ran) + " |")
+          + ", ".join(f"{ratios[m][-1]:.2f}" for m in ran) + " |")
+print("\njoined by the end" + (" (warm-up included): " if keep else ": ")
+      + ", ".join(f"{name[m]} {joined(m):,} of {sent[m]:,} requests"
+                  for m in ran if m != "again"))
 # how far the median can be trusted: the rounds resampled (a bootstrap,
 # fixed seed), the 5th and 95th percentiles of the resampled medians
 rng = random.Random(1)

@@ -488,15 +488,15 @@ static void print_windows(const options *o, const meter *m, const run *r, FILE *
                 swap_sent = m->samples[i].sent_ns;
         int64_t lo = (t0 - origin) / w_ns - 1, hi = (t_prod_end - origin) / w_ns + 1;
         size_t nw = (size_t)(hi - lo + 1);
-        int64_t *buf = malloc(ns * sizeof *buf);
+        int64_t *buf = malloc(ns * sizeof *buf), *hbuf = malloc(ns * sizeof *hbuf);
         printf("windows of %d ms by send time, relative to %s%s:\n", o->windows_ms,
                hup_ns ? "the SIGHUP" : "the start",
                swap_sent ? "" : " (no schedule version change seen)");
         if (swap_sent)
             printf("first request answered by the new generation was sent at %+.1f ms\n",
                    (double)(swap_sent - origin) / 1e6);
-        printf("%10s %8s %9s %9s %9s %7s\n", "from_ms", "results", "p50_ms", "p99_ms", "max_ms",
-               "sched");
+        printf("%10s %8s %9s %9s %9s %7s %9s %9s\n", "from_ms", "results", "p50_ms", "p99_ms",
+               "max_ms", "sched", "host_p50", "host_p99");
         if (jf) {
             fprintf(jf, ", \"hup_offset_s\": %.3f, \"swap_sent_ms\": ",
                     hup_ns ? (double)(hup_ns - t0) / 1e9 : -1.0);
@@ -507,13 +507,15 @@ static void print_windows(const options *o, const meter *m, const run *r, FILE *
             fprintf(jf, ", \"windows_ms\": %d, \"windows\": [", o->windows_ms);
         }
         int first = 1;
-        for (size_t w = 0; buf && w < nw; w++) {
+        for (size_t w = 0; buf && hbuf && w < nw; w++) {
             int64_t from = origin + (lo + (int64_t)w) * w_ns, to = from + w_ns;
-            size_t k = 0;
+            size_t k = 0, kh = 0;
             int64_t vmin = INT64_MAX, vmax = INT64_MIN;
             for (size_t i = 0; i < ns; i++)
                 if (m->samples[i].sent_ns >= from && m->samples[i].sent_ns < to) {
                     buf[k++] = m->samples[i].e2e_us;
+                    if (m->samples[i].host_us >= 0)
+                        hbuf[kh++] = m->samples[i].host_us;
                     if (m->samples[i].schedule_version < vmin)
                         vmin = m->samples[i].schedule_version;
                     if (m->samples[i].schedule_version > vmax)
@@ -522,24 +524,27 @@ static void print_windows(const options *o, const meter *m, const run *r, FILE *
             if (k == 0)
                 continue;
             dist d = rvbench_distribution(buf, k, 1000.0);
+            dist dh = rvbench_distribution(hbuf, kh, 1000.0); /* in the host */
             char sched[48];
             if (vmin == vmax)
                 snprintf(sched, sizeof sched, "%" PRId64, vmin);
             else
                 snprintf(sched, sizeof sched, "%" PRId64 "-%" PRId64, vmin, vmax);
-            printf("%10.0f %8zu %9.3f %9.3f %9.3f %7s\n", (double)(from - origin) / 1e6, k, d.p50,
-                   d.p99, d.max, sched);
+            printf("%10.0f %8zu %9.3f %9.3f %9.3f %7s %9.3f %9.3f\n", (double)(from - origin) / 1e6,
+                   k, d.p50, d.p99, d.max, sched, dh.p50, dh.p99);
             if (jf)
                 fprintf(jf,
                         "%s{\"from_ms\": %.0f, \"results\": %zu, \"p50_ms\": %.3f, "
-                        "\"p99_ms\": %.3f, \"max_ms\": %.3f, \"schedule\": \"%s\"}",
+                        "\"p99_ms\": %.3f, \"max_ms\": %.3f, \"schedule\": \"%s\", "
+                        "\"host_p50_ms\": %.3f, \"host_p99_ms\": %.3f}",
                         first ? "" : ", ", (double)(from - origin) / 1e6, k, d.p50, d.p99, d.max,
-                        sched);
+                        sched, dh.p50, dh.p99);
             first = 0;
         }
         if (jf)
             fputs("]", jf);
         free(buf);
+        free(hbuf);
     }
 }
 
