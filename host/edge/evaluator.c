@@ -558,13 +558,10 @@ rv_evaluator *rv_evaluator_start(const rv_config *cfg, const char *bootstrap, rd
         return NULL;
     }
     rd_kafka_topic_partition_list_t *t = rd_kafka_topic_partition_list_new(3);
-    if (!getenv("RV_EXP_LABELS_ONLY")) {
-        rd_kafka_topic_partition_list_add(t, v->scores, RD_KAFKA_PARTITION_UA);
-        rd_kafka_topic_partition_list_add(t, v->results, RD_KAFKA_PARTITION_UA);
-    }
-    if (!getenv("RV_EXP_NONE"))
-        rd_kafka_topic_partition_list_add(t, v->labels, RD_KAFKA_PARTITION_UA);
-    if (v->replies && !getenv("RV_EXP_LABELS_ONLY"))
+    rd_kafka_topic_partition_list_add(t, v->scores, RD_KAFKA_PARTITION_UA);
+    rd_kafka_topic_partition_list_add(t, v->results, RD_KAFKA_PARTITION_UA);
+    rd_kafka_topic_partition_list_add(t, v->labels, RD_KAFKA_PARTITION_UA);
+    if (v->replies)
         rd_kafka_topic_partition_list_add(t, v->replies, RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t e = rd_kafka_subscribe(v->rk, t);
     rd_kafka_topic_partition_list_destroy(t);
