@@ -478,8 +478,7 @@ static void print_windows(const options *o, const meter *m, const run *r, FILE *
     size_t ns = m->n_samples;
     int64_t t0 = r->t0, t_prod_end = r->t_end, hup_ns = r->hup_ns;
     if (o->windows_ms > 0 && ns > 0) {
-        int64_t w_ns = (int64_t)o->windows_ms * 1000000;
-        int64_t origin = hup_ns ? hup_ns : t0;
+        int64_t w_ns = (int64_t)o->windows_ms * 1000000, origin = hup_ns ? hup_ns : t0;
         /* first result of a newer schedule version than the first seen */
         int64_t v0 = m->samples[0].schedule_version, swap_sent = 0;
         for (size_t i = 0; i < ns; i++)
@@ -488,7 +487,7 @@ static void print_windows(const options *o, const meter *m, const run *r, FILE *
                 swap_sent = m->samples[i].sent_ns;
         int64_t lo = (t0 - origin) / w_ns - 1, hi = (t_prod_end - origin) / w_ns + 1;
         size_t nw = (size_t)(hi - lo + 1);
-        int64_t *buf = malloc(ns * sizeof *buf), *hbuf = malloc(ns * sizeof *hbuf);
+        int64_t *buf = malloc(2 * ns * sizeof *buf); /* e2e, then in the host from buf + ns */
         printf("windows of %d ms by send time, relative to %s%s:\n", o->windows_ms,
                hup_ns ? "the SIGHUP" : "the start",
                swap_sent ? "" : " (no schedule version change seen)");
@@ -507,7 +506,7 @@ static void print_windows(const options *o, const meter *m, const run *r, FILE *
             fprintf(jf, ", \"windows_ms\": %d, \"windows\": [", o->windows_ms);
         }
         int first = 1;
-        for (size_t w = 0; buf && hbuf && w < nw; w++) {
+        for (size_t w = 0; buf && w < nw; w++) {
             int64_t from = origin + (lo + (int64_t)w) * w_ns, to = from + w_ns;
             size_t k = 0, kh = 0;
             int64_t vmin = INT64_MAX, vmax = INT64_MIN;
@@ -515,16 +514,14 @@ static void print_windows(const options *o, const meter *m, const run *r, FILE *
                 if (m->samples[i].sent_ns >= from && m->samples[i].sent_ns < to) {
                     buf[k++] = m->samples[i].e2e_us;
                     if (m->samples[i].host_us >= 0)
-                        hbuf[kh++] = m->samples[i].host_us;
-                    if (m->samples[i].schedule_version < vmin)
-                        vmin = m->samples[i].schedule_version;
-                    if (m->samples[i].schedule_version > vmax)
-                        vmax = m->samples[i].schedule_version;
+                        buf[ns + kh++] = m->samples[i].host_us;
+                    int64_t v = m->samples[i].schedule_version;
+                    vmin = v < vmin ? v : vmin, vmax = v > vmax ? v : vmax;
                 }
             if (k == 0)
                 continue;
-            dist d = rvbench_distribution(buf, k, 1000.0);
-            dist dh = rvbench_distribution(hbuf, kh, 1000.0); /* in the host */
+            dist d = rvbench_distribution(buf, k, 1000.0),
+                 dh = rvbench_distribution(buf + ns, kh, 1000.0);
             char sched[48];
             if (vmin == vmax)
                 snprintf(sched, sizeof sched, "%" PRId64, vmin);
@@ -544,7 +541,6 @@ static void print_windows(const options *o, const meter *m, const run *r, FILE *
         if (jf)
             fputs("]", jf);
         free(buf);
-        free(hbuf);
     }
 }
 
