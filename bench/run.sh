@@ -52,7 +52,8 @@
 #            evaluate` at nice 10) and without, in turn, $EVAL_ROUNDS (3)
 #            rounds, a host started for each run (EVAL_KEEP=1: a host per
 #            mode kept and loaded in turn, with BROKER=kafka); prints each
-#            run's in-host p50/p99 and host CPU, p99 over the one without
+#            run's in-host p50/p99 and the host process's CPU (its model
+#            processes not counted), p99 over the one without
 #            (median and bootstrap interval), and how many requests the
 #            evaluation joined. EVAL_MODES="on off again" adds a second run
 #            without ("again"): its ratio to the first is the machine's
@@ -901,7 +902,7 @@ eval_host() {
 # within a 15-s run they made most of the top 1 %.
 scenario_evaluation() {
   local rate=${EVAL_RATE:-5000} rounds=${EVAL_ROUNDS:-3} keep=${EVAL_KEEP:-} svcs=() round m order svc
-  local modes=(${EVAL_MODES:-on role off}) pin=() rest first=1 id=b- lp c0 t0 warm=${EVAL_WARMUP:-5}
+  local modes=(${EVAL_MODES:-on role off}) pin=() rest first=1 id=b- lp o c0 t0 warm=${EVAL_WARMUP:-5}
   declare -A host=() role=()
   [ -z "${HOST_CPU:-}" ] || { pin=(taskset -c "$HOST_CPU"); COLOCATE=false; }
   rest=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' /proc/$$/status)
@@ -925,8 +926,8 @@ scenario_evaluation() {
       if [ -n "$keep" ]; then
         svc=ev$m id=r$round-
         if [ -n "${HOST_CPU:-}" ]; then
-          for lp in "${modes[@]}"; do
-            [ "$lp" = "$m" ] && pin_tree "$HOST_CPU" "${host[$lp]}" || pin_tree "$rest" "${host[$lp]}"
+          for o in "${modes[@]}"; do
+            [ "$o" = "$m" ] && pin_tree "$HOST_CPU" "${host[$o]}" || pin_tree "$rest" "${host[$o]}"
           done
         fi
       else
