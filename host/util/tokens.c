@@ -93,7 +93,7 @@ static int parse_subject(const char **p, const char *end, rv_token *t, char *err
 /* One non-empty line into t. 0, or -1 with the reason in err. */
 static int parse_line(const char *p, const char *end, rv_token *t, char *err, size_t err_size)
 {
-    const char *f;
+    const char *f = NULL; /* set by the hash's field; gcc -O3 cannot see it */
     size_t n;
     if (end - p >= 8 && memcmp(p, "subject:", 8) == 0) {
         if (parse_subject(&p, end, t, err, err_size) != 0)
