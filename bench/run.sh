@@ -305,6 +305,22 @@ pin_tree() {
   for p in $(pgrep -P "$2"); do pin_tree "$1" "$p"; done
 }
 
+# cpu_share T0_NS TICKS0 PID...: % of one core the processes used since
+# T0_NS (date +%s%N), when they had used TICKS0 (cpu_ticks)
+cpu_share() {
+  local t0=$1 c0=$2
+  shift 2
+  echo $(( ($(cpu_ticks "$@") - c0) * 100000000000 / $(getconf CLK_TCK) / ($(date +%s%N) - t0) ))
+}
+
+# rvbench_cmd SERVICE NAME: RVB, rvbench's command line on SERVICE's topics
+# (its JSON into $WORK/NAME.json), the load's producer batching $LINGER
+rvbench_cmd() {
+  RVB=("$TOOLS/rvbench" -b "$BOOTSTRAP" --requests "$1.requests" --results "$1.results"
+       --data "$DATA" --label "$2" --json "$WORK/$2.json")
+  [ -z "${LINGER:-}" ] || RVB+=(-X "linger.ms=$LINGER")
+}
+
 # cpu_ticks PID...: user + system clock ticks of processes so far
 cpu_ticks() {
   local p t=0
@@ -319,16 +335,14 @@ cpu_ticks() {
 bench() {
   local name=$1 svc=$2
   shift 2
-  local cmd=("$TOOLS/rvbench" -b "$BOOTSTRAP" --requests "$svc.requests" --results "$svc.results"
-             --data "$DATA" --label "$name" --json "$WORK/$name.json")
-  [ -z "${LINGER:-}" ] || cmd+=(-X "linger.ms=$LINGER")
-  cmd+=("$@")
+  rvbench_cmd "$svc" "$name"
+  local cmd=("${RVB[@]}" "$@")
   local rc=0 t0 c0
   t0=$(date +%s%N)
   c0=$(cpu_ticks "${BROKER_PIDS[@]}")
   timeout 300 "${cmd[@]}" >"$WORK/$name.table" 2>"$WORK/$name.err" || rc=$?
-  echo "broker cpu             $(( ($(cpu_ticks "${BROKER_PIDS[@]}") - c0) * 100000000000 / $(getconf CLK_TCK) \
-    / ($(date +%s%N) - t0) )) % of one core over the run" >>"$WORK/$name.table"
+  echo "broker cpu             $(cpu_share "$t0" "$c0" "${BROKER_PIDS[@]}") % of one core over the run" \
+    >>"$WORK/$name.table"
   cat "$WORK/$name.table"
   [ -s "$WORK/$name.err" ] && sed 's/^/  rvbench: /' "$WORK/$name.err" | head -5 >&2
   [ -f "$WORK/$name.json" ] || die "rvbench $name failed (exit $rc)"
@@ -938,16 +952,15 @@ scenario_evaluation() {
       label_load "$svc" "$rate" $((rate * (DURATION + warm) + 1000)) "$id" &
       lp=$!
       if [ "$round" -eq 0 ]; then
-        timeout 300 "$TOOLS/rvbench" -b "$BOOTSTRAP" --requests "$svc.requests" --results "$svc.results" \
-          --data "$DATA" --duration "$DURATION" --rate "$rate" --window "$WINDOW" --id-prefix "$id" \
-          --json "$WORK/evaluation-$m-0.json" >/dev/null 2>&1 || true
+        rvbench_cmd "$svc" "evaluation-$m-0" # not recorded
+        timeout 300 "${RVB[@]}" --duration "$DURATION" --rate "$rate" --window "$WINDOW" --id-prefix "$id" \
+          >/dev/null 2>&1 || true
       else
         t0=$(date +%s%N)
         c0=$(cpu_ticks "${host[$m]}")
         bench "evaluation-$m-$round" "$svc" --duration $((DURATION + warm)) --rate "$rate" \
           --window "$WINDOW" --warmup $((rate * warm)) --id-prefix "$id"
-        echo $(( ($(cpu_ticks "${host[$m]}") - c0) * 100000000000 / $(getconf CLK_TCK) / ($(date +%s%N) - t0) )) \
-          >"$WORK/evaluation-$m-$round.cpu"
+        cpu_share "$t0" "$c0" "${host[$m]}" >"$WORK/evaluation-$m-$round.cpu"
       fi
       wait "$lp" || true
       if [ -n "$keep" ]; then
