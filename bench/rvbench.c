@@ -4,8 +4,9 @@
  * Produces requests (JSON bodies from a JSONL file, cycled; key "b-<n>")
  * to a requests topic, either as fast as a window of outstanding requests
  * allows or at a fixed offered rate (paced in 1 ms batches), for a count or
- * a duration. A second thread consumes the results topic from the end it
- * had when the run started and matches every result to its request by the
+ * a duration; with --labels, each request's true label after it (to the
+ * labels topic). A second thread consumes the results topic from the end
+ * it had when the run started and matches every result to its request by the
  * "id" field of the result JSON. Latency is end to end: the clock read just
  * before the request is handed to the producer, to the moment the consumer
  * returns the result.
@@ -60,54 +61,6 @@ static void sleep_ns(int64_t ns)
         return;
     struct timespec ts = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
     nanosleep(&ts, NULL);
-}
-
-/* ---- request bodies ---- */
-
-typedef struct body {
-    char *bytes;
-    size_t len;
-} body;
-
-static body *load_bodies(const char *path, size_t *n_out)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        fprintf(stderr, "rvbench: %s: %s\n", path, strerror(errno));
-        return NULL;
-    }
-    body *v = NULL;
-    size_t n = 0, cap = 0;
-    char *line = NULL;
-    size_t lcap = 0;
-    ssize_t len;
-    while ((len = getline(&line, &lcap, f)) > 0 && n < 10000000) {
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-            line[--len] = '\0';
-        if (len == 0)
-            continue;
-        if (n == cap) {
-            cap = cap ? 2 * cap : 1024;
-            body *nv = realloc(v, cap * sizeof *nv);
-            if (!nv)
-                break;
-            v = nv;
-        }
-        v[n].bytes = strndup(line, (size_t)len);
-        v[n].len = (size_t)len;
-        if (!v[n].bytes)
-            break;
-        n++;
-    }
-    free(line);
-    fclose(f);
-    if (n == 0) {
-        fprintf(stderr, "rvbench: %s: no request bodies\n", path);
-        free(v);
-        return NULL;
-    }
-    *n_out = n;
-    return v;
 }
 
 /* ---- send times, by request number (chunked so that growth never moves
@@ -352,13 +305,34 @@ typedef struct run {
     int unflushed; /* records the producer could not deliver */
 } run;
 
+/* What is sent: request bodies, and with --labels their rows' labels. */
+typedef struct inputs {
+    body *bodies, *truth;
+    size_t n_bodies, n_truth;
+} inputs;
+
+/* One record, retried while the producer's queue is full. */
+static rd_kafka_resp_err_t send_one(rd_kafka_t *prod, rd_kafka_topic_t *rkt, const char *key,
+                                    size_t klen, void *value, size_t len)
+{
+    rd_kafka_resp_err_t err;
+    int tries = 0;
+    while ((err = rd_kafka_producev(prod, RD_KAFKA_V_RKT(rkt),
+                                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                    RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_VALUE(value, len),
+                                    RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL &&
+           tries++ < 1000)
+        rd_kafka_poll(prod, 10);
+    return err;
+}
+
 /* Produces the requests as the options say (by count or duration, at a
- * rate, within a window of outstanding ones), sends the SIGHUP when asked,
- * flushes. */
-static void produce(const options *o, meter *m, rd_kafka_t *prod, const body *bodies,
-                    size_t n_bodies, run *r)
+ * rate, within a window of outstanding ones), each one's label after it
+ * when asked, sends the SIGHUP when asked, flushes. */
+static void produce(const options *o, meter *m, rd_kafka_t *prod, const inputs *in, run *r)
 {
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(prod, o->requests, NULL);
+    rd_kafka_topic_t *lkt = o->labels ? rd_kafka_topic_new(prod, o->labels, NULL) : NULL;
     const int64_t t0 = mono_ns();
     const int64_t stop_at =
         t0 + (int64_t)((o->duration_s > 0 ? o->duration_s : o->max_seconds) * 1e9);
@@ -366,7 +340,7 @@ static void produce(const options *o, meter *m, rd_kafka_t *prod, const body *bo
     const int64_t timeout_ns = (int64_t)(o->timeout_s * 1e9);
     int64_t hup_ns = 0, last_progress = t0;
     uint64_t sent = 0, last_unique = 0, produce_errors = 0;
-    char key[64];
+    char key[64], label[320];
     while (!interrupted) {
         int64_t now = mono_ns();
         if ((o->count && sent >= o->count) || now >= stop_at || now >= hard_stop)
@@ -410,20 +384,18 @@ static void produce(const options *o, meter *m, rd_kafka_t *prod, const body *bo
                 interrupted = 1;
                 break;
             }
-            const body *b = &bodies[sent % n_bodies];
-            int klen = snprintf(key, sizeof key, "%s%" PRIu64, o->id_prefix, sent);
+            const body *b = &in->bodies[sent % in->n_bodies];
+            size_t klen = (size_t)snprintf(key, sizeof key, "%s%" PRIu64, o->id_prefix, sent);
             int64_t ts = mono_ns();
             atomic_store_explicit(&e->sent_ns, ts, memory_order_release);
             /* published before produce: a result can come back no sooner */
             atomic_store(&m->sent, sent + 1);
-            rd_kafka_resp_err_t err;
-            int tries = 0;
-            while ((err = rd_kafka_producev(
-                        prod, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                        RD_KAFKA_V_KEY(key, (size_t)klen), RD_KAFKA_V_VALUE(b->bytes, b->len),
-                        RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL &&
-                   tries++ < 1000)
-                rd_kafka_poll(prod, 10);
+            rd_kafka_resp_err_t err = send_one(prod, rkt, key, klen, b->bytes, b->len);
+            if (!err && lkt) {
+                int n = snprintf(label, sizeof label, "{\"id\":\"%s\",\"label\":\"%s\"}", key,
+                                 in->truth[sent % in->n_truth].bytes);
+                err = send_one(prod, lkt, key, klen, label, (size_t)n);
+            }
             if (err) {
                 produce_errors++;
                 fprintf(stderr, "rvbench: produce: %s\n", rd_kafka_err2str(err));
@@ -442,6 +414,8 @@ static void produce(const options *o, meter *m, rd_kafka_t *prod, const body *bo
     rd_kafka_flush(prod, 10000);
     r->unflushed = rd_kafka_outq_len(prod);
     rd_kafka_topic_destroy(rkt);
+    if (lkt)
+        rd_kafka_topic_destroy(lkt);
 }
 
 /* Waits for the results (until each request has one, or none came for
@@ -657,9 +631,9 @@ int main(int argc, char **argv)
     options o;
     if (rvbench_parse_options(argc, argv, &o) != 0)
         return 2;
-    size_t n_bodies = 0;
-    body *bodies = load_bodies(o.data, &n_bodies);
-    if (!bodies)
+    inputs in = {0};
+    if (!(in.bodies = rvbench_load_lines(o.data, &in.n_bodies)) ||
+        (o.truth && !(in.truth = rvbench_load_truth(o.truth, &in.n_truth))))
         return 2;
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
@@ -683,14 +657,13 @@ int main(int argc, char **argv)
     }
 
     run r = {0};
-    produce(&o, &m, prod, bodies, n_bodies, &r);
+    produce(&o, &m, prod, &in, &r);
     rd_kafka_destroy(prod);
     wait_results(&o, &m, &r);
     int64_t unique = report(&o, &m, &r);
 
-    for (size_t i = 0; i < n_bodies; i++)
-        free(bodies[i].bytes);
-    free(bodies);
+    rvbench_free_lines(in.bodies, in.n_bodies);
+    rvbench_free_lines(in.truth, in.n_truth);
     free(m.samples);
     for (size_t c = 0; c < MAX_CHUNKS; c++)
         free(atomic_load(&chunks[c]));

@@ -13,14 +13,15 @@
 
 typedef struct options {
     const char *bootstrap, *requests, *results, *data, *json, *label, *id_prefix;
-    uint64_t count;     /* 0: by duration */
-    double duration_s;  /* 0: by count */
-    double rate;        /* requests/s, 0: as fast as the window allows */
-    uint64_t window;    /* max requests without a result, 0: unbounded */
-    uint64_t warmup;    /* first results left out of the statistics */
-    double timeout_s;   /* wait without progress before giving up */
-    double max_seconds; /* hard bound on production */
-    int windows_ms;     /* time series by send time, 0: none */
+    const char *labels, *truth; /* --labels TOPIC --truth FILE: a label per request */
+    uint64_t count;             /* 0: by duration */
+    double duration_s;          /* 0: by count */
+    double rate;                /* requests/s, 0: as fast as the window allows */
+    uint64_t window;            /* max requests without a result, 0: unbounded */
+    uint64_t warmup;            /* first results left out of the statistics */
+    double timeout_s;           /* wait without progress before giving up */
+    double max_seconds;         /* hard bound on production */
+    int windows_ms;             /* time series by send time, 0: none */
     pid_t hup_pid;
     double hup_at_s;
     int from_beginning;
@@ -31,6 +32,19 @@ typedef struct options {
 /* Fills o from the command line (defaults for the rest); 0, or -1 after
  * saying why on stderr. */
 int rvbench_parse_options(int argc, char **argv, options *o);
+
+/* ---- what it sends (rvbench_input.c) ---- */
+
+typedef struct body {
+    char *bytes;
+    size_t len;
+} body;
+
+/* The non-empty lines of a file; NULL after saying why on stderr. */
+body *rvbench_load_lines(const char *path, size_t *n_out);
+/* Each line's "label" string, in order; NULL after saying why. */
+body *rvbench_load_truth(const char *path, size_t *n_out);
+void rvbench_free_lines(body *v, size_t n);
 
 /* ---- a result record as read ---- */
 

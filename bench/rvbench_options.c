@@ -14,13 +14,16 @@ static void usage(FILE *out)
           "               (--count N | --duration S) [--rate R] [--window N] [--warmup N]\n"
           "               [--timeout S] [--max-seconds S] [--json FILE] [--label NAME]\n"
           "               [--windows MS] [--hup-pid PID --hup-at S] [--from beginning|end]\n"
-          "               [--id-prefix P] [-X producer.key=value]...\n"
+          "               [--id-prefix P] [--labels TOPIC --truth FILE.jsonl]\n"
+          "               [-X producer.key=value]...\n"
           "  --rate R     offered load in requests/s, paced in 1 ms batches (default: as fast\n"
           "               as the window of outstanding requests allows)\n"
           "  --window N   at most N requests without a result (default 20000 without\n"
           "               --rate, unbounded with it)\n"
           "  --warmup N   leave the first N requests out of the statistics (default 1000)\n"
           "  --timeout S  give up waiting for results after S s without one (default 30)\n"
+          "  --labels T   after each request, its row's true label (the \"label\" of the\n"
+          "               same line of --truth) to topic T: {\"id\", \"label\"}, key the id\n"
           "  --windows MS latency per window of send time (with --hup-*, relative to the\n"
           "               SIGHUP)\n",
           out);
@@ -45,27 +48,18 @@ int rvbench_parse_options(int argc, char **argv, options *o)
         O_HUPPID,
         O_HUPAT,
         O_FROM,
-        O_PREFIX
+        O_PREFIX,
+        O_LABELS,
+        O_TRUTH
     };
-    static const struct option longs[] = {{"requests", 1, 0, O_REQ},
-                                          {"results", 1, 0, O_RES},
-                                          {"data", 1, 0, O_DATA},
-                                          {"count", 1, 0, O_COUNT},
-                                          {"duration", 1, 0, O_DUR},
-                                          {"rate", 1, 0, O_RATE},
-                                          {"window", 1, 0, O_WINDOW},
-                                          {"warmup", 1, 0, O_WARMUP},
-                                          {"timeout", 1, 0, O_TIMEOUT},
-                                          {"max-seconds", 1, 0, O_MAXS},
-                                          {"json", 1, 0, O_JSON},
-                                          {"label", 1, 0, O_LABEL},
-                                          {"windows", 1, 0, O_WINDOWS},
-                                          {"hup-pid", 1, 0, O_HUPPID},
-                                          {"hup-at", 1, 0, O_HUPAT},
-                                          {"from", 1, 0, O_FROM},
-                                          {"id-prefix", 1, 0, O_PREFIX},
-                                          {"help", 0, 0, 'h'},
-                                          {0, 0, 0, 0}};
+    static const struct option longs[] = {
+        {"requests", 1, 0, O_REQ},     {"results", 1, 0, O_RES},      {"data", 1, 0, O_DATA},
+        {"count", 1, 0, O_COUNT},      {"duration", 1, 0, O_DUR},     {"rate", 1, 0, O_RATE},
+        {"window", 1, 0, O_WINDOW},    {"warmup", 1, 0, O_WARMUP},    {"timeout", 1, 0, O_TIMEOUT},
+        {"max-seconds", 1, 0, O_MAXS}, {"json", 1, 0, O_JSON},        {"label", 1, 0, O_LABEL},
+        {"windows", 1, 0, O_WINDOWS},  {"hup-pid", 1, 0, O_HUPPID},   {"hup-at", 1, 0, O_HUPAT},
+        {"from", 1, 0, O_FROM},        {"id-prefix", 1, 0, O_PREFIX}, {"labels", 1, 0, O_LABELS},
+        {"truth", 1, 0, O_TRUTH},      {"help", 0, 0, 'h'},           {0, 0, 0, 0}};
     int window_set = 0, c;
     *o = (options){.warmup = 1000,
                    .timeout_s = 30,
@@ -109,6 +103,8 @@ int rvbench_parse_options(int argc, char **argv, options *o)
             o->from_beginning = strcmp(optarg, "beginning") == 0;
             break;
         case O_PREFIX: o->id_prefix = optarg; break;
+        case O_LABELS: o->labels = optarg; break;
+        case O_TRUTH: o->truth = optarg; break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); return -1;
         }
@@ -123,6 +119,10 @@ int rvbench_parse_options(int argc, char **argv, options *o)
     }
     if (o->rate < 0 || o->timeout_s <= 0 || o->max_seconds <= 0 || o->windows_ms < 0) {
         fprintf(stderr, "rvbench: --rate, --timeout, --max-seconds, --windows must be >= 0\n");
+        return -1;
+    }
+    if (!o->labels != !o->truth) {
+        fprintf(stderr, "rvbench: --labels and --truth go together\n");
         return -1;
     }
     if (o->rate > 0 && !window_set)
