@@ -121,6 +121,10 @@ int rvbench_parse_options(int argc, char **argv, options *o)
         fprintf(stderr, "rvbench: --rate, --timeout, --max-seconds, --windows must be >= 0\n");
         return -1;
     }
+    if (strlen(o->id_prefix) > 40) { /* a key is the prefix and a number, in 64 bytes */
+        fprintf(stderr, "rvbench: --id-prefix: at most 40 bytes\n");
+        return -1;
+    }
     if (!o->labels != !o->truth) {
         fprintf(stderr, "rvbench: --labels and --truth go together\n");
         return -1;

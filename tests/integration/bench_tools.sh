@@ -9,7 +9,7 @@ PT=$RV_BUILD_DIR/bench/passthrough
 RVB=$RV_BUILD_DIR/bench/rvbench
 [ -x "$PT" ] && [ -x "$RVB" ] || fail "bench tools not built in $RV_BUILD_DIR/bench"
 
-PARTITIONS=1 start_broker q.requests q.scores q.results q.archive
+PARTITIONS=1 start_broker q.requests q.scores q.results q.archive q.labels
 "$PT" -b "$BOOTSTRAP" --requests q.requests --scores q.scores --results q.results \
   --archive q.archive --score-bytes 185 --result-bytes 365 --group pt 2>"$TMP/pt.log" &
 PT_PID=$!
@@ -66,6 +66,40 @@ assert_contains "$(cat "$TMP/rvbench.out")" "(lost 0, duplicates 0, foreign 0, u
 sent=$($PY -c "import json,sys; print(json.load(open(sys.argv[1]))['results'])" "$TMP/smoke.json")
 [ "$sent" -ge 900 ] || fail "rvbench counted $sent results in 2 s at 500/s"
 pass "rvbench counts $sent requests back through the pass-through, none lost"
+
+# with --labels: after each request its row's label (from --truth, the same
+# line), keyed and identified by the request's id
+TRUTH=$RV_SOURCE_DIR/conf/data/breast_cancer.expected.jsonl
+"$RVB" -b "$BOOTSTRAP" --requests q.requests --results q.results --labels q.labels --truth "$TRUTH" \
+  --data "$RV_SOURCE_DIR/conf/data/breast_cancer.jsonl" --count 600 --rate 600 --id-prefix L- \
+  >"$TMP/labels.out" 2>"$TMP/labels.err" || fail "rvbench --labels: $(cat "$TMP/labels.err")"
+$PY - "$BOOTSTRAP" "$TRUTH" <<'PY' || fail "rvbench's labels"
+import json, sys, uuid
+from confluent_kafka import Consumer, TopicPartition
+truth = [json.loads(l)["label"] for l in open(sys.argv[2])]
+c = Consumer({"bootstrap.servers": sys.argv[1], "group.id": str(uuid.uuid4()),
+              "enable.auto.commit": False})
+c.assign([TopicPartition("q.labels", 0, 0)])
+got = []
+while len(got) < 600:
+    m = c.poll(10)
+    assert m is not None and not m.error(), f"after {len(got)} labels: {m and m.error()}"
+    got.append(m)
+for i, m in enumerate(got):
+    v = json.loads(m.value())
+    assert m.key() == f"L-{i}".encode() and v == {"id": f"L-{i}", "label": truth[i % len(truth)]}, \
+        f"label {i}: {m.key()!r} {v}"
+print("labels as sent")
+PY
+pass "rvbench sends each request's true label after it, keyed by its id (600, cycling the 569 rows)"
+printf '{"id": "x"}\n' >"$TMP/bad.jsonl"
+if "$RVB" -b "$BOOTSTRAP" --requests q.requests --results q.results --labels q.labels \
+  --truth "$TMP/bad.jsonl" --data "$RV_SOURCE_DIR/conf/data/breast_cancer.jsonl" --count 1 \
+  >/dev/null 2>"$TMP/bad.err"; then
+  fail "rvbench took a truth file without labels"
+fi
+assert_contains "$(cat "$TMP/bad.err")" "bad.jsonl:1: no \"label\" string" "rvbench's error"
+pass "rvbench refuses a truth file line without a label, naming file and line"
 
 kill -TERM "$PT_PID"
 wait "$PT_PID" || fail "the pass-through exited $? after SIGTERM: $(cat "$TMP/pt.log")"
