@@ -896,9 +896,9 @@ eval_host() {
 # baseline: the noise the ratios are to be read against). Each run's first
 # EVAL_WARMUP s (15) are left out of its figures: a host's first 2-3 s at
 # this rate have 2-3 times its later p99 (caches, pages, connections), and
-# an evaluating host's first 10 s 1.3-1.5 times an idle one's (its
-# consumer's first catch-up, its store's first pages); within a 15-s run
-# they made most of the top 1 %. Steady serving is what is compared.
+# an evaluating host's 5th to 10th s 1.3-1.7 times an idle one's (not
+# traced yet); within a 15-s run they made most of the top 1 %. Steady
+# serving is what is compared.
 scenario_evaluation() {
   local rate=${EVAL_RATE:-5000} rounds=${EVAL_ROUNDS:-3} keep=${EVAL_KEEP:-} svcs=() round m order svc
   local modes=(${EVAL_MODES:-on role off}) pin=() rest id=b- o c0 t0 warm=${EVAL_WARMUP:-15}
