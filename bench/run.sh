@@ -882,9 +882,10 @@ eval_host() {
 # in turn (ids new each slice, a second between slices for the evaluation
 # to commit what it took): no host start in the noise, and a kept host is
 # what serves. Either way round 0 is a warm-up, not measured (a Kafka
-# node's first minute runs its JIT: 10-20 times the p99). Kept hosts want BROKER=kafka: on the embedded broker the
-# evaluating host's latencies collapse after about 200,000 requests
-# (docs/PERFORMANCE.md), on Kafka they stay flat past a million.
+# node's first minute runs its JIT: 10-60 times the p99). Kept hosts want
+# BROKER=kafka: on the embedded broker the evaluating host's latencies
+# collapse after about 200,000 requests (docs/PERFORMANCE.md), on Kafka
+# they stay flat past a million.
 # HOST_CPU=0, with the script itself under `taskset -c 1`: the loaded host
 # (its threads and its model processes) alone on CPU 0; the broker, the
 # load, the labels, the role and the idle kept hosts on the other, as when
