@@ -113,17 +113,23 @@ ${4:-}
 YAML
 }
 
+# wait_ready PORT: until the host's /readyz on PORT says 200 (every
+# partition of the requests read, the gateway's replies too), 60 s at most
+wait_ready() {
+  local until=$((SECONDS + 60))
+  until [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1/readyz")" = 200 ]; do
+    ((SECONDS < until)) || fail "the host on port $1 was not ready in 60 s"
+    sleep 0.1
+  done
+}
+
 # score_over_http PORT N REQUESTS LABELS: POST /v1/score the bodies of the
 # first N lines of REQUESTS ("id:body", the breast-cancer rows in order) as
 # http-0..http-N-1, and write each one's true label to LABELS ("id:{json}"),
 # once the host says it is ready (on a real cluster its gateway's reply
 # reader may be assigned a moment after the host serves the stream).
 score_over_http() {
-  local until=$((SECONDS + 60))
-  until [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1/readyz")" = 200 ]; do
-    ((SECONDS < until)) || fail "the host on port $1 was not ready in 60 s"
-    sleep 0.1
-  done
+  wait_ready "$1"
   $PY - "$RV_SOURCE_DIR/conf/data/breast_cancer.expected.jsonl" "$3" "$1" "$4" "$2" <<'PY' ||
 import json, sys, urllib.request
 rows = [json.loads(l) for l in open(sys.argv[1])]

@@ -55,6 +55,7 @@ wait_log "$TMP/sec.log" "assigned sec.requests" 1 60
 wait_log "$TMP/scorer.log" "assigned sec.requests" 1 60
 for i in $(seq 1 50); do echo "sec-$i:{\"x\": $i, \"y\": 1}"; done | kcat -P -b "$BOOTSTRAP" -t sec.requests -K:
 wait_count sec.results 50 60
+wait_ready "$port" # a 503 before it: "not reading every partition yet"
 code=$(curl -s -o "$TMP/http.body" -w '%{http_code}' -H 'X-Request-Id: web-1' -d '{"x": 2, "y": 3}' \
   "http://127.0.0.1:$port/v1/score")
 [ "$code" = 200 ] || fail "POST /v1/score over SASL_SSL: $code $(cat "$TMP/http.body")"
