@@ -903,7 +903,7 @@ eval_host() {
 scenario_evaluation() {
   local rate=${EVAL_RATE:-5000} rounds=${EVAL_ROUNDS:-3} keep=${EVAL_KEEP:-} svcs=() round m order svc
   local modes=(${EVAL_MODES:-on role off}) pin=() rest id=b- o c0 t0 warm=${EVAL_WARMUP:-15}
-  local truth=$SRC/conf/data/breast_cancer.expected.jsonl LINGER=${LINGER:-5}
+  local truth=$SRC/conf/data/breast_cancer.expected.jsonl LINGER=${LINGER:-5} load=()
   declare -A host=() role=()
   [ -z "${HOST_CPU:-}" ] || { pin=(taskset -c "$HOST_CPU"); COLOCATE=false; }
   rest=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' /proc/$$/status)
@@ -935,15 +935,15 @@ scenario_evaluation() {
         eval_host "$m" "$svc"
         host[$m]=$HOST_PID role[$m]=$ROLE_PID
       fi
+      load=(--rate "$rate" --window "$WINDOW" --id-prefix "$id" --labels "$svc.labels" --truth "$truth")
       if [ "$round" -eq 0 ]; then
         rvbench_cmd "$svc" "evaluation-$m-0" # not recorded
-        timeout 300 "${RVB[@]}" --duration "$DURATION" --rate "$rate" --window "$WINDOW" --id-prefix "$id" \
-          --labels "$svc.labels" --truth "$truth" >/dev/null 2>&1 || true
+        timeout 300 "${RVB[@]}" --duration "$DURATION" "${load[@]}" >/dev/null 2>&1 || true
       else
         t0=$(date +%s%N)
         c0=$(cpu_ticks "${host[$m]}")
-        bench "evaluation-$m-$round" "$svc" --duration $((DURATION + warm)) --rate "$rate" \
-          --window "$WINDOW" --warmup $((rate * warm)) --id-prefix "$id" --labels "$svc.labels" --truth "$truth"
+        bench "evaluation-$m-$round" "$svc" --duration $((DURATION + warm)) --warmup $((rate * warm)) \
+          "${load[@]}"
         cpu_share "$t0" "$c0" "${host[$m]}" >"$WORK/evaluation-$m-$round.cpu"
       fi
       sleep 1 # the last labels read (a fetch waits up to 500 ms) and committed

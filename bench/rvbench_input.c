@@ -69,25 +69,16 @@ body *rvbench_load_truth(const char *path, size_t *n_out)
         char err[128];
         yajl_val doc = yajl_tree_parse(v[i].bytes, err, sizeof err);
         yajl_val label = doc ? yajl_tree_get(doc, at, yajl_t_string) : NULL;
-        if (!label) {
-            fprintf(stderr, "rvbench: %s:%zu: no \"label\" string\n", path, i + 1);
-            yajl_tree_free(doc);
-            rvbench_free_lines(v, n);
-            return NULL;
-        }
-        const char *t = YAJL_GET_STRING(label);
-        if (strpbrk(t, "\"\\") || strlen(t) > 200) {
-            fprintf(stderr,
-                    "rvbench: %s:%zu: a label is written as is: no quote, backslash,"
-                    " over 200 bytes\n",
-                    path, i + 1);
-            yajl_tree_free(doc);
-            rvbench_free_lines(v, n);
-            return NULL;
-        }
-        char *s = strdup(t);
+        const char *t = label ? YAJL_GET_STRING(label) : NULL;
+        const char *why = !t ? "no \"label\" string"
+                          : strpbrk(t, "\"\\") || strlen(t) > 200
+                              ? "a label is written as is: no quote, backslash, over 200 bytes"
+                              : NULL;
+        char *s = why ? NULL : strdup(t);
         yajl_tree_free(doc);
         if (!s) {
+            if (why)
+                fprintf(stderr, "rvbench: %s:%zu: %s\n", path, i + 1, why);
             rvbench_free_lines(v, n);
             return NULL;
         }
