@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "errbuf.h"
@@ -125,20 +126,58 @@ static const struct route evaluate_routes[] = {
     {"/metrics", rv_http_get_evaluation_metrics, RV_SCOPE_METRICS},
 };
 
-/* A refusal, counted by status. */
+/* A refusal, counted by status (in the order of rv_http.refused). */
 static enum MHD_Result refuse(rv_http *h, struct MHD_Connection *c, const rv_http_grant *g)
 {
-    int k = g->status == MHD_HTTP_UNAUTHORIZED ? 0 : g->status == MHD_HTTP_FORBIDDEN ? 1 : 2;
+    int k = g->status == MHD_HTTP_UNAUTHORIZED        ? 0
+            : g->status == MHD_HTTP_FORBIDDEN         ? 1
+            : g->status == MHD_HTTP_TOO_MANY_REQUESTS ? 2
+                                                      : 3;
     atomic_fetch_add(&h->refused[k], 1);
     return rv_http_refuse(c, g);
 }
 
-/* Whether the caller may use an endpoint of that scope (0: open): its
- * client certificate (with client_ca_file), then its bearer token or the
- * certificate's subject. */
+/* Headers that name who calls or what: given twice, a proxy in front that
+ * reads the last one and the host that reads the first would see two
+ * callers, so such a request is refused (as nginx does). */
+static const char *const single_headers[] = {MHD_HTTP_HEADER_AUTHORIZATION, "X-Request-Id"};
+enum { N_SINGLE = sizeof single_headers / sizeof *single_headers };
+
+static enum MHD_Result count_single(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    (void)kind, (void)value;
+    unsigned *seen = cls;
+    for (size_t i = 0; i < N_SINGLE; i++)
+        if (key && strcasecmp(key, single_headers[i]) == 0)
+            seen[i]++;
+    return MHD_YES;
+}
+
+/* The first header of single_headers given more than once, or NULL. */
+static const char *repeated_header(struct MHD_Connection *c)
+{
+    unsigned seen[N_SINGLE] = {0};
+    MHD_get_connection_values(c, MHD_HEADER_KIND, count_single, seen);
+    for (size_t i = 0; i < N_SINGLE; i++)
+        if (seen[i] > 1)
+            return single_headers[i];
+    return NULL;
+}
+
+/* Whether the caller may use an endpoint of that scope (0: open): one of
+ * each identifying header, its client certificate (with client_ca_file),
+ * then its bearer token or the certificate's subject. */
 static void gate(rv_http *h, struct MHD_Connection *c, unsigned scope, rv_http_grant *g)
 {
     char subject[512];
+    const char *twice = repeated_header(c);
+    if (twice) { /* the values are never echoed */
+        memset(g, 0, sizeof *g);
+        g->status = MHD_HTTP_BAD_REQUEST;
+        snprintf(g->why, sizeof g->why, "the %s header is given more than once", twice);
+        return;
+    }
     if (scope && rv_http_tls_client(h->tls, c, subject, sizeof subject) != 0) {
         memset(g, 0, sizeof *g);
         g->status = MHD_HTTP_FORBIDDEN;

@@ -48,7 +48,7 @@ struct rv_http {
     atomic_uint_fast64_t next_id;
     rv_http_auth *auth;              /* NULL: no http.tokens_file, every endpoint open */
     rv_http_tls *tls;                /* NULL: plain HTTP */
-    atomic_uint_fast64_t refused[3]; /* 401, 403, 429 */
+    atomic_uint_fast64_t refused[4]; /* 401, 403, 429, 400 (a header twice) */
     pthread_mutex_t lock;            /* guards waiters */
     pthread_cond_t cond;
     waiter *waiters;
@@ -56,7 +56,7 @@ struct rv_http {
 
 /* auth (http_auth.c): bearer tokens and their scopes and limits. */
 typedef struct rv_http_grant {
-    int status;      /* 0: allowed; 401, 403 or 429 */
+    int status;      /* 0: allowed; 401, 403, 429, or 400 (a header twice) */
     int retry_after; /* seconds, with 429 */
     char why[200];   /* the refusal's reason: never the token */
     int held;        /* counts in its token's requests in flight */

@@ -165,9 +165,9 @@ static void listener_families(rv_http *h, rv_text *t)
 {
     rv_prom_family(t, "rendezvous_http_refused_total", "counter",
                    "HTTP requests refused: no or unknown token (401), a scope missing (403), "
-                   "over a token's limits (429).");
-    static const char *const refused[] = {"401", "403", "429"};
-    for (int i = 0; i < 3; i++) {
+                   "over a token's limits (429), Authorization or X-Request-Id given twice (400).");
+    static const char *const refused[] = {"401", "403", "429", "400"};
+    for (int i = 0; i < 4; i++) {
         rv_prom_label l[] = {{"status", refused[i]}};
         rv_prom_counter(t, "rendezvous_http_refused_total", l, 1, atomic_load(&h->refused[i]));
     }

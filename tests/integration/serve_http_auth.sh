@@ -75,6 +75,30 @@ expect 200 "$METRICS" GET /metrics "the metrics token"
 legit
 pass "no token, a wrong one and a missing scope: 401 (with WWW-Authenticate), 401, 403 naming the scope; probes open; legitimate calls answered"
 
+# a header that names the caller or the request given twice: whichever a
+# proxy in front reads, the host must not pick another one; neither value
+# is echoed
+twice() { # WHAT HEADER1 HEADER2
+  local st
+  st=$(curl -s -o "$BODY" -w '%{http_code}' -H "$2" -H "$3" -d '{"x": 1}' "$URL/v1/score")
+  [ "$st" = 400 ] || fail "$1: $st, expected 400: $(cat "$BODY")"
+  grep -q 'given more than once' "$BODY" || fail "$1: the reason is not said: $(cat "$BODY")"
+  ! grep -qF -e "$SCORER" -e "$READER" -e junk -e dup- "$BODY" || fail "$1: a value is echoed: $(cat "$BODY")"
+}
+twice "a good token then junk" "Authorization: Bearer $SCORER" "Authorization: Bearer junk"
+twice "junk then a good token" "Authorization: Bearer junk" "Authorization: Bearer $SCORER"
+twice "read scope then score" "Authorization: Bearer $READER" "Authorization: Bearer $SCORER"
+twice "score scope then read" "Authorization: Bearer $SCORER" "Authorization: Bearer $READER"
+twice "two request ids" "X-Request-Id: dup-1" "X-Request-Id: dup-2"
+st=$(curl -s -o "$BODY" -w '%{http_code}' -H "Authorization: Bearer $SCORER" \
+  -H "authorization: Bearer $SCORER" "$URL/v1/models")
+[ "$st" = 400 ] || fail "the same token twice, in another case, on a GET: $st"
+legit
+curl -s -H "Authorization: Bearer $METRICS" "$URL/metrics" >"$TMP/metrics"
+grep -q 'rendezvous_http_refused_total{status="400"} 6$' "$TMP/metrics" ||
+  fail "headers given twice not counted: $(grep refused_total "$TMP/metrics")"
+pass "Authorization or X-Request-Id given twice, in either order or case: 400 naming the header, no value echoed, counted"
+
 # rate=5: a burst of 20 gets 5 or so through, then 429 with Retry-After
 ok=0 limited=0
 for _ in $(seq 20); do
