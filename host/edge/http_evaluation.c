@@ -46,8 +46,19 @@ static void series(rv_jw *w, rv_evaluation *ev, int64_t now)
 enum MHD_Result rv_http_get_evaluation(rv_http *h, struct MHD_Connection *c)
 {
     rv_evaluation *ev = h->src.evaluation;
-    if (!ev)
-        return rv_http_respond_error(c, 404, "no evaluation: the config has no evaluation section");
+    if (!ev) {
+        rv_generation *g = h->src.current ? h->src.current(h->src.ctx) : NULL;
+        int elsewhere = g && g->cfg->evaluation.labels && !g->cfg->evaluation.in_host;
+        if (g)
+            rv_generation_unref(g);
+        return elsewhere
+                   ? rv_http_respond_error(c, 404,
+                                           "no evaluation in this host (evaluation.in_host: "
+                                           "false): ask the `rendezvous evaluate` role's --http "
+                                           "listener")
+                   : rv_http_respond_error(c, 404,
+                                           "no evaluation: the config has no evaluation section");
+    }
     size_t n;
     int64_t now = rv_real_us() / 1000;
     rv_evaluation_figure *f = rv_evaluation_snapshot(ev, now, &n);

@@ -153,7 +153,7 @@ static const struct command {
      "the archive through the candidate's models, offline: a report per model"},
     {"scorer", cmd_scorer, "-c FILE --model NAME [-b BROKERS] [--http HOST:PORT] [-v]",
      "score one model of FILE for its hosts (remote: true there): its score records"},
-    {"evaluate", rv_evaluate_main, "-c FILE [-b BROKERS] [-v]",
+    {"evaluate", rv_evaluate_main, "-c FILE [-b BROKERS] [--http HOST:PORT] [-v]",
      "the live evaluation of FILE's service as a process of its own (evaluation.in_host: "
      "false for its hosts): the figures and alerts it writes"},
     {"broker", cmd_broker, "[--brokers N] [--partitions P] [--topic NAME[:P]]...",

@@ -5,6 +5,7 @@
 out=$("$RV_BIN" --version) || fail "--version exits non-zero"
 assert_contains "$out" "plugin ABI 1.0" "--version"
 "$RV_BIN" --help | grep -q "rendezvous check -c FILE" || fail "--help"
+"$RV_BIN" --help | grep -q "rendezvous evaluate -c FILE .*--http HOST:PORT" || fail "--help: evaluate's --http"
 set +e; "$RV_BIN" --no-such-flag 2>/dev/null; rc=$?; set -e
 [ $rc -eq 2 ] || fail "unknown flag should exit 2, got $rc"
 set +e; "$RV_BIN" no-such-command 2>"$TMP/usage"; rc=$?; set -e

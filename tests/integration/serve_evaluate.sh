@@ -14,8 +14,10 @@
 DATA=$RV_SOURCE_DIR/conf/data
 
 start_broker $(service_topics eva) eva.labels eva.evaluation
+read -r HOST_PORT ROLE_PORT < <(free_ports 2)
 evaluated_yaml eva "$TMP/state" "{labels: [benign, malignant], interval_ms: 200, report_s: 1, \
-baseline_answers: 100, alert_margin: 0.01, alert_min_answers: 50, in_host: false}" >"$TMP/eva.yaml"
+baseline_answers: 100, alert_margin: 0.01, alert_min_answers: 50, in_host: false}" \
+  "http: {listen: \"127.0.0.1:$HOST_PORT\"}" >"$TMP/eva.yaml"
 
 # refused: the embedded broker (no -b), and a config without evaluation
 st=0
@@ -30,7 +32,6 @@ st=0
 pass "evaluate refuses the embedded broker and a config without an evaluation section (status 2)"
 
 start_host "$TMP/eva.yaml" "$TMP/eva.log"
-ROLE_PORT=$(free_ports 1)
 "$RV_BIN" evaluate -c "$TMP/eva.yaml" -b "$BOOTSTRAP" --http "127.0.0.1:$ROLE_PORT" >"$TMP/role.out" \
   2>"$TMP/role.log" &
 ROLE_PID=$!
@@ -208,6 +209,9 @@ grep -q 'rendezvous_evaluation_accuracy{source="linear",window="start"}' "$TMP/r
   fail "the role's probes answer, and it has no host endpoints"
 pass "the role over HTTP (--http): /v1/evaluation as its records, /metrics with the evaluation's gauges, probes; no host endpoints"
 
+st=$(curl -s -o "$TMP/host-eval" -w '%{http_code}' "http://127.0.0.1:$HOST_PORT/v1/evaluation")
+[ "$st" = 404 ] && grep -q 'in_host: false.*rendezvous evaluate' "$TMP/host-eval" ||
+  fail "the host's /v1/evaluation does not say where the evaluation runs: $st $(cat "$TMP/host-eval")"
 grep -q "partition(s) of scores, results and labels" "$TMP/eva.log" &&
   fail "the host evaluates too, with in_host: false"
 kill -TERM "$ROLE_PID"
@@ -215,4 +219,4 @@ st=0
 wait "$ROLE_PID" || st=$?
 [ "$st" -eq 0 ] || fail "evaluate exited $st on SIGTERM: $(tail -3 "$TMP/role.log")"
 stop_host
-pass "the host leaves the evaluation to the role (in_host: false); the role stops on SIGTERM"
+pass "the host leaves the evaluation to the role (in_host: false) and its /v1/evaluation says so; the role stops on SIGTERM"
