@@ -102,7 +102,7 @@ void start(const char *models, const char *rendezvous)
     monitor = rv_canary_monitor_new(no_alert, NULL);
     rd_kafka_conf_t *pconf = rv_kafka_conf(cfg, bootstrap, 1, err, sizeof err);
     ck_assert_msg(pconf != NULL, "%s", err);
-    output = rv_output_new(pconf, cfg, rv_inflight_delivered, err, sizeof err);
+    output = rv_output_new(pconf, cfg, rv_inflight_delivered, NULL, err, sizeof err);
     ck_assert_msg(output != NULL, "%s", err);
     rz = rv_rendezvous_start(output, monitor, stats);
     ck_assert_ptr_nonnull(rz);

@@ -210,9 +210,13 @@ static void *watch_shutdown(void *arg)
 {
     daemon_state *d = arg;
     int second = rv_signals_wait_second_stop(&d->shutdown_until);
-    rv_error("shutdown", "%s: exiting now, %llu request(s) not committed (they will be read again)",
-             second ? "second stop signal" : "shutdown_timeout_ms passed",
-             (unsigned long long)rv_commit_tracker_pending(d->tracker));
+    const char *why = second ? "second stop signal" : "shutdown_timeout_ms passed";
+    if (!atomic_load(&d->started))
+        rv_error("shutdown", "%s while still starting: exiting now (nothing was read yet)", why);
+    else
+        rv_error("shutdown",
+                 "%s: exiting now, %llu request(s) not committed (they will be read again)", why,
+                 (unsigned long long)rv_commit_tracker_pending(d->tracker));
     _exit(1);
     return NULL;
 }
@@ -229,6 +233,37 @@ static void start_watchdog(daemon_state *d, uint32_t bound_ms)
     d->has_watchdog = pthread_create(&d->watchdog, NULL, watch_shutdown, d) == 0;
     if (!d->has_watchdog)
         rv_warn("shutdown", "cannot start the shutdown watchdog: shutdown is not bounded");
+}
+
+/* The watchdog fires a little before shutdown_timeout_ms: the signal was
+ * seen up to a poll (50 ms) ago, and exiting takes a little. */
+static uint32_t shutdown_bound(uint32_t timeout_ms)
+{
+    return timeout_ms > 200 ? timeout_ms - 100 : timeout_ms / 2;
+}
+
+/* A stop signal during start-up (the cluster check, the transaction
+ * coordinator, a model's create or warm-up): the bound on shutdown runs
+ * from the signal, not from the start's end. The waits that can be given
+ * up are (the coordinator's); the watchdog ends the others. Nothing is
+ * read before the start ends, so nothing is lost. */
+typedef struct start_guard {
+    daemon_state *d;
+    uint32_t bound_ms;
+    pthread_t thread;
+} start_guard;
+
+static void *guard_start(void *arg)
+{
+    start_guard *g = arg;
+    while (!atomic_load(&g->d->started) && !rv_signals_stop())
+        rv_sleep_ms(20);
+    if (!atomic_load(&g->d->started)) {
+        rv_info("serve", "signal %d during start-up: stopping within %u ms", rv_signals_stop(),
+                g->bound_ms);
+        start_watchdog(g->d, g->bound_ms);
+    }
+    return NULL;
 }
 
 static void shutdown_all(daemon_state *d)
@@ -321,9 +356,17 @@ static int start_pipeline(daemon_state *d, const rv_config *cfg)
                                 "too (use a Kafka cluster)");
     } else
         snprintf(d->bootstrap, sizeof d->bootstrap, "%s", brokers);
+    /* before anything waits on the cluster: a wrong password or a missing
+     * topic is said at once, not after the transaction coordinator's wait */
+    d->request_partitions =
+        rv_topics_check(cfg, d->bootstrap, d->opts->scorer_model != NULL, 10000, err, sizeof err);
+    if (d->request_partitions < 0) {
+        rv_error("streams", "%s", err);
+        return -1;
+    }
     rd_kafka_conf_t *pconf = rv_kafka_conf(cfg, d->bootstrap, 1, err, sizeof err);
-    if (!pconf ||
-        !(d->output = rv_output_new(pconf, cfg, rv_inflight_delivered, err, sizeof err))) {
+    if (!pconf || !(d->output = rv_output_new(pconf, cfg, rv_inflight_delivered, rv_signals_stop,
+                                              err, sizeof err))) {
         rv_error("streams", "%s", err);
         return -1;
     }
@@ -472,11 +515,9 @@ static int serve_stop(daemon_state *d)
 {
     rv_info("serve", "signal %d: stop fetching, drain, flush, commit", rv_signals_stop());
     rv_notify_stopping();
-    /* the signal was seen up to a poll (50 ms) ago, and exiting takes a
-     * little: the watchdog fires 100 ms before the bound */
-    uint32_t bound = d->gen->cfg->shutdown_timeout_ms;
-    bound = bound > 200 ? bound - 100 : bound / 2;
-    start_watchdog(d, bound);
+    uint32_t bound = shutdown_bound(d->gen->cfg->shutdown_timeout_ms);
+    if (!d->has_watchdog) /* else started at a signal during start-up */
+        start_watchdog(d, bound);
     /* three quarters of the bound to drain, the rest to flush and close */
     return rv_input_drain(d, (int)(bound - bound / 4)) ? 1 : 0;
 }
@@ -488,10 +529,19 @@ int rv_serve(const rv_serve_options *opts)
     rv_config *cfg = load_config(opts);
     if (!cfg)
         return 2;
+    start_guard guard = {.d = &d, .bound_ms = shutdown_bound(cfg->shutdown_timeout_ms)};
+    int guarded = pthread_create(&guard.thread, NULL, guard_start, &guard) == 0;
     int rc = serve_start(&d, cfg);
+    atomic_store(&d.started, 1);
+    if (guarded)
+        pthread_join(guard.thread, NULL); /* has_watchdog is read after it */
     if (rc == 0) {
         serve_loop(&d);
         rc = serve_stop(&d);
+    } else if (rv_signals_stop()) {
+        rv_info("serve", "stopped by signal %d during start-up: nothing was read",
+                rv_signals_stop());
+        rc = 0;
     }
     if (d.stats) {
         fputs("summary: ", stderr);

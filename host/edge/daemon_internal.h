@@ -11,6 +11,7 @@
 #define RV_DAEMON_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "canary_monitor.h"
 #include "colocate.h"
@@ -62,6 +63,8 @@ typedef struct daemon_state {
     rd_kafka_topic_partition_list_t *held;
     int64_t held_since_ms;
     char bootstrap[1024];
+    int request_partitions; /* the requests topic's, checked at start */
+    atomic_int started;     /* serve_start has returned (daemon.c's start-up guard) */
     rv_reloader *reloader;
     rv_watch *watch;
     rv_http *http;

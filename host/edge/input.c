@@ -327,13 +327,6 @@ rd_kafka_t *rv_input_start(daemon_state *d, const rv_config *cfg, const char *bo
         rv_error("streams", "%s", err);
         return NULL;
     }
-    int parts =
-        rv_topics_check(cfg, bootstrap, d->opts->scorer_model != NULL, 10000, err, sizeof err);
-    if (parts < 0) {
-        rv_error("streams", "%s", err);
-        rd_kafka_destroy(rk);
-        return NULL;
-    }
     rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(sub, cfg->streams.requests, RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t e = rd_kafka_subscribe(rk, sub);
@@ -344,8 +337,8 @@ rd_kafka_t *rv_input_start(daemon_state *d, const rv_config *cfg, const char *bo
         rd_kafka_destroy(rk);
         return NULL;
     }
-    rv_info("streams", "consuming %s (%d partitions) in group %s", cfg->streams.requests, parts,
-            cfg->streams.group);
+    rv_info("streams", "consuming %s (%d partitions) in group %s", cfg->streams.requests,
+            d->request_partitions, cfg->streams.group);
     d->queue = rd_kafka_queue_get_consumer(rk);
     return rk;
 }

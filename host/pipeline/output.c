@@ -245,7 +245,7 @@ static void *poll_loop(void *arg)
 }
 
 rv_output *rv_output_new(rd_kafka_conf_t *conf, const rv_config *cfg, rv_delivered_fn delivered,
-                         char *err, size_t err_size)
+                         rv_stopping_fn stopping, char *err, size_t err_size)
 {
     rv_output *o = calloc(1, sizeof *o);
     if (!o) {
@@ -254,6 +254,7 @@ rv_output *rv_output_new(rd_kafka_conf_t *conf, const rv_config *cfg, rv_deliver
         return NULL;
     }
     o->delivered = delivered;
+    o->stopping = stopping;
     char e[RV_ERR_SIZE];
     if (rd_kafka_conf_set(conf, "enable.idempotence", "true", e, sizeof e) != RD_KAFKA_CONF_OK ||
         rd_kafka_conf_set(conf, "acks", "all", e, sizeof e) != RD_KAFKA_CONF_OK) {

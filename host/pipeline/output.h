@@ -45,9 +45,13 @@ typedef void (*rv_delivery_watch_fn)(void *ctx, const char *topic, int32_t parti
 /* Sets (fn NULL: clears) who is told of deliveries. */
 void rv_output_watch(rv_output *o, rv_delivery_watch_fn fn, void *ctx);
 
-/* conf is consumed (also on failure). delivered may be NULL. */
+/* Asked, about once a second, during a wait that may last (exactly-once:
+ * the transaction coordinator): non-zero gives the wait up. */
+typedef int (*rv_stopping_fn)(void);
+
+/* conf is consumed (also on failure). delivered and stopping may be NULL. */
 rv_output *rv_output_new(rd_kafka_conf_t *conf, const rv_config *cfg, rv_delivered_fn delivered,
-                         char *err, size_t err_size);
+                         rv_stopping_fn stopping, char *err, size_t err_size);
 /* Flushes (up to timeout_ms) and destroys. */
 void rv_output_free(rv_output *o, int timeout_ms);
 

@@ -39,18 +39,26 @@ void rv_output_on_txn_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, vo
 #define TXN_INIT_PATIENCE_MS 120000
 
 /* init_transactions, called again while it fails with a retriable error
- * (librdkafka: "retry call to resume") and the patience lasts. */
+ * (librdkafka: "retry call to resume") and the patience lasts, a second at
+ * a time so that a stop signal ends the wait; said every 10 s. */
 static rd_kafka_error_t *init_transactions(rv_output *o)
 {
-    int64_t give_up = rv_mono_ms() + TXN_INIT_PATIENCE_MS;
+    int64_t give_up = rv_mono_ms() + TXN_INIT_PATIENCE_MS, said = rv_mono_ms();
     for (;;) {
-        int64_t left = give_up - rv_mono_ms();
-        int wait = left < o->txn_timeout_ms + 5000 ? (int)left : o->txn_timeout_ms + 5000;
-        rd_kafka_error_t *error = rd_kafka_init_transactions(o->txn, wait > 1000 ? wait : 1000);
-        if (!error || !rd_kafka_error_is_retriable(error) || rv_mono_ms() >= give_up)
+        rd_kafka_error_t *error = rd_kafka_init_transactions(o->txn, 1000);
+        int64_t now = rv_mono_ms();
+        if (!error || !rd_kafka_error_is_retriable(error) || now >= give_up)
             return error;
-        rv_warn("output", "transactional id %s: %s; trying again", o->txn_id,
-                rd_kafka_error_string(error));
+        if (o->stopping && o->stopping()) {
+            rd_kafka_error_destroy(error);
+            return rd_kafka_error_new(RD_KAFKA_RESP_ERR__INTR,
+                                      "stopped while waiting for the transaction coordinator");
+        }
+        if (now - said >= 10000) {
+            rv_warn("output", "transactional id %s: %s; trying again (%lld s left)", o->txn_id,
+                    rd_kafka_error_string(error), (long long)(give_up - now) / 1000);
+            said = now;
+        }
         rd_kafka_error_destroy(error);
     }
 }

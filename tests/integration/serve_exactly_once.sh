@@ -273,8 +273,22 @@ case_coord() {
   "$RV_BIN" -c "$TMP/eocoord-h1.yaml" -b "$BOOTSTRAP" >"$TMP/eocoord.log.out" 2>"$TMP/eocoord.log" &
   HOST_PID=$!
   echo "$HOST_PID" >>"$TMP/pids"
+  # a second host, stopped while it waits for the coordinator: it gives
+  # the wait up at once
+  eo_service eocoord h2
+  echo "shutdown_timeout_ms: 10000" >>"$TMP/eocoord-h2.yaml"
+  "$RV_BIN" -c "$TMP/eocoord-h2.yaml" -b "$BOOTSTRAP" >/dev/null 2>"$TMP/eocoord-h2.log" &
+  local h2=$! st=0 t0
+  echo "$h2" >>"$TMP/pids"
   wait_log "$TMP/eocoord.log" "transactional id eocoord-h1: .*trying again" 2 60
   kill -0 "$HOST_PID" || fail "the host gave up: $(tail -5 "$TMP/eocoord.log")"
+  kill -TERM "$h2"
+  t0=$SECONDS
+  wait "$h2" || st=$?
+  grep -q "stopped while waiting for the transaction coordinator" "$TMP/eocoord-h2.log" &&
+    grep -q "stopped by signal 15 during start-up: nothing was read" "$TMP/eocoord-h2.log" &&
+    [ "$st" -eq 0 ] && [ $((SECONDS - t0)) -le 5 ] ||
+    fail "SIGTERM during the coordinator's wait: exit $st after $((SECONDS - t0)) s: $(grep -v '^%' "$TMP/eocoord-h2.log" | tail -3)"
   # together: a node is ready when the metadata names all three
   bash "$KAFKA" start-node "$KAFKA_DIR" 2 2>"$TMP/eocoord-node2.err" &
   local node2=$!
@@ -288,7 +302,7 @@ case_coord() {
   n=$(stop_steady eocoord)
   exactly_once eocoord "$n"
   stop_host
-  pass "a host started while its transaction coordinator could not answer waited for it, then served exactly once"
+  pass "a host started while its transaction coordinator could not answer waited for it, then served exactly once; another, stopped during that wait, gave it up at once (exit 0)"
 }
 
 if [ $# -gt 0 ]; then

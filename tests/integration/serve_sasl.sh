@@ -111,6 +111,32 @@ grep -qi "authentication" "$TMP/bad-scorer.log" ||
   fail "the scorer gives no reason: $(grep -v '^%' "$TMP/bad-scorer.log" | tail -5)"
 pass "a wrong password: the host and the scorer exit non-zero, saying: $(grep -io '[^:]*authentication[^;]*' "$TMP/bad.log" | head -1 | cut -c1-100)"
 
+# 3b. The same with exactly-once: refused as soon as the cluster says so
+#     (not after the transaction coordinator's two-minute patience), naming
+#     the authentication; and a SIGTERM during that start ends the host
+#     within shutdown_timeout_ms.
+cp "$TMP/bad.yaml" "$TMP/bad-eos.yaml"
+printf 'delivery: {mode: exactly_once}\nshutdown_timeout_ms: 2000\n' >>"$TMP/bad-eos.yaml"
+t0=$SECONDS
+refused bad-eos "a wrong password and exactly-once"
+took=$((SECONDS - t0))
+grep -qi "authentication" "$TMP/bad-eos.log" ||
+  fail "exactly-once: no reason given: $(grep -v '^%' "$TMP/bad-eos.log" | tail -5)"
+[ "$took" -le 15 ] || fail "exactly-once with a wrong password took $took s to exit (at most 15)"
+"$RV_BIN" -c "$TMP/bad-eos.yaml" >/dev/null 2>"$TMP/bad-eos-term.log" &
+pid=$!
+echo "$pid" >>"$TMP/pids"
+sleep 0.5
+kill -TERM "$pid"
+t0=$(date +%s%N)
+for _ in $(seq 80); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+kill -0 "$pid" 2>/dev/null && fail "SIGTERM during the start: still alive 4 s later (bound 2000 ms)"
+wait "$pid" || true
+ms=$((($(date +%s%N) - t0) / 1000000))
+grep -q "during start-up" "$TMP/bad-eos-term.log" ||
+  fail "SIGTERM during the start is not said: $(grep -v '^%' "$TMP/bad-eos-term.log" | tail -3)"
+pass "a wrong password with exactly-once: exit $RC in $took s naming the authentication; SIGTERM during that start: ended in $ms ms (bound 2000)"
+
 # 4. An ACL that denies the results topic: named, in the log.
 bash "$KAFKA" acl "$KAFKA_DIR" --add --deny-principal User:rv-host --operation All --topic acl.results \
   >/dev/null 2>&1 || fail "cannot add the ACL"
@@ -121,7 +147,7 @@ pass "an ACL denying acl.results: the host exits $RC, naming the topic: $(grep -
 
 # 5. The password is nowhere it could leak.
 "$RV_BIN" check -c "$TMP/sec.yaml" >"$TMP/check.out" 2>&1 || fail "check: $(tail -3 "$TMP/check.out")"
-for f in sec.log sec.log.out scorer.log scorer.out bad.log bad-scorer.log acl.log metrics models check.out; do
+for f in sec.log sec.log.out scorer.log scorer.out bad.log bad-scorer.log bad-eos.log bad-eos-term.log acl.log metrics models check.out; do
   ! grep -qF "$PASSWORD" "$TMP/$f" || fail "the password is in $f"
 done
 pass "the password is in no log, /metrics, /v1/models or check output"

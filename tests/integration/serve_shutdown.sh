@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Shutdown is bounded: SIGTERM ends the host within shutdown_timeout_ms
 # even with a model stuck in score() in the host, or with the broker gone;
-# a second signal ends it at once. What was left uncommitted is said, and
+# a second signal ends it at once; so does a signal during start-up. What was left uncommitted is said, and
 # the exit status is 1.
 . "$(dirname "$0")/lib.sh"
 FX=$RV_FIXTURE_DIR
@@ -85,5 +85,28 @@ YAML
   pass "SIGTERM with requests in flight and the broker gone: exited in $ELAPSED_MS ms (bound 2000), status 1"
 }
 
-run_parallel case_stuck_model case_second_signal
+# SIGTERM while the host still starts (a model's warm-up that takes a
+# minute): the bound runs from the signal, not from the start's end.
+case_start_wait() {
+  write_service slowstart "$TMP/slowstart.yaml" <<YAML
+shutdown_timeout_ms: 2000
+models:
+  - {name: a, plugin: $FX/ok.so, params: {warm_sleep_ms: 60000}}
+rendezvous:
+  schedule: [{model: a, within_ms: 1000}]
+YAML
+  "$RV_BIN" -c "$TMP/slowstart.yaml" -b "$BOOTSTRAP" >/dev/null 2>"$TMP/slowstart.log" &
+  local pid=$!
+  echo "$pid" >>"$TMP/pids"
+  sleep 1
+  grep -q "serving:" "$TMP/slowstart.log" && fail "the host started despite a minute's warm-up"
+  kill -TERM "$pid"
+  exits_within "$pid" 4
+  grep -q "during start-up: stopping within 1900 ms" "$TMP/slowstart.log" &&
+    grep -q "shutdown_timeout_ms passed while still starting: exiting now (nothing was read yet)" \
+      "$TMP/slowstart.log" || fail "no word of the bound at start-up: $(tail -5 "$TMP/slowstart.log")"
+  pass "SIGTERM during a model's minute-long warm-up: exited in $ELAPSED_MS ms (bound 2000), status $EXIT_STATUS"
+}
+
+run_parallel case_stuck_model case_second_signal case_start_wait
 case_broker_gone
