@@ -118,7 +118,8 @@ static void take(rv_evaluator *v, const rd_kafka_message_t *m)
 {
     const char *topic = rd_kafka_topic_name(m->rkt);
     rv_eval_record *r = &v->rec;
-    int ok = rv_eval_record_read(m->payload ? m->payload : "", m->len, r) == 0 && r->id && r->id[0];
+    int ok = rv_eval_record_read(m->payload, m->payload ? m->len : 0, r) == RV_EVAL_READ_OK &&
+             r->id && r->id[0];
     int64_t now = now_ms();
     if (ok && !rv_evaluation_sampled(v->ev, r->id))
         ; /* not one of those evaluated */
@@ -591,6 +592,7 @@ void rv_evaluator_stop(rv_evaluator *v)
         rd_kafka_destroy(v->out);
     }
     rv_evaluation_close(v->ev);
+    rv_eval_record_free(&v->rec);
     rv_eval_alerts_free(v->alerts);
     for (size_t i = 0; v->label_names && i < v->n_labels; i++)
         free(v->label_names[i]);

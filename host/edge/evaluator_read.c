@@ -31,7 +31,7 @@ enum { SEEN_ANSWERS = 1, SEEN_MODELS = 2, SEEN_SV = 4, SEEN_TIME = 8 };
 static const char *keep(reader *x, const unsigned char *s, size_t n)
 {
     rv_eval_record *r = x->r;
-    if (r->used + n + 1 > sizeof r->store) {
+    if (r->used + n + 1 > r->cap) { /* not with a store as long as the record */
         x->full = 1;
         return NULL;
     }
@@ -195,21 +195,55 @@ static const yajl_callbacks callbacks = {
     on_start_map, on_key,  on_end_map, on_start_array, on_end_array,
 };
 
-int rv_eval_record_read(const void *json, size_t len, rv_eval_record *r)
+/* Whether json is JSON, whatever its root (only checked: no callbacks). */
+static int is_json(const unsigned char *json, size_t len)
+{
+    yajl_handle h = yajl_alloc(NULL, NULL, NULL);
+    int ok =
+        h && yajl_parse(h, json, len) == yajl_status_ok && yajl_complete_parse(h) == yajl_status_ok;
+    if (h)
+        yajl_free(h);
+    return ok;
+}
+
+rv_eval_read rv_eval_record_read(const void *json, size_t len, rv_eval_record *r)
 {
     memset(r, 0, offsetof(rv_eval_record, store));
     r->used = 0;
-    reader x = {.r = r};
-    yajl_handle h = yajl_alloc(&callbacks, NULL, &x);
-    if (!h)
-        return -1;
-    /* a root that is not an object is not a record: its first event says */
     const unsigned char *p = json;
     size_t i = 0;
     while (i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r'))
         i++;
-    int ok = i < len && p[i] == '{' && yajl_parse(h, p, len) == yajl_status_ok &&
-             yajl_complete_parse(h) == yajl_status_ok && !x.full;
+    if (i == len)
+        return RV_EVAL_READ_EMPTY;
+    /* a root that is not an object is not a record: its first byte says */
+    if (p[i] != '{')
+        return is_json(p, len) ? RV_EVAL_READ_NOT_OBJECT : RV_EVAL_READ_MALFORMED;
+    /* a string kept takes fewer bytes than its text in the record (its
+     * quotes at least): len + 1 bytes hold them all */
+    if (len + 1 > r->cap) {
+        size_t cap = len + 1 > RV_EVAL_READ_STORE ? len + 1 : RV_EVAL_READ_STORE;
+        free(r->store);
+        r->cap = 0;
+        if (!(r->store = malloc(cap)))
+            return RV_EVAL_READ_NO_MEMORY;
+        r->cap = cap;
+    }
+    reader x = {.r = r};
+    yajl_handle h = yajl_alloc(&callbacks, NULL, &x);
+    if (!h)
+        return RV_EVAL_READ_NO_MEMORY;
+    yajl_status st = yajl_parse(h, p, len);
+    if (st == yajl_status_ok)
+        st = yajl_complete_parse(h);
     yajl_free(h);
-    return ok ? 0 : -1;
+    return st == yajl_status_ok ? RV_EVAL_READ_OK
+           : x.full             ? RV_EVAL_READ_NO_MEMORY
+                                : RV_EVAL_READ_MALFORMED;
+}
+
+void rv_eval_record_free(rv_eval_record *r)
+{
+    free(r->store);
+    memset(r, 0, sizeof *r);
 }

@@ -1,8 +1,8 @@
 /*
  * fuzz_evalrecord.c - the evaluation's streaming reader of score, result
  * and label records (edge/evaluator_read.h), on any bytes: it accepts a
- * JSON object or refuses; what it found lies in its own store, is
- * NUL-terminated there, and within its bounds.
+ * JSON object or says what the bytes are instead; what it found lies in
+ * its own store, is NUL-terminated there, and within its bounds.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -29,13 +29,15 @@ static void inside(const rv_eval_record *r, const char *s)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static rv_eval_record r;
-    if (rv_eval_record_read(data, size, &r) != 0)
+    rv_eval_read st = rv_eval_record_read(data, size, &r);
+    if (st > RV_EVAL_READ_NO_MEMORY)
+        abort();
+    if (st != RV_EVAL_READ_OK)
         return 0;
     const char *root[] = {r.id, r.model, r.version, r.status, r.label};
     for (size_t i = 0; i < sizeof root / sizeof *root; i++)
         inside(&r, root[i]);
-    if (r.n_answers > RV_EVAL_READ_ANSWERS || r.n_models > RV_EVAL_READ_MODELS ||
-        r.used > sizeof r.store)
+    if (r.n_answers > RV_EVAL_READ_ANSWERS || r.n_models > RV_EVAL_READ_MODELS || r.used > r.cap)
         abort();
     for (size_t i = 0; i < r.n_answers; i++)
         inside(&r, r.labels[i]);
