@@ -78,7 +78,7 @@ struct rv_evaluator {
     rv_eval_record rec; /* the record being read (the thread's) */
     pthread_t thread;
     atomic_int stop;
-    uint64_t unreadable; /* records that are not what their stream holds */
+    uint64_t unreadable; /* records that did not go in (said in the log) */
 };
 
 static int64_t now_ms(void)
@@ -113,20 +113,51 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
     }
 }
 
+/* A record that did not go in, said for the first and every 1000th. */
+static void unreadable(rv_evaluator *v, const rd_kafka_message_t *m, const char *what)
+{
+    if (v->unreadable++ % 1000 == 0)
+        rv_warn("evaluation", "%s [%d] at %lld: %s (%llu so far)", rd_kafka_topic_name(m->rkt),
+                (int)m->partition, (long long)m->offset, what, (unsigned long long)v->unreadable);
+}
+
+/* A label record: to the join, or counted as what it is instead; each
+ * one either way, whatever it holds and whatever its size. */
+static void take_label(rv_evaluator *v, const rd_kafka_message_t *m, int64_t now)
+{
+    rv_eval_record *r = &v->rec;
+    rv_label_refusal why;
+    int rc = rv_eval_label_read(m->payload, m->payload ? m->len : 0, r, &why);
+    if (rc < 0) {
+        unreadable(v, m, "a label record not read: out of memory (not counted)");
+        return;
+    }
+    if (rc == 0) {
+        if (rv_evaluation_sampled(v->ev, r->id) &&
+            rv_evaluation_label(v->ev, r->id, r->label, r->has_time ? r->time : 0, now) != 0)
+            unreadable(v, m, "a label not taken: out of memory (not counted)");
+        return;
+    }
+    char what[96];
+    snprintf(what, sizeof what, "not a label: counted as %s", rv_evaluation_refusal_name(why));
+    unreadable(v, m,
+               rv_evaluation_refuse_label(v->ev, why) == 0 ? what : "not a label: out of memory");
+}
+
 /* One record of one of the three streams into the evaluation. */
 static void take(rv_evaluator *v, const rd_kafka_message_t *m)
 {
     const char *topic = rd_kafka_topic_name(m->rkt);
     rv_eval_record *r = &v->rec;
+    int64_t now = now_ms();
+    if (strcmp(topic, v->labels) == 0) {
+        take_label(v, m, now);
+        rv_evaluation_set_offset(v->ev, topic, m->partition, m->offset + 1);
+        return;
+    }
     int ok = rv_eval_record_read(m->payload, m->payload ? m->len : 0, r) == RV_EVAL_READ_OK &&
              r->id && r->id[0];
-    int64_t now = now_ms();
-    if (ok && !rv_evaluation_sampled(v->ev, r->id))
-        ; /* not one of those evaluated */
-    else if (ok && strcmp(topic, v->labels) == 0)
-        ok = r->label &&
-             rv_evaluation_label(v->ev, r->id, r->label, r->has_time ? r->time : 0, now) == 0;
-    else if (ok) {
+    if (ok && rv_evaluation_sampled(v->ev, r->id)) {
         const char *expected[RV_EVAL_READ_MODELS];
         rv_evaluation_answer a = {.version = r->version ? r->version : "",
                                   .n = r->n_answers,
@@ -150,9 +181,8 @@ static void take(rv_evaluator *v, const rd_kafka_message_t *m)
         if (ok)
             ok = rv_evaluation_answer_of(v->ev, r->id, &a, now) == 0;
     }
-    if (!ok && v->unreadable++ % 1000 == 0)
-        rv_warn("evaluation", "%s [%d] at %lld: not a record of that stream (%llu so far)", topic,
-                (int)m->partition, (long long)m->offset, (unsigned long long)v->unreadable);
+    if (!ok)
+        unreadable(v, m, "not a record of that stream");
     rv_evaluation_set_offset(v->ev, topic, m->partition, m->offset + 1);
 }
 

@@ -242,6 +242,28 @@ rv_eval_read rv_eval_record_read(const void *json, size_t len, rv_eval_record *r
                                 : RV_EVAL_READ_MALFORMED;
 }
 
+/* The one place a label record's outcome is decided when it is no label
+ * (the join decides the others). */
+int rv_eval_label_read(const void *json, size_t len, rv_eval_record *r, rv_label_refusal *why)
+{
+    rv_eval_read st = rv_eval_record_read(json, len, r);
+    if (st == RV_EVAL_READ_NO_MEMORY)
+        return -1;
+    if (st == RV_EVAL_READ_EMPTY)
+        *why = RV_LABEL_EMPTY;
+    else if (st == RV_EVAL_READ_MALFORMED)
+        *why = RV_LABEL_MALFORMED_JSON;
+    else if (st == RV_EVAL_READ_NOT_OBJECT)
+        *why = RV_LABEL_NOT_AN_OBJECT;
+    else if (!r->id || !r->id[0] || strlen(r->id) > RV_EVALUATION_MAX_ID)
+        *why = RV_LABEL_BAD_ID;
+    else if (!r->label)
+        *why = RV_LABEL_BAD_LABEL;
+    else
+        return 0;
+    return 1;
+}
+
 void rv_eval_record_free(rv_eval_record *r)
 {
     free(r->store);

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "evaluation.h"
+
 #define RV_EVAL_READ_ANSWERS 16 /* answers kept, the first valid ones */
 #define RV_EVAL_READ_MODELS 64  /* models a result names */
 #define RV_EVAL_READ_STORE 8192 /* the store's first size */
@@ -45,6 +47,11 @@ typedef enum {
 
 /* json (NULL when len is 0) read into r, whose store it grows when needed. */
 rv_eval_read rv_eval_record_read(const void *json, size_t len, rv_eval_record *r);
+/* A label record read into r: 0 when it is one (r->id, r->label and its
+ * time to join), 1 with *why when it is none (rv_evaluation_refuse_label),
+ * -1 when out of memory. Whatever its length: a label too long to be one
+ * of the evaluation's is read, and counted unknown when joined. */
+int rv_eval_label_read(const void *json, size_t len, rv_eval_record *r, rv_label_refusal *why);
 /* The store; r is then as zeroed. */
 void rv_eval_record_free(rv_eval_record *r);
 

@@ -90,6 +90,11 @@ enum MHD_Result rv_http_get_evaluation(rv_http *h, struct MHD_Connection *c)
     /* clang-format on */
     for (size_t i = 0; i < sizeof counts / sizeof *counts; i++)
         rv_jw_kv_int(&w, counts[i].name, (long long)counts[i].v);
+    for (int why = 0; why < RV_LABEL_REFUSALS; why++) { /* "empty_labels", ... */
+        char name[64];
+        snprintf(name, sizeof name, "%s_labels", rv_evaluation_refusal_name(why));
+        rv_jw_kv_int(&w, name, (long long)*rv_evaluation_refused(&k, why));
+    }
     rv_jw_map_close(&w);
     rv_jw_string(&w, "figures");
     rv_jw_array_open(&w);
@@ -148,12 +153,18 @@ void rv_http_evaluation_metrics(rv_http *h, rv_text *t)
     rv_evaluation_counts k;
     rv_evaluation_counts_get(ev, &k);
     rv_prom_family(t, "rendezvous_evaluation_labels_total", "counter",
-                   "Labels read, by what became of them.");
-    static const char *outcome[] = {"joined", "duplicate", "unknown", "unmatched"};
-    uint64_t v[] = {k.joined, k.duplicate_labels, k.unknown_labels, k.unmatched_labels};
+                   "Label records read, by what became of them (one outcome each).");
+    static const char *outcome[] = {"joined", "duplicate", "unknown", "unmatched", "incomplete"};
+    uint64_t v[] = {k.joined, k.duplicate_labels, k.unknown_labels, k.unmatched_labels,
+                    k.incomplete};
     for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
         rv_prom_label l[] = {{"outcome", outcome[i]}};
         rv_prom_counter(t, "rendezvous_evaluation_labels_total", l, 1, v[i]);
+    }
+    for (int why = 0; why < RV_LABEL_REFUSALS; why++) { /* the records that are no label */
+        rv_prom_label l[] = {{"outcome", rv_evaluation_refusal_name(why)}};
+        rv_prom_counter(t, "rendezvous_evaluation_labels_total", l, 1,
+                        *rv_evaluation_refused(&k, why));
     }
     rv_prom_family(t, "rendezvous_evaluation_late_answers_total", "counter",
                    "Answers read after their request was joined (not measured).");

@@ -51,6 +51,8 @@ static void batch_clear(batch *b)
     memset(&b->delta, 0, sizeof b->delta);
 }
 
+_Static_assert(RV_EVALUATION_MAX_ID + 2 == RV_KVSTORE_MAX_KEY, "an id's key is r/<id>");
+
 static int request_key(char *key, size_t size, const char *id)
 {
     size_t n = strlen(id) + 2;
@@ -288,7 +290,8 @@ static rv_kv_status apply_offsets(rv_evaluation *e, batch *b, op **q, size_t nq,
     return st;
 }
 
-/* The queued changes q[0..nq): the offsets, then each request's. */
+/* The queued changes q[0..nq): the offsets and the label records refused,
+ * then each request's. */
 static rv_kv_status apply_queue(rv_evaluation *e, batch *b, op **q, size_t nq)
 {
     size_t n;
@@ -298,9 +301,13 @@ static rv_kv_status apply_queue(rv_evaluation *e, batch *b, op **q, size_t nq)
     op **sorted = n ? malloc(n * sizeof *sorted) : NULL;
     if (n && !sorted)
         return RV_KV_ERROR;
-    for (size_t i = 0, k = 0; i < nq; i++)
-        if (q[i]->kind != OP_OFFSET)
+    size_t k = 0;
+    for (size_t i = 0; i < nq; i++)
+        if (q[i]->kind == OP_REFUSED)
+            (*rv_evaluation_refused(&b->delta, (rv_label_refusal)q[i]->value))++;
+        else if (q[i]->kind != OP_OFFSET)
             sorted[k++] = q[i];
+    n = k;
     if (n)
         qsort(sorted, n, sizeof *sorted, by_request);
     for (size_t i = 0, j; st == RV_KV_OK && i < n; i = j) {
@@ -341,7 +348,8 @@ static void on_expired(void *opaque, const void *key, size_t key_len, const void
 /* clang-format off */
 #define COUNT_FIELDS(X) \
     X(answers) X(labels) X(joined) X(early_labels) X(duplicate_labels) X(unknown_labels) \
-    X(unmatched_labels) X(unlabelled) X(late_answers) X(incomplete)
+    X(unmatched_labels) X(unlabelled) X(late_answers) X(incomplete) X(empty_labels) \
+    X(malformed_json_labels) X(not_an_object_labels) X(bad_id_labels) X(bad_label_labels)
 /* clang-format on */
 
 static rv_kv_status store_counts(rv_evaluation *e, const rv_evaluation_counts *c, batch *b)

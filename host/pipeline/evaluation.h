@@ -80,9 +80,15 @@ typedef struct rv_evaluation_counts {
     uint64_t unlabelled;       /* requests whose label never came (expired) */
     uint64_t late_answers;     /* answers after their request was joined */
     uint64_t incomplete;       /* labelled, but an answer its result named never came */
-    uint64_t store_bytes;      /* the store's pages in use */
-    uint64_t store_evicted;    /* values evicted to stay within the bound */
-    uint64_t dropped_answers;  /* tapped answers not kept (no memory, or far behind) */
+    /* label records that are none (rv_evaluation_refuse_label) */
+    uint64_t empty_labels;          /* no value, or only white space */
+    uint64_t malformed_json_labels; /* not JSON: cut short, or not JSON at all */
+    uint64_t not_an_object_labels;  /* JSON whose root is not an object */
+    uint64_t bad_id_labels;         /* no id a request can have */
+    uint64_t bad_label_labels;      /* no label, or one that is not a string */
+    uint64_t store_bytes;           /* the store's pages in use */
+    uint64_t store_evicted;         /* values evicted to stay within the bound */
+    uint64_t dropped_answers;       /* tapped answers not kept (no memory, or far behind) */
 } rv_evaluation_counts;
 
 /* Opens the store (creating it) and rebuilds the windows from the answers
@@ -99,6 +105,25 @@ int rv_evaluation_answer_of(rv_evaluation *e, const char *id, const rv_evaluatio
                             int64_t now_ms);
 int rv_evaluation_label(rv_evaluation *e, const char *id, const char *label, int64_t time_ms,
                         int64_t now_ms);
+/* Why a label record is none: each counts under its outcome. */
+typedef enum {
+    RV_LABEL_EMPTY,
+    RV_LABEL_MALFORMED_JSON,
+    RV_LABEL_NOT_AN_OBJECT,
+    RV_LABEL_BAD_ID, /* no string id, or "", or longer than RV_EVALUATION_MAX_ID */
+    RV_LABEL_BAD_LABEL,
+    RV_LABEL_REFUSALS
+} rv_label_refusal;
+/* Its outcome's name: "empty", "malformed_json", "not_an_object", "bad_id",
+ * "bad_label" (the counts' are that and "_labels"). */
+const char *rv_evaluation_refusal_name(rv_label_refusal why);
+/* Its count among c's. */
+uint64_t *rv_evaluation_refused(rv_evaluation_counts *c, rv_label_refusal why);
+/* The longest id the store keeps: a label's id longer is no request's. */
+#define RV_EVALUATION_MAX_ID 398
+/* Queue the count of a label record that is none (committed with the
+ * offsets queued after it, as a label is). -1 when out of memory. */
+int rv_evaluation_refuse_label(rv_evaluation *e, rv_label_refusal why);
 /* Whether request id is among those evaluated (settings.sample): by its
  * FNV-1a hash, so every record of it, on any host, agrees. */
 int rv_evaluation_sampled(const rv_evaluation *e, const char *id);

@@ -70,7 +70,8 @@ typedef struct rv_eval_windows rv_eval_windows;
 
 /* ---- the join's state (evaluation.c), its queue (evaluation_queue.c) */
 
-typedef enum { OP_ANSWER, OP_LABEL, OP_OFFSET } op_kind;
+/* OP_REFUSED: a label record that is none, its rv_label_refusal in value */
+typedef enum { OP_ANSWER, OP_LABEL, OP_OFFSET, OP_REFUSED } op_kind;
 
 /* A queued change. */
 typedef struct op {
@@ -80,7 +81,7 @@ typedef struct op {
     char *version; /* OP_ANSWER */
     uint32_t schedule_version;
     uint32_t truth;  /* OP_LABEL */
-    int64_t value;   /* OP_OFFSET */
+    int64_t value;   /* OP_OFFSET, OP_REFUSED */
     int failed;      /* OP_ANSWER: no answer */
     char **expected; /* OP_ANSWER of the result (the strings in the op's block) */
     size_t n_expected;

@@ -335,6 +335,44 @@ int rv_evaluation_label(rv_evaluation *e, const char *id, const char *label, int
     return 0;
 }
 
+const char *rv_evaluation_refusal_name(rv_label_refusal why)
+{
+    static const char *const name[RV_LABEL_REFUSALS] = {
+        [RV_LABEL_EMPTY] = "empty",
+        [RV_LABEL_MALFORMED_JSON] = "malformed_json",
+        [RV_LABEL_NOT_AN_OBJECT] = "not_an_object",
+        [RV_LABEL_BAD_ID] = "bad_id",
+        [RV_LABEL_BAD_LABEL] = "bad_label",
+    };
+    return (size_t)why < sizeof name / sizeof *name ? name[why] : "?";
+}
+
+uint64_t *rv_evaluation_refused(rv_evaluation_counts *c, rv_label_refusal why)
+{
+    uint64_t *count[] = {
+        [RV_LABEL_EMPTY] = &c->empty_labels,
+        [RV_LABEL_MALFORMED_JSON] = &c->malformed_json_labels,
+        [RV_LABEL_NOT_AN_OBJECT] = &c->not_an_object_labels,
+        [RV_LABEL_BAD_ID] = &c->bad_id_labels,
+        [RV_LABEL_BAD_LABEL] = &c->bad_label_labels,
+    };
+    _Static_assert(sizeof count / sizeof *count == RV_LABEL_REFUSALS, "a count each");
+    return count[why];
+}
+
+int rv_evaluation_refuse_label(rv_evaluation *e, rv_label_refusal why)
+{
+    op *o = op_new(e, OP_REFUSED, "", 0);
+    if (!o)
+        return -1;
+    o->value = why;
+    if (enqueue(e, o) != 0) {
+        rv_eval_op_free(o);
+        return -1;
+    }
+    return 0;
+}
+
 static void offset_name(char *out, size_t size, const char *topic, int32_t partition)
 {
     snprintf(out, size, "offset/%s/%d", topic, (int)partition);
