@@ -80,9 +80,13 @@ usage() { die "usage: kafka.sh install | start DIR [--nodes 1|3] [--sasl] | stop
 
 # ---------------------------------------------------------------- install
 
+# What an install is of: the version and the pom's dependencies (a changed
+# pom installs again).
+install_id() { echo "$version $(sha256sum <"$pom" | cut -c1-16)"; }
+
 cmd_install() {
   (($# == 0)) || usage
-  if [[ -f $marker && $(<"$marker") == "$version" ]]; then
+  if [[ -f $marker && $(<"$marker") == "$(install_id)" ]]; then
     echo "kafka.sh: Kafka $version already installed in $kafka_home"
     return
   fi
@@ -97,14 +101,16 @@ cmd_install() {
   fi
   [[ -f $lib.partial/kafka_2.13-$version.jar ]] ||
     die "kafka_2.13-$version.jar missing after mvn"
+  [[ -f $lib.partial/connect-mirror-$version.jar ]] ||
+    die "connect-mirror-$version.jar missing after mvn"
   rm -rf "$lib"
   mv "$lib.partial" "$lib"
-  echo "$version" >"$marker"
+  install_id >"$marker"
   echo "kafka.sh: Kafka $version installed in $kafka_home"
 }
 
 ensure_installed() {
-  [[ -f $marker && $(<"$marker") == "$version" ]] || cmd_install >&2
+  [[ -f $marker && $(<"$marker") == "$(install_id)" ]] || cmd_install >&2
 }
 
 # Runs a Kafka tool's main class with the cached classpath.

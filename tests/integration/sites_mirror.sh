@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Two sites as an operator runs them (scripts/sites.sh): Apache Kafka
+# clusters east and west, MirrorMaker 2 both ways. A host at each site
+# serves that site's own requests under load; every request gets exactly
+# one result, at its own site; the other site's results, scores and decoy
+# archive arrive mirrored (east.<topic> in west, west.<topic> in east),
+# byte for byte with their provenance headers, readable there with
+# `rendezvous archive cat`; and each site's committed offsets come back
+# translated as MirrorMaker 2 checkpoints. Needs real clusters: registered
+# as kafka_sites_mirror only.
+. "$(dirname "$0")/lib.sh"
+[ "${RV_BROKER:-}" = kafka ] || fail "needs RV_BROKER=kafka (two Apache Kafka clusters)"
+FX=$RV_FIXTURE_DIR
+SITES=$RV_SOURCE_DIR/scripts/sites.sh
+N=2000 # requests at each site
+
+SDIR=$TMP/sites
+cleanup_hooks+=("bash $SITES stop $SDIR >/dev/null 2>&1")
+bash "$SITES" start "$SDIR" --topics 'geo\..*' >"$TMP/sites.out" 2>"$TMP/sites.err" ||
+  fail "the sites did not start: $(tail -5 "$TMP/sites.err")"
+EAST=$(sed -n 's/^east=//p' "$TMP/sites.out")
+WEST=$(sed -n 's/^west=//p' "$TMP/sites.out")
+for site in east west; do
+  bash "$KAFKA" topics "$SDIR/$site" 4 $(service_topics geo) 2>>"$TMP/topics.err" ||
+    fail "cannot create geo's topics at $site: $(tail -3 "$TMP/topics.err")"
+done
+
+write_service geo "$TMP/geo.yaml" <<YAML
+models:
+  - {name: a, plugin: $FX/ok.so}
+  - {name: decoy, builtin: decoy}
+rendezvous:
+  schedule: [{model: a, within_ms: 2000}]
+YAML
+declare -A HOST
+for site in east west; do
+  sed "s|^state_dir: .*|state_dir: $TMP/state-$site|" "$TMP/geo.yaml" >"$TMP/geo-$site.yaml"
+  BOOTSTRAP=$([ $site = east ] && echo "$EAST" || echo "$WEST")
+  start_host "$TMP/geo-$site.yaml" "$TMP/$site.log"
+  HOST[$site]=$HOST_PID
+done
+
+# under load at both sites at once, ids naming their site
+load_site() { # SITE BOOTSTRAP
+  for i in $(seq "$N"); do echo "$1-$i:{\"x\": $i, \"y\": 1}"; done |
+    kcat -P -b "$2" -t geo.requests -K: -X linger.ms=5
+}
+load_site east "$EAST" &
+loader=$!
+load_site west "$WEST"
+wait "$loader"
+
+# BOOTSTRAP TOPIC N: the ids of TOPIC's records once it holds N (60 s)
+ids() {
+  local n=0
+  for _ in $(seq 600); do
+    n=$(kcat -C -b "$1" -t "$2" -o beginning -e -q -f '%k\n' 2>/dev/null | grep -c . || true)
+    [ "$n" -ge "$3" ] && break
+    sleep 0.1
+  done
+  [ "$n" -ge "$3" ] || fail "$2 at $1 holds $n records, expected $3"
+  kcat -C -b "$1" -t "$2" -o beginning -e -q -f '%k\n' 2>/dev/null | sort
+}
+for site in east west; do
+  b=$([ $site = east ] && echo "$EAST" || echo "$WEST")
+  other=$([ $site = east ] && echo west || echo east)
+  ob=$([ $site = east ] && echo "$WEST" || echo "$EAST")
+  ids "$b" geo.results "$N" >"$TMP/$site.results"
+  [ "$(uniq -d "$TMP/$site.results" | wc -l)" -eq 0 ] || fail "$site answered a request twice"
+  [ "$(grep -vc "^$site-" "$TMP/$site.results")" -eq 0 ] || fail "$site answered another site's request"
+  # mirrored: the same records, at the other site, under the site's prefix
+  bash "$SITES" wait-topic "$SDIR" "$other" "$site.geo.results" 60
+  ids "$ob" "$site.geo.results" "$N" >"$TMP/$site.mirrored"
+  cmp -s "$TMP/$site.results" "$TMP/$site.mirrored" || fail "$site's results mirrored to $other differ"
+  kcat -C -b "$b" -t geo.results -o beginning -e -q -f '%k %s\n' 2>/dev/null | sort >"$TMP/a"
+  kcat -C -b "$ob" -t "$site.geo.results" -o beginning -e -q -f '%k %s\n' 2>/dev/null | sort >"$TMP/b"
+  cmp -s "$TMP/a" "$TMP/b" || fail "$site's results are not byte for byte the same mirrored"
+done
+pass "under load at both sites ($N requests each, MirrorMaker 2 both ways): every request one result at its own site, none twice; each site's results at the other, byte for byte"
+
+# the other site's decoy archive, read where it was mirrored to
+bash "$SITES" wait-topic "$SDIR" west east.geo.archive 60
+for _ in $(seq 300); do
+  n=$("$RV_BIN" archive cat --topic east.geo.archive -b "$WEST" 2>/dev/null | grep -c '"id"' || true)
+  [ "$n" -ge "$N" ] && break
+  sleep 0.2
+done
+"$RV_BIN" archive cat --topic east.geo.archive -b "$WEST" >"$TMP/east-archive.jsonl" 2>"$TMP/cat.err" ||
+  fail "archive cat of the mirrored archive: $(tail -3 "$TMP/cat.err")"
+$PY - "$TMP/east-archive.jsonl" "$N" <<'PY' || fail "the mirrored archive is not east's requests"
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+ids = sorted(r["id"] for r in recs)
+n = int(sys.argv[2])
+assert len(ids) == n and len(set(ids)) == n and all(i.startswith("east-") for i in ids), (len(ids), ids[:3])
+assert all(r["topic"] == "geo.requests" and r["key"] == r["id"] for r in recs), recs[0]
+PY
+pass "east's decoy archive read at west with rendezvous archive cat --topic east.geo.archive: $N requests, their provenance says geo.requests"
+
+# each host's committed offsets come back as checkpoints at the other site
+for site in east west; do
+  other=$([ $site = east ] && echo west || echo east)
+  ob=$([ $site = east ] && echo "$WEST" || echo "$EAST")
+  bash "$SITES" wait-topic "$SDIR" "$other" "$site.checkpoints.internal" 60
+  for _ in $(seq 300); do
+    kcat -C -b "$ob" -t "$site.checkpoints.internal" -o beginning -e -q -f '%k\n' 2>/dev/null |
+      grep -qa 'geo.requests' && break
+    sleep 0.2
+  done
+  kcat -C -b "$ob" -t "$site.checkpoints.internal" -o beginning -e -q -f '%k\n' 2>/dev/null |
+    grep -qa 'geo.requests' || fail "no checkpoint of $site's group for geo.requests at $other"
+done
+pass "each site's consumer group is checkpointed at the other (<site>.checkpoints.internal)"
+
+for site in east west; do
+  kill -TERM "${HOST[$site]}"
+  wait "${HOST[$site]}" || fail "the $site host exited non-zero on SIGTERM: $(tail -3 "$TMP/$site.log")"
+done
+pass "both hosts stopped cleanly"
