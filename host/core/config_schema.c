@@ -480,8 +480,14 @@ static const cf_key delivery_keys[] = {
      .type = CF_U32,
      .offset = C(delivery.transaction_requests),
      .def = "10000",
-     .help = "With `exactly_once`: a transaction also commits once it holds this many "
-             "requests (0: by time alone)."},
+     .help = "With `exactly_once`: a transaction commits before `transaction_ms` is up once "
+             "this many finished requests have been put in it (0: by time alone). A trigger, "
+             "not a cap: requests go in by batches, each batch every request finished since "
+             "the one before, and the count is looked at after each; those finishing while a "
+             "commit is under way (it flushes the records first) make the next batch. At "
+             "saturation that batch alone passes the count, so a transaction holds what "
+             "finished during the previous commit (1.2 M requests in 87-108 transactions at "
+             "10000)."},
     {.name = "transaction_timeout_ms",
      .type = CF_U32,
      .offset = C(delivery.transaction_timeout_ms),

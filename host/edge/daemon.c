@@ -371,7 +371,8 @@ static int start_pipeline(daemon_state *d, const rv_config *cfg)
         return -1;
     }
     if (rv_output_transactional(d->output))
-        rv_info("delivery", "exactly once: one transaction every %u ms or %u requests",
+        rv_info("delivery",
+                "exactly once: a transaction commits every %u ms, or sooner from %u requests",
                 cfg->delivery.transaction_ms, cfg->delivery.transaction_requests);
     d->monitor = rv_canary_monitor_new(send_alert, d->output);
     /* a scorer decides nothing anyone reads: no result records */
