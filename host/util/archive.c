@@ -274,11 +274,19 @@ static int segment_names(const char *dir, char ***out, size_t *n)
     return 0;
 }
 
+/* Creates the next segment. Another writer of the directory (another
+ * instance of the decoy, or the one a reload replaces) may have taken
+ * that sequence: then the one after it. */
 static int open_next_segment(rv_segment_writer *w, char *err, size_t err_size)
 {
     char path[4200];
-    snprintf(path, sizeof path, "%s/seg-%020llu.rva", w->dir, (unsigned long long)w->next_seq);
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644);
+    int fd;
+    for (int tries = 0;; tries++, w->next_seq++) {
+        snprintf(path, sizeof path, "%s/seg-%020llu.rva", w->dir, (unsigned long long)w->next_seq);
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644);
+        if (fd >= 0 || errno != EEXIST || tries == 1000)
+            break;
+    }
     if (fd < 0) {
         rv_errf(err, err_size, "cannot create %s: %s", path, strerror(errno));
         return -1;
