@@ -3,9 +3,15 @@
  * copy (key, headers, body, then provenance) and round-trips byte for byte
  * through segment files, which rotate by size; a corrupt record is reported
  * and skipped, not fatal; a truncated or lying one is refused on decode.
+ * Retention deletes whole segments, oldest first, by size and by age, never
+ * one being written, and what remains reads as before (`archive cat`).
  * Also the decoy plugin itself: what it emits and writes, and its params.
  */
 #include <check.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "archive.h"
 #include "builtins.h"
@@ -26,15 +32,15 @@ static void teardown(void)
 
 /* Every valid record of dir, in order: copies of the payloads. */
 typedef struct walked {
-    uint8_t *payload[256];
-    size_t len[256];
+    uint8_t *payload[512];
+    size_t len[512];
     size_t n;
 } walked;
 
 static int collect(void *ctx, const uint8_t *payload, size_t len)
 {
     walked *w = ctx;
-    ck_assert_uint_lt(w->n, 256);
+    ck_assert_uint_lt(w->n, 512);
     w->payload[w->n] = malloc(len ? len : 1);
     memcpy(w->payload[w->n], payload, len);
     w->len[w->n++] = len;
@@ -132,7 +138,8 @@ static void append(rv_segment_writer *w, int from, int to)
 START_TEST(records_round_trip_and_rotate)
 {
     char err[256];
-    rv_segment_writer *w = rv_segment_writer_open(dir, 4096, RV_FSYNC_ROTATE, err, sizeof err);
+    rv_segment_writer *w =
+        rv_segment_writer_open(dir, 4096, RV_FSYNC_ROTATE, NULL, err, sizeof err);
     ck_assert_msg(w != NULL, "%s", err);
     make_requests();
     append(w, 0, 100);
@@ -159,8 +166,8 @@ END_TEST
 START_TEST(two_writers_of_one_dir_both_rotate)
 {
     char err[256];
-    rv_segment_writer *a = rv_segment_writer_open(dir, 4096, RV_FSYNC_NEVER, err, sizeof err);
-    rv_segment_writer *b = rv_segment_writer_open(dir, 4096, RV_FSYNC_NEVER, err, sizeof err);
+    rv_segment_writer *a = rv_segment_writer_open(dir, 4096, RV_FSYNC_NEVER, NULL, err, sizeof err);
+    rv_segment_writer *b = rv_segment_writer_open(dir, 4096, RV_FSYNC_NEVER, NULL, err, sizeof err);
     ck_assert(a && b);
     make_requests();
     for (int i = 0; i < 100; i += 2) {
@@ -185,7 +192,8 @@ END_TEST
 START_TEST(decode_refuses_truncated_and_lying_records)
 {
     char err[256];
-    rv_segment_writer *w = rv_segment_writer_open(dir, 1 << 20, RV_FSYNC_NEVER, err, sizeof err);
+    rv_segment_writer *w =
+        rv_segment_writer_open(dir, 1 << 20, RV_FSYNC_NEVER, NULL, err, sizeof err);
     rv_header hdr[] = {{"trace", "t-1", 3}, {"bin", "\xff\x00", 2}};
     rv_request r = {.id = "r-1",
                     .body = (const uint8_t *)"{\"x\": 1}",
@@ -233,7 +241,8 @@ END_TEST
 START_TEST(corrupt_record_is_reported_and_skipped)
 {
     char err[256];
-    rv_segment_writer *w = rv_segment_writer_open(dir, 1 << 20, RV_FSYNC_NEVER, err, sizeof err);
+    rv_segment_writer *w =
+        rv_segment_writer_open(dir, 1 << 20, RV_FSYNC_NEVER, NULL, err, sizeof err);
     ck_assert_int_eq(rv_segment_writer_append(w, "{\"a\":1}", 7, err, sizeof err), 0);
     ck_assert_int_eq(rv_segment_writer_append(w, "{\"b\":2}", 7, err, sizeof err), 0);
     ck_assert_int_eq(rv_segment_writer_append(w, "{\"c\":3}", 7, err, sizeof err), 0);
@@ -255,6 +264,166 @@ START_TEST(corrupt_record_is_reported_and_skipped)
     ck_assert_msg(strstr(errors, "offset 15: corrupt record (CRC mismatch)"), "%s", errors);
     walked_free(&got);
     free(errors);
+}
+END_TEST
+
+/* The segments of dir: how many, their bytes, the first and last sequence. */
+typedef struct segs {
+    size_t n;
+    uint64_t bytes, first, last;
+} segs;
+
+static segs list_segments(void)
+{
+    segs g = {0, 0, UINT64_MAX, 0};
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        unsigned long long seq;
+        if (sscanf(e->d_name, "seg-%20llu.rva", &seq) != 1)
+            continue;
+        char path[4300];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        ck_assert_int_eq(stat(path, &st), 0);
+        g.n++;
+        g.bytes += (uint64_t)st.st_size;
+        g.first = seq < g.first ? seq : g.first;
+        g.last = seq > g.last ? seq : g.last;
+    }
+    closedir(d);
+    return g;
+}
+
+static void set_mtime(uint64_t seq, time_t t)
+{
+    char path[4300];
+    snprintf(path, sizeof path, "%s/seg-%020llu.rva", dir, (unsigned long long)seq);
+    struct timespec ts[2] = {{t, 0}, {t, 0}};
+    ck_assert_int_eq(utimensat(AT_FDCWD, path, ts, 0), 0);
+}
+
+/* What remains is the tail of what was written: the records
+ * g_reqs[to - n .. to), in order, none corrupt; and `rendezvous archive cat`
+ * prints the same. The number of records. */
+static size_t assert_tail(int to)
+{
+    walked got;
+    char *errors;
+    ck_assert_int_eq(walk(&got, &errors), 0);
+    ck_assert_str_eq(errors, "");
+    free(errors);
+    size_t n = got.n;
+    ck_assert_uint_gt(n, 0);
+    for (size_t k = 0; k < n; k++)
+        assert_copy_of(got.payload[k], got.len[k], &g_reqs[(size_t)to - n + k]);
+    walked_free(&got);
+    char cmd[4400], line[4096], want[64];
+    snprintf(cmd, sizeof cmd, "'%s' archive cat '%s'", RV_RUNNER, dir);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    size_t lines = 0;
+    while (fgets(line, sizeof line, p)) {
+        snprintf(want, sizeof want, "\"id\":\"%s\"", g_id[(size_t)to - n + lines]);
+        ck_assert_msg(strstr(line, want), "line %zu: %s", lines, line);
+        lines++;
+    }
+    ck_assert_int_eq(pclose(p), 0);
+    ck_assert_uint_eq(lines, n);
+    return n;
+}
+
+START_TEST(retention_deletes_the_oldest_whole_segments_past_max_bytes)
+{
+    char err[256];
+    rv_archive_counts before, after;
+    rv_archive_counts_get(&before);
+    rv_archive_retention keep = {5 * 4096, 0};
+    rv_segment_writer *w =
+        rv_segment_writer_open(dir, 4096, RV_FSYNC_NEVER, &keep, err, sizeof err);
+    ck_assert_msg(w != NULL, "%s", err);
+    make_requests();
+    for (int i = 0; i < MANY; i += 10) {
+        append(w, i, i + 10);
+        /* never more than the bound and the segment being filled */
+        segs g = list_segments();
+        ck_assert_uint_le(g.bytes, keep.max_bytes + 4096);
+        ck_assert_uint_eq(g.last - g.first + 1, g.n); /* no hole */
+    }
+    rv_segment_writer_close(w);
+    segs g = list_segments(); /* 300 records of ~200 bytes: ~16 segments */
+    ck_assert_uint_ge(g.first, 8);
+    ck_assert_uint_ge(g.n, 4);
+    rv_archive_counts_get(&after);
+    ck_assert_uint_eq(after.segments_deleted - before.segments_deleted, g.first);
+    uint64_t freed = after.bytes_deleted - before.bytes_deleted;
+    ck_assert_uint_gt(freed, g.first * 3500);
+    ck_assert_uint_le(freed, g.first * 4096);
+    ck_assert_uint_ge(assert_tail(MANY), 60);
+}
+END_TEST
+
+START_TEST(retention_never_deletes_a_segment_being_written)
+{
+    char err[256];
+    make_requests();
+    /* another writer of the same dir (the old decoy while a reload
+     * overlaps): its open segment is the oldest */
+    rv_segment_writer *a = rv_segment_writer_open(dir, 4096, RV_FSYNC_NEVER, NULL, err, sizeof err);
+    ck_assert_msg(a != NULL, "%s", err);
+    append(a, 0, 1);
+    rv_archive_retention keep = {1, 0};
+    rv_segment_writer *w =
+        rv_segment_writer_open(dir, 4096, RV_FSYNC_NEVER, &keep, err, sizeof err);
+    ck_assert_msg(w != NULL, "%s", err);
+    append(w, 1, 100);
+    segs g = list_segments();
+    ck_assert_uint_eq(g.first, 0); /* a's: kept, and so is all after it */
+    ck_assert_uint_ge(g.n, 4);
+    rv_segment_writer_close(a);
+    ck_assert_int_eq(rv_segment_writer_retain(w), (long)g.n - 1);
+    append(w, 100, 110);
+    g = list_segments(); /* at a bound of 1 byte: only the one being written */
+    ck_assert_uint_eq(g.n, 1);
+    rv_segment_writer_close(w);
+    assert_tail(110);
+}
+END_TEST
+
+START_TEST(retention_deletes_segments_past_max_age)
+{
+    char err[256];
+    make_requests();
+    rv_segment_writer *w = rv_segment_writer_open(dir, 4096, RV_FSYNC_NEVER, NULL, err, sizeof err);
+    ck_assert_msg(w != NULL, "%s", err);
+    append(w, 0, 100);
+    rv_segment_writer_close(w);
+    segs g = list_segments();
+    ck_assert_uint_ge(g.n, 4);
+    time_t now = time(NULL);
+    for (uint64_t s = 0; s < g.n; s++)
+        set_mtime(s, now - 7200);
+    set_mtime(0, now - 60); /* the oldest is young: nothing goes (no hole) */
+    set_mtime(g.last, now - 60);
+    rv_archive_counts before, after;
+    rv_archive_counts_get(&before);
+    rv_archive_retention keep = {0, 3600};
+    w = rv_segment_writer_open(dir, 4096, RV_FSYNC_NEVER, &keep, err, sizeof err);
+    ck_assert_msg(w != NULL, "%s", err);
+    ck_assert_uint_eq(list_segments().n, g.n + 1); /* opening deletes nothing */
+    append(w, 100, 101);
+    ck_assert_uint_eq(list_segments().n, g.n + 1);
+    set_mtime(0, now - 7200);
+    ck_assert_int_eq(rv_segment_writer_retain(w), (long)g.n - 1);
+    rv_archive_counts_get(&after);
+    ck_assert_uint_eq(after.segments_deleted - before.segments_deleted, g.n - 1);
+    segs left = list_segments();
+    ck_assert_uint_eq(left.n, 2);
+    ck_assert_uint_eq(left.first, g.last);
+    append(w, 101, 110);
+    rv_segment_writer_close(w);
+    assert_tail(110);
 }
 END_TEST
 
@@ -348,11 +517,11 @@ START_TEST(decoy_records_exact_bytes)
 }
 END_TEST
 
-START_TEST(decoy_refuses_keep_and_unknown_params)
+START_TEST(decoy_refuses_keep_unknown_and_repeated_params)
 {
     const rv_plugin *p = rv_builtin_decoy();
     rv_host_services hs = {sizeof hs, NULL, NULL, capture_emit};
-    rv_param params[] = {{"keep", "2"}};
+    rv_param params[] = {{"keep", "2"}, {"max_bytes", "1"}};
     rv_create_args args = {.struct_size = sizeof args,
                            .model_name = "decoy",
                            .params = params,
@@ -366,6 +535,15 @@ START_TEST(decoy_refuses_keep_and_unknown_params)
     params[0] = (rv_param){"segment_byte", "4096"};
     ck_assert_int_eq(p->create(&args, &info, &inst, err, sizeof err), RV_EINVAL);
     ck_assert_msg(strstr(err, "params.segment_byte: unknown"), "%s", err);
+    params[0] = (rv_param){"max_age_s", "-1"};
+    ck_assert_int_eq(p->create(&args, &info, &inst, err, sizeof err), RV_EINVAL);
+    ck_assert_msg(strstr(err, "params.max_age_s: '-1'"), "%s", err);
+    /* the host sets these from the archive section: not in params too */
+    params[0] = (rv_param){"max_bytes", "1048576"};
+    args.n_params = 2;
+    ck_assert_int_eq(p->create(&args, &info, &inst, err, sizeof err), RV_EINVAL);
+    ck_assert_msg(strstr(err, "params.max_bytes: given twice") && strstr(err, "archive"), "%s",
+                  err);
 }
 END_TEST
 
@@ -379,7 +557,10 @@ int main(void)
     tcase_add_test(tc, corrupt_record_is_reported_and_skipped);
     tcase_add_test(tc, decode_refuses_truncated_and_lying_records);
     tcase_add_test(tc, decoy_records_exact_bytes);
-    tcase_add_test(tc, decoy_refuses_keep_and_unknown_params);
+    tcase_add_test(tc, decoy_refuses_keep_unknown_and_repeated_params);
+    tcase_add_test(tc, retention_deletes_the_oldest_whole_segments_past_max_bytes);
+    tcase_add_test(tc, retention_never_deletes_a_segment_being_written);
+    tcase_add_test(tc, retention_deletes_segments_past_max_age);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }

@@ -4,8 +4,9 @@
  * never trusts a length it has not checked against the CRC, nor a length
  * inside a payload it has not checked against the payload's end.
  */
-#include "archive.h"
+#include "archive_internal.h"
 
+#include "clock.h"
 #include "errbuf.h"
 
 #include <dirent.h>
@@ -14,6 +15,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -22,6 +24,7 @@
 #define MAX_RECORD (64u << 20)
 #define MAGIC "RVA1"
 #define NONE 0xffffffffu
+#define RETAIN_EVERY_MS 60000
 
 struct rv_segment_writer {
     char *dir;
@@ -29,8 +32,10 @@ struct rv_segment_writer {
     rv_fsync_policy policy;
     int fd;
     uint64_t written;
-    uint64_t next_seq;
-    uint8_t *buf; /* the record being written: frame header and payload */
+    uint64_t seq, next_seq; /* of the open segment (while fd >= 0), of the next */
+    rv_archive_retention keep;
+    int64_t retain_at_ms; /* the next retention pass; 0: at the next record */
+    uint8_t *buf;         /* the record being written: frame header and payload */
     size_t cap;
 };
 
@@ -104,6 +109,19 @@ static size_t header_size(const rv_header *h)
     return 4 + strlen(h->name) + 1 + 4 + (h->value ? h->value_len : 0);
 }
 
+/* w->buf holds at least size bytes: 0, or -1 out of memory. */
+static int reserve(rv_segment_writer *w, size_t size)
+{
+    if (size <= w->cap)
+        return 0;
+    uint8_t *nb = realloc(w->buf, size);
+    if (!nb)
+        return -1;
+    w->buf = nb;
+    w->cap = size;
+    return 0;
+}
+
 /* Writes r's payload at w->buf + RECORD_HEADER; its length, or 0. */
 static size_t encode_request(rv_segment_writer *w, const rv_request *r)
 {
@@ -114,15 +132,8 @@ static size_t encode_request(rv_segment_writer *w, const rv_request *r)
         need += header_size(&r->headers[i]);
     for (size_t i = 0; i < RV_ARCHIVE_PROVENANCE; i++)
         need += header_size(&prov.h[i]);
-    if (need > MAX_RECORD)
+    if (need > MAX_RECORD || reserve(w, RECORD_HEADER + need) != 0)
         return 0;
-    if (RECORD_HEADER + need > w->cap) {
-        uint8_t *nb = realloc(w->buf, RECORD_HEADER + need);
-        if (!nb)
-            return 0;
-        w->buf = nb;
-        w->cap = RECORD_HEADER + need;
-    }
     uint8_t *p = w->buf + RECORD_HEADER;
     memcpy(p, MAGIC, 4);
     p = put_bytes(p + 4, r->key, r->key ? r->key_len : 0);
@@ -219,7 +230,7 @@ int rv_fsync_policy_parse(const char *s, rv_fsync_policy *out)
     return 0;
 }
 
-static int is_segment_name(const char *name, uint64_t *seq)
+int rv_archive_segment_seq(const char *name, uint64_t *seq)
 {
     unsigned long long v;
     int used = 0;
@@ -234,14 +245,14 @@ static int cmp_names(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void free_names(char **names, size_t n)
+void rv_archive_names_free(char **names, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         free(names[i]);
     free(names);
 }
 
-static int segment_names(const char *dir, char ***out, size_t *n)
+int rv_archive_segment_names(const char *dir, char ***out, size_t *n)
 {
     DIR *d = opendir(dir);
     if (!d)
@@ -251,7 +262,7 @@ static int segment_names(const char *dir, char ***out, size_t *n)
     struct dirent *e;
     while ((e = readdir(d))) {
         uint64_t seq;
-        if (!is_segment_name(e->d_name, &seq))
+        if (!rv_archive_segment_seq(e->d_name, &seq))
             continue;
         char **nn = realloc(names, (cnt + 1) * sizeof *names);
         char *name = nn ? strdup(e->d_name) : NULL;
@@ -260,7 +271,7 @@ static int segment_names(const char *dir, char ***out, size_t *n)
         if (!name) {
             /* a partial list would hide later segments: fail whole */
             closedir(d);
-            free_names(names, cnt);
+            rv_archive_names_free(names, cnt);
             errno = ENOMEM;
             return -1;
         }
@@ -291,14 +302,16 @@ static int open_next_segment(rv_segment_writer *w, char *err, size_t err_size)
         rv_errf(err, err_size, "cannot create %s: %s", path, strerror(errno));
         return -1;
     }
+    flock(fd, LOCK_SH); /* retention deletes no segment a writer has open */
     w->fd = fd;
     w->written = 0;
-    w->next_seq++;
+    w->seq = w->next_seq++;
     return 0;
 }
 
 rv_segment_writer *rv_segment_writer_open(const char *dir, uint64_t segment_bytes,
-                                          rv_fsync_policy policy, char *err, size_t err_size)
+                                          rv_fsync_policy policy, const rv_archive_retention *keep,
+                                          char *err, size_t err_size)
 {
     if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
         rv_errf(err, err_size, "cannot create archive dir %s: %s", dir, strerror(errno));
@@ -313,11 +326,13 @@ rv_segment_writer *rv_segment_writer_open(const char *dir, uint64_t segment_byte
     w->segment_bytes = segment_bytes;
     w->policy = policy;
     w->fd = -1;
+    if (keep)
+        w->keep = *keep;
     /* Never append to an existing segment: a crash may have left a torn
      * record at its end. Start a new one after the highest sequence. */
     char **names;
     size_t n;
-    if (segment_names(dir, &names, &n) != 0) {
+    if (rv_archive_segment_names(dir, &names, &n) != 0) {
         rv_errf(err, err_size, "cannot list %s: %s", dir, strerror(errno));
         free(w->dir);
         free(w);
@@ -325,10 +340,10 @@ rv_segment_writer *rv_segment_writer_open(const char *dir, uint64_t segment_byte
     }
     for (size_t i = 0; i < n; i++) {
         uint64_t seq;
-        if (is_segment_name(names[i], &seq) && seq >= w->next_seq)
+        if (rv_archive_segment_seq(names[i], &seq) && seq >= w->next_seq)
             w->next_seq = seq + 1;
     }
-    free_names(names, n);
+    rv_archive_names_free(names, n);
     if (open_next_segment(w, err, err_size) != 0) {
         free(w->dir);
         free(w);
@@ -352,17 +367,29 @@ static int write_all(int fd, const void *buf, size_t len)
     return 0;
 }
 
+long rv_segment_writer_retain(rv_segment_writer *w)
+{
+    w->retain_at_ms = rv_mono_ms() + RETAIN_EVERY_MS;
+    /* with no segment open (its creation failed), none from next_seq on is
+     * this writer's yet */
+    return rv_archive_retain(w->dir, &w->keep, w->fd >= 0 ? w->seq : w->next_seq, time(NULL));
+}
+
 /* Writes the record whose payload of len bytes is at w->buf + RECORD_HEADER. */
 static int write_record(rv_segment_writer *w, size_t len, char *err, size_t err_size)
 {
-    if (w->written > 0 && w->written + RECORD_HEADER + len > w->segment_bytes) {
+    int rotated = w->fd < 0; /* a segment that could not be created: again */
+    if (w->fd >= 0 && w->written > 0 && w->written + RECORD_HEADER + len > w->segment_bytes) {
         if (w->policy != RV_FSYNC_NEVER)
             fsync(w->fd);
         close(w->fd);
         w->fd = -1;
-        if (open_next_segment(w, err, err_size) != 0)
-            return -1;
+        rotated = 1;
     }
+    if (rotated && open_next_segment(w, err, err_size) != 0)
+        return -1;
+    if (rotated || rv_mono_ms() >= w->retain_at_ms)
+        rv_segment_writer_retain(w);
     put32(w->buf, (uint32_t)len);
     put32(w->buf + 4, (uint32_t)crc32(0L, w->buf + RECORD_HEADER, (uInt)len));
     /* One write() per record keeps records whole with O_APPEND. */
@@ -424,6 +451,8 @@ void rv_segment_writer_close(rv_segment_writer *w)
 static long walk_segment(const char *path, rv_archive_record_fn fn, void *ctx, FILE *errout)
 {
     FILE *f = fopen(path, "rb");
+    if (!f && errno == ENOENT)
+        return 0; /* deleted by retention since the listing: the oldest, gone */
     if (!f) {
         fprintf(errout, "%s: cannot open: %s\n", path, strerror(errno));
         return 1;
@@ -479,7 +508,7 @@ long rv_archive_walk(const char *dir, rv_archive_record_fn fn, void *ctx, FILE *
 {
     char **names;
     size_t n;
-    if (segment_names(dir, &names, &n) != 0) {
+    if (rv_archive_segment_names(dir, &names, &n) != 0) {
         fprintf(errout, "%s: cannot read archive directory: %s\n", dir, strerror(errno));
         return -1;
     }
@@ -494,6 +523,6 @@ long rv_archive_walk(const char *dir, rv_archive_record_fn fn, void *ctx, FILE *
         }
         corrupt += c;
     }
-    free_names(names, n);
+    rv_archive_names_free(names, n);
     return corrupt;
 }

@@ -17,6 +17,9 @@
  * write order. The reader reports a corrupt record and resynchronises on the
  * next valid one instead of stopping. Payloads that begin with '{' are the
  * JSON records of earlier versions and are passed through as they are.
+ *
+ * Retention deletes whole segments, oldest first, and never one a writer
+ * has open (each holds a shared flock on its segment).
  */
 #ifndef RV_ARCHIVE_H
 #define RV_ARCHIVE_H
@@ -74,14 +77,38 @@ typedef struct rv_segment_writer rv_segment_writer;
 /* Parses "never", "rotate" or "always"; -1 if none. */
 int rv_fsync_policy_parse(const char *s, rv_fsync_policy *out);
 
+/* How much of its directory a writer keeps: whole segments, oldest first,
+ * are deleted while all the segments add up to more than max_bytes, or
+ * while the oldest was last written more than max_age_s ago; never the
+ * segment being written, nor one after it. 0: no bound. */
+typedef struct rv_archive_retention {
+    uint64_t max_bytes;
+    uint64_t max_age_s;
+} rv_archive_retention;
+
+/* The segment writers' counters since the process started, all writers
+ * together (for /metrics). */
+typedef struct rv_archive_counts {
+    uint64_t segments_deleted; /* by retention */
+    uint64_t bytes_deleted;
+} rv_archive_counts;
+void rv_archive_counts_get(rv_archive_counts *out);
+
+/* keep: NULL to keep everything. Retention runs at the writer's first
+ * record, at each new segment and at least once a minute while records
+ * come (not at open: opening deletes nothing). */
 rv_segment_writer *rv_segment_writer_open(const char *dir, uint64_t segment_bytes,
-                                          rv_fsync_policy policy, char *err, size_t err_size);
+                                          rv_fsync_policy policy, const rv_archive_retention *keep,
+                                          char *err, size_t err_size);
 /* Appends r as one record: key, own headers, provenance, body. */
 int rv_segment_writer_append_request(rv_segment_writer *w, const rv_request *r, char *err,
                                      size_t err_size);
 /* Appends one record holding payload as it is. */
 int rv_segment_writer_append(rv_segment_writer *w, const void *payload, size_t len, char *err,
                              size_t err_size);
+/* Applies the writer's retention now (as it does by itself). The number
+ * of segments deleted. */
+long rv_segment_writer_retain(rv_segment_writer *w);
 void rv_segment_writer_close(rv_segment_writer *w);
 
 /* Called with each valid record's payload in write order; a non-zero

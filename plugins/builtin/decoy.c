@@ -8,7 +8,9 @@
  * chosen.
  *
  * params: dir (optional), segment_bytes (default 67108864),
- * fsync: never | rotate | always (default rotate).
+ * fsync: never | rotate | always (default rotate), max_bytes and
+ * max_age_s (the segments kept; absent or 0: no bound), which the host
+ * sets from the config's archive section.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +37,7 @@ static int parse_u64(const char *s, unsigned long long *out)
 static int decoy_create(const rv_create_args *args, rv_model_info *info, void **instance, char *err,
                         size_t err_size)
 {
-    unsigned long long seg = 64ull << 20;
+    unsigned long long seg = 64ull << 20, max_bytes = 0, max_age_s = 0;
     rv_fsync_policy policy = RV_FSYNC_ROTATE;
     const char *v;
     if (rv_param_get(args, "keep")) {
@@ -52,13 +54,35 @@ static int decoy_create(const rv_create_args *args, rv_model_info *info, void **
         snprintf(err, err_size, "params.fsync: '%s' is not never, rotate or always", v);
         return RV_EINVAL;
     }
+    if ((v = rv_param_get(args, "max_bytes")) && parse_u64(v, &max_bytes) != 0) {
+        snprintf(err, err_size, "params.max_bytes: '%s' is not an integer >= 0", v);
+        return RV_EINVAL;
+    }
+    if ((v = rv_param_get(args, "max_age_s")) && parse_u64(v, &max_age_s) != 0) {
+        snprintf(err, err_size, "params.max_age_s: '%s' is not an integer >= 0", v);
+        return RV_EINVAL;
+    }
+    static const char *const known[] = {"dir", "segment_bytes", "fsync", "max_bytes", "max_age_s"};
     for (size_t i = 0; i < args->n_params; i++) {
         const char *k = args->params[i].key;
-        if (strcmp(k, "segment_bytes") && strcmp(k, "fsync") && strcmp(k, "dir")) {
-            snprintf(err, err_size, "params.%s: unknown (decoy params: dir, segment_bytes, fsync)",
+        size_t j = 0;
+        while (j < sizeof known / sizeof *known && strcmp(k, known[j]) != 0)
+            j++;
+        if (j == sizeof known / sizeof *known) {
+            snprintf(err, err_size,
+                     "params.%s: unknown (decoy params: dir, segment_bytes, fsync; its retention "
+                     "is the config's archive section)",
                      k);
             return RV_EINVAL;
         }
+        for (size_t m = 0; m < i; m++)
+            if (strcmp(args->params[m].key, k) == 0) {
+                snprintf(err, err_size,
+                         "params.%s: given twice (the host sets max_bytes and max_age_s from "
+                         "the config's archive section)",
+                         k);
+                return RV_EINVAL;
+            }
     }
     decoy *d = calloc(1, sizeof *d);
     if (!d) {
@@ -66,8 +90,9 @@ static int decoy_create(const rv_create_args *args, rv_model_info *info, void **
         return RV_ENOMEM;
     }
     d->services = args->services;
+    rv_archive_retention keep = {max_bytes, max_age_s};
     if ((v = rv_param_get(args, "dir")) &&
-        !(d->writer = rv_segment_writer_open(v, seg, policy, err, err_size))) {
+        !(d->writer = rv_segment_writer_open(v, seg, policy, &keep, err, err_size))) {
         free(d);
         return RV_EIO;
     }
