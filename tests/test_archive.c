@@ -5,11 +5,14 @@
  * and skipped, not fatal; a truncated or lying one is refused on decode.
  * Retention deletes whole segments, oldest first, by size and by age, never
  * one being written, and what remains reads as before (`archive cat`).
- * Also the decoy plugin itself: what it emits and writes, and its params.
+ * Also the decoy plugin itself: what it emits and writes, its params, and
+ * what it does when its files cannot be written: it serves, alerts, counts.
  */
 #include <check.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -547,6 +550,126 @@ START_TEST(decoy_refuses_keep_unknown_and_repeated_params)
 }
 END_TEST
 
+/* The decoy's host services for the write-failure test: what it logs and
+ * emits. */
+static int archived, errors_logged;
+static char alerts[4][1024];
+static int n_alerts;
+
+static int count_emit(void *ctx, const rv_request *about, const char *stream, const void *k,
+                      size_t key_len, const void *value, size_t value_len)
+{
+    (void)ctx;
+    (void)k;
+    (void)key_len;
+    if (strcmp(stream, "archive") == 0 && about)
+        archived++;
+    else if (strcmp(stream, "alerts") == 0 && !about && n_alerts < 4)
+        snprintf(alerts[n_alerts++], sizeof alerts[0], "%.*s", (int)value_len, (const char *)value);
+    return RV_OK;
+}
+
+static void count_log(void *ctx, int level, const char *msg)
+{
+    (void)ctx;
+    (void)msg;
+    errors_logged += level == RV_LOG_ERROR;
+}
+
+/* Scores g_reqs[from, to) one by one: statuses into st, errors into e. */
+static void score_each(const rv_plugin *p, void *inst, int from, int to, int *st, char (*e)[256])
+{
+    for (int i = from; i < to; i++) {
+        rv_answer a[1];
+        char why[256] = "";
+        rv_result res = {RV_STATUS_ERROR, 0, 1, a, e[i], sizeof e[i]};
+        const rv_request *rp[1] = {&g_reqs[i]};
+        rv_result *resp[1] = {&res};
+        st[i] = p->score(inst, rp, resp, 1, why, sizeof why) == RV_OK ? res.status : -1;
+    }
+}
+
+/* A file that cannot grow (RLIMIT_FSIZE, as a full disk: the record being
+ * written is cut short, then every write fails) costs only the files: every
+ * request is still emitted on the archive stream and scored, one alert and
+ * one error line for the run, every record counted; once writes work again,
+ * one clear, and the files hold every record written, none torn. */
+START_TEST(decoy_serves_alerts_and_counts_when_its_files_cannot_be_written)
+{
+    const rv_plugin *p = rv_builtin_decoy();
+    rv_host_services hs = {sizeof hs, NULL, count_log, count_emit};
+    rv_param params[] = {{"dir", dir}, {"segment_bytes", "65536"}};
+    rv_create_args args = {.struct_size = sizeof args,
+                           .model_name = "decoy",
+                           .params = params,
+                           .n_params = 2,
+                           .services = &hs};
+    rv_model_info info;
+    void *inst;
+    char err[256];
+    ck_assert_int_eq(p->create(&args, &info, &inst, err, sizeof err), RV_OK);
+    make_requests();
+    static int st[30];
+    static char e[30][256];
+    score_each(p, inst, 0, 5, st, e);
+    char seg[4300];
+    struct stat sb;
+    snprintf(seg, sizeof seg, "%s/seg-%020d.rva", dir, 0);
+    ck_assert_int_eq(stat(seg, &sb), 0);
+    off_t whole = sb.st_size;
+    rv_archive_counts before, during, after;
+    rv_archive_counts_get(&before);
+    struct rlimit old, tiny;
+    ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+    tiny = (struct rlimit){(rlim_t)whole + 40, old.rlim_max};
+    void (*was)(int) = signal(SIGXFSZ, SIG_IGN);
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &tiny), 0);
+    score_each(p, inst, 5, 25, st, e); /* no assertion until the limit is back */
+    setrlimit(RLIMIT_FSIZE, &old);
+    signal(SIGXFSZ, was);
+    rv_archive_counts_get(&during);
+    for (int i = 0; i < 25; i++)
+        if (i < 5)
+            ck_assert_int_eq(st[i], RV_STATUS_OK);
+        else {
+            ck_assert_int_eq(st[i], RV_STATUS_ERROR);
+            ck_assert_msg(strstr(e[i], "archive failed") && strstr(e[i], "File too large"), "%s",
+                          e[i]);
+        }
+    ck_assert_int_eq(archived, 25); /* every request on the stream */
+    ck_assert_uint_eq(during.write_failures - before.write_failures, 20);
+    ck_assert_uint_eq(during.failing, before.failing + 1);
+    ck_assert_int_eq(errors_logged, 1);
+    ck_assert_int_eq(n_alerts, 1);
+    ck_assert_msg(strstr(alerts[0], "\"type\":\"alert\"") &&
+                      strstr(alerts[0], "\"check\":\"archive_write\"") &&
+                      strstr(alerts[0], "\"model\":\"decoy\"") &&
+                      strstr(alerts[0], "File too large"),
+                  "%s", alerts[0]);
+    ck_assert_int_eq(stat(seg, &sb), 0);
+    ck_assert_int_eq(sb.st_size, whole); /* the record cut short is cut off */
+    score_each(p, inst, 25, 30, st, e);
+    for (int i = 25; i < 30; i++)
+        ck_assert_int_eq(st[i], RV_STATUS_OK);
+    ck_assert_int_eq(n_alerts, 2);
+    ck_assert_msg(strstr(alerts[1], "\"type\":\"clear\"") &&
+                      strstr(alerts[1], "\"not_written\":20"),
+                  "%s", alerts[1]);
+    rv_archive_counts_get(&after);
+    ck_assert_uint_eq(after.failing, before.failing);
+    p->destroy(inst);
+    walked got;
+    char *errs;
+    ck_assert_int_eq(walk(&got, &errs), 0);
+    ck_assert_str_eq(errs, "");
+    free(errs);
+    ck_assert_uint_eq(got.n, 10);
+    for (size_t k = 0; k < 10; k++)
+        assert_copy_of(got.payload[k], got.len[k], &g_reqs[k < 5 ? k : k + 20]);
+    walked_free(&got);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("archive");
@@ -561,6 +684,7 @@ int main(void)
     tcase_add_test(tc, retention_deletes_the_oldest_whole_segments_past_max_bytes);
     tcase_add_test(tc, retention_never_deletes_a_segment_being_written);
     tcase_add_test(tc, retention_deletes_segments_past_max_age);
+    tcase_add_test(tc, decoy_serves_alerts_and_counts_when_its_files_cannot_be_written);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }

@@ -35,6 +35,7 @@ struct rv_segment_writer {
     uint64_t seq, next_seq; /* of the open segment (while fd >= 0), of the next */
     rv_archive_retention keep;
     int64_t retain_at_ms; /* the next retention pass; 0: at the next record */
+    int failing;          /* the last record was not written */
     uint8_t *buf;         /* the record being written: frame header and payload */
     size_t cap;
 };
@@ -395,6 +396,11 @@ static int write_record(rv_segment_writer *w, size_t len, char *err, size_t err_
     /* One write() per record keeps records whole with O_APPEND. */
     if (write_all(w->fd, w->buf, len + RECORD_HEADER) != 0) {
         rv_errf(err, err_size, "archive write failed: %s", strerror(errno));
+        /* a part written (the disk filled up midway) is cut off, so that
+         * the next record follows the last whole one; if that fails too,
+         * the reader skips the part as a corrupt record */
+        int cut = ftruncate(w->fd, (off_t)w->written);
+        (void)cut;
         return -1;
     }
     w->written += RECORD_HEADER + len;
@@ -407,31 +413,29 @@ int rv_segment_writer_append_request(rv_segment_writer *w, const rv_request *r, 
                                      size_t err_size)
 {
     size_t len = encode_request(w, r);
-    if (len == 0) {
+    int rc = -1;
+    if (len == 0)
         rv_errf(err, err_size, "archive record of request %s: too large or out of memory", r->id);
-        return -1;
-    }
-    return write_record(w, len, err, err_size);
+    else
+        rc = write_record(w, len, err, err_size);
+    rv_archive_note_write(rc == 0, &w->failing);
+    return rc;
 }
 
 int rv_segment_writer_append(rv_segment_writer *w, const void *payload, size_t len, char *err,
                              size_t err_size)
 {
-    if (len > MAX_RECORD) {
+    int rc = -1;
+    if (len > MAX_RECORD)
         rv_errf(err, err_size, "archive record of %zu bytes exceeds %u", len, MAX_RECORD);
-        return -1;
+    else if (reserve(w, RECORD_HEADER + len) != 0)
+        rv_errf(err, err_size, "out of memory");
+    else {
+        memcpy(w->buf + RECORD_HEADER, payload, len);
+        rc = write_record(w, len, err, err_size);
     }
-    if (RECORD_HEADER + len > w->cap) {
-        uint8_t *nb = realloc(w->buf, RECORD_HEADER + len);
-        if (!nb) {
-            rv_errf(err, err_size, "out of memory");
-            return -1;
-        }
-        w->buf = nb;
-        w->cap = RECORD_HEADER + len;
-    }
-    memcpy(w->buf + RECORD_HEADER, payload, len);
-    return write_record(w, len, err, err_size);
+    rv_archive_note_write(rc == 0, &w->failing);
+    return rc;
 }
 
 void rv_segment_writer_close(rv_segment_writer *w)
@@ -443,6 +447,8 @@ void rv_segment_writer_close(rv_segment_writer *w)
             fsync(w->fd);
         close(w->fd);
     }
+    if (w->failing)
+        rv_archive_note_write(1, &w->failing); /* no longer failing: gone */
     free(w->buf);
     free(w->dir);
     free(w);

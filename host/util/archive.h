@@ -19,7 +19,10 @@
  * JSON records of earlier versions and are passed through as they are.
  *
  * Retention deletes whole segments, oldest first, and never one a writer
- * has open (each holds a shared flock on its segment).
+ * has open (each holds a shared flock on its segment). A record that cannot
+ * be written (the disk full, an I/O error) is counted and reported to the
+ * caller, and what it left of itself is cut off, so a later record follows
+ * the last whole one; nothing waits.
  */
 #ifndef RV_ARCHIVE_H
 #define RV_ARCHIVE_H
@@ -89,6 +92,8 @@ typedef struct rv_archive_retention {
 /* The segment writers' counters since the process started, all writers
  * together (for /metrics). */
 typedef struct rv_archive_counts {
+    uint64_t write_failures;   /* records not written to a segment file */
+    uint64_t failing;          /* writers whose last record was not written */
     uint64_t segments_deleted; /* by retention */
     uint64_t bytes_deleted;
 } rv_archive_counts;

@@ -25,4 +25,8 @@ void rv_archive_names_free(char **names, size_t n);
 long rv_archive_retain(const char *dir, const rv_archive_retention *keep, uint64_t writing_seq,
                        time_t now);
 
+/* A writer's record written (ok) or not: counts a failure, and a writer
+ * starting (*failing 0 -> 1) or ending (1 -> 0) a run of failures. */
+void rv_archive_note_write(int ok, int *failing);
+
 #endif

@@ -22,12 +22,25 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static _Atomic uint64_t segments_deleted, bytes_deleted;
+static _Atomic uint64_t write_failures, failing, segments_deleted, bytes_deleted;
 
 void rv_archive_counts_get(rv_archive_counts *out)
 {
+    out->write_failures = atomic_load(&write_failures);
+    out->failing = atomic_load(&failing);
     out->segments_deleted = atomic_load(&segments_deleted);
     out->bytes_deleted = atomic_load(&bytes_deleted);
+}
+
+void rv_archive_note_write(int ok, int *was_failing)
+{
+    if (!ok)
+        atomic_fetch_add(&write_failures, 1);
+    if (!ok && !*was_failing)
+        atomic_fetch_add(&failing, 1);
+    else if (ok && *was_failing)
+        atomic_fetch_sub(&failing, 1);
+    *was_failing = !ok;
 }
 
 /* Deletes path unless a writer has it open: 0, or -1 (keep it and stop). */

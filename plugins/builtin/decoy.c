@@ -11,18 +11,35 @@
  * fsync: never | rotate | always (default rotate), max_bytes and
  * max_age_s (the segments kept; absent or 0: no bound), which the host
  * sets from the config's archive section.
+ *
+ * A record it cannot write to its files (the disk full, an I/O error) costs
+ * only the files: the request's copy is still on the archive stream, the
+ * request is served, and the decoy raises one alert for the run of
+ * failures (and its clear once a record is written again), logs it then
+ * and every 10 s while it lasts, and the host counts every such record.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "archive.h"
 #include "builtins.h"
+#include "clock.h"
+#include "jsonw.h"
 #include "rv_answers.h"
+
+#define FAILING_LOG_EVERY_MS 10000
 
 typedef struct decoy {
     const rv_host_services *services;
     rv_segment_writer *writer;
+    char *name, *dir;
+    /* one instance per worker: the worker's thread alone touches these */
+    int failing;          /* the last record was not written to the files */
+    uint64_t not_written; /* records not written in this run of failures */
+    uint64_t logged;      /* not_written when last logged */
+    int64_t next_log_ms;  /* while failing */
 } decoy;
 
 static int parse_u64(const char *s, unsigned long long *out)
@@ -92,15 +109,101 @@ static int decoy_create(const rv_create_args *args, rv_model_info *info, void **
     d->services = args->services;
     rv_archive_retention keep = {max_bytes, max_age_s};
     if ((v = rv_param_get(args, "dir")) &&
-        !(d->writer = rv_segment_writer_open(v, seg, policy, &keep, err, err_size))) {
+        (!(d->name = strdup(args->model_name ? args->model_name : "decoy")) ||
+         !(d->dir = strdup(v)) ||
+         !(d->writer = rv_segment_writer_open(v, seg, policy, &keep, err, err_size)))) {
+        if (!d->dir)
+            snprintf(err, err_size, "out of memory");
+        int code = d->dir ? RV_EIO : RV_ENOMEM;
+        free(d->name);
+        free(d->dir);
         free(d);
-        return RV_EIO;
+        return code;
     }
     static const char *const no_labels[] = {"recorded"};
     info->labels = no_labels;
     info->n_labels = 1;
     *instance = d;
     return RV_OK;
+}
+
+static void say(decoy *d, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void say(decoy *d, int level, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (d->services && d->services->log)
+        d->services->log(d->services->host_ctx, level, msg);
+}
+
+/* The alert (raised) or its clear on the alerts stream: the segment files
+ * miss records, or have them again. */
+static void alert(decoy *d, int raised, const char *reason)
+{
+    char msg[1024];
+    if (raised)
+        snprintf(msg, sizeof msg,
+                 "%s: cannot write the archive's segment files in %s (%s); requests are "
+                 "served and on the archive stream, the files miss them",
+                 d->name, d->dir, reason);
+    else
+        snprintf(msg, sizeof msg,
+                 "%s: writing the archive's segment files in %s again; %llu records were not "
+                 "written to them",
+                 d->name, d->dir, (unsigned long long)d->not_written);
+    rv_jw w;
+    rv_jw_init(&w);
+    rv_jw_map_open(&w);
+    rv_jw_kv_string(&w, "type", raised ? "alert" : "clear");
+    rv_jw_kv_string(&w, "check", "archive_write");
+    rv_jw_kv_string(&w, "model", d->name);
+    rv_jw_kv_string(&w, "dir", d->dir);
+    if (raised)
+        rv_jw_kv_string(&w, "reason", reason);
+    else
+        rv_jw_kv_int(&w, "not_written", (long long)d->not_written);
+    rv_jw_kv_string(&w, "message", msg);
+    rv_jw_map_close(&w);
+    if (!w.oom && d->services && d->services->emit)
+        d->services->emit(d->services->host_ctx, NULL, "alerts", d->name, strlen(d->name), w.buf,
+                          w.len);
+    rv_jw_free(&w);
+}
+
+/* After each record: written (ok) or not, and why. */
+static void note(decoy *d, int ok, const char *why)
+{
+    int64_t now = rv_mono_ms();
+    if (ok) {
+        if (d->failing) {
+            say(d, RV_LOG_INFO, "segment files in %s: writing again; %llu records were not written",
+                d->dir, (unsigned long long)d->not_written);
+            alert(d, 0, NULL);
+            d->failing = 0;
+        }
+        return;
+    }
+    d->not_written = d->failing ? d->not_written + 1 : 1;
+    if (!d->failing) {
+        d->failing = 1;
+        d->logged = 1;
+        d->next_log_ms = now + FAILING_LOG_EVERY_MS;
+        say(d, RV_LOG_ERROR,
+            "segment files in %s: %s; requests are still served and on the archive stream, "
+            "not in the segment files (alert raised)",
+            d->dir, why);
+        alert(d, 1, why);
+    } else if (now >= d->next_log_ms) {
+        say(d, RV_LOG_ERROR, "segment files in %s: %s; %llu more records not written in %d s",
+            d->dir, why, (unsigned long long)(d->not_written - d->logged),
+            FAILING_LOG_EVERY_MS / 1000);
+        d->logged = d->not_written;
+        d->next_log_ms = now + FAILING_LOG_EVERY_MS;
+    }
 }
 
 static int decoy_score(void *instance, const rv_request *const *reqs, rv_result *const *results,
@@ -112,8 +215,11 @@ static int decoy_score(void *instance, const rv_request *const *reqs, rv_result 
         char why[256] = "";
         int ok = d->services->emit(d->services->host_ctx, r, "archive", r->key, r->key_len, r->body,
                                    r->body_len) == RV_OK;
-        if (d->writer && rv_segment_writer_append_request(d->writer, r, why, sizeof why) != 0)
-            ok = 0;
+        if (d->writer) {
+            int written = rv_segment_writer_append_request(d->writer, r, why, sizeof why) == 0;
+            note(d, written, why);
+            ok &= written;
+        }
         results[i]->n_answers = 0;
         if (ok)
             results[i]->status = RV_STATUS_OK;
@@ -128,6 +234,8 @@ static void decoy_destroy(void *instance)
 {
     decoy *d = instance;
     rv_segment_writer_close(d->writer);
+    free(d->name);
+    free(d->dir);
     free(d);
 }
 
