@@ -7,6 +7,7 @@
 
 #include <stdatomic.h>
 
+#include "archive.h"
 #include "prom.h"
 #include "text.h"
 #include "worker.h"
@@ -149,6 +150,27 @@ static void canary_families(rv_text *t, rv_canary_monitor *monitor)
     }
 }
 
+/* The decoy's segment files: records not written, retention. */
+static void archive_families(rv_text *t)
+{
+    rv_archive_counts c;
+    rv_archive_counts_get(&c);
+    rv_prom_family(t, "rendezvous_archive_write_failures_total", "counter",
+                   "Records the decoy could not write to its segment files (the disk full, an "
+                   "I/O error); each is still on the archive stream.");
+    rv_prom_counter(t, "rendezvous_archive_write_failures_total", NULL, 0, c.write_failures);
+    rv_prom_family(t, "rendezvous_archive_failing", "gauge",
+                   "1 while the decoy's last record was not written to its segment files.");
+    rv_prom_gauge(t, "rendezvous_archive_failing", NULL, 0, c.failing ? 1 : 0);
+    rv_prom_family(t, "rendezvous_archive_segments_deleted_total", "counter",
+                   "Segment files deleted by the archive's retention (archive.max_mb, "
+                   "archive.max_age_s).");
+    rv_prom_counter(t, "rendezvous_archive_segments_deleted_total", NULL, 0, c.segments_deleted);
+    rv_prom_family(t, "rendezvous_archive_deleted_bytes_total", "counter",
+                   "Bytes of the segment files deleted by the archive's retention.");
+    rv_prom_counter(t, "rendezvous_archive_deleted_bytes_total", NULL, 0, c.bytes_deleted);
+}
+
 /* The text in Prometheus' format, freed. */
 static enum MHD_Result respond(struct MHD_Connection *c, rv_text *t)
 {
@@ -246,6 +268,7 @@ enum MHD_Result rv_http_get_metrics(rv_http *h, struct MHD_Connection *c)
                    "own); /readyz names the topic and the reason.");
     rv_prom_counter(&t, "rendezvous_delivery_failures_total", NULL, 0,
                     h->src.output ? rv_output_failures(h->src.output) : 0);
+    archive_families(&t);
     rv_prom_family(&t, "rendezvous_remote_scores_total", "counter",
                    "Score records read for remote models, by what became of them: joined (in "
                    "time), late, early (kept until their request comes), unknown (dropped), "
