@@ -44,8 +44,8 @@ static const struct bad_config {
      5,
      {{2, 1, "colour",
        "unknown key 'colour' (allowed: service, state_dir, watch, "
-       "shutdown_timeout_ms, streams, input, models, rendezvous, reload, delivery, evaluation, "
-       "http, control)"},
+       "shutdown_timeout_ms, streams, input, models, rendezvous, reload, delivery, archive, "
+       "evaluation, http, control)"},
       {5, 3, "streams.dead-letter", "did you mean 'dead_letter'?"},
       {11, 5, "models[0].instance", "allowed: name, plugin, sha256, builtin, params"},
       {14, 34, "rendezvous.schedule[0].weight", "allowed: model, within_ms"},

@@ -246,6 +246,8 @@ START_TEST(minimal_defaults)
     ck_assert_uint_eq(c->rendezvous.max_in_flight, 10000);
     ck_assert_uint_eq(c->reload.warmup_requests, 200);
     ck_assert_uint_eq(c->reload.warmup_budget_ms, 10000);
+    ck_assert_uint_eq(c->archive.max_mb, 10240); /* the decoy's files are bounded */
+    ck_assert_uint_eq(c->archive.max_age_s, 604800);
     ck_assert_ptr_null(c->http.listen);
     rv_config_free(c);
 }

@@ -115,6 +115,11 @@ typedef struct rv_config {
     } delivery;
 
     struct {
+        uint32_t max_mb;    /* the decoy's segment files kept, in MiB; 0: no bound */
+        uint32_t max_age_s; /* 0: no bound */
+    } archive;
+
+    struct {
         char **labels; /* NULL when no evaluation section */
         size_t n_labels;
         uint32_t max_label_delay_s;

@@ -508,6 +508,25 @@ static const cf_key delivery_keys[] = {
     {0},
 };
 
+static const cf_key archive_keys[] = {
+    {.name = "max_mb",
+     .type = CF_U32,
+     .offset = C(archive.max_mb),
+     .def = "10240",
+     .help = "The decoy's segment files (its `params.dir`) kept, in MiB: once they add up to "
+             "more, whole segments are deleted, oldest first, never the one being written (so "
+             "the files can reach this plus one `segment_bytes`). Checked at the decoy's "
+             "first record, at each new segment and every minute while it writes. 0: no "
+             "bound."},
+    {.name = "max_age_s",
+     .type = CF_U32,
+     .offset = C(archive.max_age_s),
+     .def = "604800",
+     .help = "A segment last written longer ago than this is deleted, oldest first, as with "
+             "`max_mb`. 0: no bound."},
+    {0},
+};
+
 static const cf_section streams_section = {
     .path = "streams",
     .help = "The Kafka side: brokers, topic names, client settings.",
@@ -534,6 +553,15 @@ static const cf_section delivery_section = {
             "never twice (exactly-once, Kafka transactions).",
     .keys = delivery_keys,
     .check = cf_check_delivery,
+};
+static const cf_section archive_section = {
+    .path = "archive",
+    .help = "How much of the decoy's segment files is kept (the archive stream is Kafka's to "
+            "keep: its topic's retention). A record the decoy cannot write to them (the disk "
+            "full, an I/O error) is counted (`rendezvous_archive_write_failures_total`), "
+            "logged and alerted (`archive_write`); the request is still served and on the "
+            "archive stream.",
+    .keys = archive_keys,
 };
 static const cf_key root_keys[] = {
     {.name = "service",
@@ -594,6 +622,10 @@ static const cf_key root_keys[] = {
      .type = CF_SECTION,
      .section = &delivery_section,
      .help = "At-least-once or exactly-once delivery."},
+    {.name = "archive",
+     .type = CF_SECTION,
+     .section = &archive_section,
+     .help = "How much of the decoy's segment files is kept."},
     {.name = "evaluation",
      .type = CF_SECTION,
      .section = &cf_evaluation_section,

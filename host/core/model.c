@@ -78,6 +78,12 @@ static int model_hashes(const rv_config *cfg, const rv_model_conf *mc, char vers
     }
     for (size_t i = 0; i < cfg->input.n_features; i++)
         rv_digest_field(d, cfg->input.features[i]);
+    if (mc->builtin && strcmp(mc->builtin, RV_BUILTIN_DECOY) == 0) {
+        /* its retention, from the archive section: a change makes a new decoy */
+        char keep[48];
+        rv_errf(keep, sizeof keep, "archive %u %u", cfg->archive.max_mb, cfg->archive.max_age_s);
+        rv_digest_field(d, keep);
+    }
     if (!(id = rv_digest_copy(d))) {
         rv_digest_free(d);
         rv_errf(err, err_size, "out of memory");
@@ -291,9 +297,24 @@ static int warm_instances(rv_model *m, char *err, size_t err_size)
     return 0;
 }
 
+/* Adds key = value (a number) to m's params. 0, or -1 out of memory. */
+static int add_param(rv_model *m, const char *key, unsigned long long value)
+{
+    rv_kv *p = &m->params[m->n_params];
+    if (!(p->key = strdup(key)) || asprintf(&p->value, "%llu", value) < 0) {
+        free(p->key);
+        p->key = NULL;
+        p->value = NULL;
+        return -1;
+    }
+    m->n_params++;
+    return 0;
+}
+
 static int copy_params(rv_model *m, const rv_config *cfg, const rv_model_conf *mc)
 {
-    m->params = calloc(mc->n_params ? mc->n_params : 1, sizeof *m->params);
+    /* the decoy gets its retention from the archive section as two params */
+    m->params = calloc(mc->n_params + 2, sizeof *m->params);
     if (!m->params)
         return -1;
     for (size_t i = 0; i < mc->n_params; i++) {
@@ -312,6 +333,9 @@ static int copy_params(rv_model *m, const rv_config *cfg, const rv_model_conf *m
         if (!m->params[i].key || !val)
             return -1;
     }
+    if (m->is_decoy && (add_param(m, "max_bytes", (unsigned long long)cfg->archive.max_mb << 20) ||
+                        add_param(m, "max_age_s", cfg->archive.max_age_s)))
+        return -1;
     return 0;
 }
 

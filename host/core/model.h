@@ -76,7 +76,8 @@ struct rv_model {
 
 /* The identity of a model conf without building it: SHA-256 over the plugin
  * content, the params (and the content of files they name), the features
- * and the instance settings. 0, or -1 with err. */
+ * and the instance settings (and the decoy's retention, the config's
+ * archive section). 0, or -1 with err. */
 int rv_model_identity(const rv_config *cfg, const rv_model_conf *mc, char out[RV_SHA256_HEX],
                       char *err, size_t err_size);
 
