@@ -14,12 +14,13 @@ FX=$RV_FIXTURE_DIR
 start_broker $(service_topics ret) ret.replayed $(service_topics full)
 
 # The full disk is mounted here, not in its case (a subshell's exit runs no
-# cleanup hook): unmounted before the scratch dir goes.
+# cleanup hook), and unmounted lazily before the scratch dir goes: a case
+# that failed leaves its host (killed after the hooks) holding files on it.
 FULL=
 mkdir "$TMP/full"
 if mount -t tmpfs -o size=256k,mode=0755 tmpfs "$TMP/full" 2>"$TMP/mount.err"; then
   FULL=$TMP/full
-  cleanup_hooks+=("umount '$TMP/full'")
+  cleanup_hooks+=("umount -l '$TMP/full'")
 fi
 
 # service NAME ARCHIVE_DIR PORT [MORE]: a config of the ok fixture and the
