@@ -15,7 +15,7 @@ ISO_REPEAT=${ISO_REPEAT:-3}
 CMP_REPEAT=${CMP_REPEAT:-3}
 WINDOW_MS=${WINDOW_MS:-250}
 PEER_BATCH=${PEER_BATCH:-64}
-RESULTS=${RESULTS:-$SRC/bench/results.md}
+RESULTS=${RESULTS:-$SRC/bench/out/results.md}
 RESULTS_JSON=${RESULTS_JSON:-$SRC/bench/results.jsonl}
 PY=/usr/bin/python3
 BROKER=${BROKER:-embedded}
@@ -36,6 +36,7 @@ bench_setup() {
     cmake --build "$BUILD" -j"$(nproc)" >/dev/null
   fi
   TOOLS=${TOOLS:-$BUILD/bench}
+  mkdir -p "$(dirname "$RESULTS")" "$(dirname "$RESULTS_JSON")"
   WORK=$(mktemp -d /tmp/rvbench-XXXXXX)
   trap cleanup EXIT
   # shellcheck disable=SC2034 # the generated configs' (bench/runs.sh)
