@@ -4,8 +4,8 @@
 # `rendezvous broker`; BROKER=kafka: a real Apache Kafka, scripts/kafka.sh,
 # KAFKA_NODES of them, default 1), starts what is measured, drives it with
 # rvbench, stops everything and appends the printed tables to $RESULTS
-# (default bench/out/results.md, a run log git ignores; bench/results.md
-# holds the runs recorded before it) and the JSON lines to $RESULTS_JSON
+# (default bench/out/results.md, a run log git ignores; the runs recorded
+# before it are in the git history) and the JSON lines to $RESULTS_JSON
 # (default bench/results.jsonl).
 #
 # Each scenario is a function, scenario_NAME, in the file of bench/scenarios/
