@@ -34,6 +34,7 @@
 #include "pipeline_harness.h"
 #include "test_helpers.h"
 #include "worker.h"
+#include "test_env.h"
 
 char *tmpdir;
 rv_broker *broker;
@@ -85,7 +86,7 @@ void start(const char *models, const char *rendezvous)
              models, rendezvous);
     test_write_file(path, text);
     rv_errors errs = {0};
-    cfg = rv_config_load(path, &errs);
+    cfg = rv_config_load(path, rv_test_env(), &errs);
     for (size_t i = 0; i < errs.n; i++)
         fprintf(stderr, "  | %s\n", errs.lines[i]);
     rv_errors_clear(&errs);

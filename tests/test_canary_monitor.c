@@ -17,6 +17,7 @@
 #include "check_cmd.h"
 #include "generation.h"
 #include "test_helpers.h"
+#include "test_env.h"
 
 static char *tmpdir;
 static rv_generation *gen;
@@ -68,7 +69,7 @@ static void build(const char *canary_params)
             RV_FIXTURE_DIR, *canary_params ? ", " : "", canary_params);
     fclose(f);
     rv_errors errs = {0};
-    rv_config *cfg = rv_config_load(p, &errs);
+    rv_config *cfg = rv_config_load(p, rv_test_env(), &errs);
     gen = cfg ? rv_generation_build(cfg, NULL, &rv_discard_sink, 1, &errs) : NULL;
     for (size_t i = 0; i < errs.n; i++)
         fprintf(stderr, "  | %s\n", errs.lines[i]);

@@ -11,6 +11,7 @@
 #include <check.h>
 
 #include "test_helpers.h"
+#include "test_env.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -52,7 +53,7 @@ static void teardown(void)
 static rv_config *load_text(const char *yaml)
 {
     test_write_file(cfg_path, yaml);
-    return rv_config_load(cfg_path, &errs);
+    return rv_config_load(cfg_path, rv_test_env(), &errs);
 }
 
 static void dump_errors(void)
@@ -102,7 +103,7 @@ static void expect_fails(const char *yaml, size_t n_errors)
 
 START_TEST(valid_round_trip)
 {
-    rv_config *c = rv_config_load(CONFIGS "/valid.yaml", &errs);
+    rv_config *c = rv_config_load(CONFIGS "/valid.yaml", rv_test_env(), &errs);
     if (!c)
         dump_errors();
     ck_assert_ptr_nonnull(c);
@@ -210,7 +211,7 @@ END_TEST
 
 START_TEST(minimal_defaults)
 {
-    rv_config *c = rv_config_load(CONFIGS "/minimal.yaml", &errs);
+    rv_config *c = rv_config_load(CONFIGS "/minimal.yaml", rv_test_env(), &errs);
     if (!c)
         dump_errors();
     ck_assert_ptr_nonnull(c);
@@ -490,7 +491,7 @@ END_TEST
 START_TEST(five_mistakes_all_reported_in_file_order)
 {
     const char *file = CONFIGS "/five_mistakes.yaml";
-    rv_config *c = rv_config_load(file, &errs);
+    rv_config *c = rv_config_load(file, rv_test_env(), &errs);
     ck_assert_ptr_null(c);
     expect_n_errors(5);
     expect_error_in(file, 5, 3, "streams.partitons", "unknown key 'partitons'");
@@ -511,7 +512,7 @@ START_TEST(missing_file)
 {
     char path[PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/absent.yaml", tmpdir);
-    rv_config *c = rv_config_load(path, &errs);
+    rv_config *c = rv_config_load(path, rv_test_env(), &errs);
     ck_assert_ptr_null(c);
     expect_n_errors(1);
     char want[PATH_MAX + 100];
@@ -522,7 +523,7 @@ END_TEST
 
 START_TEST(directory_instead_of_file)
 {
-    rv_config *c = rv_config_load(tmpdir, &errs);
+    rv_config *c = rv_config_load(tmpdir, rv_test_env(), &errs);
     ck_assert_ptr_null(c);
     expect_n_errors(1);
     char want[PATH_MAX + 100];
@@ -534,7 +535,8 @@ END_TEST
 START_TEST(errors_append_to_caller_list)
 {
     rv_errors_add(&errs, "first %d", 1);
-    rv_config *c = rv_config_load(RV_SOURCE_DIR "/tests/configs/does-not-exist.yaml", &errs);
+    rv_config *c =
+        rv_config_load(RV_SOURCE_DIR "/tests/configs/does-not-exist.yaml", rv_test_env(), &errs);
     ck_assert_ptr_null(c);
     ck_assert_uint_eq(errs.n, 2);
     ck_assert_str_eq(errs.lines[0], "first 1");
@@ -544,7 +546,7 @@ START_TEST(errors_append_to_caller_list)
     rv_errors_clear(&errs); /* twice is harmless */
 
     /* A successful load adds nothing. */
-    c = rv_config_load(CONFIGS "/minimal.yaml", &errs);
+    c = rv_config_load(CONFIGS "/minimal.yaml", rv_test_env(), &errs);
     ck_assert_ptr_nonnull(c);
     ck_assert_uint_eq(errs.n, 0);
     rv_config_free(c);
@@ -556,7 +558,7 @@ END_TEST
 START_TEST(relative_config_path_resolves_against_its_dir)
 {
     ck_assert_int_eq(chdir(RV_SOURCE_DIR "/tests"), 0);
-    rv_config *c = rv_config_load("configs/valid.yaml", &errs);
+    rv_config *c = rv_config_load("configs/valid.yaml", rv_test_env(), &errs);
     if (!c)
         dump_errors();
     ck_assert_ptr_nonnull(c);

@@ -17,6 +17,7 @@
 #include "errbuf.h"
 #include "generation.h"
 #include "test_helpers.h"
+#include "test_env.h"
 
 static char *tmpdir;
 static rv_generation *gen;
@@ -50,7 +51,7 @@ static void setup(void)
             RV_FIXTURE_DIR, RV_FIXTURE_DIR);
     fclose(f);
     rv_errors errs = {0};
-    rv_config *cfg = rv_config_load(cfg_path, &errs);
+    rv_config *cfg = rv_config_load(cfg_path, rv_test_env(), &errs);
     gen = cfg ? rv_generation_build(cfg, NULL, &rv_discard_sink, 1, &errs) : NULL;
     for (size_t i = 0; i < errs.n; i++)
         fprintf(stderr, "  | %s\n", errs.lines[i]);

@@ -43,6 +43,7 @@
 #include "generation.h"
 #include "reload.h"
 #include "test_helpers.h"
+#include "test_env.h"
 
 static char *tmpdir;
 static char gen_cfg_path[4200];
@@ -234,7 +235,7 @@ typedef struct config_ctx {
 static void *config_run(void *ctx, char *msg, size_t size)
 {
     config_ctx *c = ctx;
-    rv_config *cfg = rv_config_load(c->path, &c->errs);
+    rv_config *cfg = rv_config_load(c->path, rv_test_env(), &c->errs);
     if (!cfg)
         join_errors(&c->errs, msg, size);
     return cfg;
@@ -310,7 +311,7 @@ static int build_prepare(void *ctx)
 {
     build_ctx *b = ctx;
     reset_archive();
-    b->cfg = rv_config_load(gen_cfg_path, &b->errs);
+    b->cfg = rv_config_load(gen_cfg_path, rv_test_env(), &b->errs);
     if (!b->cfg)
         for (size_t i = 0; i < b->errs.n; i++)
             fprintf(stderr, "  | %s\n", b->errs.lines[i]);
@@ -384,7 +385,7 @@ static rv_generation *build_unarmed(void)
 {
     rv_errors errs = {0};
     reset_archive();
-    rv_config *cfg = rv_config_load(gen_cfg_path, &errs);
+    rv_config *cfg = rv_config_load(gen_cfg_path, rv_test_env(), &errs);
     rv_generation *g = cfg ? rv_generation_build(cfg, NULL, &rv_discard_sink, 1, &errs) : NULL;
     for (size_t i = 0; i < errs.n; i++)
         fprintf(stderr, "  | %s\n", errs.lines[i]);

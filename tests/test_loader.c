@@ -8,10 +8,10 @@
 #include <math.h>
 #include <sys/stat.h>
 
-#include "builtins.h"
 #include "generation.h"
 #include "module.h"
 #include "test_helpers.h"
+#include "test_env.h"
 
 static char *state_dir;
 
@@ -105,12 +105,15 @@ END_TEST
 START_TEST(builtins_pass_the_same_checks)
 {
     char err[512];
-    rv_module *c = rv_module_builtin("canary", err, sizeof err);
-    rv_module *d = rv_module_builtin("decoy", err, sizeof err);
+    const rv_builtins *t = rv_test_env()->builtins;
+    rv_module *c = rv_module_builtin(rv_builtins_find(t, "canary"), err, sizeof err);
+    rv_module *d = rv_module_builtin(rv_builtins_find(t, "decoy"), err, sizeof err);
     ck_assert_ptr_nonnull(c);
     ck_assert_ptr_nonnull(d);
-    ck_assert_ptr_null(rv_module_builtin("oracle", err, sizeof err));
-    ck_assert_ptr_nonnull(strstr(err, "no builtin model named 'oracle'"));
+    ck_assert_ptr_null(rv_builtins_find(t, "oracle"));
+    char names[64];
+    rv_builtins_join(t, names, sizeof names);
+    ck_assert_str_eq(names, "canary, decoy");
     rv_module_unref(c);
     rv_module_unref(d);
 }
@@ -204,7 +207,7 @@ static rv_generation *build_with_params(const char *params, const rv_generation 
              "  schedule: [{model: m, within_ms: 10}]\n",
              state_dir, RV_FIXTURE_DIR, params);
     test_write_file(conf, text);
-    rv_config *cfg = rv_config_load(conf, errs);
+    rv_config *cfg = rv_config_load(conf, rv_test_env(), errs);
     ck_assert_msg(cfg != NULL, "%s", errs->n ? errs->lines[0] : "?");
     return rv_generation_build(cfg, previous, NULL, 1, errs);
 }

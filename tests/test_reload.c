@@ -22,6 +22,7 @@
 #include "reload.h"
 #include "scoring.h"
 #include "test_helpers.h"
+#include "test_env.h"
 
 static char *tmpdir;
 static char cfg_path[4200];
@@ -59,7 +60,7 @@ static void setup(void)
     pipe_.recent = rv_recent_new(16);
     ck_assert_ptr_nonnull(pipe_.recent);
     rv_errors errs = {0};
-    rv_config *cfg = rv_config_load(cfg_path, &errs);
+    rv_config *cfg = rv_config_load(cfg_path, rv_test_env(), &errs);
     cur = cfg ? rv_generation_build(cfg, NULL, &pipe_.sink, 1, &errs) : NULL;
     for (size_t i = 0; i < errs.n; i++)
         fprintf(stderr, "  | %s\n", errs.lines[i]);
@@ -68,7 +69,7 @@ static void setup(void)
     char err[RV_ERR_SIZE];
     ck_assert_msg(rv_generation_warm_and_start(cur, &pipe_, err, sizeof err) == 0, "%s", err);
     ck_assert_ptr_nonnull(cur->models[0]->workers);
-    rl = rv_reloader_new(cfg_path, NULL, &pipe_, 2);
+    rl = rv_reloader_new(cfg_path, rv_test_env(), NULL, &pipe_, 2);
     ck_assert_ptr_nonnull(rl);
 }
 

@@ -96,7 +96,7 @@ static char *config_dir(const char *path)
     return dir;
 }
 
-rv_config *rv_config_load(const char *path, rv_errors *errs)
+rv_config *rv_config_load(const char *path, const rv_config_env *env, rv_errors *errs)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -124,6 +124,7 @@ rv_config *rv_config_load(const char *path, rv_errors *errs)
         fclose(f);
         return NULL;
     }
+    cfg->env = env;
     cfg->dir = dir;
     cfg->path = strdup(path);
     loader l = {.file = path, .dir = dir, .cfg = cfg, .oom = cfg->path == NULL};
@@ -201,11 +202,27 @@ rv_config *rv_config_scorer(rv_config *cfg, const char *name, rv_errors *errs)
     return cfg;
 }
 
-void rv_config_drop_builtin(rv_config *cfg, const char *builtin)
+const rv_builtin *rv_config_builtin(const rv_config *cfg, const rv_model_conf *mc)
+{
+    return mc->builtin && cfg->env ? rv_builtins_find(cfg->env->builtins, mc->builtin) : NULL;
+}
+
+const char *rv_config_reference(const rv_config *cfg)
+{
+    for (size_t i = 0; i < cfg->n_models; i++) {
+        const rv_builtin *b = rv_config_builtin(cfg, &cfg->models[i]);
+        if (b && (b->props & RV_BUILTIN_REFERENCE))
+            return cfg->models[i].name;
+    }
+    return NULL;
+}
+
+void rv_config_drop_recorders(rv_config *cfg)
 {
     size_t k = 0;
     for (size_t i = 0; i < cfg->n_models; i++) {
-        if (cfg->models[i].builtin && strcmp(cfg->models[i].builtin, builtin) == 0)
+        const rv_builtin *b = rv_config_builtin(cfg, &cfg->models[i]);
+        if (b && (b->props & RV_BUILTIN_RECORDER))
             cf_free(&cf_model_section, &cfg->models[i]);
         else
             cfg->models[k++] = cfg->models[i];

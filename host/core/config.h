@@ -21,6 +21,14 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "registry.h"
+
+/* What the top (main(), a test) hands down to every load: the builtins
+ * compiled in. Lives longer than every config loaded with it. */
+typedef struct rv_config_env {
+    const rv_builtins *builtins;
+} rv_config_env;
+
 typedef struct rv_kv {
     char *key;
     char *value;
@@ -52,8 +60,9 @@ typedef struct rv_schedule_entry {
 } rv_schedule_entry;
 
 typedef struct rv_config {
-    char *path; /* the config file as given */
-    char *dir;  /* absolute directory of the config file */
+    const rv_config_env *env; /* what it was loaded with */
+    char *path;               /* the config file as given */
+    char *dir;                /* absolute directory of the config file */
     char *service;
     char *state_dir; /* absolute */
     bool watch;
@@ -158,7 +167,7 @@ void rv_errors_clear(rv_errors *errs);
 
 /* Returns a config on success, NULL with at least one line in errs on
  * failure. */
-rv_config *rv_config_load(const char *path, rv_errors *errs);
+rv_config *rv_config_load(const char *path, const rv_config_env *env, rv_errors *errs);
 void rv_config_free(rv_config *cfg);
 
 /* cfg as `rendezvous scorer --model NAME` serves it: that model alone (run
@@ -168,9 +177,16 @@ void rv_config_free(rv_config *cfg);
  * the reason in errs when NAME is no plugin model of it. */
 rv_config *rv_config_scorer(rv_config *cfg, const char *name, rv_errors *errs);
 
-/* Removes the models of that builtin (for `rendezvous replay`, which must
- * not open the decoy's archive it reads). */
-void rv_config_drop_builtin(rv_config *cfg, const char *builtin);
+/* Removes the models of every RV_BUILTIN_RECORDER builtin (for `rendezvous
+ * replay`, which must not open the decoy's archive it reads). */
+void rv_config_drop_recorders(rv_config *cfg);
+
+/* The builtin a model conf names, NULL for a plugin. */
+const rv_builtin *rv_config_builtin(const rv_config *cfg, const rv_model_conf *mc);
+
+/* The name of the model whose builtin is RV_BUILTIN_REFERENCE (the canary),
+ * or NULL. */
+const char *rv_config_reference(const rv_config *cfg);
 
 /* The model conf of that name, or NULL. */
 const rv_model_conf *rv_config_model(const rv_config *cfg, const char *name);

@@ -172,9 +172,6 @@ bool cy_is_null(const yaml_node_t *n);
 const char *cy_describe(const yaml_node_t *n);
 size_t cy_seq_len(const yaml_node_t *s);
 yaml_node_t *cy_map_get(loader *l, const yaml_node_t *m, const char *key, yaml_node_t **key_node);
-bool cy_in_list(const char *const *list, const char *s);
-/* "a, b, c"; NULL (and oom noted) when out of memory. */
-char *cy_join_list(loader *l, const char *const *list);
 /* Keys must be scalars and unique, and known when keys is given. */
 void cy_check_keys(loader *l, const yaml_node_t *m, const char *kpath, const cf_key *keys);
 bool cy_want_string(loader *l, const yaml_node_t *v, const char *kp);

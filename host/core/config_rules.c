@@ -1,13 +1,12 @@
 /*
  * config_rules.c - the config's rules that span keys: a model is exactly
  * one of a plugin and a builtin (a remote one has its labels; the decoy is
- * known by its builtin name), model names are unique, the schedule names
+ * known by its builtin's properties), model names are unique, the schedule names
  * serving models in a non-decreasing order, the default answer is whole. Hooks of the key table (config_schema.c);
  * like every rule, they report and never allocate into the config.
  */
 #include "config_internal.h"
 
-#include "builtins.h"
 #include "errbuf.h"
 #include "schedule.h"
 
@@ -107,7 +106,7 @@ static void report_schedule(loader *l, const yaml_node_t *seq, const char *kp,
     cy_kp_key(fkp, ikp, "model");
     if (mv && v->model == RV_SCHEDULE_NO_MODEL)
         cy_report(l, mv, fkp, "no model named '%s' in models", items[i].model);
-    else if (mv && v->model == RV_SCHEDULE_DECOY)
+    else if (mv && v->model == RV_SCHEDULE_NEVER_CHOSEN)
         cy_report(l, mv, fkp,
                   "'%s' is the decoy, which is never chosen; it cannot be in the schedule",
                   items[i].model);
@@ -144,7 +143,8 @@ void cf_check_schedule(loader *l, const cf_key *k, const yaml_node_t *seq, const
     for (size_t m = 0; m < nm; m++) {
         const rv_model_conf *mc = &c->models[m];
         models[m].name = mc->name;
-        models[m].is_decoy = mc->builtin && !strcmp(mc->builtin, RV_BUILTIN_DECOY);
+        const rv_builtin *b = rv_config_builtin(c, mc);
+        models[m].never_chosen = b && (b->props & RV_BUILTIN_RECORDER);
     }
     for (size_t i = 0; i < n; i++) {
         const yaml_node_t *wv = item_value(l, seq, i, "within_ms");

@@ -10,7 +10,6 @@
  */
 #include "config_internal.h"
 
-#include "builtins.h"
 #include "errbuf.h"
 #include "schedule.h"
 
@@ -113,11 +112,12 @@ static void check_builtin(loader *l, const cf_key *k, const yaml_node_t *v, cons
                           void *base)
 {
     const char *s = cf_slot_text(k, base);
-    if (!s || cy_in_list(rv_builtin_names, s))
+    const rv_builtins *t = l->cfg->env ? l->cfg->env->builtins : NULL;
+    if (!s || rv_builtins_find(t, s))
         return;
-    char *list = cy_join_list(l, rv_builtin_names);
-    cy_report(l, v, kp, "unknown builtin '%s' (known: %s)", s, list ? list : "?");
-    free(list);
+    char list[256];
+    rv_builtins_join(t, list, sizeof list);
+    cy_report(l, v, kp, "unknown builtin '%s' (known: %s)", s, list[0] ? list : "?");
 }
 
 /* Every file named must be readable now, so that a missing secret fails

@@ -245,33 +245,6 @@ yaml_node_t *cy_map_get(loader *l, const yaml_node_t *m, const char *key, yaml_n
     return NULL;
 }
 
-bool cy_in_list(const char *const *list, const char *s)
-{
-    for (size_t i = 0; list[i]; i++)
-        if (!strcmp(list[i], s))
-            return true;
-    return false;
-}
-
-char *cy_join_list(loader *l, const char *const *list)
-{
-    size_t len = 1;
-    for (size_t i = 0; list[i]; i++)
-        len += strlen(list[i]) + 2;
-    char *out = malloc(len);
-    if (!out) {
-        l->oom = true;
-        return NULL;
-    }
-    out[0] = '\0';
-    for (size_t i = 0; list[i]; i++) {
-        if (i)
-            strcat(out, ", ");
-        strcat(out, list[i]);
-    }
-    return out;
-}
-
 /* "dead-letter" for "dead_letter", "Brokers" for "brokers": the usual slips. */
 static const char *near_miss(const cf_key *keys, const char *key)
 {

@@ -10,7 +10,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "builtins.h"
 #include "digest.h"
 #include "errbuf.h"
 #include "log.h"
@@ -78,7 +77,8 @@ static int model_hashes(const rv_config *cfg, const rv_model_conf *mc, char vers
     }
     for (size_t i = 0; i < cfg->input.n_features; i++)
         rv_digest_field(d, cfg->input.features[i]);
-    if (mc->builtin && strcmp(mc->builtin, RV_BUILTIN_DECOY) == 0) {
+    const rv_builtin *b = rv_config_builtin(cfg, mc);
+    if (b && (b->props & RV_BUILTIN_RECORDER)) {
         /* its retention, from the archive section: a change makes a new decoy */
         char keep[48];
         rv_errf(keep, sizeof keep, "archive %u %u", cfg->archive.max_mb, cfg->archive.max_age_s);
@@ -320,9 +320,10 @@ static int copy_params(rv_model *m, const rv_config *cfg, const rv_model_conf *m
     for (size_t i = 0; i < mc->n_params; i++) {
         const char *v = mc->params[i].value;
         char *val;
-        /* The decoy's archive dir is relative to the config file, like every
-         * other path in it, even before it exists. */
-        if (m->is_decoy && strcmp(mc->params[i].key, "dir") == 0 && v[0] != '/') {
+        /* A builtin's path params (the decoy's archive dir) are relative to
+         * the config file, like every other path in it, even before they
+         * exist. */
+        if (rv_builtin_is_path_param(m->builtin, mc->params[i].key) && v[0] != '/') {
             if (asprintf(&val, "%s/%s", cfg->dir, v) < 0)
                 val = NULL;
         } else
@@ -371,9 +372,16 @@ rv_model *rv_model_build(const rv_config *cfg, const rv_model_conf *mc, const rv
     atomic_init(&m->refs, 1);
     atomic_init(&m->state, RV_MODEL_LOADING);
     pthread_mutex_init(&m->error_lock, NULL);
-    m->is_canary = mc->builtin && strcmp(mc->builtin, RV_BUILTIN_CANARY) == 0;
-    m->is_decoy = mc->builtin && strcmp(mc->builtin, RV_BUILTIN_DECOY) == 0;
-    m->never_shed = m->is_decoy; /* an archive with holes would defeat its purpose */
+    if (mc->builtin && !(m->builtin = rv_config_builtin(cfg, mc))) {
+        char known[256];
+        rv_builtins_join(cfg->env ? cfg->env->builtins : NULL, known, sizeof known);
+        rv_errf(err, err_size, "no builtin model named '%s' (builtins: %s)", mc->builtin, known);
+        goto fail;
+    }
+    unsigned props = m->builtin ? m->builtin->props : 0;
+    m->is_canary = (props & RV_BUILTIN_REFERENCE) != 0;
+    m->is_decoy = (props & RV_BUILTIN_RECORDER) != 0;
+    m->never_shed = (props & RV_BUILTIN_NEVER_SHED) != 0; /* the decoy: no holes in an archive */
     m->n_instances = mc->instances;
     m->max_batch = mc->max_batch;
     m->queue_size = mc->queue_size;
@@ -394,7 +402,7 @@ rv_model *rv_model_build(const rv_config *cfg, const rv_model_conf *mc, const rv
         goto encode;
     }
     m->module = mc->plugin ? rv_module_load(mc->plugin, mc->sha256, cfg->state_dir, err, err_size)
-                           : rv_module_builtin(mc->builtin, err, err_size);
+                           : rv_module_builtin(m->builtin, err, err_size);
     if (!m->module)
         goto fail;
     m->isolated = mc->plugin && strcmp(mc->isolation, "process") == 0;

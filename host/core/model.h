@@ -44,7 +44,8 @@ typedef struct rv_emit_sink {
 struct rv_model {
     char *name;
     rv_module *module;
-    int is_canary, is_decoy;
+    const rv_builtin *builtin;    /* what it is when a builtin, NULL for a plugin */
+    int is_canary, is_decoy;      /* from builtin's props: REFERENCE, RECORDER */
     int never_shed;               /* its queue grows rather than shed a request (the decoy's) */
     int is_remote;                /* scored elsewhere (remote.h): no module, no instances */
     char version[9];              /* short content hash, shown in records */

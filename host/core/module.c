@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "builtins.h"
+#include "registry.h"
 #include "digest.h"
 #include "errbuf.h"
 
@@ -237,23 +237,18 @@ rv_module *rv_module_load(const char *path, const char *pinned, const char *stat
     return m;
 }
 
-rv_module *rv_module_builtin(const char *name, char *err, size_t err_size)
+rv_module *rv_module_builtin(const rv_builtin *b, char *err, size_t err_size)
 {
-    const rv_plugin *desc = rv_builtin_descriptor(name);
-    if (!desc) {
-        rv_errf(err, err_size, "no builtin model named '%s' (builtins: canary, decoy)", name);
-        return NULL;
-    }
     char why[512];
-    if (rv_module_check_abi(desc, why, sizeof why) != 0) {
-        rv_errf(err, err_size, "builtin %s: %s", name, why);
+    if (rv_module_check_abi(b->descriptor, why, sizeof why) != 0) {
+        rv_errf(err, err_size, "builtin %s: %s", b->name, why);
         return NULL;
     }
     char sha[65];
-    snprintf(sha, sizeof sha, "builtin:%s", name);
-    rv_module *m = module_new(sha, desc);
+    snprintf(sha, sizeof sha, "builtin:%s", b->name);
+    rv_module *m = module_new(sha, b->descriptor);
     if (!m)
-        rv_errf(err, err_size, "builtin %s: out of memory", name);
+        rv_errf(err, err_size, "builtin %s: out of memory", b->name);
     return m;
 }
 

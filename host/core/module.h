@@ -15,6 +15,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
+#include "registry.h"
 #include "digest.h"
 #include "rendezvous_plugin.h"
 
@@ -44,9 +45,9 @@ rv_module *rv_module_load(const char *path, const char *pinned, const char *stat
 int rv_module_check_pin(const char *path, const char *sha, const char *pinned, char *err,
                         size_t err_size);
 
-/* Wraps a descriptor compiled into the host (canary, decoy); the same ABI
- * checks apply. */
-rv_module *rv_module_builtin(const char *name, char *err, size_t err_size);
+/* Wraps the descriptor of a builtin of the table (canary, decoy); the same
+ * ABI checks apply. */
+rv_module *rv_module_builtin(const rv_builtin *b, char *err, size_t err_size);
 
 /* The ABI checks alone: 0 if the host accepts desc, else -1 and the failed
  * check with both values in err. */

@@ -32,8 +32,8 @@ size_t rv_schedule_check(const rv_schedule_item *items, size_t n, const rv_sched
         if (it->model) {
             if (!find_model(models, n_models, it->model, &v->model_index)) {
                 v->model = RV_SCHEDULE_NO_MODEL;
-            } else if (models[v->model_index].is_decoy) {
-                v->model = RV_SCHEDULE_DECOY;
+            } else if (models[v->model_index].never_chosen) {
+                v->model = RV_SCHEDULE_NEVER_CHOSEN;
             } else {
                 for (size_t j = 0; j < i; j++)
                     if (items[j].model && !strcmp(items[j].model, it->model)) {

@@ -22,15 +22,15 @@ typedef struct rv_schedule_item {
 } rv_schedule_item;
 
 typedef struct rv_schedule_model {
-    const char *name; /* NULL: a model without a usable name, never matched */
-    bool is_decoy;
+    const char *name;  /* NULL: a model without a usable name, never matched */
+    bool never_chosen; /* a recorder builtin (the decoy) */
 } rv_schedule_model;
 
 typedef enum rv_schedule_problem {
     RV_SCHEDULE_OK = 0,
-    RV_SCHEDULE_NO_MODEL, /* no model of that name */
-    RV_SCHEDULE_DECOY,    /* names the decoy, which is never chosen */
-    RV_SCHEDULE_TWICE,    /* names the same model as an earlier entry */
+    RV_SCHEDULE_NO_MODEL,     /* no model of that name */
+    RV_SCHEDULE_NEVER_CHOSEN, /* names a recorder (the decoy), which is never chosen */
+    RV_SCHEDULE_TWICE,        /* names the same model as an earlier entry */
 } rv_schedule_problem;
 
 typedef struct rv_schedule_verdict {

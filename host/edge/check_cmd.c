@@ -46,10 +46,10 @@ void rv_generation_print(const rv_generation *g, FILE *out)
     fputc('\n', out);
 }
 
-int rv_check(const char *path, FILE *out, FILE *errout)
+int rv_check(const char *path, const rv_config_env *env, FILE *out, FILE *errout)
 {
     rv_errors errs = {0};
-    rv_config *cfg = rv_config_load(path, &errs);
+    rv_config *cfg = rv_config_load(path, env, &errs);
     rv_generation *g = cfg ? rv_generation_build(cfg, NULL, &rv_discard_sink, 1, &errs) : NULL;
     for (size_t i = 0; i < errs.n; i++)
         fprintf(errout, "%s\n", errs.lines[i]);

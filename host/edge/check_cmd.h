@@ -11,7 +11,7 @@
 #include "generation.h"
 
 /* Returns the exit status: 0 when the config builds, 2 when it does not. */
-int rv_check(const char *path, FILE *out, FILE *errout);
+int rv_check(const char *path, const rv_config_env *env, FILE *out, FILE *errout);
 
 /* Prints the summary of a built generation. */
 void rv_generation_print(const rv_generation *g, FILE *out);

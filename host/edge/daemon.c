@@ -310,7 +310,7 @@ static void shutdown_all(daemon_state *d)
 static rv_config *load_config(const rv_serve_options *opts)
 {
     rv_errors errs = {0};
-    rv_config *cfg = rv_config_load(opts->config_path, &errs);
+    rv_config *cfg = rv_config_load(opts->config_path, opts->env, &errs);
     if (cfg && opts->scorer_model)
         cfg = rv_config_scorer(cfg, opts->scorer_model, &errs);
     if (cfg && opts->scorer_http && !(cfg->http.listen = strdup(opts->scorer_http))) {
@@ -415,7 +415,7 @@ static int serve_start(daemon_state *d, rv_config *cfg)
     }
     swap_generation(d, first, "started");
     const rv_config *c = d->gen->cfg;
-    d->reloader = rv_reloader_new(opts->config_path, opts->scorer_model, &d->pipe, 2);
+    d->reloader = rv_reloader_new(opts->config_path, opts->env, opts->scorer_model, &d->pipe, 2);
     d->watch = rv_watch_new(c);
     if (!(d->consumer = rv_input_start(d, c, d->bootstrap)) || start_remote_reader(d, d->gen) != 0)
         return 1;

@@ -8,13 +8,16 @@
 #ifndef RV_DAEMON_H
 #define RV_DAEMON_H
 
+#include "config.h"
+
 typedef struct rv_serve_options {
     const char *config_path;
     const char *brokers; /* overrides streams.brokers when not NULL */
     /* `rendezvous scorer --model NAME`: that model alone, its score records
      * only (rv_config_scorer); NULL: the host */
     const char *scorer_model;
-    const char *scorer_http; /* a scorer's http.listen (--http), or NULL */
+    const char *scorer_http;  /* a scorer's http.listen (--http), or NULL */
+    const rv_config_env *env; /* the builtins; lives until rv_serve returns */
 } rv_serve_options;
 
 /* Returns the process exit status. */

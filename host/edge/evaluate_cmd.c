@@ -25,17 +25,17 @@ static int usage(void)
     return 2;
 }
 
-static rv_config *load(const char *path)
+static rv_config *load(const rv_config_env *env, const char *path)
 {
     rv_errors errs = {0};
-    rv_config *cfg = rv_config_load(path, &errs);
+    rv_config *cfg = rv_config_load(path, env, &errs);
     for (size_t i = 0; !cfg && i < errs.n; i++)
         fprintf(stderr, "%s\n", errs.lines[i]);
     rv_errors_clear(&errs);
     return cfg;
 }
 
-int rv_evaluate_main(int argc, char **argv)
+int rv_evaluate_main(const rv_config_env *env, int argc, char **argv)
 {
     static const struct option opts[] = {{"config", required_argument, 0, 'c'},
                                          {"brokers", required_argument, 0, 'b'},
@@ -59,7 +59,7 @@ int rv_evaluate_main(int argc, char **argv)
     }
     if (!path || optind != argc)
         return usage();
-    rv_config *cfg = load(path);
+    rv_config *cfg = load(env, path);
     if (!cfg)
         return 2;
     if (!brokers)

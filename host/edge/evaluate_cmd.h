@@ -10,7 +10,9 @@
 #ifndef RV_EVALUATE_CMD_H
 #define RV_EVALUATE_CMD_H
 
+#include "config.h"
+
 /* argv[0] is "evaluate". Exit status 0, 1 (runtime) or 2 (usage, config). */
-int rv_evaluate_main(int argc, char **argv);
+int rv_evaluate_main(const rv_config_env *env, int argc, char **argv);
 
 #endif

@@ -544,10 +544,7 @@ rv_evaluator *rv_evaluator_start(const rv_config *cfg, const char *bootstrap, rd
                                 cfg->evaluation.sample};
     v->interval_ms = (int)cfg->evaluation.interval_ms;
     v->report_ms = (int)cfg->evaluation.report_s * 1000;
-    const char *canary = NULL;
-    for (size_t i = 0; i < cfg->n_models && !canary; i++)
-        if (cfg->models[i].builtin && strcmp(cfg->models[i].builtin, "canary") == 0)
-            canary = cfg->models[i].name;
+    const char *canary = rv_config_reference(cfg);
     v->n_labels = cfg->evaluation.n_labels;
     int copied = (v->label_names = calloc(v->n_labels, sizeof *v->label_names)) != NULL;
     for (size_t i = 0; copied && i < v->n_labels; i++)

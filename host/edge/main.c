@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "archive_cmd.h"
+#include "registry.h"
 #include "broker_cmd.h"
 #include "replay_cmd.h"
 #include "check_cmd.h"
@@ -21,7 +22,7 @@
 
 static void usage(FILE *out);
 
-static int cmd_check(int argc, char **argv)
+static int cmd_check(const rv_config_env *env, int argc, char **argv)
 {
     const char *file = NULL;
     static const struct option opts[] = {
@@ -40,11 +41,12 @@ static int cmd_check(int argc, char **argv)
         fprintf(stderr, "rendezvous check: -c FILE is required\n");
         return 2;
     }
-    return rv_check(file, stdout, stderr);
+    return rv_check(file, env, stdout, stderr);
 }
 
-static int cmd_config_doc(int argc, char **argv)
+static int cmd_config_doc(const rv_config_env *env, int argc, char **argv)
 {
+    (void)env;
     if (argc != 1) {
         fprintf(stderr, "usage: rendezvous config-doc\n");
         return 2;
@@ -57,9 +59,9 @@ static int cmd_config_doc(int argc, char **argv)
 }
 
 /* serve, or with scorer set, `rendezvous scorer` (--model required). */
-static int cmd_serve(int argc, char **argv, int scorer)
+static int cmd_serve(const rv_config_env *env, int argc, char **argv, int scorer)
 {
-    rv_serve_options o = {0};
+    rv_serve_options o = {.env = env};
     static const struct option opts[] = {
         {"config", required_argument, 0, 'c'}, {"brokers", required_argument, 0, 'b'},
         {"model", required_argument, 0, 'm'},  {"http", required_argument, 0, 'H'},
@@ -89,18 +91,19 @@ static int cmd_serve(int argc, char **argv, int scorer)
     return rv_serve(&o);
 }
 
-static int cmd_serve_host(int argc, char **argv)
+static int cmd_serve_host(const rv_config_env *env, int argc, char **argv)
 {
-    return cmd_serve(argc, argv, 0);
+    return cmd_serve(env, argc, argv, 0);
 }
 
-static int cmd_scorer(int argc, char **argv)
+static int cmd_scorer(const rv_config_env *env, int argc, char **argv)
 {
-    return cmd_serve(argc, argv, 1);
+    return cmd_serve(env, argc, argv, 1);
 }
 
-static int cmd_broker(int argc, char **argv)
+static int cmd_broker(const rv_config_env *env, int argc, char **argv)
 {
+    (void)env;
     int brokers = 1, partitions = 4, n_topics = 0;
     char **topics = calloc((size_t)argc, sizeof *topics);
     static const struct option opts[] = {{"brokers", required_argument, 0, 'n'},
@@ -128,12 +131,24 @@ static int cmd_broker(int argc, char **argv)
     return rc;
 }
 
+static int cmd_archive(const rv_config_env *env, int argc, char **argv)
+{
+    (void)env;
+    return rv_archive_main(argc, argv);
+}
+
+static int cmd_model_runner(const rv_config_env *env, int argc, char **argv)
+{
+    (void)env;
+    return rv_proc_runner_main(argc, argv);
+}
+
 /* Every command: its name, what runs it (argv[0] is the command's name),
  * its arguments and what it does, for usage(). NULL synopsis: not listed
  * (the model runner is started by the host, not by people). */
 static const struct command {
     const char *name;
-    int (*run)(int argc, char **argv);
+    int (*run)(const rv_config_env *env, int argc, char **argv);
     const char *args, *synopsis;
 } commands[] = {
     {"serve", cmd_serve_host, "-c FILE [-b BROKERS] [-v]",
@@ -141,7 +156,7 @@ static const struct command {
      "streams.brokers"},
     {"check", cmd_check, "-c FILE",
      "build everything FILE describes, print a summary, throw it away"},
-    {"archive", rv_archive_main, "cat (DIR | --topic TOPIC -b BROKERS)",
+    {"archive", cmd_archive, "cat (DIR | --topic TOPIC -b BROKERS)",
      "print a decoy archive as JSON lines"},
     {"archive", NULL, "replay (DIR | --topic TOPIC) --to TOPIC -b BROKERS",
      "put archived requests back on a topic"},
@@ -161,7 +176,7 @@ static const struct command {
      "commands read on stdin: down ID|all, up ID|all, rtt ID|all MS, leader TOPIC PART ID, "
      "errors API COUNT CODE, clear API"},
     {"config-doc", cmd_config_doc, "", "print the reference of every config key (docs/config.md)"},
-    {"model-runner", rv_proc_runner_main, NULL, NULL},
+    {"model-runner", cmd_model_runner, NULL, NULL},
 };
 
 /* Prints text's words, each after a space, from column col; a word that
@@ -198,8 +213,15 @@ static void usage(FILE *out)
           out);
 }
 
+/* The builtins compiled in, registered once and handed down to every
+ * command: reloader threads read them until rv_serve() returns. */
+static rv_builtins builtins;
+static rv_config_env env;
+
 int main(int argc, char **argv)
 {
+    rv_builtins_register_compiled(&builtins);
+    env = (rv_config_env){.builtins = &builtins};
     if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
         printf("rendezvous %s (plugin ABI %d.%d)\n", RV_VERSION, RV_PLUGIN_ABI_MAJOR,
                RV_PLUGIN_ABI_MINOR);
@@ -210,10 +232,10 @@ int main(int argc, char **argv)
         return 0;
     }
     if (argc >= 2 && argv[1][0] == '-') /* `rendezvous -c FILE`: serve */
-        return cmd_serve_host(argc, argv);
+        return cmd_serve_host(&env, argc, argv);
     for (size_t i = 0; argc >= 2 && i < sizeof commands / sizeof *commands; i++)
         if (commands[i].run && strcmp(argv[1], commands[i].name) == 0)
-            return commands[i].run(argc - 1, argv + 1);
+            return commands[i].run(&env, argc - 1, argv + 1);
     usage(stderr);
     return 2;
 }

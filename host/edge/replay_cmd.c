@@ -163,7 +163,7 @@ static void usage(void)
                     "[--limit N]\n");
 }
 
-int rv_replay_main(int argc, char **argv)
+int rv_replay_main(const rv_config_env *env, int argc, char **argv)
 {
     const char *config = NULL, *topic = NULL, *brokers = NULL, *labels = NULL, *results = NULL;
     int json = 0;
@@ -193,9 +193,9 @@ int rv_replay_main(int argc, char **argv)
         return 2;
     }
     rv_errors errs = {0};
-    rv_config *cfg = rv_config_load(config, &errs);
+    rv_config *cfg = rv_config_load(config, env, &errs);
     if (cfg) /* it would open a segment in the archive being read */
-        rv_config_drop_builtin(cfg, "decoy");
+        rv_config_drop_recorders(cfg);
     rv_generation *g = cfg ? rv_generation_build(cfg, NULL, &rv_discard_sink, 1, &errs) : NULL;
     for (size_t i = 0; i < errs.n; i++)
         fprintf(stderr, "%s\n", errs.lines[i]);

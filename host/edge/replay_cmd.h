@@ -10,8 +10,10 @@
 #ifndef RV_REPLAY_CMD_H
 #define RV_REPLAY_CMD_H
 
+#include "config.h"
+
 /* argv[0] is "replay". Returns the exit status: 0, 1 on a failure to read
  * or score, 2 on bad usage or config. */
-int rv_replay_main(int argc, char **argv);
+int rv_replay_main(const rv_config_env *env, int argc, char **argv);
 
 #endif

@@ -49,7 +49,7 @@ static int broker_count(rd_kafka_t *rk)
     return n;
 }
 
-int rv_topics_main(int argc, char **argv)
+int rv_topics_main(const rv_config_env *env, int argc, char **argv)
 {
     const char *file = NULL, *brokers = NULL;
     int create = 0, replication = 0, bad = 0;
@@ -76,7 +76,7 @@ int rv_topics_main(int argc, char **argv)
         return 2;
     }
     rv_errors errs = {0};
-    rv_config *cfg = rv_config_load(file, &errs);
+    rv_config *cfg = rv_config_load(file, env, &errs);
     for (size_t i = 0; i < errs.n; i++)
         fprintf(stderr, "%s\n", errs.lines[i]);
     rv_errors_clear(&errs);

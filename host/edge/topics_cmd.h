@@ -7,9 +7,11 @@
 #ifndef RV_TOPICS_CMD_H
 #define RV_TOPICS_CMD_H
 
+#include "config.h"
+
 /* argv[0] is "topics". The exit status: 0 when every topic is there and
  * fits, 1 when not (or the cluster cannot be reached), 2 on bad usage or
  * a bad config. */
-int rv_topics_main(int argc, char **argv);
+int rv_topics_main(const rv_config_env *env, int argc, char **argv);
 
 #endif

@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "builtins.h"
 #include "errbuf.h"
 #include "log.h"
 #include "records.h"
@@ -49,7 +48,7 @@ struct rv_canary_monitor {
     rv_jw jw; /* the alert record being written */
     /* the canary's settings, read once per canary version, not per request */
     char settings_of[9];
-    rv_canary_settings settings;
+    rv_monitor_settings settings;
 };
 
 static const double qs[3] = {0.1, 0.5, 0.9};
@@ -74,8 +73,9 @@ void rv_canary_monitor_free(rv_canary_monitor *m)
     free(m);
 }
 
-static const char *param_value(const rv_model *model, const char *key)
+static const char *param_value(const void *ctx, const char *key)
 {
+    const rv_model *model = ctx;
     for (size_t i = 0; i < model->n_params; i++)
         if (strcmp(model->params[i].key, key) == 0)
             return model->params[i].value;
@@ -260,9 +260,8 @@ void rv_canary_monitor_observe(rv_canary_monitor *m, const rv_inflight *f)
     if (strcmp(m->settings_of, canary->version) != 0) {
         char err[RV_ERR_SIZE];
         /* the canary's create refused anything this refuses */
-        if (rv_canary_settings_parse(
-                param_value(canary, "window"), param_value(canary, "min_agreement"),
-                param_value(canary, "max_score_shift"), &m->settings, err, sizeof err) != 0)
+        if (canary->builtin->monitor_settings(param_value, canary, &m->settings, err, sizeof err) !=
+            0)
             rv_error("canary", "%s (the defaults apply)", err);
         memcpy(m->settings_of, canary->version, sizeof m->settings_of);
     }

@@ -14,7 +14,7 @@
  *                input data changed. For a model: how far its quantiles
  *                moved from its reference beyond what the canary's moved
  *                on the same requests: the model changed.
- * Settings are the canary's params (rv_canary_settings in builtins.h:
+ * Settings are the canary's params (its builtin's monitor_settings:
  * window 200, min_agreement 0.9, max_score_shift 0.1), checked when the
  * canary is created.
  * Thread: the rendezvous thread calls observe(); snapshot() from any thread.

@@ -39,7 +39,7 @@ static bool say_problem(const rv_schedule_item *items, const rv_schedule_verdict
     case RV_SCHEDULE_NO_MODEL:
         rv_errf(err, err_size, "schedule[%zu]: no serving model named '%s'", i, items[i].model);
         return true;
-    case RV_SCHEDULE_DECOY:
+    case RV_SCHEDULE_NEVER_CHOSEN:
         rv_errf(err, err_size, "schedule[%zu]: the decoy is never chosen: '%s'", i, items[i].model);
         return true;
     case RV_SCHEDULE_TWICE:
@@ -76,7 +76,8 @@ static rv_generation *apply_schedule(const rv_generation *g, yajl_val sched, cha
     while (good < n && read_entry(sched->u.array.values[good], &items[good]))
         good++;
     for (size_t m = 0; m < g->n_models; m++)
-        models[m] = (rv_schedule_model){g->models[m]->name, g->models[m]->is_decoy != 0};
+        models[m] = (rv_schedule_model){.name = g->models[m]->name,
+                                        .never_chosen = g->models[m]->is_decoy != 0};
     rv_schedule_check(items, good, models, g->n_models, verdicts);
     for (size_t i = 0; i < good; i++)
         if (say_problem(items, &verdicts[i], i, err, err_size))

@@ -18,7 +18,8 @@
 
 struct rv_reloader {
     char *config_path;
-    char *scorer_model; /* NULL: the whole config */
+    const rv_config_env *env; /* the builtins, handed down */
+    char *scorer_model;       /* NULL: the whole config */
     rv_pipeline *pipe;
     pthread_mutex_t lock;
     pthread_t thread;
@@ -113,7 +114,7 @@ static void *build(void *arg)
     rv_reloader *r = arg;
     int64_t t0 = rv_mono_ms();
     rv_errors errs = {0};
-    rv_config *cfg = rv_config_load(r->config_path, &errs);
+    rv_config *cfg = rv_config_load(r->config_path, r->env, &errs);
     if (cfg && r->scorer_model)
         cfg = rv_config_scorer(cfg, r->scorer_model, &errs);
     rv_generation *g =
@@ -142,8 +143,8 @@ static void *build(void *arg)
     return NULL;
 }
 
-rv_reloader *rv_reloader_new(const char *config_path, const char *scorer_model, rv_pipeline *pipe,
-                             uint64_t first_id)
+rv_reloader *rv_reloader_new(const char *config_path, const rv_config_env *env,
+                             const char *scorer_model, rv_pipeline *pipe, uint64_t first_id)
 {
     rv_reloader *r = calloc(1, sizeof *r);
     if (!r || !(r->config_path = strdup(config_path)) ||
@@ -153,6 +154,7 @@ rv_reloader *rv_reloader_new(const char *config_path, const char *scorer_model, 
         free(r);
         return NULL;
     }
+    r->env = env;
     r->pipe = pipe;
     r->next_id = first_id;
     pthread_mutex_init(&r->lock, NULL);

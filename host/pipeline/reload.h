@@ -18,8 +18,8 @@ typedef struct rv_reloader rv_reloader;
 
 /* Generations it builds are numbered from first_id on; with scorer_model
  * set, each from the config as rv_config_scorer() makes it. */
-rv_reloader *rv_reloader_new(const char *config_path, const char *scorer_model, rv_pipeline *pipe,
-                             uint64_t first_id);
+rv_reloader *rv_reloader_new(const char *config_path, const rv_config_env *env,
+                             const char *scorer_model, rv_pipeline *pipe, uint64_t first_id);
 void rv_reloader_free(rv_reloader *r); /* waits for a build in progress */
 
 /* Asks for a reload against `current`. A reload asked for while one is

@@ -1,15 +1,9 @@
-/* builtins.c - the table of models compiled into the host. */
-#include <string.h>
-
+/* builtins.c - registers the models compiled in, in the order of the
+ * messages that list them ("canary, decoy"). */
 #include "builtins.h"
 
-const char *const rv_builtin_names[] = {RV_BUILTIN_CANARY, RV_BUILTIN_DECOY, NULL};
-
-const rv_plugin *rv_builtin_descriptor(const char *name)
+void rv_builtins_register_compiled(rv_builtins *t)
 {
-    if (strcmp(name, RV_BUILTIN_CANARY) == 0)
-        return rv_builtin_canary();
-    if (strcmp(name, RV_BUILTIN_DECOY) == 0)
-        return rv_builtin_decoy();
-    return NULL;
+    rv_builtins_add(t, &rv_builtin_canary_entry);
+    rv_builtins_add(t, &rv_builtin_decoy_entry);
 }

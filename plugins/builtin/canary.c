@@ -28,11 +28,14 @@ static int parse_number(const char *s, double *out)
     return 0;
 }
 
-int rv_canary_settings_parse(const char *window, const char *min_agreement,
-                             const char *max_score_shift, rv_canary_settings *out, char *err,
-                             size_t err_size)
+/* Parses the three params (NULL: absent, the default applies). 0, or -1
+ * with "params.<key>: reason" in err. create refuses what this refuses, so
+ * the monitor never sees a bad value. */
+static int settings_parse(const char *window, const char *min_agreement,
+                          const char *max_score_shift, rv_monitor_settings *out, char *err,
+                          size_t err_size)
 {
-    *out = (rv_canary_settings){200, 0.9, 0.1};
+    *out = (rv_monitor_settings){.window = 200, .min_agreement = 0.9, .max_score_shift = 0.1};
     double w;
     if (window) {
         if (parse_number(window, &w) != 0 || w != floor(w) || w < 10 || w > 1e9) {
@@ -62,10 +65,9 @@ static int canary_create(const rv_create_args *args, rv_model_info *info, void *
 {
     static const char *const monitor_params[] = {"window", "min_agreement", "max_score_shift",
                                                  NULL};
-    rv_canary_settings settings;
-    if (rv_canary_settings_parse(rv_param_get(args, "window"), rv_param_get(args, "min_agreement"),
-                                 rv_param_get(args, "max_score_shift"), &settings, err,
-                                 err_size) != 0)
+    rv_monitor_settings settings;
+    if (settings_parse(rv_param_get(args, "window"), rv_param_get(args, "min_agreement"),
+                       rv_param_get(args, "max_score_shift"), &settings, err, err_size) != 0)
         return RV_EINVAL;
     return rv_linear_create(args, monitor_params, info, instance, err, err_size);
 }
@@ -85,3 +87,18 @@ const rv_plugin *rv_builtin_canary(void)
 {
     return &canary_plugin;
 }
+
+/* The canary monitor's settings, from the params of the model it serves. */
+static int monitor_settings(rv_param_lookup get, const void *ctx, rv_monitor_settings *out,
+                            char *err, size_t err_size)
+{
+    return settings_parse(get(ctx, "window"), get(ctx, "min_agreement"),
+                          get(ctx, "max_score_shift"), out, err, err_size);
+}
+
+const rv_builtin rv_builtin_canary_entry = {
+    .name = "canary",
+    .descriptor = &canary_plugin,
+    .props = RV_BUILTIN_REFERENCE,
+    .monitor_settings = monitor_settings,
+};

@@ -254,3 +254,12 @@ const rv_plugin *rv_builtin_decoy(void)
 {
     return &decoy_plugin;
 }
+
+/* A recorder: never chosen, sees every request; an archive with holes
+ * would defeat its purpose, so its queue never sheds. */
+const rv_builtin rv_builtin_decoy_entry = {
+    .name = "decoy",
+    .descriptor = &decoy_plugin,
+    .props = RV_BUILTIN_RECORDER | RV_BUILTIN_NEVER_SHED,
+    .path_params = (const char *const[]){"dir", NULL},
+};

@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "fuzz.h"
+#include "../test_env.h"
 
 static char path[512];
 
@@ -22,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (fuzz_write(fuzz_scratch_dir(), "c.yaml", data, size) != 0)
         abort();
     rv_errors errs = {0};
-    rv_config *cfg = rv_config_load(path, &errs);
+    rv_config *cfg = rv_config_load(path, rv_test_env(), &errs);
     if (!cfg && errs.n == 0)
         abort(); /* a refusal always says why */
     for (size_t i = 0; i < errs.n; i++)

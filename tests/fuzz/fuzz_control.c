@@ -11,6 +11,7 @@
 #include "control.h"
 #include "fuzz.h"
 #include "generation.h"
+#include "../test_env.h"
 
 static rv_generation *gen;
 
@@ -39,7 +40,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     char path[512];
     snprintf(path, sizeof path, "%s/c.yaml", dir);
     rv_errors errs = {0};
-    rv_config *c = rv_config_load(path, &errs);
+    rv_config *c = rv_config_load(path, rv_test_env(), &errs);
     gen = c ? rv_generation_build(c, NULL, &rv_discard_sink, 1, &errs) : NULL;
     for (size_t i = 0; i < errs.n; i++)
         fprintf(stderr, "%s\n", errs.lines[i]);

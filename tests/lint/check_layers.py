@@ -3,8 +3,9 @@
 header of its own layer or of a lower one, no two modules include each
 other in a circle, and no .c file is over 700 lines.
 
-Layers, lowest first: util, builtin (the builtin models, plugins/builtin),
-core, pipeline, edge; the plugin ABI header
+Layers, lowest first: util, core, pipeline, edge, builtin (the builtin
+models, plugins/builtin: no host file may include them, they register into
+core's builtin table); the plugin ABI header
 (plugin-api) and the plugin code the builtins share (plugins/common,
 plugins/linear) are below every layer. A module is a .c/.h pair (same stem); a header X_internal.h belongs to
 module X (the private header of a module split over several files). The
@@ -14,7 +15,7 @@ import os
 import re
 import sys
 
-LAYERS = ["util", "builtin", "core", "pipeline", "edge"]
+LAYERS = ["util", "core", "pipeline", "edge", "builtin"]
 MAX_LINES = 700
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
