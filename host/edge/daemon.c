@@ -438,7 +438,7 @@ static int serve_start(daemon_state *d, rv_config *cfg)
     }
     if (c->http.listen) {
         char reply[512];
-        rv_http_reply_topic(c, reply, sizeof reply);
+        rv_topics_reply_topic(c, reply, sizeof reply);
         rv_http_sources src = {current_generation,
                                last_reload_error,
                                rv_input_lag,

@@ -34,7 +34,7 @@
 #include "errbuf.h"
 #include "evaluation_alerts.h"
 #include "evaluator_read.h"
-#include "http.h"
+#include "topics.h"
 #include "jsonw.h"
 #include "log.h"
 #include "records.h"
@@ -534,7 +534,7 @@ rv_evaluator *rv_evaluator_start(const rv_config *cfg, const char *bootstrap, rd
     }
     snprintf(dir, sizeof dir, "%s/evaluation", cfg->state_dir);
     char reply[512];
-    rv_http_reply_topic(cfg, reply, sizeof reply);
+    rv_topics_reply_topic(cfg, reply, sizeof reply);
     rv_evaluation_settings s = {dir,
                                 (uint64_t)cfg->evaluation.store_mb << 20,
                                 (int64_t)cfg->evaluation.max_label_delay_s * 1000,

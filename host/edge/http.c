@@ -251,11 +251,6 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     }
 }
 
-void rv_http_reply_topic(const rv_config *cfg, char *out, size_t size)
-{
-    snprintf(out, size, "%s.gateway-replies", cfg->service);
-}
-
 static int loopback(const struct sockaddr_storage *sa)
 {
     if (sa->ss_family == AF_INET)

@@ -56,7 +56,4 @@ void rv_http_stop(rv_http *h);
  * read again; what fails to load is logged and the ones in use stay. */
 void rv_http_reload(rv_http *h);
 
-/* The reply topic of a service's gateway. */
-void rv_http_reply_topic(const rv_config *cfg, char *out, size_t size);
-
 #endif

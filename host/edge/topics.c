@@ -14,7 +14,6 @@
 
 #include "clock.h"
 #include "errbuf.h"
-#include "http.h"
 #include "streams.h"
 
 /* A message built from parts, cut at its buffer's end like rv_errf's. */
@@ -42,6 +41,11 @@ static void need(rv_topic_need *n, const char *name, const char *role, rv_parts_
     n->role = role;
     n->rule = rule;
     n->use = use;
+}
+
+void rv_topics_reply_topic(const rv_config *cfg, char *out, size_t size)
+{
+    snprintf(out, size, "%s.gateway-replies", cfg->service);
 }
 
 size_t rv_topics_needed(const rv_config *cfg, int scorer, rv_topic_need out[RV_TOPICS_MAX])
@@ -73,7 +77,7 @@ size_t rv_topics_needed(const rv_config *cfg, int scorer, rv_topic_need out[RV_T
              "the evaluation's figures, written every report_s");
     if (cfg->http.listen) {
         char reply[RV_TOPIC_NAME_MAX];
-        rv_http_reply_topic(cfg, reply, sizeof reply);
+        rv_topics_reply_topic(cfg, reply, sizeof reply);
         need(&out[n++], reply, "gateway-replies", evaluated ? RV_PARTS_SAME : RV_PARTS_ANY,
              evaluated ? "the HTTP gateway's replies, read by the evaluation beside the labels"
                        : "the HTTP gateway's replies");

@@ -29,6 +29,10 @@ typedef struct rv_topic_need {
     const char *use; /* what the service does with it, a few words */
 } rv_topic_need;
 
+/* The reply topic of a service's gateway (the HTTP gateway writes requests
+ * that name it; the evaluator reads what is answered there). */
+void rv_topics_reply_topic(const rv_config *cfg, char *out, size_t size);
+
 /* The topics cfg needs, requests first. A scorer (`rendezvous scorer`)
  * needs only requests and scores. The count. */
 size_t rv_topics_needed(const rv_config *cfg, int scorer, rv_topic_need out[RV_TOPICS_MAX]);
