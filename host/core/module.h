@@ -17,6 +17,7 @@
 
 #include "registry.h"
 #include "digest.h"
+#include "plugin_open.h"
 #include "rendezvous_plugin.h"
 
 typedef struct rv_module {
@@ -27,12 +28,6 @@ typedef struct rv_module {
     const rv_plugin *desc;
     atomic_int refs;
 } rv_module;
-
-/* dlopen()s file (a private copy) and checks its descriptor; shown names
- * the plugin in messages. The descriptor with the handle in *handle, or
- * NULL with the failed check in err. Model processes load this way. */
-const rv_plugin *rv_module_open(const char *file, const char *shown, void **handle, char *err,
-                                size_t err_size);
 
 /* Loads the plugin at path: refused when group- or world-writable or owned
  * by a user other than root and this one, or when pinned (a hex SHA-256,
@@ -48,10 +43,6 @@ int rv_module_check_pin(const char *path, const char *sha, const char *pinned, c
 /* Wraps the descriptor of a builtin of the table (canary, decoy); the same
  * ABI checks apply. */
 rv_module *rv_module_builtin(const rv_builtin *b, char *err, size_t err_size);
-
-/* The ABI checks alone: 0 if the host accepts desc, else -1 and the failed
- * check with both values in err. */
-int rv_module_check_abi(const rv_plugin *desc, char *err, size_t err_size);
 
 rv_module *rv_module_ref(rv_module *m);
 /* Drops a reference; the last one dlclose()s the plugin. */

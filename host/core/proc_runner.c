@@ -23,7 +23,7 @@
 #include "proc_channel.h"
 #include "errbuf.h"
 #include "log.h"
-#include "module.h"
+#include "plugin_open.h"
 
 #define MAX_STRINGS 4096
 
