@@ -9,7 +9,7 @@
  * resolved relative to the directory of the config file.
  *
  * Every key's type, bounds, default and meaning are in one table,
- * host/core/config_schema.c, and nowhere else; docs/config.md is generated
+ * host/config/config_schema.c, and nowhere else; docs/config.md is generated
  * from it (rendezvous config-doc). The comments below say only what a field
  * holds. This interface must never grow a key the table does not have.
  */

@@ -1,6 +1,6 @@
 /*
  * config_internal.h - what the config loader's files share, and nothing
- * outside host/core/config*.c may include: the loader's state, the key
+ * outside host/config/config*.c may include: the loader's state, the key
  * table's types (one row per key: config_schema.c), the generic walker that
  * reads, defaults, documents and frees by that table (config_walk.c,
  * config_doc.c), and the error collection and YAML readers (config_yaml.c).
