@@ -1,6 +1,6 @@
 /*
  * proc_internal.h - what the two halves of the host's side of a model
- * process share, and nothing outside host/core/proc*.c may include:
+ * process share, and nothing outside host/modelproc/proc*.c may include:
  * the process's state, the lifecycle's (proc.c: spawn, watch, kill,
  * restart, warm-up) and the traffic's (proc_batch.c: a batch in, its
  * answers out).
