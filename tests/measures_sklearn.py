@@ -1,7 +1,7 @@
 """The reference figures for test_measures: reads a CSV of answers (the
 true label's index, then one probability per label) and prints
 scikit-learn's measures of them, one "name value" per line, in the order
-host/util/measures.h defines them. Brier over more than two labels and the
+host/evaluation/measures.h defines them. Brier over more than two labels and the
 calibration error are not in Debian's scikit-learn (1.2): they are written
 here with numpy, as scikit-learn 1.7 defines the first."""
 import sys

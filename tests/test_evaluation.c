@@ -1,6 +1,6 @@
 /*
  * test_evaluation.c - the join of answers with true labels: each source's
- * measures are those of its answers against the labels (util/measures.c,
+ * measures are those of its answers against the labels (evaluation/measures.c,
  * itself checked against scikit-learn); a label before its answers, twice,
  * unknown, never matched; answers never labelled, or late; a restart in
  * the middle keeps every joined answer, every waiting one and the offsets;

@@ -1,6 +1,6 @@
 /*
  * test_evaluation_labels.c - every label record has one outcome: the
- * reader (edge/evaluator_read.h) tells a label from an empty value, a
+ * reader (evaluation/evaluator_read.h) tells a label from an empty value, a
  * value that is no JSON, JSON that is no object, an object without an id
  * a request can have or without a string label, whatever their size; the
  * records that are none are counted at the commit with the offsets, and

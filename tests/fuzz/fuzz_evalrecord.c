@@ -1,6 +1,6 @@
 /*
  * fuzz_evalrecord.c - the evaluation's streaming reader of score, result
- * and label records (edge/evaluator_read.h), on any bytes: it accepts a
+ * and label records (evaluation/evaluator_read.h), on any bytes: it accepts a
  * JSON object or says what the bytes are instead; what it found lies in
  * its own store, is NUL-terminated there, and within its bounds.
  */

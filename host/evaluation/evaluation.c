@@ -1,6 +1,6 @@
 /*
  * evaluation.c - the join of answers with true labels, over the on-disk
- * store (util/kvstore.h). Keys: "r/<id>" a request's state (its answers as
+ * store (evaluation/kvstore.h). Keys: "r/<id>" a request's state (its answers as
  * probabilities over the evaluation's labels, its label, whether it joined)
  * and "j/<time><seq>" the answers a commit joined (the log the windows are
  * rebuilt from; "s/<time><seq>", one answer each, in older stores). Both

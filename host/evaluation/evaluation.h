@@ -12,7 +12,7 @@
  * not among the evaluation's labels, a label whose request never showed
  * up, answers whose label never came.
  *
- * The measures (util/measures.h), per source (each model, "served" for
+ * The measures (evaluation/measures.h), per source (each model, "served" for
  * the rendezvous' answer): over the last hour (minute buckets), the last
  * day (hour buckets), since start, and since start per schedule version.
  * Every joined answer is also logged in the store, so a restart rebuilds

@@ -2,12 +2,12 @@
  * evaluator.c - the live evaluation's thread: a consumer of the scores,
  * results and labels streams (and the HTTP gateway's replies, results
  * too) in a group of its own (`<group>.evaluation`; range assignment gives
- * one member the same partition number of all of them), feeding pipeline/evaluation.c, which commits every interval_ms
+ * one member the same partition number of all of them), feeding evaluation/evaluation.c, which commits every interval_ms
  * with the offsets read. Offsets live in the evaluation's store, committed
  * with what they produced: a partition assigned is read from there (or,
  * the first time, from its start). Every report_s it writes each source's
  * figures to the evaluation stream and the alerts that changed
- * (pipeline/evaluation_alerts.h) to the alerts stream, on a producer of its
+ * (evaluation/evaluation_alerts.h) to the alerts stream, on a producer of its
  * own. Serving never waits on it.
  *
  * In the host (rv_evaluator_start with a requests consumer), it reads

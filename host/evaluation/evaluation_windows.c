@@ -4,7 +4,7 @@
  * start, since start per schedule version, and its first answers (the
  * "first" window: the first `baseline` joined, then frozen; what a model is
  * compared with later). A bucket is an accumulator
- * (util/measures.h) reset when its slot comes round again; a window is its
+ * (evaluation/measures.h) reset when its slot comes round again; a window is its
  * live buckets merged when asked. No store, no clock: times are given.
  */
 #include "evaluation_internal.h"

@@ -1,6 +1,6 @@
 /*
  * evaluator.h - the live evaluation in the host: a thread reading the
- * scores, results and labels streams into pipeline/evaluation.h (see it
+ * scores, results and labels streams into evaluation/evaluation.h (see it
  * for what is joined and measured). Started when the config has an
  * evaluation section.
  */
