@@ -1,7 +1,7 @@
 /*
  * http_internal.h - what the HTTP listener's parts share (server, gateway,
  * health, metrics, models): the listener's state and the response helpers.
- * Not for use outside host/edge/http_*.c.
+ * Not for use outside host/http/http_*.c.
  */
 #ifndef RV_HTTP_INTERNAL_H
 #define RV_HTTP_INTERNAL_H

@@ -1,6 +1,6 @@
 /*
  * http_auth.c - who may call which endpoint: the bearer tokens and client
- * certificate subjects of http.tokens_file (util/tokens.h), each with its
+ * certificate subjects of http.tokens_file (http/tokens.h), each with its
  * scopes and limits; a bearer token, when given, decides. The
  * file is read again when it changes (looked at once a second at most), so
  * a token is revoked without a restart; a new file that does not parse
