@@ -89,16 +89,37 @@ static int start_remote_reader(daemon_state *d, const rv_generation *g)
     int any = 0;
     for (size_t i = 0; i < g->n_models; i++)
         any |= g->models[i]->is_remote;
-    if (!any || d->remote_reader || !d->consumer)
+    if (!any || d->remote_reader || !d->input)
         return 0;
     char err[RV_ERR_SIZE];
-    d->remote_reader = rv_remote_reader_start(g->cfg, d->bootstrap, d->consumer, d->remote,
-                                              current_generation, d, err, sizeof err);
+    d->remote_reader = rv_remote_reader_start(g->cfg, d->bootstrap, rv_input_consumer(d->input),
+                                              d->remote, current_generation, d, err, sizeof err);
     if (!d->remote_reader) {
         rv_error("remote", "%s", err);
         return -1;
     }
+    rv_input_hold_for(d->input, d->remote_reader);
     return 0;
+}
+
+/* The input's: the group joined, the service serves. */
+static void input_ready(void *ctx)
+{
+    daemon_state *d = ctx;
+    rv_notify_ready(d->gen);
+}
+
+/* HTTP's view of the input (ctx is the daemon's). */
+static int64_t input_lag(void *ctx)
+{
+    daemon_state *d = ctx;
+    return rv_input_lag(d->input);
+}
+
+static uint64_t input_in_flight(void *ctx)
+{
+    daemon_state *d = ctx;
+    return d->input ? rv_input_in_flight(d->input) : 0;
 }
 
 static void last_reload_error(void *ctx, char *buf, size_t size)
@@ -268,16 +289,10 @@ static void *guard_start(void *arg)
 
 static void shutdown_all(daemon_state *d)
 {
+    rv_input_hold_for(d->input, NULL);       /* nothing more is held for it */
     rv_remote_reader_stop(d->remote_reader); /* it follows the consumer's assignment */
-    d->remote_reader = NULL;                 /* nothing more is held for it */
-    if (d->queue)
-        rd_kafka_queue_destroy(d->queue);
-    if (d->consumer) {
-        rd_kafka_consumer_close(d->consumer);
-        rd_kafka_destroy(d->consumer);
-    }
-    if (d->held)
-        rd_kafka_topic_partition_list_destroy(d->held);
+    d->remote_reader = NULL;
+    rv_input_close(d->input);
     if (d->control) {
         rd_kafka_consumer_close(d->control);
         rd_kafka_destroy(d->control);
@@ -289,7 +304,8 @@ static void shutdown_all(daemon_state *d)
         rv_generation_unref(d->gen); /* stops workers, destroys instances */
     rv_remote_free(d->remote);       /* what still waits is answered: a timeout */
     rv_rendezvous_stop(d->rz);
-    rv_txn_stop(d); /* after the consumer's close: its revocation commits */
+    rv_txn_stop(d->input); /* after the consumer's close: its revocation commits */
+    rv_input_free(d->input);
     rv_output_free(d->output, 10000);
     /* after HTTP, which reads it, and after the last answer was told and
      * the last record delivered */
@@ -383,8 +399,13 @@ static int start_pipeline(daemon_state *d, const rv_config *cfg)
         rv_error("serve", "out of memory starting the pipeline");
         return -1;
     }
-    d->pipe = (rv_pipeline){d->output, d->rz, {rv_worker_emit, &d->pipe}, d->recent, d->stats,
-                            d->remote, NULL};
+    d->pipe = (rv_pipeline){.output = d->output,
+                            .rendezvous = d->rz,
+                            .sink = {.emit = rv_worker_emit, .ctx = &d->pipe},
+                            .recent = d->recent,
+                            .stats = d->stats,
+                            .remote = d->remote,
+                            .evaluation = NULL};
     return 0;
 }
 
@@ -417,16 +438,26 @@ static int serve_start(daemon_state *d, rv_config *cfg)
     const rv_config *c = d->gen->cfg;
     d->reloader = rv_reloader_new(opts->config_path, opts->env, opts->scorer_model, &d->pipe, 2);
     d->watch = rv_watch_new(c);
-    if (!(d->consumer = rv_input_start(d, c, d->bootstrap)) || start_remote_reader(d, d->gen) != 0)
+    rv_input_deps in = {.output = d->output,
+                        .tracker = d->tracker,
+                        .stats = d->stats,
+                        .rz = d->rz,
+                        .recent = d->recent,
+                        .scorer = opts->scorer_model != NULL,
+                        .request_partitions = d->request_partitions,
+                        .on_ready = input_ready,
+                        .ctx = d};
+    if (!(d->input = rv_input_start(&in, c, d->bootstrap)) || start_remote_reader(d, d->gen) != 0)
         return 1;
-    if (rv_output_transactional(d->output) && rv_txn_start(d, c) != 0) {
+    if (rv_output_transactional(d->output) && rv_txn_start(d->input, c) != 0) {
         rv_error("delivery", "cannot start the transaction thread");
         return 1;
     }
     if (!opts->scorer_model) /* schedule changes are the host's */
         d->control = start_control(c, d->bootstrap);
     if (c->evaluation.labels && c->evaluation.in_host && !opts->scorer_model) {
-        if (!(d->evaluator = rv_evaluator_start(c, d->bootstrap, d->consumer, err, sizeof err))) {
+        if (!(d->evaluator = rv_evaluator_start(c, d->bootstrap, rv_input_consumer(d->input), err,
+                                                sizeof err))) {
             rv_error("evaluation", "%s", err);
             return 1;
         }
@@ -439,17 +470,17 @@ static int serve_start(daemon_state *d, rv_config *cfg)
     if (c->http.listen) {
         char reply[512];
         rv_topics_reply_topic(c, reply, sizeof reply);
-        rv_http_sources src = {current_generation,
-                               last_reload_error,
-                               rv_input_lag,
-                               rv_input_in_flight,
-                               d,
-                               d->stats,
-                               d->monitor,
-                               d->output,
-                               d->remote,
-                               !opts->scorer_model,
-                               rv_evaluator_evaluation(d->evaluator)};
+        rv_http_sources src = {.current = current_generation,
+                               .last_reload_error = last_reload_error,
+                               .consumer_lag = input_lag,
+                               .in_flight = input_in_flight,
+                               .ctx = d,
+                               .stats = d->stats,
+                               .monitor = d->monitor,
+                               .output = d->output,
+                               .remote = d->remote,
+                               .gateway = !opts->scorer_model,
+                               .evaluation = rv_evaluator_evaluation(d->evaluator)};
         if (!(d->http = rv_http_start(c, d->bootstrap, reply, &src, err, sizeof err))) {
             rv_error("http", "%s", err);
             return 1;
@@ -496,14 +527,14 @@ static void serve_loop(daemon_state *d)
         int64_t now_us = rv_mono_us(); /* one clock reading for both */
         rv_notify_watchdog(now_us / 1000);
         rv_colocate_tick(&d->colocate, d->gen, now_us, rv_reloader_building(d->reloader));
-        size_t room = rv_input_may_read(d, max_in_flight);
+        size_t room = rv_input_may_read(d->input, max_in_flight);
         poll_control(d);
         rd_kafka_message_t *msgs[RV_INPUT_BATCH];
-        size_t n = room ? rv_input_read(d, msgs, room) : 0;
+        size_t n = room ? rv_input_read(d->input, msgs, room) : 0;
         if (n)
-            rv_input_handle(d, msgs, n);
+            rv_input_handle(d->input, d->gen, msgs, n);
         if (rv_mono_ms() - last_commit >= 20) {
-            rv_input_commit(d, 0);
+            rv_input_commit(d->input, 0);
             last_commit = rv_mono_ms();
         }
     }
@@ -520,7 +551,7 @@ static int serve_stop(daemon_state *d)
     if (!d->has_watchdog) /* else started at a signal during start-up */
         start_watchdog(d, bound);
     /* three quarters of the bound to drain, the rest to flush and close */
-    return rv_input_drain(d, (int)(bound - bound / 4)) ? 1 : 0;
+    return rv_input_drain(d->input, (int)(bound - bound / 4)) ? 1 : 0;
 }
 
 int rv_serve(const rv_serve_options *opts)

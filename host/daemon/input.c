@@ -4,67 +4,68 @@
  * in-flight bound; commit what the commit tracker releases. Must never block on a
  * model: dispatch only queues (or sheds).
  */
-#include "daemon_internal.h"
+#include "input_internal.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
 #include "errbuf.h"
 #include "log.h"
-#include "notify.h"
 #include "records.h"
+#include "streams.h"
 #include "topics.h"
 #include "worker.h"
 
 static void on_request_done(void *ctx, rv_inflight *f)
 {
-    daemon_state *d = ctx;
-    if (rv_output_transactional(d->output))
-        rv_txn_request_done(d, f);
+    rv_input *in = ctx;
+    if (rv_output_transactional(in->output))
+        rv_txn_request_done(in, f);
     else
-        rv_commit_tracker_done(d->tracker, f->req.topic, f->req.partition, f->req.offset,
+        rv_commit_tracker_done(in->tracker, f->req.topic, f->req.partition, f->req.offset,
                                f->commit_epoch);
 }
 
 /* A failed commit is said once, then at most every 10 s with how many more. */
-static void commit_failed(daemon_state *d, rd_kafka_resp_err_t e, size_t again)
+static void commit_failed(rv_input *in, rd_kafka_resp_err_t e, size_t again)
 {
     int64_t now = rv_mono_ms();
-    d->commit_failures++;
-    if (d->commit_warned_ms && now - d->commit_warned_ms < 10000)
+    in->commit_failures++;
+    if (in->commit_warned_ms && now - in->commit_warned_ms < 10000)
         return;
     rv_warn("input",
             "commit failed: %s (%llu failure(s) since the last warning); %zu partition(s) "
             "committed again with the next commit",
-            rd_kafka_err2str(e), (unsigned long long)d->commit_failures, again);
-    d->commit_warned_ms = now;
-    d->commit_failures = 0;
+            rd_kafka_err2str(e), (unsigned long long)in->commit_failures, again);
+    in->commit_warned_ms = now;
+    in->commit_failures = 0;
 }
 
 /* The outcome of an asynchronous commit, served by the consumer's poll. */
 static void on_committed(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *offsets, void *opaque)
 {
-    daemon_state *d = opaque;
+    rv_input *in = opaque;
     (void)rk;
     if (err == RD_KAFKA_RESP_ERR__NO_OFFSET)
         return;
-    size_t again = rv_commit_tracker_retry(d->tracker, err, offsets);
+    size_t again = rv_commit_tracker_retry(in->tracker, err, offsets);
     if (err || again)
-        commit_failed(d, err ? err : RD_KAFKA_RESP_ERR__PARTIAL, again);
+        commit_failed(in, err ? err : RD_KAFKA_RESP_ERR__PARTIAL, again);
 }
 
-int rv_input_commit(daemon_state *d, int sync)
+int rv_input_commit(rv_input *in, int sync)
 {
-    if (rv_output_transactional(d->output))
-        return rv_txn_commit(d, sync);
-    rd_kafka_topic_partition_list_t *list = rv_commit_tracker_take(d->tracker, sync);
+    if (rv_output_transactional(in->output))
+        return rv_txn_commit(in, sync);
+    rd_kafka_topic_partition_list_t *list = rv_commit_tracker_take(in->tracker, sync);
     if (!list)
         return 0;
-    rd_kafka_resp_err_t e = rd_kafka_commit(d->consumer, list, !sync);
+    rd_kafka_resp_err_t e = rd_kafka_commit(in->consumer, list, !sync);
     if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
-        commit_failed(d, e, rv_commit_tracker_retry(d->tracker, e, list));
+        commit_failed(in, e, rv_commit_tracker_retry(in->tracker, e, list));
     rd_kafka_topic_partition_list_destroy(list);
     return e && e != RD_KAFKA_RESP_ERR__NO_OFFSET ? -1 : 0;
 }
@@ -73,13 +74,13 @@ int rv_input_commit(daemon_state *d, int sync)
  * the remote reader has read its scores partition to where it ended: the
  * scores written for the partition's backlog (by scorers that ran while no
  * host read it) are in hand before any of its requests' deadlines start. */
-static void hold(daemon_state *d, rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *parts)
+static void hold(rv_input *in, rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *parts)
 {
-    if (!d->remote_reader || parts->cnt == 0)
+    if (!in->remote_reader || parts->cnt == 0)
         return;
-    d->held = rd_kafka_topic_partition_list_copy(parts);
-    d->held_since_ms = rv_mono_ms();
-    rd_kafka_pause_partitions(rk, d->held);
+    in->held = rd_kafka_topic_partition_list_copy(parts);
+    in->held_since_ms = rv_mono_ms();
+    rd_kafka_pause_partitions(rk, in->held);
 }
 
 /* The longest a partition is held: past it, its requests are read though
@@ -88,13 +89,13 @@ static void hold(daemon_state *d, rd_kafka_t *rk, const rd_kafka_topic_partition
 
 /* Resumes the held partitions whose scores are caught up (all of them past
  * HOLD_MAX_MS), unless every partition is paused for backpressure. */
-static void release_held(daemon_state *d)
+static void release_held(rv_input *in)
 {
-    int64_t waited = rv_mono_ms() - d->held_since_ms;
-    rd_kafka_topic_partition_list_t *go = rd_kafka_topic_partition_list_new(d->held->cnt);
-    for (int i = d->held->cnt - 1; i >= 0; i--) {
-        rd_kafka_topic_partition_t *p = &d->held->elems[i];
-        if (!rv_remote_reader_caught_up(d->remote_reader, p->partition) && waited < HOLD_MAX_MS)
+    int64_t waited = rv_mono_ms() - in->held_since_ms;
+    rd_kafka_topic_partition_list_t *go = rd_kafka_topic_partition_list_new(in->held->cnt);
+    for (int i = in->held->cnt - 1; i >= 0; i--) {
+        rd_kafka_topic_partition_t *p = &in->held->elems[i];
+        if (!rv_remote_reader_caught_up(in->remote_reader, p->partition) && waited < HOLD_MAX_MS)
             continue;
         if (waited < HOLD_MAX_MS)
             rv_info("input", "reading %s [%d]: its scores partition caught up in %lld ms", p->topic,
@@ -105,70 +106,69 @@ static void release_held(daemon_state *d)
                     "for its backlog may come past their deadlines",
                     p->topic, p->partition, HOLD_MAX_MS);
         rd_kafka_topic_partition_list_add(go, p->topic, p->partition);
-        rd_kafka_topic_partition_list_del_by_idx(d->held, i);
+        rd_kafka_topic_partition_list_del_by_idx(in->held, i);
     }
-    if (!d->paused && go->cnt > 0)
-        rd_kafka_resume_partitions(d->consumer, go);
+    if (!in->paused && go->cnt > 0)
+        rd_kafka_resume_partitions(in->consumer, go);
     rd_kafka_topic_partition_list_destroy(go);
-    if (d->held->cnt == 0) {
-        rd_kafka_topic_partition_list_destroy(d->held);
-        d->held = NULL;
+    if (in->held->cnt == 0) {
+        rd_kafka_topic_partition_list_destroy(in->held);
+        in->held = NULL;
     }
 }
 
-static void unhold(daemon_state *d)
+static void unhold(rv_input *in)
 {
-    if (d->held)
-        rd_kafka_topic_partition_list_destroy(d->held);
-    d->held = NULL;
+    if (in->held)
+        rd_kafka_topic_partition_list_destroy(in->held);
+    in->held = NULL;
 }
 
-void rv_input_reassign(daemon_state *d, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts)
+void rv_input_reassign(rv_input *in, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts)
 {
     rd_kafka_assign(rk, parts);
-    d->paused = 0;
-    unhold(d);
-    hold(d, rk, parts);
+    in->paused = 0;
+    unhold(in);
+    hold(in, rk, parts);
 }
 
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
-    daemon_state *d = opaque;
+    rv_input *in = opaque;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         for (int i = 0; i < parts->cnt; i++)
             rv_info("input", "assigned %s [%d]", parts->elems[i].topic, parts->elems[i].partition);
-        rv_input_reassign(d, rk, parts);
-        if (!d->ready_notified) /* the group joined: serving */
-            rv_notify_ready(d->gen);
-        d->ready_notified = 1;
+        rv_input_reassign(in, rk, parts);
+        if (!in->ready_notified && in->on_ready) /* the group joined: serving */
+            in->on_ready(in->ctx);
+        in->ready_notified = 1;
         return;
     }
     /* Revoked: commit what is done; what is still in flight will be read
      * again by the new owner, so forget it here. */
-    if (rv_output_transactional(d->output))
-        rv_txn_revoked(d, parts, rd_kafka_assignment_lost(rk));
+    if (rv_output_transactional(in->output))
+        rv_txn_revoked(in, parts, rd_kafka_assignment_lost(rk));
     else
-        rv_input_commit(d, 1);
+        rv_input_commit(in, 1);
     for (int i = 0; i < parts->cnt; i++) {
         rv_info("input", "revoked %s [%d]", parts->elems[i].topic, parts->elems[i].partition);
-        rv_commit_tracker_forget(d->tracker, parts->elems[i].topic, parts->elems[i].partition);
+        rv_commit_tracker_forget(in->tracker, parts->elems[i].topic, parts->elems[i].partition);
     }
-    unhold(d);
+    unhold(in);
     rd_kafka_assign(rk, NULL);
 }
 
 /* ---- input ---- */
 
-static void dead_letter(daemon_state *d, rv_inflight *f, const char *reason)
+static void dead_letter(rv_input *in, rv_inflight *f, const char *reason)
 {
     /* the id may be what is wrong with it: at most 64 bytes of it logged */
-    rv_warn("input", "%s %.64s%s (%s [%d] @%lld): %s",
-            d->opts->scorer_model ? "not scored" : "dead-letter", f->id,
-            strlen(f->id) > 64 ? "..." : "", f->req.topic, f->req.partition,
+    rv_warn("input", "%s %.64s%s (%s [%d] @%lld): %s", in->scorer ? "not scored" : "dead-letter",
+            f->id, strlen(f->id) > 64 ? "..." : "", f->req.topic, f->req.partition,
             (long long)f->req.offset, reason);
-    if (d->opts->scorer_model) { /* its host sends it to dead-letter, once */
-        atomic_fetch_add(&d->stats->dead_letters, 1);
+    if (in->scorer) { /* its host sends it to dead-letter, once */
+        atomic_fetch_add(&in->stats->dead_letters, 1);
         rv_inflight_release(f);
         return;
     }
@@ -177,15 +177,15 @@ static void dead_letter(daemon_state *d, rv_inflight *f, const char *reason)
         src = NULL;
     rd_kafka_headers_t *h = rv_record_dead_letter_headers(src, reason, &f->req);
     /* the original bytes, untouched */
-    rv_inflight_send(d->output, f, RV_STREAM_DEAD_LETTER, NULL, RD_KAFKA_PARTITION_UA, f->req.key,
+    rv_inflight_send(in->output, f, RV_STREAM_DEAD_LETTER, NULL, RD_KAFKA_PARTITION_UA, f->req.key,
                      f->req.key_len, f->req.body, f->req.body_len, h);
-    atomic_fetch_add(&d->stats->dead_letters, 1);
+    atomic_fetch_add(&in->stats->dead_letters, 1);
     rv_inflight_release(f); /* the input's reference */
 }
 
 /* A request held and registered: its body checked and parsed. 0, or -1
  * when it went to dead-letter. */
-static int admit(daemon_state *d, rv_generation *gen, rv_inflight *f)
+static int admit(rv_input *in, rv_generation *gen, rv_inflight *f)
 {
     const rv_config *cfg = gen->cfg;
     char reason[RV_ERR_SIZE];
@@ -193,27 +193,26 @@ static int admit(daemon_state *d, rv_generation *gen, rv_inflight *f)
     if (id_len > cfg->input.max_id_bytes) {
         snprintf(reason, sizeof reason, "request id of %zu bytes exceeds input.max_id_bytes (%u)",
                  id_len, cfg->input.max_id_bytes);
-        dead_letter(d, f, reason);
+        dead_letter(in, f, reason);
         return -1;
     }
     if (f->req.body_len > cfg->input.max_body_bytes) {
         snprintf(reason, sizeof reason, "body of %zu bytes exceeds input.max_body_bytes (%u)",
                  f->req.body_len, cfg->input.max_body_bytes);
-        dead_letter(d, f, reason);
+        dead_letter(in, f, reason);
         return -1;
     }
     if (rv_features_parse(gen->features, f->req.body, f->req.body_len, f->features, reason,
                           sizeof reason) != 0) {
-        dead_letter(d, f, reason);
+        dead_letter(in, f, reason);
         return -1;
     }
-    rv_recent_add(d->recent, f->id, f->req.body, f->req.body_len);
+    rv_recent_add(in->recent, f->id, f->req.body, f->req.body_len);
     return 0;
 }
 
-void rv_input_handle(daemon_state *d, rd_kafka_message_t **msgs, size_t n)
+void rv_input_handle(rv_input *in, rv_generation *gen, rd_kafka_message_t **msgs, size_t n)
 {
-    rv_generation *gen = d->gen;
     rv_inflight *fs[RV_INPUT_BATCH];
     rv_offset_ref offs[RV_INPUT_BATCH];
     size_t k = 0;
@@ -226,7 +225,7 @@ void rv_input_handle(daemon_state *d, rd_kafka_message_t **msgs, size_t n)
                 rv_warn("input", "consumer: %s", rd_kafka_message_errstr(msg));
             rd_kafka_message_destroy(msg);
             rv_generation_unref(gen);
-        } else if (!(fs[k] = rv_inflight_new(msg, gen, on_request_done, d, &read))) {
+        } else if (!(fs[k] = rv_inflight_new(msg, gen, on_request_done, in, &read))) {
             /* Cannot even hold the request: leave it uncommitted so that it
              * is read again after a restart, and say so. */
             rv_error("input", "out of memory for a request at %s [%d] @%lld",
@@ -237,15 +236,15 @@ void rv_input_handle(daemon_state *d, rd_kafka_message_t **msgs, size_t n)
             k++;
         }
     }
-    rv_commit_tracker_add_batch(d->tracker, offs, k);
-    atomic_fetch_add(&d->stats->requests, k);
+    rv_commit_tracker_add_batch(in->tracker, offs, k);
+    atomic_fetch_add(&in->stats->requests, k);
     size_t ok = 0, n_fresh = 0;
     rv_inflight *fresh[RV_INPUT_BATCH];
     uint32_t max_age = gen->cfg->input.max_age_ms;
     for (size_t i = 0; i < k; i++) {
         rv_inflight *f = fs[i];
         f->commit_epoch = offs[i].epoch;
-        if (admit(d, gen, f) != 0)
+        if (admit(in, gen, f) != 0)
             continue;
         fs[ok++] = f;
         /* a backlog is answered at once, by the default, not scored */
@@ -257,53 +256,51 @@ void rv_input_handle(daemon_state *d, rd_kafka_message_t **msgs, size_t n)
     /* the input's references pass to the mailboxes; then every model gets
      * the batch, with one wake per worker (the decoy every request, the
      * others the ones not expired) */
-    rv_rendezvous_open(d->rz, fs, ok);
+    rv_rendezvous_open(in->rz, fs, ok);
     for (size_t i = 0; i < gen->n_models; i++) {
         int all = gen->models[i]->is_decoy;
         rv_workers_dispatch(gen->models[i]->workers, all ? fs : fresh, all ? ok : n_fresh, i);
     }
 }
 
-static void set_paused(daemon_state *d, int pause)
+static void set_paused(rv_input *in, int pause)
 {
     rd_kafka_topic_partition_list_t *parts = NULL;
-    if (rd_kafka_assignment(d->consumer, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || !parts)
+    if (rd_kafka_assignment(in->consumer, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || !parts)
         return;
     if (pause)
-        rd_kafka_pause_partitions(d->consumer, parts);
+        rd_kafka_pause_partitions(in->consumer, parts);
     else {
-        for (int i = 0; d->held && i < d->held->cnt; i++) /* still held: stay paused */
-            rd_kafka_topic_partition_list_del(parts, d->held->elems[i].topic,
-                                              d->held->elems[i].partition);
-        rd_kafka_resume_partitions(d->consumer, parts);
+        for (int i = 0; in->held && i < in->held->cnt; i++) /* still held: stay paused */
+            rd_kafka_topic_partition_list_del(parts, in->held->elems[i].topic,
+                                              in->held->elems[i].partition);
+        rd_kafka_resume_partitions(in->consumer, parts);
     }
     rd_kafka_topic_partition_list_destroy(parts);
-    d->paused = pause;
+    in->paused = pause;
 }
 
-uint64_t rv_input_in_flight(void *ctx)
+uint64_t rv_input_in_flight(rv_input *in)
 {
-    daemon_state *d = ctx;
-    return rv_commit_tracker_pending(d->tracker);
+    return rv_commit_tracker_pending(in->tracker);
 }
 
-int64_t rv_input_lag(void *ctx)
+int64_t rv_input_lag(rv_input *in)
 {
-    daemon_state *d = ctx;
     rd_kafka_topic_partition_list_t *parts = NULL;
-    if (!d->consumer || rd_kafka_assignment(d->consumer, &parts) || !parts)
+    if (!in || !in->consumer || rd_kafka_assignment(in->consumer, &parts) || !parts)
         return -1;
     if (parts->cnt == 0) {
         rd_kafka_topic_partition_list_destroy(parts);
         return -1;
     }
-    rd_kafka_position(d->consumer, parts);
+    rd_kafka_position(in->consumer, parts);
     int64_t lag = 0;
     for (int i = 0; i < parts->cnt; i++) {
         int64_t lo, hi;
         /* the cached watermarks come with fetch responses: none yet means
          * the partition is assigned but not being read yet */
-        if (rd_kafka_get_watermark_offsets(d->consumer, parts->elems[i].topic,
+        if (rd_kafka_get_watermark_offsets(in->consumer, parts->elems[i].topic,
                                            parts->elems[i].partition, &lo, &hi) ||
             hi < 0) {
             lag = -1;
@@ -317,14 +314,29 @@ int64_t rv_input_lag(void *ctx)
     return lag;
 }
 
-rd_kafka_t *rv_input_start(daemon_state *d, const rv_config *cfg, const char *bootstrap)
+rv_input *rv_input_start(const rv_input_deps *deps, const rv_config *cfg, const char *bootstrap)
 {
     char err[RV_ERR_SIZE];
-    rv_group_callbacks cb = {.rebalance = on_rebalance, .committed = on_committed, .opaque = d};
+    rv_input *in = calloc(1, sizeof *in);
+    if (!in) {
+        rv_error("input", "out of memory");
+        return NULL;
+    }
+    in->output = deps->output;
+    in->tracker = deps->tracker;
+    in->stats = deps->stats;
+    in->rz = deps->rz;
+    in->recent = deps->recent;
+    in->scorer = deps->scorer;
+    in->request_partitions = deps->request_partitions;
+    in->on_ready = deps->on_ready;
+    in->ctx = deps->ctx;
+    rv_group_callbacks cb = {.rebalance = on_rebalance, .committed = on_committed, .opaque = in};
     rd_kafka_t *rk = rv_consumer_new(cfg, bootstrap, RV_CONSUMER_GROUP, cfg->streams.group, NULL, 0,
                                      &cb, err, sizeof err);
     if (!rk) {
         rv_error("streams", "%s", err);
+        free(in);
         return NULL;
     }
     rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
@@ -335,20 +347,56 @@ rd_kafka_t *rv_input_start(daemon_state *d, const rv_config *cfg, const char *bo
         rv_error("streams", "cannot subscribe to %s: %s", cfg->streams.requests,
                  rd_kafka_err2str(e));
         rd_kafka_destroy(rk);
+        free(in);
         return NULL;
     }
     rv_info("streams", "consuming %s (%d partitions) in group %s", cfg->streams.requests,
-            d->request_partitions, cfg->streams.group);
-    d->queue = rd_kafka_queue_get_consumer(rk);
-    return rk;
+            in->request_partitions, cfg->streams.group);
+    in->consumer = rk;
+    in->queue = rd_kafka_queue_get_consumer(rk);
+    return in;
 }
 
-int rv_input_drain(daemon_state *d, int timeout_ms)
+rd_kafka_t *rv_input_consumer(const rv_input *in)
+{
+    return in ? in->consumer : NULL;
+}
+
+void rv_input_hold_for(rv_input *in, rv_remote_reader *rr)
+{
+    if (in)
+        in->remote_reader = rr;
+}
+
+void rv_input_close(rv_input *in)
+{
+    if (!in || in->closed)
+        return;
+    in->closed = 1;
+    in->remote_reader = NULL; /* nothing more is held for it */
+    if (in->queue)
+        rd_kafka_queue_destroy(in->queue);
+    /* its revocation commits (exactly once: and holds the transaction
+     * thread, which may still read the pointer until rv_txn_stop) */
+    rd_kafka_consumer_close(in->consumer);
+    rd_kafka_destroy(in->consumer);
+    unhold(in);
+}
+
+void rv_input_free(rv_input *in)
+{
+    if (!in)
+        return;
+    rv_input_close(in);
+    free(in);
+}
+
+int rv_input_drain(rv_input *in, int timeout_ms)
 {
     int64_t until = rv_mono_ms() + timeout_ms;
     uint64_t pending;
-    while ((pending = rv_commit_tracker_pending(d->tracker)) > 0 && rv_mono_ms() < until) {
-        rv_input_commit(d, 0);
+    while ((pending = rv_commit_tracker_pending(in->tracker)) > 0 && rv_mono_ms() < until) {
+        rv_input_commit(in, 0);
         rv_sleep_ms(5);
     }
     if (pending)
@@ -359,7 +407,7 @@ int rv_input_drain(daemon_state *d, int timeout_ms)
     /* every partition's offset, once more, synchronously: an asynchronous
      * commit that failed during the drain has not been reported yet */
     int committed;
-    while ((committed = rv_input_commit(d, 1)) != 0 && rv_mono_ms() < until)
+    while ((committed = rv_input_commit(in, 1)) != 0 && rv_mono_ms() < until)
         rv_sleep_ms(100);
     if (committed != 0)
         rv_error("shutdown", "the last commit failed: what was answered since the last "
@@ -376,45 +424,45 @@ int rv_input_drain(daemon_state *d, int timeout_ms)
  * finish. What the broker has already sent stays in librdkafka's bounded
  * prefetch queue (queued.max.messages.kbytes) and is read as soon as there
  * is room: pausing instead would throw that queue away and fetch it again. */
-size_t rv_input_may_read(daemon_state *d, uint64_t max_in_flight)
+size_t rv_input_may_read(rv_input *in, uint64_t max_in_flight)
 {
-    if (d->held)
-        release_held(d);
-    uint64_t pending = rv_commit_tracker_pending(d->tracker);
+    if (in->held)
+        release_held(in);
+    uint64_t pending = rv_commit_tracker_pending(in->tracker);
     if (pending < max_in_flight) {
-        d->blocked_since_ms = 0;
-        if (d->paused)
-            set_paused(d, 0);
+        in->blocked_since_ms = 0;
+        if (in->paused)
+            set_paused(in, 0);
         uint64_t room = max_in_flight - pending;
         return room < RV_INPUT_BATCH ? (size_t)room : RV_INPUT_BATCH;
     }
     int64_t now = rv_mono_ms();
-    if (!d->blocked_since_ms)
-        d->blocked_since_ms = now;
-    if (now - d->blocked_since_ms < BLOCKED_PAUSE_MS) {
-        if ((pending = rv_commit_tracker_wait_below(d->tracker, max_in_flight, 10)) >=
+    if (!in->blocked_since_ms)
+        in->blocked_since_ms = now;
+    if (now - in->blocked_since_ms < BLOCKED_PAUSE_MS) {
+        if ((pending = rv_commit_tracker_wait_below(in->tracker, max_in_flight, 10)) >=
             max_in_flight)
             return 0;
-        d->blocked_since_ms = 0; /* moving: at the bound, not stuck */
+        in->blocked_since_ms = 0; /* moving: at the bound, not stuck */
         return 1;
     }
-    if (!d->paused) {
+    if (!in->paused) {
         rv_warn("input",
                 "%llu requests in flight for %d ms (rendezvous.max_in_flight): partitions "
                 "paused until they are acknowledged",
                 (unsigned long long)pending, BLOCKED_PAUSE_MS);
-        set_paused(d, 1);
+        set_paused(in, 1);
     }
     return 1; /* paused partitions give nothing; rebalances are served */
 }
 
-size_t rv_input_read(daemon_state *d, rd_kafka_message_t **msgs, size_t max)
+size_t rv_input_read(rv_input *in, rd_kafka_message_t **msgs, size_t max)
 {
-    rd_kafka_message_t *m = rd_kafka_consumer_poll(d->consumer, 50);
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(in->consumer, 50);
     if (!m)
         return 0;
     msgs[0] = m;
     /* then what is already here, without waiting for more */
-    ssize_t more = max > 1 ? rd_kafka_consume_batch_queue(d->queue, 0, msgs + 1, max - 1) : 0;
+    ssize_t more = max > 1 ? rd_kafka_consume_batch_queue(in->queue, 0, msgs + 1, max - 1) : 0;
     return 1 + (size_t)(more > 0 ? more : 0);
 }

@@ -19,7 +19,7 @@
  * the transaction thread (commit or abort first, then nothing until the
  * partitions are forgotten).
  */
-#include "daemon_internal.h"
+#include "input_internal.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -32,7 +32,7 @@
 typedef enum { ASK_RUN, ASK_COMMIT_HOLD, ASK_ABORT_HOLD } ask_kind;
 
 struct rv_txn_loop {
-    daemon_state *d;
+    rv_input *in;
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -49,10 +49,10 @@ struct rv_txn_loop {
     int64_t began_ms;
 };
 
-void rv_txn_request_done(daemon_state *d, rv_inflight *f)
+void rv_txn_request_done(rv_input *in, rv_inflight *f)
 {
     rv_held *held = atomic_exchange(&f->held, NULL);
-    if (rv_commit_tracker_done_with(d->tracker, f->req.topic, f->req.partition, f->req.offset,
+    if (rv_commit_tracker_done_with(in->tracker, f->req.topic, f->req.partition, f->req.offset,
                                     f->commit_epoch, held) != 0)
         rv_output_held_free(held); /* a revoked partition's: its new owner scores it */
 }
@@ -83,10 +83,10 @@ static int produce_ready(rv_txn_loop *x)
 {
     size_t n;
     rd_kafka_topic_partition_list_t *offs;
-    void **ready = rv_commit_tracker_take_ready(x->d->tracker, &n, &offs);
+    void **ready = rv_commit_tracker_take_ready(x->in->tracker, &n, &offs);
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
-        if (rc == 0 && rv_output_send_held(x->d->output, ready[i]) != 0)
+        if (rc == 0 && rv_output_send_held(x->in->output, ready[i]) != 0)
             rc = -1;
         else if (rc != 0)
             rv_output_held_free(ready[i]);
@@ -120,23 +120,23 @@ static void stop_host(const char *why)
  * again: the input thread rewinds (unless the partitions are going). */
 static void recover(rv_txn_loop *x, rv_txn_outcome out, const char *why, int rewind)
 {
-    daemon_state *d = x->d;
+    rv_input *in = x->in;
     char err[RV_ERR_SIZE];
     if (out == RV_TXN_ABORT) {
-        atomic_fetch_add(&d->stats->txn_aborts, 1);
+        atomic_fetch_add(&in->stats->txn_aborts, 1);
         rv_warn("delivery", "%s: the transaction aborts, its requests are read and scored again",
                 why);
-        out = rv_output_abort(d->output, err, sizeof err);
+        out = rv_output_abort(in->output, err, sizeof err);
         if (out != RV_TXN_OK)
             why = err;
     }
     if (out == RV_TXN_FATAL || out == RV_TXN_RETRY) {
-        atomic_fetch_add(&d->stats->txn_restarts, 1);
+        atomic_fetch_add(&in->stats->txn_restarts, 1);
         rv_error("delivery",
                  "%s: the transactional producer is made again (if another host has this "
                  "delivery.transactional_id, give each its own)",
                  why);
-        if (rv_output_restart_txn(d->output, err, sizeof err) != 0)
+        if (rv_output_restart_txn(in->output, err, sizeof err) != 0)
             stop_host(err);
     }
     drop_open(x);
@@ -148,7 +148,7 @@ static void recover(rv_txn_loop *x, rv_txn_outcome out, const char *why, int rew
  * when the transaction aborted. */
 static int cycle(rv_txn_loop *x, int force, int rewind)
 {
-    daemon_state *d = x->d;
+    rv_input *in = x->in;
     if (produce_ready(x) != 0) {
         recover(x, RV_TXN_ABORT, "a record was refused", rewind);
         return -1;
@@ -165,13 +165,13 @@ static int cycle(rv_txn_loop *x, int force, int rewind)
     rv_txn_outcome out;
     int tries = 0;
     int64_t t0 = rv_mono_us();
-    while ((out = rv_output_commit(d->output, x->offsets, d->consumer, err, sizeof err)) ==
+    while ((out = rv_output_commit(in->output, x->offsets, in->consumer, err, sizeof err)) ==
                RV_TXN_RETRY &&
            ++tries < 3)
         rv_warn("delivery", "%s: committing again", err);
     if (out == RV_TXN_OK) {
-        atomic_fetch_add(&d->stats->txn_commits, 1);
-        rv_latency_add(&d->stats->txn_commit, rv_mono_us() - t0);
+        atomic_fetch_add(&in->stats->txn_commits, 1);
+        rv_latency_add(&in->stats->txn_commit, rv_mono_us() - t0);
         drop_open(x);
         return 0;
     }
@@ -221,12 +221,12 @@ static void *txn_loop(void *arg)
     return NULL;
 }
 
-int rv_txn_start(daemon_state *d, const rv_config *cfg)
+int rv_txn_start(rv_input *in, const rv_config *cfg)
 {
     rv_txn_loop *x = calloc(1, sizeof *x);
     if (!x)
         return -1;
-    x->d = d;
+    x->in = in;
     x->every_ms = cfg->delivery.transaction_ms;
     x->max_requests = cfg->delivery.transaction_requests;
     x->began_ms = rv_mono_ms();
@@ -242,13 +242,13 @@ int rv_txn_start(daemon_state *d, const rv_config *cfg)
         free(x);
         return -1;
     }
-    d->txn = x;
+    in->txn = x;
     return 0;
 }
 
-void rv_txn_stop(daemon_state *d)
+void rv_txn_stop(rv_input *in)
 {
-    rv_txn_loop *x = d->txn;
+    rv_txn_loop *x = in ? in->txn : NULL;
     if (!x)
         return;
     pthread_mutex_lock(&x->lock);
@@ -261,22 +261,22 @@ void rv_txn_stop(daemon_state *d)
     pthread_cond_destroy(&x->cond);
     pthread_mutex_destroy(&x->lock);
     free(x);
-    d->txn = NULL;
+    in->txn = NULL;
 }
 
 /* After an abort: every assigned partition is read again from its committed
  * offset; what is in flight from before is forgotten (its records are
  * dropped when it is done). */
-static void rewind_input(daemon_state *d)
+static void rewind_input(rv_input *in)
 {
     rd_kafka_topic_partition_list_t *parts = NULL;
-    if (rd_kafka_assignment(d->consumer, &parts) || !parts)
+    if (rd_kafka_assignment(in->consumer, &parts) || !parts)
         return;
     for (int i = 0; i < parts->cnt; i++) {
-        rv_commit_tracker_forget(d->tracker, parts->elems[i].topic, parts->elems[i].partition);
+        rv_commit_tracker_forget(in->tracker, parts->elems[i].topic, parts->elems[i].partition);
         parts->elems[i].offset = RD_KAFKA_OFFSET_INVALID; /* the committed one */
     }
-    rv_input_reassign(d, d->consumer, parts);
+    rv_input_reassign(in, in->consumer, parts);
     rd_kafka_topic_partition_list_destroy(parts);
 }
 
@@ -305,13 +305,13 @@ static void let_go(rv_txn_loop *x)
     pthread_mutex_unlock(&x->lock);
 }
 
-int rv_txn_commit(daemon_state *d, int now)
+int rv_txn_commit(rv_input *in, int now)
 {
-    rv_txn_loop *x = d->txn;
+    rv_txn_loop *x = in->txn;
     if (!x)
         return 0;
     if (atomic_load(&x->rewind)) {
-        rewind_input(d);
+        rewind_input(in);
         pthread_mutex_lock(&x->lock);
         atomic_store(&x->rewind, 0);
         pthread_cond_broadcast(&x->cond);
@@ -325,15 +325,15 @@ int rv_txn_commit(daemon_state *d, int now)
     return ok ? 0 : -1;
 }
 
-void rv_txn_revoked(daemon_state *d, const rd_kafka_topic_partition_list_t *parts, int lost)
+void rv_txn_revoked(rv_input *in, const rd_kafka_topic_partition_list_t *parts, int lost)
 {
-    rv_txn_loop *x = d->txn;
+    rv_txn_loop *x = in->txn;
     if (!x)
         return;
     /* lost: the group went on without us, our offsets would be refused and
      * nothing of the open transaction may show */
     hold(x, lost ? ASK_ABORT_HOLD : ASK_COMMIT_HOLD);
     for (int i = 0; i < parts->cnt; i++)
-        rv_commit_tracker_forget(d->tracker, parts->elems[i].topic, parts->elems[i].partition);
+        rv_commit_tracker_forget(in->tracker, parts->elems[i].topic, parts->elems[i].partition);
     let_go(x);
 }
