@@ -12,7 +12,7 @@ static int discard(void *ctx, const rv_model *model, const rv_request *about, co
     return RV_OK;
 }
 
-const rv_emit_sink rv_discard_sink = {discard, NULL};
+const rv_emit_sink rv_discard_sink = {.emit = discard, .ctx = NULL};
 
 void rv_generation_print(const rv_generation *g, FILE *out)
 {

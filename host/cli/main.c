@@ -151,32 +151,54 @@ static const struct command {
     int (*run)(const rv_config_env *env, int argc, char **argv);
     const char *args, *synopsis;
 } commands[] = {
-    {"serve", cmd_serve_host, "-c FILE [-b BROKERS] [-v]",
-     "serve the service of FILE (also without the word serve); BROKERS overrides "
-     "streams.brokers"},
-    {"check", cmd_check, "-c FILE",
-     "build everything FILE describes, print a summary, throw it away"},
-    {"archive", cmd_archive, "cat (DIR | --topic TOPIC -b BROKERS)",
-     "print a decoy archive as JSON lines"},
-    {"archive", NULL, "replay (DIR | --topic TOPIC) --to TOPIC -b BROKERS",
-     "put archived requests back on a topic"},
-    {"topics", rv_topics_main, "-c FILE [-b BROKERS] [--create] [--replication N]",
-     "the topics FILE needs, checked on the cluster; --create makes the missing"},
-    {"replay", rv_replay_main,
-     "-c CANDIDATE.yaml (DIR | --topic TOPIC -b BROKERS) [--labels FILE] [--results FILE] "
-     "[--json] [--limit N]",
-     "the archive through the candidate's models, offline: a report per model"},
-    {"scorer", cmd_scorer, "-c FILE --model NAME [-b BROKERS] [--http HOST:PORT] [-v]",
-     "score one model of FILE for its hosts (remote: true there): its score records"},
-    {"evaluate", rv_evaluate_main, "-c FILE [-b BROKERS] [--http HOST:PORT] [-v]",
-     "the live evaluation of FILE's service as a process of its own (evaluation.in_host: "
-     "false for its hosts): the figures and alerts it writes"},
-    {"broker", cmd_broker, "[--brokers N] [--partitions P] [--topic NAME[:P]]...",
-     "run the embedded broker standalone; prints bootstrap=HOST:PORT first, then applies fault "
-     "commands read on stdin: down ID|all, up ID|all, rtt ID|all MS, leader TOPIC PART ID, "
-     "errors API COUNT CODE, clear API"},
-    {"config-doc", cmd_config_doc, "", "print the reference of every config key (docs/config.md)"},
-    {"model-runner", cmd_model_runner, NULL, NULL},
+    {.name = "serve",
+     .run = cmd_serve_host,
+     .args = "-c FILE [-b BROKERS] [-v]",
+     .synopsis = "serve the service of FILE (also without the word serve); BROKERS overrides "
+                 "streams.brokers"},
+    {.name = "check",
+     .run = cmd_check,
+     .args = "-c FILE",
+     .synopsis = "build everything FILE describes, print a summary, throw it away"},
+    {.name = "archive",
+     .run = cmd_archive,
+     .args = "cat (DIR | --topic TOPIC -b BROKERS)",
+     .synopsis = "print a decoy archive as JSON lines"},
+    {.name = "archive",
+     .run = NULL,
+     .args = "replay (DIR | --topic TOPIC) --to TOPIC -b BROKERS",
+     .synopsis = "put archived requests back on a topic"},
+    {.name = "topics",
+     .run = rv_topics_main,
+     .args = "-c FILE [-b BROKERS] [--create] [--replication N]",
+     .synopsis = "the topics FILE needs, checked on the cluster; --create makes the missing"},
+    {.name = "replay",
+     .run = rv_replay_main,
+     .args = "-c CANDIDATE.yaml (DIR | --topic TOPIC -b BROKERS) [--labels FILE] [--results FILE] "
+             "[--json] [--limit N]",
+     .synopsis = "the archive through the candidate's models, offline: a report per model"},
+    {.name = "scorer",
+     .run = cmd_scorer,
+     .args = "-c FILE --model NAME [-b BROKERS] [--http HOST:PORT] [-v]",
+     .synopsis = "score one model of FILE for its hosts (remote: true there): its score records"},
+    {.name = "evaluate",
+     .run = rv_evaluate_main,
+     .args = "-c FILE [-b BROKERS] [--http HOST:PORT] [-v]",
+     .synopsis =
+         "the live evaluation of FILE's service as a process of its own (evaluation.in_host: "
+         "false for its hosts): the figures and alerts it writes"},
+    {.name = "broker",
+     .run = cmd_broker,
+     .args = "[--brokers N] [--partitions P] [--topic NAME[:P]]...",
+     .synopsis =
+         "run the embedded broker standalone; prints bootstrap=HOST:PORT first, then applies fault "
+         "commands read on stdin: down ID|all, up ID|all, rtt ID|all MS, leader TOPIC PART ID, "
+         "errors API COUNT CODE, clear API"},
+    {.name = "config-doc",
+     .run = cmd_config_doc,
+     .args = "",
+     .synopsis = "print the reference of every config key (docs/config.md)"},
+    {.name = "model-runner", .run = cmd_model_runner, .args = NULL, .synopsis = NULL},
 };
 
 /* Prints text's words, each after a space, from column col; a word that

@@ -535,13 +535,15 @@ rv_evaluator *rv_evaluator_start(const rv_config *cfg, const char *bootstrap, rd
     snprintf(dir, sizeof dir, "%s/evaluation", cfg->state_dir);
     char reply[512];
     rv_topics_reply_topic(cfg, reply, sizeof reply);
-    rv_evaluation_settings s = {dir,
-                                (uint64_t)cfg->evaluation.store_mb << 20,
-                                (int64_t)cfg->evaluation.max_label_delay_s * 1000,
-                                cfg->evaluation.n_labels,
-                                (const char *const *)cfg->evaluation.labels,
-                                cfg->evaluation.baseline_answers,
-                                cfg->evaluation.sample};
+    rv_evaluation_settings s = {
+        .dir = dir,
+        .store_bytes = (uint64_t)cfg->evaluation.store_mb << 20,
+        .max_label_delay_ms = (int64_t)cfg->evaluation.max_label_delay_s * 1000,
+        .n_labels = cfg->evaluation.n_labels,
+        .labels = (const char *const *)cfg->evaluation.labels,
+        .baseline_answers = cfg->evaluation.baseline_answers,
+        .sample = cfg->evaluation.sample,
+    };
     v->interval_ms = (int)cfg->evaluation.interval_ms;
     v->report_ms = (int)cfg->evaluation.report_s * 1000;
     const char *canary = rv_config_reference(cfg);

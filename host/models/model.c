@@ -386,7 +386,10 @@ rv_model *rv_model_build(const rv_config *cfg, const rv_model_conf *mc, const rv
     m->max_batch = mc->max_batch;
     m->queue_size = mc->queue_size;
     m->sink = sink;
-    m->services = (rv_host_services){sizeof m->services, m, services_log, services_emit};
+    m->services = (rv_host_services){.struct_size = sizeof m->services,
+                                     .host_ctx = m,
+                                     .log = services_log,
+                                     .emit = services_emit};
     if (copy_params(m, cfg, mc) != 0 ||
         !(m->instances = calloc(mc->instances, sizeof *m->instances))) {
         rv_errf(err, err_size, "out of memory");

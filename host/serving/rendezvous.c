@@ -265,8 +265,11 @@ static void send_result(rv_rendezvous *rz, rv_inflight *f, int chosen, int64_t e
         const char *status = status_at(gen, f, i, elapsed);
         if (strcmp(status, "expired") != 0)
             scored[n_scored++] = gen->models[i]->name;
-        models[n++] = (rv_result_model){&gen->models[i]->json, status,
-                                        st == RV_SLOT_PENDING ? -1 : f->slots[i].latency_us};
+        models[n++] = (rv_result_model){
+            .json = &gen->models[i]->json,
+            .status = status,
+            .latency_us = st == RV_SLOT_PENDING ? -1 : f->slots[i].latency_us,
+        };
     }
     rv_result_fields r = {
         .id = f->id,
