@@ -102,6 +102,33 @@ START_TEST(missing_file_refused)
 }
 END_TEST
 
+/* The table refuses what the host could not use: a name taken twice, a
+ * reference model without the canary monitor's settings, a full table. */
+START_TEST(builtin_table_refuses)
+{
+    rv_builtins t = {0};
+    const rv_builtin *canary = rv_builtins_find(rv_test_env()->builtins, "canary");
+    ck_assert_ptr_nonnull(canary);
+    ck_assert_int_eq(rv_builtins_add(&t, canary), 0);
+    ck_assert_int_eq(rv_builtins_add(&t, canary), -1);
+    rv_builtin no_settings = {
+        .name = "ref", .descriptor = canary->descriptor, .props = RV_BUILTIN_REFERENCE};
+    ck_assert_int_eq(rv_builtins_add(&t, &no_settings), -1);
+    static char names[RV_BUILTINS_MAX][8];
+    static rv_builtin more[RV_BUILTINS_MAX];
+    for (size_t i = 0; i < RV_BUILTINS_MAX; i++) {
+        snprintf(names[i], sizeof names[i], "b%zu", i);
+        more[i] = (rv_builtin){.name = names[i], .descriptor = canary->descriptor};
+    }
+    for (size_t i = 0; i + 1 < RV_BUILTINS_MAX; i++)
+        ck_assert_int_eq(rv_builtins_add(&t, &more[i]), 0);
+    ck_assert_int_eq(rv_builtins_add(&t, &more[RV_BUILTINS_MAX - 1]), -1);
+    ck_assert_ptr_eq(rv_builtins_find(&t, "b0"), &more[0]);
+    ck_assert(rv_builtin_is_path_param(rv_builtins_find(rv_test_env()->builtins, "decoy"), "dir"));
+    ck_assert(!rv_builtin_is_path_param(canary, "dir"));
+}
+END_TEST
+
 START_TEST(builtins_pass_the_same_checks)
 {
     char err[512];
@@ -299,6 +326,7 @@ Suite *loader_suite(void)
     tcase_add_test(tc, not_a_shared_object_refused);
     tcase_add_test(tc, missing_file_refused);
     tcase_add_test(tc, builtins_pass_the_same_checks);
+    tcase_add_test(tc, builtin_table_refuses);
     tcase_add_test(tc, overwritten_plugin_file_loads_new_code_and_old_keeps_working);
     tcase_add_test(tc, create_failure_is_reported_with_file_and_line);
     tcase_add_test(tc, warm_failure_is_reported);
