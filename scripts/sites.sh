@@ -81,6 +81,12 @@ refresh.groups.interval.seconds = 5
 sync.topic.configs.interval.seconds = 60
 offset.lag.max = 10
 
+# A site that returns gets its flows' tasks back at once: Connect waits
+# up to 5 minutes by default for a lost worker to come back first (a
+# worker's setting: given per cluster, the flow's target).
+east.scheduled.rebalance.max.delay.ms = 0
+west.scheduled.rebalance.max.delay.ms = 0
+
 # Its own topics fit the sites' size.
 replication.factor = $rf
 checkpoints.topic.replication.factor = $rf
