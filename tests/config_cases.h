@@ -45,7 +45,7 @@ static const struct bad_config {
      {{2, 1, "colour",
        "unknown key 'colour' (allowed: service, state_dir, watch, "
        "shutdown_timeout_ms, streams, input, models, rendezvous, reload, delivery, archive, "
-       "evaluation, http, control)"},
+       "evaluation, http, control, site)"},
       {5, 3, "streams.dead-letter", "did you mean 'dead_letter'?"},
       {11, 5, "models[0].instance", "allowed: name, plugin, sha256, builtin, params"},
       {14, 34, "rendezvous.schedule[0].weight", "allowed: model, within_ms"},
@@ -259,6 +259,22 @@ static const struct bad_config {
       {4, 11, "streams.scores", "not a valid topic name"},
       {6, 11, "input.format", "unsupported format 'csv' (only json)"},
       {10, 17, "http.listen", "expected HOST:PORT"}}},
+    {"site_names",
+     "service: s\n" BASE_STREAMS_TO_MODELS "models: [{ name: m, plugin: p.so }]\n"
+     "rendezvous: { schedule: [{model: m, within_ms: 1}] }\n"
+     "site:\n"
+     "  name: us.east\n"
+     "  peers: [west, us.east, west]\n",
+     3,
+     {{9, 9, "site.name", "may contain only letters, digits, '_' and '-'"},
+      {10, 26, "site.peers[2]", "duplicate site 'west'"},
+      {10, 10, "site", "'us.east' is not another site's name"}}},
+    {"site_without_name",
+     "service: s\n" BASE_STREAMS_TO_MODELS "models: [{ name: m, plugin: p.so }]\n"
+     "rendezvous: { schedule: [{model: m, within_ms: 1}] }\n"
+     "site: { peers: [west] }\n",
+     1,
+     {{8, 7, "site.name", "missing required key"}}},
 };
 
 #endif

@@ -58,25 +58,35 @@ static int cmd_config_doc(const rv_config_env *env, int argc, char **argv)
     return 0;
 }
 
-/* serve, or with scorer set, `rendezvous scorer` (--model required). */
-static int cmd_serve(const rv_config_env *env, int argc, char **argv, int scorer)
+typedef enum { SERVE_HOST, SERVE_SCORER, SERVE_TAKEOVER } serve_kind;
+
+/* serve; `rendezvous scorer` (--model required); `rendezvous takeover`
+ * (--from required). */
+static int cmd_serve(const rv_config_env *env, int argc, char **argv, serve_kind kind)
 {
     rv_serve_options o = {.env = env};
     static const struct option opts[] = {
         {"config", required_argument, 0, 'c'}, {"brokers", required_argument, 0, 'b'},
         {"model", required_argument, 0, 'm'},  {"http", required_argument, 0, 'H'},
+        {"from", required_argument, 0, 'f'},   {"when-silent", required_argument, 0, 's'},
         {"verbose", no_argument, 0, 'v'},      {0, 0, 0, 0}};
     int c;
+    char *end;
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:b:m:H:v", opts, NULL)) != -1) {
         if (c == 'c')
             o.config_path = optarg;
         else if (c == 'b')
             o.brokers = optarg;
-        else if (c == 'm' && scorer)
+        else if (c == 'm' && kind == SERVE_SCORER)
             o.scorer_model = optarg;
-        else if (c == 'H' && scorer)
+        else if (c == 'H' && kind == SERVE_SCORER)
             o.scorer_http = optarg;
+        else if (c == 'f' && kind == SERVE_TAKEOVER)
+            o.takeover_from = optarg;
+        else if (c == 's' && kind == SERVE_TAKEOVER &&
+                 (o.takeover_silent_s = (unsigned)strtoul(optarg, &end, 10)) > 0 && !*end)
+            continue;
         else if (c == 'v')
             rv_log_set_level(RV_LOG_DEBUG);
         else {
@@ -84,7 +94,8 @@ static int cmd_serve(const rv_config_env *env, int argc, char **argv, int scorer
             return 2;
         }
     }
-    if (!o.config_path || optind != argc || (scorer && !o.scorer_model)) {
+    if (!o.config_path || optind != argc || (kind == SERVE_SCORER && !o.scorer_model) ||
+        (kind == SERVE_TAKEOVER && !o.takeover_from)) {
         usage(stderr);
         return 2;
     }
@@ -93,12 +104,17 @@ static int cmd_serve(const rv_config_env *env, int argc, char **argv, int scorer
 
 static int cmd_serve_host(const rv_config_env *env, int argc, char **argv)
 {
-    return cmd_serve(env, argc, argv, 0);
+    return cmd_serve(env, argc, argv, SERVE_HOST);
 }
 
 static int cmd_scorer(const rv_config_env *env, int argc, char **argv)
 {
-    return cmd_serve(env, argc, argv, 1);
+    return cmd_serve(env, argc, argv, SERVE_SCORER);
+}
+
+static int cmd_takeover(const rv_config_env *env, int argc, char **argv)
+{
+    return cmd_serve(env, argc, argv, SERVE_TAKEOVER);
 }
 
 static int cmd_broker(const rv_config_env *env, int argc, char **argv)
@@ -181,6 +197,12 @@ static const struct command {
      .run = cmd_scorer,
      .args = "-c FILE --model NAME [-b BROKERS] [--http HOST:PORT] [-v]",
      .synopsis = "score one model of FILE for its hosts (remote: true there): its score records"},
+    {.name = "takeover",
+     .run = cmd_takeover,
+     .args = "-c FILE --from SITE [-b BROKERS] [--when-silent S] [-v]",
+     .synopsis = "answer SITE's requests mirrored here that SITE never answered, from its hosts' "
+                 "offsets as the mirror translated them (FILE has a site section); with "
+                 "--when-silent, once SITE's heartbeats stop for S s, until they are back"},
     {.name = "evaluate",
      .run = rv_evaluate_main,
      .args = "-c FILE [-b BROKERS] [--http HOST:PORT] [-v]",

@@ -147,6 +147,8 @@ void rv_config_free(rv_config *cfg)
     if (!cfg)
         return;
     cf_free(&cf_root, cfg);
+    free(cfg->site.taken_over_from);
+    free(cfg->site.takeover_group);
     free(cfg->path);
     free(cfg->dir);
     free(cfg);
@@ -199,6 +201,47 @@ rv_config *rv_config_scorer(rv_config *cfg, const char *name, rv_errors *errs)
     }
     free(cfg->http.listen); /* the host's; a scorer's comes from its command line */
     cfg->http.listen = NULL;
+    return cfg;
+}
+
+rv_config *rv_config_takeover(rv_config *cfg, const char *site, rv_errors *errs)
+{
+    const char *why = !cfg->site.name                     ? "the config has no site section"
+                      : strcmp(site, cfg->site.name) == 0 ? "it is this site"
+                      : strchr(site, '.')                 ? "a site's name has no '.'"
+                                                          : NULL;
+    if (why) {
+        rv_errors_add(errs, "%s: cannot take over site %s: %s", cfg->path, site, why);
+        rv_config_free(cfg);
+        return NULL;
+    }
+    /* the lost site's requests as mirrored here; a group of its own, so
+     * that this site's hosts and their offsets are left alone */
+    char *requests = NULL, *group = NULL, *from = strdup(site), *txn_id = NULL;
+    if (!from || asprintf(&requests, "%s.%s", site, cfg->streams.requests) < 0 ||
+        asprintf(&group, "%s.takeover.%s", cfg->streams.group, site) < 0 ||
+        (cfg->delivery.transactional_id &&
+         asprintf(&txn_id, "%s.takeover.%s", cfg->delivery.transactional_id, site) < 0)) {
+        free(from);
+        free(requests);
+        free(group);
+        rv_errors_add(errs, "%s: out of memory", cfg->path);
+        rv_config_free(cfg);
+        return NULL;
+    }
+    free(cfg->streams.requests);
+    cfg->streams.requests = requests;
+    free(cfg->site.taken_over_from);
+    cfg->site.taken_over_from = from;
+    cfg->site.takeover_group = cfg->streams.group; /* the lost site's hosts' */
+    cfg->streams.group = group;
+    if (txn_id) {
+        free(cfg->delivery.transactional_id);
+        cfg->delivery.transactional_id = txn_id;
+    }
+    free(cfg->http.listen); /* the site's hosts answer HTTP; a takeover, the stream */
+    cfg->http.listen = NULL;
+    cfg->evaluation.in_host = false; /* the site's evaluation is the site's */
     return cfg;
 }
 

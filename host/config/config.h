@@ -143,6 +143,17 @@ typedef struct rv_config {
     } evaluation;
 
     struct {
+        char *name; /* NULL when no site section */
+        char **peers;
+        size_t n_peers;
+        /* not keys: the site whose mirrored requests `rendezvous takeover`
+         * answers (NULL: this site's own), and that site's hosts' group,
+         * whose offsets its checkpoints translate */
+        char *taken_over_from;
+        char *takeover_group;
+    } site;
+
+    struct {
         char *listen;               /* NULL when no http section */
         char *tokens_file;          /* bearer tokens and their scopes; NULL: every endpoint open */
         char *cert_file, *key_file; /* TLS (PEM); NULL: plain HTTP */
@@ -176,6 +187,13 @@ void rv_config_free(rv_config *cfg);
  * Takes cfg; NULL (cfg freed) with
  * the reason in errs when NAME is no plugin model of it. */
 rv_config *rv_config_scorer(rv_config *cfg, const char *name, rv_errors *errs);
+/* cfg for `rendezvous takeover --from SITE`: the requests SITE's hosts
+ * read, as mirrored here (`<SITE>.<requests>`), in a group of its own
+ * (`<group>.takeover.<SITE>`), every record it writes marked
+ * `rv-taken-over-from: SITE`; no HTTP listener and no evaluation (the site's
+ * own hosts have them). cfg must have a site section. Frees cfg and returns
+ * NULL with errs on failure. */
+rv_config *rv_config_takeover(rv_config *cfg, const char *site, rv_errors *errs);
 
 /* Removes the models of every RV_BUILTIN_RECORDER builtin (for `rendezvous
  * replay`, which must not open the decoy's archive it reads). */

@@ -638,6 +638,10 @@ static const cf_key root_keys[] = {
      .type = CF_SECTION,
      .section = &cf_control_section,
      .help = "Signed schedule changes; unsigned ones are applied without this section."},
+    {.name = "site",
+     .type = CF_SECTION,
+     .section = &cf_site_section,
+     .help = "The site this host serves at, with the other sites mirrored here."},
     {0},
 };
 

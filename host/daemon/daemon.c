@@ -8,6 +8,7 @@
 #include "daemon_internal.h"
 #include "notify.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -293,6 +294,7 @@ static void shutdown_all(daemon_state *d)
     rv_remote_reader_stop(d->remote_reader); /* it follows the consumer's assignment */
     d->remote_reader = NULL;
     rv_input_close(d->input);
+    rv_sites_stop(d); /* after the consumer: its rebalances read the offsets */
     if (d->control) {
         rd_kafka_consumer_close(d->control);
         rd_kafka_destroy(d->control);
@@ -329,6 +331,8 @@ static rv_config *load_config(const rv_serve_options *opts)
     rv_config *cfg = rv_config_load(opts->config_path, opts->env, &errs);
     if (cfg && opts->scorer_model)
         cfg = rv_config_scorer(cfg, opts->scorer_model, &errs);
+    if (cfg && opts->takeover_from)
+        cfg = rv_config_takeover(cfg, opts->takeover_from, &errs);
     if (cfg && opts->scorer_http && !(cfg->http.listen = strdup(opts->scorer_http))) {
         rv_config_free(cfg);
         cfg = NULL;
@@ -436,6 +440,8 @@ static int serve_start(daemon_state *d, rv_config *cfg)
     }
     swap_generation(d, first, "started");
     const rv_config *c = d->gen->cfg;
+    if (rv_sites_start(d, c) != 0)
+        return 1;
     d->reloader = rv_reloader_new(opts->config_path, opts->env, opts->scorer_model, &d->pipe, 2);
     d->watch = rv_watch_new(c);
     rv_input_deps in = {.output = d->output,
@@ -445,6 +451,9 @@ static int serve_start(daemon_state *d, rv_config *cfg)
                         .recent = d->recent,
                         .scorer = opts->scorer_model != NULL,
                         .request_partitions = d->request_partitions,
+                        .answered_elsewhere = d->sites.answered,
+                        .start_offsets = d->sites.start,
+                        .n_start_offsets = d->sites.n_start,
                         .on_ready = input_ready,
                         .ctx = d};
     if (!(d->input = rv_input_start(&in, c, d->bootstrap)) || start_remote_reader(d, d->gen) != 0)
@@ -502,6 +511,14 @@ static void serve_loop(daemon_state *d)
     uint64_t max_in_flight = d->gen->cfg->rendezvous.max_in_flight;
     int64_t last_commit = rv_mono_ms();
     while (!rv_signals_stop()) {
+        if (rv_sites_back(d)) {
+            rv_warn("sites",
+                    "%s's heartbeats are back: ending the takeover (its hosts skip what "
+                    "was answered here)",
+                    d->gen->cfg->site.taken_over_from);
+            raise(SIGTERM);
+            continue;
+        }
         int hup = rv_signals_take_reload();
         if (hup || rv_watch_poll(d->watch)) {
             rv_info("reload", "%s: building a new generation from %s",

@@ -18,6 +18,12 @@ typedef struct rv_serve_options {
     const char *scorer_model;
     const char *scorer_http;  /* a scorer's http.listen (--http), or NULL */
     const rv_config_env *env; /* the builtins; lives until rv_serve returns */
+    /* `rendezvous takeover --from SITE`: SITE's mirrored requests
+     * (rv_config_takeover); NULL: this site's own */
+    const char *takeover_from;
+    /* --when-silent S: wait until SITE's heartbeats stop for S s, and stop
+     * once they are back; 0: at once, until a stop signal */
+    unsigned takeover_silent_s;
 } rv_serve_options;
 
 /* Returns the process exit status. */

@@ -28,9 +28,20 @@
 #include "remote_reader.h"
 #include "reload.h"
 #include "rendezvous.h"
+#include "sites.h"
 #include "stats.h"
 #include "streams.h"
 #include "watch.h"
+
+/* The other sites (daemon_sites.c; the main thread's) */
+typedef struct daemon_sites {
+    rv_idset *answered;    /* requests another site answered: skipped; NULL: none */
+    int64_t *start;        /* a takeover: per partition, the lost site's checkpoint */
+    int n_start;           /* (-1: none, from the beginning); NULL: not a takeover */
+    rv_site_watch *watch;  /* the lost site's heartbeats (--when-silent) */
+    int automatic;         /* taken over for their silence: ends when they are back */
+    int64_t beating_since; /* monotonic ms: heartbeats again since; 0: silent */
+} daemon_sites;
 
 typedef struct daemon_state {
     const rv_serve_options *opts;
@@ -54,11 +65,20 @@ typedef struct daemon_state {
     char bootstrap[1024];
     int request_partitions; /* the requests topic's, checked at start */
     atomic_int started;     /* serve_start has returned (daemon.c's start-up guard) */
+    daemon_sites sites;
     rv_reloader *reloader;
     rv_watch *watch;
     rv_http *http;
     rv_colocate colocate;     /* the preferred model's path on one CPU at low load */
     pthread_mutex_t gen_lock; /* for readers off the control loop (http) */
 } daemon_state;
+
+/* daemon_sites.c: the other sites. Before the input starts: an automatic
+ * takeover's wait, what another site answered, the checkpoints. 0 or -1
+ * (logged). */
+int rv_sites_start(daemon_state *d, const rv_config *cfg);
+/* Whether an automatic takeover's site is back (its heartbeats again). */
+int rv_sites_back(daemon_state *d);
+void rv_sites_stop(daemon_state *d);
 
 #endif

@@ -68,6 +68,7 @@ struct rv_evaluator {
     rd_kafka_t *rk;
     char *scores, *results, *labels; /* topic names */
     char *replies;                   /* the gateway's results, or NULL: no http */
+    char *site;                      /* site.name, in an rv-site header; NULL: none */
     follow *fw;                      /* in the host; NULL: a role of its own */
     int interval_ms, report_ms;
     rd_kafka_t *out; /* the figures and the alerts */
@@ -379,9 +380,15 @@ static void sync_assignment(rv_evaluator *v)
 static void produce(rv_evaluator *v, const char *topic, const char *key, const void *value,
                     size_t len)
 {
-    rd_kafka_resp_err_t e = rd_kafka_producev(
-        v->out, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_KEY(key, strlen(key)), RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_END);
+    rd_kafka_headers_t *h = v->site ? rd_kafka_headers_new(1) : NULL;
+    if (h)
+        rd_kafka_header_add(h, "rv-site", -1, v->site, -1);
+    rd_kafka_resp_err_t e =
+        rd_kafka_producev(v->out, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                          RD_KAFKA_V_KEY(key, strlen(key)), RD_KAFKA_V_VALUE((void *)value, len),
+                          RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
+    if (e && h)
+        rd_kafka_headers_destroy(h);
     if (e)
         rv_warn("evaluation", "%s: cannot produce: %s", topic, rd_kafka_err2str(e));
 }
@@ -556,6 +563,7 @@ rv_evaluator *rv_evaluator_start(const rv_config *cfg, const char *bootstrap, rd
         !(v->results = strdup(cfg->streams.results)) ||
         !(v->labels = strdup(cfg->streams.labels)) ||
         (cfg->http.listen && !(v->replies = strdup(reply))) ||
+        (cfg->site.name && !(v->site = strdup(cfg->site.name))) ||
         !(v->figures_topic = strdup(cfg->streams.evaluation)) ||
         !(v->alerts_topic = strdup(cfg->streams.alerts)) || !copied ||
         !(v->alerts = rv_eval_alerts_new(canary, cfg->evaluation.alert_margin,
@@ -632,6 +640,7 @@ void rv_evaluator_stop(rv_evaluator *v)
     free(v->results);
     free(v->labels);
     free(v->replies);
+    free(v->site);
     if (v->fw)
         free(v->fw->requests_topic);
     free(v->fw);

@@ -47,6 +47,10 @@ void rv_record_archive(rv_jw *w, const rv_archived *a)
     provenance_int(w, a, "rv-partition", "partition");
     provenance_int(w, a, "rv-offset", "offset");
     provenance_int(w, a, "rv-timestamp", "timestamp_ms");
+    if (rv_archived_provenance(a, "rv-site")) /* written at a site (site.name) */
+        provenance_string(w, a, "rv-site", "site");
+    if (rv_archived_provenance(a, "rv-taken-over-from"))
+        provenance_string(w, a, "rv-taken-over-from", "taken_over_from");
     if (a->key)
         rv_jw_bytes_field(w, "key", a->key, a->key_len);
     else

@@ -151,9 +151,9 @@ int rv_inflight_send(rv_output *o, rv_inflight *f, rv_stream stream, const char 
                      int32_t partition, const void *key, size_t key_len, const void *value,
                      size_t value_len, rd_kafka_headers_t *headers)
 {
-    if (rv_output_transactional(o))
+    if (rv_output_transactional(o)) /* stamped here: rv_output_send stamps the others */
         return rv_output_hold(&f->held, stream, topic_name, partition, key, key_len, value,
-                              value_len, headers);
+                              value_len, rv_output_stamp(o, headers));
     rv_inflight_ref(f);
     return rv_output_send(o, stream, topic_name, partition, key, key_len, value, value_len, headers,
                           f);

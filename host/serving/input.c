@@ -132,6 +132,27 @@ void rv_input_reassign(rv_input *in, rd_kafka_t *rk, rd_kafka_topic_partition_li
     hold(in, rk, parts);
 }
 
+/* A takeover of another site's requests (deps.start_offsets): a partition
+ * its group never committed starts where that site's hosts had got to, as
+ * the mirror translated it; one it committed goes on from there. */
+static void start_where_told(rv_input *in, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts)
+{
+    if (!in->start_offsets)
+        return;
+    if (rd_kafka_committed(rk, parts, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        rv_warn("input", "the group's committed offsets could not be read: starting at the "
+                         "other site's");
+    for (int i = 0; i < parts->cnt; i++) {
+        rd_kafka_topic_partition_t *t = &parts->elems[i];
+        if (t->offset >= 0 || t->partition < 0 || t->partition >= in->n_start_offsets)
+            continue;
+        int64_t at = in->start_offsets[t->partition];
+        t->offset = at >= 0 ? at : RD_KAFKA_OFFSET_BEGINNING;
+        rv_info("input", "%s [%d] from %s", t->topic, t->partition,
+                at >= 0 ? "the lost site's checkpoint" : "its beginning (no checkpoint)");
+    }
+}
+
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -139,6 +160,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         for (int i = 0; i < parts->cnt; i++)
             rv_info("input", "assigned %s [%d]", parts->elems[i].topic, parts->elems[i].partition);
+        start_where_told(in, rk, parts);
         rv_input_reassign(in, rk, parts);
         if (!in->ready_notified && in->on_ready) /* the group joined: serving */
             in->on_ready(in->ctx);
@@ -189,6 +211,12 @@ static int admit(rv_input *in, rv_generation *gen, rv_inflight *f)
 {
     const rv_config *cfg = gen->cfg;
     char reason[RV_ERR_SIZE];
+    if (in->answered_elsewhere && /* committed, not answered */
+        rv_idset_has(in->answered_elsewhere, f->id, strlen(f->id))) {
+        in->skipped++;
+        rv_inflight_release(f);
+        return -1;
+    }
     size_t id_len = strlen(f->id);
     if (id_len > cfg->input.max_id_bytes) {
         snprintf(reason, sizeof reason, "request id of %zu bytes exceeds input.max_id_bytes (%u)",
@@ -328,6 +356,9 @@ rv_input *rv_input_start(const rv_input_deps *deps, const rv_config *cfg, const 
     in->rz = deps->rz;
     in->recent = deps->recent;
     in->scorer = deps->scorer;
+    in->answered_elsewhere = deps->answered_elsewhere;
+    in->start_offsets = deps->start_offsets;
+    in->n_start_offsets = deps->n_start_offsets;
     in->request_partitions = deps->request_partitions;
     in->on_ready = deps->on_ready;
     in->ctx = deps->ctx;
@@ -373,6 +404,9 @@ void rv_input_close(rv_input *in)
     if (!in || in->closed)
         return;
     in->closed = 1;
+    if (in->skipped)
+        rv_info("input", "%llu request(s) not answered: another site had",
+                (unsigned long long)in->skipped);
     in->remote_reader = NULL; /* nothing more is held for it */
     if (in->queue)
         rd_kafka_queue_destroy(in->queue);

@@ -17,6 +17,7 @@
 #include "commit_tracker.h"
 #include "config.h"
 #include "generation.h"
+#include "idset.h"
 #include "output.h"
 #include "recent.h"
 #include "remote_reader.h"
@@ -34,6 +35,14 @@ typedef struct rv_input_deps {
     rv_recent *recent;
     bool scorer;            /* `rendezvous scorer`: a bad request is its host's to send on */
     int request_partitions; /* the requests topic's, checked at start (for the log) */
+    /* Requests another site answered (docs/sites.md): read, committed and
+     * not answered; NULL: none. */
+    const rv_idset *answered_elsewhere;
+    /* A takeover of another site's requests: per partition (n), where one
+     * the group never committed starts (-1: its beginning); NULL: where
+     * the group's own offsets say. */
+    const int64_t *start_offsets;
+    int n_start_offsets;
     /* Called once, on the main thread, when the group first assigns
      * partitions: the service is serving (sd_notify READY=1). */
     void (*on_ready)(void *ctx);

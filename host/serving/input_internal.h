@@ -24,6 +24,9 @@ struct rv_input {
     rv_recent *recent;
     bool scorer;
     int request_partitions;
+    const rv_idset *answered_elsewhere;
+    const int64_t *start_offsets;
+    int n_start_offsets;
     void (*on_ready)(void *ctx);
     void *ctx;
     /* its own */
@@ -41,6 +44,7 @@ struct rv_input {
     rd_kafka_topic_partition_list_t *held;
     int64_t held_since_ms;
     rv_txn_loop *txn; /* exactly-once: the transaction thread (input_txn.c) */
+    uint64_t skipped; /* requests answered_elsewhere */
 };
 
 /* The input thread's part of a commit, from rv_input_commit: rewinds the

@@ -305,6 +305,12 @@ rv_output *rv_output_new(rd_kafka_conf_t *conf, const rv_config *cfg, rv_deliver
         o->topics[i] = rd_kafka_topic_new(o->rk, names[i], NULL);
     pthread_mutex_init(&o->prepared_lock, NULL);
     pthread_mutex_init(&o->retry_lock, NULL);
+    if ((cfg->site.name && !(o->site = strdup(cfg->site.name))) ||
+        (cfg->site.taken_over_from && !(o->taken_over_from = strdup(cfg->site.taken_over_from)))) {
+        rv_errf(err, err_size, "out of memory");
+        rv_output_free(o, 0);
+        return NULL;
+    }
     if (o->txn_conf && rv_output_txn_start(o, err, err_size) != 0) {
         rv_output_free(o, 0);
         return NULL;
@@ -345,13 +351,28 @@ void rv_output_free(rv_output *o, int timeout_ms)
         rd_kafka_topic_destroy(o->prepared[i]);
     pthread_mutex_destroy(&o->prepared_lock);
     rd_kafka_destroy(o->rk);
+    free(o->site);
+    free(o->taken_over_from);
     free(o);
+}
+
+rd_kafka_headers_t *rv_output_stamp(const rv_output *o, rd_kafka_headers_t *headers)
+{
+    if (!o->site)
+        return headers;
+    if (!headers && !(headers = rd_kafka_headers_new(2)))
+        return NULL;
+    rd_kafka_header_add(headers, "rv-site", -1, o->site, -1);
+    if (o->taken_over_from)
+        rd_kafka_header_add(headers, "rv-taken-over-from", -1, o->taken_over_from, -1);
+    return headers;
 }
 
 int rv_output_send(rv_output *o, rv_stream stream, const char *topic_name, int32_t partition,
                    const void *key, size_t key_len, const void *value, size_t value_len,
                    rd_kafka_headers_t *headers, void *msg_opaque)
 {
+    headers = rv_output_stamp(o, headers);
     /* a named topic: librdkafka hands out another reference to its handle */
     rd_kafka_topic_t *rkt =
         topic_name ? rd_kafka_topic_new(o->rk, topic_name, NULL) : o->topics[stream];

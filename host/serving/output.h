@@ -55,6 +55,10 @@ rv_output *rv_output_new(rd_kafka_conf_t *conf, const rv_config *cfg, rv_deliver
 /* Flushes (up to timeout_ms) and destroys. */
 void rv_output_free(rv_output *o, int timeout_ms);
 
+/* headers (created when NULL) with this host's site (`rv-site`) and the
+ * site it answers for (`rv-taken-over-from`), when it has them. */
+rd_kafka_headers_t *rv_output_stamp(const rv_output *o, rd_kafka_headers_t *headers);
+
 /* Produces one record. topic_name overrides the stream's topic when not
  * NULL. partition may be RD_KAFKA_PARTITION_UA. headers (may be NULL) are
  * consumed (also on failure). msg_opaque, when not NULL, goes to the delivery

@@ -70,6 +70,7 @@ struct rv_output {
     atomic_uint_fast64_t failures;
     rv_delivered_fn delivered;
     rv_stopping_fn stopping;             /* NULL: a start-up wait is never given up */
+    char *site, *taken_over_from;        /* stamped on every record (NULL: none) */
     _Atomic(rv_delivery_watch_fn) watch; /* with watch_ctx, set before it */
     void *_Atomic watch_ctx;
     pthread_mutex_t prepared_lock;

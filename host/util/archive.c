@@ -56,12 +56,22 @@ void rv_archive_provenance(const rv_request *r, rv_provenance *p)
         p->h[2 + i] = (rv_header){rv_archive_provenance_names[2 + i], p->num[i], (size_t)n[i]};
 }
 
+/* The headers the host adds after the provenance: where the record was
+ * written (output.c's rv_output_stamp). */
+static int site_header(const char *name)
+{
+    return strcmp(name, "rv-site") == 0 || strcmp(name, "rv-taken-over-from") == 0;
+}
+
 void rv_archived_split(rv_archived *a)
 {
     a->n_own = a->n_headers;
-    if (a->n_headers < RV_ARCHIVE_PROVENANCE)
+    size_t end = a->n_headers;
+    while (end > 0 && a->n_headers - end < 2 && site_header(a->headers[end - 1].name))
+        end--;
+    if (end < RV_ARCHIVE_PROVENANCE)
         return;
-    size_t first = a->n_headers - RV_ARCHIVE_PROVENANCE;
+    size_t first = end - RV_ARCHIVE_PROVENANCE;
     for (size_t i = 0; i < RV_ARCHIVE_PROVENANCE; i++)
         if (strcmp(a->headers[first + i].name, rv_archive_provenance_names[i]) != 0 ||
             !a->headers[first + i].value)

@@ -62,8 +62,9 @@ typedef struct rv_archived {
 } rv_archived;
 
 /* Splits a's headers: sets a->n_own to n_headers less the provenance block
- * when the last headers are exactly that block, else to n_headers (then
- * the record carries no provenance). */
+ * when the last headers are exactly that block, followed by at most the
+ * site's (`rv-site`, `rv-taken-over-from`), else to n_headers (then the
+ * record carries no provenance). */
 void rv_archived_split(rv_archived *a);
 
 /* The provenance header of that name, or NULL when a has no provenance

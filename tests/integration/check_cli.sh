@@ -11,7 +11,22 @@ set +e; "$RV_BIN" --no-such-flag 2>/dev/null; rc=$?; set -e
 set +e; "$RV_BIN" no-such-command 2>"$TMP/usage"; rc=$?; set -e
 [ $rc -eq 2 ] && grep -q "rendezvous topics -c FILE" "$TMP/usage" ||
   fail "an unknown command should exit 2 with the usage, got $rc: $(head -2 "$TMP/usage")"
-pass "--version, --help, bad usage"
+# a takeover needs the site it is at, and another site to take over
+write_service nosite "$TMP/nosite.yaml" <<YAML
+models: [{name: a, plugin: $RV_FIXTURE_DIR/ok.so}]
+rendezvous: {schedule: [{model: a, within_ms: 100}]}
+YAML
+set +e; "$RV_BIN" takeover -c "$TMP/nosite.yaml" 2>"$TMP/usage"; rc=$?; set -e
+[ $rc -eq 2 ] && grep -q "takeover -c FILE --from SITE" "$TMP/usage" || fail "takeover without --from: $rc"
+for from in east west; do
+  sed 's/^input:/site: {name: west}\ninput:/' "$TMP/nosite.yaml" >"$TMP/west.yaml"
+  f=$([ $from = east ] && echo "$TMP/nosite.yaml" || echo "$TMP/west.yaml")
+  set +e; "$RV_BIN" takeover -c "$f" --from "$from" 2>"$TMP/takeover.err"; rc=$?; set -e
+  want=$([ $from = east ] && echo "the config has no site section" || echo "it is this site")
+  [ $rc -eq 2 ] && grep -q "cannot take over site $from: $want" "$TMP/takeover.err" ||
+    fail "takeover --from $from: $rc $(cat "$TMP/takeover.err")"
+done
+pass "--version, --help, bad usage; a takeover without a site section, or of its own site, refused"
 
 # The demo config builds: every plugin loaded, created and warmed.
 cp -r "$RV_SOURCE_DIR/conf" "$TMP/conf"
