@@ -26,6 +26,7 @@ RV=$BUILD/rendezvous
 
 PIDS=()
 KAFKA_DIRS=()
+SITES_DIRS=()
 
 # bench_setup: builds the project on first use, makes the scratch dir
 # (WORK), removed on exit with every process started (KEEP=1 keeps it)
@@ -47,6 +48,7 @@ bench_setup() {
 cleanup() {
   local rc=$?
   for d in "${KAFKA_DIRS[@]}"; do bash "$SRC/scripts/kafka.sh" stop "$d" >/dev/null 2>&1 || true; done
+  for d in "${SITES_DIRS[@]}"; do bash "$SRC/scripts/sites.sh" stop "$d" >/dev/null 2>&1 || true; done
   for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${PIDS[@]}"; do
     for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done

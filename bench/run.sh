@@ -51,6 +51,7 @@ https      https      POST /v1/score with wrk, plain HTTP against TLS with a tok
 profile    profile    the trivial host under callgrind on a short run, top functions
 all        host       compare, peer, rates (with half the trivial saturation), reload
 brokers    brokers    the same runs on the embedded broker and on Kafka, side by side
+sites      sites      two Kafka sites: the mirror's lag each way, the host with it on and off
 TABLE
 }
 
