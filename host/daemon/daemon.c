@@ -294,12 +294,12 @@ static void shutdown_all(daemon_state *d)
     rv_remote_reader_stop(d->remote_reader); /* it follows the consumer's assignment */
     d->remote_reader = NULL;
     rv_input_close(d->input);
-    rv_sites_stop(d); /* after the consumer: its rebalances read the offsets */
     if (d->control) {
         rd_kafka_consumer_close(d->control);
         rd_kafka_destroy(d->control);
     }
     rv_http_stop(d->http);
+    rv_sites_stop(d); /* after the consumer (its rebalances read the offsets) and HTTP */
     rv_reloader_free(d->reloader);
     rv_watch_free(d->watch);
     if (d->gen)
@@ -489,7 +489,8 @@ static int serve_start(daemon_state *d, rv_config *cfg)
                                .output = d->output,
                                .remote = d->remote,
                                .gateway = !opts->scorer_model,
-                               .evaluation = rv_evaluator_evaluation(d->evaluator)};
+                               .evaluation = rv_evaluator_evaluation(d->evaluator),
+                               .sites = d->sites.n_peers ? rv_sites_status : NULL};
         if (!(d->http = rv_http_start(c, d->bootstrap, reply, &src, err, sizeof err))) {
             rv_error("http", "%s", err);
             return 1;

@@ -39,6 +39,8 @@ typedef struct daemon_sites {
     int64_t *start;        /* a takeover: per partition, the lost site's checkpoint */
     int n_start;           /* (-1: none, from the beginning); NULL: not a takeover */
     rv_site_watch *watch;  /* the lost site's heartbeats (--when-silent) */
+    rv_site_watch **peers; /* each peer's heartbeats, for /metrics (site.peers) */
+    size_t n_peers;
     int automatic;         /* taken over for their silence: ends when they are back */
     int64_t beating_since; /* monotonic ms: heartbeats again since; 0: silent */
 } daemon_sites;
@@ -80,5 +82,7 @@ int rv_sites_start(daemon_state *d, const rv_config *cfg);
 /* Whether an automatic takeover's site is back (its heartbeats again). */
 int rv_sites_back(daemon_state *d);
 void rv_sites_stop(daemon_state *d);
+/* rv_http_sources.sites (any thread). */
+size_t rv_sites_status(void *ctx, rv_site_status *out, size_t max);
 
 #endif

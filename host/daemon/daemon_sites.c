@@ -49,6 +49,41 @@ static int wait_for_silence(daemon_state *d, const rv_config *cfg, const char *f
     return -1;
 }
 
+/* A watch on each peer's heartbeats, for /metrics, where they are
+ * mirrored. 0 or -1 (logged). */
+static int watch_peers(daemon_state *d, const rv_config *cfg)
+{
+    char err[RV_ERR_SIZE];
+    if (!(d->sites.peers = calloc(cfg->site.n_peers, sizeof *d->sites.peers))) {
+        rv_error("sites", "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < cfg->site.n_peers; i++) {
+        rv_site_watch *w =
+            rv_site_watch_start(cfg, d->bootstrap, cfg->site.peers[i], err, sizeof err);
+        if (w)
+            d->sites.peers[d->sites.n_peers++] = w;
+        else /* the mirror may start after the host: serving does not wait for it */
+            rv_warn("sites", "%s's heartbeats not watched (is the mirror running?): %s",
+                    cfg->site.peers[i], err);
+    }
+    return 0;
+}
+
+size_t rv_sites_status(void *ctx, rv_site_status *out, size_t max)
+{
+    daemon_state *d = ctx;
+    size_t n = 0;
+    for (; n < d->sites.n_peers && n < max; n++) {
+        rv_site_watch *w = d->sites.peers[n];
+        snprintf(out[n].site, sizeof out[n].site, "%s", rv_site_watch_site(w));
+        out[n].heartbeat_age_s = (double)(rv_mono_ms() - rv_site_watch_last_ms(w)) / 1000;
+        int64_t lag = rv_site_watch_lag_ms(w);
+        out[n].mirror_lag_s = lag < 0 ? -1 : (double)lag / 1000;
+    }
+    return n;
+}
+
 /* Adds to the answered ids those of topic (whose header has value, when
  * header is not NULL). 0 or -1 (logged). */
 static int answered(daemon_state *d, const rv_config *cfg, const char *topic, const char *header,
@@ -79,6 +114,8 @@ int rv_sites_start(daemon_state *d, const rv_config *cfg)
     }
     char topic[512], err[RV_ERR_SIZE];
     if (!from) { /* failback: what each peer answered for this site while it was lost */
+        if (watch_peers(d, cfg) != 0)
+            return -1;
         for (size_t i = 0; i < cfg->site.n_peers; i++) {
             snprintf(topic, sizeof topic, "%s.%s", cfg->site.peers[i], cfg->streams.results);
             if (answered(d, cfg, topic, "rv-taken-over-from", cfg->site.name) != 0)
@@ -123,6 +160,9 @@ int rv_sites_back(daemon_state *d)
 void rv_sites_stop(daemon_state *d)
 {
     rv_site_watch_stop(d->sites.watch);
+    for (size_t i = 0; i < d->sites.n_peers; i++)
+        rv_site_watch_stop(d->sites.peers[i]);
+    free(d->sites.peers);
     rv_idset_free(d->sites.answered);
     free(d->sites.start);
     memset(&d->sites, 0, sizeof d->sites);

@@ -19,6 +19,7 @@
 #include "generation.h"
 #include "output.h"
 #include "remote.h"
+#include "sites.h"
 #include "stats.h"
 
 /* What the HTTP threads may read of the running service. */
@@ -39,6 +40,9 @@ typedef struct rv_http_sources {
     rv_remote *remote;         /* remote models' waits and scores, for /metrics */
     int gateway;               /* POST /v1/score served (not by a scorer) */
     rv_evaluation *evaluation; /* GET /v1/evaluation, or NULL: none */
+    /* The peer sites' heartbeats through the mirror, up to max into out;
+     * the count (NULL: no site section). */
+    size_t (*sites)(void *ctx, rv_site_status *out, size_t max);
 } rv_http_sources;
 
 typedef struct rv_http rv_http;

@@ -210,6 +210,29 @@ enum MHD_Result rv_http_get_evaluation_metrics(rv_http *h, struct MHD_Connection
     return respond(c, &t);
 }
 
+/* Each peer site as seen through the mirror (site.peers). */
+static void site_families(rv_http *h, rv_text *t)
+{
+    rv_site_status st[16];
+    size_t n = h->src.sites ? h->src.sites(h->src.ctx, st, 16) : 0;
+    if (!n)
+        return;
+    rv_prom_family(t, "rendezvous_site_heartbeat_age_seconds", "gauge",
+                   "Since the last heartbeat of each peer site arrived here through the mirror: "
+                   "it grows while that site or the mirror is lost.");
+    for (size_t i = 0; i < n; i++) {
+        rv_prom_label l[] = {{"from", st[i].site}};
+        rv_prom_gauge(t, "rendezvous_site_heartbeat_age_seconds", l, 1, st[i].heartbeat_age_s);
+    }
+    rv_prom_family(t, "rendezvous_site_mirror_lag_seconds", "gauge",
+                   "The mirror's lag from each peer site: its last heartbeat's age when it "
+                   "arrived here (-1 before the first).");
+    for (size_t i = 0; i < n; i++) {
+        rv_prom_label l[] = {{"from", st[i].site}};
+        rv_prom_gauge(t, "rendezvous_site_mirror_lag_seconds", l, 1, st[i].mirror_lag_s);
+    }
+}
+
 enum MHD_Result rv_http_get_metrics(rv_http *h, struct MHD_Connection *c)
 {
     rv_stats *s = h->src.stats;
@@ -254,6 +277,7 @@ enum MHD_Result rv_http_get_metrics(rv_http *h, struct MHD_Connection *c)
         rv_prom_counter(&t, "rendezvous_transactions_total", ta, 1, atomic_load(&s->txn_aborts));
         rv_prom_counter(&t, "rendezvous_transactions_total", tr, 1, atomic_load(&s->txn_restarts));
     }
+    site_families(h, &t);
     int64_t lag = h->src.consumer_lag(h->src.ctx);
     rv_prom_family(&t, "rendezvous_consumer_lag", "gauge",
                    "Requests in the stream not yet read (assigned partitions).");

@@ -101,14 +101,35 @@ static rd_kafka_t *reader_new(const rv_config *cfg, const char *bootstrap, char 
     return rk;
 }
 
-/* Every record of topic up to its end when called, to fn. 0, or -1 with
- * err (a topic that does not exist is one). */
+/* Whether the cluster says topic does not exist (not mirrored here yet). */
+static int missing(rd_kafka_t *rk, const char *topic)
+{
+    rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
+    const rd_kafka_metadata_t *md = NULL;
+    int gone = 0;
+    if (t && rd_kafka_metadata(rk, 0, t, &md, READ_TIMEOUT_MS) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        for (int i = 0; i < md->topic_cnt; i++)
+            gone |= !strcmp(md->topics[i].topic, topic) &&
+                    md->topics[i].err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    if (t)
+        rd_kafka_topic_destroy(t);
+    return gone;
+}
+
+/* Every record of topic up to its end when called, to fn. 0, 1 when the
+ * topic does not exist (nothing read), or -1 with err. */
 static int read_whole(const rv_config *cfg, const char *bootstrap, const char *topic, record_fn fn,
                       void *ctx, char *err, size_t err_size)
 {
     rd_kafka_t *rk = reader_new(cfg, bootstrap, err, err_size);
     if (!rk)
         return -1;
+    if (missing(rk, topic)) {
+        rd_kafka_destroy(rk);
+        return 1;
+    }
     int64_t *ends = NULL;
     int parts = rv_assign_whole(rk, topic, READ_TIMEOUT_MS, &ends, err, err_size);
     unsigned char *done = parts > 0 ? calloc((size_t)parts, 1) : NULL;
@@ -173,7 +194,10 @@ int rv_site_checkpoints(const rv_config *cfg, const char *bootstrap, const char 
     char name[512];
     snprintf(name, sizeof name, "%s.checkpoints.internal", site);
     checkpoints_ctx x = {group, topic, out, n};
-    return read_whole(cfg, bootstrap, name, on_checkpoint, &x, err, err_size);
+    int rc = read_whole(cfg, bootstrap, name, on_checkpoint, &x, err, err_size);
+    if (rc > 0)
+        rv_warn("sites", "%s does not exist here: no checkpoint of %s", name, site);
+    return rc < 0 ? -1 : 0;
 }
 
 /* ---- what the other site answered ---- */
@@ -209,7 +233,13 @@ long rv_site_answered(const rv_config *cfg, const char *bootstrap, const char *t
                       size_t err_size)
 {
     answered_ctx x = {header, value, ids, 0, 0};
-    if (read_whole(cfg, bootstrap, topic, on_answer, &x, err, err_size) != 0)
+    int rc = read_whole(cfg, bootstrap, topic, on_answer, &x, err, err_size);
+    if (rc > 0)
+        rv_warn("sites",
+                "%s does not exist here (not mirrored yet?): nothing answered there "
+                "is known here",
+                topic);
+    if (rc < 0)
         return -1;
     if (x.oom) {
         rv_errf(err, err_size, "%s: out of memory keeping the ids answered", topic);
@@ -224,7 +254,8 @@ struct rv_site_watch {
     rd_kafka_t *rk;
     pthread_t thread;
     atomic_int stop;
-    _Atomic int64_t last_ms;
+    _Atomic int64_t last_ms, lag_ms;
+    char site[64];
 };
 
 static void *watch_loop(void *arg)
@@ -234,8 +265,12 @@ static void *watch_loop(void *arg)
         rd_kafka_message_t *m = rd_kafka_consumer_poll(w->rk, 100);
         if (!m)
             continue;
-        if (!m->err)
+        if (!m->err) {
+            int64_t at = rd_kafka_message_timestamp(m, NULL);
             atomic_store(&w->last_ms, rv_mono_ms());
+            if (at > 0) /* both sites' clocks: NTP's error is in it */
+                atomic_store(&w->lag_ms, rv_real_us() / 1000 - at);
+        }
         rd_kafka_message_destroy(m);
     }
     return NULL;
@@ -251,7 +286,9 @@ rv_site_watch *rv_site_watch_start(const rv_config *cfg, const char *bootstrap, 
     }
     char name[512];
     snprintf(name, sizeof name, "%s.heartbeats", site);
+    snprintf(w->site, sizeof w->site, "%s", site);
     atomic_store(&w->last_ms, rv_mono_ms());
+    atomic_store(&w->lag_ms, -1);
     if (!(w->rk = reader_new(cfg, bootstrap, err, err_size)) ||
         rv_assign_from_end(w->rk, name, READ_TIMEOUT_MS, err, err_size) < 0 ||
         pthread_create(&w->thread, NULL, watch_loop, w) != 0) {
@@ -266,6 +303,16 @@ rv_site_watch *rv_site_watch_start(const rv_config *cfg, const char *bootstrap, 
 int64_t rv_site_watch_last_ms(rv_site_watch *w)
 {
     return atomic_load(&w->last_ms);
+}
+
+const char *rv_site_watch_site(const rv_site_watch *w)
+{
+    return w->site;
+}
+
+int64_t rv_site_watch_lag_ms(rv_site_watch *w)
+{
+    return atomic_load(&w->lag_ms);
 }
 
 void rv_site_watch_stop(rv_site_watch *w)

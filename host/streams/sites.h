@@ -32,14 +32,16 @@ int rv_checkpoint_decode(const void *key, size_t key_len, const void *value, siz
 
 /* The downstream offsets of group's checkpoints for topic, from
  * <site>.checkpoints.internal read to its end: out[p] for p < n is the last
- * one of partition p, -1 where there is none. 0, or -1 with err. */
+ * one of partition p, -1 where there is none (all of them when that topic
+ * does not exist here: said in the log). 0, or -1 with err. */
 int rv_site_checkpoints(const rv_config *cfg, const char *bootstrap, const char *site,
                         const char *group, const char *topic, int64_t *out, int n, char *err,
                         size_t err_size);
 
 /* Adds to ids the key of every record of topic up to its end, of those
- * whose header `header` is `value` when header is not NULL. The count
- * added, or -1 with err. */
+ * whose header `header` is `value` when header is not NULL; none when
+ * topic does not exist here (not mirrored yet: said in the log). The
+ * count added, or -1 with err. */
 long rv_site_answered(const rv_config *cfg, const char *bootstrap, const char *topic,
                       const char *header, const char *value, rv_idset *ids, char *err,
                       size_t err_size);
@@ -49,8 +51,19 @@ long rv_site_answered(const rv_config *cfg, const char *bootstrap, const char *t
 typedef struct rv_site_watch rv_site_watch;
 rv_site_watch *rv_site_watch_start(const rv_config *cfg, const char *bootstrap, const char *site,
                                    char *err, size_t err_size);
+/* The site it watches. */
+const char *rv_site_watch_site(const rv_site_watch *w);
 /* Monotonic ms of the last heartbeat read, or of the start. */
 int64_t rv_site_watch_last_ms(rv_site_watch *w);
+/* The last heartbeat's age when it was read here: the mirror's lag from
+ * that site (ms; -1 before the first). */
+int64_t rv_site_watch_lag_ms(rv_site_watch *w);
+/* What /metrics says of a peer site (rv_http_sources.sites). */
+typedef struct rv_site_status {
+    char site[64];
+    double heartbeat_age_s; /* since its last heartbeat arrived here */
+    double mirror_lag_s;    /* that heartbeat's age on arrival; < 0: none yet */
+} rv_site_status;
 void rv_site_watch_stop(rv_site_watch *w);
 
 #endif

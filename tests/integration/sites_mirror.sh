@@ -32,9 +32,13 @@ models:
 rendezvous:
   schedule: [{model: a, within_ms: 2000}]
 YAML
-declare -A HOST
+declare -A HOST PORT
+read -r PORT[east] PORT[west] < <(free_ports 2)
 for site in east west; do
+  other=$([ $site = east ] && echo west || echo east)
   sed "s|^state_dir: .*|state_dir: $TMP/state-$site|" "$TMP/geo.yaml" >"$TMP/geo-$site.yaml"
+  printf 'site: {name: %s, peers: [%s]}\nhttp: {listen: "127.0.0.1:%s"}\n' "$site" "$other" \
+    "${PORT[$site]}" >>"$TMP/geo-$site.yaml"
   BOOTSTRAP=$([ $site = east ] && echo "$EAST" || echo "$WEST")
   start_host "$TMP/geo-$site.yaml" "$TMP/$site.log"
   HOST[$site]=$HOST_PID
@@ -75,6 +79,9 @@ for site in east west; do
   kcat -C -b "$b" -t geo.results -o beginning -e -q -f '%k %s\n' 2>/dev/null | sort >"$TMP/a"
   kcat -C -b "$ob" -t "$site.geo.results" -o beginning -e -q -f '%k %s\n' 2>/dev/null | sort >"$TMP/b"
   cmp -s "$TMP/a" "$TMP/b" || fail "$site's results are not byte for byte the same mirrored"
+  n=$(kcat -C -b "$ob" -t "$site.geo.results" -o beginning -e -q -f '%h\n' 2>/dev/null |
+    grep -c "rv-site=$site" || true)
+  [ "$n" -eq "$N" ] || fail "$n of $site's $N results mirrored to $other say rv-site=$site"
 done
 pass "under load at both sites ($N requests each, MirrorMaker 2 both ways): every request one result at its own site, none twice; each site's results at the other, byte for byte"
 
@@ -94,8 +101,9 @@ ids = sorted(r["id"] for r in recs)
 n = int(sys.argv[2])
 assert len(ids) == n and len(set(ids)) == n and all(i.startswith("east-") for i in ids), (len(ids), ids[:3])
 assert all(r["topic"] == "geo.requests" and r["key"] == r["id"] for r in recs), recs[0]
+assert all(r.get("site") == "east" and "rv-site" not in r["headers"] for r in recs), recs[0]
 PY
-pass "east's decoy archive read at west with rendezvous archive cat --topic east.geo.archive: $N requests, their provenance says geo.requests"
+pass "east's decoy archive read at west with rendezvous archive cat --topic east.geo.archive: $N requests, their provenance says geo.requests at site east"
 
 # each host's committed offsets come back as checkpoints at the other site
 for site in east west; do
@@ -111,6 +119,29 @@ for site in east west; do
     grep -qa 'geo.requests' || fail "no checkpoint of $site's group for geo.requests at $other"
 done
 pass "each site's consumer group is checkpointed at the other (<site>.checkpoints.internal)"
+
+# each host sees the other site through the mirror on /metrics; with the
+# mirror stopped, the other's heartbeats age
+metric() { # SITE NAME: the value of NAME{from="<other site>"} on SITE's /metrics
+  local other
+  other=$([ "$1" = east ] && echo west || echo east)
+  curl -s "http://127.0.0.1:${PORT[$1]}/metrics" |
+    sed -n "s/^$2{from=\"$other\"} //p"
+}
+for site in east west; do
+  lag=$(metric $site rendezvous_site_mirror_lag_seconds)
+  age=$(metric $site rendezvous_site_heartbeat_age_seconds)
+  $PY -c "import sys; l, a = float(sys.argv[1]), float(sys.argv[2]); sys.exit(not (0 <= l < 30 and 0 <= a < 5))" \
+    "${lag:-x}" "${age:-x}" 2>/dev/null || fail "$site's /metrics: mirror lag '$lag', heartbeat age '$age'"
+done
+bash "$SITES" mirror stop "$SDIR"
+sleep 4
+for site in east west; do
+  age=$(metric $site rendezvous_site_heartbeat_age_seconds)
+  $PY -c "import sys; sys.exit(not float(sys.argv[1]) >= 3.5)" "${age:-0}" ||
+    fail "$site's /metrics: heartbeat age $age 4 s after the mirror stopped"
+done
+pass "/metrics at each site: the mirror's lag from the other ($lag s at west) and its heartbeats' age, which grows with the mirror stopped"
 
 for site in east west; do
   kill -TERM "${HOST[$site]}"

@@ -159,4 +159,4 @@ again=$(comm -12 <(sort -u "$TMP/east-all") <(sort -u "$TMP/taken") | wc -l)
 dups=$(sort "$TMP/east-all" | uniq -d | wc -l)
 [ "$again" -eq 0 ] || fail "$again request(s) west answered were answered again at east after failback"
 stop_host
-pass "failback: the takeover ended by itself; east's host skipped the $taken west answered and answered the $rpo never mirrored; every one of the $acked acknowledged has a result ($dups answered twice at east itself: its at-least-once restart)"
+pass "failback: the takeover ended by itself; east's host skipped the $taken west answered (what the mirror brought west after east returned among them); every one of the $acked acknowledged has a result, none at both sites ($dups answered twice at east itself: its at-least-once restart after kill -9)"
