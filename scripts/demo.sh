@@ -70,7 +70,7 @@ done
 for t in results scores alerts; do
   kcat -C -b "$bootstrap" -t "demo.$t" -o beginning -e -q >"$work/$t.jsonl" 2>/dev/null
 done
-cp "$work/results.jsonl" conf/state/results.jsonl # for rendezvous replay --results
+cp "$work/results.jsonl" conf/state/results.jsonl # for rendezvous rate --results
 # the archive topic holds each request's exact copy; archive cat shows it as JSON
 ./build/rendezvous archive cat --topic demo.archive -b "$bootstrap" >"$work/archive.jsonl"
 kill -TERM $host
@@ -86,6 +86,6 @@ print("id,label")
 for line in open(sys.argv[1]):
     r = json.loads(line)
     print(r["id"] + "," + r["label"])' conf/data/breast_cancer.expected.jsonl >conf/state/labels.csv
-echo "the archive replayed through conf/candidate.yaml (linear-v1 preferred):"
-./build/rendezvous replay -c conf/candidate.yaml conf/state/archive --labels conf/state/labels.csv \
+echo "conf/candidate.yaml (linear-v1 preferred) rated on the archive:"
+./build/rendezvous rate -c conf/candidate.yaml conf/state/archive --labels conf/state/labels.csv \
   --results conf/state/results.jsonl | sed 's/^/  /'

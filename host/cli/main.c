@@ -11,7 +11,7 @@
 #include "archive_cmd.h"
 #include "registry.h"
 #include "broker_cmd.h"
-#include "replay_cmd.h"
+#include "rate_cmd.h"
 #include "check_cmd.h"
 #include "evaluate_cmd.h"
 #include "config.h"
@@ -153,6 +153,17 @@ static int cmd_archive(const rv_config_env *env, int argc, char **argv)
     return rv_archive_main(argc, argv);
 }
 
+/* `rendezvous replay` was the offline rating's name until it became
+ * `rendezvous rate`: the word is left to `archive replay`. */
+static int cmd_replay_renamed(const rv_config_env *env, int argc, char **argv)
+{
+    (void)env, (void)argc, (void)argv;
+    fputs("rendezvous replay is now `rendezvous rate` (rate a candidate offline; "
+          "`rendezvous archive replay` puts requests back on a topic)\n",
+          stderr);
+    return 2;
+}
+
 static int cmd_model_runner(const rv_config_env *env, int argc, char **argv)
 {
     (void)env;
@@ -161,7 +172,8 @@ static int cmd_model_runner(const rv_config_env *env, int argc, char **argv)
 
 /* Every command: its name, what runs it (argv[0] is the command's name),
  * its arguments and what it does, for usage(). NULL synopsis: not listed
- * (the model runner is started by the host, not by people). */
+ * (the model runner is started by the host, not by people; a former name
+ * answers with its new one). */
 static const struct command {
     const char *name;
     int (*run)(const rv_config_env *env, int argc, char **argv);
@@ -188,11 +200,11 @@ static const struct command {
      .run = rv_topics_main,
      .args = "-c FILE [-b BROKERS] [--create] [--replication N]",
      .synopsis = "the topics FILE needs, checked on the cluster; --create makes the missing"},
-    {.name = "replay",
-     .run = rv_replay_main,
+    {.name = "rate",
+     .run = rv_rate_main,
      .args = "-c CANDIDATE.yaml (DIR | --topic TOPIC -b BROKERS) [--labels FILE] [--results FILE] "
              "[--json] [--limit N]",
-     .synopsis = "the archive through the candidate's models, offline: a report per model"},
+     .synopsis = "rate a candidate offline: the archive through its models, a report per model"},
     {.name = "scorer",
      .run = cmd_scorer,
      .args = "-c FILE --model NAME [-b BROKERS] [--http HOST:PORT] [-v]",
@@ -221,6 +233,7 @@ static const struct command {
      .args = "",
      .synopsis = "print the reference of every config key (docs/config.md)"},
     {.name = "model-runner", .run = cmd_model_runner, .args = NULL, .synopsis = NULL},
+    {.name = "replay", .run = cmd_replay_renamed, .args = NULL, .synopsis = NULL},
 };
 
 /* Prints text's words, each after a space, from column col; a word that

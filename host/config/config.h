@@ -196,7 +196,7 @@ rv_config *rv_config_scorer(rv_config *cfg, const char *name, rv_errors *errs);
 rv_config *rv_config_takeover(rv_config *cfg, const char *site, rv_errors *errs);
 
 /* Removes the models of every RV_BUILTIN_RECORDER builtin (for `rendezvous
- * replay`, which must not open the decoy's archive it reads). */
+ * rate`, which must not open the decoy's archive it reads). */
 void rv_config_drop_recorders(rv_config *cfg);
 
 /* The builtin a model conf names, NULL for a plugin. */

@@ -19,7 +19,7 @@ enum {
      * alerts, a generation's canary, the role "canary". At most one. */
     RV_BUILTIN_REFERENCE = 1u << 0,
     /* Sees every request, expired too; never chosen, never in a schedule;
-     * dropped by replay; the role "decoy". */
+     * dropped by `rendezvous rate`; the role "decoy". */
     RV_BUILTIN_RECORDER = 1u << 1,
     /* Its queue grows instead of shedding a request. */
     RV_BUILTIN_NEVER_SHED = 1u << 2,

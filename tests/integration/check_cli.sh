@@ -11,6 +11,13 @@ set +e; "$RV_BIN" --no-such-flag 2>/dev/null; rc=$?; set -e
 set +e; "$RV_BIN" no-such-command 2>"$TMP/usage"; rc=$?; set -e
 [ $rc -eq 2 ] && grep -q "rendezvous topics -c FILE" "$TMP/usage" ||
   fail "an unknown command should exit 2 with the usage, got $rc: $(head -2 "$TMP/usage")"
+# the offline rating's former name answers with its new one, and only that
+set +e; "$RV_BIN" replay -c x.yaml dir 2>"$TMP/replay.err" >"$TMP/replay.out"; rc=$?; set -e
+[ $rc -eq 2 ] && [ "$(wc -l <"$TMP/replay.err")" -eq 1 ] && [ ! -s "$TMP/replay.out" ] &&
+  grep -q 'rendezvous replay is now `rendezvous rate`' "$TMP/replay.err" ||
+  fail "rendezvous replay should exit 2 with a one-line hint, got $rc: $(cat "$TMP/replay.err")"
+"$RV_BIN" --help | grep -q "rendezvous rate -c CANDIDATE.yaml" || fail "--help: rate"
+! "$RV_BIN" --help | grep -q "rendezvous replay" || fail "--help lists the former name replay"
 # a takeover needs the site it is at, and another site to take over
 write_service nosite "$TMP/nosite.yaml" <<YAML
 models: [{name: a, plugin: $RV_FIXTURE_DIR/ok.so}]
@@ -26,7 +33,7 @@ for from in east west; do
   [ $rc -eq 2 ] && grep -q "cannot take over site $from: $want" "$TMP/takeover.err" ||
     fail "takeover --from $from: $rc $(cat "$TMP/takeover.err")"
 done
-pass "--version, --help, bad usage; a takeover without a site section, or of its own site, refused"
+pass "--version, --help, bad usage; replay's hint to rate; a takeover without a site section, or of its own site, refused"
 
 # The demo config builds: every plugin loaded, created and warmed.
 cp -r "$RV_SOURCE_DIR/conf" "$TMP/conf"

@@ -1,11 +1,11 @@
 /*
- * replay_cmd.c - `rendezvous replay`: archived requests through a candidate
+ * rate_cmd.c - `rendezvous rate`: archived requests through a candidate
  * config's models, offline. Every request is rebuilt as the host saw it
  * (id, body, key, own headers, provenance, features parsed by the
  * candidate's feature list) and scored by every model but the decoy, in
  * batches of the model's max_batch, on its first instance.
  */
-#include "replay_cmd.h"
+#include "rate_cmd.h"
 
 #include <getopt.h>
 #include <math.h>
@@ -19,7 +19,7 @@
 #include "clock.h"
 #include "feature_vector.h"
 #include "generation.h"
-#include "replay_report.h"
+#include "rate_report.h"
 #include "scoring.h"
 
 /* The archive's requests, as the candidate reads them. */
@@ -126,7 +126,7 @@ static int on_record(void *ctx, const rv_archived *a, int legacy)
 }
 
 /* Scores every request with model m into out (one row per request). */
-static int score_model(rv_model *m, const reqs *rs, rv_replay_model *out, int progress)
+static int score_model(rv_model *m, const reqs *rs, rv_rate_model *out, int progress)
 {
     size_t batch = m->max_batch ? m->max_batch : 1;
     rv_score_batch sb;
@@ -145,7 +145,7 @@ static int score_model(rv_model *m, const reqs *rs, rv_replay_model *out, int pr
         rv_model_score(m, m->instances[0], &sb, n);
         int64_t spent = rv_mono_us() - t0;
         for (size_t i = 0; i < n; i++)
-            rv_replay_model_add(out, at + i, sb.status[i] == RV_SLOT_OK, &slots[i], spent);
+            rv_rate_model_add(out, at + i, sb.status[i] == RV_SLOT_OK, &slots[i], spent);
         if (progress && (at / batch) % 50 == 0)
             fprintf(stderr, "\r%s: %zu of %zu requests scored", m->name, at + n, rs->n);
     }
@@ -158,12 +158,12 @@ static int score_model(rv_model *m, const reqs *rs, rv_replay_model *out, int pr
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: rendezvous replay -c CANDIDATE.yaml (DIR | --topic TOPIC -b BROKERS)\n"
-                    "                         [--labels FILE] [--results FILE] [--json] "
+    fprintf(stderr, "usage: rendezvous rate -c CANDIDATE.yaml (DIR | --topic TOPIC -b BROKERS)\n"
+                    "                       [--labels FILE] [--results FILE] [--json] "
                     "[--limit N]\n");
 }
 
-int rv_replay_main(const rv_config_env *env, int argc, char **argv)
+int rv_rate_main(const rv_config_env *env, int argc, char **argv)
 {
     const char *config = NULL, *topic = NULL, *brokers = NULL, *labels = NULL, *results = NULL;
     int json = 0;
@@ -207,19 +207,19 @@ int rv_replay_main(const rv_config_env *env, int argc, char **argv)
     reqs rs = {.g = g, .limit = (size_t)limit};
     long bad = rv_archive_each(dir, topic, brokers, on_record, &rs);
     if (bad < 0 && !(rs.limit && rs.n >= rs.limit)) {
-        fprintf(stderr, "rendezvous replay: cannot read the archive\n");
+        fprintf(stderr, "rendezvous rate: cannot read the archive\n");
         rc = 1;
     }
-    rv_replay_report *rep = rc == 0 ? rv_replay_report_new(g, rs.n) : NULL;
+    rv_rate_report *rep = rc == 0 ? rv_rate_report_new(g, rs.n) : NULL;
     if (rc == 0 && !rep) {
-        fprintf(stderr, "rendezvous replay: out of memory\n");
+        fprintf(stderr, "rendezvous rate: out of memory\n");
         rc = 1;
     }
     for (size_t i = 0; rc == 0 && i < g->n_models; i++) {
         rv_model *m = g->models[i];
         if (!m->is_decoy && !m->is_remote && m->n_created > 0 &&
-            score_model(m, &rs, rv_replay_report_model(rep, i), progress) != 0) {
-            fprintf(stderr, "rendezvous replay: out of memory scoring %s\n", m->name);
+            score_model(m, &rs, rv_rate_report_model(rep, i), progress) != 0) {
+            fprintf(stderr, "rendezvous rate: out of memory scoring %s\n", m->name);
             rc = 1;
         }
     }
@@ -228,15 +228,15 @@ int rv_replay_main(const rv_config_env *env, int argc, char **argv)
         for (size_t i = 0; ids && i < rs.n; i++)
             ids[i] = rs.v[i].id;
         char why[512];
-        if (!ids || (labels && rv_replay_report_labels(rep, ids, labels, why, sizeof why) != 0) ||
-            (results && rv_replay_report_results(rep, ids, results, why, sizeof why) != 0)) {
-            fprintf(stderr, "rendezvous replay: %s\n", ids ? why : "out of memory");
+        if (!ids || (labels && rv_rate_report_labels(rep, ids, labels, why, sizeof why) != 0) ||
+            (results && rv_rate_report_results(rep, ids, results, why, sizeof why) != 0)) {
+            fprintf(stderr, "rendezvous rate: %s\n", ids ? why : "out of memory");
             rc = ids ? 2 : 1;
         } else
-            rv_replay_report_print(rep, stdout, json, bad > 0 ? bad : 0, rs.skipped);
+            rv_rate_report_print(rep, stdout, json, bad > 0 ? bad : 0, rs.skipped);
         free(ids);
     }
-    rv_replay_report_free(rep);
+    rv_rate_report_free(rep);
     for (size_t i = 0; i < rs.n; i++)
         free_request(&rs.v[i]);
     free(rs.v);

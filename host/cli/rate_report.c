@@ -1,9 +1,9 @@
 /*
- * replay_report.c - the measures of a replay. Labels are compared by name
+ * rate_report.c - the measures of a rating. Labels are compared by name
  * (each model numbers its own); a score a model did not give for a label
  * counts as 0.
  */
-#include "replay_report.h"
+#include "rate_report.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -14,7 +14,7 @@
 #include "measures.h"
 #include "stats.h"
 
-struct rv_replay_model {
+struct rv_rate_model {
     const rv_model *m;
     int scored;
     unsigned char *ok; /* per request */
@@ -24,34 +24,34 @@ struct rv_replay_model {
     rv_latency_hist latency;
 };
 
-struct rv_replay_report {
+struct rv_rate_report {
     const rv_generation *g;
     size_t n;
-    rv_replay_model *models;
+    rv_rate_model *models;
     char **truth; /* per request, or NULL: no label given */
     char **live;  /* per request: the model chosen live, "" for none */
     int has_truth, has_live;
 };
 
-rv_replay_report *rv_replay_report_new(const rv_generation *g, size_t n)
+rv_rate_report *rv_rate_report_new(const rv_generation *g, size_t n)
 {
-    rv_replay_report *r = calloc(1, sizeof *r);
+    rv_rate_report *r = calloc(1, sizeof *r);
     if (!r || !(r->models = calloc(g->n_models, sizeof *r->models)) ||
         !(r->truth = calloc(n + 1, sizeof *r->truth)) ||
         !(r->live = calloc(n + 1, sizeof *r->live))) {
-        rv_replay_report_free(r);
+        rv_rate_report_free(r);
         return NULL;
     }
     r->g = g;
     r->n = n;
     for (size_t i = 0; i < g->n_models; i++) {
-        rv_replay_model *m = &r->models[i];
+        rv_rate_model *m = &r->models[i];
         m->m = g->models[i];
         m->ok = calloc(n + 1, 1);
         m->top = malloc((n + 1) * sizeof *m->top);
         m->scores = calloc((n + 1) * (m->m->n_labels ? m->m->n_labels : 1), sizeof *m->scores);
         if (!m->ok || !m->top || !m->scores) {
-            rv_replay_report_free(r);
+            rv_rate_report_free(r);
             return NULL;
         }
         for (size_t j = 0; j < n; j++)
@@ -60,7 +60,7 @@ rv_replay_report *rv_replay_report_new(const rv_generation *g, size_t n)
     return r;
 }
 
-void rv_replay_report_free(rv_replay_report *r)
+void rv_rate_report_free(rv_rate_report *r)
 {
     if (!r)
         return;
@@ -79,13 +79,12 @@ void rv_replay_report_free(rv_replay_report *r)
     free(r);
 }
 
-rv_replay_model *rv_replay_report_model(rv_replay_report *r, size_t i)
+rv_rate_model *rv_rate_report_model(rv_rate_report *r, size_t i)
 {
     return &r->models[i];
 }
 
-void rv_replay_model_add(rv_replay_model *m, size_t req, int ok, const rv_slot *s,
-                         int64_t latency_us)
+void rv_rate_model_add(rv_rate_model *m, size_t req, int ok, const rv_slot *s, int64_t latency_us)
 {
     m->scored = 1;
     m->ok[req] = (unsigned char)ok;
@@ -100,15 +99,14 @@ void rv_replay_model_add(rv_replay_model *m, size_t req, int ok, const rv_slot *
     m->top[req] = s->n_answers ? (int32_t)s->answers[0].label : -1;
 }
 
-static const char *top_name(const rv_replay_model *m, size_t j)
+static const char *top_name(const rv_rate_model *m, size_t j)
 {
     return m->ok[j] && m->top[j] >= 0 ? m->m->labels[m->top[j]] : NULL;
 }
 
 /* Requests i and j... of two models with the same top label, over those
  * both answered; -1 when none. */
-static double agreement(const rv_replay_report *r, const rv_replay_model *a,
-                        const rv_replay_model *b)
+static double agreement(const rv_rate_report *r, const rv_rate_model *a, const rv_rate_model *b)
 {
     size_t both = 0, same = 0;
     for (size_t j = 0; j < r->n; j++) {
@@ -137,7 +135,7 @@ static int label_of(const rv_model *m, const char *name)
 
 /* The two-sample Kolmogorov-Smirnov statistic between a's and b's scores
  * for a's first label (which b must have); -1 when it cannot be told. */
-static double shift(const rv_replay_report *r, const rv_replay_model *a, const rv_replay_model *b)
+static double shift(const rv_rate_report *r, const rv_rate_model *a, const rv_rate_model *b)
 {
     if (!a->m->n_labels)
         return -1;
@@ -175,8 +173,7 @@ static double shift(const rv_replay_report *r, const rv_replay_model *a, const r
 /* Accuracy of the top label, and the one-vs-rest AUC averaged over the
  * labels that have both positives and negatives (Mann-Whitney, ties
  * halved), over the requests with a true label; -1 when none. */
-static void accuracy_auc(const rv_replay_report *r, const rv_replay_model *m, double *acc,
-                         double *auc)
+static void accuracy_auc(const rv_rate_report *r, const rv_rate_model *m, double *acc, double *auc)
 {
     size_t n = 0, right = 0, labels_used = 0;
     double auc_sum = 0;
@@ -267,7 +264,7 @@ static int result_line(char *line, long no, const char **id, const char **value,
 
 /* Reads path line by line into out[request] (the first value of each
  * request id; ids of no request are ignored). 0, or -1 with why. */
-static int read_per_request(rv_replay_report *r, const char *const *ids, const char *path,
+static int read_per_request(rv_rate_report *r, const char *const *ids, const char *path,
                             line_fn parse, const char *expected, char **out, char *why,
                             size_t why_size)
 {
@@ -305,15 +302,15 @@ static int read_per_request(rv_replay_report *r, const char *const *ids, const c
     return rc;
 }
 
-int rv_replay_report_labels(rv_replay_report *r, const char *const *ids, const char *path,
-                            char *why, size_t why_size)
+int rv_rate_report_labels(rv_rate_report *r, const char *const *ids, const char *path, char *why,
+                          size_t why_size)
 {
     r->has_truth = 1;
     return read_per_request(r, ids, path, label_line, "expected id,label", r->truth, why, why_size);
 }
 
-int rv_replay_report_results(rv_replay_report *r, const char *const *ids, const char *path,
-                             char *why, size_t why_size)
+int rv_rate_report_results(rv_rate_report *r, const char *const *ids, const char *path, char *why,
+                           size_t why_size)
 {
     r->has_live = 1;
     return read_per_request(r, ids, path, result_line, "not a result record", r->live, why,
@@ -322,10 +319,10 @@ int rv_replay_report_results(rv_replay_report *r, const char *const *ids, const 
 
 /* The candidate schedule's choice offline: the first entry that answered
  * ok (deadlines aside: offline times are not serving times), "" for none. */
-static const char *candidate_choice(const rv_replay_report *r, size_t j)
+static const char *candidate_choice(const rv_rate_report *r, size_t j)
 {
     for (size_t i = 0; i < r->g->n_schedule; i++) {
-        const rv_replay_model *m = &r->models[r->g->schedule[i]];
+        const rv_rate_model *m = &r->models[r->g->schedule[i]];
         if (m->scored && m->ok[j])
             return m->m->name;
     }
@@ -341,11 +338,10 @@ static void num(yajl_gen j, const char *name, double v)
         yajl_gen_double(j, v);
 }
 
-void rv_replay_report_print(const rv_replay_report *r, FILE *out, int json, long corrupt,
-                            long skipped)
+void rv_rate_report_print(const rv_rate_report *r, FILE *out, int json, long corrupt, long skipped)
 {
     const rv_generation *g = r->g;
-    const rv_replay_model *canary = g->canary >= 0 ? &r->models[g->canary] : NULL;
+    const rv_rate_model *canary = g->canary >= 0 ? &r->models[g->canary] : NULL;
     size_t compared = 0, differ = 0;
     for (size_t j = 0; r->has_live && j < r->n; j++)
         if (r->live[j]) {
@@ -364,13 +360,13 @@ void rv_replay_report_print(const rv_replay_report *r, FILE *out, int json, long
         rv_json_string(jg, "models");
         yajl_gen_array_open(jg);
     } else {
-        fprintf(out, "replay of %zu request(s) through %s (%ld corrupt, %ld not requests)\n", r->n,
+        fprintf(out, "rating of %zu request(s) through %s (%ld corrupt, %ld not requests)\n", r->n,
                 g->cfg->path, corrupt, skipped);
         fprintf(out, "%-16s %8s %8s %8s %9s %9s %8s %8s %8s %8s\n", "model", "requests", "ok",
                 "error", "p50 us", "p99 us", "~canary", "shift", "accuracy", "auc");
     }
     for (size_t i = 0; i < g->n_models; i++) {
-        const rv_replay_model *m = &r->models[i];
+        const rv_rate_model *m = &r->models[i];
         if (!m->scored)
             continue;
         double agree = canary && m != canary ? agreement(r, m, canary) : -1;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# `rendezvous replay`: a host with the demo's models records its traffic
+# `rendezvous rate`: a host with the demo's models records its traffic
 # (the decoy's segment files and the archive topic); the archive is then
-# replayed offline through the same config and through a changed candidate:
+# rated offline through the same config and through a changed candidate:
 # every request scored by every model, accuracy and AUC against the data
 # set's labels, and how often each schedule would have chosen otherwise
 # than the host did live.
@@ -48,18 +48,18 @@ paste -d'|' <(tail -n +2 "$TMP/labels.csv" | cut -d, -f1) "$RV_SOURCE_DIR/conf/d
 wait_count rp.results "$N" 60
 consume rp.results >"$TMP/results.jsonl"
 
-report() { "$RV_BIN" replay -c "$@" --labels "$TMP/labels.csv" --results "$TMP/results.jsonl" --json; }
-report "$TMP/live.yaml" "$TMP/archive" >"$TMP/live.json" || fail "replay failed"
-report "$TMP/changed.yaml" "$TMP/archive" >"$TMP/changed.json" || fail "replay of the candidate failed"
+report() { "$RV_BIN" rate -c "$@" --labels "$TMP/labels.csv" --results "$TMP/results.jsonl" --json; }
+report "$TMP/live.yaml" "$TMP/archive" >"$TMP/live.json" || fail "rate failed"
+report "$TMP/changed.yaml" "$TMP/archive" >"$TMP/changed.json" || fail "rating of the candidate failed"
 report "$TMP/live.yaml" --topic rp.archive -b "$BOOTSTRAP" >"$TMP/topic.json" ||
-  fail "replay from the topic failed"
+  fail "rating from the topic failed"
 stop_host
 $PY - "$TMP/live.json" "$TMP/changed.json" "$TMP/topic.json" "$N" <<'PY'
 import json, sys
 live, changed, topic = (json.load(open(p)) for p in sys.argv[1:4])
 n = int(sys.argv[4])
 for r in (live, changed, topic):
-    assert r["requests"] == n, f"{r['requests']} requests replayed, expected {n}"
+    assert r["requests"] == n, f"{r['requests']} requests rated, expected {n}"
     models = {m["name"]: m for m in r["models"]}
     assert set(models) == {"xgb-v1", "linear-v1", "canary"}, models.keys()
     for m in models.values():
@@ -71,15 +71,15 @@ for r in (live, changed, topic):
     assert models["xgb-v1"]["agreement"]["linear-v1"] == models["linear-v1"]["agreement"]["xgb-v1"]
 assert live["results"] == {"compared": n, "chosen_differently": 0}, live["results"]
 assert changed["results"] == {"compared": n, "chosen_differently": n}, changed["results"]
-print(f"replayed {n}: xgb-v1 accuracy {live['models'][0]['accuracy']:.4f}, "
+print(f"rated {n}: xgb-v1 accuracy {live['models'][0]['accuracy']:.4f}, "
       f"AUC {live['models'][0]['auc']:.4f}; the changed candidate chooses otherwise for {n}")
 PY
-pass "replay of the archive (segments and topic) through the live config and a changed candidate"
-out=$("$RV_BIN" replay -c "$TMP/live.yaml" "$TMP/archive" --limit 100)
-assert_contains "$out" "replay of 100 request(s)" "the table report"
+pass "rating of the archive (segments and topic) through the live config and a changed candidate"
+out=$("$RV_BIN" rate -c "$TMP/live.yaml" "$TMP/archive" --limit 100)
+assert_contains "$out" "rating of 100 request(s)" "the table report"
 assert_contains "$out" "agreement of top labels" "the table report"
 printf 'id,label\nbreast_cancer-1\n' >"$TMP/bad.csv"
-! err=$("$RV_BIN" replay -c "$TMP/live.yaml" "$TMP/archive" --labels "$TMP/bad.csv" 2>&1) ||
+! err=$("$RV_BIN" rate -c "$TMP/live.yaml" "$TMP/archive" --labels "$TMP/bad.csv" 2>&1) ||
   fail "a bad labels file was accepted"
 assert_contains "$err" "bad.csv:2: expected id,label" "a bad labels file"
 pass "the table report, --limit, and a bad labels file refused with its line"
@@ -111,9 +111,9 @@ printf 'id,label\nr0,no\nr1,yes\nr2,no\nr3,yes\n' >"$TMP/kn-labels.csv"
 printf '%s\n' '{"id":"r0","model":"m1"}' '{"id":"r1","model":"m2"}' '{"id":"r2","model":null}' \
   '{"id":"r3","model":"m1"}' >"$TMP/kn-results.jsonl"
 segments=$(ls "$TMP/kn-archive")
-"$RV_BIN" replay -c "$TMP/kn.yaml" "$TMP/kn-archive" --labels "$TMP/kn-labels.csv" \
-  --results "$TMP/kn-results.jsonl" --json >"$TMP/kn.json" || fail "replay of the known archive"
-[ "$(ls "$TMP/kn-archive")" = "$segments" ] || fail "replay wrote into the archive it read"
+"$RV_BIN" rate -c "$TMP/kn.yaml" "$TMP/kn-archive" --labels "$TMP/kn-labels.csv" \
+  --results "$TMP/kn-results.jsonl" --json >"$TMP/kn.json" || fail "rating of the known archive"
+[ "$(ls "$TMP/kn-archive")" = "$segments" ] || fail "rate wrote into the archive it read"
 $PY - "$TMP/kn.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
