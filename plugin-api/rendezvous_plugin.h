@@ -237,8 +237,8 @@ typedef struct rv_plugin {
 
     /*
      * Optional (may be NULL). Prepares the instance for traffic (touch
-     * pages, JIT, fill caches). After this the host also replays recent
-     * real requests through score(). On failure returns a negative code
+     * pages, JIT, fill caches). After this the host also warms it up
+     * on recent real requests through score(). On failure returns a negative code
      * and a reason; the host then calls destroy().
      * Thread: the host's control thread, before any score() on it.
      */

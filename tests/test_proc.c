@@ -3,7 +3,7 @@
  * real processes of the rendezvous binary running the fixture plugin: a
  * plugin's emit() comes back attributed to its request, a request larger
  * than the channel errors alone, a request a process died on is never
- * sent to it again, a restart replays recent requests but never the ones a
+ * sent to it again, a restart warms up on recent requests but never the ones a
  * process was lost on, a batch handed off by another thread is collected
  * like a scored one, and a restarted process keeps its nice value.
  */
@@ -136,7 +136,7 @@ static rv_proc *start(const char *fault, const char *fault_on)
     return start_logged(fault, fault_on, NULL);
 }
 
-/* Ticks p until it is live again (its restart and replay done). */
+/* Ticks p until it is live again (its restart and warm-up done). */
 static void wait_live(rv_proc *p)
 {
     for (int i = 0; i < 2000; i++) {
@@ -254,7 +254,7 @@ static rv_recent *recent_ten(void)
     return r;
 }
 
-START_TEST(a_restart_replays_recent_requests_but_not_the_lost_ones)
+START_TEST(a_restart_warms_up_on_recent_requests_but_not_the_lost_ones)
 {
     rv_recent *recent = recent_ten();
     rv_proc *p = start("segv", "r-5");
@@ -265,14 +265,14 @@ START_TEST(a_restart_replays_recent_requests_but_not_the_lost_ones)
     rv_proc_score(p, b.reqs, b.resp, b.n, NULL, NULL);
     ck_assert_int_eq(b.res[0].status, RV_STATUS_ERROR);
     wait_live(p);
-    /* replaying r-5 would have killed it again */
+    /* warming up on r-5 would have killed it again */
     ck_assert_uint_eq(rv_proc_exits(p), 1);
     rv_proc_stop(p, 1000);
     rv_recent_free(recent);
 }
 END_TEST
 
-START_TEST(a_replay_that_meets_poison_restarts_and_remembers_it)
+START_TEST(a_warm_up_that_meets_poison_restarts_and_remembers_it)
 {
     rv_recent *recent = recent_ten();
     rv_proc *p = start("segv", "r-5,r-7");
@@ -282,7 +282,7 @@ START_TEST(a_replay_that_meets_poison_restarts_and_remembers_it)
     fill(&b, ids);
     rv_proc_score(p, b.reqs, b.resp, b.n, NULL, NULL);
     wait_live(p);
-    /* the replay's first batch held r-7: a second death, then live */
+    /* the warm-up's first batch held r-7: a second death, then live */
     ck_assert_uint_eq(rv_proc_exits(p), 2);
     static const char *const next[] = {"r-7", "r-11", NULL};
     fill(&b, next);
@@ -493,8 +493,8 @@ int main(void)
     tcase_add_test(tc, emits_come_back_about_their_request);
     tcase_add_test(tc, a_request_larger_than_the_channel_errors_alone);
     tcase_add_test(tc, a_request_a_process_died_on_is_never_sent_again);
-    tcase_add_test(tc, a_restart_replays_recent_requests_but_not_the_lost_ones);
-    tcase_add_test(tc, a_replay_that_meets_poison_restarts_and_remembers_it);
+    tcase_add_test(tc, a_restart_warms_up_on_recent_requests_but_not_the_lost_ones);
+    tcase_add_test(tc, a_warm_up_that_meets_poison_restarts_and_remembers_it);
     tcase_add_test(tc, a_batch_handed_off_is_collected_like_a_scored_one);
     tcase_add_test(tc, a_restarted_process_keeps_its_nice_value);
     tcase_add_test(tc, a_restarted_process_goes_live_on_its_cpu);

@@ -442,14 +442,14 @@ static const cf_key reload_keys[] = {
      .type = CF_U32,
      .offset = C(reload.warmup_requests),
      .def = "200",
-     .help = "New or changed models replay up to this many recent requests before they go "
-             "live, each must score ok (0: none)."},
+     .help = "New or changed models warm up on up to this many recent requests before they "
+             "go live, each must score ok (0: none)."},
     {.name = "warmup_budget_ms",
      .type = CF_U32,
      .offset = C(reload.warmup_budget_ms),
      .flags = CF_POSITIVE,
      .def = "10000",
-     .help = "Time for a model's whole warm-up replay."},
+     .help = "Time for a model's whole warm-up on recent requests."},
     {0},
 };
 

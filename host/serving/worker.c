@@ -29,7 +29,7 @@
 #include "threads.h"
 
 /* How often an idle worker looks after its model process: live, and
- * while it restarts (a replay advances a batch per tick). */
+ * while it restarts (its warm-up advances a batch per tick). */
 #define PROC_TICK_MS 20
 #define PROC_TICK_RESTART_MS 2
 

@@ -22,7 +22,7 @@ runners_of() {
 }
 
 # wait_live LOG: until the last restart logged in LOG came back live (a
-# restart's replay of recent requests may meet the other poison request
+# restart's warm-up on recent requests may meet the other poison request
 # and restart it once more).
 wait_live() {
   for _ in $(seq 300); do
@@ -159,7 +159,7 @@ YAML
   wait_count kill9.results 40 30
   wait_log "$TMP/kill9.log" "live again" 5 30
   grep -q "warmed on [1-9][0-9]* recent requests" "$TMP/kill9.log" ||
-    fail "kill9: a restart did not replay recent requests: $(grep 'live again' "$TMP/kill9.log")"
+    fail "kill9: a restart did not warm up on recent requests: $(grep 'live again' "$TMP/kill9.log")"
   curl -fsS "http://127.0.0.1:$port/metrics" >"$TMP/kill9.metrics"
   grep -Eq '^rendezvous_model_restarts_total\{model="a",reason="SIGKILL"\} [4-9]' "$TMP/kill9.metrics" ||
     fail "kill9: no restarts of a by SIGKILL in /metrics: $(grep restarts "$TMP/kill9.metrics")"
