@@ -3,7 +3,7 @@
 # SECONDS (default 60), as many at once as there are cores. Fails on the
 # first crash, leak or timeout, with the input kept in build-fuzz/crashes/:
 # copy it to tests/fuzz/regressions/<harness>/ once fixed, so that every
-# build of the suite replays it.
+# build of the suite runs it again.
 #   scripts/fuzz.sh [SECONDS] [HARNESS...]
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,5 +1,5 @@
 /*
- * replay_main.c - a harness without libFuzzer: runs every file named on the
+ * corpus_main.c - a harness without libFuzzer: runs every file named on the
  * command line (or in a directory named there) through it once. The seed
  * corpora and every input a fuzzer ever crashed on run this way in each
  * build of the suite, sanitized or not.
@@ -68,6 +68,6 @@ int main(int argc, char **argv)
         }
         free(names);
     }
-    printf("%ld input(s) replayed, none crashed\n", n);
+    printf("%ld input(s) run, none crashed\n", n);
     return n > 0 ? 0 : 1;
 }
