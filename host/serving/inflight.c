@@ -14,7 +14,8 @@
 #include "clock.h"
 
 /* Where the request id comes from: the first rv-id header, else the key
- * (without a NUL in it); NULL: topic-partition-offset (stable on replay). */
+ * (without a NUL in it); NULL: topic-partition-offset (the same each time
+ * the record is read). */
 static const char *id_source(const rd_kafka_message_t *msg, rd_kafka_headers_t *kh,
                              size_t n_headers, size_t *len)
 {
