@@ -11,19 +11,9 @@
 . "$(dirname "$0")/lib.sh"
 [ "${RV_BROKER:-}" = kafka ] || fail "needs RV_BROKER=kafka (two Apache Kafka clusters)"
 FX=$RV_FIXTURE_DIR
-SITES=$RV_SOURCE_DIR/scripts/sites.sh
 N=2000 # requests at each site
 
-SDIR=$TMP/sites
-cleanup_hooks+=("bash $SITES stop $SDIR >/dev/null 2>&1")
-bash "$SITES" start "$SDIR" --topics 'geo\..*' >"$TMP/sites.out" 2>"$TMP/sites.err" ||
-  fail "the sites did not start: $(tail -5 "$TMP/sites.err")"
-EAST=$(sed -n 's/^east=//p' "$TMP/sites.out")
-WEST=$(sed -n 's/^west=//p' "$TMP/sites.out")
-for site in east west; do
-  bash "$KAFKA" topics "$SDIR/$site" 4 $(service_topics geo) 2>>"$TMP/topics.err" ||
-    fail "cannot create geo's topics at $site: $(tail -3 "$TMP/topics.err")"
-done
+start_sites geo
 
 write_service geo "$TMP/geo.yaml" <<YAML
 models:

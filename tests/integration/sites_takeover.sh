@@ -14,19 +14,9 @@
 . "$(dirname "$0")/lib.sh"
 [ "${RV_BROKER:-}" = kafka ] || fail "needs RV_BROKER=kafka (two Apache Kafka clusters)"
 FX=$RV_FIXTURE_DIR
-SITES=$RV_SOURCE_DIR/scripts/sites.sh
 RATE=1000 SECONDS_BEFORE_LOSS=3 # 5,000 requests and more at east before it is lost
 
-SDIR=$TMP/sites
-cleanup_hooks+=("bash $SITES stop $SDIR >/dev/null 2>&1")
-bash "$SITES" start "$SDIR" --topics 'geo\..*' >"$TMP/sites.out" 2>"$TMP/sites.err" ||
-  fail "the sites did not start: $(tail -5 "$TMP/sites.err")"
-EAST=$(sed -n 's/^east=//p' "$TMP/sites.out")
-WEST=$(sed -n 's/^west=//p' "$TMP/sites.out")
-for site in east west; do
-  bash "$KAFKA" topics "$SDIR/$site" 4 $(service_topics geo) 2>>"$TMP/topics.err" ||
-    fail "cannot create geo's topics at $site: $(tail -3 "$TMP/topics.err")"
-done
+start_sites geo
 bash "$SITES" wait-topic "$SDIR" west east.geo.requests 60
 bash "$SITES" wait-topic "$SDIR" east west.geo.results 60
 
