@@ -47,7 +47,14 @@ def main():
         sys.exit(f"mirror_lag: {remote} at {a.target}: {md.error}")
     parts = []
     for p in md.partitions:
-        _, high = c.get_watermark_offsets(TopicPartition(remote, p), timeout=10)
+        for attempt in range(60):  # a remote topic just made: its leader still settling
+            try:
+                _, high = c.get_watermark_offsets(TopicPartition(remote, p), timeout=10)
+                break
+            except Exception:
+                if attempt == 59:
+                    raise
+                time.sleep(0.5)
         parts.append(TopicPartition(remote, p, high))
     c.assign(parts)
 
