@@ -293,6 +293,7 @@ static void shutdown_all(daemon_state *d)
     rv_input_hold_for(d->input, NULL);       /* nothing more is held for it */
     rv_remote_reader_stop(d->remote_reader); /* it follows the consumer's assignment */
     d->remote_reader = NULL;
+    rv_evaluator_unfollow(d->evaluator); /* it asks the consumer its assignment */
     rv_input_close(d->input);
     if (d->control) {
         rd_kafka_consumer_close(d->control);

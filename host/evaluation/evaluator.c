@@ -51,7 +51,8 @@ enum { OUT_SCORES, OUT_RESULTS, OUT_REPLIES, N_OUT };
 /* In the host: the labels partitions that follow the requests', and where
  * each of the host's own streams is. */
 typedef struct follow {
-    rd_kafka_t *requests; /* the host's requests consumer */
+    rd_kafka_t *requests; /* the host's requests consumer; NULL once unfollowed */
+    pthread_mutex_t lock; /* guards requests: the host closes it (unfollow) */
     char *requests_topic;
     unsigned char have[MAX_PARTITIONS];
     /* catching up: read to this offset (the end when assigned); -1: not */
@@ -337,7 +338,11 @@ static void sync_assignment(rv_evaluator *v)
 {
     follow *fw = v->fw;
     unsigned char want[MAX_PARTITIONS];
-    if (rv_assigned_partitions(fw->requests, fw->requests_topic, want, MAX_PARTITIONS) != 0)
+    pthread_mutex_lock(&fw->lock);
+    int known = fw->requests &&
+                rv_assigned_partitions(fw->requests, fw->requests_topic, want, MAX_PARTITIONS) == 0;
+    pthread_mutex_unlock(&fw->lock);
+    if (!known)
         return;
     rd_kafka_topic_partition_list_t *add = rd_kafka_topic_partition_list_new(4),
                                     *drop = rd_kafka_topic_partition_list_new(4);
@@ -511,6 +516,7 @@ static rv_evaluator *follow_requests(rv_evaluator *v, const rv_config *cfg, cons
         return NULL;
     }
     v->fw->requests = requests;
+    pthread_mutex_init(&v->fw->lock, NULL);
     for (int s = 0; s < N_OUT; s++)
         for (int32_t p = 0; p < MAX_PARTITIONS; p++) {
             atomic_init(&v->fw->delivered[s][p], -1);
@@ -641,10 +647,21 @@ void rv_evaluator_stop(rv_evaluator *v)
     free(v->labels);
     free(v->replies);
     free(v->site);
-    if (v->fw)
+    if (v->fw) {
         free(v->fw->requests_topic);
+        pthread_mutex_destroy(&v->fw->lock);
+    }
     free(v->fw);
     free(v);
+}
+
+void rv_evaluator_unfollow(rv_evaluator *v)
+{
+    if (!v || !v->fw)
+        return;
+    pthread_mutex_lock(&v->fw->lock);
+    v->fw->requests = NULL;
+    pthread_mutex_unlock(&v->fw->lock);
 }
 
 rv_evaluation *rv_evaluator_evaluation(rv_evaluator *v)

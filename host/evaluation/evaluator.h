@@ -26,6 +26,9 @@ rv_evaluator *rv_evaluator_start(const rv_config *cfg, const char *bootstrap, rd
 void rv_evaluator_delivered(void *ctx, const char *topic, int32_t partition, int64_t offset);
 /* Commits what was read and stops. */
 void rv_evaluator_stop(rv_evaluator *v);
+/* In the host: before the requests consumer it follows is closed. From
+ * then on the labels read stay those of the partitions it had. */
+void rv_evaluator_unfollow(rv_evaluator *v);
 /* For the HTTP side: snapshots and counts (thread-safe). */
 rv_evaluation *rv_evaluator_evaluation(rv_evaluator *v);
 
