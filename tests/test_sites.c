@@ -2,10 +2,11 @@
  * test_sites.c - what a site reads of another's mirrored streams: a
  * MirrorMaker 2 checkpoint record decoded as Kafka 3.9's mirror wrote it
  * (its bytes copied from a real one), anything else refused; the set of
- * ids answered elsewhere.
+ * ids answered elsewhere; a peer's evaluation record read as its figure.
  */
 #include <check.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -93,6 +94,34 @@ START_TEST(the_ids_answered_elsewhere)
 }
 END_TEST
 
+START_TEST(a_peer_evaluation_record)
+{
+    /* as the evaluator writes it (docs/records.md) */
+    const char *rec =
+        "{\"type\":\"evaluation\",\"time\":1796423188101,\"source\":\"linear\","
+        "\"version\":\"2f49fdbf\",\"window\":\"start\",\"schedule_version\":\"7\","
+        "\"count\":569,\"accuracy\":0.9859,\"log_loss\":0.0583,\"brier\":0.0129,"
+        "\"auc\":null,\"precision\":{\"a\":1}}";
+    rv_site_figure f;
+    ck_assert_int_eq(rv_site_figure_decode(rec, strlen(rec), &f), 0);
+    ck_assert_str_eq(f.source, "linear");
+    ck_assert_str_eq(f.window, "start");
+    ck_assert_str_eq(f.version, "2f49fdbf");
+    ck_assert_str_eq(f.schedule_version, "7");
+    ck_assert_int_eq(f.time_ms, 1796423188101LL);
+    ck_assert_uint_eq(f.count, 569);
+    ck_assert_double_eq_tol(f.accuracy, 0.9859, 1e-12);
+    ck_assert_double_eq_tol(f.brier, 0.0129, 1e-12);
+    ck_assert(isnan(f.auc)); /* null: none */
+    /* not one: another type, no source, not JSON, truncated */
+    const char *bad[] = {"{\"type\":\"alert\",\"source\":\"a\",\"window\":\"hour\"}",
+                         "{\"type\":\"evaluation\",\"window\":\"hour\"}", "evaluation",
+                         "{\"type\":\"evaluation\",\"source\":\"a\",\"window\":\"ho", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        ck_assert_int_eq(rv_site_figure_decode(bad[i], strlen(bad[i]), &f), -1);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("sites");
@@ -101,6 +130,7 @@ int main(void)
     tcase_add_test(tc, anything_else_is_refused);
     tcase_add_test(tc, a_negative_offset_reads_as_one);
     tcase_add_test(tc, the_ids_answered_elsewhere);
+    tcase_add_test(tc, a_peer_evaluation_record);
     suite_add_tcase(s, tc);
     SRunner *r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);

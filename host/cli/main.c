@@ -80,8 +80,8 @@ static int cmd_serve(const rv_config_env *env, int argc, char **argv, serve_kind
             o.brokers = optarg;
         else if (c == 'm' && kind == SERVE_SCORER)
             o.scorer_model = optarg;
-        else if (c == 'H' && kind == SERVE_SCORER)
-            o.scorer_http = optarg;
+        else if (c == 'H' && kind != SERVE_HOST)
+            o.http_listen = optarg;
         else if (c == 'f' && kind == SERVE_TAKEOVER)
             o.takeover_from = optarg;
         else if (c == 's' && kind == SERVE_TAKEOVER &&
@@ -211,7 +211,7 @@ static const struct command {
      .synopsis = "score one model of FILE for its hosts (remote: true there): its score records"},
     {.name = "takeover",
      .run = cmd_takeover,
-     .args = "-c FILE --from SITE [-b BROKERS] [--when-silent S] [-v]",
+     .args = "-c FILE --from SITE [-b BROKERS] [--when-silent S] [--http HOST:PORT] [-v]",
      .synopsis = "answer SITE's requests mirrored here that SITE never answered, from its hosts' "
                  "offsets as the mirror translated them (FILE has a site section); with "
                  "--when-silent, once SITE's heartbeats stop for S s, until they are back"},

@@ -334,7 +334,7 @@ static rv_config *load_config(const rv_serve_options *opts)
         cfg = rv_config_scorer(cfg, opts->scorer_model, &errs);
     if (cfg && opts->takeover_from)
         cfg = rv_config_takeover(cfg, opts->takeover_from, &errs);
-    if (cfg && opts->scorer_http && !(cfg->http.listen = strdup(opts->scorer_http))) {
+    if (cfg && opts->http_listen && !(cfg->http.listen = strdup(opts->http_listen))) {
         rv_config_free(cfg);
         cfg = NULL;
         fprintf(stderr, "out of memory reading the options\n");
@@ -489,9 +489,11 @@ static int serve_start(daemon_state *d, rv_config *cfg)
                                .monitor = d->monitor,
                                .output = d->output,
                                .remote = d->remote,
-                               .gateway = !opts->scorer_model,
+                               .gateway = !opts->scorer_model && !opts->takeover_from,
                                .evaluation = rv_evaluator_evaluation(d->evaluator),
-                               .sites = d->sites.n_peers ? rv_sites_status : NULL};
+                               .sites = d->sites.n_peers ? rv_sites_status : NULL,
+                               .site_figures = rv_sites_figures,
+                               .skipped = d->sites.answered ? rv_sites_skipped : NULL};
         if (!(d->http = rv_http_start(c, d->bootstrap, reply, &src, err, sizeof err))) {
             rv_error("http", "%s", err);
             return 1;

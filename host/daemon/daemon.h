@@ -16,7 +16,7 @@ typedef struct rv_serve_options {
     /* `rendezvous scorer --model NAME`: that model alone, its score records
      * only (rv_config_scorer); NULL: the host */
     const char *scorer_model;
-    const char *scorer_http;  /* a scorer's http.listen (--http), or NULL */
+    const char *http_listen;  /* a scorer's or a takeover's http.listen (--http), or NULL */
     const rv_config_env *env; /* the builtins; lives until rv_serve returns */
     /* `rendezvous takeover --from SITE`: SITE's mirrored requests
      * (rv_config_takeover); NULL: this site's own */

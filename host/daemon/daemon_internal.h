@@ -82,7 +82,9 @@ int rv_sites_start(daemon_state *d, const rv_config *cfg);
 /* Whether an automatic takeover's site is back (its heartbeats again). */
 int rv_sites_back(daemon_state *d);
 void rv_sites_stop(daemon_state *d);
-/* rv_http_sources.sites (any thread). */
+/* rv_http_sources.sites, .site_figures and .skipped (any thread). */
 size_t rv_sites_status(void *ctx, rv_site_status *out, size_t max);
+size_t rv_sites_figures(void *ctx, const char *site, rv_site_figure *out, size_t max);
+uint64_t rv_sites_skipped(void *ctx);
 
 #endif

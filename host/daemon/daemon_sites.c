@@ -84,6 +84,21 @@ size_t rv_sites_status(void *ctx, rv_site_status *out, size_t max)
     return n;
 }
 
+size_t rv_sites_figures(void *ctx, const char *site, rv_site_figure *out, size_t max)
+{
+    daemon_state *d = ctx;
+    for (size_t i = 0; i < d->sites.n_peers; i++)
+        if (strcmp(rv_site_watch_site(d->sites.peers[i]), site) == 0)
+            return rv_site_watch_figures(d->sites.peers[i], out, max);
+    return 0;
+}
+
+uint64_t rv_sites_skipped(void *ctx)
+{
+    daemon_state *d = ctx;
+    return d->input ? rv_input_skipped(d->input) : 0;
+}
+
 /* Adds to the answered ids those of topic (whose header has value, when
  * header is not NULL). 0 or -1 (logged). */
 static int answered(daemon_state *d, const rv_config *cfg, const char *topic, const char *header,

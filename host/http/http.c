@@ -112,6 +112,7 @@ static const struct route routes[] = {
     {"/", get_dashboard, RV_SCOPE_READ},
     {"/v1/stats", rv_http_get_stats, RV_SCOPE_READ},
     {"/v1/evaluation", rv_http_get_evaluation, RV_SCOPE_READ},
+    {"/v1/sites", rv_http_get_sites, RV_SCOPE_READ},
     {"/healthz", get_healthz, 0},
     {"/readyz", rv_http_get_readyz, 0},
     {"/v1/models", rv_http_get_models, RV_SCOPE_READ},
@@ -190,6 +191,18 @@ static void gate(rv_http *h, struct MHD_Connection *c, unsigned scope, rv_http_g
         scope ? subject : NULL, scope, g);
 }
 
+/* What a listener that answers no POST /v1/score belongs to. */
+static const char *role(rv_http *h)
+{
+    if (h->evaluate_role)
+        return "the evaluation";
+    rv_generation *g = h->src.current(h->src.ctx);
+    int takeover = g && g->cfg->site.taken_over_from;
+    if (g)
+        rv_generation_unref(g);
+    return takeover ? "a takeover" : "a scorer";
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_size, void **con_cls)
@@ -199,7 +212,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (!h->src.gateway)
             return rv_http_respond_error(c, MHD_HTTP_NOT_FOUND,
                                          "%s answers no requests: POST to a host",
-                                         h->evaluate_role ? "the evaluation" : "a scorer");
+                                         role(h));
         rv_upload *u = *con_cls;
         if (!u) {
             if (!(u = calloc(1, sizeof *u)))
@@ -313,7 +326,7 @@ static int listen_now(rv_http *h, const rv_config *cfg, struct sockaddr_storage 
     rv_info("http", "listening on %s://%s (%s)%s%s", h->tls ? "https" : "http", cfg->http.listen,
             h->evaluate_role ? "GET /healthz /readyz /v1/evaluation /metrics"
                              : "POST /v1/score, GET / /healthz /readyz /v1/models /v1/stats "
-                               "/v1/evaluation /metrics",
+                               "/v1/evaluation /v1/sites /metrics",
             cfg->http.client_ca_file ? ", client certificates required" : "",
             h->auth ? ", bearer tokens required" : "");
     return 0;

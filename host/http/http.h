@@ -43,6 +43,10 @@ typedef struct rv_http_sources {
     /* The peer sites' heartbeats through the mirror, up to max into out;
      * the count (NULL: no site section). */
     size_t (*sites)(void *ctx, rv_site_status *out, size_t max);
+    /* A peer's evaluation as mirrored here, up to max into out; the count. */
+    size_t (*site_figures)(void *ctx, const char *site, rv_site_figure *out, size_t max);
+    /* Requests not answered here: another site had (sites.h). */
+    uint64_t (*skipped)(void *ctx);
 } rv_http_sources;
 
 typedef struct rv_http rv_http;

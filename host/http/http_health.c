@@ -109,6 +109,8 @@ enum MHD_Result rv_http_get_readyz(rv_http *h, struct MHD_Connection *c)
         rv_text_printf(&t, "model %s version %s: %s%s\n", g->models[i]->name, g->models[i]->version,
                        rv_model_state_name(atomic_load(&g->models[i]->state)),
                        rv_model_can_answer(g->models[i]) ? "" : " (cannot answer now)");
+    if (g)
+        rv_http_sites_readiness(h, g, &t);
     if (*last)
         rv_text_printf(&t, "last reload failed (the models above keep serving): %s\n", last);
     if (g)

@@ -124,6 +124,9 @@ void rv_http_evaluation_metrics(rv_http *h, rv_text *t);
 /* GET /v1/stats (http_stats.c), and GET / (the dashboard page, compiled
  * in from dashboard.html). */
 enum MHD_Result rv_http_get_stats(rv_http *h, struct MHD_Connection *c);
+/* http_sites.c: GET /v1/sites, and /readyz's lines of the sites. */
+enum MHD_Result rv_http_get_sites(rv_http *h, struct MHD_Connection *c);
+void rv_http_sites_readiness(rv_http *h, const rv_generation *g, rv_text *t);
 extern const unsigned char rv_dashboard_html[];
 extern const size_t rv_dashboard_html_len;
 

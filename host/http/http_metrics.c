@@ -210,9 +210,24 @@ enum MHD_Result rv_http_get_evaluation_metrics(rv_http *h, struct MHD_Connection
     return respond(c, &t);
 }
 
-/* Each peer site as seen through the mirror (site.peers). */
-static void site_families(rv_http *h, rv_text *t)
+/* Each peer site as seen through the mirror (site.peers); a takeover's
+ * site and what was not answered here because another site had. */
+static void site_families(rv_http *h, rv_text *t, const rv_config *cfg)
 {
+    if (cfg->site.taken_over_from) {
+        rv_prom_family(t, "rendezvous_site_taking_over", "gauge",
+                       "1: this process answers the requests of the site named, taken over "
+                       "(rendezvous takeover).");
+        rv_prom_label l[] = {{"from", cfg->site.taken_over_from}};
+        rv_prom_gauge(t, "rendezvous_site_taking_over", l, 1, 1);
+    }
+    if (h->src.skipped) {
+        rv_prom_family(t, "rendezvous_site_skipped_total", "counter",
+                       "Requests read and not answered here: another site had answered them "
+                       "(a takeover: the lost site; a host back: the site that took over).");
+        rv_prom_counter(t, "rendezvous_site_skipped_total", NULL, 0,
+                        h->src.skipped(h->src.ctx));
+    }
     rv_site_status st[16];
     size_t n = h->src.sites ? h->src.sites(h->src.ctx, st, 16) : 0;
     if (!n)
@@ -248,8 +263,10 @@ enum MHD_Result rv_http_get_metrics(rv_http *h, struct MHD_Connection *c)
     model_families(&t, s, n);
     rv_generation *g = h->src.current(h->src.ctx);
     generation_families(&t, g);
-    if (g)
+    if (g) {
+        site_families(h, &t, g->cfg);
         rv_generation_unref(g);
+    }
     result_families(&t, s, n);
     canary_families(&t, h->src.monitor);
     rv_http_evaluation_metrics(h, &t);
@@ -277,7 +294,6 @@ enum MHD_Result rv_http_get_metrics(rv_http *h, struct MHD_Connection *c)
         rv_prom_counter(&t, "rendezvous_transactions_total", ta, 1, atomic_load(&s->txn_aborts));
         rv_prom_counter(&t, "rendezvous_transactions_total", tr, 1, atomic_load(&s->txn_restarts));
     }
-    site_families(h, &t);
     int64_t lag = h->src.consumer_lag(h->src.ctx);
     rv_prom_family(&t, "rendezvous_consumer_lag", "gauge",
                    "Requests in the stream not yet read (assigned partitions).");

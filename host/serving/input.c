@@ -213,7 +213,7 @@ static int admit(rv_input *in, rv_generation *gen, rv_inflight *f)
     char reason[RV_ERR_SIZE];
     if (in->answered_elsewhere && /* committed, not answered */
         rv_idset_has(in->answered_elsewhere, f->id, strlen(f->id))) {
-        in->skipped++;
+        atomic_fetch_add_explicit(&in->skipped, 1, memory_order_relaxed);
         rv_inflight_release(f);
         return -1;
     }
@@ -313,6 +313,11 @@ uint64_t rv_input_in_flight(rv_input *in)
     return rv_commit_tracker_pending(in->tracker);
 }
 
+uint64_t rv_input_skipped(rv_input *in)
+{
+    return atomic_load_explicit(&in->skipped, memory_order_relaxed);
+}
+
 int64_t rv_input_lag(rv_input *in)
 {
     rd_kafka_topic_partition_list_t *parts = NULL;
@@ -404,9 +409,10 @@ void rv_input_close(rv_input *in)
     if (!in || in->closed)
         return;
     in->closed = 1;
-    if (in->skipped)
+    uint64_t skipped = atomic_load(&in->skipped);
+    if (skipped)
         rv_info("input", "%llu request(s) not answered: another site had",
-                (unsigned long long)in->skipped);
+                (unsigned long long)skipped);
     in->remote_reader = NULL; /* nothing more is held for it */
     if (in->queue)
         rd_kafka_queue_destroy(in->queue);

@@ -97,5 +97,7 @@ void rv_txn_stop(rv_input *in);
 int64_t rv_input_lag(rv_input *in);
 /* Requests read and not yet done. */
 uint64_t rv_input_in_flight(rv_input *in);
+/* Requests not answered here: answered at another site (answered_elsewhere). */
+uint64_t rv_input_skipped(rv_input *in);
 
 #endif

@@ -44,7 +44,7 @@ struct rv_input {
     rd_kafka_topic_partition_list_t *held;
     int64_t held_since_ms;
     rv_txn_loop *txn; /* exactly-once: the transaction thread (input_txn.c) */
-    uint64_t skipped; /* requests answered_elsewhere */
+    _Atomic uint64_t skipped; /* requests answered_elsewhere (read by HTTP) */
 };
 
 /* The input thread's part of a commit, from rv_input_commit: rewinds the

@@ -4,11 +4,13 @@
  */
 #include "sites.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <yajl/yajl_tree.h>
 
 #include "clock.h"
 #include "errbuf.h"
@@ -248,20 +250,133 @@ long rv_site_answered(const rv_config *cfg, const char *bootstrap, const char *t
     return x.added;
 }
 
-/* ---- the other site's heartbeats ---- */
+/* ---- the other site's evaluation records ---- */
+
+static void copy_string(yajl_val obj, const char *key, char *out, size_t size)
+{
+    const char *path[] = {key, NULL};
+    yajl_val v = yajl_tree_get(obj, path, yajl_t_string);
+    const char *s = v ? YAJL_GET_STRING(v) : NULL;
+    snprintf(out, size, "%s", s ? s : "");
+}
+
+static double number(yajl_val obj, const char *key)
+{
+    const char *path[] = {key, NULL};
+    yajl_val v = yajl_tree_get(obj, path, yajl_t_number);
+    return v ? YAJL_GET_DOUBLE(v) : NAN;
+}
+
+int rv_site_figure_decode(const void *value, size_t len, rv_site_figure *f)
+{
+    char *text = malloc(len + 1);
+    if (!text)
+        return -1;
+    memcpy(text, value, len);
+    text[len] = '\0';
+    yajl_val root = yajl_tree_parse(text, NULL, 0);
+    free(text);
+    const char *type_path[] = {"type", NULL};
+    yajl_val type = root ? yajl_tree_get(root, type_path, yajl_t_string) : NULL;
+    const char *ts = type ? YAJL_GET_STRING(type) : NULL;
+    int ok = ts && strcmp(ts, "evaluation") == 0;
+    if (ok) {
+        memset(f, 0, sizeof *f);
+        copy_string(root, "source", f->source, sizeof f->source);
+        copy_string(root, "window", f->window, sizeof f->window);
+        copy_string(root, "version", f->version, sizeof f->version);
+        copy_string(root, "schedule_version", f->schedule_version, sizeof f->schedule_version);
+        double t = number(root, "time"), n = number(root, "count");
+        f->time_ms = isfinite(t) ? (int64_t)t : 0;
+        f->count = isfinite(n) && n > 0 ? (uint64_t)n : 0;
+        f->accuracy = number(root, "accuracy");
+        f->auc = number(root, "auc");
+        f->log_loss = number(root, "log_loss");
+        f->brier = number(root, "brier");
+        ok = *f->source && *f->window;
+    }
+    yajl_tree_free(root);
+    return ok ? 0 : -1;
+}
+
+/* ---- the other site's heartbeats, and its evaluation ---- */
+
+/* How often the peer's evaluation topic is looked for until it exists
+ * here, and how many of each partition's last records are read first. */
+#define FIGURES_LOOK_MS 2000
+#define FIGURES_TAIL 500
 
 struct rv_site_watch {
-    rd_kafka_t *rk;
+    rd_kafka_t *rk, *figures_rk; /* heartbeats; the evaluation (once it exists) */
     pthread_t thread;
     atomic_int stop;
     _Atomic int64_t last_ms, lag_ms;
-    char site[64];
+    char site[64], figures_topic[512];
+    int64_t figures_look_at;
+    pthread_mutex_t lock; /* figures */
+    rv_site_figure figures[RV_SITE_MAX_FIGURES];
+    size_t n_figures;
 };
+
+/* Assigns the figures' consumer to the last records of the peer's
+ * evaluation topic once it exists here. */
+static void look_for_figures(rv_site_watch *w)
+{
+    int64_t now = rv_mono_ms();
+    if (w->figures_look_at > now)
+        return;
+    w->figures_look_at = now + FIGURES_LOOK_MS;
+    int parts = rv_topic_partitions(w->figures_rk, w->figures_topic, 500);
+    if (parts <= 0)
+        return;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(parts);
+    for (int p = 0; p < parts; p++)
+        rd_kafka_topic_partition_list_add(l, w->figures_topic, p)->offset =
+            RD_KAFKA_OFFSET_TAIL(FIGURES_TAIL);
+    rd_kafka_resp_err_t e = rd_kafka_assign(w->figures_rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (e)
+        rv_warn("sites", "%s: cannot read it: %s", w->figures_topic, rd_kafka_err2str(e));
+    else
+        w->figures_look_at = INT64_MAX;
+}
+
+static void keep_figure(rv_site_watch *w, const rv_site_figure *f)
+{
+    pthread_mutex_lock(&w->lock);
+    size_t i = 0;
+    while (i < w->n_figures && (strcmp(w->figures[i].source, f->source) ||
+                                strcmp(w->figures[i].window, f->window) ||
+                                strcmp(w->figures[i].schedule_version, f->schedule_version)))
+        i++;
+    if (i == w->n_figures && i < RV_SITE_MAX_FIGURES)
+        w->figures[w->n_figures++] = *f;
+    else if (i < w->n_figures && f->time_ms >= w->figures[i].time_ms)
+        w->figures[i] = *f; /* the latest: a partition's records may come late */
+    pthread_mutex_unlock(&w->lock);
+}
+
+static void read_figures(rv_site_watch *w)
+{
+    if (w->figures_look_at != INT64_MAX) {
+        look_for_figures(w);
+        return;
+    }
+    rd_kafka_message_t *m;
+    for (int i = 0; i < 100 && (m = rd_kafka_consumer_poll(w->figures_rk, 0)); i++) {
+        rv_site_figure f;
+        if (!m->err && m->payload && rv_site_figure_decode(m->payload, m->len, &f) == 0)
+            keep_figure(w, &f);
+        rd_kafka_message_destroy(m);
+    }
+}
 
 static void *watch_loop(void *arg)
 {
     rv_site_watch *w = arg;
     while (!atomic_load(&w->stop)) {
+        if (w->figures_rk)
+            read_figures(w);
         rd_kafka_message_t *m = rd_kafka_consumer_poll(w->rk, 100);
         if (!m)
             continue;
@@ -287,13 +402,19 @@ rv_site_watch *rv_site_watch_start(const rv_config *cfg, const char *bootstrap, 
     char name[512];
     snprintf(name, sizeof name, "%s.heartbeats", site);
     snprintf(w->site, sizeof w->site, "%s", site);
+    snprintf(w->figures_topic, sizeof w->figures_topic, "%s.%s", site, cfg->streams.evaluation);
     atomic_store(&w->last_ms, rv_mono_ms());
     atomic_store(&w->lag_ms, -1);
+    pthread_mutex_init(&w->lock, NULL);
     if (!(w->rk = reader_new(cfg, bootstrap, err, err_size)) ||
         rv_assign_from_end(w->rk, name, READ_TIMEOUT_MS, err, err_size) < 0 ||
+        (cfg->evaluation.labels && !(w->figures_rk = reader_new(cfg, bootstrap, err, err_size))) ||
         pthread_create(&w->thread, NULL, watch_loop, w) != 0) {
         if (w->rk)
             rd_kafka_destroy(w->rk);
+        if (w->figures_rk)
+            rd_kafka_destroy(w->figures_rk);
+        pthread_mutex_destroy(&w->lock);
         free(w);
         return NULL;
     }
@@ -315,6 +436,15 @@ int64_t rv_site_watch_lag_ms(rv_site_watch *w)
     return atomic_load(&w->lag_ms);
 }
 
+size_t rv_site_watch_figures(rv_site_watch *w, rv_site_figure *out, size_t max)
+{
+    pthread_mutex_lock(&w->lock);
+    size_t n = w->n_figures < max ? w->n_figures : max;
+    memcpy(out, w->figures, n * sizeof *out);
+    pthread_mutex_unlock(&w->lock);
+    return n;
+}
+
 void rv_site_watch_stop(rv_site_watch *w)
 {
     if (!w)
@@ -322,5 +452,8 @@ void rv_site_watch_stop(rv_site_watch *w)
     atomic_store(&w->stop, 1);
     pthread_join(w->thread, NULL);
     rd_kafka_destroy(w->rk);
+    if (w->figures_rk)
+        rd_kafka_destroy(w->figures_rk);
+    pthread_mutex_destroy(&w->lock);
     free(w);
 }

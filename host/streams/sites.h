@@ -64,6 +64,22 @@ typedef struct rv_site_status {
     double heartbeat_age_s; /* since its last heartbeat arrived here */
     double mirror_lag_s;    /* that heartbeat's age on arrival; < 0: none yet */
 } rv_site_status;
+
+/* The peer's live evaluation as it wrote it (<site>.<evaluation stream>,
+ * mirrored here; docs/records.md): the last record of each source, window
+ * and schedule version. Read from the topic's last records once it exists
+ * here (looked for every few seconds), then as they arrive. */
+typedef struct rv_site_figure {
+    char source[64], window[16], version[64], schedule_version[64];
+    int64_t time_ms; /* when the peer wrote it */
+    uint64_t count;
+    double accuracy, auc, log_loss, brier; /* NAN where the record has none */
+} rv_site_figure;
+#define RV_SITE_MAX_FIGURES 64
+/* Up to max of them into out, in the order first read; the count. */
+size_t rv_site_watch_figures(rv_site_watch *w, rv_site_figure *out, size_t max);
+/* An evaluation record's figure. 0, or -1 when the bytes are not one. */
+int rv_site_figure_decode(const void *value, size_t len, rv_site_figure *f);
 void rv_site_watch_stop(rv_site_watch *w);
 
 #endif

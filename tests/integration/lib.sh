@@ -51,9 +51,10 @@ start_broker() {
 KAFKA=$RV_SOURCE_DIR/scripts/kafka.sh
 SITES=$RV_SOURCE_DIR/scripts/sites.sh
 
-# start_sites SERVICE: two sites (scripts/sites.sh: Kafka clusters east and
-# west, MirrorMaker 2 both ways on SERVICE's topics) in $SDIR, stopped on
-# exit, with SERVICE's topics at both; sets EAST and WEST (bootstraps).
+# start_sites SERVICE [TOPIC...]: two sites (scripts/sites.sh: Kafka
+# clusters east and west, MirrorMaker 2 both ways on SERVICE's topics) in
+# $SDIR, stopped on exit, with SERVICE's topics (and the TOPICs) at both;
+# sets EAST and WEST (bootstraps).
 start_sites() {
   SDIR=$TMP/sites
   cleanup_hooks+=("bash $SITES stop $SDIR >/dev/null 2>&1")
@@ -63,7 +64,7 @@ start_sites() {
   WEST=$(sed -n 's/^west=//p' "$TMP/sites.out")
   local site
   for site in east west; do
-    bash "$KAFKA" topics "$SDIR/$site" 4 $(service_topics "$1") 2>>"$TMP/topics.err" ||
+    bash "$KAFKA" topics "$SDIR/$site" 4 $(service_topics "$1") "${@:2}" 2>>"$TMP/topics.err" ||
       fail "cannot create $1's topics at $site: $(tail -3 "$TMP/topics.err")"
   done
 }

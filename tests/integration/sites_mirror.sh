@@ -5,15 +5,16 @@
 # one result, at its own site; the other site's results, scores and decoy
 # archive arrive mirrored (east.<topic> in west, west.<topic> in east),
 # byte for byte with their provenance headers, readable there with
-# `rendezvous archive cat`; and each site's committed offsets come back
-# translated as MirrorMaker 2 checkpoints. Needs real clusters: registered
-# as kafka_sites_mirror only.
+# `rendezvous archive cat` and rated there with `rendezvous rate`; east's
+# live evaluation is on west's /v1/sites and dashboard beside west's own;
+# and each site's committed offsets come back translated as MirrorMaker 2
+# checkpoints. Needs real clusters: registered as kafka_sites_mirror only.
 . "$(dirname "$0")/lib.sh"
 [ "${RV_BROKER:-}" = kafka ] || fail "needs RV_BROKER=kafka (two Apache Kafka clusters)"
 FX=$RV_FIXTURE_DIR
 N=2000 # requests at each site
 
-start_sites geo
+start_sites geo geo.labels geo.evaluation
 
 write_service geo "$TMP/geo.yaml" <<YAML
 models:
@@ -21,6 +22,7 @@ models:
   - {name: decoy, builtin: decoy}
 rendezvous:
   schedule: [{model: a, within_ms: 2000}]
+evaluation: {labels: ["no", "yes"], interval_ms: 200, report_s: 1}
 YAML
 declare -A HOST PORT
 read -r PORT[east] PORT[west] < <(free_ports 2)
@@ -93,7 +95,61 @@ assert len(ids) == n and len(set(ids)) == n and all(i.startswith("east-") for i 
 assert all(r["topic"] == "geo.requests" and r["key"] == r["id"] for r in recs), recs[0]
 assert all(r.get("site") == "east" and "rv-site" not in r["headers"] for r in recs), recs[0]
 PY
-pass "east's decoy archive read at west with rendezvous archive cat --topic east.geo.archive: $N requests, their provenance says geo.requests at site east"
+"$RV_BIN" rate -c "$TMP/geo-west.yaml" --topic east.geo.archive -b "$WEST" --json \
+  >"$TMP/rate.json" 2>"$TMP/rate.err" || fail "rate of the mirrored archive: $(tail -3 "$TMP/rate.err")"
+$PY - "$TMP/rate.json" "$N" <<'PY' || fail "the mirrored archive's rating: $(head -c 300 "$TMP/rate.json")"
+import json, sys
+r, n = json.load(open(sys.argv[1])), int(sys.argv[2])
+assert r["requests"] == n, r["requests"]
+a = {m["name"]: m for m in r["models"]}["a"]
+assert a["ok"] == n and a["error"] == 0, a
+PY
+pass "east's decoy archive read at west with rendezvous archive cat --topic east.geo.archive ($N requests, their provenance says geo.requests at site east) and rated there with rendezvous rate --topic east.geo.archive"
+
+# east's live evaluation, mirrored, on west's /v1/sites and dashboard
+for site in east west; do
+  for i in $(seq "$N"); do echo "$site-$i:{\"id\": \"$site-$i\", \"label\": \"$([ $((i % 3)) = 0 ] && echo no || echo yes)\"}"; done |
+    kcat -P -b "$([ $site = east ] && echo "$EAST" || echo "$WEST")" -t geo.labels -K:
+done
+served_count() { # BOOTSTRAP-SITE: east's served answers joined, as SITE sees them
+  curl -s "http://127.0.0.1:${PORT[$1]}/v1/sites" | $PY -c '
+import json, sys
+st = json.load(sys.stdin)
+print(max([f["count"] for p in st["peers"] if p["site"] == "east"
+           for f in p["evaluation"] if f["source"] == "served" and f["window"] == "start"], default=0))' 2>/dev/null
+}
+own=0 seen=0
+for _ in $(seq 600); do
+  seen=$(served_count west)
+  [ "${seen:-0}" -ge "$N" ] && break
+  sleep 0.1
+done
+own=$(curl -s "http://127.0.0.1:${PORT[east]}/v1/evaluation" | $PY -c '
+import json, sys
+print([f["count"] for f in json.load(sys.stdin)["figures"] if f["source"] == "served" and f["window"] == "start" and f.get("schedule_version") is None][0])')
+[ "${seen:-0}" -eq "$N" ] && [ "$own" -eq "$N" ] ||
+  fail "east's served answers joined: $own at east, $seen as west sees them through the mirror (expected $N)"
+curl -s "http://127.0.0.1:${PORT[west]}/v1/sites" >"$TMP/sites.json"
+$PY - "$TMP/sites.json" <<'PY' || fail "west's /v1/sites: $(head -c 400 "$TMP/sites.json")"
+import json, sys
+st = json.load(open(sys.argv[1]))
+assert st["site"] == "west" and st["taking_over"] is None, st
+(p,) = st["peers"]
+assert p["site"] == "east" and 0 <= p["heartbeat_age_s"] < 5 and 0 <= p["mirror_lag_s"] < 30, p
+assert {f["source"] for f in p["evaluation"]} >= {"a", "served"}, p["evaluation"]
+PY
+timeout 90 chromium --headless --no-sandbox --disable-gpu --virtual-time-budget=3000 --dump-dom \
+  "http://127.0.0.1:${PORT[west]}/" >"$TMP/dom.html" 2>"$TMP/chromium.err" ||
+  fail "chromium: $(tail -3 "$TMP/chromium.err")"
+grep -q '<section class="wide" id="sites">' "$TMP/dom.html" || fail "the sites panel is hidden on west's dashboard"
+for site in east west; do
+  grep -q "<tr data-site=\"$site\" data-source=\"served\">" "$TMP/dom.html" ||
+    fail "no row of $site's served answers on west's dashboard: $(grep -o '<tr data-site[^>]*>' "$TMP/dom.html" | head -5)"
+done
+ready=$(curl -s "http://127.0.0.1:${PORT[west]}/readyz")
+assert_contains "$ready" "site west: serving its own requests" "west's /readyz"
+assert_contains "$ready" "peer east: last heartbeat" "west's /readyz"
+pass "east's live evaluation through the mirror: $seen served answers joined, as east counts them, on west's /v1/sites and on its dashboard beside west's own; west's /readyz names its site and east's heartbeats"
 
 # each host's committed offsets come back as checkpoints at the other site
 for site in east west; do
