@@ -8,9 +8,11 @@
 # mirror had brought east's result of; the takeover started from east's
 # checkpoints, not from the beginning; the requests never mirrored (the
 # recovery point) and the time from the loss to the first answer taken over
-# are said. Failback: east returns, the takeover ends by itself, east's host
-# answers what was never mirrored and nothing west answered for it. Needs
-# real clusters: registered as kafka_sites_takeover only.
+# are said, the recovery point beside the mirror's lag measured at west in
+# the seconds before the loss. Failback: east returns, the takeover ends by
+# itself, east's host answers what was never mirrored and nothing west
+# answered for it. Needs real clusters: registered as kafka_sites_takeover
+# only.
 . "$(dirname "$0")/lib.sh"
 [ "${RV_BROKER:-}" = kafka ] || fail "needs RV_BROKER=kafka (two Apache Kafka clusters)"
 FX=$RV_FIXTURE_DIR
@@ -34,6 +36,8 @@ YAML
 done
 BOOTSTRAP=$EAST start_host "$TMP/geo-east.yaml" "$TMP/east.log"
 EAST_HOST=$HOST_PID
+read -r WEST_PORT < <(free_ports 1)
+echo "http: {listen: \"127.0.0.1:$WEST_PORT\"}" >>"$TMP/geo-west.yaml"
 BOOTSTRAP=$WEST start_host "$TMP/geo-west.yaml" "$TMP/west.log"
 "$RV_BIN" takeover -c "$TMP/geo-west.yaml" --from east --when-silent 10 -b "$WEST" \
   >/dev/null 2>"$TMP/takeover.log" &
@@ -69,7 +73,12 @@ for _ in $(seq 300); do
     grep -qa 'geo-rendezvous' && break
   sleep 0.1
 done
-sleep "$SECONDS_BEFORE_LOSS"
+# the mirror's lag from east as west's host measures it, until the loss
+for _ in $(seq $((SECONDS_BEFORE_LOSS * 4))); do
+  curl -s "http://127.0.0.1:$WEST_PORT/metrics" |
+    sed -n 's/^rendezvous_site_mirror_lag_seconds{from="east"} //p' >>"$TMP/lag"
+  sleep 0.25
+done
 kill -9 "$EAST_HOST"
 bash "$SITES" kill "$SDIR" east 2>/dev/null
 LOST_AT=$(date +%s%N)
@@ -113,7 +122,10 @@ twice=$(comm -12 <(sort -u "$TMP/east-answered") <(sort -u "$TMP/taken") | wc -l
 dup_taken=$(uniq -d "$TMP/taken" | wc -l)
 [ "$dup_taken" -eq 0 ] || fail "$dup_taken request(s) answered twice by the takeover"
 rpo=$(comm -23 <(sort -u "$TMP/acked") "$TMP/mirrored" | wc -l)
-pass "east lost under load ($acked requests acknowledged there): all $mirrored mirrored answered once at west ($(wc -l <"$TMP/east-answered") by east before the loss, $(wc -l <"$TMP/taken") taken over), none the mirror had an answer of; never mirrored (the recovery point): $rpo; first answer taken over $first_ms ms after the loss (automatic, 10 s of silence)"
+lag=$($PY -c 'import statistics, sys
+v = [float(x) * 1000 for x in open(sys.argv[1]) if float(x) >= 0]
+print(f"median {statistics.median(v):.0f} ms, max {max(v):.0f} ms over {len(v)} looks" if v else "none measured")' "$TMP/lag")
+pass "east lost under load ($acked requests acknowledged there): all $mirrored mirrored answered once at west ($(wc -l <"$TMP/east-answered") by east before the loss, $(wc -l <"$TMP/taken") taken over), none the mirror had an answer of; never mirrored (the recovery point): $rpo, $((rpo * 1000 / RATE)) ms of requests at $RATE/s, against the mirror's lag from east in the seconds before: $lag; first answer taken over $first_ms ms after the loss (automatic, 10 s of silence)"
 
 # failback: east returns; the takeover ends by itself once its heartbeats
 # are back; once the mirror has brought west's answers, east's host skips
