@@ -97,11 +97,10 @@ END_TEST
 START_TEST(a_peer_evaluation_record)
 {
     /* as the evaluator writes it (docs/records.md) */
-    const char *rec =
-        "{\"type\":\"evaluation\",\"time\":1796423188101,\"source\":\"linear\","
-        "\"version\":\"2f49fdbf\",\"window\":\"start\",\"schedule_version\":\"7\","
-        "\"count\":569,\"accuracy\":0.9859,\"log_loss\":0.0583,\"brier\":0.0129,"
-        "\"auc\":null,\"precision\":{\"a\":1}}";
+    const char *rec = "{\"type\":\"evaluation\",\"time\":1796423188101,\"source\":\"linear\","
+                      "\"version\":\"2f49fdbf\",\"window\":\"start\",\"schedule_version\":\"7\","
+                      "\"count\":569,\"accuracy\":0.9859,\"log_loss\":0.0583,\"brier\":0.0129,"
+                      "\"auc\":null,\"precision\":{\"a\":1}}";
     rv_site_figure f;
     ck_assert_int_eq(rv_site_figure_decode(rec, strlen(rec), &f), 0);
     ck_assert_str_eq(f.source, "linear");

@@ -76,9 +76,9 @@ static const cf_key http_keys[] = {
      .check = check_readable,
      .help = "Bearer tokens: lines of `<sha256 of the token, hex> <scopes> [name=N] [rate=R] "
              "[concurrent=C]`, scopes among `score` (POST /v1/score), `read` (the dashboard, "
-             "/v1/models, /v1/stats, /v1/evaluation) and `metrics`; `/healthz` and `/readyz` "
-             "stay open. Without it every endpoint is open. Read again when it changes and on "
-             "SIGHUP."},
+             "/v1/models, /v1/stats, /v1/evaluation, /v1/sites) and `metrics`; `/healthz` and "
+             "`/readyz` stay open. Without it every endpoint is open. Read again when it "
+             "changes and on SIGHUP."},
     {.name = "cert_file",
      .type = CF_PATH,
      .offset = C(http.cert_file),

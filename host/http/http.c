@@ -211,8 +211,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (strcmp(method, "POST") == 0 && strcmp(url, "/v1/score") == 0) {
         if (!h->src.gateway)
             return rv_http_respond_error(c, MHD_HTTP_NOT_FOUND,
-                                         "%s answers no requests: POST to a host",
-                                         role(h));
+                                         "%s answers no requests: POST to a host", role(h));
         rv_upload *u = *con_cls;
         if (!u) {
             if (!(u = calloc(1, sizeof *u)))

@@ -225,8 +225,7 @@ static void site_families(rv_http *h, rv_text *t, const rv_config *cfg)
         rv_prom_family(t, "rendezvous_site_skipped_total", "counter",
                        "Requests read and not answered here: another site had answered them "
                        "(a takeover: the lost site; a host back: the site that took over).");
-        rv_prom_counter(t, "rendezvous_site_skipped_total", NULL, 0,
-                        h->src.skipped(h->src.ctx));
+        rv_prom_counter(t, "rendezvous_site_skipped_total", NULL, 0, h->src.skipped(h->src.ctx));
     }
     rv_site_status st[16];
     size_t n = h->src.sites ? h->src.sites(h->src.ctx, st, 16) : 0;

@@ -14,8 +14,8 @@
 
 static void figures(rv_http *h, yajl_gen j, const char *site, rv_site_figure *f)
 {
-    size_t n = h->src.site_figures ? h->src.site_figures(h->src.ctx, site, f, RV_SITE_MAX_FIGURES)
-                                   : 0;
+    size_t n =
+        h->src.site_figures ? h->src.site_figures(h->src.ctx, site, f, RV_SITE_MAX_FIGURES) : 0;
     rv_json_string(j, "evaluation");
     yajl_gen_array_open(j);
     for (size_t i = 0; i < n; i++) {

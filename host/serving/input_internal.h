@@ -43,7 +43,7 @@ struct rv_input {
      * caught up on their scores partitions; NULL: none */
     rd_kafka_topic_partition_list_t *held;
     int64_t held_since_ms;
-    rv_txn_loop *txn; /* exactly-once: the transaction thread (input_txn.c) */
+    rv_txn_loop *txn;         /* exactly-once: the transaction thread (input_txn.c) */
     _Atomic uint64_t skipped; /* requests answered_elsewhere (read by HTTP) */
 };
 

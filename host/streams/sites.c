@@ -345,9 +345,9 @@ static void keep_figure(rv_site_watch *w, const rv_site_figure *f)
 {
     pthread_mutex_lock(&w->lock);
     size_t i = 0;
-    while (i < w->n_figures && (strcmp(w->figures[i].source, f->source) ||
-                                strcmp(w->figures[i].window, f->window) ||
-                                strcmp(w->figures[i].schedule_version, f->schedule_version)))
+    while (i < w->n_figures &&
+           (strcmp(w->figures[i].source, f->source) || strcmp(w->figures[i].window, f->window) ||
+            strcmp(w->figures[i].schedule_version, f->schedule_version)))
         i++;
     if (i == w->n_figures && i < RV_SITE_MAX_FIGURES)
         w->figures[w->n_figures++] = *f;
