@@ -133,8 +133,11 @@ void rv_input_reassign(rv_input *in, rd_kafka_t *rk, rd_kafka_topic_partition_li
 }
 
 /* A takeover of another site's requests (deps.start_offsets): a partition
- * its group never committed starts where that site's hosts had got to, as
- * the mirror translated it; one it committed goes on from there. */
+ * starts where that site's hosts had got to, as the mirror translated it,
+ * or where its own group committed when that is later (a takeover started
+ * again while the site is still lost). A second loss of the site after a
+ * failback so starts at its new checkpoint, not where the first takeover
+ * ended. */
 static void start_where_told(rv_input *in, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts)
 {
     if (!in->start_offsets)
@@ -144,9 +147,14 @@ static void start_where_told(rv_input *in, rd_kafka_t *rk, rd_kafka_topic_partit
                          "other site's");
     for (int i = 0; i < parts->cnt; i++) {
         rd_kafka_topic_partition_t *t = &parts->elems[i];
-        if (t->offset >= 0 || t->partition < 0 || t->partition >= in->n_start_offsets)
+        if (t->partition < 0 || t->partition >= in->n_start_offsets)
             continue;
         int64_t at = in->start_offsets[t->partition];
+        if (t->offset >= 0 && t->offset >= at) {
+            rv_info("input", "%s [%d] from %lld, where this group committed", t->topic,
+                    t->partition, (long long)t->offset);
+            continue;
+        }
         t->offset = at >= 0 ? at : RD_KAFKA_OFFSET_BEGINNING;
         rv_info("input", "%s [%d] from %s", t->topic, t->partition,
                 at >= 0 ? "the lost site's checkpoint" : "its beginning (no checkpoint)");

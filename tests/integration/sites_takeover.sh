@@ -11,8 +11,9 @@
 # are said, the recovery point beside the mirror's lag measured at west in
 # the seconds before the loss. Failback: east returns, the takeover ends by
 # itself, east's host answers what was never mirrored and nothing west
-# answered for it. Needs real clusters: registered as kafka_sites_takeover
-# only.
+# answered for it. East lost again and taken over by hand: from its new
+# checkpoints, the command's time to its first answer said. Needs real
+# clusters: registered as kafka_sites_takeover only.
 . "$(dirname "$0")/lib.sh"
 [ "${RV_BROKER:-}" = kafka ] || fail "needs RV_BROKER=kafka (two Apache Kafka clusters)"
 FX=$RV_FIXTURE_DIR
@@ -45,12 +46,15 @@ TAKEOVER=$!
 echo "$TAKEOVER" >>"$TMP/pids"
 wait_log "$TMP/takeover.log" "standing by" 1 60
 
-# paced load at east; the ids it acknowledged in $TMP/acked
-$PY - "$EAST" "$RATE" "$TMP/acked" "$TMP/load.stop" <<'PY' 2>"$TMP/load.err" &
+# load_east PREFIX: paced load at east (ids PREFIX-<n>) until $TMP/PREFIX.stop
+# exists, in the background (LOADER); the ids east acknowledged in
+# $TMP/PREFIX.acked
+load_east() {
+  $PY - "$EAST" "$RATE" "$1" "$TMP/$1.acked" "$TMP/$1.stop" <<'PY' 2>"$TMP/$1.load.err" &
 import os, sys, time
 from confluent_kafka import Producer
-bootstrap, rate, stop = sys.argv[1], int(sys.argv[2]), sys.argv[4]
-out = open(sys.argv[3], "w", buffering=1)
+bootstrap, rate, prefix, stop = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[5]
+out = open(sys.argv[4], "w", buffering=1)
 p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "acks": "all",
               "message.timeout.ms": 3000, "enable.idempotence": True})
 def done(err, msg):
@@ -60,12 +64,14 @@ t0, i = time.time(), 0
 while not os.path.exists(stop) and time.time() - t0 < 120:
     due = int((time.time() - t0) * rate)
     while i < due:
-        p.produce("geo.requests", key=f"east-{i}", value=b'{"x": 1, "y": 1}', callback=done)
+        p.produce("geo.requests", key=f"{prefix}-{i}", value=b'{"x": 1, "y": 1}', callback=done)
         i += 1
     p.poll(0.001)
 p.flush(5)
 PY
-LOADER=$!
+  LOADER=$!
+}
+load_east east
 # in a steady state: east's group checkpointed at west (the mirror looks for
 # new groups every 5 s here), then a few seconds more
 for _ in $(seq 300); do
@@ -82,7 +88,7 @@ done
 kill -9 "$EAST_HOST"
 bash "$SITES" kill "$SDIR" east 2>/dev/null
 LOST_AT=$(date +%s%N)
-touch "$TMP/load.stop"
+touch "$TMP/east.stop"
 
 # the first answer taken over, and how long after the loss
 first_ms=""
@@ -96,7 +102,7 @@ for _ in $(seq 900); do
 done
 [ -n "$first_ms" ] || fail "no answer taken over 90 s after the loss: $(grep -v '^%' "$TMP/takeover.log" | tail -5)"
 wait "$LOADER" || true
-acked=$(sort -u "$TMP/acked" | wc -l)
+acked=$(sort -u "$TMP/east.acked" | wc -l)
 [ "$acked" -ge 5000 ] || fail "only $acked requests acknowledged at east before its loss"
 grep -q "geo.requests \[[0-9]\] from the lost site's checkpoint" "$TMP/takeover.log" ||
   fail "the takeover did not start from east's checkpoints: $(grep sites "$TMP/takeover.log" | head -8)"
@@ -121,7 +127,7 @@ twice=$(comm -12 <(sort -u "$TMP/east-answered") <(sort -u "$TMP/taken") | wc -l
 [ "$twice" -eq 0 ] || fail "$twice request(s) taken over whose result the mirror had brought"
 dup_taken=$(uniq -d "$TMP/taken" | wc -l)
 [ "$dup_taken" -eq 0 ] || fail "$dup_taken request(s) answered twice by the takeover"
-rpo=$(comm -23 <(sort -u "$TMP/acked") "$TMP/mirrored" | wc -l)
+rpo=$(comm -23 <(sort -u "$TMP/east.acked") "$TMP/mirrored" | wc -l)
 lag=$($PY -c 'import statistics, sys
 v = [float(x) * 1000 for x in open(sys.argv[1]) if float(x) >= 0]
 print(f"median {statistics.median(v):.0f} ms, max {max(v):.0f} ms over {len(v)} looks" if v else "none measured")' "$TMP/lag")
@@ -152,13 +158,57 @@ grep -q "west.geo.results: $taken request(s) answered there" "$TMP/east2.log" ||
 for _ in $(seq 600); do
   results "$EAST" geo.results >"$TMP/east-all"
   sort -u "$TMP/east-all" "$TMP/taken" >"$TMP/all-answered"
-  [ -z "$(comm -23 <(sort -u "$TMP/acked") "$TMP/all-answered")" ] && break
+  [ -z "$(comm -23 <(sort -u "$TMP/east.acked") "$TMP/all-answered")" ] && break
   sleep 0.1
 done
-unanswered=$(comm -23 <(sort -u "$TMP/acked") "$TMP/all-answered" | wc -l)
+unanswered=$(comm -23 <(sort -u "$TMP/east.acked") "$TMP/all-answered" | wc -l)
 [ "$unanswered" -eq 0 ] || fail "$unanswered acknowledged request(s) never answered after failback"
 again=$(comm -12 <(sort -u "$TMP/east-all") <(sort -u "$TMP/taken") | wc -l)
 dups=$(sort "$TMP/east-all" | uniq -d | wc -l)
 [ "$again" -eq 0 ] || fail "$again request(s) west answered were answered again at east after failback"
-stop_host
+EAST_HOST=$HOST_PID
 pass "failback: the takeover ended by itself; east's host skipped the $taken west answered (what the mirror brought west after east returned among them); every one of the $acked acknowledged has a result, none at both sites ($dups answered twice at east itself: its at-least-once restart after kill -9)"
+
+# east lost again, taken over by hand this time: from east's new
+# checkpoints (not where the first takeover ended), the operator's command
+# to its first answer
+load_east again
+sleep "$SECONDS_BEFORE_LOSS" # the mirror checkpoints east's group every second
+kill -9 "$EAST_HOST"
+bash "$SITES" kill "$SDIR" east 2>/dev/null
+LOST_AT=$(date +%s%N)
+touch "$TMP/again.stop"
+"$RV_BIN" takeover -c "$TMP/geo-west.yaml" --from east -b "$WEST" >/dev/null 2>"$TMP/takeover2.log" &
+TAKEOVER=$!
+echo "$TAKEOVER" >>"$TMP/pids"
+CMD_AT=$(date +%s%N)
+first_ms=""
+for _ in $(seq 900); do
+  if kcat -C -b "$WEST" -t geo.results -o beginning -e -q -f '%k %h\n' 2>/dev/null |
+    grep '^again-' | grep -q 'rv-taken-over-from=east'; then
+    first_ms=$((($(date +%s%N) - CMD_AT) / 1000000))
+    break
+  fi
+  sleep 0.1
+done
+[ -n "$first_ms" ] || fail "no answer taken over by hand 90 s after the command: $(grep -v '^%' "$TMP/takeover2.log" | tail -5)"
+wait "$LOADER" || true
+grep -q "geo.requests \[[0-9]\] from the lost site's checkpoint" "$TMP/takeover2.log" ||
+  fail "the second takeover did not start from east's new checkpoints: $(grep 'geo.requests \[' "$TMP/takeover2.log" | head -4)"
+kcat -C -b "$WEST" -t east.geo.requests -o beginning -e -q -f '%k\n' 2>/dev/null | grep '^again-' |
+  sort -u >"$TMP/mirrored"
+for _ in $(seq 600); do
+  results "$WEST" east.geo.results | grep '^again-' >"$TMP/east-answered" || true
+  results "$WEST" geo.results 'rv-taken-over-from=east' | grep '^again-' >"$TMP/taken" || true
+  sort -u "$TMP/east-answered" "$TMP/taken" >"$TMP/answered"
+  [ -z "$(comm -23 "$TMP/mirrored" "$TMP/answered")" ] && break
+  sleep 0.1
+done
+missing=$(comm -23 "$TMP/mirrored" "$TMP/answered" | wc -l)
+[ "$missing" -eq 0 ] || fail "$missing of $(wc -l <"$TMP/mirrored") mirrored requests have no result at west"
+twice=$(comm -12 <(sort -u "$TMP/east-answered") <(sort -u "$TMP/taken") | wc -l)
+[ "$twice" -eq 0 ] || fail "$twice request(s) taken over by hand whose result the mirror had brought"
+[ "$(uniq -d "$TMP/taken" | wc -l)" -eq 0 ] || fail "the manual takeover answered a request twice"
+kill -TERM "$TAKEOVER"
+wait "$TAKEOVER" || fail "the manual takeover exited non-zero on SIGTERM"
+pass "east lost again, taken over by hand: from east's new checkpoints, all $(wc -l <"$TMP/mirrored") mirrored answered once ($(wc -l <"$TMP/taken") taken over); first answer $first_ms ms after the command ($(((CMD_AT - LOST_AT) / 1000000)) ms after the loss)"
