@@ -572,6 +572,44 @@ START_TEST(relative_config_path_resolves_against_its_dir)
 }
 END_TEST
 
+/* ${NAME} from the environment, in any scalar, typed as the text it
+ * becomes; $${ is a literal ${; an unset or malformed name is refused
+ * where it is written. */
+START_TEST(environment_variables)
+{
+    setenv("RV_TEST_POD", "host-7", 1);
+    setenv("RV_TEST_PARTITIONS", "12", 1);
+    rv_config *c = load_text("service: mini\n"
+                             "streams:\n"
+                             "  brokers: embedded\n"
+                             "  partitions: ${RV_TEST_PARTITIONS}\n"
+                             "  kafka: {group.instance.id: \"${RV_TEST_POD}\", client.id: "
+                             "\"a-$${x}-${RV_TEST_POD}\"}\n"
+                             "input: {features: [x]}\n"
+                             "models: [{name: m, builtin: canary}]\n"
+                             "rendezvous: {schedule: [{model: m, within_ms: 0}]}\n");
+    if (!c)
+        dump_errors();
+    ck_assert_ptr_nonnull(c);
+    ck_assert_uint_eq(c->streams.partitions, 12);
+    ck_assert_uint_eq(c->streams.n_kafka, 2);
+    ck_assert_str_eq(c->streams.kafka[0].value, "host-7");
+    ck_assert_str_eq(c->streams.kafka[1].value, "a-${x}-host-7");
+    rv_config_free(c);
+    unsetenv("RV_TEST_UNSET");
+    expect_fails("service: ${RV_TEST_UNSET}\n"
+                 "streams: {brokers: embedded}\n"
+                 "input: {features: [\"${1X}\", \"${}\", \"${A\"]}\n"
+                 "models: [{name: m, builtin: canary}]\n"
+                 "rendezvous: {schedule: [{model: m, within_ms: 0}]}\n",
+                 5); /* and the service name as written is not one */
+    expect_error(1, 10, "(environment)", "RV_TEST_UNSET is not set in the environment");
+    expect_error(3, 20, "(environment)", "write $${ for a literal ${");
+    expect_error(3, 29, "(environment)", "write $${ for a literal ${");
+    expect_error(3, 36, "(environment)", "write $${ for a literal ${");
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
     Suite *s = suite_create("config");
@@ -593,6 +631,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, remote_models);
     tcase_add_test(tc, kafka_secret_files);
     tcase_add_test(tc, a_secret_needs_sixteen_bytes);
+    tcase_add_test(tc, environment_variables);
     suite_add_tcase(s, tc);
     return s;
 }

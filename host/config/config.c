@@ -65,6 +65,7 @@ static void load_file(loader *l, FILE *f)
                      "the file is empty; expected a mapping with service, streams, input, "
                      "models and rendezvous");
     } else {
+        cy_expand_environment(l, &doc);
         load_root(l, root);
         /* A second document would be silently unused: refuse it. */
         yaml_document_t extra;

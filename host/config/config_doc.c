@@ -122,7 +122,13 @@ int rv_config_write_doc(FILE *out)
           "and every mistake of a file is reported at once, in file order, as\n"
           "`file:line:column: key.path: reason`. Integers are plain decimal (a quoted\n"
           "`\"2\"` is a string); a second YAML document in the file is refused.\n"
-          "`rendezvous check -c FILE` loads a file and builds everything it describes.\n\n",
+          "`rendezvous check -c FILE` loads a file and builds everything it describes.\n\n"
+          "`${NAME}` in any value is replaced by the environment variable NAME when\n"
+          "the file is read (and again on each reload); `$${` is a literal `${`. An\n"
+          "unset NAME is an error at its line. Quote a value that starts with it in\n"
+          "a flow mapping (`{kafka: {group.instance.id: \"${POD_NAME}\"}}`): there `{`\n"
+          "and `}` are YAML's. Containers use it for what differs per replica (the\n"
+          "pod's name as `group.instance.id`) and for secrets passed as variables.\n\n",
           out);
     print_section(out, &cf_root);
     return fflush(out) == 0 && !ferror(out) ? 0 : -1;

@@ -165,6 +165,9 @@ char *cy_dup_or_oom(loader *l, const char *s);
 void cy_set_str(loader *l, char **slot, const char *s);
 void cy_kp_key(char *out, const char *parent, const char *key);
 void cy_kp_index(char *out, const char *parent, size_t i);
+/* Each ${NAME} in the document's scalars replaced by the environment's
+ * NAME ($${ for a literal ${); an unset NAME is reported where it is. */
+void cy_expand_environment(loader *l, yaml_document_t *doc);
 yaml_node_t *cy_node_at(loader *l, int id);
 const char *cy_scalar_text(const yaml_node_t *n);
 bool cy_is_plain(const yaml_node_t *n);

@@ -179,6 +179,77 @@ void cy_kp_index(char *out, const char *parent, size_t i)
     kp_mark_cut(out, snprintf(out, KP_MAX, "%s[%zu]", parent, i));
 }
 
+/* s with each ${NAME} replaced by the environment's NAME and $${ by ${,
+ * malloc'd; NULL when a NAME is unset or malformed (reported at n). */
+static char *expand(loader *l, const yaml_node_t *n, const char *s)
+{
+    size_t cap = strlen(s) + 1, len = 0;
+    char *out = malloc(cap);
+    if (!out) {
+        l->oom = true;
+        return NULL;
+    }
+    while (*s) {
+        const char *value = NULL;
+        size_t take = 1, vlen = 1;
+        if (s[0] == '$' && s[1] == '$' && s[2] == '{') {
+            value = "${", vlen = 2, take = 3;
+        } else if (s[0] == '$' && s[1] == '{') {
+            const char *end = strchr(s + 2, '}');
+            size_t nlen = end ? (size_t)(end - s - 2) : 0;
+            char name[256];
+            int valid = nlen > 0 && nlen < sizeof name && !isdigit((unsigned char)s[2]);
+            for (size_t i = 0; valid && i < nlen; i++)
+                valid = isalnum((unsigned char)s[2 + i]) || s[2 + i] == '_';
+            if (!valid) {
+                cy_report(l, n, "(environment)",
+                          "'${' starts an environment variable: ${NAME}, NAME of letters, digits "
+                          "and _; write $${ for a literal ${");
+                free(out);
+                return NULL;
+            }
+            memcpy(name, s + 2, nlen);
+            name[nlen] = '\0';
+            if (!(value = getenv(name))) {
+                cy_report(l, n, "(environment)", "${%s}: %s is not set in the environment", name,
+                          name);
+                free(out);
+                return NULL;
+            }
+            vlen = strlen(value), take = nlen + 3;
+        } else {
+            value = s;
+        }
+        if (len + vlen + 1 > cap) {
+            char *grown = realloc(out, cap = 2 * (len + vlen + 1));
+            if (!grown) {
+                free(out);
+                l->oom = true;
+                return NULL;
+            }
+            out = grown;
+        }
+        memcpy(out + len, value, vlen);
+        len += vlen, s += take;
+    }
+    out[len] = '\0';
+    return out;
+}
+
+void cy_expand_environment(loader *l, yaml_document_t *doc)
+{
+    for (yaml_node_t *n = doc->nodes.start; n < doc->nodes.top; n++) {
+        if (n->type != YAML_SCALAR_NODE || !strchr((const char *)n->data.scalar.value, '$'))
+            continue;
+        char *x = expand(l, n, (const char *)n->data.scalar.value);
+        if (!x)
+            continue;
+        free(n->data.scalar.value); /* libyaml's, from malloc */
+        n->data.scalar.value = (yaml_char_t *)x;
+        n->data.scalar.length = strlen(x);
+    }
+}
+
 yaml_node_t *cy_node_at(loader *l, int id)
 {
     return yaml_document_get_node(l->doc, id);
