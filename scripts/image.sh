@@ -3,7 +3,7 @@
 # pulled): the project's own .deb and its runtime dependencies on a minimal
 # Debian root (mmdebstrap), imported into podman as
 # localhost/rendezvous:<version> and :latest. No compiler, no tests: what the
-# host runs. It runs as user rendezvous (uid 10001); its entrypoint is
+# host runs, and curl for probes. It runs as user rendezvous (uid 10001); its entrypoint is
 # `rendezvous`; /var/lib/rendezvous is its (empty, cache) state directory.
 #
 #   scripts/image.sh build [--deb FILE]   build the image (the .deb built
@@ -72,7 +72,9 @@ build() {
   cp "$deb" "$WORK/rendezvous.deb"
   # essential (dpkg, coreutils, ...) plus what the host links; documentation
   # and locales left out; the package installed by dpkg from inside
-  mmdebstrap --variant=essential --include="$(depends "$deb")" \
+  # curl: for probes run inside the container (podman's kube play turns a
+  # pod's httpGet probes into curl commands; HEALTHCHECKs too)
+  mmdebstrap --variant=essential --include="$(depends "$deb"),curl" \
     --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/rendezvous/*' \
     --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
     --customize-hook="copy-in $WORK/rendezvous.deb /tmp" \

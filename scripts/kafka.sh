@@ -18,6 +18,9 @@
 #       librdkafka settings for `kcat -F` in DIR/sasl/USER.conf; prints
 #       bootstrap_sasl=... (also in DIR/bootstrap_sasl). The PLAINTEXT
 #       listener stays open and is a super user (principal User:ANONYMOUS).
+#       RV_KAFKA_HOST (default 127.0.0.1) is the address of the PLAINTEXT
+#       listener, e.g. a container bridge's gateway so that containers on
+#       that network reach the cluster.
 #       RV_KAFKA_JVM (flags) replaces the nodes' JVM sizing, GC and compiler
 #       flags (default: small heap, serial GC, C1 only - light, not fast).
 #   kafka.sh stop DIR               SIGTERM every node, SIGKILL after a timeout
@@ -59,6 +62,7 @@ lib=$kafka_home/lib
 marker=$kafka_home/installed
 start_timeout=${RV_KAFKA_START_TIMEOUT:-120}
 stop_timeout=${RV_KAFKA_STOP_TIMEOUT:-30}
+host=${RV_KAFKA_HOST:-127.0.0.1}
 
 # Light on a small machine: serial GC, no C2 compiler threads, no
 # /tmp/hsperfdata files. RV_KAFKA_JVM replaces these for a node (the
@@ -150,9 +154,9 @@ node_pid() { # DIR N
   echo "$pid"
 }
 
-# The PLAINTEXT port of node N, from its config.
-node_port() { # DIR N
-  sed -n 's|^listeners=PLAINTEXT://127\.0\.0\.1:\([0-9]*\),.*|\1|p' "$1/node$2/server.properties"
+# The PLAINTEXT address (HOST:PORT) of node N, from its config.
+node_addr() { # DIR N
+  sed -n 's|^listeners=PLAINTEXT://\([^,]*\),.*|\1|p' "$1/node$2/server.properties"
 }
 
 # Succeeds when the broker(s) at BOOTSTRAP report COUNT brokers, including
@@ -218,8 +222,8 @@ make_tls() { # TLSDIR
 write_node_config() { # DIR N NODES VOTERS PLAIN_PORT CONTROLLER_PORT SASL_PORT|""
   local dir=$1 n=$2 nodes=$3 voters=$4 plain=$5 controller=$6 sasl=$7
   local rf=$((nodes < 3 ? nodes : 3)) min_isr=$((nodes < 3 ? 1 : 2))
-  local listeners="PLAINTEXT://127.0.0.1:$plain,CONTROLLER://127.0.0.1:$controller"
-  local advertised="PLAINTEXT://127.0.0.1:$plain"
+  local listeners="PLAINTEXT://$host:$plain,CONTROLLER://127.0.0.1:$controller"
+  local advertised="PLAINTEXT://$host:$plain"
   if [[ -n $sasl ]]; then
     listeners+=",SASL_SSL://127.0.0.1:$sasl"
     advertised+=",SASL_SSL://127.0.0.1:$sasl"
@@ -335,7 +339,7 @@ wait_ready() { # DIR NODE...
   shift
   count=$(node_count "$dir")
   for n in "$@"; do
-    until metadata_ok "127.0.0.1:$(node_port "$dir" "$n")" "$count" "$n"; do
+    until metadata_ok "$(node_addr "$dir" "$n")" "$count" "$n"; do
       if ! node_pid "$dir" "$n" >/dev/null; then
         log "node $n exited while starting"
         return 1
@@ -386,7 +390,7 @@ cmd_start() {
   local sasl_port=("${ports[@]:2*nodes:nodes}")
   for ((n = 1; n <= nodes; n++)); do
     voters+="${voters:+,}$n@127.0.0.1:${controller[n - 1]}"
-    bootstrap+="${bootstrap:+,}127.0.0.1:${plain[n - 1]}"
+    bootstrap+="${bootstrap:+,}$host:${plain[n - 1]}"
     if ((sasl)); then
       bootstrap_sasl+="${bootstrap_sasl:+,}127.0.0.1:${sasl_port[n - 1]}"
     fi
@@ -517,7 +521,7 @@ cmd_topic() {
   deadline=$((SECONDS + start_timeout))
   for ((n = 1; n <= nodes; n++)); do
     node_pid "$dir" "$n" >/dev/null || continue
-    until meta=$(kcat -L -b "127.0.0.1:$(node_port "$dir" "$n")" -t "$name" -m 3 2>/dev/null) &&
+    until meta=$(kcat -L -b "$(node_addr "$dir" "$n")" -t "$name" -m 3 2>/dev/null) &&
       grep -q "with $partitions partitions:" <<<"$meta" &&
       ! grep -qE 'leader -1|Broker: ' <<<"$meta"; do
       ((SECONDS < deadline)) || die "topic $name not served by node $n after ${start_timeout}s"

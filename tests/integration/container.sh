@@ -9,7 +9,10 @@
 # at-least-once promise). Then a model .so dropped into the mounted plugin
 # folder and the config's new entry go live on `podman kill --signal HUP`;
 # model processes are sandboxed inside the container as outside (a model
-# opening a socket is refused). Needs podman and a real Kafka: registered as kafka_container.
+# opening a socket is refused). Then deploy/kubernetes/rendezvous.yaml under
+# `podman kube play`: two pods share the requests, one is deleted under
+# load and nothing is lost, `podman kube down` drains the other. Needs
+# podman and a real Kafka: registered as kafka_container.
 . "$(dirname "$0")/lib.sh"
 [ "${RV_BROKER:-}" = kafka ] || fail "needs RV_BROKER=kafka"
 command -v podman >/dev/null || fail "podman is missing: run scripts/setup.sh"
@@ -35,7 +38,11 @@ pass "the image ($((size / 1024 / 1024)) MiB from the .deb on a minimal Debian r
 # the installed demo config, for this Kafka, with the replica's identity
 # and the HTTP port from the environment; /plugins is mounted for models
 # dropped in
-start_kafka $(service_topics demo)
+# Kafka on the podman bridge's gateway (the bridge is up once a container
+# ran on it): reached from the host network and from pods alike
+GW=$(podman network inspect podman --format '{{range .Subnets}}{{.Gateway}}{{end}}')
+[ -n "$GW" ] && ip -4 addr | grep -q "inet $GW/" || fail "no podman bridge gateway on this host ($GW)"
+RV_KAFKA_HOST=$GW start_kafka $(service_topics demo)
 PREFIX=$(sed -n 's/^CMAKE_INSTALL_PREFIX:PATH=//p' "$RV_BUILD_DIR/CMakeCache.txt")
 read -r PORT < <(free_ports 1)
 mkdir -p "$TMP/conf" "$TMP/plugins"
@@ -60,14 +67,17 @@ run() { # NAME: a container of the image, its state dir an empty tmpfs
 }
 run "rv-c1-$$"
 
-# paced load; killed with SIGKILL a third of the way in, replaced
-$PY - "$BOOTSTRAP" "$RATE" "$SECONDS_LOAD" "$RV_SOURCE_DIR/conf/data/breast_cancer.jsonl" \
-  "$TMP/acked" <<'PY' 2>"$TMP/load.err" &
+# load PREFIX: $RATE requests/s of the demo's rows for $SECONDS_LOAD s in
+# the background (LOADER), ids PREFIX-<n>; those acknowledged in
+# $TMP/PREFIX.acked
+load() {
+  $PY - "$BOOTSTRAP" "$RATE" "$SECONDS_LOAD" "$RV_SOURCE_DIR/conf/data/breast_cancer.jsonl" \
+    "$TMP/$1.acked" "$1" <<'PY' 2>"$TMP/$1.load.err" &
 import sys, time
 from confluent_kafka import Producer
 bootstrap, rate, secs, rows = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), open(sys.argv[4]).read().split("\n")
 rows = [r for r in rows if r.strip()]
-out = open(sys.argv[5], "w", buffering=1)
+out, prefix = open(sys.argv[5], "w", buffering=1), sys.argv[6]
 p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "enable.idempotence": True})
 def done(err, msg):
     if not err:
@@ -76,40 +86,61 @@ t0, i, n = time.time(), 0, rate * secs
 while i < n:
     due = min(n, int((time.time() - t0) * rate))
     while i < due:
-        p.produce("demo.requests", key=f"c-{i}", value=rows[i % len(rows)].encode(), callback=done)
+        p.produce("demo.requests", key=f"{prefix}-{i}", value=rows[i % len(rows)].encode(), callback=done)
         i += 1
     p.poll(0.001)
 p.flush(30)
 PY
-LOADER=$!
-sleep $((SECONDS_LOAD / 3))
-podman kill --signal KILL "rv-c1-$$" >/dev/null
-KILLED_AT=$(($(date +%s%N) / 1000000))
-podman rm -f "rv-c1-$$" >/dev/null
-run "rv-c2-$$"
-wait "$LOADER" || fail "the load failed: $(tail -3 "$TMP/load.err")"
-N=$(sort -u "$TMP/acked" | wc -l)
-[ "$N" -eq $((RATE * SECONDS_LOAD)) ] || fail "$N of $((RATE * SECONDS_LOAD)) requests acknowledged"
-wait_count demo.results "$N" 120
-timeout 60 kcat -C -b "$BOOTSTRAP" -t demo.results -o beginning -e -q -f '%k %T\n' 2>/dev/null >"$TMP/results"
-$PY - "$TMP/acked" "$TMP/results" "$KILLED_AT" <<'PY' >"$TMP/verdict" || fail "$(cat "$TMP/verdict")"
+  LOADER=$!
+}
+
+# answered PREFIX LOSS-MS: waits until every acknowledged request of the
+# load has a result; "requests twice" in $TMP/PREFIX.verdict; fails when
+# one is lost, or was first answered outside the loss at LOSS-MS and the
+# rebalance it brings (up to the 6 s session timeout of a static member
+# later): a duplicate the at-least-once promise does not explain (answered
+# past the last commit of a host then lost, or in flight in a rebalance)
+answered() {
+  wait "$LOADER" || fail "the load failed: $(tail -3 "$TMP/$1.load.err")"
+  local n
+  n=$(sort -u "$TMP/$1.acked" | wc -l)
+  [ "$n" -eq $((RATE * SECONDS_LOAD)) ] || fail "$n of $((RATE * SECONDS_LOAD)) requests acknowledged"
+  for _ in $(seq 1200); do
+    timeout 60 kcat -C -b "$BOOTSTRAP" -t demo.results -o beginning -e -q -f '%k %T\n' 2>/dev/null |
+      grep "^$1-" >"$TMP/$1.results" || true
+    [ "$(cut -d' ' -f1 "$TMP/$1.results" | sort -u | wc -l)" -ge "$n" ] && break
+    sleep 0.1
+  done
+  $PY - "$TMP/$1.acked" "$TMP/$1.results" "$2" <<'PY' >"$TMP/$1.verdict" 2>&1 ||
+
 import sys
 acked = set(open(sys.argv[1]).read().split())
 times = {}
 for line in open(sys.argv[2]):
     k, t = line.split()
     times.setdefault(k, []).append(int(t))
-killed = int(sys.argv[3])
+since = int(sys.argv[3])
 lost = acked - set(times)
 assert not lost, f"{len(lost)} requests never answered, e.g. {sorted(lost)[:3]}"
 twice = {k: sorted(v) for k, v in times.items() if len(v) > 1}
 assert all(len(v) == 2 for v in twice.values()), "a request answered more than twice"
-late = [k for k, v in twice.items() if v[0] > killed + 1000]
-assert not late, f"{len(late)} answered twice whose first answer came after the kill: {late[:3]}"
+odd = [k for k, v in twice.items() if not since - 5000 <= v[0] <= since + 10000]
+assert not odd, f"{len(odd)} answered twice, first away from the loss and its rebalance: {odd[:3]}"
 print(len(acked), len(twice))
 PY
-read -r n twice <"$TMP/verdict"
-pass "SIGKILL of the container under load, a fresh one with an empty state dir: all $n requests answered, $twice twice (each first answered by the killed one before the kill: read again past its last commit)"
+    fail "$(tail -1 "$TMP/$1.verdict")"
+}
+
+# paced load; killed with SIGKILL a third of the way in, replaced
+load c
+sleep $((SECONDS_LOAD / 3))
+podman kill --signal KILL "rv-c1-$$" >/dev/null
+KILLED_AT=$(($(date +%s%N) / 1000000))
+podman rm -f "rv-c1-$$" >/dev/null
+run "rv-c2-$$"
+answered c "$KILLED_AT"
+read -r n twice <"$TMP/c.verdict"
+pass "SIGKILL of the container under load, a fresh one with an empty state dir: all $n requests answered, $twice twice (each first answered about the kill: read again past the killed one's last commit)"
 
 # a model dropped into the mounted plugin folder, and the config's new
 # entry, live on SIGHUP; one whose model process opens a socket is refused
@@ -157,3 +188,90 @@ podman stop -t 30 "rv-c2-$$" >/dev/null
 st=$(podman inspect --format '{{.State.ExitCode}}' "rv-c2-$$")
 [ "$st" = 0 ] || fail "the container exited $st on SIGTERM: $(podman logs "rv-c2-$$" 2>&1 | tail -3)"
 pass "a .so dropped into the mounted plugin folder goes live on podman kill --signal HUP and answers; one whose model process opens a socket is refused by the sandbox inside the container (its warm-up fails: socket: Operation not permitted); podman stop drains and exits 0"
+
+# deploy/kubernetes under podman kube play, as shipped but for what podman
+# 4.3 cannot do: a Secret volume (kube play crashes on one: the same files
+# from a host folder), two pods publishing one containerPort (ports
+# dropped: each pod has an address of its own); the brokers, the image and
+# its install prefix (this build's) set as an operator sets them
+mkdir -p "$TMP/secrets"
+DEPLOY=rv-test-$$ # the Deployment's name here: its pods are $DEPLOY-pod-N
+$PY - "$RV_SOURCE_DIR/deploy/kubernetes/rendezvous.yaml" "$TMP/kube.yaml" "$TMP/secrets" \
+  "$BOOTSTRAP" "$TAG" "$PREFIX" "$DEPLOY" <<'PY' || fail "the manifest could not be read"
+import os, sys, yaml
+src, out, sdir, bootstrap, image, prefix, name = sys.argv[1:8]
+keep = []
+for d in yaml.safe_load_all(open(src)):
+    if d["kind"] == "Secret":
+        for k, v in d["stringData"].items():
+            open(os.path.join(sdir, k), "w").write(v)
+        continue
+    if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "rendezvous-env":
+        d["data"]["KAFKA_BOOTSTRAP"] = bootstrap
+    if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "rendezvous-config":
+        d["data"]["rendezvous.yaml"] = d["data"]["rendezvous.yaml"].replace("/usr/", prefix + "/")
+    if d["kind"] == "Deployment":
+        d["metadata"]["name"] = name
+        spec = d["spec"]["template"]["spec"]
+        spec["containers"][0]["image"] = image
+        del spec["containers"][0]["ports"]
+        for v in spec["volumes"]:
+            if "secret" in v:
+                v["hostPath"] = {"path": sdir, "type": "Directory"}
+                del v["secret"]
+    keep.append(d)
+yaml.safe_dump_all(keep, open(out, "w"), sort_keys=False)
+PY
+chmod -R a+rX "$TMP/secrets"
+cleanup_hooks+=("podman pod rm -f -t 0 $DEPLOY-pod-0 $DEPLOY-pod-1 >/dev/null 2>&1")
+podman kube play "$TMP/kube.yaml" >"$TMP/play.log" 2>&1 || fail "podman kube play: $(grep -iv healthcheck "$TMP/play.log" | tail -3)"
+declare -A IP
+for pod in 0 1; do
+  c=$DEPLOY-pod-$pod-rendezvous
+  IP[$pod]=$(podman inspect "$c" --format '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}')
+  for _ in $(seq 600); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://${IP[$pod]}:8080/readyz")" = 200 ] && break
+    sleep 0.1
+  done
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "http://${IP[$pod]}:8080/readyz")" = 200 ] ||
+    fail "pod $pod not ready: $(podman logs "$c" 2>&1 | grep -v '^%' | tail -3)"
+  podman healthcheck run "$c" >/dev/null || fail "pod $pod's liveness probe (curl inside the container) fails"
+  code=$(curl -s -o /dev/null -w '%{http_code}' "http://${IP[$pod]}:8080/metrics")
+  [ "$code" = 401 ] || fail "pod $pod's /metrics without a token: $code"
+  curl -sf -H "Authorization: Bearer change-me" "http://${IP[$pod]}:8080/metrics" | grep -q '^rendezvous_requests_total' ||
+    fail "pod $pod's /metrics with the Secret's token"
+  podman logs -f "$c" >"$TMP/pod-$pod.log" 2>&1 &
+done
+pass "podman kube play of deploy/kubernetes/rendezvous.yaml: two pods ready on /readyz, their liveness probes pass, the Secret's tokens guard /metrics"
+
+# paced load; pod 0 deleted (SIGTERM: it drains) a third of the way in
+load k
+sleep $((SECONDS_LOAD / 3))
+DELETED_AT=$(($(date +%s%N) / 1000000))
+podman pod stop -t 30 "$DEPLOY-pod-0" >/dev/null && podman pod rm "$DEPLOY-pod-0" >/dev/null ||
+  fail "pod 0 could not be deleted"
+grep -q "signal 15: stop fetching, drain" "$TMP/pod-0.log" && grep -q "^summary: requests" "$TMP/pod-0.log" ||
+  fail "pod 0 did not drain: $(grep -v '^%' "$TMP/pod-0.log" | tail -3)"
+answered k "$DELETED_AT"
+read -r n twice <"$TMP/k.verdict"
+pass "two pods under load, one deleted (it drained): all $n requests answered, $twice twice (in flight in the rebalance that followed)"
+
+# podman kube down: the other drains, and its group's offsets reach the end
+# (it stops what exists, then says the deleted pod is missing)
+podman kube down "$TMP/kube.yaml" >"$TMP/down.log" 2>&1 ||
+  grep -q "no pod with name or ID $DEPLOY-pod-0" "$TMP/down.log" ||
+  fail "podman kube down: $(tail -3 "$TMP/down.log")"
+podman pod rm -f "$DEPLOY-pod-1" >/dev/null 2>&1 || true
+grep -q "signal 15: stop fetching, drain" "$TMP/pod-1.log" && grep -q "^summary: requests" "$TMP/pod-1.log" ||
+  fail "pod 1 did not drain on kube down: $(grep -v '^%' "$TMP/pod-1.log" | tail -3)"
+$PY - "$BOOTSTRAP" <<'PY' || fail "the group's offsets after kube down"
+import sys
+from confluent_kafka import Consumer, TopicPartition
+c = Consumer({"bootstrap.servers": sys.argv[1], "group.id": "demo-rendezvous"})
+parts = [TopicPartition("demo.requests", p) for p in range(4)]
+for tp in c.committed(parts, timeout=10):
+    lo, hi = c.get_watermark_offsets(tp, timeout=10)
+    assert tp.offset == hi, f"[{tp.partition}] committed {tp.offset}, end {hi}"
+c.close()
+PY
+pass "podman kube down: the last pod drains and commits every request it read"
