@@ -52,6 +52,7 @@ profile    profile    the trivial host under callgrind on a short run, top funct
 all        host       compare, peer, rates (with half the trivial saturation), reload
 brokers    brokers    the same runs on the embedded broker and on Kafka, side by side
 sites      sites      two Kafka sites: the mirror's lag each way, the host with it on and off
+container  container  the demo host as the bare process and in its image under podman
 TABLE
 }
 
