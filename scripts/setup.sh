@@ -26,7 +26,8 @@ packages=(
   clang libclang-rt-14-dev              # libFuzzer and its sanitizers (scripts/fuzz.sh)
   python3 python3-xgboost python3-sklearn python3-numpy python3-confluent-kafka
   openjdk-17-jre-headless maven openssl # a real Apache Kafka for the tests (scripts/kafka.sh)
-  podman runc catatonit uidmap mmdebstrap # the container image and its tests (scripts/image.sh)
+  podman runc catatonit uidmap containernetworking-plugins # containers (docs/containers.md)
+  mmdebstrap                            # the image, from Debian packages (scripts/image.sh)
 )
 
 missing=()
