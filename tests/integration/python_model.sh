@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# Python models (plugins/python, docs/python-models.md) through the real
+# host: a scikit-learn Pipeline (scaler + gradient boosting) trained here,
+# served from its pickle alone and through a module's load() and
+# predict(), answers every demo row as the pipeline's own predict_proba in
+# Python (max abs diff <= 1e-12); the pins refuse a changed file; a changed
+# module is a new model on SIGHUP, an unchanged one is shared. Faults cost
+# that model only: a module that raises, returns the wrong shape, sleeps
+# past its deadline, segfaults through ctypes, leaks memory, opens a socket
+# or runs a program; the other model answers every request.
+. "$(dirname "$0")/lib.sh"
+PLUG=$RV_BUILD_DIR/plugins/libpython_model.so
+DATA=$RV_SOURCE_DIR/conf/data/breast_cancer.jsonl
+FEATURES=$(sed -n '/^  features: \[/,/\]/p' "$RV_SOURCE_DIR/conf/demo.yaml" | tr -d '\n' |
+  sed 's/^ *features: //')
+N=$(wc -l <"$DATA")
+
+# the pipeline, and the reference: its predict_proba on every demo row
+$PY - "$DATA" "$TMP" <<'PY'
+import json, pickle, sys
+import numpy
+from sklearn.datasets import load_breast_cancer
+from sklearn.ensemble import GradientBoostingClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+d = load_breast_cancer()
+m = make_pipeline(StandardScaler(), GradientBoostingClassifier(n_estimators=60, random_state=0))
+m.fit(d.data, d.target)
+pickle.dump(m, open(f"{sys.argv[2]}/pipe.pkl", "wb"))
+rows = [json.loads(l) for l in open(sys.argv[1])]
+X = numpy.array([list(r.values()) for r in rows], dtype=numpy.float64)
+p = m.predict_proba(X)
+with open(f"{sys.argv[2]}/expected.jsonl", "w") as out:
+    for i, row in enumerate(p):
+        out.write(json.dumps({"id": f"r-{i}", "p": row.tolist()}) + "\n")
+PY
+cat >"$TMP/model.py" <<'PY'
+import pickle
+LABELS = ["malignant", "benign"]
+def load(params):
+    return pickle.loads(params["model_bytes"])
+def predict(model, X):
+    return model.predict_proba(X)
+PY
+SHA=$(sha256sum "$TMP/pipe.pkl" | cut -d' ' -f1)
+
+config() { # FILE MODELS...: the demo's features, a schedule of the first two
+  local file=$1
+  shift
+  {
+    cat <<YAML
+service: py
+state_dir: $TMP/state
+streams: {brokers: embedded}
+input:
+  features: $FEATURES
+models:
+YAML
+    for m in "$@"; do echo "  - $m"; done
+    echo "rendezvous:"
+    echo "  schedule: [{model: pipe, within_ms: 3000}, {model: other, within_ms: 3000}]"
+  } >"$file"
+}
+start_broker $(service_topics py)
+config "$TMP/py.yaml" \
+  "{name: pipe, plugin: $PLUG, max_batch: 64, queue_size: 4096, params: {model_file: $TMP/pipe.pkl, labels: \"malignant,benign\", model_sha256: $SHA}}" \
+  "{name: other, plugin: $PLUG, max_batch: 64, queue_size: 4096, params: {module: $TMP/model.py, model_file: $TMP/pipe.pkl}}"
+start_host "$TMP/py.yaml" "$TMP/py.log"
+awk '{ printf "r-%d:%s\n", NR - 1, $0 }' "$DATA" | kcat -P -b "$BOOTSTRAP" -t py.requests -K:
+wait_count py.results "$N" 120
+wait_count py.scores $((2 * N)) 60
+consume py.scores >"$TMP/scores"
+$PY - "$TMP/scores" "$TMP/expected.jsonl" "$N" <<'PY'
+import json, sys
+want = {e["id"]: e["p"] for e in map(json.loads, open(sys.argv[2]))}
+labels = ["malignant", "benign"]
+worst, seen = {}, {}
+for rec in map(json.loads, open(sys.argv[1])):
+    m = rec["model"]
+    assert rec["status"] == "ok", rec
+    assert len(rec["answers"]) == 2, rec
+    for a in rec["answers"]:
+        d = abs(a["score"] - want[rec["id"]][labels.index(a["label"])])
+        worst[m] = max(worst.get(m, 0.0), d)
+    seen[m] = seen.get(m, 0) + 1
+n = int(sys.argv[3])
+assert seen == {"pipe": n, "other": n}, seen
+assert max(worst.values()) <= 1e-12, worst
+print(f"max abs diff {max(worst.values()):.1e}")
+PY
+pass "a scikit-learn Pipeline served from its pickle and through a module: all $N demo rows as its predict_proba in Python (max abs diff <= 1e-12)"
+
+# a changed module is a new model on SIGHUP; the unchanged pickle model is
+# shared; a pin that does not match is refused and the models serve on
+echo "# a comment: another file" >>"$TMP/model.py"
+kill -HUP "$HOST_PID"
+wait_log "$TMP/py.log" "generation 2 built in .*: 1 model(s) reused, 1 new" 1 60
+grep -q "model other warmed on" "$TMP/py.log" || fail "the changed module's model was not warmed"
+sed -i "s/model_sha256: $SHA/model_sha256: $(printf '0%.0s' $(seq 64))/" "$TMP/py.yaml"
+kill -HUP "$HOST_PID"
+for _ in $(seq 300); do grep -q "reload: failed" "$TMP/py.log" && break; sleep 0.1; done
+grep "reload: failed" "$TMP/py.log" | grep -q "refused: its sha256 is $SHA, the config pins 0000" ||
+  fail "a wrong pin was not refused: $(grep reload "$TMP/py.log" | tail -3)"
+stop_host
+pass "a changed module is a new model on SIGHUP (warmed), the unchanged pickle's model reused; a wrong model_sha256 is refused at reload with the digest"
+
+# faults cost that model only: each module below fails its own way; the
+# pickle model answers every request
+fault() { # NAME BODY: a module whose predict(model, X) runs BODY
+  printf 'import ctypes, os, socket, subprocess, time\nimport numpy\nLABELS = ["malignant", "benign"]\nkept = []\ndef predict(model, X):\n    %s\n' "$2" >"$TMP/fault_$1.py"
+  echo "{name: $1, plugin: $PLUG, max_batch: 64, queue_size: 4096, max_score_ms: 2000, max_memory_mb: 1024, params: {module: $TMP/fault_$1.py}}"
+}
+config "$TMP/faults.yaml" \
+  "{name: pipe, plugin: $PLUG, max_batch: 64, queue_size: 4096, params: {model_file: $TMP/pipe.pkl, labels: \"malignant,benign\"}}" \
+  "$(fault raises 'raise ValueError("no model for these rows")')" \
+  "$(fault shape 'return numpy.zeros((len(X), 3))')" \
+  "$(fault nan 'return numpy.full((len(X), 2), numpy.nan)')" \
+  "$(fault sleeps 'time.sleep(30)')" \
+  "$(fault segfault 'ctypes.string_at(0)')" \
+  "$(fault leaks 'kept.append(numpy.ones(256 << 20, dtype=numpy.uint8)); return numpy.full((len(X), 2), 0.5)')" \
+  "$(fault socket 'socket.create_connection(("127.0.0.1", 9))')" \
+  "$(fault runs 'subprocess.run(["/bin/true"])')"
+sed -i 's/schedule: \[{model: pipe, within_ms: 3000}, {model: other, within_ms: 3000}\]/schedule: [{model: pipe, within_ms: 3000}]/' "$TMP/faults.yaml"
+sed -i 's/^service: py/service: pyf/' "$TMP/faults.yaml"
+start_broker $(service_topics pyf)
+start_host "$TMP/faults.yaml" "$TMP/faults.log"
+head -200 "$DATA" | awk '{ printf "f-%d:%s\n", NR - 1, $0 }' | kcat -P -b "$BOOTSTRAP" -t pyf.requests -K:
+wait_count pyf.results 200 120
+sleep 2 # the slow and the restarted models' last records
+consume pyf.results >"$TMP/f.results"
+consume pyf.scores >"$TMP/f.scores"
+kill -0 "$HOST_PID" || fail "the host died"
+$PY - "$TMP/f.results" "$TMP/f.scores" "${RV_SANITIZED:-OFF}" <<'PY'
+import json, sys
+sanitized = sys.argv[3] == "ON"  # no address-space limit under ASan
+results = [json.loads(l) for l in open(sys.argv[1])]
+assert len({r["id"] for r in results}) == 200 and all(r["reason"] == "preferred" and r["model"] == "pipe" for r in results), results[:2]
+by = {}
+for s in map(json.loads, open(sys.argv[2])):
+    by.setdefault(s["model"], []).append(s)
+want = {
+    "raises": "ValueError: no model for these rows",
+    "shape": "predict returned shape (",
+    "nan": "not a probability",
+    "socket": "PermissionError: [Errno 1] Operation not permitted",
+    "runs": "PermissionError: [Errno 1] Operation not permitted",
+    "leaks": "MemoryError",
+}
+if sanitized:
+    del want["leaks"]
+for m, reason in want.items():
+    errs = [s for s in by.get(m, []) if s["status"] == "error"]
+    assert any(reason in s["error"] for s in errs), (m, by.get(m, [])[:2])
+for m in ("sleeps", "segfault"):
+    assert by.get(m) and all(s["status"] != "ok" for s in by[m]), (m, by.get(m, [])[:2])
+print(" ".join(f"{m}: {sum(s['status'] != 'ok' for s in by.get(m, []))}" for m in list(want) + ["sleeps", "segfault"]))
+PY
+[ "${RV_SANITIZED:-OFF}" = ON ] || grep -q "segfault.*\(signal 11\|SIGSEGV\|Segmentation\)" "$TMP/faults.log" ||
+  fail "the segfault was not seen as one: $(grep segfault "$TMP/faults.log" | tail -3)"
+stop_host
+pass "faults cost that model only: a module that raises, returns the wrong shape or NaN, sleeps past max_score_ms, segfaults through ctypes, leaks past max_memory_mb, opens a socket or runs a program; the pickle model answered all 200"
