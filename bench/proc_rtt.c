@@ -6,7 +6,10 @@
  * of each and the difference of the medians.
  *
  *   proc_rtt --runner RENDEZVOUS --plugin SO [--batch N] [--calls N]
- *            [--gap-us N] [--param K=V]...
+ *            [--gap-us N] [--features N] [--param K=V]...
+ *
+ * --features N: requests of N features (default 4: a, b, c, d; else f0...),
+ * the demo's first values over and over.
  *
  * --gap-us sleeps between calls (a quiet request stream: both sides of the
  * channel asleep when the batch comes); 0 calls back to back.
@@ -54,13 +57,13 @@ static int64_t now_ns(void)
 int main(int argc, char **argv)
 {
     const char *runner = NULL, *plugin = NULL;
-    int batch = 1, calls = 5000, gap_us = 200;
+    int batch = 1, calls = 5000, gap_us = 200, nf = 4;
     rv_kv params[MAX_PARAMS];
     rv_param pparams[MAX_PARAMS];
     size_t n_params = 0;
     static const struct option opts[] = {
-        {"runner", 1, 0, 'r'}, {"plugin", 1, 0, 'p'}, {"batch", 1, 0, 'b'}, {"calls", 1, 0, 'n'},
-        {"gap-us", 1, 0, 'g'}, {"param", 1, 0, 'k'},  {0, 0, 0, 0}};
+        {"runner", 1, 0, 'r'}, {"plugin", 1, 0, 'p'}, {"batch", 1, 0, 'b'},    {"calls", 1, 0, 'n'},
+        {"gap-us", 1, 0, 'g'}, {"param", 1, 0, 'k'},  {"features", 1, 0, 'f'}, {0, 0, 0, 0}};
     for (int c; (c = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
         char *eq;
         switch (c) {
@@ -69,6 +72,7 @@ int main(int argc, char **argv)
         case 'b': batch = atoi(optarg); break;
         case 'n': calls = atoi(optarg); break;
         case 'g': gap_us = atoi(optarg); break;
+        case 'f': nf = atoi(optarg); break;
         case 'k':
             if (n_params == MAX_PARAMS || !(eq = strchr(optarg, '=')))
                 return fail("--param K=V, at most 16") + 1;
@@ -80,13 +84,25 @@ int main(int argc, char **argv)
         default: return 2;
         }
     }
-    if (!runner || !plugin || batch < 1 || batch > 4096 || calls < 100) {
+    if (!runner || !plugin || batch < 1 || batch > 4096 || calls < 100 || nf < 1 || nf > 4096) {
         fprintf(stderr, "usage: proc_rtt --runner RENDEZVOUS --plugin SO [--batch N (1..4096)] "
-                        "[--calls N (>=100)] [--gap-us N] [--param K=V]...\n");
+                        "[--calls N (>=100)] [--gap-us N] [--features N (1..4096)] "
+                        "[--param K=V]...\n");
         return 2;
     }
     rv_proc_set_runner(runner);
-    static const char *const features[] = {"a", "b", "c", "d"};
+    static const char *const first[] = {"a", "b", "c", "d"};
+    static const double values[] = {17.99, 10.38, 122.8, 1001.0};
+    const char **features = calloc((size_t)nf, sizeof *features);
+    double *fv = calloc((size_t)nf, sizeof *fv);
+    char(*names)[16] = calloc((size_t)nf, sizeof *names);
+    if (!features || !fv || !names)
+        return fail("out of memory");
+    for (int i = 0; i < nf; i++) {
+        snprintf(names[i], sizeof names[i], "f%d", i);
+        features[i] = nf == 4 ? first[i] : names[i];
+        fv[i] = values[i % 4];
+    }
     char err[RV_ERR_SIZE];
 
     void *handle;
@@ -98,7 +114,7 @@ int main(int argc, char **argv)
                            .params = pparams,
                            .n_params = n_params,
                            .feature_names = features,
-                           .n_features = 4};
+                           .n_features = (size_t)nf};
     if (!desc || desc->create(&args, &info, &inst, err, sizeof err) != RV_OK)
         return fail(err);
 
@@ -108,7 +124,7 @@ int main(int argc, char **argv)
                          .params = params,
                          .n_params = n_params,
                          .features = features,
-                         .n_features = 4,
+                         .n_features = (size_t)nf,
                          .max_batch = (uint32_t)batch,
                          .max_body_bytes = 1 << 20,
                          .max_score_ms = 1000,
@@ -126,7 +142,6 @@ int main(int argc, char **argv)
     /* one body of a demo request's size, its feature vector, its answers */
     static const char body[] = "{\"a\": 17.99, \"b\": 10.38, \"c\": 122.8, \"d\": 1001.0, "
                                "\"pad\": \"................................................\"}";
-    double fv[4] = {17.99, 10.38, 122.8, 1001.0};
     rv_request *rq = calloc((size_t)batch, sizeof *rq);
     rv_result *rs = calloc((size_t)batch, sizeof *rs);
     const rv_request **rp = calloc((size_t)batch, sizeof *rp);
@@ -144,7 +159,7 @@ int main(int argc, char **argv)
                              .body = (const uint8_t *)body,
                              .body_len = sizeof body - 1,
                              .features = fv,
-                             .n_features = 4,
+                             .n_features = (size_t)nf,
                              .topic = "bench.requests",
                              .offset = i,
                              .timestamp_ms = -1};

@@ -53,6 +53,7 @@ all        host       compare, peer, rates (with half the trivial saturation), r
 brokers    brokers    the same runs on the embedded broker and on Kafka, side by side
 sites      sites      two Kafka sites: the mirror's lag each way, the host with it on and off
 container  container  the demo host as the bare process and in its image under podman
+python     python     the Python plugin's cost per batch against the same calls in Python
 TABLE
 }
 

@@ -1,0 +1,63 @@
+# shellcheck shell=bash
+# bench/scenarios/python.sh - Python models (plugins/python): python.
+
+# python: what the Python plugin costs per batch, without a broker
+# (bench/proc_rtt: in this process, as isolation: none, and through a model
+# process), at batch $PY_BATCH (default 64) of the demo's 30 features, for a
+# module whose predict returns a ready array (the plugin's own cost: the
+# matrix, the call into Python, the checks of the result) and for a
+# scikit-learn Pipeline (scaler + gradient boosting) from its pickle; beside
+# the same two calls made directly in Python (timeit). The plugin's
+# overhead per batch is its no-op time less Python's own call.
+scenario_python() {
+  local batch=${PY_BATCH:-64} plugin=$BUILD/plugins/libpython_model.so
+  [ -f "$plugin" ] || die "no $plugin in the build"
+  $PY - "$WORK" "$batch" <<'PY' >"$WORK/python-direct.json"
+import json, pickle, sys, timeit
+import numpy
+from sklearn.datasets import load_breast_cancer
+from sklearn.ensemble import GradientBoostingClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+work, batch = sys.argv[1], int(sys.argv[2])
+d = load_breast_cancer()
+m = make_pipeline(StandardScaler(), GradientBoostingClassifier(n_estimators=60, random_state=0))
+m.fit(d.data, d.target)
+pickle.dump(m, open(f"{work}/pipe.pkl", "wb"))
+open(f"{work}/noop.py", "w").write(
+    "import numpy\nLABELS = ['malignant', 'benign']\n_out = numpy.full((4096, 2), 0.5)\n"
+    "def predict(model, X):\n    return _out[: len(X)]\n")
+out = numpy.full((4096, 2), 0.5)
+# proc_rtt's rows: the demo's first four values over and over
+X = numpy.tile(numpy.array([17.99, 10.38, 122.8, 1001.0] * 8)[:30], (batch, 1))
+def us(f, number):
+    t = sorted(timeit.repeat(f, number=number, repeat=9))
+    return t[len(t) // 2] / number * 1e6
+print(json.dumps({"noop_us": us(lambda: out[: len(X)], 20000),
+                  "pipeline_us": us(lambda: m.predict_proba(X), 200)}))
+PY
+  local what
+  for what in noop pipeline; do
+    local params=(--param module="$WORK/noop.py")
+    [ "$what" = pipeline ] && params=(--param model_file="$WORK/pipe.pkl" --param labels=malignant,benign)
+    "$TOOLS/proc_rtt" --runner "$RV" --plugin "$plugin" --batch "$batch" --calls 2000 --gap-us 0 \
+      --features 30 "${params[@]}" | tee "$WORK/python-$what.txt"
+  done
+  summarize "$WORK" "$batch" <<'PY'
+import json, re, sys
+work, batch = sys.argv[1], int(sys.argv[2])
+direct = json.load(open(f"{work}/python-direct.json"))
+def p50(what, way):
+    text = open(f"{work}/python-{what}.txt").read()
+    return float(re.search(rf"isolation: {way} +p50 +([0-9.]+) us", text).group(1))
+print(f"\n| batch of {batch}, 30 features | directly in Python | the plugin, isolation: none | "
+      "the plugin, in a model process |")
+print("|---|---|---|---|")
+for what, label in (("noop", "predict returns a ready array"),
+                    ("pipeline", "scikit-learn Pipeline, predict_proba")):
+    print(f"| {label} | {direct[what + '_us']:.1f} µs | {p50(what, 'none'):.1f} µs "
+          f"| {p50(what, 'process'):.1f} µs |")
+print(f"\nthe plugin's overhead per batch (no-op, in this process, less Python's own call): "
+      f"{p50('noop', 'none') - direct['noop_us']:.1f} µs")
+PY
+}
