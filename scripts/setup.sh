@@ -26,6 +26,7 @@ packages=(
   clang libclang-rt-14-dev              # libFuzzer and its sanitizers (scripts/fuzz.sh)
   python3 python3-xgboost python3-sklearn python3-numpy python3-confluent-kafka
   libpython3.11-dev                     # Python models: the interpreter embedded (plugins/python)
+  libtorch-dev python3-torch            # TorchScript models (plugins/torch), and training them
   openjdk-17-jre-headless maven openssl # a real Apache Kafka for the tests (scripts/kafka.sh)
   podman runc catatonit uidmap containernetworking-plugins # containers (docs/containers.md)
   mmdebstrap                            # the image, from Debian packages (scripts/image.sh)
