@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Python models (plugins/python, docs/python-models.md) through the real
-# host: a scikit-learn Pipeline (scaler + gradient boosting) trained here,
-# served from its pickle alone and through a module's load() and
-# predict(), answers every demo row as the pipeline's own predict_proba in
+# host: the demo's scikit-learn Pipeline (scaler + gradient boosting, from
+# scripts/train_python_models.py), served from its pickle alone and through
+# a module's load() and predict(), answers every demo row as the pipeline's own predict_proba in
 # Python (max abs diff <= 1e-12); the pins refuse a changed file; a changed
 # module is a new model on SIGHUP, an unchanged one is shared. Faults cost
 # that model only: a module that raises, returns the wrong shape, sleeps
@@ -15,32 +15,20 @@ FEATURES=$(sed -n '/^  features: \[/,/\]/p' "$RV_SOURCE_DIR/conf/demo.yaml" | tr
   sed 's/^ *features: //')
 N=$(wc -l <"$DATA")
 
-# the pipeline, and the reference: its predict_proba on every demo row
+# the demo's pipeline and module (scripts/train_python_models.py), and the
+# reference: the pipeline's predict_proba on every demo row
+$PY "$RV_SOURCE_DIR/scripts/train_python_models.py" "$TMP" >/dev/null
+mv "$TMP/breast_cancer-pipeline.pkl" "$TMP/pipe.pkl"
+mv "$TMP/breast_cancer_pipeline.py" "$TMP/model.py"
 $PY - "$DATA" "$TMP" <<'PY'
 import json, pickle, sys
 import numpy
-from sklearn.datasets import load_breast_cancer
-from sklearn.ensemble import GradientBoostingClassifier
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
-d = load_breast_cancer()
-m = make_pipeline(StandardScaler(), GradientBoostingClassifier(n_estimators=60, random_state=0))
-m.fit(d.data, d.target)
-pickle.dump(m, open(f"{sys.argv[2]}/pipe.pkl", "wb"))
+m = pickle.load(open(f"{sys.argv[2]}/pipe.pkl", "rb"))
 rows = [json.loads(l) for l in open(sys.argv[1])]
 X = numpy.array([list(r.values()) for r in rows], dtype=numpy.float64)
-p = m.predict_proba(X)
 with open(f"{sys.argv[2]}/expected.jsonl", "w") as out:
-    for i, row in enumerate(p):
+    for i, row in enumerate(m.predict_proba(X)):
         out.write(json.dumps({"id": f"r-{i}", "p": row.tolist()}) + "\n")
-PY
-cat >"$TMP/model.py" <<'PY'
-import pickle
-LABELS = ["malignant", "benign"]
-def load(params):
-    return pickle.loads(params["model_bytes"])
-def predict(model, X):
-    return model.predict_proba(X)
 PY
 SHA=$(sha256sum "$TMP/pipe.pkl" | cut -d' ' -f1)
 

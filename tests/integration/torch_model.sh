@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # TorchScript models (plugins/torch) through the real host, in sandboxed
-# model processes: a small MLP trained here with Debian's python3-torch and
-# saved with torch.jit.save answers every demo row as model(x) in Python
+# model processes: the demo's small MLP (scripts/train_python_models.py,
+# Debian's python3-torch, torch.jit.save) answers every demo row as model(x) in Python
 # (max abs diff <= 1e-6), once returning probabilities and once logits
 # (softmax in the plugin); a pin that does not match is refused with the
 # digest; a network of the wrong output width fails its batches, costing
@@ -13,50 +13,23 @@ FEATURES=$(sed -n '/^  features: \[/,/\]/p' "$RV_SOURCE_DIR/conf/demo.yaml" | tr
   sed 's/^ *features: //')
 N=$(wc -l <"$DATA")
 
-# (torch.jit.script reads the module's source: a file, not stdin)
-cat >"$TMP/train.py" <<'PY'
+# the demo's MLP (scripts/train_python_models.py) and two more, and the
+# reference: model(x) in Python on every demo row
+RV_TRAIN_TEST_MODELS=1 $PY "$RV_SOURCE_DIR/scripts/train_python_models.py" "$TMP" >/dev/null
+mv "$TMP/breast_cancer-mlp.pt" "$TMP/mlp.pt"
+mv "$TMP/breast_cancer-mlp-logits.pt" "$TMP/mlp-logits.pt"
+mv "$TMP/breast_cancer-mlp-wide.pt" "$TMP/wide.pt"
+$PY - "$DATA" "$TMP" <<'PY'
 import json, sys
 import torch
-from sklearn.datasets import load_breast_cancer
-data, out = sys.argv[1], sys.argv[2]
-d = load_breast_cancer()
-X = torch.tensor(d.data, dtype=torch.float32)
-y = torch.tensor(d.target)
-
-class MLP(torch.nn.Module):
-    def __init__(self, mean, std, width, softmax: bool):
-        super().__init__()
-        self.register_buffer("mean", mean)
-        self.register_buffer("std", std)
-        self.net = torch.nn.Sequential(torch.nn.Linear(30, 16), torch.nn.ReLU(),
-                                       torch.nn.Linear(16, width))
-        self.softmax = softmax
-
-    def forward(self, x):
-        z = self.net((x - self.mean) / self.std)
-        return torch.softmax(z, dim=1) if self.softmax else z
-
-torch.manual_seed(0)
-m = MLP(X.mean(0), X.std(0), 2, True)
-opt = torch.optim.Adam(m.parameters(), lr=0.01)
-for _ in range(200):
-    opt.zero_grad()
-    torch.nn.functional.cross_entropy(m.net((X - m.mean) / m.std), y).backward()
-    opt.step()
-m.eval()
-torch.jit.script(m).save(f"{out}/mlp.pt")
-m.softmax = False
-torch.jit.script(m).save(f"{out}/mlp-logits.pt")
-torch.jit.script(MLP(X.mean(0), X.std(0), 3, True)).save(f"{out}/wide.pt")
-rows = torch.tensor([list(json.loads(l).values()) for l in open(data)], dtype=torch.float64)
-ref = torch.jit.load(f"{out}/mlp.pt")
+rows = torch.tensor([list(json.loads(l).values()) for l in open(sys.argv[1])], dtype=torch.float64)
+ref = torch.jit.load(f"{sys.argv[2]}/mlp.pt")
 with torch.no_grad():
     p = ref(rows.to(torch.float32)).to(torch.float64)
-with open(f"{out}/expected.jsonl", "w") as f:
+with open(f"{sys.argv[2]}/expected.jsonl", "w") as f:
     for i, row in enumerate(p.tolist()):
         f.write(json.dumps({"id": f"t-{i}", "p": row}) + "\n")
 PY
-$PY "$TMP/train.py" "$DATA" "$TMP"
 SHA=$(sha256sum "$TMP/mlp.pt" | cut -d' ' -f1)
 
 start_broker $(service_topics tm)
