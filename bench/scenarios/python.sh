@@ -6,24 +6,23 @@
 # process), at batch $PY_BATCH (default 64) of the demo's 30 features, for a
 # module whose predict returns a ready array (the plugin's own cost: the
 # matrix, the call into Python, the checks of the result) and for a
-# scikit-learn Pipeline (scaler + gradient boosting) from its pickle; beside
-# the same two calls made directly in Python (timeit). The plugin's
-# overhead per batch is its no-op time less Python's own call.
+# scikit-learn Pipeline (scaler + gradient boosting) from its pickle, and the
+# TorchScript MLP through plugins/torch (all three from
+# scripts/train_python_models.py); beside the same calls made directly in
+# Python (timeit). The Python plugin's overhead per batch is its no-op time
+# less Python's own call.
 scenario_python() {
   local batch=${PY_BATCH:-64} plugin=$BUILD/plugins/libpython_model.so
   [ -f "$plugin" ] || die "no $plugin in the build"
+  $PY "$SRC/scripts/train_python_models.py" "$WORK" >/dev/null
   $PY - "$WORK" "$batch" <<'PY' >"$WORK/python-direct.json"
 import json, pickle, sys, timeit
 import numpy
-from sklearn.datasets import load_breast_cancer
-from sklearn.ensemble import GradientBoostingClassifier
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+import torch
 work, batch = sys.argv[1], int(sys.argv[2])
-d = load_breast_cancer()
-m = make_pipeline(StandardScaler(), GradientBoostingClassifier(n_estimators=60, random_state=0))
-m.fit(d.data, d.target)
-pickle.dump(m, open(f"{work}/pipe.pkl", "wb"))
+torch.set_num_threads(1)
+m = pickle.load(open(f"{work}/breast_cancer-pipeline.pkl", "rb"))
+mlp = torch.jit.load(f"{work}/breast_cancer-mlp.pt")
 open(f"{work}/noop.py", "w").write(
     "import numpy\nLABELS = ['malignant', 'benign']\n_out = numpy.full((4096, 2), 0.5)\n"
     "def predict(model, X):\n    return _out[: len(X)]\n")
@@ -33,14 +32,25 @@ X = numpy.tile(numpy.array([17.99, 10.38, 122.8, 1001.0] * 8)[:30], (batch, 1))
 def us(f, number):
     t = sorted(timeit.repeat(f, number=number, repeat=9))
     return t[len(t) // 2] / number * 1e6
+def forward():
+    with torch.inference_mode():
+        return mlp(torch.from_numpy(X).to(torch.float32)).to(torch.float64).numpy()
 print(json.dumps({"noop_us": us(lambda: out[: len(X)], 20000),
-                  "pipeline_us": us(lambda: m.predict_proba(X), 200)}))
+                  "pipeline_us": us(lambda: m.predict_proba(X), 200),
+                  "torch_us": us(forward, 2000)}))
 PY
-  local what
-  for what in noop pipeline; do
-    local params=(--param module="$WORK/noop.py")
-    [ "$what" = pipeline ] && params=(--param model_file="$WORK/pipe.pkl" --param labels=malignant,benign)
-    "$TOOLS/proc_rtt" --runner "$RV" --plugin "$plugin" --batch "$batch" --calls 2000 --gap-us 0 \
+  local what so params
+  for what in noop pipeline torch; do
+    so=$plugin
+    case $what in
+    noop) params=(--param module="$WORK/noop.py") ;;
+    pipeline) params=(--param model_file="$WORK/breast_cancer-pipeline.pkl" --param labels=malignant,benign) ;;
+    torch)
+      so=$BUILD/plugins/libtorch_model.so
+      params=(--param model_file="$WORK/breast_cancer-mlp.pt" --param labels=malignant,benign)
+      ;;
+    esac
+    "$TOOLS/proc_rtt" --runner "$RV" --plugin "$so" --batch "$batch" --calls 2000 --gap-us 0 \
       --features 30 "${params[@]}" | tee "$WORK/python-$what.txt"
   done
   summarize "$WORK" "$batch" <<'PY'
@@ -54,7 +64,8 @@ print(f"\n| batch of {batch}, 30 features | directly in Python | the plugin, iso
       "the plugin, in a model process |")
 print("|---|---|---|---|")
 for what, label in (("noop", "predict returns a ready array"),
-                    ("pipeline", "scikit-learn Pipeline, predict_proba")):
+                    ("pipeline", "scikit-learn Pipeline, predict_proba"),
+                    ("torch", "TorchScript MLP (plugins/torch; in Python: model(x))")):
     print(f"| {label} | {direct[what + '_us']:.1f} µs | {p50(what, 'none'):.1f} µs "
           f"| {p50(what, 'process'):.1f} µs |")
 print(f"\nthe plugin's overhead per batch (no-op, in this process, less Python's own call): "
