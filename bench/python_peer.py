@@ -4,7 +4,8 @@
 The benchmark's peer for the xgboost scenario (bench/run.sh peer): a
 confluent-kafka consumer that parses each request, scores it with the same
 XGBoost model the host serves (xgboost.Booster loaded from
-conf/models/breast_cancer-xgb.json) and produces a result
+conf/models/breast_cancer-xgb.json; or, with --pickle, the pickled
+scikit-learn model the Python plugin serves) and produces a result
 {"id": <key>, "answers": [{"label", "score"}, ...]} to the results topic, on
 the request's partition. Same broker, same data, same producer settings as
 the host (idempotence, acks=all, linger.ms=1); offsets are auto-committed,
@@ -57,7 +58,9 @@ def main():
     ap.add_argument("-b", "--bootstrap", required=True)
     ap.add_argument("--requests", required=True)
     ap.add_argument("--results", required=True)
-    ap.add_argument("--model", required=True, help="XGBoost model (JSON)")
+    ap.add_argument("--model", help="XGBoost model (JSON)")
+    ap.add_argument("--pickle", help="instead of --model: a pickled model with predict_proba "
+                    "(the Python plugin's scenario; not with --whole)")
     ap.add_argument("--features", required=True,
                     help="JSON file whose 'features' list gives the column order")
     ap.add_argument("--labels", default="malignant,benign")
@@ -78,8 +81,21 @@ def main():
 
     features = json.load(open(a.features))["features"]
     labels = a.labels.split(",")
-    booster = xgb.Booster()
-    booster.load_model(a.model)
+    if bool(a.model) == bool(a.pickle) or (a.pickle and a.whole):
+        ap.error("give --model or --pickle (and --pickle not with --whole)")
+    if a.pickle:
+        import pickle
+        with open(a.pickle, "rb") as f:
+            model = pickle.load(f)
+
+        def score(x):  # the positive label's probability, as the booster gives
+            return model.predict_proba(x)[:, 1]
+    else:
+        booster = xgb.Booster()
+        booster.load_model(a.model)
+
+        def score(x):
+            return booster.predict(xgb.DMatrix(x.astype(np.float32)))
 
     consumer = Consumer({"bootstrap.servers": a.bootstrap, "group.id": a.group,
                          "auto.offset.reset": "earliest", "fetch.wait.max.ms": 10})
@@ -189,11 +205,9 @@ def main():
             emit_whole(good, int(time.monotonic() * 1e6))
         elif a.batch <= 0:
             for m in good:
-                p = booster.predict(xgb.DMatrix(np.array([row(m.value())], dtype=np.float32)))[0]
-                emit(m, p)
+                emit(m, score(np.array([row(m.value())]))[0])
         else:
-            ps = booster.predict(xgb.DMatrix(np.array([row(m.value()) for m in good],
-                                                      dtype=np.float32)))
+            ps = score(np.array([row(m.value()) for m in good]))
             for m, p in zip(good, ps):
                 emit(m, p)
         n += len(good)

@@ -54,6 +54,7 @@ brokers    brokers    the same runs on the embedded broker and on Kafka, side by
 sites      sites      two Kafka sites: the mirror's lag each way, the host with it on and off
 container  container  the demo host as the bare process and in its image under podman
 python     python     the Python plugin's cost per batch against the same calls in Python
+pyserve    python     a scikit-learn Pipeline: host (Python plugin), remote scorer, Python peer
 TABLE
 }
 

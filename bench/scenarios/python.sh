@@ -72,3 +72,52 @@ print(f"\nthe plugin's overhead per batch (no-op, in this process, less Python's
       f"{p50('noop', 'none') - direct['noop_us']:.1f} µs")
 PY
 }
+
+# pyserve: the demo's scikit-learn Pipeline (scripts/train_python_models.py)
+# served at saturation three ways, on the same broker and data: by the host
+# through the Python plugin (in its model process; the host writes a score
+# record and a result per request), by the same plugin in a remote scorer
+# (`rendezvous scorer`; the host joins its score records), and by the
+# Python peer (bench/python_peer.py --pickle, batches of $PEER_BATCH,
+# default 64: one result per request), each as it comes.
+scenario_pyserve() {
+  start_services ph pr pp
+  $PY "$SRC/scripts/train_python_models.py" "$WORK" >/dev/null
+  run_host pipeline_yaml python-plugin ph
+  pipeline_yaml pr "$WORK/pr.yaml" remote
+  "$RV" scorer -c "$WORK/pr.yaml" --model pipeline -b "$BOOTSTRAP" >/dev/null 2>"$WORK/pr.scorer.log" &
+  local scorer=$!
+  PIDS+=("$scorer")
+  wait_for "$WORK/pr.scorer.log" "assigned" 120
+  start_host pr "$WORK/pr.yaml"
+  bench python-plugin-remote pr --duration "$DURATION" --window "$WINDOW"
+  stop_host pr
+  stop_pid "$scorer"
+  $PY "$SRC/bench/python_peer.py" -b "$BOOTSTRAP" --requests pp.requests --results pp.results \
+    --pickle "$WORK/breast_cancer-pipeline.pkl" --features "$MODELS/breast_cancer-linear.json" \
+    --group pp-peer --batch "${PEER_BATCH:-64}" 2>"$WORK/pp.log" &
+  local pid=$!
+  PIDS+=("$pid")
+  wait_for "$WORK/pp.log" "assigned" 60
+  bench python-peer-pickle pp --duration "$DURATION" --window 2000 --warmup 200
+  stop_pid "$pid"
+  ratio "host, Python plugin / Python peer (batches of ${PEER_BATCH:-64})" \
+    "$WORK/python-plugin.json" "$WORK/python-peer-pickle.json"
+  ratio "remote scorer, Python plugin / Python peer" "$WORK/python-plugin-remote.json" \
+    "$WORK/python-peer-pickle.json"
+}
+
+# pipeline_yaml SERVICE FILE [remote]: the pipeline alone, served in the
+# host or (remote) by a scorer
+pipeline_yaml() {
+  local where=""
+  [ "${3:-}" != remote ] || where="remote: true, labels: [malignant, benign], "
+  { yaml_head "$1" "the pyserve scenario"; cat <<YAML; } >"$2"
+models:
+  - {name: pipeline, ${where}plugin: $BUILD/plugins/libpython_model.so, max_batch: 64,
+     queue_size: 16384, params: {model_file: $WORK/breast_cancer-pipeline.pkl, labels: "malignant,benign"}}
+rendezvous:
+  schedule: [{model: pipeline, within_ms: 4000}]
+  max_in_flight: 10000
+YAML
+}
