@@ -208,7 +208,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                                   size_t *upload_size, void **con_cls)
 {
     rv_http *h = cls;
-    if (strcmp(method, "POST") == 0 && strcmp(url, "/v1/score") == 0) {
+    int v2_infer = strcmp(method, "POST") == 0 && rv_http_v2_infer_path(url);
+    if (strcmp(method, "POST") == 0 && (strcmp(url, "/v1/score") == 0 || v2_infer)) {
         if (!h->src.gateway)
             return rv_http_respond_error(c, MHD_HTTP_NOT_FOUND,
                                          "%s answers no requests: POST to a host", role(h));
@@ -223,12 +224,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return MHD_YES;
         }
         if (*upload_size) {
-            if (rv_upload_append(u, upload_data, *upload_size, h->max_body) != 0)
+            if (rv_upload_append(u, upload_data, *upload_size,
+                                 v2_infer ? rv_http_v2_max_body(h) : h->max_body) != 0)
                 return MHD_NO;
             *upload_size = 0;
             return MHD_YES;
         }
-        return rv_http_post_score(h, c, u);
+        return v2_infer ? rv_http_post_v2_infer(h, c, u, url) : rv_http_post_score(h, c, u);
     }
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         return rv_http_respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "%s %s: method not allowed",
@@ -239,13 +241,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     for (size_t i = 0; i < n && !r; i++)
         if (strcmp(url, table[i].path) == 0)
             r = &table[i];
+    int v2 = !r && !h->evaluate_role && rv_http_v2_path(url);
     rv_http_grant g; /* an unknown path needs read too: no probing without a token */
-    gate(h, c, r ? r->scope : RV_SCOPE_READ, &g);
+    gate(h, c, r ? r->scope : v2 && rv_http_v2_open(url) ? 0 : RV_SCOPE_READ, &g);
     if (g.status)
         return refuse(h, c, &g);
     enum MHD_Result ret =
-        r ? r->get(h, c)
-          : rv_http_respond_error(c, MHD_HTTP_NOT_FOUND, "no such endpoint: %s", url);
+        r    ? r->get(h, c)
+        : v2 ? rv_http_get_v2(h, c, url)
+             : rv_http_respond_error(c, MHD_HTTP_NOT_FOUND, "no such endpoint: %s", url);
     rv_http_auth_done(h->auth, &g);
     return ret;
 }

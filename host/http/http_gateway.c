@@ -86,6 +86,50 @@ int rv_http_check_score(const rv_feature_index *ix, size_t n_features, const rv_
     return 0;
 }
 
+waiter *rv_http_gateway_send(rv_http *h, const char *given, const void *body, size_t len)
+{
+    waiter *w = calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    snprintf(w->reply_key, sizeof w->reply_key, "gw-%ld-%llu", (long)getpid(),
+             (unsigned long long)atomic_fetch_add(&h->next_id, 1));
+    snprintf(w->id, sizeof w->id, "%s", given ? given : w->reply_key);
+    pthread_mutex_lock(&h->lock);
+    w->next = h->waiters;
+    h->waiters = w;
+    pthread_mutex_unlock(&h->lock);
+    rd_kafka_headers_t *hdrs = rd_kafka_headers_new(4);
+    rd_kafka_header_add(hdrs, "rv-id", -1, w->id, -1);
+    rd_kafka_header_add(hdrs, "rv-reply-to", -1, h->reply_topic, -1);
+    rd_kafka_header_add(hdrs, "rv-reply-key", -1, w->reply_key, -1);
+    if (h->reply_on_request_partition) /* the evaluation joins it with the label there */
+        rd_kafka_header_add(hdrs, "rv-reply-partition", -1, "request", -1);
+    w->sent = rv_output_send(h->src.output, RV_STREAM_RESULTS, h->requests_topic,
+                             RD_KAFKA_PARTITION_UA, w->id, strlen(w->id), body, len, hdrs, NULL);
+    return w;
+}
+
+void rv_http_gateway_wait(rv_http *h, waiter **ws, size_t n, uint32_t ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    int64_t ns = until.tv_nsec + (int64_t)ms * 1000000;
+    until.tv_sec += ns / 1000000000;
+    until.tv_nsec = ns % 1000000000;
+    pthread_mutex_lock(&h->lock);
+    for (size_t i = 0; i < n; i++)
+        while (ws[i]->sent == 0 && !ws[i]->result && !atomic_load(&h->stop))
+            if (pthread_cond_timedwait(&h->cond, &h->lock, &until) == ETIMEDOUT)
+                break;
+    for (size_t i = 0; i < n; i++)
+        for (waiter **pp = &h->waiters; *pp; pp = &(*pp)->next)
+            if (*pp == ws[i]) {
+                *pp = ws[i]->next;
+                break;
+            }
+    pthread_mutex_unlock(&h->lock);
+}
+
 enum MHD_Result rv_http_post_score(rv_http *h, struct MHD_Connection *c, rv_upload *u)
 {
     if (u->too_large)
@@ -107,42 +151,11 @@ enum MHD_Result rv_http_post_score(rv_http *h, struct MHD_Connection *c, rv_uplo
     if (status)
         return rv_http_respond_error(c, (unsigned)status, "%s", reason);
 
-    waiter *w = calloc(1, sizeof *w);
+    waiter *w = rv_http_gateway_send(h, given, u->body, u->len);
     if (!w)
         return rv_http_respond_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
-    snprintf(w->reply_key, sizeof w->reply_key, "gw-%ld-%llu", (long)getpid(),
-             (unsigned long long)atomic_fetch_add(&h->next_id, 1));
-    snprintf(w->id, sizeof w->id, "%s", given ? given : w->reply_key);
-    pthread_mutex_lock(&h->lock);
-    w->next = h->waiters;
-    h->waiters = w;
-    pthread_mutex_unlock(&h->lock);
-
-    rd_kafka_headers_t *hdrs = rd_kafka_headers_new(3);
-    rd_kafka_header_add(hdrs, "rv-id", -1, w->id, -1);
-    rd_kafka_header_add(hdrs, "rv-reply-to", -1, h->reply_topic, -1);
-    rd_kafka_header_add(hdrs, "rv-reply-key", -1, w->reply_key, -1);
-    if (h->reply_on_request_partition) /* the evaluation joins it with the label there */
-        rd_kafka_header_add(hdrs, "rv-reply-partition", -1, "request", -1);
-    int sent =
-        rv_output_send(h->src.output, RV_STREAM_RESULTS, h->requests_topic, RD_KAFKA_PARTITION_UA,
-                       w->id, strlen(w->id), u->body, u->len, hdrs, NULL);
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    int64_t ns = until.tv_nsec + (int64_t)(last_ms + DEADLINE_MARGIN_MS) * 1000000;
-    until.tv_sec += ns / 1000000000;
-    until.tv_nsec = ns % 1000000000;
-    pthread_mutex_lock(&h->lock);
-    while (sent == 0 && !w->result && !atomic_load(&h->stop))
-        if (pthread_cond_timedwait(&h->cond, &h->lock, &until) == ETIMEDOUT)
-            break;
-    for (waiter **pp = &h->waiters; *pp; pp = &(*pp)->next)
-        if (*pp == w) {
-            *pp = w->next;
-            break;
-        }
-    pthread_mutex_unlock(&h->lock);
-
+    int sent = w->sent;
+    rv_http_gateway_wait(h, &w, 1, last_ms + DEADLINE_MARGIN_MS);
     enum MHD_Result r;
     if (sent != 0)
         r = rv_http_respond_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "cannot produce the request");

@@ -27,6 +27,7 @@ typedef struct waiter {
     char reply_key[48];  /* the gateway's own, unique: its result comes keyed by it */
     char *result;        /* the result record, once in */
     size_t result_len;
+    int sent; /* 0 once produced; -1: it could not be */
     struct waiter *next;
 } waiter;
 
@@ -124,6 +125,21 @@ void rv_http_evaluation_metrics(rv_http *h, rv_text *t);
 /* GET /v1/stats (http_stats.c), and GET / (the dashboard page, compiled
  * in from dashboard.html). */
 enum MHD_Result rv_http_get_stats(rv_http *h, struct MHD_Connection *c);
+/* http_gateway.c: a request produced with the gateway's reply route and
+ * its waiter registered (NULL on out of memory; w->sent says whether it
+ * went); then the waiters' results awaited for up to ms in all, and the
+ * waiters unregistered (the caller frees them and their results). */
+waiter *rv_http_gateway_send(rv_http *h, const char *given_id, const void *body, size_t len);
+void rv_http_gateway_wait(rv_http *h, waiter **ws, size_t n, uint32_t ms);
+/* http_v2.c: the Open Inference Protocol's health and metadata: whether
+ * url is one of its paths, one open to all (health), and the answer. */
+int rv_http_v2_path(const char *url);
+int rv_http_v2_open(const char *url);
+enum MHD_Result rv_http_get_v2(rv_http *h, struct MHD_Connection *c, const char *url);
+/* POST /v2/models/NAME[/versions/V]/infer: whether url is one, its body's
+ * bound, and the answer. */
+int rv_http_v2_infer_path(const char *url);
+uint32_t rv_http_v2_max_body(const rv_http *h);
 /* http_sites.c: GET /v1/sites, and /readyz's lines of the sites. */
 enum MHD_Result rv_http_get_sites(rv_http *h, struct MHD_Connection *c);
 void rv_http_sites_readiness(rv_http *h, const rv_generation *g, rv_text *t);
@@ -137,6 +153,9 @@ typedef struct rv_upload {
     int too_large;
     rv_http_grant grant; /* released when the request ends */
 } rv_upload;
+/* http_v2.c: POST /v2/models/NAME[/versions/V]/infer. */
+enum MHD_Result rv_http_post_v2_infer(rv_http *h, struct MHD_Connection *c, rv_upload *u,
+                                      const char *url);
 /* Appends a piece of the body (kept up to max_body). 0, or -1 on out of
  * memory. */
 int rv_upload_append(rv_upload *u, const char *data, size_t len, size_t max_body);

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# The Open Inference Protocol (KServe v2) on the HTTP door, called by a
+# client nobody here wrote: tritonclient[http] from PyPI, in a venv made
+# here, with a bearer token. Health, readiness of the server, a model and
+# the service, metadata (inputs, outputs, the version as the content hash),
+# and infer on the service (the rendezvous): a batch of rows as one tensor
+# and as one input per feature, answered as /v1/score answers each row.
+# Protocol errors: unknown model 404, wrong shape and datatype 400 with the
+# reason, the binary extension refused (400), an oversized body 413, no
+# token 401.
+. "$(dirname "$0")/lib.sh"
+FX=$RV_FIXTURE_DIR
+read -r PORT < <(free_ports 1)
+start_broker $(service_topics v2)
+
+python3 -m venv "$TMP/venv" >/dev/null 2>&1 || $PY -m venv "$TMP/venv" ||
+  fail "cannot make a venv"
+"$TMP/venv/bin/pip" install -q 'tritonclient[http]' >"$TMP/pip.log" 2>&1 ||
+  fail "pip install tritonclient[http]: $(tail -3 "$TMP/pip.log")"
+
+hash() { printf %s "$1" | sha256sum | cut -d' ' -f1; }
+printf '%s score,read name=client\n' "$(hash v2-secret-token)" >"$TMP/tokens"
+write_service v2 "$TMP/v2.yaml" <<YAML
+models:
+  - {name: a, plugin: $FX/ok.so, params: {weight: "0.05"}}
+  - {name: b, plugin: $FX/ok_b.so}
+rendezvous:
+  schedule: [{model: a, within_ms: 2000}, {model: b, within_ms: 3000}]
+http: {listen: "127.0.0.1:$PORT", tokens_file: $TMP/tokens}
+YAML
+start_host "$TMP/v2.yaml" "$TMP/v2.log"
+for _ in $(seq 200); do
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/v2/health/ready")" = 200 ] && break
+  sleep 0.05
+done
+
+"$TMP/venv/bin/python" - "127.0.0.1:$PORT" <<'PY' || fail "tritonclient against the v2 endpoints"
+import json, sys, urllib.request
+import numpy
+import tritonclient.http as tc
+from tritonclient.utils import InferenceServerException
+
+url = sys.argv[1]
+auth = {"Authorization": "Bearer v2-secret-token"}
+c = tc.InferenceServerClient(url=url)
+
+assert c.is_server_live() and c.is_server_ready()
+assert c.is_model_ready("a", headers=auth) and c.is_model_ready("v2", headers=auth)
+md = c.get_model_metadata("a", headers=auth)
+assert md["name"] == "a" and len(md["versions"]) == 1 and len(md["versions"][0]) == 8, md
+assert md["inputs"] == [{"name": "features", "datatype": "FP64", "shape": [-1, 2]}], md
+assert md["outputs"][0] == {"name": "probabilities", "datatype": "FP64", "shape": [-1, len(md["parameters"]["labels"])]}, md
+assert md["parameters"]["features"] == ["x", "y"], md
+assert c.is_model_ready("a", model_version=md["versions"][0], headers=auth)
+assert c.get_model_metadata("v2", headers=auth)["platform"] == "rendezvous"
+
+def score(row):  # the same row through POST /v1/score
+    req = urllib.request.Request(f"http://{url}/v1/score", method="POST", headers=auth,
+                                 data=json.dumps({"x": row[0], "y": row[1]}).encode())
+    return json.loads(urllib.request.urlopen(req).read())
+
+X = numpy.array([[0.5, 1.0], [3.0, -2.0], [10.0, 0.25], [-4.0, 4.0]])
+outs = [tc.InferRequestedOutput("probabilities", binary_data=False),
+        tc.InferRequestedOutput("label", binary_data=False)]
+t = tc.InferInput("features", list(X.shape), "FP64")
+t.set_data_from_numpy(X, binary_data=False)
+whole = c.infer("v2", [t], outputs=outs, headers=auth, request_id="batch-1")
+per = []
+for i, name in enumerate(["x", "y"]):
+    f = tc.InferInput(name, [len(X)], "FP64")
+    f.set_data_from_numpy(X[:, i].copy(), binary_data=False)
+    per.append(f)
+split = c.infer("v2", per, outputs=outs, headers=auth)
+labels = c.get_model_metadata("v2", headers=auth)["parameters"]["labels"]
+for res in (whole, split):
+    p, top = res.as_numpy("probabilities"), res.as_numpy("label")
+    params = res.get_response()["parameters"]
+    assert p.shape == (len(X), len(labels)), p.shape
+    for i, row in enumerate(X):
+        want = score(row)
+        assert params["models"][i] == want["model"] and params["reasons"][i] == want["reason"]
+        for a in want["answers"]:
+            assert p[i][labels.index(a["label"])] == a["score"], (i, p[i], want)
+        got = top[i].decode() if isinstance(top[i], bytes) else top[i]
+        assert got == want["answers"][0]["label"], (got, want)
+assert whole.get_response()["id"] == "batch-1"
+
+def refused(status, fn, text):
+    try:
+        fn()
+    except InferenceServerException as e:
+        assert e.status() == str(status) and text in e.message(), (status, e.status(), e.message())
+        return
+    raise AssertionError(f"not refused: {text}")
+
+refused(404, lambda: c.get_model_metadata("nope", headers=auth), "no model nope")
+refused(404, lambda: c.infer("nope", [t], headers=auth), "no model nope")
+bad = tc.InferInput("features", [4, 1], "FP64")
+bad.set_data_from_numpy(X[:, :1].copy(), binary_data=False)
+refused(400, lambda: c.infer("v2", [bad], headers=auth), "shape must be [rows, 2]")
+s = tc.InferInput("features", [1, 2], "BYTES")
+s.set_data_from_numpy(numpy.array([[b"a", b"b"]], dtype=object), binary_data=False)
+refused(400, lambda: c.infer("v2", [s], headers=auth), "datatype BYTES")
+binary = tc.InferInput("features", list(X.shape), "FP64")
+binary.set_data_from_numpy(X, binary_data=True)
+refused(400, lambda: c.infer("v2", [binary], headers=auth), "binary tensor extension")
+refused(401, lambda: c.infer("v2", [t]), "")
+big = numpy.zeros((5000, 2))  # over 64 x input.max_body_bytes (256)
+b = tc.InferInput("features", list(big.shape), "FP64")
+b.set_data_from_numpy(big, binary_data=False)
+refused(413, lambda: c.infer("v2", [b], headers=auth), "body over")
+print("ok")
+PY
+stop_host
+pass "tritonclient[http] against the v2 endpoints: health, readiness, metadata, infer on the service as one tensor and per feature (equal to /v1/score's answers, row by row), with a bearer token; 404, 400 (shape, datatype, binary), 401 and 413 as the protocol says"
