@@ -48,6 +48,7 @@ remote     isolation  XGBoost in the host against remote (`rendezvous scorer`)
 delivery   brokers    at-least-once against exactly-once (BROKER=kafka only)
 evaluation evaluation the live evaluation's cost to serving (EVAL_RATE, EVAL_MODES, ...)
 https      https      POST /v1/score with wrk, plain HTTP against TLS with a token
+v2         https      one row by POST /v1/score and by the Open Inference Protocol's infer
 profile    profile    the trivial host under callgrind on a short run, top functions
 all        host       compare, peer, rates (with half the trivial saturation), reload
 brokers    brokers    the same runs on the embedded broker and on Kafka, side by side

@@ -71,3 +71,62 @@ print(f"\n**POST /v1/score, {conc} callers with keep-alive: TLS with a token / p
       f"{rounds}: {statistics.median(ratios):.2f}**")
 PY
 }
+
+# v2: the same row through POST /v1/score and through the Open Inference
+# Protocol's POST /v2/models/SERVICE/infer (one row, one FP64 tensor), with
+# wrk ($HTTP_CONC callers, default 16, keep-alive, $DURATION s each) on one
+# trivial host over plain HTTP, alternating, $HTTP_ROUNDS (3) rounds;
+# prints requests/s, p50/p99 and v2 / v1
+scenario_v2() {
+  local rounds=${HTTP_ROUNDS:-3} conc=${HTTP_CONC:-16} round m port
+  MORE_TOPICS=gateway-replies start_services hv
+  port=$($PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  trivial_yaml hv "$WORK/hv.yaml"
+  echo "http: {listen: \"127.0.0.1:$port\"}" >>"$WORK/hv.yaml"
+  start_host hv "$WORK/hv.yaml"
+  for _ in $(seq 100); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz")" = 200 ] && break
+    sleep 0.1
+  done
+  $PY - "$(head -1 "$DATA")" "$FEATURES" "$WORK" <<'PY'
+import json, sys
+row, features, work = json.loads(sys.argv[1]), [f.strip() for f in sys.argv[2].split(",")], sys.argv[3]
+v2 = {"inputs": [{"name": "features", "datatype": "FP64", "shape": [1, len(features)],
+                  "data": [row[f] for f in features]}]}
+for name, body in (("v1", json.dumps(row)), ("v2", json.dumps(v2))):
+    with open(f"{work}/{name}.lua", "w") as f:
+        f.write(f'wrk.method = "POST"\nwrk.body = {json.dumps(body)}\n'
+                'wrk.headers["Content-Type"] = "application/json"\n')
+PY
+  for round in $(seq "$rounds"); do
+    for m in $(in_turn "$round" v1 v2); do
+      local path=/v1/score
+      [ "$m" = v2 ] && path=/v2/models/hv/infer
+      wrk -t2 -c"$conc" -d"${DURATION}s" --latency -s "$WORK/$m.lua" \
+        "http://127.0.0.1:$port$path" >"$WORK/https-$m-$round.txt"
+      echo "== $m round $round: $(grep -E 'Requests/sec|Non-2xx' "$WORK/https-$m-$round.txt" | tr -s ' \n' ' ')" >&2
+    done
+  done
+  stop_pid "$HOST_PID"
+  summarize "$WORK" "$rounds" "$conc" <<'PY'
+import re, statistics, sys
+work, rounds, conc = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+def read(m, r):
+    t = open(f"{work}/https-{m}-{r}.txt").read()
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
+    pct = {p: float(v) * UNIT[u] for p, v, u in re.findall(r"\s(\d+)%\s+([\d.]+)(us|ms|s)\b", t)}
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
+    return rate, pct.get("50"), pct.get("99"), int(bad.group(1)) if bad else 0
+print("\n| round | /v1/score: requests/s, p50 / p99 ms | /v2/.../infer | v2 / v1 | non-2xx v1; v2 |")
+print("|---|---|---|---|---|")
+ratios = []
+for r in range(1, rounds + 1):
+    a, b = read("v1", r), read("v2", r)
+    ratios.append(b[0] / a[0])
+    print(f"| {r} | {a[0]:,.0f}, {a[1]:.2f} / {a[2]:.2f} | {b[0]:,.0f}, {b[1]:.2f} / {b[2]:.2f} | "
+          f"{ratios[-1]:.2f} | {a[3]}; {b[3]} |")
+print(f"\n**one row, {conc} callers with keep-alive: v2 infer / v1 score, median of {rounds}: "
+      f"{statistics.median(ratios):.2f}**")
+PY
+}
