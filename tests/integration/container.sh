@@ -25,7 +25,7 @@ RATE=2000 SECONDS_LOAD=10 # 20,000 requests
 (cd "$TMP" && cpack -G DEB --config "$RV_BUILD_DIR/CPackConfig.cmake" -B "$TMP/pkg" \
   >"$TMP/cpack.log" 2>&1) || fail "cpack: $(tail -5 "$TMP/cpack.log")"
 cleanup_hooks+=("podman rm -f -t 0 rv-c1-$$ rv-c2-$$ rv-c3-$$ rv-c4-$$ >/dev/null 2>&1; podman rmi -f $TAG >/dev/null 2>&1")
-RV_IMAGE_TAG=$TAG bash "$RV_SOURCE_DIR/scripts/image.sh" build --deb "$TMP"/pkg/*.deb \
+RV_IMAGE_TAG=$TAG bash "$RV_SOURCE_DIR/scripts/image.sh" build --deb "$TMP"/pkg/rendezvous_*.deb \
   >"$TMP/image.out" 2>"$TMP/image.err" || fail "scripts/image.sh: $(tail -5 "$TMP/image.err")"
 size=$(sed -n 's/^size_bytes=//p' "$TMP/image.out")
 help=$(podman run --rm "$TAG" --help 2>&1) || fail "podman run IMAGE --help: $help"

@@ -43,15 +43,23 @@ pass "rendezvous@.service passes systemd-analyze verify"
 
 ( cd "$TMP" && cpack -G DEB --config "$RV_BUILD_DIR/CPackConfig.cmake" -B "$TMP/pkg" >"$TMP/cpack.log" 2>&1 ) ||
   fail "cpack: $(tail -5 "$TMP/cpack.log")"
-deb=$(ls "$TMP"/pkg/*.deb)
+deb=$(ls "$TMP"/pkg/rendezvous_*.deb)
 dpkg-deb -c "$deb" >"$TMP/deb.list"
+# the Python and TorchScript plugins in packages of their own
+for c in python torch; do
+  dpkg-deb -c "$TMP"/pkg/rendezvous-${c}_*.deb | grep -q "lib/rendezvous/plugins/lib${c}_model.so$" ||
+    fail "rendezvous-$c holds no lib${c}_model.so"
+  ! grep -q "lib${c}_model.so$" "$TMP/deb.list" || fail "lib${c}_model.so is in the rendezvous package"
+done
+dpkg-deb -f "$TMP"/pkg/rendezvous-torch_*.deb Depends | grep -q libtorch ||
+  fail "rendezvous-torch does not depend on libtorch"
 for f in bin/rendezvous lib/rendezvous/plugins/libxgboost_model.so lib/systemd/system/rendezvous@.service \
   share/rendezvous/examples/example.yaml include/rendezvous_plugin.h; do
   grep -q "\.$PREFIX/$f\$" "$TMP/deb.list" || fail "not in the .deb: $PREFIX/$f"
 done
 dpkg-deb -f "$deb" Depends | grep -q librdkafka || fail "the .deb depends on no librdkafka: $(dpkg-deb -f "$deb" Depends)"
 echo "$(basename "$deb"): $(wc -l <"$TMP/deb.list") entries; Depends: $(dpkg-deb -f "$deb" Depends)"
-pass "cpack -G DEB builds the package with the same files and its library dependencies"
+pass "cpack -G DEB builds the package with the same files and its library dependencies, and rendezvous-python and rendezvous-torch apart"
 
 # What systemd hears (sd_notify on NOTIFY_SOCKET, here a datagram socket of
 # the test's): READY=1 with the status once serving, WATCHDOG=1 at half of
