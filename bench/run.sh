@@ -52,7 +52,7 @@ v2         https      one row by POST /v1/score and by the Open Inference Protoc
 profile    profile    the trivial host under callgrind on a short run, top functions
 all        host       compare, peer, rates (with half the trivial saturation), reload
 brokers    brokers    the same runs on the embedded broker and on Kafka, side by side
-sites      sites      two Kafka sites: the mirror's lag each way, the host with it on and off
+sites      sites      two Kafka sites: the mirror's lag and its cost, the takeover time
 container  container  the demo host as the bare process and in its image under podman
 python     python     the Python plugin's cost per batch against the same calls in Python
 pyserve    python     a scikit-learn Pipeline: host (Python plugin), remote scorer, Python peer
