@@ -64,15 +64,16 @@ for r in range(1, rounds + 1):
     off = json.load(open(f"{work}/sites-mirror-off-{r}.json"))["throughput"]
     print(f"| {r} | {on:,.0f}/s | {off:,.0f}/s | {on / off:.2f} |")
 print("\n| east lost, takeover at west | first answer taken over after the loss "
-      "| acknowledged at east | mirrored to west | never mirrored (RPO) | taken over |")
-print("|---|---|---|---|---|---|")
+      "| acknowledged at east | mirrored to west | never mirrored (RPO) | taken over "
+      "| mirrored, no answer at west |")
+print("|---|---|---|---|---|---|---|")
 for mode in ("automatic", "manual"):
     t = json.load(open(f"{work}/takeover-{mode}.json"))
     how = (f"automatic (`--when-silent {t['silent_s']}`, standing by)" if mode == "automatic"
            else "manual (started at the loss: the command's own time)")
     first = "none" if t["first_answer_ms"] is None else f"{t['first_answer_ms']:,} ms"
     print(f"| {how} | {first} | {t['acked']:,} | {t['mirrored']:,} | {t['never_mirrored']:,} "
-          f"| {t['taken_over']:,} |")
+          f"| {t['taken_over']:,} | {t['mirrored_unanswered']:,} |")
 PY
 }
 
@@ -86,8 +87,9 @@ PY
 # from its start to its first answer). $WORK/takeover-MODE.json: ms from
 # the loss to the first result at west with rv-taken-over-from=east (that
 # result's timestamp: one clock), the requests acknowledged at east,
-# mirrored to west, never mirrored (the recovery point) and taken over.
-# East is back (sites.sh start-site) when it returns.
+# mirrored to west, never mirrored (the recovery point), taken over, and
+# mirrored but with no answer at west. East is back (sites.sh start-site)
+# when it returns.
 takeover_round() {
   local mode=$1 dir=$2 svc=takeover-$1 silent=${SITES_SILENT_S:-10}
   local east west east_host west_host takeover loader lost_ms first
@@ -163,13 +165,19 @@ rendezvous:
 YAML
 }
 
-# mirror_caught_up DIR: waits (300 s at most) until east's newest heartbeat
-# at west is under 1.5 s old three times in a row (MirrorMaker 2 beats every
-# second): the mirror, just restarted or catching up what it did not carry
-# while stopped, would else count as a lag (and, to a standby, a silence)
+# mirror_caught_up DIR: waits until the mirror has carried to west all
+# east wrote (bench/mirror_backlog.py: a mirror stopped or restarted copies
+# its backlog first, and what is written meanwhile waits behind it), then
+# until east's newest heartbeat at west is under 1.5 s old three times in a
+# row (MirrorMaker 2 beats every second): else a standby would count the
+# silence as a loss (300 s at most each)
 mirror_caught_up() {
-  local west now newest ok=0
+  local east west now newest ok=0 took
+  east=$(<"$1/east/bootstrap")
   west=$(<"$1/west/bootstrap")
+  took=$($PY "$SRC/bench/mirror_backlog.py" "$east" "$west" east --wait 300) ||
+    die "the mirror east → west did not catch up in 300 s"
+  echo "  the mirror east → west caught up in $took s" >&2
   for _ in $(seq 300); do
     now=$(($(date +%s%N) / 1000000))
     newest=$(kcat -C -b "$west" -t east.heartbeats -o -1 -e -q -f '%T\n' 2>/dev/null | sort -n | tail -1)
@@ -177,7 +185,7 @@ mirror_caught_up() {
     [ $ok -ge 3 ] && return 0
     sleep 1
   done
-  die "the mirror east → west did not catch up in 300 s: $(tail -3 "$1/mm2.log")"
+  die "no fresh heartbeat of east at west in 300 s: $(tail -3 "$1/mm2.log")"
 }
 
 # checkpointed WEST GROUP SECONDS: succeeds once east's GROUP has a
@@ -232,13 +240,14 @@ PY
 }
 
 # takeover_count MODE WEST SERVICE FIRST_MS SILENT_S: once every request
-# mirrored to west has a result there (east's mirrored, or taken over; 60 s
-# at most), the round's JSON on stdout
+# mirrored to west has a result there (east's mirrored, or taken over), or
+# after 30 s, the round's JSON on stdout; mirrored_unanswered counts those
+# without (east's group had committed them, their results were not mirrored)
 takeover_count() {
-  local west=$2 svc=$3 w=$WORK/$3
+  local west=$2 svc=$3 w=$WORK/$3 deadline=$((SECONDS + 30))
   kcat -C -b "$west" -t "east.$svc.requests" -o beginning -e -q -f '%k\n' 2>/dev/null |
     sort -u >"$w.mirrored"
-  for _ in $(seq 600); do
+  while [ $SECONDS -lt $deadline ]; do
     { kcat -C -b "$west" -t "east.$svc.results" -o beginning -e -q -f '%k\n' 2>/dev/null
       kcat -C -b "$west" -t "$svc.results" -o beginning -e -q -f '%k %h\n' 2>/dev/null |
         awk '/rv-taken-over-from=east/ {print $1}' | tee "$w.taken"
