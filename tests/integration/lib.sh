@@ -68,6 +68,24 @@ start_sites() {
       fail "cannot create $1's topics at $site: $(tail -3 "$TMP/topics.err")"
   done
 }
+# site_configs SERVICE [LINE]: $TMP/SERVICE-east.yaml and -west.yaml, a
+# site each with the other as its peer, one fixture model, a state dir of
+# its own; LINE (YAML) added to both
+site_configs() {
+  local site other
+  for site in east west; do
+    other=$([ $site = east ] && echo west || echo east)
+    write_service "$1" "$TMP/$1-$site.yaml" <<YAML
+${2:-}
+site: {name: $site, peers: [$other]}
+models:
+  - {name: a, plugin: $RV_FIXTURE_DIR/ok.so}
+rendezvous:
+  schedule: [{model: a, within_ms: 2000}]
+YAML
+    sed -i "s|^state_dir: .*|state_dir: $TMP/state-$1-$site|" "$TMP/$1-$site.yaml"
+  done
+}
 start_kafka() {
   KAFKA_DIR=$(mktemp -d "$TMP/kafka-XXXXXX")
   cleanup_hooks+=("bash $KAFKA stop $KAFKA_DIR >/dev/null 2>&1")

@@ -12,22 +12,11 @@
 # kafka_sites_split_brain only.
 . "$(dirname "$0")/lib.sh"
 [ "${RV_BROKER:-}" = kafka ] || fail "needs RV_BROKER=kafka (two Apache Kafka clusters)"
-FX=$RV_FIXTURE_DIR
 N=1000 # requests at east before the mirror goes down, and as many after
 
 start_sites geo
 bash "$SITES" wait-topic "$SDIR" west east.geo.requests 60
-for site in east west; do
-  other=$([ $site = east ] && echo west || echo east)
-  write_service geo "$TMP/geo-$site.yaml" <<YAML
-site: {name: $site, peers: [$other]}
-models:
-  - {name: a, plugin: $FX/ok.so}
-rendezvous:
-  schedule: [{model: a, within_ms: 2000}]
-YAML
-  sed -i "s|^state_dir: .*|state_dir: $TMP/state-$site|" "$TMP/geo-$site.yaml"
-done
+site_configs geo
 BOOTSTRAP=$EAST start_host "$TMP/geo-east.yaml" "$TMP/east.log"
 EAST_HOST=$HOST_PID
 

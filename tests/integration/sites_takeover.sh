@@ -16,25 +16,13 @@
 # clusters: registered as kafka_sites_takeover only.
 . "$(dirname "$0")/lib.sh"
 [ "${RV_BROKER:-}" = kafka ] || fail "needs RV_BROKER=kafka (two Apache Kafka clusters)"
-FX=$RV_FIXTURE_DIR
 RATE=1000 SECONDS_BEFORE_LOSS=3 # 5,000 requests and more at east before it is lost
 
 start_sites geo
 bash "$SITES" wait-topic "$SDIR" west east.geo.requests 60
 bash "$SITES" wait-topic "$SDIR" east west.geo.results 60
 
-for site in east west; do
-  other=$([ $site = east ] && echo west || echo east)
-  write_service geo "$TMP/geo-$site.yaml" <<YAML
-shutdown_timeout_ms: 5000
-site: {name: $site, peers: [$other]}
-models:
-  - {name: a, plugin: $FX/ok.so}
-rendezvous:
-  schedule: [{model: a, within_ms: 2000}]
-YAML
-  sed -i "s|^state_dir: .*|state_dir: $TMP/state-$site|" "$TMP/geo-$site.yaml"
-done
+site_configs geo "shutdown_timeout_ms: 5000"
 BOOTSTRAP=$EAST start_host "$TMP/geo-east.yaml" "$TMP/east.log"
 EAST_HOST=$HOST_PID
 read -r WEST_PORT < <(free_ports 1)
