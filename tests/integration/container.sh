@@ -132,14 +132,20 @@ PY
     fail "$(tail -1 "$TMP/$1.verdict")"
 }
 
-# paced load; killed with SIGKILL a third of the way in, replaced
-load c
-sleep $((SECONDS_LOAD / 3))
-podman kill --signal KILL "rv-c1-$$" >/dev/null
-KILLED_AT=$(($(date +%s%N) / 1000000))
-podman rm -f "rv-c1-$$" >/dev/null
-run "rv-c2-$$"
-answered c "$KILLED_AT"
+# kill_and_replace PREFIX OLD NEW: paced load (ids PREFIX-<n>), the OLD
+# container killed with SIGKILL a third of the way in and replaced by NEW,
+# a fresh one; every request answered ("requests twice" in
+# $TMP/PREFIX.verdict)
+kill_and_replace() {
+  load "$1"
+  sleep $((SECONDS_LOAD / 3))
+  podman kill --signal KILL "$2" >/dev/null
+  local killed_at=$(($(date +%s%N) / 1000000))
+  podman rm -f "$2" >/dev/null
+  run "$3"
+  answered "$1" "$killed_at"
+}
+kill_and_replace c "rv-c1-$$" "rv-c2-$$"
 read -r n twice <"$TMP/c.verdict"
 pass "SIGKILL of the container under load, a fresh one with an empty state dir: all $n requests answered, $twice twice (each first answered about the kill: read again past the killed one's last commit)"
 
@@ -196,13 +202,7 @@ pass "a .so dropped into the mounted plugin folder goes live on podman kill --si
 { cat "$TMP/demo.yaml"; echo 'delivery: {mode: exactly_once, transactional_id: "demo-${POD_NAME}"}'; } \
   >"$TMP/conf/rendezvous.yaml"
 run "rv-c3-$$"
-load e
-sleep $((SECONDS_LOAD / 3))
-podman kill --signal KILL "rv-c3-$$" >/dev/null
-KILLED_AT=$(($(date +%s%N) / 1000000))
-podman rm -f "rv-c3-$$" >/dev/null
-run "rv-c4-$$"
-answered e "$KILLED_AT"
+kill_and_replace e "rv-c3-$$" "rv-c4-$$"
 read -r n twice <"$TMP/e.verdict"
 [ "$twice" -eq 0 ] || fail "exactly-once: $twice requests answered twice"
 podman stop -t 30 "rv-c4-$$" >/dev/null
@@ -257,8 +257,9 @@ for pod in 0 1; do
   podman healthcheck run "$c" >/dev/null || fail "pod $pod's liveness probe (curl inside the container) fails"
   code=$(curl -s -o /dev/null -w '%{http_code}' "http://${IP[$pod]}:8080/metrics")
   [ "$code" = 401 ] || fail "pod $pod's /metrics without a token: $code"
-  curl -sf -H "Authorization: Bearer change-me" "http://${IP[$pod]}:8080/metrics" | grep -q '^rendezvous_requests_total' ||
-    fail "pod $pod's /metrics with the Secret's token"
+  curl -sf -H "Authorization: Bearer change-me" "http://${IP[$pod]}:8080/metrics" >"$TMP/metrics-$pod" ||
+    fail "pod $pod's /metrics with the Secret's token: $(head -c 200 "$TMP/metrics-$pod")"
+  grep -q '^rendezvous_requests_total' "$TMP/metrics-$pod" || fail "pod $pod's /metrics: no requests counter"
   podman logs -f "$c" >"$TMP/pod-$pod.log" 2>&1 &
 done
 pass "podman kube play of deploy/kubernetes/rendezvous.yaml: two pods ready on /readyz, their liveness probes pass, the Secret's tokens guard /metrics"
