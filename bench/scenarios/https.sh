@@ -47,18 +47,14 @@ PY
       echo "== https $m round $round: $(grep -E 'Requests/sec|Non-2xx' "$WORK/https-$m-$round.txt" | tr -s ' \n' ' ')" >&2
     done
   done
-  summarize "$WORK" "$rounds" "$conc" <<'PY'
-import re, statistics, sys
+  summarize "$WORK" "$rounds" "$conc" "$SRC/bench" <<'PY'
+import statistics, sys
 work, rounds, conc = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+sys.path.insert(0, sys.argv[4])
+import wrk_result
 def read(m, r):
-    t = open(f"{work}/https-{m}-{r}.txt").read()
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
-    pct = {p: float(v) * UNIT[u] for p, v, u in re.findall(r"\s(\d+)%\s+([\d.]+)(us|ms|s)\b", t)}
-    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
-    errors = re.search(r"Socket errors: (.*)", t)
-    return rate, pct.get("50"), pct.get("99"), f"non-2xx {bad.group(1) if bad else 0}" + (
-        f", {errors.group(1)}" if errors else "")
+    rate, p50, p99, bad, errors = wrk_result.read(f"{work}/https-{m}-{r}.txt")
+    return rate, p50, p99, f"non-2xx {bad}" + (f", {errors}" if errors else "")
 print(f"\n| round | plain: requests/s, p50 / p99 ms | TLS + token | TLS / plain (requests/s) | errors plain; TLS |")
 print("|---|---|---|---|---|")
 ratios = []
@@ -108,16 +104,13 @@ PY
     done
   done
   stop_pid "$HOST_PID"
-  summarize "$WORK" "$rounds" "$conc" <<'PY'
-import re, statistics, sys
+  summarize "$WORK" "$rounds" "$conc" "$SRC/bench" <<'PY'
+import statistics, sys
 work, rounds, conc = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+sys.path.insert(0, sys.argv[4])
+import wrk_result
 def read(m, r):
-    t = open(f"{work}/https-{m}-{r}.txt").read()
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
-    pct = {p: float(v) * UNIT[u] for p, v, u in re.findall(r"\s(\d+)%\s+([\d.]+)(us|ms|s)\b", t)}
-    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
-    return rate, pct.get("50"), pct.get("99"), int(bad.group(1)) if bad else 0
+    return wrk_result.read(f"{work}/https-{m}-{r}.txt")[:4]
 print("\n| round | /v1/score: requests/s, p50 / p99 ms | /v2/.../infer | v2 / v1 | non-2xx v1; v2 |")
 print("|---|---|---|---|---|")
 ratios = []
