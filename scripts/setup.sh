@@ -29,6 +29,7 @@ packages=(
   libtorch-dev python3-torch            # TorchScript models (plugins/torch), and training them
   openjdk-17-jre-headless maven openssl # a real Apache Kafka for the tests (scripts/kafka.sh)
   podman runc catatonit uidmap containernetworking-plugins # containers (docs/containers.md)
+  iproute2 iptables                     # the containers' bridge: its gateway, its NAT
   mmdebstrap                            # the image, from Debian packages (scripts/image.sh)
 )
 

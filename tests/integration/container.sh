@@ -24,7 +24,7 @@ RATE=2000 SECONDS_LOAD=10 # 20,000 requests
 # the image, from this build's package
 (cd "$TMP" && cpack -G DEB --config "$RV_BUILD_DIR/CPackConfig.cmake" -B "$TMP/pkg" \
   >"$TMP/cpack.log" 2>&1) || fail "cpack: $(tail -5 "$TMP/cpack.log")"
-cleanup_hooks+=("podman rm -f -t 0 rv-c1-$$ rv-c2-$$ rv-c3-$$ rv-c4-$$ >/dev/null 2>&1; podman rmi -f $TAG >/dev/null 2>&1")
+cleanup_hooks+=("podman rm -f -t 0 rv-c1-$$ rv-c2-$$ rv-c3-$$ rv-c4-$$ rv-net-$$ >/dev/null 2>&1; podman rmi -f $TAG >/dev/null 2>&1")
 RV_IMAGE_TAG=$TAG bash "$RV_SOURCE_DIR/scripts/image.sh" build --deb "$TMP"/pkg/rendezvous_*.deb \
   >"$TMP/image.out" 2>"$TMP/image.err" || fail "scripts/image.sh: $(tail -5 "$TMP/image.err")"
 size=$(sed -n 's/^size_bytes=//p' "$TMP/image.out")
@@ -39,10 +39,19 @@ pass "the image ($((size / 1024 / 1024)) MiB from the .deb on a minimal Debian r
 # the installed demo config, for this Kafka, with the replica's identity
 # and the HTTP port from the environment; /plugins is mounted for models
 # dropped in
-# Kafka on the podman bridge's gateway (the bridge is up once a container
-# ran on it): reached from the host network and from pods alike
+# Kafka on the podman bridge's gateway: reached from the host network and
+# from pods alike. The bridge is up while a container is on it, so one
+# stays there (sleeping) for the test's length.
 GW=$(podman network inspect podman --format '{{range .Subnets}}{{.Gateway}}{{end}}')
-[ -n "$GW" ] && ip -4 addr | grep -q "inet $GW/" || fail "no podman bridge gateway on this host ($GW)"
+podman run -d --name "rv-net-$$" --entrypoint /bin/sleep "$TAG" infinity >"$TMP/net.out" 2>&1 ||
+  fail "a container on podman's bridge network: $(cat "$TMP/net.out")"
+for _ in $(seq 100); do
+  addrs=$(ip -4 -o addr show 2>&1) || true
+  [[ -n "$GW" && "$addrs" == *"inet $GW/"* ]] && break
+  sleep 0.1
+done
+[[ -n "$GW" && "$addrs" == *"inet $GW/"* ]] ||
+  fail "no podman bridge gateway on this host (${GW:-none in podman network inspect podman}):"$'\n'"$addrs"
 RV_KAFKA_HOST=$GW start_kafka $(service_topics demo)
 PREFIX=$(sed -n 's/^CMAKE_INSTALL_PREFIX:PATH=//p' "$RV_BUILD_DIR/CMakeCache.txt")
 read -r PORT < <(free_ports 1)
