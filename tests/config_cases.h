@@ -45,7 +45,7 @@ static const struct bad_config {
      {{2, 1, "colour",
        "unknown key 'colour' (allowed: service, state_dir, watch, "
        "shutdown_timeout_ms, streams, input, models, rendezvous, reload, delivery, archive, "
-       "evaluation, http, control, site)"},
+       "evaluation, alerts, http, control, site)"},
       {5, 3, "streams.dead-letter", "did you mean 'dead_letter'?"},
       {11, 5, "models[0].instance", "allowed: name, plugin, sha256, builtin, params"},
       {14, 34, "rendezvous.schedule[0].weight", "allowed: model, within_ms"},

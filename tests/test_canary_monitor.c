@@ -4,6 +4,9 @@
  * gives the models, labels, versions and settings; each request is an
  * rv_inflight made by hand whose slots hold the answers we choose. The
  * alert records go to a sink that keeps them, and are read back as JSON.
+ * The monitor's clock is this test's: a second passes at each window, and
+ * the config's alerts section (by default every window tested, raised and
+ * cleared at the first test) is each case's.
  */
 #include <check.h>
 
@@ -45,9 +48,18 @@ static const char weights_json[] = "{\"kind\": \"logistic\", \"features\": [\"x\
                                    "\"labels\": [\"no\", \"yes\"], \"coef\": [[1.0]], "
                                    "\"intercept\": [0.0]}\n";
 
+static int64_t fake_now;
+
+static int64_t fake_clock(void *ctx)
+{
+    (void)ctx;
+    return fake_now += 500; /* a and the canary each close a window: 1 s */
+}
+
 /* Builds the generation; canary_params is the inside of the canary's
- * params mapping besides model_file (may be ""). */
-static void build(const char *canary_params)
+ * params mapping besides model_file (may be ""), alerts the inside of the
+ * config's alerts section (NULL: every window tested, for 1). */
+static void build_alerts(const char *canary_params, const char *alerts)
 {
     char p[4200];
     snprintf(p, sizeof p, "%s/w.json", tmpdir);
@@ -65,8 +77,10 @@ static void build(const char *canary_params)
             "  - { name: decoy, builtin: decoy }\n"
             "  - { name: canary, builtin: canary, params: { model_file: w.json%s%s } }\n"
             "rendezvous:\n"
-            "  schedule: [{ model: a, within_ms: 20 }]\n",
-            RV_FIXTURE_DIR, *canary_params ? ", " : "", canary_params);
+            "  schedule: [{ model: a, within_ms: 20 }]\n"
+            "alerts: { %s }\n",
+            RV_FIXTURE_DIR, *canary_params ? ", " : "", canary_params,
+            alerts ? alerts : "test_interval_s: 1, for: 1, keep_firing_for_s: 0");
     fclose(f);
     rv_errors errs = {0};
     rv_config *cfg = rv_config_load(p, rv_test_env(), &errs);
@@ -79,12 +93,19 @@ static void build(const char *canary_params)
     ck_assert_int_eq(gen->decoy, 1);
 }
 
+static void build(const char *canary_params)
+{
+    build_alerts(canary_params, NULL);
+}
+
 static void setup(void)
 {
     tmpdir = test_tmpdir();
     n_records = 0;
     mon = rv_canary_monitor_new(capture, &n_records);
     ck_assert_ptr_nonnull(mon);
+    fake_now = 1000000;
+    rv_canary_monitor_set_clock(mon, fake_clock, NULL);
 }
 
 static void teardown(void)
@@ -142,6 +163,12 @@ static void observe_n(int n, const char *canary_top, const char *a_top, double a
         observe(canary_top, a_top, a_p, RV_SLOT_OK);
 }
 
+/* What a message names a check by. */
+static const char *t_or(const char *check)
+{
+    return strcmp(check, "input_drift") == 0 ? "from its reference window" : check;
+}
+
 /* A captured record's field, as text ("" when absent). */
 static const char *field(size_t rec, const char *name)
 {
@@ -171,23 +198,34 @@ static void dump_records(void)
         fprintf(stderr, "  record %zu [%s]: %s\n", i, records[i].key, records[i].json);
 }
 
-static void assert_record(size_t rec, const char *type, const char *check, const char *value,
-                          const char *threshold, const char *window)
+/* Record rec is a `type` of `check` for `model` with these fields. */
+static void assert_record_of(size_t rec, const char *model, const char *type, const char *check,
+                             const char *value, const char *threshold, const char *window)
 {
     if (rec >= n_records)
         dump_records();
     ck_assert_msg(rec < n_records, "record %zu expected, %zu captured", rec, n_records);
-    ck_assert_str_eq(records[rec].key, "a");
+    ck_assert_str_eq(records[rec].key, model);
     ck_assert_str_eq(field(rec, "type"), type);
     ck_assert_str_eq(field(rec, "check"), check);
-    ck_assert_str_eq(field(rec, "model"), "a");
-    ck_assert_str_eq(field(rec, "version"), gen->models[0]->version);
+    ck_assert_str_eq(field(rec, "model"), model);
+    ck_assert_str_eq(field(rec, "version"), gen->models[strcmp(model, "a") ? 2 : 0]->version);
     ck_assert_str_eq(field(rec, "canary"), "canary");
     ck_assert_str_eq(field(rec, "value"), value);
-    ck_assert_str_eq(field(rec, "threshold"), threshold);
+    if (threshold)
+        ck_assert_str_eq(field(rec, "threshold"), threshold);
     ck_assert_str_eq(field(rec, "window"), window);
-    ck_assert_msg(strstr(field(rec, "message"), check) != NULL, "message: %s",
+    ck_assert_str_eq(field(rec, "for"), "1");
+    ck_assert_msg(*field(rec, "p_value") && *field(rec, "alpha"), "no p_value or alpha: %s",
+                  records[rec].json);
+    ck_assert_msg(strstr(field(rec, "message"), t_or(check)) != NULL, "message: %s",
                   field(rec, "message"));
+}
+
+static void assert_record(size_t rec, const char *type, const char *check, const char *value,
+                          const char *threshold, const char *window)
+{
+    assert_record_of(rec, "a", type, check, value, threshold, window);
 }
 
 /* The model's gauge, NULL when the monitor does not track it. */
@@ -221,8 +259,10 @@ START_TEST(agreeing_model_raises_nothing)
     ck_assert_double_eq(ga->agreement, 1.0);
     ck_assert_double_eq_tol(ga->score_shift, 0.0, 1e-9);
     ck_assert_double_eq_tol(ga->drift, 0.0, 1e-9);
+    ck_assert_double_eq_tol(ga->p_drift, 1.0, 1e-9);
     ck_assert_int_eq(ga->alerting, 0);
     ck_assert_uint_eq(ga->compared, 30);
+    ck_assert_uint_eq(ga->tests, 3);
     ck_assert_uint_eq(gauge_of("canary")->compared, 30);
     /* the decoy is never tracked */
     rv_canary_gauge gs[8];
@@ -232,48 +272,53 @@ END_TEST
 
 START_TEST(disagreement_over_a_window_alerts_then_clears)
 {
-    /* max_score_shift 1: only agreement can alert, so the records are
-     * exactly the agreement alert and its clear */
-    build("window: 10, min_agreement: 0.5, max_score_shift: 1");
-    observe_n(10, "yes", "yes", 0.75); /* the first window: agreement 1 */
+    /* max_score_shift 1: the shift never alerts; a answering "no" where
+     * the canary answers "yes" also moves a's scores from its first
+     * window's: drift, after agreement */
+    build("window: 50, min_agreement: 0.5, max_score_shift: 1");
+    observe_n(50, "yes", "yes", 0.75); /* the first window: agreement 1 */
     ck_assert_uint_eq(n_records, 0);
-    /* canary says yes, a says no: after 9 nothing, on the 10th the alert */
-    observe_n(9, "yes", "no", 0.75);
+    /* none of 50 agree: P(X <= 0 | 50, 0.5) = 8.9e-16, below alpha
+     * (0.01 a day / 86400 tests a day) */
+    observe_n(49, "yes", "no", 0.75);
     ck_assert_uint_eq(n_records, 0);
     observe_n(1, "yes", "no", 0.75);
-    ck_assert_uint_eq(n_records, 1);
-    assert_record(0, "alert", "agreement", "0.0000", "0.5000", "10");
+    ck_assert_uint_eq(n_records, 2);
+    assert_record(0, "alert", "agreement", "0.0000", "0.5000", "50");
+    ck_assert_str_eq(field(0, "p_value"), "0.0000");
+    assert_record(1, "alert", "drift", "1.0000", NULL, "50");
+    ck_assert_str_eq(field(1, "reference_window"), "50");
     ck_assert_int_eq(gauge_of("a")->alerting, 1);
+    ck_assert_str_eq(gauge_of("a")->alerts, "agreement,drift");
     ck_assert_double_eq(gauge_of("a")->agreement, 0.0);
     /* still disagreeing: no second alert */
-    observe_n(10, "yes", "no", 0.75);
-    ck_assert_uint_eq(n_records, 1);
-    /* agreeing again over the next window: one clear */
-    observe_n(9, "yes", "yes", 0.75);
-    ck_assert_uint_eq(n_records, 1);
-    observe_n(1, "yes", "yes", 0.75);
-    if (n_records != 2)
-        dump_records();
+    observe_n(50, "yes", "no", 0.75);
     ck_assert_uint_eq(n_records, 2);
-    assert_record(1, "clear", "agreement", "1.0000", "0.5000", "10");
+    /* agreeing again over the next window: both clear */
+    observe_n(50, "yes", "yes", 0.75);
+    if (n_records != 4)
+        dump_records();
+    ck_assert_uint_eq(n_records, 4);
+    assert_record(2, "clear", "agreement", "1.0000", "0.5000", "50");
+    assert_record(3, "clear", "drift", "0.0000", NULL, "50");
     ck_assert_int_eq(gauge_of("a")->alerting, 0);
-    ck_assert_uint_eq(gauge_of("a")->compared, 40);
+    ck_assert_uint_eq(gauge_of("a")->compared, 200);
 }
 END_TEST
 
-START_TEST(agreement_at_the_threshold_is_not_an_alert)
+START_TEST(a_dip_the_counts_cannot_tell_from_chance_is_not_an_alert)
 {
-    build("window: 10, min_agreement: 0.8, max_score_shift: 1");
-    /* 8 of 10 agree: agreement 0.8, not below 0.8 */
-    observe_n(8, "yes", "yes", 0.75);
-    observe_n(2, "yes", "no", 0.75);
+    build("window: 100, min_agreement: 0.8, max_score_shift: 1");
+    /* 75 of 100 agree: below 0.8, but P(X <= 75 | 100, 0.8) = 0.11 */
+    observe_n(75, "yes", "yes", 0.75);
+    observe_n(25, "no", "yes", 0.75);
     ck_assert_uint_eq(n_records, 0);
-    ck_assert_double_eq_tol(gauge_of("a")->agreement, 0.8, 1e-12);
-    /* 7 of 10: 0.7 < 0.8 */
-    observe_n(7, "yes", "yes", 0.75);
-    observe_n(3, "yes", "no", 0.75);
-    ck_assert_uint_eq(n_records, 1);
-    assert_record(0, "alert", "agreement", "0.7000", "0.8000", "10");
+    ck_assert_double_eq_tol(gauge_of("a")->agreement, 0.75, 1e-12);
+    /* 50 of 100: P = 1.7e-11 */
+    observe_n(50, "yes", "yes", 0.75);
+    observe_n(50, "no", "yes", 0.75);
+    ck_assert_uint_ge(n_records, 1);
+    assert_record(0, "alert", "agreement", "0.5000", "0.8000", "100");
 }
 END_TEST
 
@@ -290,14 +335,14 @@ START_TEST(window_param_is_honoured)
 }
 END_TEST
 
-START_TEST(default_window_is_200)
+START_TEST(default_window_is_1000)
 {
     build("max_score_shift: 1");
-    observe_n(199, "no", "yes", 0.75);
+    observe_n(999, "no", "yes", 0.75);
     ck_assert_uint_eq(n_records, 0);
     observe_n(1, "no", "yes", 0.75);
     ck_assert_uint_eq(n_records, 1);
-    assert_record(0, "alert", "agreement", "0.0000", "0.9000", "200");
+    assert_record(0, "alert", "agreement", "0.0000", "0.9000", "1000");
 }
 END_TEST
 
@@ -334,24 +379,111 @@ START_TEST(requests_without_both_answers_are_not_compared)
 }
 END_TEST
 
-START_TEST(score_shift_alerts_with_its_threshold)
+START_TEST(score_shift_alerts_past_its_threshold_and_the_windows_error)
 {
-    build("window: 10, max_score_shift: 0.125");
-    /* same top label, but a scores yes at 0.5 where the canary says 0.75 */
-    observe_n(10, "yes", "yes", 0.5);
+    build("window: 100, max_score_shift: 0.125");
+    /* same top label, but a scores yes at 0.5 where the canary says 0.75:
+     * KS distance 1, above 0.125 + 2 eps (eps = 0.29 at n = 100) */
+    observe_n(100, "yes", "yes", 0.5);
     if (n_records != 1)
         dump_records();
     ck_assert_uint_eq(n_records, 1);
-    assert_record(0, "alert", "score_shift", "0.2500", "0.1250", "10");
+    assert_record(0, "alert", "score_shift", "1.0000", "0.1250", "100");
     /* back to the canary's scores: the shift clears, but a's reference is
-     * its first window, the shifted one: a moved 0.25 from it while the
-     * canary did not move, which is drift */
-    observe_n(10, "yes", "yes", 0.75);
+     * its first window, the shifted one: a moved from it while the canary
+     * did not, which is drift */
+    observe_n(100, "yes", "yes", 0.75);
     if (n_records != 3)
         dump_records();
     ck_assert_uint_eq(n_records, 3);
-    assert_record(1, "clear", "score_shift", "0.0000", "0.1250", "10");
-    assert_record(2, "alert", "drift", "0.2500", "0.1250", "10");
+    assert_record(1, "clear", "score_shift", "0.0000", "0.1250", "100");
+    assert_record(2, "alert", "drift", "1.0000", NULL, "100");
+}
+END_TEST
+
+START_TEST(the_canary_drifting_is_input_drift_and_a_model_following_it_is_not)
+{
+    build("window: 50, max_score_shift: 1");
+    observe_n(50, "yes", "yes", 0.75); /* the references */
+    /* the canary and a both now answer "no" 0.75 (yes at 0.25): the
+     * canary's scores moved, a's against the canary's did not */
+    observe_n(50, "no", "no", 0.75);
+    if (n_records != 1)
+        dump_records();
+    ck_assert_uint_eq(n_records, 1);
+    assert_record_of(0, "canary", "alert", "input_drift", "1.0000", NULL, "50");
+    ck_assert_int_eq(gauge_of("a")->alerting, 0);
+    ck_assert_double_eq_tol(gauge_of("a")->drift, 0.0, 1e-12);
+    observe_n(50, "yes", "yes", 0.75);
+    ck_assert_uint_eq(n_records, 2);
+    assert_record_of(1, "canary", "clear", "input_drift", "0.0000", NULL, "50");
+}
+END_TEST
+
+/* The records of check `check`, in order: their indexes into records. */
+static size_t records_of(const char *check, size_t *out, size_t max)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n_records && k < max; i++)
+        if (strcmp(field(i, "check"), check) == 0)
+            out[k++] = i;
+    return k;
+}
+
+START_TEST(an_alert_needs_its_evidence_for_tests_in_a_row_and_is_held_while_it_flaps)
+{
+    build_alerts("window: 20, max_score_shift: 1",
+                 "test_interval_s: 1, for: 3, keep_firing_for_s: 0");
+    size_t at[8];
+    observe_n(40, "no", "yes", 0.75); /* two windows of evidence: pending */
+    ck_assert_uint_eq(records_of("agreement", at, 8), 0);
+    observe_n(20, "no", "yes", 0.75); /* the third: raised */
+    ck_assert_uint_eq(records_of("agreement", at, 8), 1);
+    ck_assert_str_eq(field(at[0], "type"), "alert");
+    ck_assert_str_eq(field(at[0], "for"), "3");
+    /* gone for two windows, back for one, gone for two: held, not sent */
+    observe_n(40, "yes", "yes", 0.75);
+    observe_n(20, "no", "yes", 0.75);
+    observe_n(40, "yes", "yes", 0.75);
+    ck_assert_uint_eq(records_of("agreement", at, 8), 1);
+    ck_assert_uint_ge(gauge_of("a")->flaps, 1);
+    ck_assert_int_eq(gauge_of("a")->alerting, 1);
+    observe_n(20, "yes", "yes", 0.75); /* gone a third time in a row: cleared */
+    ck_assert_uint_eq(records_of("agreement", at, 8), 2);
+    ck_assert_str_eq(field(at[1], "type"), "clear");
+}
+END_TEST
+
+START_TEST(windows_are_tested_at_most_every_test_interval)
+{
+    /* a window closes each second (this test's clock), tested every 5th:
+     * at 0.5 s, 5.5 s, 10.5 s, ... */
+    build_alerts("window: 10, max_score_shift: 1",
+                 "test_interval_s: 5, for: 1, keep_firing_for_s: 0");
+    observe_n(110, "yes", "yes", 0.75);
+    ck_assert_uint_eq(gauge_of("a")->tests, 3);
+    /* evidence in windows that are not tested raises nothing */
+    observe_n(30, "no", "yes", 0.75);
+    ck_assert_uint_eq(records_of("agreement", (size_t[1]){0}, 1), 0);
+    observe_n(20, "yes", "yes", 0.75);
+    ck_assert_uint_eq(records_of("agreement", (size_t[1]){0}, 1), 0);
+    ck_assert_uint_eq(gauge_of("a")->tests, 4);
+}
+END_TEST
+
+START_TEST(keep_firing_for_holds_the_clear)
+{
+    /* a second a window, cleared no sooner than 5 s after last seen */
+    build_alerts("window: 10, max_score_shift: 1",
+                 "test_interval_s: 1, for: 1, keep_firing_for_s: 5");
+    size_t at[8];
+    observe_n(10, "no", "yes", 0.75);
+    ck_assert_uint_eq(records_of("agreement", at, 8), 1);
+    observe_n(40, "yes", "yes", 0.75); /* 4 s since */
+    ck_assert_uint_eq(records_of("agreement", at, 8), 1);
+    observe_n(10, "yes", "yes", 0.75); /* 5 s */
+    ck_assert_uint_eq(records_of("agreement", at, 8), 2);
+    ck_assert_str_eq(field(at[1], "type"), "clear");
 }
 END_TEST
 
@@ -362,11 +494,15 @@ static Suite *canary_monitor_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, agreeing_model_raises_nothing);
     tcase_add_test(tc, disagreement_over_a_window_alerts_then_clears);
-    tcase_add_test(tc, agreement_at_the_threshold_is_not_an_alert);
+    tcase_add_test(tc, a_dip_the_counts_cannot_tell_from_chance_is_not_an_alert);
     tcase_add_test(tc, window_param_is_honoured);
-    tcase_add_test(tc, default_window_is_200);
+    tcase_add_test(tc, default_window_is_1000);
     tcase_add_test(tc, requests_without_both_answers_are_not_compared);
-    tcase_add_test(tc, score_shift_alerts_with_its_threshold);
+    tcase_add_test(tc, score_shift_alerts_past_its_threshold_and_the_windows_error);
+    tcase_add_test(tc, the_canary_drifting_is_input_drift_and_a_model_following_it_is_not);
+    tcase_add_test(tc, an_alert_needs_its_evidence_for_tests_in_a_row_and_is_held_while_it_flaps);
+    tcase_add_test(tc, windows_are_tested_at_most_every_test_interval);
+    tcase_add_test(tc, keep_firing_for_holds_the_clear);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -582,47 +582,68 @@ static rv_evaluation_figure fig(const char *source, rv_eval_window w, uint64_t c
     return f;
 }
 
-/* Below the canary by more than the margin: raised once, cleared once;
- * below its own first window: the same; too few answers, or a first
- * window not yet full: not compared. */
+/* Below the canary by more than the margin, as the test on the counts
+ * finds it: raised once, cleared once; below its own first window: the
+ * same; a gap the counts cannot tell from chance, too few answers, or a
+ * first window not yet full: no alert. One test per check per 10 s. */
 START_TEST(alerts_are_raised_and_cleared_once)
 {
-    rv_eval_alerts *a = rv_eval_alerts_new("canary", 0.05, 100, 1000);
+    rv_alarm_policy policy = {.false_alarms_per_day = 0.01,
+                              .test_interval_ms = 10000,
+                              .for_tests = 1,
+                              .keep_firing_ms = 0};
+    rv_eval_alerts *a = rv_eval_alerts_new("canary", 0.05, 100, 1000, &policy);
     rv_eval_alert out[8];
-    /* a: 0.90 against the canary's 0.96 (threshold 0.91): below it; its
-     * first window 0.90 is not full (999) */
+    int64_t now = 1000000;
+    /* a: 0.88 against the canary's 0.96 (threshold 0.91) over 100 answers
+     * each: below it, but p = 0.21; its first window is not full (999) */
     rv_evaluation_figure f[] = {
-        fig("canary", RV_EVAL_HOUR, 500, 0.96), fig("a", RV_EVAL_HOUR, 500, 0.90),
+        fig("canary", RV_EVAL_HOUR, 100, 0.96), fig("a", RV_EVAL_HOUR, 100, 0.88),
         fig("a", RV_EVAL_FIRST, 999, 0.99), fig("b", RV_EVAL_HOUR, 99, 0.10),
         fig("canary", RV_EVAL_FIRST, 1000, 0.1)};
     size_t n = sizeof f / sizeof *f;
-    ck_assert_uint_eq(rv_eval_alerts_check(a, f, n, out, 8), 1);
+    ck_assert_uint_eq(rv_eval_alerts_check(a, f, n, now, out, 8), 0);
+    ck_assert_double_eq_tol(rv_eval_below_p(0.88, 100, 0.96, 100, 0.05), 0.2146, 1e-4);
+    /* 0.80 over 2000 against 0.96 over 2000: p ~ 1e-28 */
+    f[0].m.count = f[1].m.count = 2000;
+    f[1].m.accuracy = 0.80;
+    now += 10000;
+    ck_assert_uint_eq(rv_eval_alerts_check(a, f, n, now, out, 8), 1);
     ck_assert_int_eq(out[0].raised, 1);
     ck_assert_int_eq(out[0].check, RV_EVAL_BELOW_CANARY);
     ck_assert_str_eq(out[0].source, "a");
     ck_assert_str_eq(out[0].reference, "canary");
     ck_assert_double_eq_tol(out[0].threshold, 0.91, 1e-12);
-    ck_assert_uint_eq(out[0].count, 500);
-    ck_assert_uint_eq(rv_eval_alerts_check(a, f, n, out, 8), 0); /* still below: said once */
+    ck_assert_double_lt(out[0].p_value, 1e-20);
+    ck_assert_double_eq_tol(out[0].alpha, 0.01 / 8640, 1e-15);
+    ck_assert_uint_eq(out[0].count, 2000);
+    ck_assert_uint_eq(out[0].reference_count, 2000);
+    now += 10000;
+    ck_assert_uint_eq(rv_eval_alerts_check(a, f, n, now, out, 8), 0); /* still below: said once */
     /* the first window full at 0.99: a is below that too */
     f[2].m.count = 1000;
-    ck_assert_uint_eq(rv_eval_alerts_check(a, f, n, out, 8), 1);
+    ck_assert_uint_eq(rv_eval_alerts_check(a, f, n, now + 1, out, 8), 1);
     ck_assert_int_eq(out[0].check, RV_EVAL_BELOW_FIRST);
     ck_assert_str_eq(out[0].reference, "a");
-    /* recovered against the canary only (0.92 >= 0.91; < 0.94) */
+    /* recovered against the canary only (0.92 > 0.91; < 0.94), told at
+     * the next test, 10 s after the last */
     f[1].m.accuracy = 0.92;
-    ck_assert_uint_eq(rv_eval_alerts_check(a, f, n, out, 8), 1);
+    ck_assert_uint_eq(rv_eval_alerts_check(a, f, n, now + 9999, out, 8), 0);
+    now += 10000;
+    ck_assert_uint_eq(rv_eval_alerts_check(a, f, n, now, out, 8), 1);
     ck_assert_int_eq(out[0].raised, 0);
     ck_assert_int_eq(out[0].check, RV_EVAL_BELOW_CANARY);
     /* and against its first window */
-    f[1].m.accuracy = 0.95;
-    ck_assert_uint_eq(rv_eval_alerts_check(a, f, n, out, 8), 1);
+    f[1].m.accuracy = 0.96;
+    now += 10000;
+    ck_assert_uint_eq(rv_eval_alerts_check(a, f, n, now, out, 8), 1);
     ck_assert_int_eq(out[0].raised, 0);
     ck_assert_int_eq(out[0].check, RV_EVAL_BELOW_FIRST);
     /* the canary with too few answers compares nothing: no change */
     f[0].m.count = 50;
     f[1].m.accuracy = 0.5;
-    ck_assert_uint_eq(rv_eval_alerts_check(a, f, n, out, 8), 1); /* below first only */
+    now += 10000;
+    ck_assert_uint_eq(rv_eval_alerts_check(a, f, n, now, out, 8), 1); /* below first only */
     ck_assert_int_eq(out[0].check, RV_EVAL_BELOW_FIRST);
     rv_eval_alerts_free(a);
 }

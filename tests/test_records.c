@@ -236,24 +236,31 @@ START_TEST(alert_and_clear)
                          .canary = "canary",
                          .value = 0.75,
                          .threshold = 0.875,
+                         .p_value = 2.5e-9,
+                         .alpha = 1.25e-6,
                          .window = 200,
+                         .for_tests = 3,
                          .message = "model gbdt-v7 diverges"};
     rv_record_alert(g, &a);
     ASSERT_RECORD("{\"type\":\"alert\",\"check\":\"agreement\",\"model\":\"gbdt-v7\",\"version\":"
                   "\"3f2a9c1e\",\"canary\":\"canary\",\"value\":0.75,\"threshold\":0.875,"
-                  "\"window\":200,\"message\":\"model gbdt-v7 diverges\"}");
+                  "\"p_value\":2.5e-9,\"alpha\":0.00000125,\"window\":200,\"for\":3,"
+                  "\"message\":\"model gbdt-v7 diverges\"}");
     rv_jw_restart(g);
     a.raised = 0;
     a.check = "input_drift";
     a.model = "canary";
     a.value = 0.0625;
     a.threshold = 0.125;
+    a.p_value = 0.5;
     a.window = 10;
+    a.reference_window = 20;
     a.message = "canary canary is back";
     rv_record_alert(g, &a);
     ASSERT_RECORD("{\"type\":\"clear\",\"check\":\"input_drift\",\"model\":\"canary\",\"version\":"
                   "\"3f2a9c1e\",\"canary\":\"canary\",\"value\":0.0625,\"threshold\":0.125,"
-                  "\"window\":10,\"message\":\"canary canary is back\"}");
+                  "\"p_value\":0.5,\"alpha\":0.00000125,\"window\":10,\"reference_window\":20,"
+                  "\"for\":3,\"message\":\"canary canary is back\"}");
 }
 END_TEST
 

@@ -143,6 +143,13 @@ typedef struct rv_config {
     } evaluation;
 
     struct {
+        double false_alarms_per_day; /* per check and model, on traffic that does not change */
+        uint32_t test_interval_s;    /* at most one test per check this often */
+        uint32_t for_tests;          /* tests in a row to raise, and to clear */
+        uint32_t keep_firing_for_s;  /* raised: cleared no sooner after last seen */
+    } alerts;
+
+    struct {
         char *name; /* NULL when no site section */
         char **peers;
         size_t n_peers;

@@ -1,6 +1,7 @@
 /*
  * config_schema_evaluation.c - the keys of the evaluation section (live
- * evaluation against true labels), rows as in config_schema.c.
+ * evaluation against true labels) and of the alerts section (how the
+ * canary's and the evaluation's alerts decide), rows as in config_schema.c.
  */
 #include "config_internal.h"
 
@@ -108,4 +109,55 @@ const cf_section cf_evaluation_section = {
     .help = "Live evaluation: each model's answers, and the one served, joined with the true "
             "labels of the labels stream and measured; none without this section.",
     .keys = evaluation_keys,
+};
+
+static void check_rate(loader *l, const cf_key *k, const yaml_node_t *v, const char *kp, void *base)
+{
+    double d = *(const double *)cf_slot(base, k);
+    if (!(d > 0 && d <= 86400))
+        cy_report(l, v, kp, "%g is not a rate of false alarms a day: above 0, at most 86400", d);
+}
+
+static const cf_key alerts_keys[] = {
+    {.name = "false_alarms_per_day",
+     .type = CF_NUMBER,
+     .offset = C(alerts.false_alarms_per_day),
+     .def = "0.01",
+     .check = check_rate,
+     .help = "The false alarms each check of each model may give a day on traffic that does "
+             "not change (0.01: one in a hundred days). Each test is made at this divided by "
+             "the tests a day (`86400 / test_interval_s`), so that the bound holds a day, "
+             "however many windows pass (docs/alerts.md)."},
+    {.name = "test_interval_s",
+     .type = CF_U32,
+     .offset = C(alerts.test_interval_s),
+     .flags = CF_POSITIVE,
+     .max = 86400,
+     .def = "10",
+     .help = "At most one test of each check of each model this often, in seconds: the "
+             "canary's windows that close in between are shown (`/v1/stats`), not tested."},
+    {.name = "for",
+     .type = CF_U32,
+     .offset = C(alerts.for_tests),
+     .flags = CF_POSITIVE,
+     .max = 1000,
+     .def = "3",
+     .help = "An alert is raised once its test found the evidence this many times in a row, "
+             "and cleared once it found none as many times in a row (Prometheus' `for`)."},
+    {.name = "keep_firing_for_s",
+     .type = CF_U32,
+     .offset = C(alerts.keep_firing_for_s),
+     .def = "300",
+     .help = "A raised alert is cleared no sooner than this after its evidence was last "
+             "found, in seconds: one that comes and goes stays raised and is not sent again "
+             "(Prometheus' `keep_firing_for`)."},
+    {0},
+};
+
+const cf_section cf_alerts_section = {
+    .path = "alerts",
+    .help = "How the canary monitor's and the live evaluation's alerts decide: a statistical "
+            "test at a level set by the false alarms a day, raised after its evidence held "
+            "for some tests, cleared after it was gone as long (docs/alerts.md).",
+    .keys = alerts_keys,
 };

@@ -27,7 +27,7 @@ enum {
 
 /* The canary monitor's settings, read from the reference model's params. */
 typedef struct rv_monitor_settings {
-    uint32_t window;        /* requests per window, 10 or more; default 200 */
+    uint32_t window;        /* requests per window, 10 or more; default 1000 */
     double min_agreement;   /* 0..1; default 0.9 */
     double max_score_shift; /* 0..1; default 0.1 */
 } rv_monitor_settings;

@@ -1,28 +1,32 @@
 /*
  * evaluation_alerts.c - the accuracy alerts of the live evaluation: per
- * source and check, raised or not, and the transitions of each report.
+ * source and check, the alarm, and the alerts each report's test sends.
  */
 #include "evaluation_alerts.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct raised {
+#include "stattest.h"
+
+typedef struct source_alarms {
     char source[128];
-    unsigned checks; /* 1 << rv_eval_check */
-} raised;
+    rv_alarm alarm[RV_EVAL_CHECKS];
+} source_alarms;
 
 struct rv_eval_alerts {
     char *canary;
     double margin;
     uint64_t min_answers, baseline;
-    raised *r;
+    rv_alarm_policy policy;
+    source_alarms *s;
     size_t n;
 };
 
 rv_eval_alerts *rv_eval_alerts_new(const char *canary, double margin, uint64_t min_answers,
-                                   uint64_t baseline_answers)
+                                   uint64_t baseline_answers, const rv_alarm_policy *policy)
 {
     rv_eval_alerts *a = calloc(1, sizeof *a);
     if (!a || (canary && !(a->canary = strdup(canary)))) {
@@ -32,6 +36,7 @@ rv_eval_alerts *rv_eval_alerts_new(const char *canary, double margin, uint64_t m
     a->margin = margin;
     a->min_answers = min_answers;
     a->baseline = baseline_answers;
+    a->policy = *policy;
     return a;
 }
 
@@ -40,7 +45,7 @@ void rv_eval_alerts_free(rv_eval_alerts *a)
     if (!a)
         return;
     free(a->canary);
-    free(a->r);
+    free(a->s);
     free(a);
 }
 
@@ -48,6 +53,17 @@ const char *rv_eval_check_name(rv_eval_check c)
 {
     static const char *const names[] = {"accuracy_below_canary", "accuracy_below_first"};
     return c < RV_EVAL_CHECKS ? names[c] : "?";
+}
+
+double rv_eval_below_p(double accuracy, uint64_t n, double reference, uint64_t n_reference,
+                       double margin)
+{
+    double gap = accuracy - (reference - margin);
+    double se = sqrt(accuracy * (1 - accuracy) / (double)n +
+                     reference * (1 - reference) / (double)n_reference);
+    if (!(se > 0)) /* both all right, or all wrong: no spread to weigh the gap by */
+        return gap < 0 ? 0 : 1;
+    return rv_norm_cdf(gap / se);
 }
 
 static const rv_evaluation_figure *find(const rv_evaluation_figure *f, size_t n, const char *source,
@@ -59,28 +75,29 @@ static const rv_evaluation_figure *find(const rv_evaluation_figure *f, size_t n,
     return NULL;
 }
 
-/* The source's state; NULL when out of memory. */
-static raised *state_of(rv_eval_alerts *a, const char *source)
+/* The source's alarms; NULL when out of memory. */
+static source_alarms *alarms_of(rv_eval_alerts *a, const char *source)
 {
     for (size_t i = 0; i < a->n; i++)
-        if (strcmp(a->r[i].source, source) == 0)
-            return &a->r[i];
-    raised *grown = realloc(a->r, (a->n + 1) * sizeof *grown);
+        if (strcmp(a->s[i].source, source) == 0)
+            return &a->s[i];
+    source_alarms *grown = realloc(a->s, (a->n + 1) * sizeof *grown);
     if (!grown)
         return NULL;
-    a->r = grown;
-    raised *s = &a->r[a->n++];
+    a->s = grown;
+    source_alarms *s = &a->s[a->n++];
     memset(s, 0, sizeof *s);
     snprintf(s->source, sizeof s->source, "%s", source);
     return s;
 }
 
 size_t rv_eval_alerts_check(rv_eval_alerts *a, const rv_evaluation_figure *f, size_t n,
-                            rv_eval_alert *out, size_t max)
+                            int64_t now_ms, rv_eval_alert *out, size_t max)
 {
     const rv_evaluation_figure *canary = a->canary ? find(f, n, a->canary, RV_EVAL_HOUR) : NULL;
     if (canary && canary->m.count < a->min_answers)
         canary = NULL;
+    double alpha = rv_alarm_alpha(&a->policy);
     size_t k = 0;
     for (size_t i = 0; i < n && k < max; i++) {
         const rv_evaluation_figure *hour = &f[i];
@@ -90,25 +107,30 @@ size_t rv_eval_alerts_check(rv_eval_alerts *a, const rv_evaluation_figure *f, si
         const rv_evaluation_figure *first = find(f, n, hour->source, RV_EVAL_FIRST);
         const rv_evaluation_figure *refs[RV_EVAL_CHECKS] = {
             canary, first && first->m.count >= a->baseline ? first : NULL};
-        raised *st = state_of(a, hour->source);
+        source_alarms *st = alarms_of(a, hour->source);
         for (int c = 0; st && c < RV_EVAL_CHECKS && k < max; c++) {
-            if (!refs[c])
-                continue; /* nothing to compare with: as it was */
-            double threshold = refs[c]->m.accuracy - a->margin;
-            int below = hour->m.accuracy < threshold;
-            if (below == !!(st->checks & (1u << c)))
+            rv_alarm *alarm = &st->alarm[c];
+            if (!refs[c] || !rv_alarm_due(alarm, now_ms, &a->policy))
+                continue; /* nothing to compare with, or tested lately: as it was */
+            double p = rv_eval_below_p(hour->m.accuracy, hour->m.count, refs[c]->m.accuracy,
+                                       refs[c]->m.count, a->margin);
+            int change = rv_alarm_step(alarm, p < alpha, now_ms, &a->policy);
+            if (change == RV_ALARM_NONE)
                 continue;
-            st->checks ^= 1u << c;
             rv_eval_alert *x = &out[k++];
             memset(x, 0, sizeof *x);
-            x->raised = below;
+            x->raised = change == RV_ALARM_RAISE;
             x->check = (rv_eval_check)c;
             snprintf(x->source, sizeof x->source, "%s", hour->source);
             snprintf(x->version, sizeof x->version, "%s", hour->version);
             snprintf(x->reference, sizeof x->reference, "%s", refs[c]->source);
             x->value = hour->m.accuracy;
-            x->threshold = threshold;
+            x->threshold = refs[c]->m.accuracy - a->margin;
+            x->p_value = p;
+            x->alpha = alpha;
+            x->for_tests = a->policy.for_tests;
             x->count = hour->m.count;
+            x->reference_count = refs[c]->m.count;
         }
     }
     return k;

@@ -1,8 +1,16 @@
 /*
- * evaluation_alerts.h - when a source's accuracy over the last hour falls
+ * evaluation_alerts.h - when a source's accuracy over the last hour is
  * below the canary's, or below its own first window's, by more than a
  * margin: an alert, and a clear once it is back. Pure: given the figures
- * of each report, it says what changed.
+ * of each report and the time, it says what changed.
+ *
+ * "Below by more than the margin" is decided by a test on the joined
+ * counts, not read off the two accuracies: the one-sided two-proportion
+ * z-test of H0 "accuracy >= the reference's - margin" (a non-inferiority
+ * test), evidence when its p-value is below the policy's alpha. Against
+ * the canary, whose answers are to the same requests (positively
+ * correlated), the unpaired variance is larger than the true one: the test
+ * is conservative there. The alert's life is alarm.h's.
  *
  * A source is compared once its last hour holds min_answers joined answers
  * (and the canary's as many, for that check; and its first window is full,
@@ -14,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "alarm.h"
 #include "evaluation.h"
 
 typedef struct rv_eval_alerts rv_eval_alerts;
@@ -21,7 +30,7 @@ typedef struct rv_eval_alerts rv_eval_alerts;
 /* canary: the canary model's name, NULL when there is none. NULL when out
  * of memory. */
 rv_eval_alerts *rv_eval_alerts_new(const char *canary, double margin, uint64_t min_answers,
-                                   uint64_t baseline_answers);
+                                   uint64_t baseline_answers, const rv_alarm_policy *policy);
 void rv_eval_alerts_free(rv_eval_alerts *a);
 
 typedef enum { RV_EVAL_BELOW_CANARY, RV_EVAL_BELOW_FIRST, RV_EVAL_CHECKS } rv_eval_check;
@@ -33,16 +42,26 @@ typedef struct rv_eval_alert {
     rv_eval_check check;
     char source[128];
     char version[64];
-    char reference[128]; /* the canary, or the source itself */
-    double value;        /* the source's accuracy over the last hour */
-    double threshold;    /* the reference's minus the margin */
-    uint64_t count;      /* joined answers in the source's last hour */
+    char reference[128];      /* the canary, or the source itself */
+    double value;             /* the source's accuracy over the last hour */
+    double threshold;         /* the reference's minus the margin */
+    double p_value;           /* the test's */
+    double alpha;             /* the level it was made at */
+    uint32_t for_tests;       /* tests in a row the evidence held (or was gone) */
+    uint64_t count;           /* joined answers in the source's last hour */
+    uint64_t reference_count; /* the reference's */
 } rv_eval_alert;
 
-/* Compares the figures of one snapshot; the changes since the last call
- * go into out (at most max; the rest wait for the next call). Returns how
+/* The p-value of H0 "the source's accuracy >= the reference's - margin"
+ * from the joined counts (one-sided two-proportion z-test). */
+double rv_eval_below_p(double accuracy, uint64_t n, double reference, uint64_t n_reference,
+                       double margin);
+
+/* Tests the figures of one snapshot taken at now_ms (the checks due); the
+ * alerts to send go into out (at most max; call again with the same
+ * figures for the rest, which are then not tested again). Returns how
  * many. */
 size_t rv_eval_alerts_check(rv_eval_alerts *a, const rv_evaluation_figure *f, size_t n,
-                            rv_eval_alert *out, size_t max);
+                            int64_t now_ms, rv_eval_alert *out, size_t max);
 
 #endif

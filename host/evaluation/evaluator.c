@@ -406,9 +406,9 @@ static void alert(rv_evaluator *v, const rv_eval_alert *a, rv_jw *w)
     int canary = a->check == RV_EVAL_BELOW_CANARY;
     snprintf(message, sizeof message,
              "%s: accuracy over the last hour %.4f (%llu answers) is %sbelow %.4f (%s's accuracy "
-             "minus the margin)",
+             "minus the margin; p = %.3g, alpha %.3g)",
              a->source, a->value, (unsigned long long)a->count, a->raised ? "" : "no longer ",
-             a->threshold, canary ? "the canary" : "its first window");
+             a->threshold, canary ? "the canary" : "its first window", a->p_value, a->alpha);
     rv_alert_fields f = {.raised = a->raised,
                          .check = rv_eval_check_name(a->check),
                          .model = a->source,
@@ -416,7 +416,11 @@ static void alert(rv_evaluator *v, const rv_eval_alert *a, rv_jw *w)
                          .canary = a->reference,
                          .value = a->value,
                          .threshold = a->threshold,
+                         .p_value = a->p_value,
+                         .alpha = a->alpha,
                          .window = (uint32_t)a->count,
+                         .reference_window = (uint32_t)a->reference_count,
+                         .for_tests = a->for_tests,
                          .message = message};
     rv_jw_restart(w);
     rv_record_alert(w, &f);
@@ -450,7 +454,7 @@ static void report(rv_evaluator *v)
     }
     rv_eval_alert changed[16];
     size_t k;
-    while ((k = rv_eval_alerts_check(v->alerts, f, n, changed, 16)) > 0)
+    while ((k = rv_eval_alerts_check(v->alerts, f, n, rv_mono_ms(), changed, 16)) > 0)
         for (size_t i = 0; i < k; i++)
             alert(v, &changed[i], &w);
     rv_jw_free(&w);
@@ -572,9 +576,14 @@ rv_evaluator *rv_evaluator_start(const rv_config *cfg, const char *bootstrap, rd
         (cfg->site.name && !(v->site = strdup(cfg->site.name))) ||
         !(v->figures_topic = strdup(cfg->streams.evaluation)) ||
         !(v->alerts_topic = strdup(cfg->streams.alerts)) || !copied ||
-        !(v->alerts = rv_eval_alerts_new(canary, cfg->evaluation.alert_margin,
-                                         cfg->evaluation.alert_min_answers,
-                                         cfg->evaluation.baseline_answers))) {
+        !(v->alerts = rv_eval_alerts_new(
+              canary, cfg->evaluation.alert_margin, cfg->evaluation.alert_min_answers,
+              cfg->evaluation.baseline_answers,
+              &(rv_alarm_policy){.false_alarms_per_day = cfg->alerts.false_alarms_per_day,
+                                 .test_interval_ms = (int64_t)cfg->alerts.test_interval_s * 1000,
+                                 .for_tests = cfg->alerts.for_tests,
+                                 .keep_firing_ms =
+                                     (int64_t)cfg->alerts.keep_firing_for_s * 1000}))) {
         if (v->ev)
             rv_errf(err, err_size, "evaluation: out of memory");
         rv_evaluator_stop(v);

@@ -245,7 +245,14 @@ void rv_record_alert(rv_jw *w, const rv_alert_fields *a)
     rv_jw_double(w, a->value);
     rv_jw_string(w, "threshold");
     rv_jw_double(w, a->threshold);
+    rv_jw_string(w, "p_value");
+    rv_jw_double(w, a->p_value);
+    rv_jw_string(w, "alpha");
+    rv_jw_double(w, a->alpha);
     rv_jw_kv_int(w, "window", a->window);
+    if (a->reference_window)
+        rv_jw_kv_int(w, "reference_window", a->reference_window);
+    rv_jw_kv_int(w, "for", a->for_tests);
     rv_jw_kv_string(w, "message", a->message);
     rv_jw_map_close(w);
 }

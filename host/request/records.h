@@ -88,7 +88,10 @@ typedef struct rv_alert_fields {
     const char *version;
     const char *canary;
     double value, threshold;
-    uint32_t window;
+    double p_value, alpha;     /* the test's, and the level it was made at */
+    uint32_t window;           /* requests (or joined answers) tested */
+    uint32_t reference_window; /* those it was compared with; 0: none (not written) */
+    uint32_t for_tests;        /* tests in a row the evidence held (or was gone) */
     const char *message;
 } rv_alert_fields;
 void rv_record_alert(rv_jw *w, const rv_alert_fields *a);

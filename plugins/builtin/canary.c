@@ -35,7 +35,7 @@ static int settings_parse(const char *window, const char *min_agreement,
                           const char *max_score_shift, rv_monitor_settings *out, char *err,
                           size_t err_size)
 {
-    *out = (rv_monitor_settings){.window = 200, .min_agreement = 0.9, .max_score_shift = 0.1};
+    *out = (rv_monitor_settings){.window = 1000, .min_agreement = 0.9, .max_score_shift = 0.1};
     double w;
     if (window) {
         if (parse_number(window, &w) != 0 || w != floor(w) || w < 10 || w > 1e9) {

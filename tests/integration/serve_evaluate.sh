@@ -6,7 +6,7 @@
 # their labels chosen from the answers the scores stream holds: A labelled
 # as the canary answered (the linear model falls below the canary), B as
 # the linear model answered (it recovers: clear), C against it (below its
-# own first window). The alerts are what the rule
+# own first window). The alerts are what the test
 # says on the figures computed here, and the last records' figures are
 # these. Also: the role refuses the embedded broker and a config without
 # an evaluation section, and stops on SIGTERM.
@@ -16,8 +16,12 @@ DATA=$RV_SOURCE_DIR/conf/data
 start_broker $(service_topics eva) eva.labels eva.evaluation
 read -r HOST_PORT ROLE_PORT < <(free_ports 2)
 evaluated_yaml eva "$TMP/state" "{labels: [benign, malignant], interval_ms: 200, report_s: 1, \
-baseline_answers: 100, alert_margin: 0.01, alert_min_answers: 50, in_host: false}" \
+baseline_answers: 100, alert_margin: 0, alert_min_answers: 50, in_host: false}" \
   "http: {listen: \"127.0.0.1:$HOST_PORT\"}" >"$TMP/eva.yaml"
+# each report tested at level 0.1 (8640 false alarms a day at one test a
+# second), an alert raised and cleared at its first test
+echo "alerts: {false_alarms_per_day: 8640, test_interval_s: 1, for: 1, keep_firing_for_s: 0}" \
+  >>"$TMP/eva.yaml"
 
 # refused: the embedded broker (no -b), and a config without evaluation
 st=0
@@ -95,14 +99,16 @@ PY
 }
 
 # expect_alerts PHASE...: after these phases, the alerts the role wrote for
-# the linear model, folded in order, leave raised what the rule gives on
+# the linear model, folded in order, leave raised what the test gives on
 # the figures computed here from the scores and the labels (its first
-# window's accuracy as the role's records give it: its first 100 joined)
+# window's accuracy as the role's records give it: its first 100 joined):
+# SciPy's normal distribution on the two-proportion z statistic, at 0.1
 expect_alerts() {
   consume eva.scores >"$TMP/scores.jsonl"
   consume eva.alerts >"$TMP/alerts.jsonl"
   $PY - "$TMP" "$@" <<'PY'
-import json, sys
+import json, math, sys
+from scipy.stats import norm
 tmp, phases = sys.argv[1], sys.argv[2:]
 truth = {}
 for l in open(f"{tmp}/labels"):
@@ -120,10 +126,14 @@ first = [json.loads(l) for l in open(f"{tmp}/evaluation.jsonl")]
 first = [r for r in first if r["source"] == "linear" and r["window"] == "first"][-1]
 assert first["count"] == 100, first
 lin, can = acc("linear"), acc("canary")
+n = sum(i.split("-")[0] in phases for i in truth)
+def below(a, na, r, nr):
+    se = math.sqrt(a * (1 - a) / na + r * (1 - r) / nr)
+    return norm.cdf((a - r) / se) < 0.1 if se > 0 else a < r
 want = set()
-if lin < can - 0.01:
+if below(lin, n, can, n):
     want.add("accuracy_below_canary")
-if lin < first["accuracy"] - 0.01:
+if below(lin, n, first["accuracy"], first["count"]):
     want.add("accuracy_below_first")
 got, changes = set(), []
 for a in map(json.loads, open(f"{tmp}/alerts.jsonl")):
@@ -132,7 +142,7 @@ for a in map(json.loads, open(f"{tmp}/alerts.jsonl")):
         (got.add if a["type"] == "alert" else got.discard)(a["check"])
 print(f"after {' '.join(phases)}: linear {lin:.4f}, canary {can:.4f}, linear's first window "
       f"{first['accuracy']:.4f}; raised {sorted(got)}; changes {changes}")
-assert got == want, f"raised for linear: {sorted(got)}, the rule gives {sorted(want)}"
+assert got == want, f"raised for linear: {sorted(got)}, the test gives {sorted(want)}"
 PY
 }
 
@@ -151,7 +161,7 @@ latest linear hour $((3 * n))
 expect_alerts A B C || fail "phase C's alerts"
 grep -q '"accuracy_below_first"' "$TMP/alerts.jsonl" ||
   fail "labelled against the linear model, it is not below its first window: nothing was tested"
-pass "accuracy alerts raised and cleared as the rule gives on the figures (below the canary, below its own first window)"
+pass "accuracy alerts raised and cleared as the two-proportion test gives on the counts (below the canary, below its own first window)"
 
 # the last record's figures are those of every label sent
 $PY - "$TMP" <<'PY' || fail "the evaluation records' figures"
