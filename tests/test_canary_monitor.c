@@ -65,6 +65,10 @@ static void build_alerts(const char *canary_params, const char *alerts)
     snprintf(p, sizeof p, "%s/w.json", tmpdir);
     test_write_file(p, weights_json);
     snprintf(p, sizeof p, "%s/c.yaml", tmpdir);
+    /* a reference of one window unless the case says otherwise */
+    const char *sep = strstr(canary_params, "reference_windows") ? ", "
+                      : *canary_params                           ? ", reference_windows: 1, "
+                                                                 : ", reference_windows: 1";
     FILE *f = fopen(p, "w");
     ck_assert_ptr_nonnull(f);
     fprintf(f,
@@ -79,7 +83,7 @@ static void build_alerts(const char *canary_params, const char *alerts)
             "rendezvous:\n"
             "  schedule: [{ model: a, within_ms: 20 }]\n"
             "alerts: { %s }\n",
-            RV_FIXTURE_DIR, *canary_params ? ", " : "", canary_params,
+            RV_FIXTURE_DIR, sep, canary_params,
             alerts ? alerts : "test_interval_s: 1, for: 1, keep_firing_for_s: 0");
     fclose(f);
     rv_errors errs = {0};
@@ -487,6 +491,18 @@ START_TEST(keep_firing_for_holds_the_clear)
 }
 END_TEST
 
+START_TEST(the_reference_is_the_first_reference_windows_windows)
+{
+    build("window: 20, reference_windows: 3, max_score_shift: 1");
+    observe_n(60, "yes", "yes", 0.75); /* the reference: three windows */
+    ck_assert_msg(isnan(gauge_of("canary")->drift), "a drift before the reference was whole");
+    observe_n(20, "no", "no", 0.75); /* the canary moved: tested against 60 */
+    ck_assert_uint_eq(n_records, 1);
+    assert_record_of(0, "canary", "alert", "input_drift", "1.0000", NULL, "20");
+    ck_assert_str_eq(field(0, "reference_window"), "60");
+}
+END_TEST
+
 static Suite *canary_monitor_suite(void)
 {
     Suite *s = suite_create("canary_monitor");
@@ -503,6 +519,7 @@ static Suite *canary_monitor_suite(void)
     tcase_add_test(tc, an_alert_needs_its_evidence_for_tests_in_a_row_and_is_held_while_it_flaps);
     tcase_add_test(tc, windows_are_tested_at_most_every_test_interval);
     tcase_add_test(tc, keep_firing_for_holds_the_clear);
+    tcase_add_test(tc, the_reference_is_the_first_reference_windows_windows);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -13,7 +13,7 @@ log=$(mktemp /tmp/rv-valgrind-XXXXXX)
 trap 'rm -f "$log"' EXIT
 rc=0
 for t in archive commit_tracker config feature_vector evaluation jsonw kvstore measures numparse prom records selection \
-  records_layout stats symbols; do
+  records_layout stats stattest symbols; do
   if CK_FORK=no valgrind -q --error-exitcode=99 --leak-check=full \
     --errors-for-leak-kinds=definite "$RV_BUILD_DIR/tests/test_$t" >"$log" 2>&1; then
     echo "ok - $t: clean under memcheck ($(grep -E '^[0-9]+%' "$log"))"

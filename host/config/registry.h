@@ -27,9 +27,10 @@ enum {
 
 /* The canary monitor's settings, read from the reference model's params. */
 typedef struct rv_monitor_settings {
-    uint32_t window;        /* requests per window, 10 or more; default 1000 */
-    double min_agreement;   /* 0..1; default 0.9 */
-    double max_score_shift; /* 0..1; default 0.1 */
+    uint32_t window;            /* requests per window, 10 or more; default 1000 */
+    uint32_t reference_windows; /* the first windows, the drift's reference; default 5 */
+    double min_agreement;       /* 0..1; default 0.9 */
+    double max_score_shift;     /* 0..1; default 0.1 */
 } rv_monitor_settings;
 
 /* A param's value by key, NULL when absent. */

@@ -35,8 +35,8 @@ typedef struct tracked {
     /* this window: the model's and the canary's score of the label, and
      * their difference */
     uint32_t own[BINS], canary[BINS], diff[DBINS];
-    /* the first window's: the canary's scores, a model's differences */
-    uint32_t ref[DBINS], ref_n;
+    /* the first windows': the canary's scores, a model's differences */
+    uint32_t ref[DBINS], ref_n, ref_windows;
     int64_t last_test_ms; /* 0: never */
     rv_alarm alarm[N_CHECKS];
     rv_canary_gauge gauge;
@@ -233,9 +233,13 @@ static void close_window(rv_canary_monitor *m, tracked *t, const rv_model *canar
     double drift = NAN;
     const uint32_t *now_h = t->is_canary ? t->own : t->diff;
     int bins = t->is_canary ? BINS : DBINS;
-    if (!t->ref_n) {
-        memcpy(t->ref, now_h, bins * sizeof *now_h);
-        t->ref_n = t->n;
+    if (t->ref_windows < s->reference_windows) {
+        /* a reference of several windows: the tests against it are then
+         * nearly what they would be against the distribution itself */
+        for (int b = 0; b < bins; b++)
+            t->ref[b] += now_h[b];
+        t->ref_n += t->n;
+        t->ref_windows++;
     } else
         drift = rv_ks_statistic_hist(now_h, t->n, t->ref, t->ref_n, (size_t)bins);
 

@@ -18,12 +18,14 @@
  *                window allows (D - 2 eps, eps from the DKW inequality at
  *                alpha) is above max_score_shift;
  *   drift        a model: its scores minus the canary's, against those of its
- *                first window (its reference), by the two-sample KS test: the
- *                model changed, not the input; the canary: its scores
- *                against its first window's (input_drift): the input changed.
+ *                first reference_windows windows (its reference), by the
+ *                two-sample KS test: the model changed, not the input; the
+ *                canary: its scores against its reference (input_drift): the
+ *                input changed.
  * The alert's life (raised after `alerts.for` tests, held while it flaps,
  * cleared after it was gone as long) is alarm.h's. The canary's params give
- * window (default 1000), min_agreement (0.9) and max_score_shift (0.1);
+ * window (default 1000), reference_windows (5), min_agreement (0.9) and
+ * max_score_shift (0.1);
  * the config's alerts section the rest, both read per generation.
  * Thread: the rendezvous thread calls observe(); snapshot() from any thread.
  */
