@@ -56,6 +56,8 @@ sites      sites      two Kafka sites: the mirror's lag and its cost, the takeov
 container  container  the demo host as the bare process and in its image under podman
 python     python     the Python plugin's cost per batch against the same calls in Python
 pyserve    python     a scikit-learn Pipeline: host (Python plugin), remote scorer, Python peer
+alerts     alerts     the canary's decisions on 10 M simulated requests: false alarms, delays
+alerts_soak alerts    the demo's models at $SOAK_RATE/s for $SOAK_S s: the alert records (goal 0)
 TABLE
 }
 

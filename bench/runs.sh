@@ -73,7 +73,7 @@ models:
   - $first
   - $(linear_model linear-v1)
   - {name: canary, builtin: canary, max_batch: 64, queue_size: 16384,
-     params: {model_file: $MODELS/breast_cancer-canary.json, window: 100, max_score_shift: 0.25}}
+     params: {model_file: $MODELS/breast_cancer-canary.json, max_score_shift: 0.25}}
   - {name: decoy, builtin: decoy, max_batch: 64, queue_size: 16384}
 rendezvous:
   schedule:
