@@ -6,8 +6,11 @@
  * samples from fixed seeds: equal and unequal sizes, several shapes, ties
  * (values on a 0.001 grid, as 1000 bins over [0,1] give), histograms,
  * identical samples (D = 0), disjoint ones (D = 1) and random interleavings
- * of small samples (many lattice points of d). Cases worked by hand and the
- * exact/asymptotic switch need no SciPy.
+ * of small samples (many lattice points of d). DeLong's AUCs and variance
+ * against the textbook O(m k) definition in NumPy and scikit-learn's
+ * roc_auc_score (scores on 0.01 and 0.1 grids, unbalanced classes, 20 to
+ * 5000 requests), the paired z-test against scipy.stats.norm.sf. Cases
+ * worked by hand and the exact/asymptotic switch need no SciPy.
  */
 #include <check.h>
 
@@ -452,6 +455,194 @@ START_TEST(the_switch_between_exact_and_asymptotic)
 }
 END_TEST
 
+/* ---- DeLong's paired AUCs and the paired z-test */
+
+/* A variance within 1e-9 of the reference's, relatively; below 1e-18 (the
+ * reference's own cancellation of equal models) two agree. */
+static int near_rel(double ours, double ref)
+{
+    return fabs(ours - ref) <= 1e-9 * fabs(ref) + 1e-18;
+}
+
+static const struct delong_spec {
+    size_t n;
+    double rate;            /* the share of positives */
+    double grid;            /* the scores rounded to it; 0: as drawn */
+    double mu_a, mu_b, rho; /* each model's separation, their noises' correlation */
+    const char *what;
+} delong_specs[] = {
+    {20, 0.5, 0, 1, 1.2, 0.5, "20, balanced"},
+    {20, 0.3, 0.01, 0.8, 1, 0.3, "20, 0.01 grid"},
+    {37, 0.5, 0.1, 1, 1, 0.5, "37, 0.1 grid"},
+    {200, 0.4, 0.01, 1, 1.3, 0.6, "200, 0.01 grid"},
+    {500, 0.5, 0.1, 0.7, 0.9, 0.8, "500, 0.1 grid (ties galore)"},
+    {1000, 0.05, 0.01, 1, 1.2, 0.5, "1000, 5 % positive, 0.01 grid"},
+    {1000, 0.4, 0.01, 1, 1, 0.95, "1000, close models, 0.01 grid"},
+    {3000, 0.9, 0, 1.5, 1.4, 0.4, "3000, 90 % positive"},
+    {5000, 0.4, 0.01, 1.04, 1.28, 0, "5000, independent models, 0.01 grid"},
+    {5000, 0.02, 0, 2, 1.5, 0.5, "5000, 2 % positive"},
+    {5000, 0.5, 0.01, 0.5, 0.6, 0.7, "5000, balanced, 0.01 grid"},
+    {2000, 0.3, 0.01, 40, 1, 0.5, "2000, a separates perfectly"},
+    {2000, 0.3, 0.01, 0, 1, 0, "2000, a is 0.5 everywhere"},
+    {2000, 0.3, 0.01, 1, 1, 1, "2000, the same model twice"},
+};
+
+typedef struct paired_case {
+    size_t n;
+    enum { ACCURACY, GAUSS, SKEWED } kind;
+    double x, y, margin; /* ACCURACY: P(a wrong), P(b wrong); else mean, sd */
+} paired_case;
+
+static const paired_case paired_cases[] = {
+    {2, GAUSS, 0, 1, 0},
+    {20, GAUSS, 0.3, 1, 0},
+    {500, ACCURACY, 0.15, 0.1, 0},
+    {500, ACCURACY, 0.15, 0.1, 0.01},
+    {2000, ACCURACY, 0.15, 0.15, 0},
+    {2000, ACCURACY, 0.1, 0.15, 0.01},
+    {5000, ACCURACY, 0.3, 0.05, 0},
+    {1000, SKEWED, 0.02, 0.3, 0.01},
+    {3000, SKEWED, -0.01, 0.5, -0.02},
+    {5000, GAUSS, 0.5, 1, 0},
+    {5000, GAUSS, 0.6, 1, 0.001},
+    {5000, GAUSS, -0.01, 0.2, -0.02},
+};
+
+/* The scores of two models of the positive label: logistic(+-mu + noise),
+ * the noises N(0, 1) with correlation rho, on the spec's grid. */
+static void delong_case(uint64_t *seed, const struct delong_spec *c, unsigned char *t, double *a,
+                        double *b)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        t[i] = uniform(seed) < c->rate;
+        double za = normal(seed), zb = c->rho * za + sqrt(1 - c->rho * c->rho) * normal(seed);
+        double sign = t[i] ? 1 : -1;
+        a[i] = 1 / (1 + exp(-(sign * c->mu_a + (c->mu_a > 0 ? za : 0))));
+        b[i] = 1 / (1 + exp(-(sign * c->mu_b + zb)));
+        if (c->grid > 0) {
+            a[i] = round(a[i] / c->grid) * c->grid;
+            b[i] = round(b[i] / c->grid) * c->grid;
+        }
+    }
+}
+
+START_TEST(delong_and_paired_as_scipy)
+{
+    enum { D = sizeof delong_specs / sizeof *delong_specs };
+    enum { P = sizeof paired_cases / sizeof *paired_cases };
+    static unsigned char t[D][5000];
+    static double a[D][5000], b[D][5000], d[P][5000];
+    uint64_t seed = 0x5eed7;
+    scipy_run r;
+    scipy_open(&r);
+    for (size_t c = 0; c < D; c++) {
+        const struct delong_spec *s = &delong_specs[c];
+        delong_case(&seed, s, t[c], a[c], b[c]);
+        fprintf(r.cases, "delong %zu\n", s->n);
+        for (size_t i = 0; i < s->n; i++)
+            fprintf(r.cases, i ? " %d" : "%d", t[c][i]);
+        fputc('\n', r.cases);
+        write_sample(r.cases, a[c], s->n);
+        write_sample(r.cases, b[c], s->n);
+    }
+    for (size_t c = 0; c < P; c++) {
+        const paired_case *p = &paired_cases[c];
+        for (size_t i = 0; i < p->n; i++) {
+            if (p->kind == ACCURACY)
+                d[c][i] = (uniform(&seed) < p->x) - (double)(uniform(&seed) < p->y);
+            else if (p->kind == GAUSS)
+                d[c][i] = p->x + p->y * normal(&seed);
+            else /* a difference of two exponentials' squares: a long tail */
+                d[c][i] = p->x + p->y * (pow(-log1p(-uniform(&seed)), 2) - 2);
+        }
+        fprintf(r.cases, "paired %zu %.17g\n", p->n, p->margin);
+        write_sample(r.cases, d[c], p->n);
+    }
+    scipy_run_cases(&r);
+    for (size_t c = 0; c < D; c++) {
+        const struct delong_spec *s = &delong_specs[c];
+        double ref[5];
+        rv_delong o;
+        scipy_next(&r, ref, 5);
+        ck_assert_int_eq(rv_delong_paired(t[c], a[c], b[c], s->n, &o), 0);
+        ck_assert_msg(near(o.auc_a, ref[0]) && near(o.auc_a, ref[3]),
+                      "%s: AUC a %.17g, DeLong's %.17g, scikit-learn's %.17g", s->what, o.auc_a,
+                      ref[0], ref[3]);
+        ck_assert_msg(near(o.auc_b, ref[1]) && near(o.auc_b, ref[4]),
+                      "%s: AUC b %.17g, DeLong's %.17g, scikit-learn's %.17g", s->what, o.auc_b,
+                      ref[1], ref[4]);
+        ck_assert_msg(near_rel(o.var_diff, ref[2]), "%s: Var(AUC a - AUC b) %.17g, DeLong's %.17g",
+                      s->what, o.var_diff, ref[2]);
+        /* the two models swapped: the same variance */
+        rv_delong w;
+        ck_assert_int_eq(rv_delong_paired(t[c], b[c], a[c], s->n, &w), 0);
+        ck_assert(w.auc_a == o.auc_b && w.auc_b == o.auc_a && near_rel(w.var_diff, o.var_diff));
+        if (s->mu_a >= 40) /* perfect */
+            ck_assert(o.auc_a == 1);
+        if (s->mu_a == 0) /* one score */
+            ck_assert(o.auc_a == 0.5);
+        if (s->rho == 1) /* the same model */
+            ck_assert(o.auc_a == o.auc_b && o.var_diff == 0);
+    }
+    for (size_t c = 0; c < P; c++) {
+        const paired_case *p = &paired_cases[c];
+        double ref[2], mean, pv = rv_paired_p(d[c], p->n, p->margin, &mean);
+        scipy_next(&r, ref, 2);
+        ck_assert_msg(fabs(mean - ref[0]) <= 1e-12 * (1 + fabs(ref[0])),
+                      "paired %zu: mean %.17g, NumPy's %.17g", c, mean, ref[0]);
+        ck_assert_msg(near(pv, ref[1]), "paired %zu (n %zu, margin %g): p %.17g, SciPy's %.17g", c,
+                      p->n, p->margin, pv, ref[1]);
+    }
+    scipy_close(&r);
+}
+END_TEST
+
+/* DeLong and the paired test on cases small enough to work by hand. */
+START_TEST(delong_and_paired_by_hand)
+{
+    /* a: the positives' V10 1 and 1/2, the negatives' V01 1/2 and 1; b:
+     * 3/4 and 3/4 (one tie each), 1/2 and 1. Both AUCs 3/4; the V10s'
+     * differences 1/4 and -1/4, variance 1/8 over 2; the V01s' none. */
+    unsigned char t[] = {1, 1, 0, 0};
+    double a[] = {0.9, 0.4, 0.5, 0.1}, b[] = {0.5, 0.5, 0.5, 0.1};
+    rv_delong o;
+    ck_assert_int_eq(rv_delong_paired(t, a, b, 4, &o), 0);
+    ck_assert(o.auc_a == 0.75 && o.auc_b == 0.75 && o.var_diff == 0.0625);
+    ck_assert_int_eq(rv_delong_paired(t, a, a, 4, &o), 0);
+    ck_assert(o.auc_a == 0.75 && o.var_diff == 0);
+    /* one positive: its class has no spread to estimate, only the
+     * negatives' V01s count (differences 1, -1, 0: variance 1, over 3) */
+    unsigned char t1[] = {1, 0, 0, 0};
+    double a1[] = {0.5, 0.1, 0.6, 0.2}, b1[] = {0.5, 0.7, 0.1, 0.2};
+    ck_assert_int_eq(rv_delong_paired(t1, a1, b1, 4, &o), 0);
+    ck_assert(fabs(o.auc_a - 2.0 / 3) < 1e-15 && fabs(o.auc_b - 2.0 / 3) < 1e-15);
+    ck_assert(fabs(o.var_diff - 1.0 / 3) < 1e-15);
+    /* a NaN score ranks below every number */
+    double an[] = {NAN, 0.4, 0.5, 0.1};
+    ck_assert_int_eq(rv_delong_paired(t, an, a, 4, &o), 0);
+    ck_assert(o.auc_a == 0.25 && o.auc_b == 0.75);
+    /* a class empty, or no requests */
+    unsigned char none[] = {0, 0, 0, 0}, all[] = {1, 2, 1, 1};
+    ck_assert_int_eq(rv_delong_paired(none, a, b, 4, &o), -1);
+    ck_assert_int_eq(rv_delong_paired(all, a, b, 4, &o), -1);
+    ck_assert_int_eq(rv_delong_paired(t, a, b, 0, &o), -1);
+
+    /* no spread: p 0 above the margin, else 1; the mean exact */
+    double mean, z[] = {0, 0, 0}, up[] = {0.02, 0.02, 0.02}, at[] = {0.1, 0.1, 0.1, 0.1};
+    ck_assert(rv_paired_p(z, 3, 0, &mean) == 1 && mean == 0);
+    ck_assert(rv_paired_p(z, 3, -0.01, &mean) == 0);
+    ck_assert(rv_paired_p(up, 3, 0.01, &mean) == 0 && mean == 0.02);
+    ck_assert(rv_paired_p(at, 4, 0.1, &mean) == 1 && mean == 0.1);
+    /* 1 and -1: mean 0, sd sqrt 2, z 0 */
+    double pm[] = {1, -1};
+    ck_assert(rv_paired_p(pm, 2, 0, &mean) == 0.5 && mean == 0);
+    /* below two differences there is no sd */
+    ck_assert(isnan(rv_paired_p(up, 1, 0, &mean)) && mean == 0.02);
+    double nan[] = {0, NAN, 1};
+    ck_assert(isnan(rv_paired_p(nan, 3, 0, &mean)));
+}
+END_TEST
+
 static Suite *stattest_suite(void)
 {
     Suite *s = suite_create("stattest");
@@ -461,6 +652,8 @@ static Suite *stattest_suite(void)
     tcase_add_test(tc, limits_binomial_normal_as_scipy);
     tcase_add_test(tc, small_cases_by_hand);
     tcase_add_test(tc, the_switch_between_exact_and_asymptotic);
+    tcase_add_test(tc, delong_and_paired_as_scipy);
+    tcase_add_test(tc, delong_and_paired_by_hand);
     suite_add_tcase(s, tc);
     return s;
 }

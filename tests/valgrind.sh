@@ -12,8 +12,8 @@ command -v valgrind >/dev/null || { echo "FAIL: valgrind is not installed (scrip
 log=$(mktemp /tmp/rv-valgrind-XXXXXX)
 trap 'rm -f "$log"' EXIT
 rc=0
-for t in archive commit_tracker config feature_vector evaluation jsonw kvstore measures numparse prom records selection \
-  records_layout stats stattest symbols; do
+for t in archive commit_tracker config feature_vector evaluation jsonw kvstore measures numparse promotion prom records \
+  selection records_layout stats stattest symbols; do
   if CK_FORK=no valgrind -q --error-exitcode=99 --leak-check=full \
     --errors-for-leak-kinds=definite "$RV_BUILD_DIR/tests/test_$t" >"$log" 2>&1; then
     echo "ok - $t: clean under memcheck ($(grep -E '^[0-9]+%' "$log"))"

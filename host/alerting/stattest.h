@@ -3,8 +3,9 @@
  * two-sample Kolmogorov-Smirnov test (its statistic from sorted samples or
  * from histograms over the same bins, its p-value exact for small samples
  * and asymptotic for large ones), the binomial lower tail and the normal
- * distribution. Pure functions; none allocates but rv_ks_pvalue_exact
- * (one row of n + 1 doubles). Each equals SciPy's to 1e-9
+ * distribution, DeLong's test of two AUCs and the paired z-test. Pure
+ * functions; none allocates but rv_ks_pvalue_exact (one row of n + 1
+ * doubles) and rv_delong_paired (its ranks). Each equals SciPy's to 1e-9
  * (tests/test_stattest.c, against values SciPy computed).
  */
 #ifndef RV_STATTEST_H
@@ -46,5 +47,24 @@ double rv_binom_cdf(uint64_t k, uint64_t n, double p);
 
 /* The standard normal distribution function (scipy.stats.norm.cdf). */
 double rv_norm_cdf(double z);
+
+/* Two models' AUCs on the same n requests (truth[i] 1: positive, 0:
+ * negative; a[i], b[i] their scores for the positive label) and the
+ * variance of their difference, by DeLong, DeLong and Clarke-Pearson
+ * (1988), computed with midranks (Sun and Xu, 2014): ties count one half.
+ * 0, or -1 when a class is empty or out of memory. */
+typedef struct rv_delong {
+    double auc_a, auc_b;
+    double var_diff; /* Var(AUC_a - AUC_b) */
+} rv_delong;
+int rv_delong_paired(const unsigned char *truth, const double *a, const double *b, size_t n,
+                     rv_delong *out);
+
+/* The one-sided paired test of H0 "mean(d) <= margin" on per-request
+ * differences d (n >= 2): the large-sample z-test, p = 1 - Phi((mean(d) -
+ * margin) / (sd(d) / sqrt(n))), sd with n - 1. With d = 1[a wrong] - 1[b
+ * wrong] and margin 0 this is McNemar's test in its large-sample form.
+ * *mean gets mean(d). A zero spread: p is 0 when mean(d) > margin, else 1. */
+double rv_paired_p(const double *d, size_t n, double margin, double *mean);
 
 #endif
