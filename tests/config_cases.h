@@ -45,7 +45,7 @@ static const struct bad_config {
      {{2, 1, "colour",
        "unknown key 'colour' (allowed: service, state_dir, watch, "
        "shutdown_timeout_ms, streams, input, models, rendezvous, reload, delivery, archive, "
-       "evaluation, alerts, http, control, site)"},
+       "evaluation, alerts, promotion, http, control, site)"},
       {5, 3, "streams.dead-letter", "did you mean 'dead_letter'?"},
       {11, 5, "models[0].instance", "allowed: name, plugin, sha256, builtin, params"},
       {14, 34, "rendezvous.schedule[0].weight", "allowed: model, within_ms"},
@@ -275,6 +275,25 @@ static const struct bad_config {
      "site: { peers: [west] }\n",
      1,
      {{8, 7, "site.name", "missing required key"}}},
+    {"promotion_without_evaluation_and_its_values",
+     "service: s\n" BASE_STREAMS_TO_MODELS "models: [{ name: m, plugin: p.so }]\n"
+     "rendezvous: { schedule: [{model: m, within_ms: 1}] }\n"
+     "alerts: { false_alarms_per_day: 0 }\n"
+     "promotion:\n"
+     "  metric: f1\n"
+     "  mode: maybe\n"
+     "  alpha: 0.7\n"
+     "  min_labels: 500\n"
+     "  max_labels: 100\n"
+     "  pinned: [m, n]\n",
+     7,
+     {{8, 33, "alerts.false_alarms_per_day", "not a rate of false alarms a day"},
+      {10, 11, "promotion.metric", "'f1' is not accuracy, auc, brier or log_loss"},
+      {11, 9, "promotion.mode", "'maybe' is neither propose nor apply"},
+      {12, 10, "promotion.alpha", "0.7 is not a level"},
+      {10, 3, "promotion", "needs the evaluation section"},
+      {10, 3, "promotion", "max_labels (100) is below min_labels (500)"},
+      {10, 3, "promotion", "pinned: 'n' is not a model of this config"}}},
 };
 
 #endif

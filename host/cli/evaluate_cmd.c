@@ -95,7 +95,8 @@ int rv_evaluate_main(const rv_config_env *env, int argc, char **argv)
     if (http_listen) { /* the hosts' listen address is theirs: this one is given */
         free(cfg->http.listen);
         if (!(cfg->http.listen = strdup(http_listen)) ||
-            !(http = rv_http_start_evaluation(cfg, rv_evaluator_evaluation(v), err, sizeof err))) {
+            !(http = rv_http_start_evaluation(cfg, rv_evaluator_evaluation(v),
+                                              rv_evaluator_promoter(v), err, sizeof err))) {
             rv_error("http", "%s", cfg->http.listen ? err : "out of memory");
             rv_evaluator_stop(v);
             rv_config_free(cfg);

@@ -150,6 +150,16 @@ typedef struct rv_config {
     } alerts;
 
     struct {
+        char *metric; /* NULL when no promotion section */
+        char *mode;   /* propose or apply */
+        double margin, alpha, max_error_rate;
+        uint32_t min_labels, max_labels;
+        uint32_t cooldown_s, hold_s;
+        char **pinned;
+        size_t n_pinned;
+    } promotion;
+
+    struct {
         char *name; /* NULL when no site section */
         char **peers;
         size_t n_peers;

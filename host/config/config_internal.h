@@ -143,7 +143,7 @@ void cf_check_delivery(loader *l, const cf_key *k, const yaml_node_t *m, const c
 /* config_schema_evaluation.c: the evaluation section's table;
  * config_schema_access.c: the http and control sections'. */
 extern const cf_section cf_evaluation_section, cf_http_section, cf_control_section, cf_site_section,
-    cf_alerts_section;
+    cf_alerts_section, cf_promotion_section;
 
 void cf_check_evaluation_labels(loader *l, const cf_key *k, const yaml_node_t *m, const char *kp,
                                 void *base);

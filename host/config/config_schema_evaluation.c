@@ -1,11 +1,13 @@
 /*
  * config_schema_evaluation.c - the keys of the evaluation section (live
- * evaluation against true labels) and of the alerts section (how the
- * canary's and the evaluation's alerts decide), rows as in config_schema.c.
+ * evaluation against true labels), of the alerts section (how the canary's
+ * and the evaluation's alerts decide) and of the promotion section (a
+ * challenger put first by evidence), rows as in config_schema.c.
  */
 #include "config_internal.h"
 
 #include <stddef.h>
+#include <string.h>
 
 #define C(f) offsetof(rv_config, f)
 
@@ -160,4 +162,142 @@ const cf_section cf_alerts_section = {
             "test at a level set by the false alarms a day, raised after its evidence held "
             "for some tests, cleared after it was gone as long (docs/alerts.md).",
     .keys = alerts_keys,
+};
+
+static void check_mode(loader *l, const cf_key *k, const yaml_node_t *v, const char *kp, void *base)
+{
+    const char *s = cf_slot_text(k, base);
+    if (s && strcmp(s, "propose") != 0 && strcmp(s, "apply") != 0)
+        cy_report(l, v, kp, "'%s' is neither propose nor apply", s);
+}
+
+static void check_metric(loader *l, const cf_key *k, const yaml_node_t *v, const char *kp,
+                         void *base)
+{
+    static const char *const metrics[] = {"accuracy", "auc", "brier", "log_loss"};
+    const char *s = cf_slot_text(k, base);
+    for (size_t i = 0; s && i < sizeof metrics / sizeof *metrics; i++)
+        if (strcmp(s, metrics[i]) == 0)
+            return;
+    if (s)
+        cy_report(l, v, kp, "'%s' is not accuracy, auc, brier or log_loss", s);
+}
+
+static void check_alpha(loader *l, const cf_key *k, const yaml_node_t *v, const char *kp,
+                        void *base)
+{
+    double d = *(const double *)cf_slot(base, k);
+    if (!(d > 0 && d <= 0.5))
+        cy_report(l, v, kp, "%g is not a level: above 0, at most 0.5", d);
+}
+
+/* The whole section: it judges on the evaluation's labels, names models of
+ * the config, and its race has room for a look. */
+static void check_promotion(loader *l, const cf_key *k, const yaml_node_t *m, const char *kp,
+                            void *base)
+{
+    (void)k;
+    const rv_config *c = base;
+    if (!c->evaluation.labels)
+        cy_report(l, m, kp, "needs the evaluation section: it decides on live labels");
+    else if (c->promotion.metric && !strcmp(c->promotion.metric, "auc") &&
+             c->evaluation.n_labels != 2)
+        cy_report(l, m, kp, "metric auc needs two labels (evaluation.labels has %zu)",
+                  c->evaluation.n_labels);
+    if (c->promotion.max_labels < c->promotion.min_labels)
+        cy_report(l, m, kp, "max_labels (%u) is below min_labels (%u): no look would be made",
+                  c->promotion.max_labels, c->promotion.min_labels);
+    for (size_t i = 0; i < c->promotion.n_pinned; i++) {
+        size_t j = 0;
+        while (j < c->n_models && strcmp(c->models[j].name, c->promotion.pinned[i]) != 0)
+            j++;
+        if (j == c->n_models)
+            cy_report(l, m, kp, "pinned: '%s' is not a model of this config",
+                      c->promotion.pinned[i]);
+    }
+}
+
+static const cf_key promotion_keys[] = {
+    {.name = "metric",
+     .type = CF_STRING,
+     .offset = C(promotion.metric),
+     .flags = CF_REQUIRED,
+     .check = check_metric,
+     .help = "What a challenger must be better at: `accuracy`, `auc` (two labels), `brier` or "
+             "`log_loss`, on the same labelled requests as the champion (the schedule's first "
+             "model)."},
+    {.name = "mode",
+     .type = CF_STRING,
+     .offset = C(promotion.mode),
+     .def = "propose",
+     .check = check_mode,
+     .help = "`propose`: each decision is a record on the alerts stream (and "
+             "`GET /v1/promotions`); `apply`: also the control record that puts the challenger "
+             "first (signed with `control.key_file` when there is one), which every host "
+             "follows."},
+    {.name = "margin",
+     .type = CF_NUMBER,
+     .offset = C(promotion.margin),
+     .def = "0.01",
+     .check = check_fraction,
+     .help = "How much better, in the metric's units, a challenger must be: H0 of the test is "
+             "that it is better by at most this."},
+    {.name = "alpha",
+     .type = CF_NUMBER,
+     .offset = C(promotion.alpha),
+     .def = "0.01",
+     .check = check_alpha,
+     .help = "The probability that a race promotes a challenger that is not better by the "
+             "margin, however many looks it takes (each look at alpha / looks)."},
+    {.name = "min_labels",
+     .type = CF_U32,
+     .offset = C(promotion.min_labels),
+     .flags = CF_POSITIVE,
+     .def = "1000",
+     .help = "Labelled requests both models answered before a race's first look, and between "
+             "two looks."},
+    {.name = "max_labels",
+     .type = CF_U32,
+     .offset = C(promotion.max_labels),
+     .flags = CF_POSITIVE,
+     .def = "10000",
+     .help = "A race's labelled requests at most: after max_labels / min_labels looks without "
+             "evidence the challenger has lost (a record says so) until it or the champion "
+             "changes."},
+    {.name = "max_error_rate",
+     .type = CF_NUMBER,
+     .offset = C(promotion.max_error_rate),
+     .def = "0.01",
+     .check = check_fraction,
+     .help = "A challenger whose answers failed (errors, sheds, past the deadline) more often "
+             "than this over its race is not promoted, however good its answers."},
+    {.name = "cooldown_s",
+     .type = CF_U32,
+     .offset = C(promotion.cooldown_s),
+     .def = "3600",
+     .help = "No schedule change sooner than this after the last one this decider made."},
+    {.name = "hold_s",
+     .type = CF_U32,
+     .offset = C(promotion.hold_s),
+     .def = "3600",
+     .help = "For this long after a promotion, the model it replaced races the promoted one "
+             "(margin 0): if it is found better, it is put back (rollback)."},
+    {.name = "pinned",
+     .type = CF_LIST,
+     .offset = C(promotion.pinned),
+     .n_offset = C(promotion.n_pinned),
+     .flags = CF_UNIQUE,
+     .many = "a sequence of model names",
+     .one = "model",
+     .help = "Models never demoted: while one is first, no challenger races it."},
+    {0},
+};
+
+const cf_section cf_promotion_section = {
+    .path = "promotion",
+    .help = "Promotion by evidence: a challenger better than the champion on live labels, by a "
+            "paired test, is proposed or put first; a promotion that regresses is rolled back "
+            "(docs/evaluating.md); none without this section.",
+    .keys = promotion_keys,
+    .check = check_promotion,
 };

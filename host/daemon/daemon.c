@@ -491,6 +491,7 @@ static int serve_start(daemon_state *d, rv_config *cfg)
                                .remote = d->remote,
                                .gateway = !opts->scorer_model && !opts->takeover_from,
                                .evaluation = rv_evaluator_evaluation(d->evaluator),
+                               .promoter = rv_evaluator_promoter(d->evaluator),
                                .sites = d->sites.n_peers ? rv_sites_status : NULL,
                                .site_figures = rv_sites_figures,
                                .skipped = d->sites.answered ? rv_sites_skipped : NULL};

@@ -31,6 +31,7 @@ typedef struct joined {
     char version[64];
     uint32_t schedule_version, truth;
     int64_t time_ms;
+    uint64_t request; /* the batch's joins so far when it joined: one per request */
     double p[];
 } joined;
 
@@ -105,6 +106,7 @@ static rv_kv_status log_joined(rv_evaluation *e, batch *b, size_t i, int64_t now
     copy(j->version, sizeof j->version, e->st.e[i].version);
     j->schedule_version = e->st.schedule_version;
     j->truth = e->st.truth;
+    j->request = b->delta.joined;
     /* in the windows when its outcome was known; in the log's order and
      * expiry when it joined */
     j->time_ms = e->st.flags & RV_EVAL_TIMED ? e->st.truth_ms : now;
@@ -424,11 +426,21 @@ static rv_kv_status commit_part(rv_evaluation *e, op **q, size_t n, int64_t now_
         rv_kvstore_stats ks;
         rv_kvstore_stats_get(e->store, &ks);
         pthread_mutex_lock(&e->lock);
+        rv_eval_sample xs[RV_EVAL_MAX_SOURCES];
+        size_t nx = 0;
         for (size_t i = 0; i < b.n_joined; i++) {
             joined *j = b.joined[i];
             rv_eval_sample x = {j->source, j->version, j->schedule_version,
                                 j->truth,  j->p,       j->time_ms};
             rv_eval_windows_add(e->windows, &x);
+            if (!e->on_joined)
+                continue;
+            if (nx < RV_EVAL_MAX_SOURCES)
+                xs[nx++] = x;
+            if (i + 1 == b.n_joined || b.joined[i + 1]->request != j->request) {
+                e->on_joined(e->on_joined_ctx, xs, nx); /* a request's answers */
+                nx = 0;
+            }
         }
         add_counts(&e->counts, &b.delta);
         e->counts.store_bytes = ks.bytes;
@@ -594,4 +606,10 @@ const char *const *rv_evaluation_labels(const rv_evaluation *e, size_t *n)
 {
     *n = e->set.n_labels;
     return (const char *const *)e->labels;
+}
+
+void rv_evaluation_on_joined(rv_evaluation *e, rv_eval_joined_fn fn, void *ctx)
+{
+    e->on_joined = fn;
+    e->on_joined_ctx = ctx;
 }

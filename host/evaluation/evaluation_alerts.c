@@ -25,6 +25,16 @@ struct rv_eval_alerts {
     size_t n;
 };
 
+rv_alarm_policy rv_alarm_policy_of(const rv_config *cfg)
+{
+    return (rv_alarm_policy){
+        .false_alarms_per_day = cfg->alerts.false_alarms_per_day,
+        .test_interval_ms = (int64_t)cfg->alerts.test_interval_s * 1000,
+        .for_tests = cfg->alerts.for_tests,
+        .keep_firing_ms = (int64_t)cfg->alerts.keep_firing_for_s * 1000,
+    };
+}
+
 rv_eval_alerts *rv_eval_alerts_new(const char *canary, double margin, uint64_t min_answers,
                                    uint64_t baseline_answers, const rv_alarm_policy *policy)
 {

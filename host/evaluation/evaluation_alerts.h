@@ -23,9 +23,13 @@
 #include <stdint.h>
 
 #include "alarm.h"
+#include "config.h"
 #include "evaluation.h"
 
 typedef struct rv_eval_alerts rv_eval_alerts;
+
+/* The config's alerts section as the alarms take it (the canary's too). */
+rv_alarm_policy rv_alarm_policy_of(const rv_config *cfg);
 
 /* canary: the canary model's name, NULL when there is none. NULL when out
  * of memory. */

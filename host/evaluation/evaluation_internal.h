@@ -92,8 +92,32 @@ typedef struct op {
     double p[];    /* OP_ANSWER: n_labels probabilities */
 } op;
 
+/* Each model's answers as they come (counted once rv_evaluation_count_answers
+ * was called): how many, how many failed, and their latency in buckets
+ * (bucket b: up to 2^(b/4) microseconds). */
+#define RV_EVAL_LATENCY_BUCKETS 128
+typedef struct rv_eval_answer_stats {
+    uint64_t answers, failed;
+    uint64_t latency[RV_EVAL_LATENCY_BUCKETS]; /* of those with a latency */
+} rv_eval_answer_stats;
+void rv_evaluation_count_answers(rv_evaluation *e);
+/* source's counts so far (zero when none came). */
+void rv_evaluation_answer_stats(rv_evaluation *e, const char *source, rv_eval_answer_stats *out);
+/* The q-quantile of the latencies counted in now and not in before, in
+ * milliseconds (a bucket's upper edge); NAN when there are none. */
+double rv_eval_latency_quantile(const rv_eval_answer_stats *now, const rv_eval_answer_stats *before,
+                                double q);
+
+/* Called after each commit, once per request joined, with its answers
+ * (every source that answered ok, the truth in each); on the feeder's
+ * thread, under the evaluation's lock: it must not call back into e. */
+typedef void (*rv_eval_joined_fn)(void *ctx, const rv_eval_sample *x, size_t n);
+void rv_evaluation_on_joined(rv_evaluation *e, rv_eval_joined_fn fn, void *ctx);
+
 struct rv_evaluation {
     rv_evaluation_settings set;
+    rv_eval_joined_fn on_joined;
+    void *on_joined_ctx;
     char **labels;
     rv_kvstore *store;
     op **queue;
@@ -110,6 +134,12 @@ struct rv_evaluation {
     size_t tap_len;
     rv_eval_buf tap_out; /* the feeder's: the buffer taken last, swapped back in empty */
     atomic_uint_fast64_t tap_dropped; /* tapped answers not kept (no memory, or too many) */
+    int count_answers;                /* stats below kept, under tap_lock */
+    size_t n_stats;
+    struct {
+        char source[128];
+        rv_eval_answer_stats s;
+    } stats[RV_EVAL_MAX_SOURCES];
 };
 
 /* Bytes of answers tapped and not taken yet, at most (the feeder is far

@@ -146,9 +146,69 @@ static op *answer_op(rv_evaluation *e, const char *id, const rv_evaluation_answe
     return o;
 }
 
+void rv_evaluation_count_answers(rv_evaluation *e)
+{
+    pthread_mutex_lock(&e->tap_lock);
+    e->count_answers = 1;
+    pthread_mutex_unlock(&e->tap_lock);
+}
+
+/* A model's answer counted (tap_lock held). */
+static void count_answer(rv_evaluation *e, const rv_evaluation_answer *a)
+{
+    if (!e->count_answers || !a->source || strcmp(a->source, RV_EVALUATION_SERVED) == 0)
+        return;
+    size_t i = 0;
+    while (i < e->n_stats && strcmp(e->stats[i].source, a->source) != 0)
+        i++;
+    if (i == e->n_stats) {
+        if (i == RV_EVAL_MAX_SOURCES)
+            return;
+        e->n_stats++;
+        snprintf(e->stats[i].source, sizeof e->stats[i].source, "%s", a->source);
+    }
+    rv_eval_answer_stats *st = &e->stats[i].s;
+    st->answers++;
+    st->failed += a->failed != 0;
+    if (a->latency_us) {
+        int b = (int)ceil(4 * log2((double)a->latency_us));
+        st->latency[b < 0 ? 0 : b >= RV_EVAL_LATENCY_BUCKETS ? RV_EVAL_LATENCY_BUCKETS - 1 : b]++;
+    }
+}
+
+void rv_evaluation_answer_stats(rv_evaluation *e, const char *source, rv_eval_answer_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&e->tap_lock);
+    for (size_t i = 0; i < e->n_stats; i++)
+        if (strcmp(e->stats[i].source, source) == 0)
+            *out = e->stats[i].s;
+    pthread_mutex_unlock(&e->tap_lock);
+}
+
+double rv_eval_latency_quantile(const rv_eval_answer_stats *now, const rv_eval_answer_stats *before,
+                                double q)
+{
+    uint64_t total = 0, seen = 0;
+    for (int b = 0; b < RV_EVAL_LATENCY_BUCKETS; b++)
+        total += now->latency[b] - (before ? before->latency[b] : 0);
+    if (!total)
+        return NAN;
+    uint64_t want = (uint64_t)ceil(q * (double)total);
+    for (int b = 0; b < RV_EVAL_LATENCY_BUCKETS; b++) {
+        seen += now->latency[b] - (before ? before->latency[b] : 0);
+        if (seen >= want)
+            return pow(2, b / 4.0) / 1000;
+    }
+    return pow(2, (RV_EVAL_LATENCY_BUCKETS - 1) / 4.0) / 1000;
+}
+
 int rv_evaluation_answer_of(rv_evaluation *e, const char *id, const rv_evaluation_answer *a,
                             int64_t now_ms)
 {
+    pthread_mutex_lock(&e->tap_lock);
+    count_answer(e, a);
+    pthread_mutex_unlock(&e->tap_lock);
     op *o = answer_op(e, id, a, now_ms);
     if (!o || enqueue(e, o) != 0) {
         rv_eval_op_free(o);
@@ -212,6 +272,7 @@ int rv_evaluation_tap(rv_evaluation *e, const char *id, const rv_evaluation_answ
     size = (size + 7) & ~(size_t)7;
     h.size = (uint32_t)size;
     pthread_mutex_lock(&e->tap_lock);
+    count_answer(e, a);
     int kept = e->tap_len + size <= RV_EVAL_MAX_TAPPED;
     if (kept && e->tap_len + size > e->tap_in.cap) {
         size_t cap = e->tap_in.cap ? 2 * e->tap_in.cap : 1 << 20;
@@ -258,7 +319,10 @@ int rv_evaluation_tap_slot(rv_evaluation *e, const char *id, const rv_model *m, 
                               .n = n,
                               .labels = labels,
                               .scores = scores,
-                              .failed = status != RV_SLOT_OK};
+                              .failed = status != RV_SLOT_OK,
+                              .latency_us = s->latency_us > 0 && s->latency_us < UINT32_MAX
+                                                ? (uint32_t)s->latency_us
+                                                : 0};
     return rv_evaluation_tap(e, id, &a);
 }
 

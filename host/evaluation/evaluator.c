@@ -34,6 +34,7 @@
 #include "errbuf.h"
 #include "evaluation_alerts.h"
 #include "evaluator_read.h"
+#include "promoter.h"
 #include "topics.h"
 #include "jsonw.h"
 #include "log.h"
@@ -77,7 +78,8 @@ struct rv_evaluator {
     char **label_names; /* the evaluation's labels */
     size_t n_labels;
     rv_eval_alerts *alerts;
-    rv_eval_record rec; /* the record being read (the thread's) */
+    rv_promoter *promoter; /* with a promotion section */
+    rv_eval_record rec;    /* the record being read (the thread's) */
     pthread_t thread;
     atomic_int stop;
     uint64_t unreadable; /* records that did not go in (said in the log) */
@@ -179,6 +181,9 @@ static void take(rv_evaluator *v, const rd_kafka_message_t *m)
             a.source = r->model;
             ok = r->model && r->status;
             a.failed = ok && strcmp(r->status, "ok") != 0; /* done, with no answer */
+            a.latency_us = r->has_latency && r->latency_us > 0 && r->latency_us < UINT32_MAX
+                               ? (uint32_t)r->latency_us
+                               : 0;
         }
         if (ok)
             ok = rv_evaluation_answer_of(v->ev, r->id, &a, now) == 0;
@@ -457,6 +462,8 @@ static void report(rv_evaluator *v)
     while ((k = rv_eval_alerts_check(v->alerts, f, n, rv_mono_ms(), changed, 16)) > 0)
         for (size_t i = 0; i < k; i++)
             alert(v, &changed[i], &w);
+    if (v->promoter)
+        rv_promoter_decide(v->promoter, v->rk, now);
     rv_jw_free(&w);
     rv_evaluation_figures_free(f, n);
 }
@@ -545,6 +552,7 @@ rv_evaluator *rv_evaluator_start(const rv_config *cfg, const char *bootstrap, rd
 {
     rv_evaluator *v = calloc(1, sizeof *v);
     char dir[4096], group[600];
+    rv_alarm_policy policy = rv_alarm_policy_of(cfg);
     if (!v) {
         rv_errf(err, err_size, "evaluation: out of memory");
         return NULL;
@@ -576,14 +584,9 @@ rv_evaluator *rv_evaluator_start(const rv_config *cfg, const char *bootstrap, rd
         (cfg->site.name && !(v->site = strdup(cfg->site.name))) ||
         !(v->figures_topic = strdup(cfg->streams.evaluation)) ||
         !(v->alerts_topic = strdup(cfg->streams.alerts)) || !copied ||
-        !(v->alerts = rv_eval_alerts_new(
-              canary, cfg->evaluation.alert_margin, cfg->evaluation.alert_min_answers,
-              cfg->evaluation.baseline_answers,
-              &(rv_alarm_policy){.false_alarms_per_day = cfg->alerts.false_alarms_per_day,
-                                 .test_interval_ms = (int64_t)cfg->alerts.test_interval_s * 1000,
-                                 .for_tests = cfg->alerts.for_tests,
-                                 .keep_firing_ms =
-                                     (int64_t)cfg->alerts.keep_firing_for_s * 1000}))) {
+        !(v->alerts = rv_eval_alerts_new(canary, cfg->evaluation.alert_margin,
+                                         cfg->evaluation.alert_min_answers,
+                                         cfg->evaluation.baseline_answers, &policy))) {
         if (v->ev)
             rv_errf(err, err_size, "evaluation: out of memory");
         rv_evaluator_stop(v);
@@ -598,6 +601,11 @@ rv_evaluator *rv_evaluator_start(const rv_config *cfg, const char *bootstrap, rd
             rd_kafka_conf_destroy(pconf);
             rv_errf(err, err_size, "evaluation: cannot create its producer: %s", why);
         }
+        rv_evaluator_stop(v);
+        return NULL;
+    }
+    if (cfg->promotion.metric &&
+        !(v->promoter = rv_promoter_new(cfg, v->ev, v->out, err, err_size))) {
         rv_evaluator_stop(v);
         return NULL;
     }
@@ -646,6 +654,7 @@ void rv_evaluator_stop(rv_evaluator *v)
     rv_evaluation_close(v->ev);
     rv_eval_record_free(&v->rec);
     rv_eval_alerts_free(v->alerts);
+    rv_promoter_free(v->promoter);
     for (size_t i = 0; v->label_names && i < v->n_labels; i++)
         free(v->label_names[i]);
     free(v->label_names);
@@ -676,4 +685,9 @@ void rv_evaluator_unfollow(rv_evaluator *v)
 rv_evaluation *rv_evaluator_evaluation(rv_evaluator *v)
 {
     return v ? v->ev : NULL;
+}
+
+rv_promoter *rv_evaluator_promoter(rv_evaluator *v)
+{
+    return v ? v->promoter : NULL;
 }

@@ -31,5 +31,8 @@ void rv_evaluator_stop(rv_evaluator *v);
 void rv_evaluator_unfollow(rv_evaluator *v);
 /* For the HTTP side: snapshots and counts (thread-safe). */
 rv_evaluation *rv_evaluator_evaluation(rv_evaluator *v);
+/* Its promotion decider, NULL without a promotion section (promoter.h). */
+typedef struct rv_promoter rv_promoter;
+rv_promoter *rv_evaluator_promoter(rv_evaluator *v);
 
 #endif

@@ -26,7 +26,7 @@ typedef struct reader {
     int full; /* a string did not fit */
 } reader;
 
-enum { SEEN_ANSWERS = 1, SEEN_MODELS = 2, SEEN_SV = 4, SEEN_TIME = 8 };
+enum { SEEN_ANSWERS = 1, SEEN_MODELS = 2, SEEN_SV = 4, SEEN_TIME = 8, SEEN_LATENCY = 16 };
 
 static const char *keep(reader *x, const unsigned char *s, size_t n)
 {
@@ -80,16 +80,17 @@ static int on_number(void *ctx, const char *s, size_t n)
         return 1;
     memcpy(text, s, n);
     text[n] = '\0';
-    int sv = strcmp(x->key1, "schedule_version") == 0, time = strcmp(x->key1, "time") == 0;
-    unsigned bit = sv ? SEEN_SV : time ? SEEN_TIME : 0;
+    int sv = strcmp(x->key1, "schedule_version") == 0, time = strcmp(x->key1, "time") == 0,
+        lat = strcmp(x->key1, "latency_us") == 0;
+    unsigned bit = sv ? SEEN_SV : time ? SEEN_TIME : lat ? SEEN_LATENCY : 0;
     if (x->depth == 1 && bit && !(x->seen & bit)) {
         x->seen |= bit;
         char *end;
         errno = 0;
         long long v = strtoll(text, &end, 10);
         if (!*end && errno == 0) {
-            *(sv ? &x->r->has_schedule_version : &x->r->has_time) = 1;
-            *(sv ? &x->r->schedule_version : &x->r->time) = v;
+            *(sv ? &x->r->has_schedule_version : time ? &x->r->has_time : &x->r->has_latency) = 1;
+            *(sv ? &x->r->schedule_version : time ? &x->r->time : &x->r->latency_us) = v;
         }
     } else if (x->depth == 3 && x->in == IN_ANSWERS && strcmp(x->key3, "score") == 0 &&
                !x->has_score) {

@@ -25,6 +25,8 @@ typedef struct rv_eval_record {
     int64_t schedule_version;
     int has_time; /* "time": an integer (ms since the epoch) */
     int64_t time;
+    int has_latency; /* "latency_us": an integer (a score record's) */
+    int64_t latency_us;
     size_t n_answers; /* answers with a string label and a number score */
     const char *labels[RV_EVAL_READ_ANSWERS];
     double scores[RV_EVAL_READ_ANSWERS];

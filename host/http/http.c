@@ -112,6 +112,7 @@ static const struct route routes[] = {
     {"/", get_dashboard, RV_SCOPE_READ},
     {"/v1/stats", rv_http_get_stats, RV_SCOPE_READ},
     {"/v1/evaluation", rv_http_get_evaluation, RV_SCOPE_READ},
+    {"/v1/promotions", rv_http_get_promotions, RV_SCOPE_READ},
     {"/v1/sites", rv_http_get_sites, RV_SCOPE_READ},
     {"/healthz", get_healthz, 0},
     {"/readyz", rv_http_get_readyz, 0},
@@ -122,6 +123,7 @@ static const struct route routes[] = {
 /* `rendezvous evaluate`'s */
 static const struct route evaluate_routes[] = {
     {"/v1/evaluation", rv_http_get_evaluation, RV_SCOPE_READ},
+    {"/v1/promotions", rv_http_get_promotions, RV_SCOPE_READ},
     {"/healthz", get_healthz, 0},
     {"/readyz", get_evaluating, 0},
     {"/metrics", rv_http_get_evaluation_metrics, RV_SCOPE_METRICS},
@@ -327,9 +329,9 @@ static int listen_now(rv_http *h, const rv_config *cfg, struct sockaddr_storage 
         return -1;
     }
     rv_info("http", "listening on %s://%s (%s)%s%s", h->tls ? "https" : "http", cfg->http.listen,
-            h->evaluate_role ? "GET /healthz /readyz /v1/evaluation /metrics"
+            h->evaluate_role ? "GET /healthz /readyz /v1/evaluation /v1/promotions /metrics"
                              : "POST /v1/score, GET / /healthz /readyz /v1/models /v1/stats "
-                               "/v1/evaluation /v1/sites /metrics",
+                               "/v1/evaluation /v1/promotions /v1/sites /metrics",
             cfg->http.client_ca_file ? ", client certificates required" : "",
             h->auth ? ", bearer tokens required" : "");
     return 0;
@@ -383,8 +385,8 @@ rv_http *rv_http_start(const rv_config *cfg, const char *bootstrap, const char *
     return h;
 }
 
-rv_http *rv_http_start_evaluation(const rv_config *cfg, rv_evaluation *evaluation, char *err,
-                                  size_t err_size)
+rv_http *rv_http_start_evaluation(const rv_config *cfg, rv_evaluation *evaluation,
+                                  rv_promoter *promoter, char *err, size_t err_size)
 {
     struct sockaddr_storage sa;
     rv_http *h = listener_new(cfg, &sa, err, err_size);
@@ -392,6 +394,7 @@ rv_http *rv_http_start_evaluation(const rv_config *cfg, rv_evaluation *evaluatio
         return NULL;
     h->evaluate_role = 1;
     h->src.evaluation = evaluation;
+    h->src.promoter = promoter;
     return listen_now(h, cfg, &sa, err, err_size) == 0 ? h : NULL;
 }
 

@@ -18,6 +18,7 @@
 #include "evaluation.h"
 #include "generation.h"
 #include "output.h"
+#include "promoter.h"
 #include "remote.h"
 #include "sites.h"
 #include "stats.h"
@@ -40,6 +41,7 @@ typedef struct rv_http_sources {
     rv_remote *remote;         /* remote models' waits and scores, for /metrics */
     int gateway;               /* POST /v1/score served (not by a scorer) */
     rv_evaluation *evaluation; /* GET /v1/evaluation, or NULL: none */
+    rv_promoter *promoter;     /* GET /v1/promotions, or NULL: none */
     /* The peer sites' heartbeats through the mirror, up to max into out;
      * the count (NULL: no site section). */
     size_t (*sites)(void *ctx, rv_site_status *out, size_t max);
@@ -56,9 +58,9 @@ typedef struct rv_http rv_http;
 rv_http *rv_http_start(const rv_config *cfg, const char *bootstrap, const char *reply_topic,
                        const rv_http_sources *src, char *err, size_t err_size);
 /* The listener of `rendezvous evaluate` on cfg's http.listen (its TLS and
- * tokens too): GET /healthz /readyz /v1/evaluation /metrics. */
-rv_http *rv_http_start_evaluation(const rv_config *cfg, rv_evaluation *evaluation, char *err,
-                                  size_t err_size);
+ * tokens too): GET /healthz /readyz /v1/evaluation /v1/promotions /metrics. */
+rv_http *rv_http_start_evaluation(const rv_config *cfg, rv_evaluation *evaluation,
+                                  rv_promoter *promoter, char *err, size_t err_size);
 void rv_http_stop(rv_http *h);
 /* SIGHUP: the TLS certificate, key and client CAs, and the tokens file,
  * read again; what fails to load is logged and the ones in use stay. */

@@ -1,8 +1,9 @@
 /*
  * http_evaluation.c - the live evaluation over HTTP: GET /v1/evaluation
  * (JSON: what was joined and counted, and each source's measures per
- * window) and its /metrics families. 404 when the config has no
- * evaluation section.
+ * window), GET /v1/promotions (the promotion decider's races and
+ * decisions) and its /metrics families. 404 when the config has no
+ * evaluation (or promotion) section.
  */
 #include "http_internal.h"
 
@@ -107,6 +108,23 @@ enum MHD_Result rv_http_get_evaluation(rv_http *h, struct MHD_Connection *c)
     series(&w, ev, now);
     rv_jw_map_close(&w);
     rv_evaluation_figures_free(f, n);
+    enum MHD_Result r = w.oom ? rv_http_respond_error(c, 500, "out of memory")
+                              : rv_http_respond(c, 200, "application/json", w.buf, w.len);
+    rv_jw_free(&w);
+    return r;
+}
+
+enum MHD_Result rv_http_get_promotions(rv_http *h, struct MHD_Connection *c)
+{
+    if (!h->src.promoter)
+        return rv_http_respond_error(c, 404,
+                                     h->src.evaluation
+                                         ? "no promotion: the config has no promotion section"
+                                         : "no promotion here: it is decided where the "
+                                           "evaluation runs");
+    rv_jw w;
+    rv_jw_init(&w);
+    rv_promoter_json(h->src.promoter, &w);
     enum MHD_Result r = w.oom ? rv_http_respond_error(c, 500, "out of memory")
                               : rv_http_respond(c, 200, "application/json", w.buf, w.len);
     rv_jw_free(&w);

@@ -121,6 +121,7 @@ enum MHD_Result rv_http_get_metrics(rv_http *h, struct MHD_Connection *c);
 enum MHD_Result rv_http_get_evaluation_metrics(rv_http *h, struct MHD_Connection *c);
 /* GET /v1/evaluation, and its /metrics families (http_evaluation.c). */
 enum MHD_Result rv_http_get_evaluation(rv_http *h, struct MHD_Connection *c);
+enum MHD_Result rv_http_get_promotions(rv_http *h, struct MHD_Connection *c);
 void rv_http_evaluation_metrics(rv_http *h, rv_text *t);
 /* GET /v1/stats (http_stats.c), and GET / (the dashboard page, compiled
  * in from dashboard.html). */

@@ -16,6 +16,7 @@
 #include "alarm.h"
 #include "clock.h"
 #include "errbuf.h"
+#include "evaluation_alerts.h"
 #include "log.h"
 #include "records.h"
 #include "stattest.h"
@@ -305,16 +306,6 @@ static double score_of(const rv_slot *s, const rv_model *m, const char *label)
     return 0.0;
 }
 
-static rv_alarm_policy policy_of(const rv_config *cfg)
-{
-    return (rv_alarm_policy){
-        .false_alarms_per_day = cfg->alerts.false_alarms_per_day,
-        .test_interval_ms = (int64_t)cfg->alerts.test_interval_s * 1000,
-        .for_tests = cfg->alerts.for_tests,
-        .keep_firing_ms = (int64_t)cfg->alerts.keep_firing_for_s * 1000,
-    };
-}
-
 void rv_canary_monitor_observe(rv_canary_monitor *m, const rv_inflight *f)
 {
     const rv_generation *g = f->gen;
@@ -334,7 +325,7 @@ void rv_canary_monitor_observe(rv_canary_monitor *m, const rv_inflight *f)
             rv_error("canary", "%s (the defaults apply)", err);
         memcpy(m->settings_of, canary->version, sizeof m->settings_of);
     }
-    rv_alarm_policy policy = policy_of(g->cfg);
+    rv_alarm_policy policy = rv_alarm_policy_of(g->cfg);
     double cscore = score_of(cs, canary, label);
 
     for (size_t i = 0; i < g->n_models; i++) {

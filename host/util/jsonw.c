@@ -182,6 +182,12 @@ void rv_jw_null(rv_jw *w)
     put(w, "null", 4);
 }
 
+void rv_jw_bool(rv_jw *w, int v)
+{
+    begin(w);
+    put(w, v ? "true" : "false", v ? 4 : 5);
+}
+
 void rv_jw_raw_int(rv_jw *w, long long v)
 {
     char b[24], *end = b + sizeof b, *p = end; /* digits written backwards */
@@ -235,6 +241,12 @@ void rv_jw_kv_int(rv_jw *w, const char *key, long long value)
 {
     rv_jw_string(w, key);
     rv_jw_integer(w, value);
+}
+
+void rv_jw_kv_bool(rv_jw *w, const char *key, int value)
+{
+    rv_jw_string(w, key);
+    rv_jw_bool(w, value);
 }
 
 void rv_jw_bytes_field(rv_jw *w, const char *name, const void *bytes, size_t len)

@@ -44,6 +44,7 @@ void rv_jw_array_close(rv_jw *w);
 void rv_jw_string(rv_jw *w, const char *s);
 void rv_jw_string_n(rv_jw *w, const void *s, size_t n);
 void rv_jw_null(rv_jw *w);
+void rv_jw_bool(rv_jw *w, int v);
 void rv_jw_integer(rv_jw *w, long long v);
 /* Finite: the shortest decimal (integral ones with ".0"); else null. */
 void rv_jw_double(rv_jw *w, double v);
@@ -51,6 +52,7 @@ void rv_jw_double(rv_jw *w, double v);
 /* "key": value; value NULL writes null. */
 void rv_jw_kv_string(rv_jw *w, const char *key, const char *value);
 void rv_jw_kv_int(rv_jw *w, const char *key, long long value);
+void rv_jw_kv_bool(rv_jw *w, const char *key, int value);
 /* "name": the bytes as a string when they are UTF-8, else "name_b64": their
  * base64. Never changes the bytes. */
 void rv_jw_bytes_field(rv_jw *w, const char *name, const void *bytes, size_t len);
