@@ -7,12 +7,68 @@
 #   bash scripts/demo.sh --kafka   on a real Apache Kafka (a single-node
 #                                  KRaft cluster from scripts/kafka.sh, its
 #                                  topics made by `rendezvous topics --create`)
+#   bash scripts/demo.sh --promotion  promotion by evidence (conf/promotion.yaml):
+#                                  the weaker model first, labels arriving, the
+#                                  stronger one put first when a test says so
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ $# -eq 0 ] || [ "$1" = --kafka ] || { sed -n '2,10p' "$0"; exit 2; }
+[ $# -eq 0 ] || [ "$1" = --kafka ] || [ "$1" = --promotion ] || { sed -n '2,13p' "$0"; exit 2; }
 bash scripts/setup.sh
 cmake -S . -B build >/dev/null
 cmake --build build -j"$(nproc)" >/dev/null
+
+if [ "${1:-}" = --promotion ]; then
+  work=$(mktemp -d /tmp/rendezvous-demo-XXXXXX)
+  rm -rf conf/state/promotion
+  ./build/rendezvous -c conf/promotion.yaml >"$work/host.out" 2>"$work/host.log" &
+  host=$!
+  trap 'kill -9 $host 2>/dev/null || true; rm -rf "$work"' EXIT
+  for _ in $(seq 200); do
+    grep -q "serving:" "$work/host.log" && break
+    kill -0 $host 2>/dev/null || { cat "$work/host.log"; exit 1; }
+    sleep 0.05
+  done
+  bootstrap=$(sed -n 's/.*bootstrap=\([^ ]*\).*/\1/p' "$work/host.log" | head -1)
+  echo "host serving conf/promotion.yaml: small-v1 first, xgb-v1 scoring beside it"
+  # the data set's rows over and over, each followed by its true label
+  for pass in 1 2 3 4 5 6; do
+    /usr/bin/python3 - "$pass" conf/data/breast_cancer.jsonl conf/data/breast_cancer.expected.jsonl \
+      "$work/requests" "$work/labels" <<'PY'
+import json, sys
+p, rows, expected = sys.argv[1], open(sys.argv[2]).read().split("\n"), open(sys.argv[3])
+with open(sys.argv[4], "w") as req, open(sys.argv[5], "w") as lab:
+    for i, (row, e) in enumerate(zip(rows, map(json.loads, expected))):
+        key = f"pass{p}-{i}"
+        req.write(f"{key}:{row}\n")
+        lab.write(f"{key}:{json.dumps({'id': key, 'label': e['label']})}\n")
+PY
+    kcat -P -b "$bootstrap" -t promo.requests -K: <"$work/requests"
+    kcat -P -b "$bootstrap" -t promo.labels -K: <"$work/labels"
+    echo "pass $pass: 569 requests and their labels"
+    sleep 1
+    curl -sf http://127.0.0.1:8471/v1/promotions >"$work/promotions.json" || true
+    grep -q '"action":"promote"' "$work/promotions.json" && break
+  done
+  for _ in $(seq 100); do
+    grep -q "schedule version 2" "$work/host.log" && break
+    sleep 0.1
+  done
+  /usr/bin/python3 - "$work/promotions.json" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+d = [x for x in p["decisions"] if x["action"] == "promote"]
+if not d:
+    sys.exit(f"no promotion: {p}")
+d = d[0]
+print(f"promoted {d['challenger']} over {d['champion']} after {d['labels']} labelled requests: "
+      f"{d['reason']}")
+print(f"champion now: {p['champion']}")
+PY
+  grep "schedule version 2" "$work/host.log" | sed 's/^/  host: /'
+  kill -TERM $host
+  wait $host
+  exit 0
+fi
 
 work=$(mktemp -d /tmp/rendezvous-demo-XXXXXX)
 rm -rf conf/state/archive conf/state/evaluation # the decoy archive and the evaluation of this run only
