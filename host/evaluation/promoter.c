@@ -137,7 +137,8 @@ static void joined(void *ctx, const rv_eval_sample *x, size_t n)
             /* a new version of either: a new race */
             snprintf(rc->champion_version, sizeof rc->champion_version, "%s", a->version);
             snprintf(rc->challenger_version, sizeof rc->challenger_version, "%s", b->version);
-            start_race(p, rc, rc->rollback ? rc->started_ms : a->time_ms);
+            rc->n = 0; /* its pairs only: the guardrails count from the race's start */
+            rc->looks = 0;
         }
         uint32_t t = a->truth;
         rv_pair *q = &rc->pairs[rc->n++];
@@ -356,9 +357,13 @@ static void guard_figures(rv_promoter *p, race *r, double *error_rate, double *p
 {
     rv_eval_answer_stats now;
     rv_evaluation_answer_stats(p->ev, r->challenger, &now);
-    uint64_t answers = now.answers - r->at_start.answers, failed = now.failed - r->at_start.failed;
+    /* since the race started; all of them when none came since (its pairs'
+     * answers all came before its first look) */
+    const rv_eval_answer_stats *since = now.answers > r->at_start.answers ? &r->at_start : NULL;
+    uint64_t answers = now.answers - (since ? since->answers : 0),
+             failed = now.failed - (since ? since->failed : 0);
     *error_rate = answers ? (double)failed / (double)answers : 0;
-    *p99_ms = rv_eval_latency_quantile(&now, &r->at_start, 0.99);
+    *p99_ms = rv_eval_latency_quantile(&now, since, 0.99);
 }
 
 static void decide_race(rv_promoter *p, race *r, int64_t now)

@@ -3,11 +3,11 @@
 # is known: requests {x, y} with x, y uniform and y = x plus noise; the true
 # label is "yes" when x > 0.5 (one in ten flipped). The champion reads y
 # (accuracy about 0.78), the challenger x (about 0.92), a third model reads
-# x too but answers after 30 ms, past the champion's 20 ms (its race is
+# x too but answers after 25 ms, past the champion's 20 ms (its race is
 # looked at first: it comes first in the config). With mode apply:
 # the slow one is blocked by its latency, the challenger is promoted (the
-# decision on the alerts stream and GET /v1/promotions, the signed control
-# record, the hosts' schedule); then the truth follows y instead and the
+# decision on the alerts stream, GET /v1/promotions and the dashboard, the
+# signed control record, the hosts' schedule); then the truth follows y instead and the
 # model it replaced wins the race back within hold_s: rollback.
 . "$(dirname "$0")/lib.sh"
 FX=$RV_FIXTURE_DIR
@@ -29,13 +29,16 @@ streams: {brokers: embedded}
 input: {features: [x, y]}
 models:
   - {name: champion, plugin: $PLUG/liblinear_model.so, params: {model_file: $TMP/on-y.json}}
-  - {name: slow, plugin: $FX/ok.so, params: {score: 0.1, weight: 0.8, sleep_ms: 30}}
+  - {name: slow, plugin: $FX/ok.so, max_batch: 256, params: {score: 0.1, weight: 0.8, sleep_ms: 25}}
   - {name: challenger, plugin: $PLUG/liblinear_model.so, params: {model_file: $TMP/on-x.json}}
 rendezvous:
   schedule: [{model: champion, within_ms: 20}]
 evaluation: {labels: ["no", "yes"], interval_ms: 200, report_s: 1}
+# (a model past its deadline on two busy cores makes the others shed a few
+# of their answers too: the error-rate guardrail is set wide, the latency
+# one is what this test holds to)
 promotion: {metric: accuracy, mode: apply, margin: 0.05, alpha: 0.01, min_labels: 400,
-            max_labels: 4000, cooldown_s: 0, hold_s: 600}
+            max_labels: 4000, max_error_rate: 0.25, cooldown_s: 0, hold_s: 600}
 control: {key_file: $TMP/control.key}
 http: {listen: "127.0.0.1:$PORT"}
 YAML
@@ -96,7 +99,7 @@ p, s = d["challenger"], d["slow"]
 assert p["action"] == "promote" and p["applied"] and p["champion"] == "champion", p
 assert p["metric"] == "accuracy" and p["value"] > p["champion_value"] + 0.05, p
 assert p["p_value"] < p["alpha"] <= 0.01 and p["labels"] % 400 == 0, p
-assert s["action"] == "blocked" and "latency" in s["reason"] and s["latency_p99_ms"] > 20, s
+assert s["action"] == "blocked" and s["latency_p99_ms"] > 20 and "latency" in s["reason"], s
 print(f"promoted after {p['labels']} labels: accuracy {p['value']:.3f} against "
       f"{p['champion_value']:.3f}, p = {p['p_value']:.2g}; slow blocked: {s['reason']}")
 PY
@@ -113,7 +116,14 @@ assert p["champion"] == "challenger" and p["mode"] == "apply", p
 assert {d["action"] for d in p["decisions"]} >= {"promote", "blocked"}, p["decisions"]
 assert any(r["rollback"] and r["challenger"] == "champion" for r in p["races"]), p["races"]
 PY
-pass "a challenger better on live labels is promoted (signed control record, the host's schedule, GET /v1/promotions); one as good but past the deadline is blocked by its latency"
+timeout 90 chromium --headless --no-sandbox --disable-gpu --virtual-time-budget=3000 --dump-dom \
+  "http://127.0.0.1:$PORT/" >"$TMP/dom.html" 2>"$TMP/chromium.err" ||
+  fail "chromium: $(tail -3 "$TMP/chromium.err")"
+grep -q '<section class="wide" id="promotions">' "$TMP/dom.html" &&
+  grep -q '<tr data-action="promote">' "$TMP/dom.html" &&
+  grep -q '<tr data-action="blocked">' "$TMP/dom.html" ||
+  fail "the dashboard does not show the decisions: $(grep -o '<tr data-action[^>]*>' "$TMP/dom.html" | head -5)"
+pass "a challenger better on live labels is promoted (signed control record, the host's schedule, GET /v1/promotions, the dashboard); one as good but past the deadline is blocked by its latency"
 
 # the truth now follows y: the replaced model wins the race back
 drive y 8000 y
