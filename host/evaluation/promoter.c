@@ -238,35 +238,39 @@ static int reads_partition_0(rd_kafka_t *reader, const char *topic)
 }
 
 /* The decision's record: to the alerts stream, in the log, in the list. */
+/* A decision's fields, as its record and GET /v1/promotions give them. */
+static void decision_fields(const rv_promoter *p, const decision *d, rv_jw *w)
+{
+    rv_jw_kv_string(w, "action", d->action);
+    rv_jw_kv_string(w, "mode", p->apply ? "apply" : "propose");
+    rv_jw_kv_bool(w, "applied", d->applied);
+    rv_jw_kv_string(w, "challenger", d->challenger);
+    rv_jw_kv_string(w, "champion", d->champion);
+    rv_jw_kv_string(w, "metric", rv_metric_name(p->policy.metric));
+    const char *names[] = {"value", "champion_value", "p_value", "alpha"};
+    double values[] = {d->look.value, d->look.champion, d->look.p_value, d->look.alpha_look};
+    for (size_t i = 0; i < 4; i++) {
+        rv_jw_string(w, names[i]);
+        rv_jw_double(w, values[i]);
+    }
+    rv_jw_kv_int(w, "look", d->look.look);
+    rv_jw_kv_int(w, "looks", d->look.looks);
+    rv_jw_kv_int(w, "labels", (int64_t)d->look.labels);
+    rv_jw_string(w, "error_rate");
+    rv_jw_double(w, d->error_rate);
+    rv_jw_string(w, "latency_p99_ms");
+    rv_jw_double(w, d->p99_ms);
+    rv_jw_kv_string(w, "reason", d->reason);
+    rv_jw_kv_int(w, "time", d->time_ms);
+}
+
 static void tell(rv_promoter *p, const decision *d)
 {
     rv_jw w;
     rv_jw_init(&w);
     rv_jw_map_open(&w);
     rv_jw_kv_string(&w, "type", "promotion");
-    rv_jw_kv_string(&w, "action", d->action);
-    rv_jw_kv_string(&w, "mode", p->apply ? "apply" : "propose");
-    rv_jw_kv_bool(&w, "applied", d->applied);
-    rv_jw_kv_string(&w, "challenger", d->challenger);
-    rv_jw_kv_string(&w, "champion", d->champion);
-    rv_jw_kv_string(&w, "metric", rv_metric_name(p->policy.metric));
-    rv_jw_string(&w, "value");
-    rv_jw_double(&w, d->look.value);
-    rv_jw_string(&w, "champion_value");
-    rv_jw_double(&w, d->look.champion);
-    rv_jw_string(&w, "p_value");
-    rv_jw_double(&w, d->look.p_value);
-    rv_jw_string(&w, "alpha");
-    rv_jw_double(&w, d->look.alpha_look);
-    rv_jw_kv_int(&w, "look", d->look.look);
-    rv_jw_kv_int(&w, "looks", d->look.looks);
-    rv_jw_kv_int(&w, "labels", (int64_t)d->look.labels);
-    rv_jw_string(&w, "error_rate");
-    rv_jw_double(&w, d->error_rate);
-    rv_jw_string(&w, "latency_p99_ms");
-    rv_jw_double(&w, d->p99_ms);
-    rv_jw_kv_string(&w, "reason", d->reason);
-    rv_jw_kv_int(&w, "time", d->time_ms);
+    decision_fields(p, d, &w);
     rv_jw_map_close(&w);
     if (!w.oom && p->out &&
         rd_kafka_producev(p->out, RD_KAFKA_V_TOPIC(p->alerts_topic),
@@ -504,21 +508,8 @@ void rv_promoter_json(rv_promoter *p, rv_jw *w)
     rv_jw_string(w, "decisions");
     rv_jw_array_open(w);
     for (size_t i = 0; i < p->n_log; i++) {
-        const decision *d = &p->log[i];
         rv_jw_map_open(w);
-        rv_jw_kv_string(w, "action", d->action);
-        rv_jw_kv_bool(w, "applied", d->applied);
-        rv_jw_kv_string(w, "challenger", d->challenger);
-        rv_jw_kv_string(w, "champion", d->champion);
-        rv_jw_string(w, "value");
-        rv_jw_double(w, d->look.value);
-        rv_jw_string(w, "champion_value");
-        rv_jw_double(w, d->look.champion);
-        rv_jw_string(w, "p_value");
-        rv_jw_double(w, d->look.p_value);
-        rv_jw_kv_int(w, "labels", (int64_t)d->look.labels);
-        rv_jw_kv_string(w, "reason", d->reason);
-        rv_jw_kv_int(w, "time", d->time_ms);
+        decision_fields(p, &p->log[i], w);
         rv_jw_map_close(w);
     }
     rv_jw_array_close(w);
