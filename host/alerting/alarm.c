@@ -10,9 +10,14 @@ double rv_alarm_alpha(const rv_alarm_policy *p)
     return alpha < 1 ? alpha : 1;
 }
 
+int rv_alarm_interval_passed(int64_t last_test_ms, int64_t now_ms, const rv_alarm_policy *p)
+{
+    return last_test_ms == 0 || now_ms - last_test_ms >= p->test_interval_ms;
+}
+
 int rv_alarm_due(const rv_alarm *a, int64_t now_ms, const rv_alarm_policy *p)
 {
-    return a->last_test_ms == 0 || now_ms - a->last_test_ms >= p->test_interval_ms;
+    return rv_alarm_interval_passed(a->last_test_ms, now_ms, p);
 }
 
 int rv_alarm_step(rv_alarm *a, int bad, int64_t now_ms, const rv_alarm_policy *p)

@@ -37,7 +37,9 @@ typedef struct rv_alarm {
     int gone;             /* raised and its evidence gone at the last test */
 } rv_alarm;
 
-/* Whether a test is due at now_ms (test_interval_ms since the last). */
+/* Whether a test is due at now_ms: test_interval_ms since the last, made at
+ * last_test_ms (0: never); rv_alarm_due for one alarm's own tests. */
+int rv_alarm_interval_passed(int64_t last_test_ms, int64_t now_ms, const rv_alarm_policy *p);
 int rv_alarm_due(const rv_alarm *a, int64_t now_ms, const rv_alarm_policy *p);
 
 enum { RV_ALARM_NONE, RV_ALARM_RAISE, RV_ALARM_CLEAR };

@@ -227,8 +227,9 @@ static size_t test_window(const tracked *t, double shift, double drift, double a
 }
 
 static void close_window(rv_canary_monitor *m, tracked *t, const rv_model *canary,
-                         const rv_alarm_policy *policy)
+                         const rv_config *cfg)
 {
+    const rv_alarm_policy of = rv_alarm_policy_of(cfg), *policy = &of;
     const rv_monitor_settings *s = &m->settings;
     double shift = t->is_canary ? 0 : rv_ks_statistic_hist(t->own, t->n, t->canary, t->n, BINS);
     double drift = NAN;
@@ -247,7 +248,7 @@ static void close_window(rv_canary_monitor *m, tracked *t, const rv_model *canar
     int64_t now = m->now_ms(m->clock_ctx);
     int tested = 0;
     double p_drift = NAN;
-    if (t->last_test_ms == 0 || now - t->last_test_ms >= policy->test_interval_ms) {
+    if (rv_alarm_interval_passed(t->last_test_ms, now, policy)) {
         t->last_test_ms = now;
         tested = 1;
         double alpha = rv_alarm_alpha(policy);
@@ -325,7 +326,6 @@ void rv_canary_monitor_observe(rv_canary_monitor *m, const rv_inflight *f)
             rv_error("canary", "%s (the defaults apply)", err);
         memcpy(m->settings_of, canary->version, sizeof m->settings_of);
     }
-    rv_alarm_policy policy = rv_alarm_policy_of(g->cfg);
     double cscore = score_of(cs, canary, label);
 
     for (size_t i = 0; i < g->n_models; i++) {
@@ -346,7 +346,7 @@ void rv_canary_monitor_observe(rv_canary_monitor *m, const rv_inflight *f)
         t->n++;
         t->gauge.compared++;
         if (t->n >= m->settings.window)
-            close_window(m, t, canary, &policy);
+            close_window(m, t, canary, g->cfg); /* the policy per window, not per request */
     }
 }
 
