@@ -105,7 +105,7 @@ config "$TMP/faults.yaml" \
   "$(fault nan 'return numpy.full((len(X), 2), numpy.nan)')" \
   "$(fault sleeps 'time.sleep(30)')" \
   "$(fault segfault 'ctypes.string_at(0)')" \
-  "$(fault leaks 'kept.append(numpy.ones(256 << 20, dtype=numpy.uint8)); return numpy.full((len(X), 2), 0.5)')" \
+  "$(fault leaks 'kept.append(numpy.ones(512 << 20, dtype=numpy.uint8)); return numpy.full((len(X), 2), 0.5)')" \
   "$(fault socket 'socket.create_connection(("127.0.0.1", 9))')" \
   "$(fault runs 'subprocess.run(["/bin/true"])')"
 sed -i 's/schedule: \[{model: pipe, within_ms: 3000}, {model: other, within_ms: 3000}\]/schedule: [{model: pipe, within_ms: 3000}]/' "$TMP/faults.yaml"
