@@ -24,9 +24,28 @@
 #include "log.h"
 #include "streams.h"
 
+static _Thread_local unsigned last_status;
+
+unsigned rv_http_last_status(void)
+{
+    return last_status;
+}
+
+const unsigned rv_http_v2_statuses[RV_HTTP_V2_STATUSES] = {200, 400, 404, 413, 500, 503, 504, 0};
+
+/* A v2 answer counted by its status (the response just queued). */
+static void count_v2(rv_http *h)
+{
+    size_t i = 0;
+    while (i + 1 < RV_HTTP_V2_STATUSES && rv_http_v2_statuses[i] != last_status)
+        i++;
+    atomic_fetch_add(&h->v2_answers[i], 1);
+}
+
 enum MHD_Result rv_http_respond(struct MHD_Connection *c, unsigned status, const char *type,
                                 const char *body, size_t len)
 {
+    last_status = status;
     struct MHD_Response *r =
         MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
     MHD_add_response_header(r, "Content-Type", type);
@@ -232,7 +251,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             *upload_size = 0;
             return MHD_YES;
         }
-        return v2_infer ? rv_http_post_v2_infer(h, c, u, url) : rv_http_post_score(h, c, u);
+        if (!v2_infer)
+            return rv_http_post_score(h, c, u);
+        enum MHD_Result ret = rv_http_post_v2_infer(h, c, u, url);
+        count_v2(h);
+        return ret;
     }
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         return rv_http_respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "%s %s: method not allowed",
@@ -252,6 +275,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         r    ? r->get(h, c)
         : v2 ? rv_http_get_v2(h, c, url)
              : rv_http_respond_error(c, MHD_HTTP_NOT_FOUND, "no such endpoint: %s", url);
+    if (v2)
+        count_v2(h);
     rv_http_auth_done(h->auth, &g);
     return ret;
 }

@@ -31,6 +31,10 @@ typedef struct waiter {
     struct waiter *next;
 } waiter;
 
+/* The statuses the v2 answers are counted by; the last counts the others. */
+#define RV_HTTP_V2_STATUSES 8
+extern const unsigned rv_http_v2_statuses[RV_HTTP_V2_STATUSES];
+
 struct rv_http {
     rv_http_sources src;
     struct MHD_Daemon *mhd;
@@ -50,10 +54,15 @@ struct rv_http {
     rv_http_auth *auth;              /* NULL: no http.tokens_file, every endpoint open */
     rv_http_tls *tls;                /* NULL: plain HTTP */
     atomic_uint_fast64_t refused[4]; /* 401, 403, 429, 400 (a header twice) */
-    pthread_mutex_t lock;            /* guards waiters */
+    /* the Open Inference Protocol's answers by status (rv_http_v2_statuses) */
+    atomic_uint_fast64_t v2_answers[RV_HTTP_V2_STATUSES];
+    pthread_mutex_t lock; /* guards waiters */
     pthread_cond_t cond;
     waiter *waiters;
 };
+
+/* The status of the last response this thread queued (rv_http_respond). */
+unsigned rv_http_last_status(void);
 
 /* auth (http_auth.c): bearer tokens and their scopes and limits. */
 typedef struct rv_http_grant {

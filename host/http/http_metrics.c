@@ -193,6 +193,20 @@ static void listener_families(rv_http *h, rv_text *t)
         rv_prom_label l[] = {{"status", refused[i]}};
         rv_prom_counter(t, "rendezvous_http_refused_total", l, 1, atomic_load(&h->refused[i]));
     }
+    if (!h->evaluate_role) {
+        rv_prom_family(t, "rendezvous_http_v2_answers_total", "counter",
+                       "Open Inference Protocol (/v2) answers by status: 200, the protocol's "
+                       "errors (400 a bad tensor, 404 no such model or endpoint, 413 a body too "
+                       "large), 500, 503 not ready, 504 no answer in time; \"other\" the rest. "
+                       "Refusals before the endpoint are in rendezvous_http_refused_total.");
+        for (int i = 0; i < RV_HTTP_V2_STATUSES; i++) {
+            char status[16];
+            snprintf(status, sizeof status, "%u", rv_http_v2_statuses[i]);
+            rv_prom_label l[] = {{"status", rv_http_v2_statuses[i] ? status : "other"}};
+            rv_prom_counter(t, "rendezvous_http_v2_answers_total", l, 1,
+                            atomic_load(&h->v2_answers[i]));
+        }
+    }
     if (h->tls) {
         rv_prom_family(t, "rendezvous_http_certificate_expiry_seconds", "gauge",
                        "When the listener's TLS certificate expires (Unix time): alert well "

@@ -7,7 +7,7 @@
 # and as one input per feature, answered as /v1/score answers each row.
 # Protocol errors: unknown model 404, wrong shape and datatype 400 with the
 # reason, the binary extension refused (400), an oversized body 413, no
-# token 401.
+# token 401; each answer counted by its status in /metrics.
 . "$(dirname "$0")/lib.sh"
 FX=$RV_FIXTURE_DIR
 read -r PORT < <(free_ports 1)
@@ -19,7 +19,7 @@ python3 -m venv "$TMP/venv" >/dev/null 2>&1 || $PY -m venv "$TMP/venv" ||
   fail "pip install tritonclient[http]: $(tail -3 "$TMP/pip.log")"
 
 hash() { printf %s "$1" | sha256sum | cut -d' ' -f1; }
-printf '%s score,read name=client\n' "$(hash v2-secret-token)" >"$TMP/tokens"
+printf '%s score,read,metrics name=client\n' "$(hash v2-secret-token)" >"$TMP/tokens"
 write_service v2 "$TMP/v2.yaml" <<YAML
 models:
   - {name: a, plugin: $FX/ok.so, params: {weight: "0.05"}}
@@ -111,5 +111,16 @@ b.set_data_from_numpy(big, binary_data=False)
 refused(413, lambda: c.infer("v2", [b], headers=auth), "body over")
 print("ok")
 PY
+# the protocol's answers counted by status in /metrics (the 401 is a
+# refusal before the endpoint: rendezvous_http_refused_total)
+curl -s -H "Authorization: Bearer v2-secret-token" "http://127.0.0.1:$PORT/metrics" >"$TMP/metrics"
+$PY - "$TMP/metrics" <<'PY' || fail "rendezvous_http_v2_answers_total: $(grep v2_answers "$TMP/metrics")"
+import re, sys
+got = {m[0]: float(m[1]) for m in re.findall(
+    r'^rendezvous_http_v2_answers_total\{status="([^"]+)"\} (\S+)$', open(sys.argv[1]).read(), re.M)}
+assert got["200"] >= 8 and got["404"] == 2 and got["400"] == 3 and got["413"] == 1, got
+# 503s: /v2/health/ready polled above until the host was ready
+assert got["500"] == got["504"] == got["other"] == 0, got
+PY
 stop_host
-pass "tritonclient[http] against the v2 endpoints: health, readiness, metadata, infer on the service as one tensor and per feature (equal to /v1/score's answers, row by row), with a bearer token; 404, 400 (shape, datatype, binary), 401 and 413 as the protocol says"
+pass "tritonclient[http] against the v2 endpoints: health, readiness, metadata, infer on the service as one tensor and per feature (equal to /v1/score's answers, row by row), with a bearer token; 404, 400 (shape, datatype, binary), 401 and 413 as the protocol says, each counted by status in /metrics"
