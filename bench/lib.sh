@@ -88,7 +88,8 @@ start_services() {
   start_broker "${topics[@]}"
 }
 
-# start_broker TOPIC... : one broker ($BROKER) for the scenario, sets
+# start_broker TOPIC... : one broker ($BROKER) for the scenario, its topics
+# of $PARTITIONS (default 4) partitions; sets
 # BOOTSTRAP and BROKER_PIDS (a real cluster's nodes); stop_brokers ends it
 start_broker() {
   if [ "$BROKER" = kafka ]; then
@@ -98,14 +99,14 @@ start_broker() {
     RV_KAFKA_JVM=$KAFKA_JVM bash "$SRC/scripts/kafka.sh" start "$dir" --nodes "${KAFKA_NODES:-1}" \
       >"$dir.out" 2>"$dir.err" || die "Kafka did not start: $(tail -5 "$dir.err")"
     BOOTSTRAP=$(sed -n 's/^bootstrap=//p' "$dir.out")
-    bash "$SRC/scripts/kafka.sh" topics "$dir" 4 "$@" 2>>"$dir.err" ||
+    bash "$SRC/scripts/kafka.sh" topics "$dir" "${PARTITIONS:-4}" "$@" 2>>"$dir.err" ||
       die "cannot create the topics: $(tail -3 "$dir.err")"
     read -ra BROKER_PIDS <<<"$(bash "$SRC/scripts/kafka.sh" pids "$dir" | awk '{print $2}')"
     return
   fi
   local args=()
   for t in "$@"; do args+=(--topic "$t"); done
-  "$RV" broker --partitions 4 "${args[@]}" >"$WORK/broker.out" 2>"$WORK/broker.err" &
+  "$RV" broker --partitions "${PARTITIONS:-4}" "${args[@]}" >"$WORK/broker.out" 2>"$WORK/broker.err" &
   BROKER_PIDS=("$!")
   PIDS+=("$!")
   wait_for "$WORK/broker.out" "^bootstrap=" 30
@@ -123,14 +124,15 @@ stop_brokers() { # every process of the scenario, and its Kafka cluster
   KAFKA_DIRS=()
 }
 
-# start_host SERVICE YAML [WRAPPER...]: sets HOST_PID, waits for the assignment
+# start_host SERVICE YAML [WRAPPER...]: sets HOST_PID, waits for the
+# assignment (or for what $HOST_READY matches in its log)
 start_host() {
   local svc=$1 yaml=$2
   shift 2
   "$@" "$RV" -c "$yaml" -b "$BOOTSTRAP" >"$WORK/$svc.out" 2>"$WORK/$svc.log" &
   HOST_PID=$!
   PIDS+=("$HOST_PID")
-  wait_for "$WORK/$svc.log" "assigned" 120
+  wait_for "$WORK/$svc.log" "${HOST_READY:-assigned}" 120
 }
 
 # stop_host SERVICE: stops HOST_PID, prints the last summary SERVICE's host logged

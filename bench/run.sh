@@ -58,6 +58,11 @@ python     python     the Python plugin's cost per batch against the same calls 
 pyserve    python     a scikit-learn Pipeline: host (Python plugin), remote scorer, Python peer
 alerts     alerts     the canary's decisions on 10 M simulated requests: false alarms, delays
 alerts_soak alerts    the demo's models at $SOAK_RATE/s for $SOAK_S s: the alert records (goal 0)
+scale_models scaling  cost against 1, 2, 4, 8, 16 models scoring every request (CPU, p99)
+scale_features scaling cost against 10, 100, 1000 features a request
+scale_partitions scaling 1, 4, 16, 64 partitions; one host against two in a group
+scale_memory scaling  peak RSS and throughput against max_in_flight (exactly-once on Kafka)
+scaling    scaling    the four curves above, with their plots (gnuplot PNGs in $PLOTS)
 TABLE
 }
 

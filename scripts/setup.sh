@@ -21,6 +21,7 @@ packages=(
   check                                 # unit tests
   valgrind                              # memory checks
   stress-ng                             # a busy core for scripts/soak.sh
+  gnuplot-nox                           # the benchmark's curves (bench/scenarios/scaling.sh)
   clang-format                          # the format check (.clang-format)
   chromium fonts-dejavu-core            # the dashboard's test in a headless browser
   clang libclang-rt-14-dev              # libFuzzer and its sanitizers (scripts/fuzz.sh)
