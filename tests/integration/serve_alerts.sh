@@ -115,7 +115,7 @@ pass "steady traffic: 8000 requests, labelled, and no alert record"
 
 phase() { # NAME WHAT N TRANSFORM LABELS UNTIL
   local out
-  out=$(drive "$1" "$3" "$4" "$5" "$6" 2>>"$TMP/others") || fail "$2: $out"
+  out=$(drive "$1" "$3" "$4" "$5" "$6" 2>>"$TMP/others") || fail "$2: $out $(tail -3 "$TMP/others")"
   read -r sent secs p value <<<"$out"
   echo "$2: $6 after $sent requests ($secs s; p = $p, value $value)" | tee -a "$TMP/delays"
 }

@@ -100,7 +100,7 @@ grep -q 'rendezvous_http_refused_total{status="400"} 6$' "$TMP/metrics" ||
 pass "Authorization or X-Request-Id given twice, in either order or case: 400 naming the header, no value echoed, counted"
 
 # rate=5: a burst of 20 gets 5 or so through, then 429 with Retry-After
-ok=0 limited=0
+ok=0 limited=0 t0=$(date +%s%N)
 for _ in $(seq 20); do
   case $(call "$LIMITED" POST /v1/score) in
     200) ok=$((ok + 1)) ;;
@@ -108,8 +108,11 @@ for _ in $(seq 20); do
     *) fail "limited token: $(cat "$BODY")" ;;
   esac
 done
-[ "$ok" -ge 1 ] && [ "$ok" -le 8 ] && [ "$limited" -ge 12 ] ||
-  fail "rate 5/s over a burst of 20: $ok answered, $limited refused"
+# the bucket refills while the burst runs (slowly on a loaded machine): at
+# most its 5, what 5/s refilled over the burst, and one at the edge
+most=$((5 + ($(date +%s%N) - t0) * 5 / 1000000000 + 1))
+[ "$ok" -ge 1 ] && [ "$ok" -le "$most" ] && [ "$((ok + limited))" -eq 20 ] ||
+  fail "rate 5/s over a burst of 20: $ok answered (at most $most), $limited refused"
 legit
 pass "a token over its rate (5/s): $ok of 20 answered, $limited refused with 429 and Retry-After; others unaffected"
 
