@@ -97,7 +97,7 @@ def run(name):
     return r, {"host_us": host / hz / n * 1e6, "kids_us": kids / hz / n * 1e6,
                "rss": rss / 1024, "kids_rss": kids_rss / 1024}
 cols = ["x", "sat_rps", "sat_host_us", "sat_models_us", "peak_rss_mib", "models_rss_mib",
-        "rate_p50_ms", "rate_p99_ms", "rate_host_us", "rate_models_us", "sat_p99_ms"]
+        "rate_p50_ms", "rate_p99_ms", "rate_host_us", "rate_models_us", "sat_p99_ms", "limit_rps"]
 rows = []
 for p in points:
     x, name = p.split(":", 1)
@@ -105,22 +105,26 @@ for p in points:
     q, qc = run(f"{name}-rate")
     lat = (q or {}).get("latency_host") or {}
     slat = (s or {}).get("latency_host") or {}
+    lim = f"{work}/{name}-limit.json"
+    lim = json.load(open(lim))["throughput"] if os.path.exists(lim) else "NaN"
     rows.append([x, s["throughput"] if s else "NaN", sc["host_us"] if sc else "NaN",
                  sc["kids_us"] if sc else "NaN", sc["rss"] if sc else "NaN",
                  sc["kids_rss"] if sc else "NaN", lat.get("p50", "NaN"), lat.get("p99", "NaN"),
                  qc["host_us"] if qc else "NaN", qc["kids_us"] if qc else "NaN",
-                 slat.get("p99", "NaN")])
+                 slat.get("p99", "NaN"), lim])
 with open(tsv, "w") as f:
     f.write("# " + "\t".join(cols) + "\n")
     for r in rows:
         f.write("\t".join(x if isinstance(x, str) else f"{x:.4g}" for x in r) + "\n")
 def fmt(v, d=0):
     return "–" if v == "NaN" else f"{v:,.{d}f}"
-print(f"\n| {xlabel} | requests/s | host CPU µs/request (sat.) | peak RSS MiB (models') | "
-      f"at {rate}/s: in-host p50 / p99 ms | host / models CPU µs/request |")
+limited = any(r[11] != "NaN" for r in rows)
+print(f"\n| {xlabel} | requests/s{' (/ the limit)' if limited else ''} | host CPU µs/request (sat.) | "
+      f"peak RSS MiB (models') | at {rate}/s: in-host p50 / p99 ms | host / models CPU µs/request |")
 print("|---|---|---|---|---|---|")
 for r in rows:
-    print(f"| {r[0]} | {fmt(r[1])} | {fmt(r[2], 1)} | {fmt(r[4])} ({fmt(r[5])}) | "
+    of = f" ({r[1] / r[11]:.2f} of {fmt(r[11])})" if r[11] != "NaN" and r[1] != "NaN" else ""
+    print(f"| {r[0]} | {fmt(r[1])}{of} | {fmt(r[2], 1)} | {fmt(r[4])} ({fmt(r[5])}) | "
           f"{fmt(r[6], 2)} / {fmt(r[7], 2)} | {fmt(r[8], 1)} / {fmt(r[9], 1)} |")
 PY
 }
@@ -150,9 +154,13 @@ PY
 plot() {
   command -v gnuplot >/dev/null || { echo "no gnuplot: $PLOTS/$1.png not made" >&2; return 0; }
   local right='plot f u 1:3 w lp t "host CPU µs/request at saturation", f u 1:9 w lp t "host CPU µs/request at the rate", f u 1:10 w lp t "model processes CPU µs/request", f u 1:8 axes x1y2 w lp dt 2 t "in-host p99 ms at the rate (right axis)"'
-  local rlabel="CPU µs per request" y2='set y2label "ms"; set y2tics; set y2range [0:*]' 
-  local left='plot f u 1:2 w lp pt 7 t "at-least-once"'
+  local rlabel="CPU µs per request" y2='set y2label "ms"; set y2tics; set y2range [0:*]'
+  local left='plot f u 1:2 w lp pt 7 t "the host"'
+  if [ "$1" = scale_features ]; then
+    left+=', f u 1:12 w lp pt 7 t "the limit: pass-through writing the same bytes"'
+  fi
   if [ "$1" = scale_memory ]; then
+    left='plot f u 1:2 w lp pt 7 t "at-least-once"'
     right='plot f u 1:5 w lp t "host peak RSS MiB, at-least-once"'
     rlabel="MiB" y2=""
     if [ -f "$PLOTS/$1-eos.tsv" ]; then
@@ -207,7 +215,7 @@ scenario_scale_models() {
 # shellcheck disable=SC2034 # FEATURES and DATA: read by yaml_head, rvbench_cmd
 scenario_scale_features() {
   local f svcs=() pts=()
-  for f in ${SCALE_FEATURES:-10 100 1000}; do svcs+=("sf$f" "rf$f"); done
+  for f in ${SCALE_FEATURES:-10 100 1000}; do svcs+=("lf$f" "sf$f" "rf$f"); done
   start_services "${svcs[@]}"
   for f in ${SCALE_FEATURES:-10 100 1000}; do
     $PY - "$f" "$WORK/features-$f.jsonl" <<'PY'
@@ -224,6 +232,9 @@ PY
     local FEATURES DATA
     FEATURES=$(seq -s, -f 'f%.0f' 0 $((f - 1)) | sed 's/,/, /g')
     DATA=$WORK/features-$f.jsonl
+    # the transport alone with these bodies: the pass-through writing what
+    # this host writes (three scores, the decoy's copy, the result)
+    PT_RECORDS=5 PT_BYTES=1 PT_MAX_IN_FLIGHT=1000000 run_limit "features-$f-limit" "lf$f"
     models_yaml "sf$f" "$WORK/sf$f.yaml" 3 decoy
     saturated "features-$f-sat" "sf$f"
     models_yaml "rf$f" "$WORK/rf$f.yaml" 3 decoy
