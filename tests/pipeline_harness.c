@@ -198,6 +198,8 @@ void free_records(char **r, int n)
         free(r[i]);
 }
 
+int feed_direct = -1;
+
 /* Produces n requests {"x": i} with key (the id) r-<i>, and feeds them through the
  * input path: read back from the broker, parsed, opened, dispatched. Returns
  * the consumer they were read with, for feed_close (which waits until every
@@ -238,9 +240,11 @@ rd_kafka_t *feed_open(int n)
         ck_assert_int_eq(rv_features_parse(gen->features, f->req.body, f->req.body_len, f->features,
                                            err, sizeof err),
                          0);
+        f->direct = feed_direct; /* as the input sets it from rv-model */
         rv_rendezvous_open(rz, &f, 1);
         for (size_t i = 0; i < gen->n_models; i++)
-            rv_workers_dispatch(gen->models[i]->workers, &f, 1, i);
+            if (feed_direct < 0 || (int)i == feed_direct || gen->models[i]->is_decoy)
+                rv_workers_dispatch(gen->models[i]->workers, &f, 1, i);
         got++;
     }
     ck_assert_int_eq(got, n);

@@ -67,6 +67,8 @@ rd_kafka_t *feed_open(int n);
 void feed_close(rd_kafka_t *rk);
 
 void feed(int n);
+/* >= 0: what feed makes are direct calls to that model (rv-model) */
+extern int feed_direct;
 
 /* Waits until every request fed has been released. */
 void wait_done(int n);

@@ -193,6 +193,58 @@ START_TEST(slow_model_falls_back_at_its_deadline)
 }
 END_TEST
 
+/* Direct calls (rv-model) to the second model: it alone scores them, its
+ * answer is each result at once (reason direct, no rank), the slow first
+ * model neither scores nor is waited for; to a model that errors, the
+ * default. */
+START_TEST(a_direct_call_is_its_model_alone)
+{
+    start("  - { name: slow, plugin: " RV_FIXTURE_DIR "/ok.so, params: { sleep_ms: '1500' } }\n"
+          "  - { name: fast, plugin: " RV_FIXTURE_DIR "/ok_b.so }\n"
+          "  - { name: e, plugin: " RV_FIXTURE_DIR "/ok.so, params: { error: always } }\n",
+          "  schedule: [{ model: slow, within_ms: 5000 }, { model: fast, within_ms: 6000 }]\n"
+          "  default: { label: none, score: 0.5 }\n");
+    enum { N = 8 };
+    feed_direct = 1;
+    feed(N);
+    wait_done(N);
+    char *res[2 * N + 1], *scores[2 * N + 1];
+    int nres = read_records(cfg->streams.results, res, N + 1, 3000);
+    static const char *const want[] = {"\"model\":\"fast\"", "\"reason\":\"direct\"",
+                                       "\"rank\":null", "\"models\":{\"fast\":{\"status\":\"ok\"",
+                                       NULL};
+    assert_one_result_each(res, nres, N, want);
+    for (int i = 0; i < nres; i++) {
+        ck_assert_ptr_null(strstr(res[i], "\"slow\""));
+        const char *l = strstr(res[i], "],\"latency_us\":");
+        ck_assert_ptr_nonnull(l);
+        ck_assert_int_lt(atoll(l + strlen("],\"latency_us\":")), 1000000); /* not waited for */
+    }
+    int nsc = read_records(cfg->streams.scores, scores, N + 1, 3000);
+    ck_assert_int_eq(nsc, N);
+    ck_assert_int_eq(count_containing(scores, nsc, "\"model\":\"fast\""), N);
+    ck_assert_uint_eq(stats->results_by_reason[RV_REASON_DIRECT], N);
+    free_records(res, nres);
+    free_records(scores, nsc);
+    stop();
+
+    start("  - { name: e, plugin: " RV_FIXTURE_DIR "/ok.so, params: { error: always } }\n"
+          "  - { name: fast, plugin: " RV_FIXTURE_DIR "/ok_b.so }\n",
+          "  schedule: [{ model: fast, within_ms: 5000 }]\n"
+          "  default: { label: none, score: 0.5 }\n");
+    feed_direct = 0; /* not in the schedule: the schedule's last deadline */
+    feed(N);
+    feed_direct = -1;
+    wait_done(N);
+    nres = read_records(cfg->streams.results, res, N + 1, 3000);
+    static const char *const dflt[] = {"\"model\":null", "\"reason\":\"default\"",
+                                       "\"models\":{\"e\":{\"status\":\"error\"", NULL};
+    assert_one_result_each(res, nres, N, dflt);
+    free_records(res, nres);
+    stop();
+}
+END_TEST
+
 /* Every model errors: the default answer, and each model's status says
  * why. */
 START_TEST(errors_give_the_default)
@@ -280,6 +332,7 @@ int main(void)
     tcase_add_test(tc, preferred_answers_in_time);
     tcase_add_test(tc, slow_model_falls_back_at_its_deadline);
     tcase_add_test(tc, errors_give_the_default);
+    tcase_add_test(tc, a_direct_call_is_its_model_alone);
     tcase_add_test(tc, full_queue_sheds_for_that_model_only);
     tcase_add_test(tc, remote_answers_join_by_id);
     tcase_add_test(tc, an_answer_from_behind_decides_at_once);

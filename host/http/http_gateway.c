@@ -86,7 +86,8 @@ int rv_http_check_score(const rv_feature_index *ix, size_t n_features, const rv_
     return 0;
 }
 
-waiter *rv_http_gateway_send(rv_http *h, const char *given, const void *body, size_t len)
+waiter *rv_http_gateway_send(rv_http *h, const char *given, const char *model, const void *body,
+                             size_t len)
 {
     waiter *w = calloc(1, sizeof *w);
     if (!w)
@@ -98,8 +99,10 @@ waiter *rv_http_gateway_send(rv_http *h, const char *given, const void *body, si
     w->next = h->waiters;
     h->waiters = w;
     pthread_mutex_unlock(&h->lock);
-    rd_kafka_headers_t *hdrs = rd_kafka_headers_new(4);
+    rd_kafka_headers_t *hdrs = rd_kafka_headers_new(5);
     rd_kafka_header_add(hdrs, "rv-id", -1, w->id, -1);
+    if (model) /* a direct call: that model alone scores it */
+        rd_kafka_header_add(hdrs, "rv-model", -1, model, -1);
     rd_kafka_header_add(hdrs, "rv-reply-to", -1, h->reply_topic, -1);
     rd_kafka_header_add(hdrs, "rv-reply-key", -1, w->reply_key, -1);
     if (h->reply_on_request_partition) /* the evaluation joins it with the label there */
@@ -151,7 +154,7 @@ enum MHD_Result rv_http_post_score(rv_http *h, struct MHD_Connection *c, rv_uplo
     if (status)
         return rv_http_respond_error(c, (unsigned)status, "%s", reason);
 
-    waiter *w = rv_http_gateway_send(h, given, u->body, u->len);
+    waiter *w = rv_http_gateway_send(h, given, NULL, u->body, u->len);
     if (!w)
         return rv_http_respond_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
     int sent = w->sent;

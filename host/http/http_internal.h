@@ -135,11 +135,13 @@ void rv_http_evaluation_metrics(rv_http *h, rv_text *t);
 /* GET /v1/stats (http_stats.c), and GET / (the dashboard page, compiled
  * in from dashboard.html). */
 enum MHD_Result rv_http_get_stats(rv_http *h, struct MHD_Connection *c);
-/* http_gateway.c: a request produced with the gateway's reply route and
- * its waiter registered (NULL on out of memory; w->sent says whether it
- * went); then the waiters' results awaited for up to ms in all, and the
- * waiters unregistered (the caller frees them and their results). */
-waiter *rv_http_gateway_send(rv_http *h, const char *given_id, const void *body, size_t len);
+/* http_gateway.c: a request produced with the gateway's reply route (with
+ * model not NULL a direct call to it: rv-model) and its waiter registered
+ * (NULL on out of memory; w->sent says whether it went); then the waiters'
+ * results awaited for up to ms in all, and the waiters unregistered (the
+ * caller frees them and their results). */
+waiter *rv_http_gateway_send(rv_http *h, const char *given_id, const char *model, const void *body,
+                             size_t len);
 void rv_http_gateway_wait(rv_http *h, waiter **ws, size_t n, uint32_t ms);
 /* http_v2.c: the Open Inference Protocol's health and metadata: whether
  * url is one of its paths, one open to all (health), and the answer. */

@@ -2,11 +2,11 @@
  * http_v2.c - the Open Inference Protocol's (KServe "v2") health and
  * metadata endpoints, for clients written for Triton, KServe and MLServer
  * (docs/http.md): GET /v2, /v2/health/live, /v2/health/ready,
- * /v2/models/NAME[/versions/V] and .../ready; and POST .../infer on the
- * service's own name: the rendezvous (every model scores, the schedule
- * chooses), each row of the batch one request through the gateway,
- * answered together. NAME is a model of the service, or the service. A
- * model's one version is its content hash.
+ * /v2/models/NAME[/versions/V] and .../ready; and POST .../infer: on the
+ * service's own name the rendezvous (every model scores, the schedule
+ * chooses), on a model's a direct call (rv-model: that model alone scores,
+ * its answer is the result); each row of the batch one request through the
+ * gateway, answered together. A model's one version is its content hash.
  */
 #include "http_internal.h"
 
@@ -320,11 +320,11 @@ static void row_body(rv_jw *w, const rv_config *cfg, const double *x)
 /* The v2 answer from the results: probabilities in labels' order, the
  * top label, and each row's chosen model and reason as parameters. */
 static enum MHD_Result infer_answer(struct MHD_Connection *c, const rv_generation *g,
-                                    const char *id, waiter **ws, long rows)
+                                    const rv_model *m, const char *id, waiter **ws, long rows)
 {
     const char *const *labels;
     uint32_t nl;
-    labels_of(g, NULL, &labels, &nl);
+    labels_of(g, m, &labels, &nl);
     yajl_val *res = calloc((size_t)rows, sizeof *res);
     yajl_gen j = rv_json_gen_new();
     if (!res || !j) {
@@ -338,9 +338,9 @@ static enum MHD_Result infer_answer(struct MHD_Connection *c, const rv_generatio
     const char *ap[] = {"answers", NULL};
     yajl_gen_map_open(j);
     rv_json_string(j, "model_name");
-    rv_json_string(j, g->cfg->service);
+    rv_json_string(j, m ? m->name : g->cfg->service);
     rv_json_string(j, "model_version");
-    rv_json_string(j, "1");
+    rv_json_string(j, m ? m->version : "1");
     if (id) {
         rv_json_string(j, "id");
         rv_json_string(j, id);
@@ -396,7 +396,8 @@ static enum MHD_Result infer_answer(struct MHD_Connection *c, const rv_generatio
     yajl_gen_array_close(j);
     yajl_gen_map_close(j);
     yajl_gen_array_close(j);
-    /* the rendezvous' choice for each row: the model and the reason */
+    /* the choice for each row: the model and the reason ("direct" for a
+     * direct call) */
     rv_json_string(j, "parameters");
     yajl_gen_map_open(j);
     static const char *const keys[][2] = {
@@ -452,13 +453,6 @@ enum MHD_Result rv_http_post_v2_infer(rv_http *h, struct MHD_Connection *c, rv_u
                                   g->cfg->service);
         goto done;
     }
-    if (m) {
-        r = rv_http_respond_error(c, MHD_HTTP_BAD_REQUEST,
-                                  "inference on one model (%s) is not served yet: infer on the "
-                                  "service, %s, for the rendezvous' answer",
-                                  m->name, g->cfg->service);
-        goto done;
-    }
     if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Inference-Header-Content-Length")) {
         r = rv_http_respond_error(c, MHD_HTTP_BAD_REQUEST,
                                   "the binary tensor extension is not supported: send the "
@@ -494,7 +488,8 @@ enum MHD_Result rv_http_post_v2_infer(rv_http *h, struct MHD_Connection *c, rv_u
         if (id)
             snprintf(rid, sizeof rid, rows > 1 ? "%.*s-%ld" : "%.*s", MAX_ID - 8, id, i);
         row_body(&w, g->cfg, x + i * (long)g->cfg->input.n_features);
-        if (w.oom || !(ws[i] = rv_http_gateway_send(h, id ? rid : NULL, w.buf, w.len)))
+        if (w.oom ||
+            !(ws[i] = rv_http_gateway_send(h, id ? rid : NULL, m ? m->name : NULL, w.buf, w.len)))
             break;
         sent += !ws[i]->sent;
         if (ws[i]->sent)
@@ -516,7 +511,7 @@ enum MHD_Result rv_http_post_v2_infer(rv_http *h, struct MHD_Connection *c, rv_u
                                   "%ld of %ld rows without a result within %u ms", missing, rows,
                                   last_ms + DEADLINE_MARGIN_MS);
     else
-        r = infer_answer(c, g, id, ws, rows);
+        r = infer_answer(c, g, m, id, ws, rows);
     for (long i = 0; i < made; i++) {
         free(ws[i]->result);
         free(ws[i]);

@@ -21,6 +21,6 @@ rv_selection rv_select(const rv_slot_status *status, const uint32_t *within_ms, 
 const char *rv_reason_name(rv_reason r)
 {
     static const char *const names[RV_REASON_COUNT] = {"preferred", "fallback", "default",
-                                                       "expired"};
+                                                       "expired", "direct"};
     return (unsigned)r < RV_REASON_COUNT ? names[r] : "?";
 }

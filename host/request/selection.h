@@ -21,6 +21,7 @@ typedef enum {
     RV_REASON_FALLBACK,  /* a later entry's answer */
     RV_REASON_DEFAULT,   /* no entry answered ok: the default answer, or an error */
     RV_REASON_EXPIRED,   /* older than input.max_age_ms when read: the default, unscored */
+    RV_REASON_DIRECT,    /* a direct call (rv-model): the answer of the model it named */
     RV_REASON_COUNT
 } rv_reason;
 

@@ -85,6 +85,7 @@ rv_inflight *rv_inflight_new(rd_kafka_message_t *msg, rv_generation *gen, rv_inf
     f->done = done;
     f->done_ctx = done_ctx;
     f->heap_pos = SIZE_MAX;
+    f->direct = -1;
     atomic_init(&f->refs, 1);
     atomic_init(&f->held, NULL);
     f->arrival_mono_us = read->mono_us;
@@ -105,6 +106,10 @@ rv_inflight *rv_inflight_new(rd_kafka_message_t *msg, rv_generation *gen, rv_inf
         else if (strcmp(name, "rv-reply-partition") == 0 && len == 7 &&
                  memcmp(value, "request", 7) == 0)
             f->reply_on_request_partition = 1;
+        else if (strcmp(name, "rv-model") == 0 && !f->direct_name) {
+            f->direct_name = value ? value : "";
+            f->direct_len = value ? len : 0;
+        }
     }
 
     rd_kafka_timestamp_type_t tstype;

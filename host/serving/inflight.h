@@ -45,6 +45,12 @@ struct rv_inflight {
     rv_held *_Atomic held;
 
     int expired; /* older than input.max_age_ms: decided at once, scored by no model */
+    /* a direct call (an rv-model header): the one model that scores it and
+     * whose answer is its result, or -1; the header's value until the
+     * input has looked the model up */
+    int direct;
+    const char *direct_name;
+    size_t direct_len;
 
     /* Rendezvous thread only (decided: written by it alone, read by a
      * worker posting from behind as a hint): */

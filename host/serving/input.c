@@ -213,6 +213,19 @@ static void dead_letter(rv_input *in, rv_inflight *f, const char *reason)
     rv_inflight_release(f); /* the input's reference */
 }
 
+/* The model an rv-model header names (a direct call: that model alone
+ * scores the request, its answer is the result), or -1: none that scores. */
+static int direct_model(const rv_generation *gen, const rv_inflight *f)
+{
+    for (size_t i = 0; i < gen->n_models; i++) {
+        const rv_model *m = gen->models[i];
+        if (!m->is_decoy && strlen(m->name) == f->direct_len &&
+            memcmp(m->name, f->direct_name, f->direct_len) == 0)
+            return (int)i;
+    }
+    return -1;
+}
+
 /* A request held and registered: its body checked and parsed. 0, or -1
  * when it went to dead-letter. */
 static int admit(rv_input *in, rv_generation *gen, rv_inflight *f)
@@ -240,6 +253,16 @@ static int admit(rv_input *in, rv_generation *gen, rv_inflight *f)
     }
     if (rv_features_parse(gen->features, f->req.body, f->req.body_len, f->features, reason,
                           sizeof reason) != 0) {
+        dead_letter(in, f, reason);
+        return -1;
+    }
+    if (f->direct_name && (f->direct = direct_model(gen, f)) < 0) {
+        if (in->scorer) { /* a direct call to another model: not this one's */
+            rv_inflight_release(f);
+            return -1;
+        }
+        snprintf(reason, sizeof reason, "rv-model names no model of service %s: %.*s", cfg->service,
+                 (int)(f->direct_len < 128 ? f->direct_len : 128), f->direct_name);
         dead_letter(in, f, reason);
         return -1;
     }
@@ -276,6 +299,7 @@ void rv_input_handle(rv_input *in, rv_generation *gen, rd_kafka_message_t **msgs
     atomic_fetch_add(&in->stats->requests, k);
     size_t ok = 0, n_fresh = 0;
     rv_inflight *fresh[RV_INPUT_BATCH];
+    size_t n_direct = 0;
     uint32_t max_age = gen->cfg->input.max_age_ms;
     for (size_t i = 0; i < k; i++) {
         rv_inflight *f = fs[i];
@@ -286,16 +310,29 @@ void rv_input_handle(rv_input *in, rv_generation *gen, rd_kafka_message_t **msgs
         /* a backlog is answered at once, by the default, not scored */
         f->expired = max_age && f->req.timestamp_ms >= 0 &&
                      read.real_us / 1000 - f->req.timestamp_ms > (int64_t)max_age;
-        if (!f->expired)
+        if (!f->expired) {
             fresh[n_fresh++] = f;
+            n_direct += f->direct >= 0;
+        }
     }
     /* the input's references pass to the mailboxes; then every model gets
      * the batch, with one wake per worker (the decoy every request, the
-     * others the ones not expired) */
+     * others the ones not expired, a direct call its model alone) */
     rv_rendezvous_open(in->rz, fs, ok);
     for (size_t i = 0; i < gen->n_models; i++) {
-        int all = gen->models[i]->is_decoy;
-        rv_workers_dispatch(gen->models[i]->workers, all ? fs : fresh, all ? ok : n_fresh, i);
+        rv_inflight **to = fresh, *mine[RV_INPUT_BATCH];
+        size_t n_to = n_fresh;
+        if (gen->models[i]->is_decoy) {
+            to = fs;
+            n_to = ok;
+        } else if (n_direct) { /* a direct call goes to its model alone */
+            n_to = 0;
+            for (size_t j = 0; j < n_fresh; j++)
+                if (fresh[j]->direct < 0 || fresh[j]->direct == (int)i)
+                    mine[n_to++] = fresh[j];
+            to = mine;
+        }
+        rv_workers_dispatch(gen->models[i]->workers, to, n_to, i);
     }
 }
 

@@ -231,14 +231,27 @@ static void heap_set(rv_rendezvous *rz, rv_inflight *f, int64_t wake)
 
 /* ---- the decision ---- */
 
+/* A direct call's deadline: its model's within_ms, or the schedule's last
+ * when it is not in the schedule. */
+static uint32_t direct_within(const rv_generation *gen, int model)
+{
+    for (size_t k = 0; k < gen->n_schedule; k++)
+        if (gen->schedule[k] == (size_t)model)
+            return gen->within_ms[k];
+    return gen->n_schedule ? gen->within_ms[gen->n_schedule - 1] : 0;
+}
+
 /* A pending model's status in a result: "timeout" once its schedule
- * deadline has passed, else "pending". */
+ * deadline (a direct call's) has passed, else "pending". */
+
 static const char *status_at(const rv_generation *gen, const rv_inflight *f, size_t model,
                              int64_t elapsed)
 {
     int st = atomic_load_explicit(&f->slots[model].status, memory_order_acquire);
     if (st == RV_SLOT_PENDING && f->expired)
         return "expired"; /* never given to the model */
+    if (st == RV_SLOT_PENDING && f->direct >= 0)
+        return elapsed >= (int64_t)direct_within(gen, f->direct) * 1000 ? "timeout" : "pending";
     if (st == RV_SLOT_PENDING)
         for (size_t k = 0; k < gen->n_schedule; k++)
             if (gen->schedule[k] == model && elapsed >= (int64_t)gen->within_ms[k] * 1000)
@@ -254,12 +267,14 @@ static void send_result(rv_rendezvous *rz, rv_inflight *f, int chosen, int64_t e
     }
     const rv_generation *gen = f->gen;
     const rv_config *cfg = gen->cfg;
-    const rv_model *m = chosen >= 0 ? gen->models[gen->schedule[chosen]] : NULL;
+    /* the answer's model: the schedule's entry, or a direct call's model */
+    int at = chosen < 0 ? -1 : f->direct >= 0 ? f->direct : (int)gen->schedule[chosen];
+    const rv_model *m = at >= 0 ? gen->models[at] : NULL;
     rv_result_model models[gen->n_models ? gen->n_models : 1];
     const char *scored[gen->n_models ? gen->n_models : 1]; /* each writes a score record */
     size_t n = 0, n_scored = 0;
     for (size_t i = 0; i < gen->n_models; i++) {
-        if (gen->models[i]->is_decoy)
+        if (gen->models[i]->is_decoy || (f->direct >= 0 && (int)i != f->direct))
             continue;
         int st = atomic_load_explicit(&f->slots[i].status, memory_order_acquire);
         const char *status = status_at(gen, f, i, elapsed);
@@ -274,9 +289,11 @@ static void send_result(rv_rendezvous *rz, rv_inflight *f, int chosen, int64_t e
     rv_result_fields r = {
         .id = f->id,
         .chosen = m ? &m->json : NULL,
-        .reason = f->expired ? RV_REASON_EXPIRED : rv_reason_of(chosen),
-        .rank = chosen,
-        .answer = m ? &f->slots[gen->schedule[chosen]] : NULL,
+        .reason = f->expired            ? RV_REASON_EXPIRED
+                  : f->direct >= 0 && m ? RV_REASON_DIRECT
+                                        : rv_reason_of(chosen),
+        .rank = f->direct >= 0 ? -1 : chosen,
+        .answer = m ? &f->slots[at] : NULL,
         .default_label = cfg->rendezvous.has_default ? cfg->rendezvous.default_label : NULL,
         .default_score = cfg->rendezvous.default_score,
         .latency_us = elapsed,
@@ -291,8 +308,9 @@ static void send_result(rv_rendezvous *rz, rv_inflight *f, int chosen, int64_t e
         rv_error("rendezvous", "out of memory: no result record for request %s", f->id);
         return;
     }
-    rv_evaluation *ev = rv_rendezvous_evaluation(rz);
-    if (ev) /* before the record: told before it can be delivered */
+    rv_evaluation *ev = f->direct < 0 ? rv_rendezvous_evaluation(rz) : NULL;
+    if (ev) /* before the record: told before it can be delivered; a direct
+             * call is not the rendezvous' decision */
         tap_result(ev, &r, m, scored, n_scored);
     if (outbox_add(&rz->outbox, f, w->buf, w->len) != 0)
         produce_result(rz->out, f, w->buf, w->len); /* out of memory: at once */
@@ -316,7 +334,7 @@ static void maybe_complete(rv_rendezvous *rz, rv_inflight *f)
 {
     if (!f->decided || f->n_answered < f->n_slots)
         return;
-    if (rz->monitor)
+    if (rz->monitor && f->direct < 0) /* a direct call: the canary did not score it */
         rv_canary_monitor_observe(rz->monitor, f);
     rz->n_open--;
     rv_inflight_release(f);
@@ -328,6 +346,11 @@ static rv_selection select_now(const rv_inflight *f, int64_t now)
     if (f->expired)
         return (rv_selection){.decided = 1, .chosen = -1};
     const rv_generation *gen = f->gen;
+    if (f->direct >= 0) { /* its model alone, as if the schedule were it */
+        rv_slot_status st = atomic_load_explicit(&f->slots[f->direct].status, memory_order_acquire);
+        uint32_t within = direct_within(gen, f->direct);
+        return rv_select(&st, &within, 1, now - f->arrival_mono_us);
+    }
     size_t n = gen->n_schedule;
     rv_slot_status status[n ? n : 1];
     for (size_t i = 0; i < n; i++)
@@ -358,6 +381,9 @@ static void on_event(rv_rendezvous *rz, event *e)
         if (f->expired) /* only the decoy gets it: the others will not answer */
             for (size_t i = 0; i < f->n_slots; i++)
                 f->n_answered += !f->gen->models[i]->is_decoy;
+        else if (f->direct >= 0) /* the decoy and its model: the others will not */
+            for (size_t i = 0; i < f->n_slots; i++)
+                f->n_answered += !f->gen->models[i]->is_decoy && (int)i != f->direct;
         evaluate(rz, f, rv_mono_us());
         maybe_complete(rz, f); /* a request of a generation with no model */
         return;

@@ -4,10 +4,12 @@
 # here, with a bearer token. Health, readiness of the server, a model and
 # the service, metadata (inputs, outputs, the version as the content hash),
 # and infer on the service (the rendezvous): a batch of rows as one tensor
-# and as one input per feature, answered as /v1/score answers each row.
+# and as one input per feature, answered as /v1/score answers each row; on
+# a model, a direct call: that model's own score record, archived.
 # Protocol errors: unknown model 404, wrong shape and datatype 400 with the
 # reason, the binary extension refused (400), an oversized body 413, no
-# token 401; each answer counted by its status in /metrics.
+# token 401; each answer counted by its status in /metrics. Then the same
+# client over TLS, the certificate verified against its CA.
 . "$(dirname "$0")/lib.sh"
 FX=$RV_FIXTURE_DIR
 read -r PORT < <(free_ports 1)
@@ -24,6 +26,7 @@ write_service v2 "$TMP/v2.yaml" <<YAML
 models:
   - {name: a, plugin: $FX/ok.so, params: {weight: "0.05"}}
   - {name: b, plugin: $FX/ok_b.so}
+  - {name: decoy, builtin: decoy}
 rendezvous:
   schedule: [{model: a, within_ms: 2000}, {model: b, within_ms: 3000}]
 http: {listen: "127.0.0.1:$PORT", tokens_file: $TMP/tokens}
@@ -34,7 +37,7 @@ for _ in $(seq 200); do
   sleep 0.05
 done
 
-"$TMP/venv/bin/python" - "127.0.0.1:$PORT" <<'PY' || fail "tritonclient against the v2 endpoints"
+"$TMP/venv/bin/python" - "127.0.0.1:$PORT" "$TMP/direct.json" <<'PY' || fail "tritonclient against the v2 endpoints"
 import json, sys, urllib.request
 import numpy
 import tritonclient.http as tc
@@ -85,6 +88,19 @@ for res in (whole, split):
         assert got == want["answers"][0]["label"], (got, want)
 assert whole.get_response()["id"] == "batch-1"
 
+# a direct call: infer on a model is that model's answer alone, row by row
+direct = {}
+for name in ("a", "b"):
+    res = c.infer(name, [t], outputs=outs, headers=auth, request_id=f"direct-{name}")
+    r = res.get_response()
+    assert r["model_name"] == name and r["model_version"] == md["versions"][0] or name != "a", r
+    assert r["parameters"]["models"] == [name] * len(X), r["parameters"]
+    assert r["parameters"]["reasons"] == ["direct"] * len(X), r["parameters"]
+    assert r["parameters"]["ids"] == [f"direct-{name}-{i}" for i in range(len(X))], r["parameters"]
+    direct[name] = {"labels": c.get_model_metadata(name, headers=auth)["parameters"]["labels"],
+                    "p": res.as_numpy("probabilities").tolist()}
+json.dump(direct, open(sys.argv[2], "w"))
+
 def refused(status, fn, text):
     try:
         fn()
@@ -111,6 +127,25 @@ b.set_data_from_numpy(big, binary_data=False)
 refused(413, lambda: c.infer("v2", [b], headers=auth), "body over")
 print("ok")
 PY
+# each direct call was scored by its model alone, archived by the decoy, and
+# its answer is the model's own score record
+consume v2.scores >"$TMP/scores"
+timeout 60 kcat -C -b "$BOOTSTRAP" -t v2.archive -o beginning -e -q -f '%k\n' >"$TMP/archive" 2>/dev/null || true
+$PY - "$TMP/direct.json" "$TMP/scores" "$TMP/archive" <<'PY' || fail "direct calls against the scores and archive streams"
+import json, sys
+direct = json.load(open(sys.argv[1]))
+scores = [json.loads(l) for l in open(sys.argv[2])]
+archived = set(open(sys.argv[3]).read().split())  # the copies' keys: the ids
+for name, d in direct.items():
+    for i, row in enumerate(d["p"]):
+        rid = f"direct-{name}-{i}"
+        own = [s for s in scores if s["id"] == rid]
+        assert [s["model"] for s in own] == [name], (rid, own)
+        got = {l: p for l, p in zip(d["labels"], row)}
+        assert all(got[a["label"]] == a["score"] for a in own[0]["answers"]), (rid, got, own[0])
+        assert rid in archived, f"{rid} not archived"
+print("direct calls: each scored by its model alone, archived, answered with its own score")
+PY
 # the protocol's answers counted by status in /metrics (the 401 is a
 # refusal before the endpoint: rendezvous_http_refused_total)
 curl -s -H "Authorization: Bearer v2-secret-token" "http://127.0.0.1:$PORT/metrics" >"$TMP/metrics"
@@ -118,9 +153,61 @@ $PY - "$TMP/metrics" <<'PY' || fail "rendezvous_http_v2_answers_total: $(grep v2
 import re, sys
 got = {m[0]: float(m[1]) for m in re.findall(
     r'^rendezvous_http_v2_answers_total\{status="([^"]+)"\} (\S+)$', open(sys.argv[1]).read(), re.M)}
-assert got["200"] >= 8 and got["404"] == 2 and got["400"] == 3 and got["413"] == 1, got
+assert got["200"] >= 10 and got["404"] == 2 and got["400"] == 3 and got["413"] == 1, got
 # 503s: /v2/health/ready polled above until the host was ready
 assert got["500"] == got["504"] == got["other"] == 0, got
 PY
+# an rv-model header naming no model of the service: dead-letter, the reason
+echo '{"x": 1, "y": 2}' | kcat -P -b "$BOOTSTRAP" -t v2.requests -k stray-1 -H "rv-model=nope"
+wait_count v2.dead-letter 1 30
+timeout 60 kcat -C -b "$BOOTSTRAP" -t v2.dead-letter -o beginning -e -q -f '%h\n' >"$TMP/dl" 2>/dev/null || true
+grep -q "rv-model names no model of service v2: nope" "$TMP/dl" ||
+  fail "an rv-model naming no model: $(cat "$TMP/dl")"
 stop_host
-pass "tritonclient[http] against the v2 endpoints: health, readiness, metadata, infer on the service as one tensor and per feature (equal to /v1/score's answers, row by row), with a bearer token; 404, 400 (shape, datatype, binary), 401 and 413 as the protocol says, each counted by status in /metrics"
+pass "tritonclient[http] against the v2 endpoints: health, readiness, metadata, infer on the service as one tensor and per feature (equal to /v1/score's answers, row by row) and on each model (a direct call: its own score record, archived), with a bearer token; 404, 400 (shape, datatype, binary), 401 and 413 as the protocol says, each counted by status in /metrics; an rv-model naming no model goes to dead-letter"
+
+# the same client over TLS: the certificate checked against its own CA
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" \
+  -addext "subjectAltName=IP:127.0.0.1" -keyout "$TMP/tls.key" -out "$TMP/tls.pem" 2>/dev/null ||
+  fail "cannot make a certificate"
+sed -i "s|^http: {\(.*\)}$|http: {\1, cert_file: $TMP/tls.pem, key_file: $TMP/tls.key}|" "$TMP/v2.yaml"
+grep -q "cert_file" "$TMP/v2.yaml" || fail "no TLS in the config: $(grep http: "$TMP/v2.yaml")"
+start_host "$TMP/v2.yaml" "$TMP/v2tls.log"
+for _ in $(seq 200); do
+  [ "$(curl -s --cacert "$TMP/tls.pem" -o /dev/null -w '%{http_code}' "https://127.0.0.1:$PORT/v2/health/ready")" = 200 ] && break
+  sleep 0.05
+done
+"$TMP/venv/bin/python" - "127.0.0.1:$PORT" "$TMP/tls.pem" <<'PY' || fail "tritonclient over TLS"
+import ssl, sys
+import numpy
+import tritonclient.http as tc
+from tritonclient.utils import InferenceServerException
+url, ca = sys.argv[1], sys.argv[2]
+auth = {"Authorization": "Bearer v2-secret-token"}
+c = tc.InferenceServerClient(url=url, ssl=True,
+                             ssl_context_factory=lambda *a, **k: ssl.create_default_context(cafile=ca))
+assert c.is_server_live() and c.is_server_ready() and c.is_model_ready("v2", headers=auth)
+assert c.get_model_metadata("a", headers=auth)["name"] == "a"
+X = numpy.array([[0.5, 1.0], [3.0, -2.0]])
+t = tc.InferInput("features", list(X.shape), "FP64")
+t.set_data_from_numpy(X, binary_data=False)
+outs = [tc.InferRequestedOutput("probabilities", binary_data=False)]
+for name, reason in (("v2", "preferred"), ("b", "direct")):
+    r = c.infer(name, [t], outputs=outs, headers=auth)
+    assert r.get_response()["parameters"]["reasons"] == [reason] * 2, r.get_response()
+    assert r.as_numpy("probabilities").shape[0] == 2
+try:
+    c.infer("v2", [t], headers={"Authorization": "Bearer wrong"})
+    raise AssertionError("a wrong token over TLS was answered")
+except InferenceServerException as e:
+    assert e.status() == "401", e.status()
+try:  # without its CA the certificate is refused: the check above was real
+    tc.InferenceServerClient(url=url, ssl=True).is_server_live()
+    untrusted = None
+except Exception as e:  # the TLS library's own error type
+    untrusted = e
+assert untrusted is not None and "CERTIFICATE_VERIFY_FAILED" in str(untrusted), untrusted
+print("tls ok")
+PY
+stop_host
+pass "tritonclient[http] over TLS (the certificate verified): health, metadata, infer on the service and on a model with a bearer token; a wrong token 401"
