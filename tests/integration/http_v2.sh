@@ -13,7 +13,7 @@
 . "$(dirname "$0")/lib.sh"
 FX=$RV_FIXTURE_DIR
 read -r PORT < <(free_ports 1)
-start_broker $(service_topics v2)
+start_broker $(service_topics v2) $(service_topics demo) demo.labels demo.evaluation
 
 python3 -m venv "$TMP/venv" >/dev/null 2>&1 || $PY -m venv "$TMP/venv" ||
   fail "cannot make a venv"
@@ -211,3 +211,62 @@ print("tls ok")
 PY
 stop_host
 pass "tritonclient[http] over TLS (the certificate verified): health, metadata, infer on the service and on a model with a bearer token; a wrong token 401"
+
+# the demo's own config (XGBoost preferred, the linear fallback, canary,
+# decoy; deadlines widened for a busy machine), over TLS with the token:
+# infer on xgb-v1 is XGBoost's own predict_proba, infer on the service is
+# each row's /v1/score answer
+sed -e "s|\.\./build/plugins|$RV_BUILD_DIR/plugins|" -e "s| models/| $RV_SOURCE_DIR/conf/models/|" \
+  -e "s|^state_dir: .*|state_dir: $TMP/demo-state|" -e "s|dir: state/archive|dir: $TMP/demo-state/archive|" \
+  -e "s|within_ms: 20 |within_ms: 2000 |; s|within_ms: 40 |within_ms: 4000 |" \
+  -e "s|^http: .*|http: {listen: \"127.0.0.1:$PORT\", tokens_file: $TMP/tokens, cert_file: $TMP/tls.pem, key_file: $TMP/tls.key}|" \
+  "$RV_SOURCE_DIR/conf/demo.yaml" >"$TMP/demo.yaml"
+$PY - "$RV_SOURCE_DIR/conf" "$TMP/xgb.json" <<'PY' || fail "XGBoost's own answers"
+import json, sys
+import numpy, xgboost
+conf, out = sys.argv[1], sys.argv[2]
+features = json.load(open(f"{conf}/models/breast_cancer-linear.json"))["features"]
+rows = [json.loads(l) for l in open(f"{conf}/data/breast_cancer.jsonl")][:16]
+X = numpy.array([[r[f] for f in features] for r in rows])
+p = xgboost.Booster(model_file=f"{conf}/models/breast_cancer-xgb.json").predict(xgboost.DMatrix(X))
+json.dump({"X": X.tolist(), "proba": [[1 - float(v), float(v)] for v in p]}, open(out, "w"))
+PY
+start_host "$TMP/demo.yaml" "$TMP/demo.log"
+for _ in $(seq 200); do
+  [ "$(curl -s --cacert "$TMP/tls.pem" -o /dev/null -w '%{http_code}' "https://127.0.0.1:$PORT/v2/health/ready")" = 200 ] && break
+  sleep 0.05
+done
+"$TMP/venv/bin/python" - "127.0.0.1:$PORT" "$TMP/tls.pem" "$TMP/xgb.json" <<'PY' || fail "tritonclient on the demo"
+import json, ssl, sys, urllib.request
+import numpy
+import tritonclient.http as tc
+url, ca, want = sys.argv[1], sys.argv[2], json.load(open(sys.argv[3]))
+auth = {"Authorization": "Bearer v2-secret-token"}
+ctx = lambda *a, **k: ssl.create_default_context(cafile=ca)
+c = tc.InferenceServerClient(url=url, ssl=True, ssl_context_factory=ctx)
+assert c.is_server_live() and c.is_model_ready("xgb-v1", headers=auth) and c.is_model_ready("demo", headers=auth)
+md = c.get_model_metadata("xgb-v1", headers=auth)
+assert md["parameters"]["labels"] == ["malignant", "benign"] and md["inputs"][0]["shape"] == [-1, 30], md
+features = md["parameters"]["features"]
+X = numpy.array(want["X"])
+t = tc.InferInput("features", list(X.shape), "FP64")
+t.set_data_from_numpy(X, binary_data=False)
+outs = [tc.InferRequestedOutput("probabilities", binary_data=False)]
+own = c.infer("xgb-v1", [t], outputs=outs, headers=auth)
+diff = numpy.abs(own.as_numpy("probabilities") - numpy.array(want["proba"])).max()
+assert diff <= 1e-6, diff  # XGBoost predicts in float32
+assert own.get_response()["parameters"]["reasons"] == ["direct"] * len(X)
+whole = c.infer("demo", [t], outputs=outs, headers=auth)
+labels = c.get_model_metadata("demo", headers=auth)["parameters"]["labels"]
+https = urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=ca))
+for i, row in enumerate(X):
+    req = urllib.request.Request(f"https://{url}/v1/score", method="POST", headers=auth,
+                                 data=json.dumps(dict(zip(features, row))).encode())
+    v1 = json.loads(urllib.request.build_opener(https).open(req).read())
+    assert whole.get_response()["parameters"]["models"][i] == v1["model"], (i, v1)
+    for a in v1["answers"]:
+        assert whole.as_numpy("probabilities")[i][labels.index(a["label"])] == a["score"], (i, a)
+print(f"demo: xgb-v1 as XGBoost's own to {diff:.1e}; the service as /v1/score on {len(X)} rows")
+PY
+stop_host
+pass "tritonclient[http] on the demo config over TLS with a token: infer on xgb-v1 is XGBoost's own predict_proba (to 1e-6), infer on the service each row's /v1/score answer"
