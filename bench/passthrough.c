@@ -292,6 +292,7 @@ int main(int argc, char **argv)
     uint64_t consumed = 0, produced = 0;
     int paused = 0, failed = 0;
     char value[4096], body[512], idbuf[256];
+    int full_read = 0, wake_next = 0;
     while (!stop_requested && !failed && mono_ms() < end) {
         /* backpressure as the host: stop consuming at the bound */
         int blocked = !pause_rule && in_flight >= (uint64_t)max_in_flight;
@@ -313,9 +314,24 @@ int main(int argc, char **argv)
             }
         }
         size_t room = pause_rule ? 1000 : (size_t)((uint64_t)max_in_flight - in_flight);
-        ssize_t n = blocked ? 0
-                            : rd_kafka_consume_batch_queue(q, paused ? 1 : 20, msgs,
-                                                           room < 1000 ? room : 1000);
+        size_t want = room < 1000 ? room : 1000;
+        ssize_t n = blocked ? 0 : rd_kafka_consume_batch_queue(q, paused ? 1 : 20, msgs, want);
+        /* as the host's input: a drained full prefetch queue wakes the
+         * fetcher, which librdkafka 2.0 leaves asleep up to 1 s */
+        if (n > 0 && (size_t)n == want)
+            full_read = 1;
+        else if (n <= 0 && full_read && !blocked && !paused) {
+            rd_kafka_topic_partition_list_t *a = NULL;
+            if (!rd_kafka_assignment(cons, &a) && a) {
+                if (a->cnt > 0) {
+                    const rd_kafka_topic_partition_t *p = &a->elems[wake_next++ % a->cnt];
+                    int64_t lo, hi;
+                    rd_kafka_query_watermark_offsets(cons, p->topic, p->partition, &lo, &hi, 100);
+                }
+                rd_kafka_topic_partition_list_destroy(a);
+            }
+            full_read = 0;
+        }
         for (ssize_t i = 0; i < n; i++) {
             rd_kafka_message_t *m = msgs[i];
             if (m->err) {

@@ -38,6 +38,9 @@ struct rv_input {
     int64_t commit_warned_ms;        /* the last "commit failed" warning */
     uint64_t commit_failures;        /* since that warning */
     int64_t blocked_since_ms;        /* at max_in_flight since; 0: not */
+    int full_read;                   /* a read got a whole batch: librdkafka had more */
+    int wake_next;                   /* the assigned partition the next wake asks about */
+    int64_t woke_ms;                 /* the last wake (at most one each 10 ms) */
     rv_remote_reader *remote_reader; /* rv_input_hold_for; NULL: nothing held */
     /* requests partitions just assigned, paused until the remote reader has
      * caught up on their scores partitions; NULL: none */
