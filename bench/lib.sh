@@ -163,12 +163,18 @@ cpu_share() {
   echo $(( ($(cpu_ticks "$@") - c0) * 100000000000 / $(getconf CLK_TCK) / ($(date +%s%N) - t0) ))
 }
 
+# rss_of PID: its peak resident set and its children's (the model
+# processes') resident sets now, in kB, as "PEAK CHILDREN"
+rss_of() {
+  echo "$(awk '/^VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0)" \
+    "$({ ps --ppid "$1" -o rss= 2>/dev/null || true; } | awk '{s += $1} END {print s + 0}')"
+}
+
 # memory NAME PID: the host's peak resident set and its model processes'
 # resident sets now, in MiB
 memory() {
   local host kids
-  host=$(awk '/^VmHWM/ {print $2}' "/proc/$2/status" 2>/dev/null || echo 0)
-  kids=$({ ps --ppid "$2" -o rss= 2>/dev/null || true; } | awk '{s += $1} END {print s + 0}')
+  read -r host kids <<<"$(rss_of "$2")"
   echo "$1 memory: host peak RSS $((host / 1024)) MiB, model processes $((kids / 1024)) MiB" |
     tee -a "$RESULTS"
 }

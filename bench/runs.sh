@@ -7,6 +7,7 @@
 kafka_map() {
   local m=${LINGER:+linger.ms: $LINGER}
   [ -z "${FETCH_WAIT:-}" ] || m="${m:+$m, }fetch.wait.max.ms: $FETCH_WAIT"
+  [ -z "${KAFKA_EXTRA:-}" ] || m="${m:+$m, }$KAFKA_EXTRA"
   [ -z "$m" ] || echo ", kafka: {$m}"
 }
 
@@ -120,7 +121,11 @@ run_limit() { # NAME SERVICE [RVBENCH ARGS...] (default: saturation)
   local pid=$!
   PIDS+=("$pid")
   wait_for "$WORK/$svc.log" "assigned" 60
+  local c0
+  c0=$(cpu_ticks "$pid")
   bench "$name" "$svc" "$@"
+  # its CPU over the run, as bench/scenarios/scaling.sh's point writes it
+  echo "$(($(cpu_ticks "$pid") - c0)) 0 $(getconf CLK_TCK) $(rss_of "$pid")" >"$WORK/$name.cpu"
   stop_pid "$pid"
   tail -1 "$WORK/$svc.log"
 }

@@ -67,10 +67,10 @@ point() {
   read -ra c0 <<<"$(hosts_cpu "${pids[@]}")"
   bench "$name" "$svc" "$@"
   read -ra c1 <<<"$(hosts_cpu "${pids[@]}")"
-  local rss=0 models_rss=0 p
+  local rss=0 models_rss=0 p peak kids
   for p in "${pids[@]}"; do
-    rss=$((rss + $(awk '/^VmHWM/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)))
-    models_rss=$((models_rss + $({ ps --ppid "$p" -o rss= 2>/dev/null || true; } | awk '{s += $1} END {print s + 0}')))
+    read -r peak kids <<<"$(rss_of "$p")"
+    rss=$((rss + peak)) models_rss=$((models_rss + kids))
   done
   echo "$((c1[0] - c0[0])) $((c1[1] - c0[1])) $(getconf CLK_TCK) $rss $models_rss" >"$WORK/$name.cpu"
   for p in "${pids[@]}"; do stop_pid "$p"; done
@@ -97,7 +97,8 @@ def run(name):
     return r, {"host_us": host / hz / n * 1e6, "kids_us": kids / hz / n * 1e6,
                "rss": rss / 1024, "kids_rss": kids_rss / 1024}
 cols = ["x", "sat_rps", "sat_host_us", "sat_models_us", "peak_rss_mib", "models_rss_mib",
-        "rate_p50_ms", "rate_p99_ms", "rate_host_us", "rate_models_us", "sat_p99_ms", "limit_rps"]
+        "rate_p50_ms", "rate_p99_ms", "rate_host_us", "rate_models_us", "sat_p99_ms", "limit_rps",
+        "limit_us"]
 rows = []
 for p in points:
     x, name = p.split(":", 1)
@@ -105,13 +106,13 @@ for p in points:
     q, qc = run(f"{name}-rate")
     lat = (q or {}).get("latency_host") or {}
     slat = (s or {}).get("latency_host") or {}
-    lim = f"{work}/{name}-limit.json"
-    lim = json.load(open(lim))["throughput"] if os.path.exists(lim) else "NaN"
+    l, lc = run(f"{name}-limit")
     rows.append([x, s["throughput"] if s else "NaN", sc["host_us"] if sc else "NaN",
                  sc["kids_us"] if sc else "NaN", sc["rss"] if sc else "NaN",
                  sc["kids_rss"] if sc else "NaN", lat.get("p50", "NaN"), lat.get("p99", "NaN"),
                  qc["host_us"] if qc else "NaN", qc["kids_us"] if qc else "NaN",
-                 slat.get("p99", "NaN"), lim])
+                 slat.get("p99", "NaN"), l["throughput"] if l else "NaN",
+                 lc["host_us"] if lc else "NaN"])
 with open(tsv, "w") as f:
     f.write("# " + "\t".join(cols) + "\n")
     for r in rows:
@@ -135,9 +136,10 @@ PY
 slope() {
   summarize "$PLOTS/$1.tsv" <<'PY'
 import sys
-rows = [l.split("\t") for l in open(sys.argv[1]) if not l.startswith("#")]
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if not l.startswith("#")]
 for col, who in ((2, "the host at saturation"), (8, "the host at the rate"),
-                 (9, "the model processes at the rate")):
+                 (9, "the model processes at the rate"),
+                 (12, "the pass-through (one more record a request) at saturation")):
     xy = [(float(r[0]), float(r[col])) for r in rows if r[col] != "NaN"]
     if len(xy) < 2:
         continue
@@ -158,6 +160,9 @@ plot() {
   local left='plot f u 1:2 w lp pt 7 t "the host"'
   if [ "$1" = scale_features ]; then
     left+=', f u 1:12 w lp pt 7 t "the limit: pass-through writing the same bytes"'
+  elif [ "$1" = scale_models ]; then
+    left+=', f u 1:12 w lp pt 7 t "the limit: pass-through writing as many records"'
+    right+=', f u 1:13 w lp t "pass-through CPU µs/request at saturation (a record per model)"'
   fi
   if [ "$1" = scale_memory ]; then
     left='plot f u 1:2 w lp pt 7 t "at-least-once"'
@@ -191,12 +196,15 @@ GP
 
 # scale_models: 1, 2, 4, 8, 16 ($SCALE_MODELS) fixture models in model
 # processes, every one in the schedule, nothing else; each at saturation and
-# at $SCALE_RATE/s; the slope of the host's CPU per request per model
+# at $SCALE_RATE/s, beside the pass-through writing as many records (a score
+# each, the result) at saturation; the slopes of the CPU per request per
+# model: the host's, and the pass-through's (what a record costs librdkafka)
 scenario_scale_models() {
   local n svcs=() pts=()
-  for n in ${SCALE_MODELS:-1 2 4 8 16}; do svcs+=("sm$n" "rm$n"); done
+  for n in ${SCALE_MODELS:-1 2 4 8 16}; do svcs+=("lm$n" "sm$n" "rm$n"); done
   start_services "${svcs[@]}"
   for n in ${SCALE_MODELS:-1 2 4 8 16}; do
+    PT_RECORDS=$((n + 1)) PT_MAX_IN_FLIGHT=1000000 run_limit "models-$n-limit" "lm$n"
     models_yaml "sm$n" "$WORK/sm$n.yaml" "$n"
     saturated "models-$n-sat" "sm$n"
     models_yaml "rm$n" "$WORK/rm$n.yaml" "$n"
