@@ -378,12 +378,12 @@ static void on_event(rv_rendezvous *rz, event *e)
     rv_inflight *f = e->f;
     if (e->slot == SIZE_MAX) {
         rz->n_open++;
-        if (f->expired) /* only the decoy gets it: the others will not answer */
+        /* expired: only the decoy gets it; a direct call: the decoy and its
+         * model. The others will not answer. */
+        int asked = f->expired ? -1 : f->direct;
+        if (f->expired || f->direct >= 0)
             for (size_t i = 0; i < f->n_slots; i++)
-                f->n_answered += !f->gen->models[i]->is_decoy;
-        else if (f->direct >= 0) /* the decoy and its model: the others will not */
-            for (size_t i = 0; i < f->n_slots; i++)
-                f->n_answered += !f->gen->models[i]->is_decoy && (int)i != f->direct;
+                f->n_answered += !f->gen->models[i]->is_decoy && (int)i != asked;
         evaluate(rz, f, rv_mono_us());
         maybe_complete(rz, f); /* a request of a generation with no model */
         return;
