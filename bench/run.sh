@@ -28,8 +28,9 @@
 # remote scenario sets its own), FETCH_WAIT (ms) the hosts' consumers'
 # fetch.wait.max.ms instead of their default 10 (the embedded broker holds a
 # fetch that found nothing for all of it, where a real broker answers when
-# data arrives). KAFKA_JVM: the Kafka nodes' JVM flags (default Kafka's own:
-# G1, 1 GiB heap).
+# data arrives), KAFKA_EXTRA more of the hosts' streams.kafka entries ("key:
+# value, ..."), PARTITIONS the topics' partitions (default 4). KAFKA_JVM:
+# the Kafka nodes' JVM flags (default Kafka's own: G1, 1 GiB heap).
 set -euo pipefail
 
 # The scenarios, one line each: NAME, the FILE of bench/scenarios/ with its
