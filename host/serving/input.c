@@ -366,7 +366,11 @@ uint64_t rv_input_skipped(rv_input *in)
 int64_t rv_input_lag(rv_input *in)
 {
     rd_kafka_topic_partition_list_t *parts = NULL;
-    if (!in || !in->consumer || rd_kafka_assignment(in->consumer, &parts) || !parts)
+    /* Lost (the group session ran out while the coordinator was away): the
+     * partitions still look assigned until the revocation reaches the poll
+     * loop, which waits for the commit in flight, but they are not read. */
+    if (!in || !in->consumer || rd_kafka_assignment_lost(in->consumer) ||
+        rd_kafka_assignment(in->consumer, &parts) || !parts)
         return -1;
     if (parts->cnt == 0) {
         rd_kafka_topic_partition_list_destroy(parts);
