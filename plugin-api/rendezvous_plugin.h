@@ -169,6 +169,26 @@ typedef struct rv_request {
     size_t n_headers;
 } rv_request;
 
+/*
+ * The features of requests[0..n) as one row-major n x n_features matrix,
+ * when they lie so in memory, else NULL (then read them row by row). In a
+ * model process they always do: the batch's rows are one block of the
+ * memory it shares with the host, so a plugin can hand the matrix to a
+ * library (NumPy, a tensor) without a copy. Borrowed like the requests.
+ */
+static inline const double *rv_batch_features(const struct rv_request *const *requests, size_t n)
+{
+    if (n == 0)
+        return NULL;
+    const double *base = requests[0]->features;
+    size_t cols = requests[0]->n_features;
+    for (size_t r = 1; r < n; r++)
+        if (requests[r]->n_features != cols ||
+            (uintptr_t)requests[r]->features != (uintptr_t)base + r * cols * sizeof(double))
+            return NULL;
+    return base;
+}
+
 /* One answer: an index into the label vocabulary declared at create(),
  * and its score. */
 typedef struct rv_answer {

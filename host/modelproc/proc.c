@@ -57,9 +57,7 @@ static void send_init(rv_proc *p)
     const char *head[] = {p->model, p->plugin, p->shown, inst, mem, p->sandbox ? "strict" : "off",
                           batch};
     rv_proc_channel_hdr *h = p->ch.h;
-    h->op = RV_CHAN_INIT;
-    h->n = 0;
-    h->req_len = 0;
+    rv_proc_channel_begin(&p->ch, RV_CHAN_INIT);
     rv_proc_channel_put_strings(&p->ch, head, sizeof head / sizeof *head);
     rv_proc_channel_put_strings(&p->ch, (const char *const *)p->features, p->n_features);
     rv_proc_channel_put_strings(&p->ch, (const char *const *)p->params, 2 * p->n_params);
@@ -136,14 +134,9 @@ int rv_proc_wait_answer(rv_proc *p, int64_t deadline_ms)
 size_t rv_proc_send_batch(rv_proc *p, const rv_request *const *reqs, size_t from, size_t n)
 {
     rv_proc_channel_hdr *h = p->ch.h;
-    h->op = RV_CHAN_SCORE;
-    h->req_len = 0;
-    size_t i = from;
-    while (i < n && i - from < p->max_batch && rv_proc_channel_put_request(&p->ch, reqs[i]) == 0)
-        i++;
+    size_t i = from + rv_proc_channel_put_batch(&p->ch, reqs + from, n - from, p->max_batch);
     if (i == from)
         return from;
-    h->n = (uint32_t)(i - from);
     h->ans_len = 0;
     h->n_emits = 0;
     atomic_store_explicit(&h->req_seq, ++p->seq, memory_order_release);

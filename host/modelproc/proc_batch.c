@@ -53,14 +53,16 @@ static void score_some(rv_proc *p, const rv_request *const *reqs, rv_result *con
             i++;
             continue;
         }
-        rv_proc_channel_hdr *h = p->ch.h;
+        /* the batch's size as sent: h->n is the process's to overwrite */
+        const rv_proc_channel_hdr *h = p->ch.h;
+        uint32_t batch_n = (uint32_t)(i - from);
         int r = rv_proc_wait_answer(p, p->batch_deadline_ms);
         if (r != 1) {
             char why[160];
             if (r == 0)
                 rv_errf(why, sizeof why,
-                        "killed: score of %u requests took longer than max_score_ms (%u ms)", h->n,
-                        p->max_score_ms);
+                        "killed: score of %u requests took longer than max_score_ms (%u ms)",
+                        batch_n, p->max_score_ms);
             rv_proc_gone(p, r == 0 ? why : NULL, r == 0 ? RV_PROC_EXIT_DEADLINE : 0);
             rv_proc_remember_lost(p, reqs + from, i - from);
             char text[RV_SLOT_ERROR_SIZE];
@@ -89,9 +91,9 @@ static void score_some(rv_proc *p, const rv_request *const *reqs, rv_result *con
         }
         uint64_t pos = 0;
         rv_proc_channel_emit e;
-        while (emit && rv_proc_channel_next_emit(&p->ch, h->n, &pos, &e) == 1) {
+        while (emit && rv_proc_channel_next_emit(&p->ch, batch_n, &pos, &e) == 1) {
             size_t k = from + e.about;
-            long about = e.about < h->n ? (long)(map ? map[k] : k) : -1;
+            long about = e.about < batch_n ? (long)(map ? map[k] : k) : -1;
             emit(emit_ctx, about, e.stream, e.key, e.key_len, e.value, e.value_len);
         }
     }

@@ -14,12 +14,13 @@
 
 #define ALIGN8(x) (((x) + 7u) & ~(uint64_t)7u)
 
-/* A request on the wire; the variable parts follow it. */
+/* A request on the wire; the variable parts follow it. Its features are
+ * not here but a row of the matrix that starts the request area. */
 typedef struct wire_req {
     uint64_t body_len, key_len; /* key_len UINT64_MAX: no key */
     int64_t offset, timestamp_ms, arrival_us;
     int32_t partition;
-    uint32_t id_len, topic_len, n_headers, n_features, pad;
+    uint32_t id_len, topic_len, n_headers;
 } wire_req;
 
 typedef struct wire_hdr {
@@ -59,6 +60,9 @@ int rv_proc_channel_create(rv_proc_channel *c, size_t req_size, size_t ans_size,
         return -1;
     }
     c->h = p;
+    c->size = size;
+    c->req_size = req_size;
+    c->ans_size = ans_size;
     c->h->magic = RV_CHAN_MAGIC;
     c->h->version = RV_CHAN_VERSION;
     c->h->size = size;
@@ -89,7 +93,8 @@ int rv_proc_channel_attach(rv_proc_channel *c, int memfd, int to_proc, int to_ho
     c->h = p;
     const rv_proc_channel_hdr *h = c->h;
     if (h->magic != RV_CHAN_MAGIC || h->version != RV_CHAN_VERSION || h->size != (uint64_t)size ||
-        h->req_off + h->req_size > h->size || h->ans_off + h->ans_size > h->size) {
+        h->req_off % 8 || h->req_off > h->size || h->req_size > h->size - h->req_off ||
+        h->ans_off > h->size || h->ans_size > h->size - h->ans_off) {
         rv_errf(err, err_size, "model channel: bad header");
         munmap(p, (size_t)size);
         c->h = NULL;
@@ -97,13 +102,16 @@ int rv_proc_channel_attach(rv_proc_channel *c, int memfd, int to_proc, int to_ho
     }
     c->req = (uint8_t *)p + h->req_off;
     c->ans = (uint8_t *)p + h->ans_off;
+    c->size = (size_t)size;
+    c->req_size = h->req_size;
+    c->ans_size = h->ans_size;
     return 0;
 }
 
 void rv_proc_channel_close(rv_proc_channel *c)
 {
     if (c->h)
-        munmap(c->h, c->h->size);
+        munmap(c->h, c->size);
     if (c->memfd >= 0)
         close(c->memfd);
     if (c->to_proc >= 0)
@@ -122,14 +130,20 @@ void rv_proc_channel_wake(int efd)
 
 /* ---- host: requests ---- */
 
-size_t rv_proc_channel_request_size(const rv_request *r)
+/* Bytes of a request's record, its features aside. */
+static uint64_t record_size(const rv_request *r)
 {
-    uint64_t n = sizeof(wire_req) + (uint64_t)r->n_features * sizeof(double);
+    uint64_t n = sizeof(wire_req);
     n += strlen(r->id) + 1 + (r->topic ? strlen(r->topic) : 0) + 1;
     n += (r->key ? r->key_len : 0) + r->body_len;
     for (size_t i = 0; i < r->n_headers; i++)
         n = ALIGN8(n) + sizeof(wire_hdr) + strlen(r->headers[i].name) + 1 + r->headers[i].value_len;
     return ALIGN8(n);
+}
+
+size_t rv_proc_channel_request_size(const rv_request *r)
+{
+    return record_size(r) + r->n_features * sizeof(double);
 }
 
 static uint8_t *put(uint8_t *p, const void *src, size_t len)
@@ -139,12 +153,9 @@ static uint8_t *put(uint8_t *p, const void *src, size_t len)
     return p + len;
 }
 
-int rv_proc_channel_put_request(rv_proc_channel *c, const rv_request *r)
+static uint8_t *put_record(uint8_t *base, const rv_request *r)
 {
-    uint64_t at = c->h->req_len, need = rv_proc_channel_request_size(r);
-    if (need > c->h->req_size - at)
-        return -1;
-    uint8_t *base = c->req + at, *p = base;
+    uint8_t *p = base;
     const char *topic = r->topic ? r->topic : "";
     wire_req w = {.body_len = r->body_len,
                   .key_len = r->key ? r->key_len : UINT64_MAX,
@@ -154,10 +165,8 @@ int rv_proc_channel_put_request(rv_proc_channel *c, const rv_request *r)
                   .partition = r->partition,
                   .id_len = (uint32_t)strlen(r->id),
                   .topic_len = (uint32_t)strlen(topic),
-                  .n_headers = (uint32_t)r->n_headers,
-                  .n_features = (uint32_t)r->n_features};
+                  .n_headers = (uint32_t)r->n_headers};
     p = put(p, &w, sizeof w);
-    p = put(p, r->features, r->n_features * sizeof(double));
     p = put(p, r->id, w.id_len + 1);
     p = put(p, topic, w.topic_len + 1);
     p = put(p, r->key, r->key ? r->key_len : 0);
@@ -170,8 +179,45 @@ int rv_proc_channel_put_request(rv_proc_channel *c, const rv_request *r)
         p = put(p, r->headers[i].name, wh.name_len + 1);
         p = put(p, r->headers[i].value, wh.value_len);
     }
-    c->h->req_len = at + need;
-    return 0;
+    return base + ALIGN8((uint64_t)(p - base));
+}
+
+void rv_proc_channel_begin(rv_proc_channel *c, rv_proc_channel_op op)
+{
+    c->req_len = 0;
+    c->h->op = op;
+    c->h->n = 0;
+    c->h->cols = 0;
+    c->h->req_len = 0;
+}
+
+size_t rv_proc_channel_put_batch(rv_proc_channel *c, const rv_request *const *reqs, size_t n,
+                                 size_t max)
+{
+    size_t cols = n ? reqs[0]->n_features : 0, k = 0;
+    uint64_t row = (uint64_t)cols * sizeof(double), records = 0;
+    if (cols > UINT32_MAX || row > c->req_size)
+        return 0;
+    while (k < n && k < max && k < UINT32_MAX && reqs[k]->n_features == cols) {
+        uint64_t rec = record_size(reqs[k]);
+        if (rec > c->req_size || (k + 1) * row > c->req_size - rec ||
+            records > c->req_size - rec - (k + 1) * row)
+            break;
+        records += rec;
+        k++;
+    }
+    /* the area starts 8-aligned, so every row is a double array */
+    for (size_t i = 0; i < k; i++)
+        put(c->req + i * row, reqs[i]->features, row);
+    uint8_t *p = c->req + k * row;
+    for (size_t i = 0; i < k; i++)
+        p = put_record(p, reqs[i]);
+    c->req_len = k * row + records;
+    c->h->op = RV_CHAN_SCORE;
+    c->h->n = (uint32_t)k;
+    c->h->cols = (uint32_t)cols;
+    c->h->req_len = c->req_len;
+    return k;
 }
 
 /* Strings at area+*len (bounded by size): a count, then each string. */
@@ -226,9 +272,8 @@ static int get_strings(const uint8_t *area, uint64_t len, uint64_t *pos, const c
 
 int rv_proc_channel_put_strings(rv_proc_channel *c, const char *const *s, size_t n)
 {
-    uint64_t len = c->h->req_len;
-    int rc = put_strings(c->req, c->h->req_size, &len, s, n);
-    c->h->req_len = len;
+    int rc = put_strings(c->req, c->req_size, &c->req_len, s, n);
+    c->h->req_len = c->req_len;
     return rc;
 }
 
@@ -238,12 +283,12 @@ int rv_proc_channel_put_strings(rv_proc_channel *c, const char *const *s, size_t
 static uint64_t ans_len(const rv_proc_channel *c)
 {
     uint64_t len = *(volatile const uint64_t *)&c->h->ans_len;
-    return len > c->h->ans_size ? c->h->ans_size : len;
+    return len > c->ans_size ? c->ans_size : len;
 }
 
 void rv_proc_channel_read_answer(const rv_proc_channel *c, uint32_t i, rv_proc_channel_ans *out)
 {
-    if ((uint64_t)(i + 1) * sizeof *out > c->h->ans_size) {
+    if ((uint64_t)(i + 1) * sizeof *out > c->ans_size) {
         *out = (rv_proc_channel_ans){.status = RV_STATUS_ERROR};
         snprintf(out->error, sizeof out->error, "model process: answer outside its area");
         return;
@@ -289,48 +334,73 @@ int rv_proc_channel_read_strings(const rv_proc_channel *c, uint64_t off, const c
 
 /* ---- process ---- */
 
+/* The batch as the host wrote it: n requests, the bytes of their feature
+ * matrix (n x cols doubles) and of the area used. 0, or -1 when they do
+ * not fit the area. */
+static int batch_extent(const rv_proc_channel *c, uint32_t *n, uint64_t *cols, uint64_t *matrix,
+                        uint64_t *len)
+{
+    *n = c->h->n;
+    *cols = c->h->cols;
+    *len = c->h->req_len;
+    if (*len > c->req_size || (*cols && *n > *len / sizeof(double) / *cols))
+        return -1;
+    *matrix = (uint64_t)*n * *cols * sizeof(double);
+    return 0;
+}
+
 size_t rv_proc_channel_count_headers(const rv_proc_channel *c)
 {
     size_t total = 0;
-    uint64_t p = 0, len = c->h->req_len;
-    for (uint32_t i = 0; i < c->h->n && len - p >= sizeof(wire_req); i++) {
+    uint32_t n_reqs;
+    uint64_t cols, p, len;
+    if (batch_extent(c, &n_reqs, &cols, &p, &len) != 0)
+        return 0;
+    for (uint32_t i = 0; i < n_reqs && len - p >= sizeof(wire_req); i++) {
         wire_req w;
         memcpy(&w, c->req + p, sizeof w);
         total += w.n_headers;
-        uint64_t n = sizeof w + (uint64_t)w.n_features * sizeof(double) + w.id_len + 1 +
-                     w.topic_len + 1 + (w.key_len == UINT64_MAX ? 0 : w.key_len) + w.body_len;
-        for (uint32_t k = 0; k < w.n_headers && p + n <= len; k++) {
+        uint64_t n = sizeof w + w.id_len + 1 + w.topic_len + 1 +
+                     (w.key_len == UINT64_MAX ? 0 : w.key_len) + w.body_len;
+        for (uint32_t k = 0; k < w.n_headers && n <= len - p; k++) {
             wire_hdr wh;
             n = ALIGN8(n);
+            if (n > len - p || len - p - n < sizeof wh)
+                break;
             memcpy(&wh, c->req + p + n, sizeof wh);
             n += sizeof wh + wh.name_len + 1 + wh.value_len;
         }
+        if (n > len - p)
+            break;
         p += ALIGN8(n);
+        if (p > len)
+            p = len;
     }
     return total;
 }
 
 int rv_proc_channel_get_requests(const rv_proc_channel *c, rv_request *reqs, rv_header *hdrs)
 {
-    uint64_t p = 0, len = c->h->req_len;
-    if (len > c->h->req_size)
+    uint32_t n_reqs;
+    uint64_t cols, p, len;
+    if (batch_extent(c, &n_reqs, &cols, &p, &len) != 0)
         return -1;
-    for (uint32_t i = 0; i < c->h->n; i++) {
+    for (uint32_t i = 0; i < n_reqs; i++) {
         wire_req w;
         if (len - p < sizeof w)
             return -1;
         memcpy(&w, c->req + p, sizeof w);
         uint64_t key_len = w.key_len == UINT64_MAX ? 0 : w.key_len;
-        uint64_t fixed = sizeof w + (uint64_t)w.n_features * sizeof(double) + w.id_len + 1 +
-                         w.topic_len + 1 + key_len + w.body_len;
+        if (key_len > len || w.body_len > len)
+            return -1;
+        uint64_t fixed = sizeof w + w.id_len + 1 + w.topic_len + 1 + key_len + w.body_len;
         if (fixed > len - p)
             return -1;
         const uint8_t *q = c->req + p + sizeof w;
         rv_request *r = &reqs[i];
         *r = (rv_request){0};
-        r->features = (const double *)q;
-        r->n_features = w.n_features;
-        q += (uint64_t)w.n_features * sizeof(double);
+        r->features = (const double *)(c->req + (uint64_t)i * cols * sizeof(double));
+        r->n_features = cols;
         r->id = (const char *)q;
         q += w.id_len + 1;
         r->topic = (const char *)q;
@@ -372,7 +442,7 @@ int rv_proc_channel_get_requests(const rv_proc_channel *c, rv_request *reqs, rv_
 int rv_proc_channel_get_strings(const rv_proc_channel *c, uint64_t *pos, const char **out,
                                 size_t max)
 {
-    uint64_t len = c->h->req_len > c->h->req_size ? c->h->req_size : c->h->req_len;
+    uint64_t len = c->h->req_len > c->req_size ? c->req_size : c->h->req_len;
     return get_strings(c->req, len, pos, out, max);
 }
 
@@ -389,7 +459,7 @@ int rv_proc_channel_put_emit(rv_proc_channel *c, uint32_t n_answers, uint32_t ab
     uint64_t at = c->h->ans_len < start ? start : c->h->ans_len;
     wire_emit w = {about, (uint32_t)strlen(stream), key_len, value_len};
     uint64_t need = ALIGN8(sizeof w + w.stream_len + 1 + key_len + value_len);
-    if (at > c->h->ans_size || need > c->h->ans_size - at)
+    if (at > c->ans_size || need > c->ans_size - at)
         return -1;
     uint8_t *p = c->ans + at;
     p = put(p, &w, sizeof w);
@@ -404,7 +474,7 @@ int rv_proc_channel_put_emit(rv_proc_channel *c, uint32_t n_answers, uint32_t ab
 int rv_proc_channel_put_answer_strings(rv_proc_channel *c, const char *const *s, size_t n)
 {
     uint64_t len = 0;
-    int rc = put_strings(c->ans, c->h->ans_size, &len, s, n);
+    int rc = put_strings(c->ans, c->ans_size, &len, s, n);
     c->h->ans_len = len;
     return rc;
 }

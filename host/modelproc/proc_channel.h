@@ -24,7 +24,7 @@
 #include "slot.h"
 
 #define RV_CHAN_MAGIC 0x48435652u /* "RVCH" */
-#define RV_CHAN_VERSION 1u
+#define RV_CHAN_VERSION 2u
 
 typedef enum {
     RV_CHAN_INIT = 1, /* create + warm one instance; answers the labels */
@@ -41,6 +41,8 @@ typedef struct rv_proc_channel_hdr {
     uint32_t op;      /* rv_proc_channel_op */
     uint32_t n;       /* requests in the batch */
     uint32_t max_ans; /* answers per request the host takes (RV_MAX_ANSWERS) */
+    uint32_t cols;    /* features per request: the batch's matrix is n x cols */
+    uint32_t pad;
     uint64_t req_len; /* bytes used in the request area */
     /* written by the process */
     _Atomic uint32_t ans_seq;
@@ -65,6 +67,11 @@ typedef struct rv_proc_channel {
     int to_host;            /* eventfd: process -> host */
     rv_proc_channel_hdr *h; /* the mapping */
     uint8_t *req, *ans;
+    /* The geometry as this side mapped it, and the request bytes the host
+     * wrote: kept here, never read back from the shared header, which the
+     * process can overwrite. */
+    size_t size;
+    uint64_t req_size, ans_size, req_len;
 } rv_proc_channel;
 
 /* The host's side: a mapping of req_size + ans_size bytes and two
@@ -83,9 +90,16 @@ void rv_proc_channel_wake(int efd);
 
 /* ---- host: writing requests ---- */
 
-/* Appends req to the request area; features has n_features doubles. 0, or
- * -1 when it does not fit (nothing written). */
-int rv_proc_channel_put_request(rv_proc_channel *c, const rv_request *req);
+/* Empties the request area for a new message of op. */
+void rv_proc_channel_begin(rv_proc_channel *c, rv_proc_channel_op op);
+/* Writes a batch of the first requests of reqs[0..n), at most max: their
+ * features first, as one row-major matrix of the batch's first request's
+ * n_features columns (what a plugin sees as rv_batch_features), then the
+ * rest of each request. Stops before a request that does not fit or has
+ * another number of features. The count written: 0 when reqs[0] alone
+ * does not fit. */
+size_t rv_proc_channel_put_batch(rv_proc_channel *c, const rv_request *const *reqs, size_t n,
+                                 size_t max);
 /* Bytes a request takes in the request area (to tell "too large for any
  * batch" from "not in this one"). */
 size_t rv_proc_channel_request_size(const rv_request *req);
@@ -117,9 +131,10 @@ int rv_proc_channel_read_strings(const rv_proc_channel *c, uint64_t off, const c
 
 /* ---- process: reading requests, writing answers ---- */
 
-/* Decodes the batch into reqs[0..n) (pointers into the request area;
- * headers into hdrs, which must hold the batch's total header count: see
- * rv_proc_channel_count_headers). 0, or -1 on a malformed area. */
+/* Decodes the batch into reqs[0..n) (pointers into the request area, the
+ * features rows of one matrix; headers into hdrs, which must hold the
+ * batch's total header count: see rv_proc_channel_count_headers). 0, or -1
+ * on a malformed area. */
 size_t rv_proc_channel_count_headers(const rv_proc_channel *c);
 int rv_proc_channel_get_requests(const rv_proc_channel *c, rv_request *reqs, rv_header *hdrs);
 /* The string lists of INIT in order: *pos starts at 0. n strings into out

@@ -18,8 +18,11 @@
  *   threads      NumPy's BLAS and OpenMP threads (default 1), set before
  *                the interpreter starts
  *
- * X is a NumPy float64 view (rows x config's input.features, NaN where a
- * feature is missing) of a matrix this plugin fills from the batch. An
+ * X is a read-only NumPy float64 view (rows x config's input.features, NaN
+ * where a feature is missing) of the batch's matrix where the host laid it
+ * out (rv_batch_features: in the model process's shared memory, no copy),
+ * valid during the call only; a matrix this plugin fills when the rows lie
+ * apart. An
  * exception, a result of the wrong shape or a value that is not a finite
  * number in [0, 1] fails the batch with the exception's last line.
  */
@@ -367,21 +370,27 @@ static int py_score(void *instance, const rv_request *const *requests, rv_result
                     size_t n, char *err, size_t err_size)
 {
     py_model *m = instance;
-    if (n > m->x_rows) {
-        double *x = realloc(m->x, n * (m->n_features ? m->n_features : 1) * sizeof *x);
-        if (!x) {
+    const double *x = m->n_features ? rv_batch_features(requests, n) : NULL;
+    if (x && requests[0]->n_features != m->n_features)
+        x = NULL;
+    if (!x && n > m->x_rows) {
+        double *grown = realloc(m->x, n * (m->n_features ? m->n_features : 1) * sizeof *grown);
+        if (!grown) {
             snprintf(err, err_size, "out of memory");
             return RV_ENOMEM;
         }
-        m->x = x;
+        m->x = grown;
         m->x_rows = n;
     }
-    for (size_t r = 0; r < n; r++)
-        memcpy(m->x + r * m->n_features, requests[r]->features, m->n_features * sizeof *m->x);
+    if (!x) {
+        for (size_t r = 0; r < n; r++)
+            memcpy(m->x + r * m->n_features, requests[r]->features, m->n_features * sizeof *m->x);
+        x = m->x;
+    }
     int rc = RV_OK;
     PyGILState_STATE g = PyGILState_Ensure();
-    PyObject *mv = PyMemoryView_FromMemory(
-        (char *)m->x, (Py_ssize_t)(n * m->n_features * sizeof *m->x), PyBUF_READ);
+    PyObject *mv =
+        PyMemoryView_FromMemory((char *)x, (Py_ssize_t)(n * m->n_features * sizeof *x), PyBUF_READ);
     PyObject *a =
         mv ? PyObject_CallFunction(m->call, "OOOnnn", m->predict, m->model, mv, (Py_ssize_t)n,
                                    (Py_ssize_t)m->n_features, (Py_ssize_t)m->n_labels)

@@ -12,7 +12,9 @@
  *   threads       intra-op threads (default 1)
  *
  * A batch is one forward() call on a rows x features tensor (the config's
- * input.features order, NaN where a request lacks one); it must return
+ * input.features order, NaN where a request lacks one; in a model process
+ * made from the batch's matrix in shared memory, no copy but the dtype's
+ * conversion); it must return
  * rows x labels. C++ inside, the plugin ABI's C outside: no exception
  * crosses it.
  */
@@ -139,12 +141,21 @@ int score(void *instance, const rv_request *const *requests, rv_result *const *r
     auto *m = static_cast<TorchModel *>(instance);
     const size_t nf = m->n_features, nl = m->labels.size();
     try {
-        m->x.resize(n * nf);
-        for (size_t r = 0; r < n; r++)
-            std::memcpy(m->x.data() + r * nf, requests[r]->features, nf * sizeof(double));
+        // the batch's matrix where the host laid it out (no copy), else one
+        // filled here
+        const double *rows = nf ? rv_batch_features(requests, n) : nullptr;
+        if (rows && requests[0]->n_features != nf)
+            rows = nullptr;
+        if (!rows) {
+            m->x.resize(n * nf);
+            for (size_t r = 0; r < n; r++)
+                std::memcpy(m->x.data() + r * nf, requests[r]->features, nf * sizeof(double));
+            rows = m->x.data();
+        }
         torch::InferenceMode guard;
-        auto x =
-            torch::from_blob(m->x.data(), {int64_t(n), int64_t(nf)}, torch::kFloat64).to(m->dtype);
+        auto x = torch::from_blob(const_cast<double *>(rows), {int64_t(n), int64_t(nf)},
+                                  torch::kFloat64)
+                     .to(m->dtype);
         auto y = m->module.forward({x}).toTensor();
         if (y.dim() != 2 || y.size(0) != int64_t(n) || y.size(1) != int64_t(nl)) {
             std::ostringstream why;
