@@ -47,6 +47,7 @@ reload     host       the trivial host at $RELOAD_RATE/s, SIGHUP after a model's
 isolation  isolation  models in model processes against in the host, $ISO_REPEAT pairs
 remote     isolation  XGBoost in the host against remote (`rendezvous scorer`)
 delivery   brokers    at-least-once against exactly-once (BROKER=kafka only)
+drain      brokers    a preloaded backlog drained, at-least-once against exactly-once (Kafka)
 evaluation evaluation the live evaluation's cost to serving (EVAL_RATE, EVAL_MODES, ...)
 https      https      POST /v1/score with wrk, plain HTTP against TLS with a token
 v2         https      one row by POST /v1/score and by the Open Inference Protocol's infer
@@ -64,6 +65,7 @@ scale_features scaling cost against 10, 100, 1000 features a request
 scale_partitions scaling 1, 4, 16, 64 partitions; one host against two in a group
 scale_memory scaling  peak RSS and throughput against max_in_flight (exactly-once on Kafka)
 scaling    scaling    the four curves above, with their plots (gnuplot PNGs in $PLOTS)
+inflight   scaling    throughput and peak RSS under max_in_flight:prefetch settings, in rounds
 TABLE
 }
 

@@ -59,6 +59,29 @@ ${DELIVERY:+delivery: $DELIVERY}
 YAML
 }
 
+# models_yaml SERVICE FILE N [decoy]: N fixture models (model processes
+# unless $ISOLATION says otherwise), every one in the schedule, and the decoy
+# if asked
+models_yaml() {
+  local plugin=$BUILD/tests/fixtures/ok.so i
+  [ -f "$plugin" ] || plugin=$BUILD/plugins/libtemplate_model.so
+  {
+    yaml_head "$1" "$3 fixture model(s)"
+    echo "models:"
+    for i in $(seq "$3"); do
+      echo "  - {name: m$i, plugin: $plugin, max_batch: 64, queue_size: 16384,"
+      echo "     params: {score: \"0.$((50 + i))\"}, isolation: ${ISOLATION:-process}}"
+    done
+    [ "${4:-}" != decoy ] || echo "  - {name: decoy, builtin: decoy, max_batch: 64, queue_size: 16384}"
+    echo "rendezvous:"
+    echo "  schedule:"
+    for i in $(seq "$3"); do echo "    - {model: m$i, within_ms: $((1000 + 100 * i))}"; done
+    echo "  default: {label: review, score: 0.5}"
+    echo "  max_in_flight: ${MAX_IN_FLIGHT:-10000}"
+    [ -z "${DELIVERY:-}" ] || echo "delivery: $DELIVERY"
+  } >"$2"
+}
+
 # xgboost_yaml SERVICE FILE: conf/demo.yaml's models, generous deadlines;
 # $EVAL: its evaluation: entry, if any
 xgboost_yaml() {

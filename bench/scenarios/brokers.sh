@@ -108,3 +108,63 @@ for kind in ("", "-rate"):
                   f"{ms(lat, 'p50')} / {ms(lat, 'p99')} | {rel} |")
 PY
 }
+
+# drain: a backlog drained, at-least-once against exactly-once
+# (transaction_ms 100) (BROKER=kafka only): $DRAIN_COUNT (600000) requests
+# of the demo's rows are in the requests topic before the host starts, which
+# runs $DRAIN_MODELS (1) fixture models in model processes, and the decoy
+# with DRAIN_DECOY=1; bench/drain.py reads the results (read_committed) and
+# takes their rate between the 10th and 90th percentile of their
+# timestamps. After a run not measured (the brokers' JIT), $DRAIN_ROUNDS (3)
+# rounds, the modes' order swapped each round; prints each run with the
+# host's peak RSS, and exactly-once / at-least-once per round and their
+# median.
+scenario_drain() {
+  [ "$BROKER" = kafka ] || die "drain: needs BROKER=kafka (the embedded broker keeps no transaction markers)"
+  local count=${DRAIN_COUNT:-600000} rounds=${DRAIN_ROUNDS:-3} round i
+  local modes=(alo eos) confs=("" "{mode: exactly_once, transaction_ms: 100}") svcs=()
+  for round in $(seq "$rounds"); do svcs+=("nalo$round" "neos$round"); done
+  start_services nwarm "${svcs[@]}"
+  $PY - "$DATA" "$count" >"$WORK/backlog.jsonl" <<'PY'
+import itertools, sys
+rows = open(sys.argv[1]).read().splitlines()
+sys.stdout.write("\n".join(itertools.islice(itertools.cycle(rows), int(sys.argv[2]))) + "\n")
+PY
+  run_drain drain-warmup nwarm "$count"
+  for round in $(seq "$rounds"); do
+    for i in $(in_turn "$round" 0 1); do
+      DELIVERY=${confs[$i]} run_drain "drain-${modes[$i]}-$round" "n${modes[$i]}$round" "$count"
+    done
+  done
+  summarize "$WORK" "$rounds" <<'PY'
+import json, statistics, sys
+work, rounds = sys.argv[1], int(sys.argv[2])
+print("\n| round | at-least-once /s | exactly-once /s | exactly-once / at-least-once |")
+print("|---|---|---|---|")
+ratios = []
+for r in range(1, rounds + 1):
+    a, e = (json.load(open(f"{work}/drain-{m}-{r}.json")) for m in ("alo", "eos"))
+    ratios.append(e["throughput"] / a["throughput"])
+    print(f"| {r} | {a['throughput']:,.0f} | {e['throughput']:,.0f} | {ratios[-1]:.2f} |")
+print(f"\n**exactly-once / at-least-once draining a backlog: median {statistics.median(ratios):.2f} "
+      f"({min(ratios):.2f}-{max(ratios):.2f})**")
+PY
+}
+
+# run_drain NAME SERVICE COUNT: COUNT requests into SERVICE's requests topic,
+# then its host (models_yaml, $DRAIN_MODELS), timed by bench/drain.py
+run_drain() {
+  local name=$1 svc=$2 count=$3
+  kcat -P -b "$BOOTSTRAP" -t "$svc.requests" -X linger.ms=20 <"$WORK/backlog.jsonl" ||
+    die "could not write the backlog of $svc"
+  models_yaml "$svc" "$WORK/$svc.yaml" "${DRAIN_MODELS:-1}" "${DRAIN_DECOY:+decoy}"
+  start_host "$svc" "$WORK/$svc.yaml"
+  $PY "$SRC/bench/drain.py" "$BOOTSTRAP" "$svc.results" "$count" --label "$name" \
+    >"$WORK/$name.json" || die "$name: not every request answered: $(cat "$WORK/$name.json")"
+  memory "$name" "$HOST_PID"
+  stop_host "$svc"
+  $PY -c "import json,sys; d=json.load(open(sys.argv[1])); print(f\"{d['label']}: {d['count']} results, {d['throughput']:,.0f}/s (10th to 90th percentile), {d['seconds']:.1f} s first to last\")" \
+    "$WORK/$name.json" >"$WORK/$name.table"
+  cat "$WORK/$name.table"
+  record "$name" "$WORK/$name.json" "$WORK/$name.table" "backlog of $count, then ${DELIVERY:-at-least-once}"
+}

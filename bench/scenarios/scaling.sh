@@ -15,29 +15,6 @@
 PLOTS=${PLOTS:-$SRC/bench/out/plots}
 SCALE_RATE=${SCALE_RATE:-5000}
 
-# models_yaml SERVICE FILE N [decoy]: N fixture models (model processes
-# unless $ISOLATION says otherwise), every one in the schedule, and the decoy
-# if asked
-models_yaml() {
-  local plugin=$BUILD/tests/fixtures/ok.so i
-  [ -f "$plugin" ] || plugin=$BUILD/plugins/libtemplate_model.so
-  {
-    yaml_head "$1" "the scaling scenarios, $3 model(s)"
-    echo "models:"
-    for i in $(seq "$3"); do
-      echo "  - {name: m$i, plugin: $plugin, max_batch: 64, queue_size: 16384,"
-      echo "     params: {score: \"0.$((50 + i))\"}, isolation: ${ISOLATION:-process}}"
-    done
-    [ "${4:-}" != decoy ] || echo "  - {name: decoy, builtin: decoy, max_batch: 64, queue_size: 16384}"
-    echo "rendezvous:"
-    echo "  schedule:"
-    for i in $(seq "$3"); do echo "    - {model: m$i, within_ms: $((1000 + 100 * i))}"; done
-    echo "  default: {label: review, score: 0.5}"
-    echo "  max_in_flight: ${MAX_IN_FLIGHT:-10000}"
-    [ -z "${DELIVERY:-}" ] || echo "delivery: $DELIVERY"
-  } >"$2"
-}
-
 # hosts_cpu PID...: the CPU ticks of the hosts and, apart, of their model
 # processes, as "HOST KIDS"
 hosts_cpu() {
@@ -324,4 +301,46 @@ scenario_scaling() {
   stop_brokers
   scenario_scale_partitions
   scenario_scale_memory
+}
+
+# inflight: what the host holds against what it carries: the trivial host at
+# saturation under each of $IF_SETTINGS (default "10000:16384 3000:16384
+# 3000:4096"), MAX_IN_FLIGHT:PREFETCH_KB (rendezvous.max_in_flight and the
+# consumer's queued.max.messages.kbytes), in $IF_ROUNDS (3) rounds, the
+# order reversed every other round, on one broker; prints each setting's
+# throughput against the first's in the same round, and its peak RSS
+scenario_inflight() {
+  local settings=(${IF_SETTINGS:-10000:16384 3000:16384 3000:4096}) rounds=${IF_ROUNDS:-3}
+  local round i svcs=() names=()
+  for round in $(seq "$rounds"); do
+    for i in "${!settings[@]}"; do svcs+=("if$i-$round"); done
+  done
+  start_services ifwarm "${svcs[@]}"
+  trivial_yaml ifwarm "$WORK/ifwarm.yaml"
+  saturated inflight-warmup-sat ifwarm >/dev/null # the brokers' JIT, not measured
+  for round in $(seq "$rounds"); do
+    for i in $(in_turn "$round" "${!settings[@]}"); do
+      MAX_IN_FLIGHT=${settings[$i]%:*} KAFKA_EXTRA="queued.max.messages.kbytes: ${settings[$i]#*:}" \
+        trivial_yaml "if$i-$round" "$WORK/if$i-$round.yaml"
+      saturated "inflight-$i-$round-sat" "if$i-$round"
+    done
+  done
+  summarize "$WORK" "$rounds" "${settings[@]}" <<'PY'
+import json, statistics, sys
+work, rounds, settings = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+def run(i, r):
+    d = json.load(open(f"{work}/inflight-{i}-{r}-sat.json"))
+    rss = int(open(f"{work}/inflight-{i}-{r}-sat.cpu").read().split()[3]) / 1024
+    return d["throughput"], rss, (d.get("latency_e2e") or {}).get("p99")
+print("\n| max_in_flight : prefetch kB | requests/s (median) | / the first, each round | "
+      "peak RSS MiB (median) | e2e p99 ms (median) |")
+print("|---|---|---|---|---|")
+for i, s in enumerate(settings):
+    runs = [run(i, r) for r in range(1, rounds + 1)]
+    rel = [x[0] / run(0, r)[0] for r, x in zip(range(1, rounds + 1), runs)]
+    p99 = [x[2] for x in runs if x[2] is not None]
+    print(f"| {s} | {statistics.median(x[0] for x in runs):,.0f} | "
+          f"{' '.join(f'{v:.2f}' for v in rel)} | {statistics.median(x[1] for x in runs):.0f} | "
+          f"{statistics.median(p99) if p99 else float('nan'):.1f} |")
+PY
 }
