@@ -208,6 +208,49 @@ START_TEST(payloads_come_out_in_order_with_their_offsets)
 }
 END_TEST
 
+/* Exactly-once: a request whose records wait for a transaction counts as
+ * pending (against max_in_flight) until the transaction is over, or its
+ * partition forgotten, waiting or passed. */
+START_TEST(a_request_with_a_payload_is_pending_until_released)
+{
+    freed = 0;
+    rv_commit_tracker *t = rv_commit_tracker_new(free_box);
+    uint64_t e = 0;
+    for (int64_t o = 0; o < 3; o++)
+        e = rv_commit_tracker_add(t, "req", 0, o);
+    ck_assert_int_eq(rv_commit_tracker_done_with(t, "req", 0, 0, e, box(0)), 0);
+    rv_commit_tracker_done(t, "req", 0, 1, e); /* no records: over at once */
+    ck_assert_int_eq(rv_commit_tracker_done_with(t, "req", 0, 2, e, box(2)), 0);
+    ck_assert_uint_eq(rv_commit_tracker_pending(t), 2);
+    size_t n;
+    rd_kafka_topic_partition_list_t *offs;
+    void **ready = rv_commit_tracker_take_ready(t, &n, &offs);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_uint_eq(rv_commit_tracker_pending(t), 2); /* in the transaction */
+    for (size_t i = 0; i < n; i++)
+        free_box(ready[i]);
+    free(ready);
+    rd_kafka_topic_partition_list_destroy(offs);
+    ck_assert_uint_eq(rv_commit_tracker_wait_below(t, 2, 10), 2);
+    rv_commit_tracker_release(t, 2); /* committed */
+    ck_assert_uint_eq(rv_commit_tracker_wait_below(t, 2, 5000), 0);
+    /* forgotten: waiting behind one in flight, and passed but not taken */
+    uint64_t e1 = 0;
+    for (int64_t o = 0; o < 2; o++)
+        e1 = rv_commit_tracker_add(t, "req", 1, o);
+    e = rv_commit_tracker_add(t, "req", 0, 3);
+    ck_assert_int_eq(rv_commit_tracker_done_with(t, "req", 1, 1, e1, box(11)), 0);
+    ck_assert_int_eq(rv_commit_tracker_done_with(t, "req", 0, 3, e, box(3)), 0);
+    ck_assert_uint_eq(rv_commit_tracker_pending(t), 3);
+    rv_commit_tracker_forget(t, "req", 1);
+    ck_assert_uint_eq(rv_commit_tracker_pending(t), 1);
+    rv_commit_tracker_forget(t, "req", 0);
+    ck_assert_uint_eq(rv_commit_tracker_pending(t), 0);
+    ck_assert_int_eq(freed, 4);
+    rv_commit_tracker_free(t);
+}
+END_TEST
+
 START_TEST(wait_below_wakes_on_the_completion_that_makes_room)
 {
     rv_commit_tracker *t = rv_commit_tracker_new(NULL);
@@ -239,6 +282,7 @@ int main(void)
     tcase_add_test(tc, many_out_of_order);
     tcase_add_test(tc, wait_below_wakes_on_the_completion_that_makes_room);
     tcase_add_test(tc, payloads_come_out_in_order_with_their_offsets);
+    tcase_add_test(tc, a_request_with_a_payload_is_pending_until_released);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }

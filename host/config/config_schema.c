@@ -413,7 +413,9 @@ static const cf_key rendezvous_keys[] = {
      .flags = CF_POSITIVE,
      .def = "10000",
      .help = "Requests in flight at which the host stops reading requests until some are done "
-             "(what the broker sent meanwhile waits in the consumer's bounded prefetch queue)."},
+             "(what the broker sent meanwhile waits in the consumer's bounded prefetch queue). "
+             "A request is in flight until its records are delivered, with `exactly_once` "
+             "until its transaction is over."},
     {.name = "background_nice",
      .type = CF_U32,
      .offset = C(rendezvous.background_nice),
@@ -481,13 +483,13 @@ static const cf_key delivery_keys[] = {
      .offset = C(delivery.transaction_requests),
      .def = "10000",
      .help = "With `exactly_once`: a transaction commits before `transaction_ms` is up once "
-             "this many finished requests have been put in it (0: by time alone). A trigger, "
-             "not a cap: requests go in by batches, each batch every request finished since "
-             "the one before, and the count is looked at after each; those finishing while a "
-             "commit is under way (it flushes the records first) make the next batch. At "
-             "saturation that batch alone passes the count, so a transaction holds what "
-             "finished during the previous commit (1.2 M requests in 87-108 transactions at "
-             "10000)."},
+             "this many finished requests have been put in it, and at half of "
+             "`rendezvous.max_in_flight` at most (a request counts against that bound until "
+             "its transaction is over, so the other half is read and scored during the commit; "
+             "0: that half alone). A trigger, not a cap: requests go in by batches, each batch "
+             "every request finished since the one before, and the count is looked at after "
+             "each; those finishing while a commit is under way (it flushes the records first) "
+             "make the next batch."},
     {.name = "transaction_timeout_ms",
      .type = CF_U32,
      .offset = C(delivery.transaction_timeout_ms),

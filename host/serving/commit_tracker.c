@@ -181,7 +181,8 @@ static int done_locked(rv_commit_tracker *t, const char *topic, int32_t partitio
         return -1;
     e->done = 1;
     e->payload = payload;
-    if (t->pending-- == t->wait_limit)
+    /* with a payload it stays pending until the caller releases it */
+    if (!payload && t->pending-- == t->wait_limit)
         pthread_cond_signal(&t->below);
     while (p->len > 0 && p->ring[p->head].done) {
         entry *h = &p->ring[p->head];
@@ -282,17 +283,18 @@ void rv_commit_tracker_forget(rv_commit_tracker *t, const char *topic, int32_t p
     if (p) {
         for (size_t i = 0; i < p->len; i++) {
             entry *e = &p->ring[(p->head + i) % p->cap];
-            if (!e->done)
+            if (!e->done || e->payload)
                 t->pending--;
-            else if (e->payload)
+            if (e->done && e->payload)
                 t->free_payload(e->payload);
         }
         /* passed by the prefix but not taken: their offsets go with them */
         size_t k = 0, me = (size_t)(p - t->parts);
         for (size_t i = 0; i < t->n_ready; i++)
-            if (t->ready[i].part == me)
+            if (t->ready[i].part == me) {
                 t->free_payload(t->ready[i].payload);
-            else
+                t->pending--;
+            } else
                 t->ready[k++] = t->ready[i];
         t->n_ready = k;
         if (t->wait_limit && t->pending < t->wait_limit)
@@ -303,6 +305,16 @@ void rv_commit_tracker_forget(rv_commit_tracker *t, const char *topic, int32_t p
         p->committable = -1;
         p->epoch = t->next_epoch++;
     }
+    pthread_mutex_unlock(&t->lock);
+}
+
+void rv_commit_tracker_release(rv_commit_tracker *t, uint64_t n)
+{
+    pthread_mutex_lock(&t->lock);
+    uint64_t was = t->pending;
+    t->pending = n < was ? was - n : 0;
+    if (t->wait_limit && was >= t->wait_limit && t->pending < t->wait_limit)
+        pthread_cond_signal(&t->below);
     pthread_mutex_unlock(&t->lock);
 }
 

@@ -10,7 +10,9 @@
  * For exactly-once delivery an offset may be marked done with a payload
  * (the records its request caused): the payloads come out in offset order,
  * each with the prefix that passed it, so that a transaction holds the
- * records of exactly the requests whose offsets it commits.
+ * records of exactly the requests whose offsets it commits. Such a request
+ * stays pending until the caller releases it (its transaction committed or
+ * aborted), so that what waits for a commit counts against the bound too.
  */
 #ifndef RV_COMMIT_TRACKER_H
 #define RV_COMMIT_TRACKER_H
@@ -46,8 +48,9 @@ void rv_commit_tracker_done(rv_commit_tracker *t, const char *topic, int32_t par
                             int64_t offset, uint64_t epoch);
 
 /* rv_commit_tracker_done with a payload, kept until every offset before it
- * is done. 0; or -1 when the offset is unknown or of an older epoch (a
- * revoked partition): the payload stays the caller's. */
+ * is done; the request stays pending until rv_commit_tracker_release (or
+ * its partition is forgotten). 0; or -1 when the offset is unknown or of an
+ * older epoch (a revoked partition): the payload stays the caller's. */
 int rv_commit_tracker_done_with(rv_commit_tracker *t, const char *topic, int32_t partition,
                                 int64_t offset, uint64_t epoch, void *payload);
 
@@ -74,7 +77,12 @@ size_t rv_commit_tracker_retry(rv_commit_tracker *t, rd_kafka_resp_err_t err,
 /* Forgets a partition (revoked): a new epoch starts. */
 void rv_commit_tracker_forget(rv_commit_tracker *t, const char *topic, int32_t partition);
 
-/* Requests registered and not yet done, over all partitions. */
+/* n requests whose payloads were taken (rv_commit_tracker_take_ready) are
+ * over: committed, or dropped with their transaction. */
+void rv_commit_tracker_release(rv_commit_tracker *t, uint64_t n);
+
+/* Requests registered and not yet done (or done with a payload and not yet
+ * released), over all partitions. */
 uint64_t rv_commit_tracker_pending(rv_commit_tracker *t);
 
 /* Waits until fewer than limit requests are pending, or timeout_ms; returns

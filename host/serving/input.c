@@ -127,6 +127,10 @@ static void unhold(rv_input *in)
 void rv_input_reassign(rv_input *in, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts)
 {
     rd_kafka_assign(rk, parts);
+    /* a partition paused for backpressure before stays paused through a
+     * new assignment (librdkafka 2.0 keeps the application's pause on the
+     * partition): resumed here, or it would never be read again */
+    rd_kafka_resume_partitions(rk, parts);
     in->paused = 0;
     unhold(in);
     hold(in, rk, parts);

@@ -5,7 +5,9 @@
  *
  * A request's records are held in it (rv_output_hold) until it is done;
  * then they go to the commit tracker with its offset, and come out once
- * every request before it in its partition is done too. The transaction
+ * every request before it in its partition is done too. It counts against
+ * rendezvous.max_in_flight until its transaction is over, so the records
+ * waiting for a commit are bounded as the requests in flight are. The transaction
  * thread produces what came out into the open transaction and commits the
  * transaction with exactly those requests' offsets. So a transaction holds
  * all the records of the requests whose offsets it commits and nothing of
@@ -97,9 +99,11 @@ static int produce_ready(rv_txn_loop *x)
     return rc;
 }
 
-/* The open transaction is over (committed or aborted). */
+/* The open transaction is over (committed or aborted): its requests no
+ * longer count against rendezvous.max_in_flight. */
 static void drop_open(rv_txn_loop *x)
 {
+    rv_commit_tracker_release(x->in->tracker, x->requests);
     if (x->offsets)
         rd_kafka_topic_partition_list_destroy(x->offsets);
     x->offsets = NULL;
@@ -229,6 +233,11 @@ int rv_txn_start(rv_input *in, const rv_config *cfg)
     x->in = in;
     x->every_ms = cfg->delivery.transaction_ms;
     x->max_requests = cfg->delivery.transaction_requests;
+    /* what waits for the commit counts against max_in_flight: committing
+     * at half of it lets the other half be read and scored meanwhile */
+    uint32_t half = cfg->rendezvous.max_in_flight / 2 ? cfg->rendezvous.max_in_flight / 2 : 1;
+    if (!x->max_requests || x->max_requests > half)
+        x->max_requests = half;
     x->began_ms = rv_mono_ms();
     pthread_mutex_init(&x->lock, NULL);
     pthread_condattr_t ca;
