@@ -310,8 +310,8 @@ scenario_scaling() {
 # order reversed every other round, on one broker; prints each setting's
 # throughput against the first's in the same round, and its peak RSS
 scenario_inflight() {
-  local settings=(${IF_SETTINGS:-10000:16384 3000:16384 3000:4096}) rounds=${IF_ROUNDS:-3}
-  local round i svcs=() names=()
+  local settings rounds=${IF_ROUNDS:-3} round i svcs=()
+  read -ra settings <<<"${IF_SETTINGS:-10000:16384 3000:16384 3000:4096}"
   for round in $(seq "$rounds"); do
     for i in "${!settings[@]}"; do svcs+=("if$i-$round"); done
   done
