@@ -124,15 +124,27 @@ static void unhold(rv_input *in)
     in->held = NULL;
 }
 
-void rv_input_reassign(rv_input *in, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts)
+/* Before the assignment changes: librdkafka 2.0 keeps the application's
+ * pause on a partition through an unassignment and a new assignment, so a
+ * partition paused for backpressure (or held) would never be read again.
+ * Resumed while still assigned, the new assignment then fetches from where
+ * it is told, as for any partition. */
+static void resume_before_unassign(rv_input *in, rd_kafka_t *rk)
 {
-    rd_kafka_assign(rk, parts);
-    /* a partition paused for backpressure before stays paused through a
-     * new assignment (librdkafka 2.0 keeps the application's pause on the
-     * partition): resumed here, or it would never be read again */
-    rd_kafka_resume_partitions(rk, parts);
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if ((in->paused || in->held) && rd_kafka_assignment(rk, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        parts) {
+        rd_kafka_resume_partitions(rk, parts);
+        rd_kafka_topic_partition_list_destroy(parts);
+    }
     in->paused = 0;
     unhold(in);
+}
+
+void rv_input_reassign(rv_input *in, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts)
+{
+    resume_before_unassign(in, rk);
+    rd_kafka_assign(rk, parts);
     hold(in, rk, parts);
 }
 
@@ -189,7 +201,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         rv_info("input", "revoked %s [%d]", parts->elems[i].topic, parts->elems[i].partition);
         rv_commit_tracker_forget(in->tracker, parts->elems[i].topic, parts->elems[i].partition);
     }
-    unhold(in);
+    resume_before_unassign(in, rk);
     rd_kafka_assign(rk, NULL);
 }
 
