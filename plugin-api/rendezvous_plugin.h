@@ -170,18 +170,19 @@ typedef struct rv_request {
 } rv_request;
 
 /*
- * The features of requests[0..n) as one row-major n x n_features matrix,
- * when they lie so in memory, else NULL (then read them row by row). In a
+ * The features of requests[0..n) as one row-major n x cols matrix, when
+ * each request has cols features and they lie so in memory, else NULL
+ * (then read them row by row). In a
  * model process they always do: the batch's rows are one block of the
  * memory it shares with the host, so a plugin can hand the matrix to a
  * library (NumPy, a tensor) without a copy. Borrowed like the requests.
  */
-static inline const double *rv_batch_features(const struct rv_request *const *requests, size_t n)
+static inline const double *rv_batch_features(const struct rv_request *const *requests, size_t n,
+                                              size_t cols)
 {
-    if (n == 0)
+    if (n == 0 || cols == 0 || requests[0]->n_features != cols)
         return NULL;
     const double *base = requests[0]->features;
-    size_t cols = requests[0]->n_features;
     for (size_t r = 1; r < n; r++)
         if (requests[r]->n_features != cols ||
             (uintptr_t)requests[r]->features != (uintptr_t)base + r * cols * sizeof(double))

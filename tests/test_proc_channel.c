@@ -56,22 +56,22 @@ static void fill(batch *b, size_t cols)
     }
 }
 
-/* The process's side of c: the same memory through a second mapping. */
-static void attach(const rv_proc_channel *c, rv_proc_channel *proc)
+/* A channel with b's N requests written by the host, and the process's
+ * side of it: the same memory through a second mapping. */
+static void sent(rv_proc_channel *host, rv_proc_channel *proc, batch *b)
 {
     char err[RV_ERR_SIZE];
-    ck_assert_int_eq(rv_proc_channel_attach(proc, dup(c->memfd), -1, -1, err, sizeof err), 0);
+    ck_assert_int_eq(rv_proc_channel_create(host, 1 << 16, 1 << 16, err, sizeof err), 0);
+    fill(b, COLS);
+    ck_assert_uint_eq(rv_proc_channel_put_batch(host, b->ptrs, N, 16), N);
+    ck_assert_int_eq(rv_proc_channel_attach(proc, dup(host->memfd), -1, -1, err, sizeof err), 0);
 }
 
 START_TEST(a_batch_arrives_as_sent_with_its_features_one_matrix)
 {
-    char err[RV_ERR_SIZE];
     rv_proc_channel host, proc;
-    ck_assert_int_eq(rv_proc_channel_create(&host, 1 << 16, 1 << 16, err, sizeof err), 0);
     batch b;
-    fill(&b, COLS);
-    ck_assert_uint_eq(rv_proc_channel_put_batch(&host, b.ptrs, N, 16), N);
-    attach(&host, &proc);
+    sent(&host, &proc, &b);
     ck_assert_uint_eq(proc.h->n, N);
     ck_assert_uint_eq(rv_proc_channel_count_headers(&proc), 2);
     rv_request got[N];
@@ -103,13 +103,14 @@ START_TEST(a_batch_arrives_as_sent_with_its_features_one_matrix)
     ck_assert_uint_eq(got[1].headers[1].value_len, 1);
     ck_assert_int_eq(memcmp(got[1].headers[0].value, "00-abc", 6), 0);
     /* the rows are one matrix, in the shared memory itself */
-    const double *m = rv_batch_features(ptrs, N);
+    const double *m = rv_batch_features(ptrs, N, COLS);
     ck_assert_ptr_eq(m, got[0].features);
     ck_assert_ptr_eq(m, (const double *)proc.req);
     ck_assert_double_eq(m[4 * COLS + 2], 42);
     /* the host's own requests lie apart: no matrix */
-    ck_assert_ptr_null(rv_batch_features(b.ptrs, N));
-    ck_assert_ptr_eq(rv_batch_features(b.ptrs, 1), b.reqs[0].features);
+    ck_assert_ptr_null(rv_batch_features(b.ptrs, N, COLS));
+    ck_assert_ptr_eq(rv_batch_features(b.ptrs, 1, COLS), b.reqs[0].features);
+    ck_assert_ptr_null(rv_batch_features(ptrs, N, COLS + 1)); /* another width */
     rv_proc_channel_close(&proc);
     rv_proc_channel_close(&host);
 }
@@ -181,13 +182,9 @@ END_TEST
 
 START_TEST(a_matrix_overrunning_the_area_is_refused)
 {
-    char err[RV_ERR_SIZE];
     rv_proc_channel host, proc;
-    ck_assert_int_eq(rv_proc_channel_create(&host, 1 << 16, 1 << 16, err, sizeof err), 0);
     batch b;
-    fill(&b, COLS);
-    ck_assert_uint_eq(rv_proc_channel_put_batch(&host, b.ptrs, N, 16), N);
-    attach(&host, &proc);
+    sent(&host, &proc, &b);
     rv_request got[N + 1];
     rv_header hdrs[2];
     host.h->cols = UINT32_MAX;

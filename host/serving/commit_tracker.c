@@ -283,9 +283,9 @@ void rv_commit_tracker_forget(rv_commit_tracker *t, const char *topic, int32_t p
     if (p) {
         for (size_t i = 0; i < p->len; i++) {
             entry *e = &p->ring[(p->head + i) % p->cap];
-            if (!e->done || e->payload)
+            if (!e->done || e->payload) /* in flight, or waiting with its records */
                 t->pending--;
-            if (e->done && e->payload)
+            if (e->payload)
                 t->free_payload(e->payload);
         }
         /* passed by the prefix but not taken: their offsets go with them */

@@ -370,9 +370,7 @@ static int py_score(void *instance, const rv_request *const *requests, rv_result
                     size_t n, char *err, size_t err_size)
 {
     py_model *m = instance;
-    const double *x = m->n_features ? rv_batch_features(requests, n) : NULL;
-    if (x && requests[0]->n_features != m->n_features)
-        x = NULL;
+    const double *x = rv_batch_features(requests, n, m->n_features);
     if (!x && n > m->x_rows) {
         double *grown = realloc(m->x, n * (m->n_features ? m->n_features : 1) * sizeof *grown);
         if (!grown) {

@@ -143,9 +143,7 @@ int score(void *instance, const rv_request *const *requests, rv_result *const *r
     try {
         // the batch's matrix where the host laid it out (no copy), else one
         // filled here
-        const double *rows = nf ? rv_batch_features(requests, n) : nullptr;
-        if (rows && requests[0]->n_features != nf)
-            rows = nullptr;
+        const double *rows = rv_batch_features(requests, n, nf);
         if (!rows) {
             m->x.resize(n * nf);
             for (size_t r = 0; r < n; r++)
