@@ -18,6 +18,7 @@
 
 #include "evaluation.h"
 #include "evaluation_alerts.h"
+#include "evaluation_internal.h"
 #include "kvstore.h"
 #include "test_helpers.h"
 
@@ -314,6 +315,48 @@ START_TEST(tapped_answers_join_as_read_ones)
     rv_evaluation_close(tapped);
     remove_dir(dir_read);
     remove_dir(dir_tap);
+}
+END_TEST
+
+/* A model's answers as the promotion's guardrails see them: the ones the
+ * host shed are failed but counted apart, and their latency (the moment of
+ * the shed, not of an answer) is left out of the model's. */
+START_TEST(shed_answers_are_counted_apart_from_errors)
+{
+    char *dir = test_tmpdir();
+    int64_t now = (int64_t)time(NULL) * 1000;
+    rv_evaluation *e = open_at(dir, now);
+    rv_evaluation_count_answers(e);
+    for (int i = 0; i < 100; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "r-%d", i);
+        const char *label;
+        double score;
+        rv_evaluation_answer a;
+        as_answer("a", 0.7, &label, &score, &a);
+        a.latency_us = 1000;
+        if (i % 20 == 1) { /* an error: no answer */
+            a.n = 0;
+            a.failed = 1;
+        } else if (i % 20 == 2) { /* shed at once, its queue full */
+            a.n = 0;
+            a.failed = 1;
+            a.shed = 1;
+            a.latency_us = 10;
+        }
+        ck_assert_int_eq(
+            i % 2 ? rv_evaluation_tap(e, id, &a) : rv_evaluation_answer_of(e, id, &a, now), 0);
+    }
+    rv_eval_answer_stats st;
+    rv_evaluation_answer_stats(e, "a", &st);
+    ck_assert_uint_eq(st.answers, 100);
+    ck_assert_uint_eq(st.failed, 10);
+    ck_assert_uint_eq(st.shed, 5);
+    double fastest = rv_eval_latency_quantile(&st, NULL, 0.001);
+    ck_assert_msg(fastest >= 1.0 && fastest < 1.2, "fastest answer %g ms", fastest);
+    rv_evaluation_take_tapped(e);
+    rv_evaluation_close(e);
+    remove_dir(dir);
 }
 END_TEST
 
@@ -660,6 +703,7 @@ int main(void)
     tcase_add_test(tc, early_duplicate_unknown_late_and_unmatched_are_counted);
     tcase_add_test(tc, a_result_read_first_waits_for_the_answers_it_names);
     tcase_add_test(tc, tapped_answers_join_as_read_ones);
+    tcase_add_test(tc, shed_answers_are_counted_apart_from_errors);
     tcase_add_test(tc, a_restart_keeps_what_was_joined_and_what_waits);
     tcase_add_test(tc, a_store_with_answers_logged_one_by_one_is_rebuilt);
     tcase_add_test(tc, the_hour_forgets_what_the_day_keeps);

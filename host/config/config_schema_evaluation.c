@@ -269,8 +269,9 @@ static const cf_key promotion_keys[] = {
      .offset = C(promotion.max_error_rate),
      .def = "0.01",
      .check = check_fraction,
-     .help = "A challenger whose answers failed (errors, sheds, past the deadline) more often "
-             "than this over its race is not promoted, however good its answers."},
+     .help = "A challenger whose answers were errors more often than this over its race is "
+             "not promoted, however good its answers. Answers the host shed (a full queue) are "
+             "counted apart as its shed rate: the host's capacity, not the model's health."},
     {.name = "cooldown_s",
      .type = CF_U32,
      .offset = C(promotion.cooldown_s),

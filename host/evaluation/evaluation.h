@@ -59,6 +59,9 @@ typedef struct rv_evaluation_answer {
     /* no answer (a score record not ok, or no answers): the source is
      * done with the request, nothing of it is measured */
     int failed;
+    /* failed because the host shed it (the model's queue was full): the
+     * host's capacity, not the model's health; its latency is not kept */
+    int shed;
     uint32_t latency_us; /* a model's: from reading the request to its answer; 0: unknown */
     /* a result's: the models that score the request (each writes one score
      * record, ok or not); the request joins once all of them are read (the

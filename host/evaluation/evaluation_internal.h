@@ -93,11 +93,11 @@ typedef struct op {
 } op;
 
 /* Each model's answers as they come (counted once rv_evaluation_count_answers
- * was called): how many, how many failed, and their latency in buckets
- * (bucket b: up to 2^(b/4) microseconds). */
+ * was called): how many, how many failed (of them, how many the host shed),
+ * and their latency in buckets (bucket b: up to 2^(b/4) microseconds). */
 #define RV_EVAL_LATENCY_BUCKETS 128
 typedef struct rv_eval_answer_stats {
-    uint64_t answers, failed;
+    uint64_t answers, failed, shed;
     uint64_t latency[RV_EVAL_LATENCY_BUCKETS]; /* of those with a latency */
 } rv_eval_answer_stats;
 void rv_evaluation_count_answers(rv_evaluation *e);

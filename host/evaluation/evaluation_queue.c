@@ -169,8 +169,9 @@ static void count_answer(rv_evaluation *e, const rv_evaluation_answer *a)
     }
     rv_eval_answer_stats *st = &e->stats[i].s;
     st->answers++;
-    st->failed += a->failed != 0;
-    if (a->latency_us) {
+    st->failed += a->failed != 0 || a->shed != 0;
+    st->shed += a->shed != 0;
+    if (a->latency_us && !a->shed) {
         int b = (int)ceil(4 * log2((double)a->latency_us));
         st->latency[b < 0 ? 0 : b >= RV_EVAL_LATENCY_BUCKETS ? RV_EVAL_LATENCY_BUCKETS - 1 : b]++;
     }
@@ -320,6 +321,7 @@ int rv_evaluation_tap_slot(rv_evaluation *e, const char *id, const rv_model *m, 
                               .labels = labels,
                               .scores = scores,
                               .failed = status != RV_SLOT_OK,
+                              .shed = status == RV_SLOT_SHED,
                               .latency_us = s->latency_us > 0 && s->latency_us < UINT32_MAX
                                                 ? (uint32_t)s->latency_us
                                                 : 0};

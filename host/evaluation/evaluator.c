@@ -181,6 +181,7 @@ static void take(rv_evaluator *v, const rd_kafka_message_t *m)
             a.source = r->model;
             ok = r->model && r->status;
             a.failed = ok && strcmp(r->status, "ok") != 0; /* done, with no answer */
+            a.shed = ok && strcmp(r->status, "shed") == 0;
             a.latency_us = r->has_latency && r->latency_us > 0 && r->latency_us < UINT32_MAX
                                ? (uint32_t)r->latency_us
                                : 0;

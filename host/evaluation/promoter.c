@@ -37,7 +37,7 @@ typedef struct decision {
     char reason[160];
     int applied;
     rv_promotion_look look;
-    double error_rate, p99_ms;
+    double error_rate, shed_rate, p99_ms;
     int64_t time_ms;
 } decision;
 
@@ -258,6 +258,8 @@ static void decision_fields(const rv_promoter *p, const decision *d, rv_jw *w)
     rv_jw_kv_int(w, "labels", (int64_t)d->look.labels);
     rv_jw_string(w, "error_rate");
     rv_jw_double(w, d->error_rate);
+    rv_jw_string(w, "shed_rate");
+    rv_jw_double(w, d->shed_rate);
     rv_jw_string(w, "latency_p99_ms");
     rv_jw_double(w, d->p99_ms);
     rv_jw_kv_string(w, "reason", d->reason);
@@ -356,8 +358,12 @@ static int write_schedule(rv_promoter *p, const char *first)
     return 0;
 }
 
-/* The challenger's error rate and latency p99 over its race. */
-static void guard_figures(rv_promoter *p, race *r, double *error_rate, double *p99_ms)
+/* The challenger's error rate, shed rate and latency p99 over its race. A
+ * shed answer is not an error of the model's: a challenger scores at
+ * background priority, so its queue is the first to fill on a busy host,
+ * and a model too slow to keep up shows in the latency of its answers
+ * (which counts the wait in its queue). */
+static void guard_figures(rv_promoter *p, race *r, decision *d)
 {
     rv_eval_answer_stats now;
     rv_evaluation_answer_stats(p->ev, r->challenger, &now);
@@ -365,9 +371,11 @@ static void guard_figures(rv_promoter *p, race *r, double *error_rate, double *p
      * answers all came before its first look) */
     const rv_eval_answer_stats *since = now.answers > r->at_start.answers ? &r->at_start : NULL;
     uint64_t answers = now.answers - (since ? since->answers : 0),
-             failed = now.failed - (since ? since->failed : 0);
-    *error_rate = answers ? (double)failed / (double)answers : 0;
-    *p99_ms = rv_eval_latency_quantile(&now, since, 0.99);
+             failed = now.failed - (since ? since->failed : 0),
+             shed = now.shed - (since ? since->shed : 0);
+    d->error_rate = answers ? (double)(failed - shed) / (double)answers : 0;
+    d->shed_rate = answers ? (double)shed / (double)answers : 0;
+    d->p99_ms = rv_eval_latency_quantile(&now, since, 0.99);
 }
 
 static void decide_race(rv_promoter *p, race *r, int64_t now)
@@ -396,7 +404,7 @@ static void decide_race(rv_promoter *p, race *r, int64_t now)
         return; /* one class only so far (AUC): the next look */
     }
     r->looks++;
-    guard_figures(p, r, &d.error_rate, &d.p99_ms);
+    guard_figures(p, r, &d);
     if (!d.look.better) {
         if (!d.look.decided)
             return;
