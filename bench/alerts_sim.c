@@ -148,9 +148,11 @@ int main(int argc, char **argv)
     double now_ms = 1000;
     rv_canary_monitor *m = rv_canary_monitor_new(sink, &c);
     rv_canary_monitor_set_clock(m, sim_clock, &now_ms);
-    rv_inflight *fl = calloc(1, sizeof(rv_inflight) + g->n_models * sizeof(rv_slot));
-    fl->gen = g;
-    fl->n_slots = g->n_models;
+    rv_inflight *fl = rv_inflight_blank(g);
+    if (!fl) {
+        fprintf(stderr, "out of memory\n");
+        return 1;
+    }
     int model = -1;
     for (size_t i = 0; i < g->n_models; i++)
         if ((int)i != g->canary && !g->models[i]->is_decoy && model < 0)
@@ -163,7 +165,10 @@ int main(int argc, char **argv)
         double mp = shifted                               ? x->model_shifted
                     : changed && !strcmp(change, "worse") ? x->worse
                                                           : x->model;
-        memset(fl->slots, 0, g->n_models * sizeof(rv_slot));
+        for (size_t i = 0; i < g->n_models; i++) {
+            atomic_store(&fl->slots[i].status, RV_SLOT_PENDING);
+            fl->slots[i].n_answers = 0;
+        }
         answer(&fl->slots[g->canary], g->models[g->canary], cp);
         answer(&fl->slots[model], g->models[model], mp);
         rv_canary_monitor_observe(m, fl);
@@ -183,7 +188,7 @@ int main(int argc, char **argv)
                c.first_alert[i] ? (long long)(c.first_alert[i] - (at ? at : 0)) : -1LL);
     printf("}\n");
     rv_canary_monitor_free(m);
-    free(fl);
+    rv_inflight_blank_free(fl);
     free(rows);
     rv_generation_unref(g);
     return 0;

@@ -146,11 +146,8 @@ static void answer(rv_slot *s, const rv_model *m, const char *top, double p)
  * answer), the decoy recorded it. */
 static void observe(const char *canary_top, const char *a_top, double a_p, int a_status)
 {
-    size_t n = gen->n_models;
-    rv_inflight *f = calloc(1, sizeof(rv_inflight) + n * sizeof(rv_slot));
+    rv_inflight *f = rv_inflight_blank(gen);
     ck_assert_ptr_nonnull(f);
-    f->gen = gen;
-    f->n_slots = n;
     answer(&f->slots[gen->canary], gen->models[gen->canary], canary_top, 0.75);
     if (a_status == RV_SLOT_OK)
         answer(&f->slots[0], gen->models[0], a_top, a_p);
@@ -158,7 +155,7 @@ static void observe(const char *canary_top, const char *a_top, double a_p, int a
         atomic_store(&f->slots[0].status, a_status);
     atomic_store(&f->slots[gen->decoy].status, RV_SLOT_OK); /* no answers: never compared */
     rv_canary_monitor_observe(mon, f);
-    free(f);
+    rv_inflight_blank_free(f);
 }
 
 static void observe_n(int n, const char *canary_top, const char *a_top, double a_p)
@@ -359,16 +356,13 @@ START_TEST(requests_without_both_answers_are_not_compared)
     ck_assert_ptr_null(find_gauge("a"));
     ck_assert_uint_eq(gauge_of("canary")->compared, 15);
     /* the canary errored: nothing is compared at all */
-    size_t n = gen->n_models;
-    rv_inflight *f = calloc(1, sizeof(rv_inflight) + n * sizeof(rv_slot));
+    rv_inflight *f = rv_inflight_blank(gen);
     ck_assert_ptr_nonnull(f);
-    f->gen = gen;
-    f->n_slots = n;
     atomic_store(&f->slots[gen->canary].status, RV_SLOT_ERROR);
     answer(&f->slots[0], gen->models[0], "no", 0.75);
     for (int i = 0; i < 20; i++)
         rv_canary_monitor_observe(mon, f);
-    free(f);
+    rv_inflight_blank_free(f);
     ck_assert_ptr_null(find_gauge("a"));
     ck_assert_uint_eq(gauge_of("canary")->compared, 15);
     ck_assert_uint_eq(n_records, 0);

@@ -73,14 +73,6 @@ static const rv_measures *in_window(const rv_evaluation_figure *f, size_t n, con
     return NULL;
 }
 
-static void remove_dir(char *dir)
-{
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    ck_assert_int_eq(system(cmd), 0);
-    free(dir);
-}
-
 START_TEST(each_source_is_measured_on_its_answers)
 {
     enum { N = 400 };
@@ -146,7 +138,7 @@ START_TEST(each_source_is_measured_on_its_answers)
     rv_measures_clear(&want_a);
     rv_measures_clear(&want_c);
     rv_evaluation_close(e);
-    remove_dir(dir);
+    test_rmdir(dir);
 }
 END_TEST
 
@@ -193,7 +185,7 @@ START_TEST(early_duplicate_unknown_late_and_unmatched_are_counted)
     ck_assert_uint_eq(c.unlabelled, 1);
     ck_assert_uint_eq(c.unmatched_labels, 1);
     rv_evaluation_close(e);
-    remove_dir(dir);
+    test_rmdir(dir);
 }
 END_TEST
 
@@ -313,50 +305,41 @@ START_TEST(tapped_answers_join_as_read_ones)
     rv_evaluation_figures_free(ft, nt);
     rv_evaluation_close(read);
     rv_evaluation_close(tapped);
-    remove_dir(dir_read);
-    remove_dir(dir_tap);
+    test_rmdir(dir_read);
+    test_rmdir(dir_tap);
 }
 END_TEST
 
-/* A model's answers as the promotion's guardrails see them: the ones the
- * host shed are failed but counted apart, and their latency (the moment of
- * the shed, not of an answer) is left out of the model's. */
+/* A model's answers as the promotion's guardrails see them: shed ones are
+ * failed but counted apart, their latency (the moment of the shed) left out. */
 START_TEST(shed_answers_are_counted_apart_from_errors)
 {
-    char *dir = test_tmpdir();
-    int64_t now = (int64_t)time(NULL) * 1000;
-    rv_evaluation *e = open_at(dir, now);
+    char *dir = test_tmpdir(), id[32];
+    rv_evaluation *e = open_at(dir, (int64_t)time(NULL) * 1000);
     rv_evaluation_count_answers(e);
+    const char *label = "malignant";
+    double score = 0.7;
     for (int i = 0; i < 100; i++) {
-        char id[32];
         snprintf(id, sizeof id, "r-%d", i);
-        const char *label;
-        double score;
-        rv_evaluation_answer a;
-        as_answer("a", 0.7, &label, &score, &a);
-        a.latency_us = 1000;
-        if (i % 20 == 1) { /* an error: no answer */
-            a.n = 0;
-            a.failed = 1;
-        } else if (i % 20 == 2) { /* shed at once, its queue full */
-            a.n = 0;
-            a.failed = 1;
-            a.shed = 1;
-            a.latency_us = 10;
-        }
+        int error = i % 20 == 1, shed = i % 20 == 2; /* shed at once, its queue full */
+        rv_evaluation_answer a = {.source = "a",
+                                  .n = !error && !shed,
+                                  .labels = &label,
+                                  .scores = &score,
+                                  .failed = error || shed,
+                                  .shed = shed,
+                                  .latency_us = shed ? 10 : 1000};
         ck_assert_int_eq(
-            i % 2 ? rv_evaluation_tap(e, id, &a) : rv_evaluation_answer_of(e, id, &a, now), 0);
+            i % 2 ? rv_evaluation_tap(e, id, &a) : rv_evaluation_answer_of(e, id, &a, 0), 0);
     }
     rv_eval_answer_stats st;
     rv_evaluation_answer_stats(e, "a", &st);
-    ck_assert_uint_eq(st.answers, 100);
-    ck_assert_uint_eq(st.failed, 10);
-    ck_assert_uint_eq(st.shed, 5);
+    ck_assert(st.answers == 100 && st.failed == 10 && st.shed == 5);
     double fastest = rv_eval_latency_quantile(&st, NULL, 0.001);
     ck_assert_msg(fastest >= 1.0 && fastest < 1.2, "fastest answer %g ms", fastest);
     rv_evaluation_take_tapped(e);
     rv_evaluation_close(e);
-    remove_dir(dir);
+    test_rmdir(dir);
 }
 END_TEST
 
@@ -399,7 +382,7 @@ START_TEST(a_result_read_first_waits_for_the_answers_it_names)
     ck_assert_uint_eq(c.incomplete, 1);
     ck_assert_uint_eq(c.joined, 1);
     rv_evaluation_close(e);
-    remove_dir(dir);
+    test_rmdir(dir);
 }
 END_TEST
 
@@ -437,7 +420,7 @@ START_TEST(a_restart_keeps_what_was_joined_and_what_waits)
     ck_assert(a && a->count == 2 && a->accuracy == 1.0);
     rv_evaluation_figures_free(f, n);
     rv_evaluation_close(e);
-    remove_dir(dir);
+    test_rmdir(dir);
 }
 END_TEST
 
@@ -480,7 +463,7 @@ START_TEST(a_store_with_answers_logged_one_by_one_is_rebuilt)
     ck_assert_double_eq_tol(a->log_loss, -(log(0.8) + log(0.7)) / 2, 1e-12);
     rv_evaluation_figures_free(f, n);
     rv_evaluation_close(e);
-    remove_dir(dir);
+    test_rmdir(dir);
 }
 END_TEST
 
@@ -510,7 +493,7 @@ START_TEST(the_hour_forgets_what_the_day_keeps)
     ck_assert_uint_eq(in_window(f, n, "a", RV_EVAL_START)->count, 10);
     rv_evaluation_figures_free(f, n);
     rv_evaluation_close(e);
-    remove_dir(dir);
+    test_rmdir(dir);
 }
 END_TEST
 
@@ -553,7 +536,7 @@ START_TEST(a_labels_time_places_its_answers)
         e = open_at(dir, now);
     }
     rv_evaluation_close(e);
-    remove_dir(dir);
+    test_rmdir(dir);
 }
 END_TEST
 
@@ -585,7 +568,7 @@ START_TEST(the_first_window_keeps_the_first_answers)
         e = open_at(dir, t0 + 20);
     }
     rv_evaluation_close(e);
-    remove_dir(dir);
+    test_rmdir(dir);
 }
 END_TEST
 
@@ -610,7 +593,7 @@ START_TEST(a_backlog_larger_than_the_store_commits)
     ck_assert_uint_gt(c.store_evicted, 0);
     ck_assert_uint_le(c.store_bytes, 4u << 20); /* half of the 8 MiB bound */
     rv_evaluation_close(e);
-    remove_dir(dir);
+    test_rmdir(dir);
 }
 END_TEST
 

@@ -153,10 +153,7 @@ START_TEST(label_records_that_are_none_are_counted_with_the_offsets)
     counted(e, want);
     ck_assert_int_eq(rv_evaluation_offset(e, "svc.labels", 0), 15);
     rv_evaluation_close(e);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    ck_assert_int_eq(system(cmd), 0);
-    free(dir);
+    test_rmdir(dir);
 }
 END_TEST
 

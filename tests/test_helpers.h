@@ -39,6 +39,16 @@ static inline char *test_tmpdir(void)
     return d;
 }
 
+/* Removes a test_tmpdir and frees its string; aborts if it cannot. */
+static inline void test_rmdir(char *dir)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        abort();
+    free(dir);
+}
+
 /* Writes text to path (created or truncated); aborts if it cannot. */
 static inline void test_write_file(const char *path, const char *text)
 {

@@ -122,8 +122,8 @@ static void assert_serving_unchanged(const rv_generation *before, const rv_model
     ck_assert_int_eq(rv_score_batch_init(&sb, 1), 0);
     double x = 2.0;
     rv_request req = {.id = "probe", .features = &x, .n_features = 1, .offset = -1};
-    rv_slot slot;
-    memset(&slot, 0, sizeof slot);
+    rv_answer room[RV_MAX_ANSWERS];
+    rv_slot slot = {.answers = room, .max_answers = RV_MAX_ANSWERS};
     sb.reqs[0] = &req;
     sb.slots[0] = &slot;
     rv_model_score(cur->models[0], cur->models[0]->instances[0], &sb, 1);
@@ -131,6 +131,7 @@ static void assert_serving_unchanged(const rv_generation *before, const rv_model
     ck_assert_uint_eq(slot.n_answers, 3);
     ck_assert_str_eq(a->labels[slot.answers[0].label], "yes");
     ck_assert_double_eq(slot.answers[0].score, 0.75);
+    rv_slot_clear(&slot);
     rv_score_batch_free(&sb);
 }
 

@@ -130,9 +130,9 @@ static int score_model(rv_model *m, const reqs *rs, rv_rate_model *out, int prog
 {
     size_t batch = m->max_batch ? m->max_batch : 1;
     rv_score_batch sb;
-    rv_slot *slots = calloc(batch, sizeof *slots);
+    rv_slot *slots = rv_slots_new(batch, m->n_labels);
     if (!slots || rv_score_batch_init(&sb, batch) != 0) {
-        free(slots);
+        rv_slots_free(slots, batch);
         return -1;
     }
     for (size_t at = 0; at < rs->n; at += batch) {
@@ -152,7 +152,7 @@ static int score_model(rv_model *m, const reqs *rs, rv_rate_model *out, int prog
     if (progress)
         fprintf(stderr, "\r%s: %zu of %zu requests scored\n", m->name, rs->n, rs->n);
     rv_score_batch_free(&sb);
-    free(slots);
+    rv_slots_free(slots, batch);
     return 0;
 }
 

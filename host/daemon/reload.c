@@ -40,9 +40,9 @@ static int warm_model(rv_model *m, const rv_warmup_set *rs, uint32_t budget_ms, 
 {
     size_t batch = m->max_batch;
     rv_score_batch sb;
-    rv_slot *slots = calloc(batch, sizeof *slots);
+    rv_slot *slots = rv_slots_new(batch, m->n_labels);
     if (!slots || rv_score_batch_init(&sb, batch) != 0) {
-        free(slots);
+        rv_slots_free(slots, batch);
         rv_errf(err, err_size, "warm-up: out of memory");
         return -1;
     }
@@ -60,7 +60,7 @@ static int warm_model(rv_model *m, const rv_warmup_set *rs, uint32_t budget_ms, 
                 if (sb.status[i] != RV_SLOT_OK) {
                     rv_errf(err, err_size,
                             "warm-up on recent traffic failed: request %s scored error: %s",
-                            sb.reqs[i]->id, slots[i].error);
+                            sb.reqs[i]->id, rv_slot_error(&slots[i]));
                     rc = -1;
                 }
             int64_t spent = rv_mono_ms() - start;
@@ -73,7 +73,7 @@ static int warm_model(rv_model *m, const rv_warmup_set *rs, uint32_t budget_ms, 
             }
         }
     rv_score_batch_free(&sb);
-    free(slots);
+    rv_slots_free(slots, batch);
     return rc;
 }
 

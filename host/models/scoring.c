@@ -20,7 +20,8 @@ int rv_score_batch_init(rv_score_batch *b, size_t cap)
     b->status = calloc(cap, sizeof *b->status);
     b->res = calloc(cap, sizeof *b->res);
     b->resp = calloc(cap, sizeof *b->resp);
-    if (!b->reqs || !b->slots || !b->status || !b->res || !b->resp) {
+    b->errors = calloc(cap, sizeof *b->errors);
+    if (!b->reqs || !b->slots || !b->status || !b->res || !b->resp || !b->errors) {
         rv_score_batch_free(b);
         return -1;
     }
@@ -34,6 +35,7 @@ void rv_score_batch_free(rv_score_batch *b)
     free(b->status);
     free(b->res);
     free(b->resp);
+    free(b->errors);
     *b = (rv_score_batch){0};
 }
 
@@ -58,10 +60,10 @@ void rv_model_score(rv_model *m, void *instance, rv_score_batch *b, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         rv_slot *s = b->slots[i];
-        s->error[0] = '\0';
-        s->n_answers = 0;
-        b->res[i] =
-            (rv_result){RV_STATUS_ERROR, 0, RV_MAX_ANSWERS, s->answers, s->error, sizeof s->error};
+        rv_slot_clear(s);
+        b->errors[i][0] = '\0';
+        b->res[i] = (rv_result){RV_STATUS_ERROR,    0, s->max_answers, s->answers, b->errors[i],
+                                sizeof b->errors[i]};
         b->resp[i] = &b->res[i];
     }
     char err[RV_ERR_SIZE] = "";
@@ -78,36 +80,34 @@ void rv_model_score(rv_model *m, void *instance, rv_score_batch *b, size_t n)
         rv_slot *s = b->slots[i];
         int status = RV_SLOT_OK;
         if (rc != RV_OK) {
-            rv_errf(s->error, sizeof s->error, "score failed (code %d): %s", rc,
-                    *err ? err : "no reason given");
+            rv_slot_set_error(s, "score failed (code %d): %s", rc, *err ? err : "no reason given");
             status = RV_SLOT_ERROR;
         } else if (b->res[i].status != RV_STATUS_OK) {
-            if (!s->error[0])
-                rv_errf(s->error, sizeof s->error, "model gave no reason");
+            b->errors[i][sizeof b->errors[i] - 1] = '\0'; /* the plugin's text */
+            rv_slot_set_error(s, "%s", b->errors[i][0] ? b->errors[i] : "model gave no reason");
             status = RV_SLOT_ERROR;
         } else {
             uint32_t k = b->res[i].n_answers;
-            s->n_answers = k > RV_MAX_ANSWERS ? RV_MAX_ANSWERS : k;
+            s->n_answers = k > s->max_answers ? s->max_answers : k;
             for (uint32_t a = 0; a < s->n_answers; a++)
                 if (!isfinite(s->answers[a].score)) {
                     /* a record cannot carry it, and no rule can rank it */
-                    rv_errf(s->error, sizeof s->error,
-                            "model answered a score that is not a finite number for label %u",
-                            s->answers[a].label);
+                    rv_slot_set_error(
+                        s, "model answered a score that is not a finite number for label %u",
+                        s->answers[a].label);
                     s->n_answers = 0;
                     status = RV_SLOT_ERROR;
                     break;
                 } else if (s->answers[a].label >= m->n_labels) {
-                    rv_errf(s->error, sizeof s->error,
-                            "model answered label index %u, it declared %u labels",
-                            s->answers[a].label, m->n_labels);
+                    rv_slot_set_error(s, "model answered label index %u, it declared %u labels",
+                                      s->answers[a].label, m->n_labels);
                     s->n_answers = 0;
                     status = RV_SLOT_ERROR;
                     break;
                 }
         }
         if (status != RV_SLOT_OK)
-            rv_model_set_last_error(m, s->error);
+            rv_model_set_last_error(m, rv_slot_error(s));
         b->status[i] = status;
     }
 }

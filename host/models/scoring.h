@@ -19,6 +19,7 @@ typedef struct rv_score_batch {
     int *status;             /* out: RV_SLOT_OK or RV_SLOT_ERROR per request */
     rv_result *res;
     rv_result **resp;
+    char (*errors)[RV_SLOT_ERROR_SIZE]; /* what the plugin says of a failed request */
     int sent; /* caller sets: the n requests are in the model process already (rv_proc_send) */
 } rv_score_batch;
 
@@ -27,7 +28,8 @@ int rv_score_batch_init(rv_score_batch *b, size_t cap);
 void rv_score_batch_free(rv_score_batch *b);
 
 /* Calls score() once on instance for the first n requests of b (n <= cap)
- * and writes answer i into b->slots[i] (answers, n_answers, error) and its
+ * and writes answer i into b->slots[i] (answers, n_answers, error; the slot
+ * has its answers' room, max_answers, and its error text is replaced) and its
  * outcome into b->status[i]: a failed call, a request the plugin marked as
  * failed, or an answer with an undeclared label is an error with its
  * reason. The model's last_error follows. A slot's status field is not

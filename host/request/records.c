@@ -178,7 +178,7 @@ void rv_record_score(rv_jw *w, const rv_model_json *m, const char *id, const rv_
     rv_jw_raw_int(w, slot->latency_us);
     RAW(w, ",\"answers\":");
     put_answers(w, m, slot);
-    if (status != RV_SLOT_OK && slot->error[0]) {
+    if (status != RV_SLOT_OK && slot->error && slot->error[0]) {
         RAW(w, ",");
         rv_jw_raw_bytes_field(w, "error", slot->error, strlen(slot->error));
     }

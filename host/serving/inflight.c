@@ -36,18 +36,65 @@ static const char *id_source(const rd_kafka_message_t *msg, rd_kafka_headers_t *
     return NULL;
 }
 
+/* The room for the answers of gen's models, after the slots. */
+static size_t answers_size(const rv_generation *gen)
+{
+    size_t n = 0;
+    for (size_t i = 0; gen && i < gen->n_models; i++)
+        n += rv_slot_answer_room(gen->models[i]->n_labels);
+    return n * sizeof(rv_answer);
+}
+
+/* f's slots, pending, each with its answers' room (f->slots then the
+ * answers: answers_size(gen) bytes). Only what is read before it is written
+ * is cleared (a slot's answers are written before its status says they are
+ * there). */
+static void set_slots(rv_inflight *f, const rv_generation *gen)
+{
+    f->n_slots = gen ? gen->n_models : 0;
+    rv_answer *room = (rv_answer *)(f->slots + f->n_slots);
+    for (size_t i = 0; i < f->n_slots; i++) {
+        rv_slot *s = &f->slots[i];
+        atomic_init(&s->status, RV_SLOT_PENDING);
+        s->n_answers = 0;
+        s->latency_us = 0;
+        s->error = NULL;
+        s->max_answers = rv_slot_answer_room(gen->models[i]->n_labels);
+        s->answers = room;
+        room += s->max_answers;
+    }
+}
+
+rv_inflight *rv_inflight_blank(const rv_generation *gen)
+{
+    size_t n_slots = gen ? gen->n_models : 0;
+    rv_inflight *f = calloc(1, sizeof *f + n_slots * sizeof(rv_slot) + answers_size(gen));
+    if (!f)
+        return NULL;
+    set_slots(f, gen);
+    f->gen = (rv_generation *)gen;
+    f->heap_pos = SIZE_MAX;
+    f->direct = -1;
+    return f;
+}
+
+void rv_inflight_blank_free(rv_inflight *f)
+{
+    for (size_t i = 0; f && i < f->n_slots; i++)
+        rv_slot_clear(&f->slots[i]);
+    free(f);
+}
+
 rv_inflight *rv_inflight_new(rd_kafka_message_t *msg, rv_generation *gen, rv_inflight_done_fn done,
                              void *done_ctx, const rv_read_time *read)
 {
-    size_t n_slots = gen ? gen->n_models : 0;
     size_t n_features = gen ? gen->cfg->input.n_features : 0;
     rd_kafka_headers_t *kh = NULL;
     size_t n_headers = 0;
     if (rd_kafka_message_headers(msg, &kh) == RD_KAFKA_RESP_ERR_NO_ERROR)
         n_headers = rd_kafka_header_cnt(kh);
-    /* One block: the request, its slots, features and headers. Only what
-     * is read before it is written is cleared (a slot's answers and error
-     * text are written before its status says they are there). */
+    /* One block: the request, its slots and their answers, features and
+     * headers. */
     const char *topic = rd_kafka_topic_name(msg->rkt);
     char made_id[320];
     size_t id_len;
@@ -58,7 +105,7 @@ rv_inflight *rv_inflight_new(rd_kafka_message_t *msg, rv_generation *gen, rv_inf
         id = made_id;
         id_len = l < 0 ? 0 : (size_t)l < sizeof made_id ? (size_t)l : sizeof made_id - 1;
     }
-    size_t slots_size = n_slots * sizeof(rv_slot);
+    size_t slots_size = (gen ? gen->n_models : 0) * sizeof(rv_slot) + answers_size(gen);
     rv_inflight *f = malloc(sizeof *f + slots_size + n_features * sizeof(double) +
                             n_headers * sizeof(rv_header) + id_len + 1);
     if (!f) {
@@ -66,12 +113,7 @@ rv_inflight *rv_inflight_new(rd_kafka_message_t *msg, rv_generation *gen, rv_inf
         return NULL;
     }
     memset(f, 0, sizeof *f);
-    for (size_t i = 0; i < n_slots; i++) {
-        atomic_init(&f->slots[i].status, RV_SLOT_PENDING);
-        f->slots[i].latency_us = 0;
-        f->slots[i].n_answers = 0;
-        f->slots[i].error[0] = '\0';
-    }
+    set_slots(f, gen);
     f->features = (double *)((char *)f->slots + slots_size);
     for (size_t i = 0; i < n_features; i++)
         f->features[i] = NAN;
@@ -79,7 +121,6 @@ rv_inflight *rv_inflight_new(rd_kafka_message_t *msg, rv_generation *gen, rv_inf
     f->id = (char *)(f->headers + n_headers);
     memcpy(f->id, id, id_len);
     f->id[id_len] = '\0';
-    f->n_slots = n_slots;
     f->msg = msg;
     f->gen = gen;
     f->done = done;
@@ -145,6 +186,8 @@ void rv_inflight_release(rv_inflight *f)
     if (f->done)
         f->done(f->done_ctx, f);
     rv_output_held_free(atomic_load(&f->held));
+    for (size_t i = 0; i < f->n_slots; i++)
+        rv_slot_clear(&f->slots[i]);
     rd_kafka_message_destroy(f->msg);
     free(f->reply_to);
     free(f->reply_key);

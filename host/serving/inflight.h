@@ -59,8 +59,8 @@ struct rv_inflight {
     size_t heap_pos; /* index in the deadline heap, or SIZE_MAX */
     int64_t wake_at_mono_us;
 
-    size_t n_slots; /* gen->n_models */
-    rv_slot slots[];
+    size_t n_slots;  /* gen->n_models */
+    rv_slot slots[]; /* then the slots' answers */
 };
 
 /* When the host read a request: both clocks, taken once for the requests
@@ -75,6 +75,11 @@ typedef struct rv_read_time {
  * the input stage fills features. */
 rv_inflight *rv_inflight_new(rd_kafka_message_t *msg, rv_generation *gen, rv_inflight_done_fn done,
                              void *done_ctx, const rv_read_time *read);
+/* A request of gen with no message, its slots pending, for tests and
+ * benchmarks that fill slots by hand; gen is not referenced. Freed by
+ * rv_inflight_blank_free. NULL when out of memory. */
+rv_inflight *rv_inflight_blank(const rv_generation *gen);
+void rv_inflight_blank_free(rv_inflight *f);
 void rv_inflight_ref(rv_inflight *f);
 void rv_inflight_release(rv_inflight *f);
 

@@ -186,8 +186,7 @@ static void fill(rv_remote *r, rv_inflight *f, size_t slot, const parsed *p, int
     rv_model *m = f->gen->models[slot];
     rv_slot *s = &f->slots[slot];
     int status = strcmp(p->status, "ok") == 0 ? RV_SLOT_OK : RV_SLOT_ERROR;
-    s->n_answers = 0;
-    s->error[0] = '\0';
+    rv_slot_clear(s);
     size_t n = status == RV_SLOT_OK && p->answers ? YAJL_GET_ARRAY(p->answers)->len : 0;
     for (size_t i = 0; i < n && status == RV_SLOT_OK; i++) {
         yajl_val a = YAJL_GET_ARRAY(p->answers)->values[i];
@@ -199,22 +198,23 @@ static void fill(rv_remote *r, rv_inflight *f, size_t slot, const parsed *p, int
             k++;
         if (!label || !sc || !isfinite(YAJL_GET_DOUBLE(sc))) {
             status = RV_SLOT_ERROR;
-            snprintf(s->error, sizeof s->error, "remote answer %zu has no label or no finite score",
-                     i);
+            rv_slot_set_error(s, "remote answer %zu has no label or no finite score", i);
         } else if (k == m->n_labels) {
             status = RV_SLOT_ERROR;
-            snprintf(s->error, sizeof s->error, "remote answer names an unknown label '%.64s'",
-                     label);
-        } else if (s->n_answers < RV_MAX_ANSWERS)
+            rv_slot_set_error(s, "remote answer names an unknown label '%.64s'", label);
+        } else if (s->n_answers < s->max_answers)
             s->answers[s->n_answers++] = (rv_answer){k, YAJL_GET_DOUBLE(sc)};
     }
     if (status != RV_SLOT_OK) {
         s->n_answers = 0;
-        if (!s->error[0])
-            copy_text(s->error, sizeof s->error,
+        if (!s->error) {
+            char text[RV_SLOT_ERROR_SIZE];
+            copy_text(text, sizeof text,
                       p->error                     ? p->error
                       : strcmp(p->status, "error") ? p->status
                                                    : "error");
+            rv_slot_set_error(s, "%s", text);
+        }
         rv_model_set_last_error(m, s->error);
     }
     s->latency_us = now_us - f->arrival_mono_us;

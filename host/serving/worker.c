@@ -475,8 +475,7 @@ size_t rv_workers_dispatch(rv_workers *ws, rv_inflight *const *fs, size_t n, siz
         pthread_mutex_unlock(&best->lock);
         for (size_t j = take; j < want; j++) { /* the least loaded is full: all are */
             rv_inflight *f = fs[done + j];
-            rv_errf(f->slots[slot].error, sizeof f->slots[slot].error,
-                    "queue full (%zu requests): shed", best->cap);
+            rv_slot_set_error(&f->slots[slot], "queue full (%zu requests): shed", best->cap);
             publish(f, slot, RV_SLOT_SHED, rv_mono_us());
             rv_inflight_ref(f);
             item it = {f, slot};
