@@ -201,7 +201,8 @@ typedef struct rv_answer {
  * Where score() writes its output for one request.
  * Owner: the host; the plugin writes into it during score() only.
  * On entry: status = RV_STATUS_ERROR, n_answers = 0, answers points to
- * max_answers slots, error points to error_size bytes (empty string).
+ * max_answers slots (at least the smaller of its labels and 16;
+ * never write past them), error points to error_size bytes (empty string).
  * The plugin sets status, fills answers[0..n_answers) best first and, on
  * error, a reason in error.
  */
