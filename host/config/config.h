@@ -152,7 +152,7 @@ typedef struct rv_config {
     struct {
         char *metric; /* NULL when no promotion section */
         char *mode;   /* propose or apply */
-        double margin, alpha, max_error_rate;
+        double margin, alpha, max_error_rate, max_shed_rate;
         uint32_t min_labels, max_labels;
         uint32_t cooldown_s, hold_s;
         char **pinned;

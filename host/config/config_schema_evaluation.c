@@ -271,7 +271,16 @@ static const cf_key promotion_keys[] = {
      .check = check_fraction,
      .help = "A challenger whose answers were errors more often than this over its race is "
              "not promoted, however good its answers. Answers the host shed (a full queue) are "
-             "counted apart as its shed rate: the host's capacity, not the model's health."},
+             "not errors: max_shed_rate bounds them."},
+    {.name = "max_shed_rate",
+     .type = CF_NUMBER,
+     .offset = C(promotion.max_shed_rate),
+     .def = "0.1",
+     .check = check_fraction,
+     .help = "A challenger whose requests the host shed (its queue full) more often than this "
+             "over its race is not promoted. Apart from errors and looser: a challenger scores "
+             "at background priority, so on a busy host its queue is the first to fill; one too "
+             "slow to keep up is blocked by its latency, which counts the wait in its queue."},
     {.name = "cooldown_s",
      .type = CF_U32,
      .offset = C(promotion.cooldown_s),

@@ -44,7 +44,7 @@ typedef struct decision {
 struct rv_promoter {
     rv_promotion_policy policy;
     int apply;
-    double max_error_rate;
+    double max_error_rate, max_shed_rate;
     int64_t cooldown_ms, hold_ms, last_change_ms;
     char *labels_topic, *alerts_topic, *control_topic, *key_file;
     rv_evaluation *ev;
@@ -185,6 +185,7 @@ rv_promoter *rv_promoter_new(const rv_config *cfg, rv_evaluation *ev, rd_kafka_t
                                       .max_labels = cfg->promotion.max_labels};
     p->apply = !strcmp(cfg->promotion.mode, "apply");
     p->max_error_rate = cfg->promotion.max_error_rate;
+    p->max_shed_rate = cfg->promotion.max_shed_rate;
     p->cooldown_ms = (int64_t)cfg->promotion.cooldown_s * 1000;
     p->hold_ms = (int64_t)cfg->promotion.hold_s * 1000;
     p->last_change_ms = INT64_MIN / 2;
@@ -359,10 +360,10 @@ static int write_schedule(rv_promoter *p, const char *first)
 }
 
 /* The challenger's error rate, shed rate and latency p99 over its race. A
- * shed answer is not an error of the model's: a challenger scores at
- * background priority, so its queue is the first to fill on a busy host,
- * and a model too slow to keep up shows in the latency of its answers
- * (which counts the wait in its queue). */
+ * shed answer is not an error of the model's (max_shed_rate bounds them,
+ * looser): a challenger scores at background priority, so its queue is the
+ * first to fill on a busy host, and a model too slow to keep up shows in
+ * the latency of its answers (which counts the wait in its queue). */
 static void guard_figures(rv_promoter *p, race *r, decision *d)
 {
     rv_eval_answer_stats now;
@@ -426,6 +427,10 @@ static void decide_race(rv_promoter *p, race *r, int64_t now)
     if (!r->rollback && d.error_rate > p->max_error_rate) {
         snprintf(text, sizeof text, "better, but its error rate %.4f is above %g", d.error_rate,
                  p->max_error_rate);
+        why = text;
+    } else if (!r->rollback && d.shed_rate > p->max_shed_rate) {
+        snprintf(text, sizeof text, "better, but its shed rate %.4f is above %g", d.shed_rate,
+                 p->max_shed_rate);
         why = text;
     } else if (!r->rollback && !(d.p99_ms <= p->within[0])) {
         if (isnan(d.p99_ms))

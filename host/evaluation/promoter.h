@@ -3,8 +3,9 @@
  * live evaluation's decider. Each challenger (every model but the first of
  * the schedule, the canary and the decoy) races the champion (the first) on
  * the labelled requests both answered, as alerting/promotion.h decides; a
- * challenger that wins, whose answers failed no more often than
- * max_error_rate and whose latency p99 is within the champion's within_ms,
+ * challenger that wins, whose answers were errors no more often than
+ * max_error_rate, whose requests were shed no more often than
+ * max_shed_rate and whose latency p99 is within the champion's within_ms,
  * no sooner than cooldown_s after the last change, is promoted: a record on
  * the alerts stream (`"type": "promotion"`), and with mode apply the control
  * record that puts it first. For hold_s after, the model it replaced races

@@ -36,9 +36,10 @@ rendezvous:
 evaluation: {labels: ["no", "yes"], interval_ms: 200, report_s: 1}
 # (a model past its deadline on two busy cores makes the others shed a few
 # of their answers: sheds are not errors, the error-rate guardrail holds at
-# its default)
+# its default, the shed-rate one is set wide)
 promotion: {metric: accuracy, mode: apply, margin: 0.05, alpha: 0.01, min_labels: 400,
-            max_labels: 4000, max_error_rate: 0.01, cooldown_s: 0, hold_s: 600}
+            max_labels: 4000, max_error_rate: 0.01, max_shed_rate: 0.25, cooldown_s: 0,
+            hold_s: 600}
 control: {key_file: $TMP/control.key}
 http: {listen: "127.0.0.1:$PORT"}
 YAML
