@@ -95,9 +95,9 @@ pass "a changed module is a new model on SIGHUP (warmed), the unchanged pickle's
 
 # faults cost that model only: each module below fails its own way; the
 # pickle model answers every request
-fault() { # NAME BODY: a module whose predict(model, X) runs BODY
+fault() { # NAME BODY [MAX_SCORE_MS]: a module whose predict(model, X) runs BODY
   printf 'import ctypes, os, socket, subprocess, time\nimport numpy\nLABELS = ["malignant", "benign"]\nkept = []\ndef predict(model, X):\n    %s\n' "$2" >"$TMP/fault_$1.py"
-  echo "{name: $1, plugin: $PLUG, max_batch: 64, queue_size: 4096, max_score_ms: 2000, max_memory_mb: 1024, params: {module: $TMP/fault_$1.py}}"
+  echo "{name: $1, plugin: $PLUG, max_batch: 64, queue_size: 4096, max_score_ms: ${3:-2000}, max_memory_mb: 1024, params: {module: $TMP/fault_$1.py}}"
 }
 # beside them, a module that finds X where the host laid the batch out: in
 # the memory the model process shares with it (no copy), read-only
@@ -127,7 +127,7 @@ config "$TMP/faults.yaml" \
   "$(fault nan 'return numpy.full((len(X), 2), numpy.nan)')" \
   "$(fault sleeps 'time.sleep(30)')" \
   "$(fault segfault 'ctypes.string_at(0)')" \
-  "$(fault leaks 'kept.append(numpy.ones(512 << 20, dtype=numpy.uint8)); return numpy.full((len(X), 2), 0.5)')" \
+  "$(fault leaks 'kept.append(numpy.ones(512 << 20, dtype=numpy.uint8)); return numpy.full((len(X), 2), 0.5)' 20000)" \
   "$(fault socket 'socket.create_connection(("127.0.0.1", 9))')" \
   "$(fault runs 'subprocess.run(["/bin/true"])')"
 sed -i 's/schedule: \[{model: pipe, within_ms: 3000}, {model: other, within_ms: 3000}\]/schedule: [{model: pipe, within_ms: 3000}]/' "$TMP/faults.yaml"
@@ -136,7 +136,21 @@ start_broker $(service_topics pyf)
 start_host "$TMP/faults.yaml" "$TMP/faults.log"
 head -200 "$DATA" | awk '{ printf "f-%d:%s\n", NR - 1, $0 }' | kcat -P -b "$BOOTSTRAP" -t pyf.requests -K:
 wait_count pyf.results 200 120
-sleep 2 # the slow and the restarted models' last records
+# each fault model's records (a model that leaks takes seconds to fill its
+# address space on busy cores: its first error can come well after the
+# results), then the slow and the restarted models' last ones
+for _ in $(seq 300); do
+  consume pyf.scores | $PY -c '
+import json, sys
+by = {}
+for s in (json.loads(l) for l in sys.stdin if l.strip()):
+    by.setdefault(s["model"], set()).add(s["status"])
+faults = ["raises", "shape", "nan", "sleeps", "segfault", "socket", "runs", "leaks"]
+done = all(by.get(m) for m in faults) and (sys.argv[1] == "ON" or "error" in by["leaks"])
+sys.exit(0 if done else 1)' "${RV_SANITIZED:-OFF}" && break
+  sleep 0.2
+done
+sleep 2
 consume pyf.results >"$TMP/f.results"
 consume pyf.scores >"$TMP/f.scores"
 kill -0 "$HOST_PID" || fail "the host died"
