@@ -18,17 +18,13 @@ void rv_slot_set_error(rv_slot *s, const char *fmt, ...)
     va_start(ap, fmt);
     rv_verrf(text, sizeof text, fmt, ap);
     va_end(ap);
-    size_t len = strlen(text);
-    char *e = s->error && s->error != no_memory ? realloc(s->error, len + 1) : malloc(len + 1);
-    if (!e) {
-        if (s->error != no_memory)
-            free(s->error);
-        s->error = no_memory;
-        return;
-    }
-    memcpy(e, text, len);
-    e[len] = '\0';
-    s->error = e;
+    size_t size = strlen(text) + 1;
+    char *e = malloc(size);
+    if (e)
+        memcpy(e, text, size);
+    if (s->error != no_memory)
+        free(s->error);
+    s->error = e ? e : no_memory;
 }
 
 void rv_slot_clear(rv_slot *s)
@@ -45,13 +41,19 @@ const char *rv_slot_status_name(int status)
     return status >= 0 && status < RV_SLOT_STATUS_COUNT ? names[status] : "pending";
 }
 
+rv_answer *rv_slot_init(rv_slot *s, uint32_t n_labels, rv_answer *room)
+{
+    *s = (rv_slot){.answers = room, .max_answers = rv_slot_answer_room(n_labels)};
+    atomic_init(&s->status, RV_SLOT_PENDING);
+    return room + s->max_answers;
+}
+
 rv_slot *rv_slots_new(size_t n, uint32_t n_labels)
 {
-    uint32_t room = rv_slot_answer_room(n_labels);
-    rv_slot *s = calloc(1, n * (sizeof *s + room * sizeof(rv_answer)));
-    rv_answer *answers = s ? (rv_answer *)(s + n) : NULL;
+    rv_slot *s = calloc(1, n * (sizeof *s + rv_slot_answer_room(n_labels) * sizeof(rv_answer)));
+    rv_answer *room = s ? (rv_answer *)(s + n) : NULL;
     for (size_t i = 0; s && i < n; i++)
-        s[i] = (rv_slot){.answers = answers + i * room, .max_answers = room};
+        room = rv_slot_init(&s[i], n_labels, room);
     return s;
 }
 

@@ -61,6 +61,10 @@ static inline const char *rv_slot_error(const rv_slot *s)
 /* Frees its error text: no answer and no error left. */
 void rv_slot_clear(rv_slot *s);
 
+/* Makes s a pending slot of a model with n_labels labels, its answers at
+ * room (rv_slot_answer_room of them); returns the room after them. */
+rv_answer *rv_slot_init(rv_slot *s, uint32_t n_labels, rv_answer *room);
+
 /* n slots of a model with n_labels labels, pending, with their answers'
  * room, in one block (for a thread that scores batches outside serving);
  * NULL when out of memory. rv_slots_free clears and frees them. */

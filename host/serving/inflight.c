@@ -46,23 +46,14 @@ static size_t answers_size(const rv_generation *gen)
 }
 
 /* f's slots, pending, each with its answers' room (f->slots then the
- * answers: answers_size(gen) bytes). Only what is read before it is written
- * is cleared (a slot's answers are written before its status says they are
- * there). */
+ * answers: answers_size(gen) bytes; the answers are written before a
+ * slot's status says they are there, so they are not cleared). */
 static void set_slots(rv_inflight *f, const rv_generation *gen)
 {
     f->n_slots = gen ? gen->n_models : 0;
     rv_answer *room = (rv_answer *)(f->slots + f->n_slots);
-    for (size_t i = 0; i < f->n_slots; i++) {
-        rv_slot *s = &f->slots[i];
-        atomic_init(&s->status, RV_SLOT_PENDING);
-        s->n_answers = 0;
-        s->latency_us = 0;
-        s->error = NULL;
-        s->max_answers = rv_slot_answer_room(gen->models[i]->n_labels);
-        s->answers = room;
-        room += s->max_answers;
-    }
+    for (size_t i = 0; i < f->n_slots; i++)
+        room = rv_slot_init(&f->slots[i], gen->models[i]->n_labels, room);
 }
 
 rv_inflight *rv_inflight_blank(const rv_generation *gen)
